@@ -1,6 +1,11 @@
 package ratchet
 
-import "time"
+import (
+	"crypto/mlkem"
+	"time"
+
+	"github.com/sottochat/sotto/ratchet/wire"
+)
 
 // Protocol constants. Changing any of them changes the wire format or the key
 // schedule and needs a new [Version].
@@ -35,9 +40,9 @@ const (
 	xwingSeedSize = 32
 
 	// mlkemEncapsulationKeySize is the size of an ML-KEM-768 encapsulation key.
-	mlkemEncapsulationKeySize = 1184
+	mlkemEncapsulationKeySize = mlkem.EncapsulationKeySize768
 	// mlkemCiphertextSize is the size of an ML-KEM-768 ciphertext.
-	mlkemCiphertextSize = 1088
+	mlkemCiphertextSize = mlkem.CiphertextSize768
 	// mlkemSeedSize is the size of an ML-KEM-768 decapsulation key seed (d || z).
 	mlkemSeedSize = 64
 
@@ -86,7 +91,7 @@ const (
 	// keeps; older ones are destroyed.
 	MaxEpochs = 4
 	// MaxMessageSize bounds a ratchet message (header and body).
-	MaxMessageSize = 1 << 20
+	MaxMessageSize = wire.MaxMessageSize
 	// MaxPlaintextSize bounds a plaintext passed to Encrypt.
 	MaxPlaintextSize = MaxMessageSize - 4096
 )

@@ -28,7 +28,7 @@ func conversationAt(t *testing.T, wantFlags byte) (*State, []byte) {
 			from, to := pair[0], pair[1]
 			m := mustEncrypt(t, from, "x")
 			if pm, ok := parseMessage(m); ok {
-				if h, ok := pm.openHeader(&from.epochs[0].hks); ok && h.flags == wantFlags {
+				if h, ok := pm.openHeader(&from.epochs[0].hks); ok && h.Flags == wantFlags {
 					return to, m
 				}
 			}

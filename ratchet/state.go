@@ -10,6 +10,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/sottochat/sotto/ratchet/wire"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -134,22 +135,22 @@ func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
 	}
 	next, mk := w.kdfSend()
 	defer wipe(mk[:])
-	h := header{dh: w.dhsPub, pn: w.pn, n: w.ns, flags: pqFlags(w.sendChain), ek: w.pqSendEK, ct: w.pqSendCT}
-	hb := h.marshal()
+	h := wire.Header{DH: w.dhsPub, PN: w.pn, N: w.ns, Flags: pqFlags(w.sendChain), EK: w.pqSendEK, CT: w.pqSendCT}
+	hb := h.Marshal()
 	defer wipe(hb)
 	var nonce [headerNonceSize]byte
 	if _, err := io.ReadFull(rand, nonce[:]); err != nil {
 		return nil, errRandom
 	}
 	sealedLen := headerNonceSize + len(hb) + tagSize
-	out := make([]byte, 0, prefixSize+sealedLen+len(plaintext)+tagSize)
+	out := make([]byte, 0, wire.PrefixSize+sealedLen+len(plaintext)+tagSize)
 	out = append(out, Version)
 	out = binary.BigEndian.AppendUint16(out, uint16(sealedLen))
-	prefix := out[:prefixSize]
+	prefix := out[:wire.PrefixSize]
 	out = append(out, nonce[:]...)
 	ha, _ := chacha20poly1305.NewX(w.hks[:])
 	out = ha.Seal(out, nonce[:], hb, prefix)
-	sealed := out[prefixSize:]
+	sealed := out[wire.PrefixSize:]
 	key, bnonce := messageKeys(&mk, nonce[:])
 	defer wipe(key[:])
 	ba, _ := chacha20poly1305.New(key[:])
@@ -302,7 +303,7 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 			continue
 		}
 		for ki, k := range c.keys {
-			if k.n != h.n || now-k.at > int64(MaxSkippedAge/time.Second) {
+			if k.n != h.N || now-k.at > int64(MaxSkippedAge/time.Second) {
 				continue
 			}
 			pt, ok := m.openBody(&k.mk, ad)
@@ -325,11 +326,11 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 	// 2. The current receiving chain.
 	if e.hasCKr {
 		if h, ok := m.openHeader(&e.hkr); ok {
-			if h.dh != e.dhr || h.flags != pqFlags(e.recvChain) || h.n < e.nr {
+			if h.DH != e.dhr || h.Flags != pqFlags(e.recvChain) || h.N < e.nr {
 				return nil, nil, ErrDecrypt
 			}
 			w := *e
-			if err := w.skip(h.n, now, others); err != nil {
+			if err := w.skip(h.N, now, others); err != nil {
 				return nil, nil, err
 			}
 			next, mk := kdfCK(&w.ckr)
@@ -339,7 +340,7 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 				return nil, nil, ErrDecrypt
 			}
 			w.ckr = next
-			w.nr = h.n + 1
+			w.nr = h.N + 1
 			return pt, &w, nil
 		}
 	}
@@ -353,18 +354,18 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 		return nil, nil, ErrDecrypt
 	}
 	r := e.sendChain + 1
-	if h.flags != pqFlags(r) {
+	if h.Flags != pqFlags(r) {
 		return nil, nil, ErrDecrypt
 	}
 	w := *e
 	if w.hasCKr {
-		if h.pn < w.nr {
+		if h.PN < w.nr {
 			return nil, nil, ErrDecrypt
 		}
-		if err := w.skip(h.pn, now, others); err != nil {
+		if err := w.skip(h.PN, now, others); err != nil {
 			return nil, nil, err
 		}
-	} else if h.pn != 0 {
+	} else if h.PN != 0 {
 		return nil, nil, ErrDecrypt
 	}
 	var pq []byte
@@ -376,7 +377,7 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 		if err != nil {
 			return nil, nil, ErrDecrypt
 		}
-		if pq, err = dk.Decapsulate(h.ct); err != nil {
+		if pq, err = dk.Decapsulate(h.CT); err != nil {
 			return nil, nil, ErrDecrypt
 		}
 		defer wipe(pq)
@@ -384,16 +385,16 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 		w.hasPQSeed = false
 	}
 	if isOffer(r) {
-		if _, err := mlkem.NewEncapsulationKey768(h.ek); err != nil {
+		if _, err := mlkem.NewEncapsulationKey768(h.EK); err != nil {
 			return nil, nil, ErrDecrypt
 		}
-		w.pqPeerEK = h.ek
+		w.pqPeerEK = h.EK
 	}
 	dhs, err := ecdh.X25519().NewPrivateKey(w.dhsPriv[:])
 	if err != nil {
 		return nil, nil, ErrDecrypt
 	}
-	dhr, err := ecdh.X25519().NewPublicKey(h.dh[:])
+	dhr, err := ecdh.X25519().NewPublicKey(h.DH[:])
 	if err != nil {
 		return nil, nil, ErrDecrypt
 	}
@@ -402,7 +403,7 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 		return nil, nil, ErrDecrypt
 	}
 	defer wipe(dh)
-	w.dhr = h.dh
+	w.dhr = h.DH
 	w.hasDHr = true
 	w.hkr = w.nhkr
 	w.rk, w.ckr, w.nhkr = kdfRK(&w.rk, dh, pq)
@@ -410,7 +411,7 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 	w.nr = 0
 	w.recvChain = r
 	w.sendPending = true
-	if err := w.skip(h.n, now, others); err != nil {
+	if err := w.skip(h.N, now, others); err != nil {
 		return nil, nil, err
 	}
 	next, mk := kdfCK(&w.ckr)
@@ -420,7 +421,7 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 		return nil, nil, ErrDecrypt
 	}
 	w.ckr = next
-	w.nr = h.n + 1
+	w.nr = h.N + 1
 	return pt, &w, nil
 }
 
