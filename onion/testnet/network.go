@@ -16,12 +16,12 @@ import (
 // Options configures a private network. The zero value is a loopback network
 // of 3 authorities and 5 relays in a new temporary directory.
 type Options struct {
-	Dir         string // state dir; "" = a new temp dir, removed by Close
-	Listen      string // IPv4 address relays bind to; default "127.0.0.1"
-	Authorities int    // default 3
-	Relays      int    // default 5 (plus the authorities)
-	Bridge      bool   // also run an obfs4 bridge (not in the consensus)
-	TorPath     string // default: "tor" on PATH
+	Dir         string                           // state dir; "" = a new temp dir, removed by Close
+	Listen      string                           // IPv4 address relays bind to; default "127.0.0.1"
+	Authorities int                              // default 3
+	Relays      int                              // default 5 (plus the authorities)
+	Bridge      bool                             // also run an obfs4 bridge (not in the consensus)
+	TorPath     string                           // default: "tor" on PATH
 	Logf        func(format string, args ...any) // progress lines; nil = silent
 }
 
