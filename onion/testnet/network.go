@@ -172,13 +172,14 @@ func launch(ctx context.Context, o Options, detached bool) (n *Network, err erro
 		if err == nil {
 			return
 		}
+		started := len(n.procs()) > 0
 		stopErr := stopProcs(context.Background(), n.procs())
-		if n.ownDir && stopErr == nil && (n.nodes == nil || ctx.Err() != nil) {
-			// Nothing to diagnose: never started, or the caller gave up.
+		if n.ownDir && stopErr == nil && (!started || ctx.Err() != nil) {
+			// Nothing to diagnose: no tor ran, or the caller gave up.
 			os.RemoveAll(n.dir)
 			return
 		}
-		if n.nodes == nil {
+		if !started {
 			return
 		}
 		if stopErr != nil {
