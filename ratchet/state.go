@@ -135,7 +135,8 @@ func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
 	}
 	next, mk := w.kdfSend()
 	defer wipe(mk[:])
-	h := wire.Header{DH: w.dhsPub, PN: w.pn, N: w.ns, Flags: pqFlags(w.sendChain), EK: w.pqSendEK, CT: w.pqSendCT}
+	h := wire.Header{PN: w.pn, N: w.ns, Flags: pqFlags(w.sendChain), EK: w.pqSendEK, CT: w.pqSendCT}
+	copy(h.DH[:], w.dhs.PublicKey().Bytes())
 	hb := h.Marshal()
 	defer wipe(hb)
 	var nonce [headerNonceSize]byte
@@ -151,10 +152,11 @@ func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
 	ha, _ := chacha20poly1305.NewX(w.hks[:])
 	out = ha.Seal(out, nonce[:], hb, prefix)
 	sealed := out[wire.PrefixSize:]
-	key, bnonce := messageKeys(&mk, nonce[:])
-	defer wipe(key[:])
-	ba, _ := chacha20poly1305.New(key[:])
-	out = ba.Seal(out, bnonce[:], plaintext, bodyAD(ad, prefix, sealed))
+	// The body is sealed with the single-use message key itself and the
+	// same random nonce (a different key from the header's): a key repeated
+	// by a State restored from an old copy still never meets the same nonce.
+	ba, _ := chacha20poly1305.NewX(mk[:])
+	out = ba.Seal(out, nonce[:], plaintext, bodyAD(ad, prefix, sealed))
 	w.cks = next
 	w.ns++
 	*e = w
@@ -220,8 +222,7 @@ func (w *epoch) sendStep(rand io.Reader) error {
 	w.ns = 0
 	w.hks = w.nhks
 	w.rk, w.cks, w.nhks = kdfRK(&w.rk, dh, pq)
-	copy(w.dhsPriv[:], priv[:])
-	copy(w.dhsPub[:], dhs.PublicKey().Bytes())
+	w.dhs = dhs
 	w.sendChain = c
 	w.sendPending = false
 	return nil
@@ -390,15 +391,14 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 		}
 		w.pqPeerEK = h.EK
 	}
-	dhs, err := ecdh.X25519().NewPrivateKey(w.dhsPriv[:])
-	if err != nil {
+	if w.dhs == nil {
 		return nil, nil, ErrDecrypt
 	}
 	dhr, err := ecdh.X25519().NewPublicKey(h.DH[:])
 	if err != nil {
 		return nil, nil, ErrDecrypt
 	}
-	dh, err := dhs.ECDH(dhr)
+	dh, err := w.dhs.ECDH(dhr)
 	if err != nil {
 		return nil, nil, ErrDecrypt
 	}
