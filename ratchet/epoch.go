@@ -16,18 +16,18 @@ type epoch struct {
 	id     [epochIDSize]byte // public name of the epoch, from the handshake
 	resume [KeySize]byte     // continuity secret the next handshake may chain to
 
-	rk      [KeySize]byte       // RK
-	dhs     *ecdh.PrivateKey    // DHs (nil for the initiator until its first Encrypt); never modified, only replaced
-	dhr     [PublicKeySize]byte // DHr
-	cks     [KeySize]byte       // CKs
-	ckr     [KeySize]byte       // CKr
-	hks     [KeySize]byte       // HKs
-	hkr     [KeySize]byte       // HKr
-	nhks    [KeySize]byte       // NHKs
-	nhkr    [KeySize]byte       // NHKr
-	ns      uint32              // Ns
-	nr      uint32              // Nr
-	pn      uint32              // PN
+	rk   [KeySize]byte       // RK
+	dhs  *ecdh.PrivateKey    // DHs (nil for the initiator until its first Encrypt); never modified, only replaced
+	dhr  [PublicKeySize]byte // DHr
+	cks  [KeySize]byte       // CKs
+	ckr  [KeySize]byte       // CKr
+	hks  [KeySize]byte       // HKs
+	hkr  [KeySize]byte       // HKr
+	nhks [KeySize]byte       // NHKs
+	nhkr [KeySize]byte       // NHKr
+	ns   uint32              // Ns
+	nr   uint32              // Nr
+	pn   uint32              // PN
 
 	sendChain uint32 // index of our current sending chain (chain 0 is the responder's first)
 	recvChain uint32 // index of our current receiving chain
