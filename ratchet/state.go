@@ -26,6 +26,10 @@ var ErrTooManySkipped = errors.New("ratchet: too many skipped messages")
 
 var errRandom = errors.New("ratchet: random source failed")
 
+// errCorrupt is returned by Encrypt for a State that cannot be used to send
+// (only reachable through a State unmarshalled from crafted bytes).
+var errCorrupt = errors.New("ratchet: corrupt state")
+
 // State is the double ratchet session between two identities: up to
 // MaxEpochs epochs, one per completed handshake, newest first. Encrypt uses
 // the newest epoch; Decrypt accepts a message from any epoch still held.
@@ -125,6 +129,9 @@ func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
 	}
 	e := s.epochs[0]
 	w := *e
+	if !w.sendPending && w.dhs == nil {
+		return nil, errCorrupt
+	}
 	if w.sendPending {
 		if err := w.sendStep(rand); err != nil {
 			return nil, err
@@ -181,17 +188,17 @@ func (w *epoch) sendStep(rand io.Reader) error {
 	}
 	dhr, err := ecdh.X25519().NewPublicKey(w.dhr[:])
 	if err != nil {
-		return ErrDecrypt
+		return errCorrupt
 	}
 	var pq []byte
 	w.pqSendCT, w.pqSendEK = nil, nil
 	if isAnswer(c) {
 		if w.pqPeerEK == nil {
-			return errors.New("ratchet: corrupt state (no key to answer)")
+			return errCorrupt
 		}
 		ek, err := mlkem.NewEncapsulationKey768(w.pqPeerEK)
 		if err != nil {
-			return errors.New("ratchet: corrupt state (bad key to answer)")
+			return errCorrupt
 		}
 		// Go 1.26 draws ML-KEM encapsulation randomness from crypto/rand
 		// itself; tests make it deterministic with testing/cryptotest.
@@ -215,7 +222,7 @@ func (w *epoch) sendStep(rand io.Reader) error {
 	}
 	dh, err := dhs.ECDH(dhr)
 	if err != nil {
-		return ErrDecrypt
+		return errCorrupt
 	}
 	defer wipe(dh)
 	w.pn = w.ns
