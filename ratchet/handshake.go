@@ -201,8 +201,8 @@ func (h *Handshake) newEphemeral() (*ecdh.PrivateKey, error) {
 // Transcript: MixHash(e_I), MixHash(xwing_pk_I), MixKey(DH(e_I, S_R)),
 // EncryptAndHash("").
 func (h *Handshake) Hello() ([]byte, error) {
-	if h.state != InitiatorStart {
-		return nil, errHandshakeOrder
+	if h.state != InitiatorStart || h.peerX == nil || h.rand == nil {
+		return nil, errHandshakeOrder // also a zero Handshake: use NewInitiator
 	}
 	sR := h.peerX
 	h.prologue(h.peer[:])

@@ -3,9 +3,15 @@ package ratchet
 import (
 	"crypto/ecdh"
 	"crypto/mlkem"
+	"encoding"
 	"errors"
 
 	"golang.org/x/crypto/cryptobyte"
+)
+
+var (
+	_ encoding.BinaryMarshaler   = (*State)(nil)
+	_ encoding.BinaryUnmarshaler = (*State)(nil)
 )
 
 // stateVersion is the first byte of a serialised State.

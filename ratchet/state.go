@@ -280,12 +280,11 @@ func (e *epoch) expire(now int64) {
 	limit := now - int64(MaxSkippedAge/time.Second)
 	out := e.skipped[:0]
 	for _, c := range e.skipped {
+		// Compact in place; dropped keys are overwritten or cleared below.
 		keep := c.keys[:0]
 		for _, k := range c.keys {
 			if k.at >= limit && k.at <= now+int64(MaxSkippedAge/time.Second) {
 				keep = append(keep, k)
-			} else {
-				clear(k.mk[:])
 			}
 		}
 		clear(c.keys[len(keep):])
