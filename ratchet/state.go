@@ -469,3 +469,23 @@ func (w *epoch) skip(until uint32, now int64, others int) error {
 	}
 	return nil
 }
+
+// Adopt adds to s the epochs of from that are newer than every epoch both
+// hold, keeping their order (the newest becomes s's sending epoch). It lets a caller commit a
+// handshake that started from an older copy of the State into the current
+// one, without undoing what the current one did meanwhile (message keys
+// used, chains advanced): st, _ := h.Finish(m4); current.Adopt(st). The two
+// States must be between the same identities; from is not modified.
+func (s *State) Adopt(from *State) error {
+	if from == nil || from.local != s.local || from.peer != s.peer {
+		return ErrStateMismatch
+	}
+	k := 0
+	for k < len(from.epochs) && s.epochByID(from.epochs[k].id) == nil {
+		k++
+	}
+	for i := k - 1; i >= 0; i-- {
+		s.addEpoch(from.epochs[i].clone())
+	}
+	return nil
+}
