@@ -57,13 +57,11 @@ const (
 // Domain-separation labels (HKDF info strings and HPKE contexts). See
 // docs/PROTOCOL.md, Part 1.
 const (
-	labelMixKey       = "sotto v1 handshake mix key"
-	labelXWingInfo    = "sotto v1 handshake x-wing"
-	labelXWingExport  = "sotto v1 handshake x-wing secret"
-	labelEpochKeys    = "sotto v1 epoch keys"
-	labelRootKDF      = "sotto v1 root kdf"
-	labelMessageKeys  = "sotto v1 message keys"
-	labelHandshakeKey = "sotto v1 handshake chacha"
+	labelMixKey      = "sotto v1 handshake mix key"
+	labelXWingInfo   = "sotto v1 handshake x-wing"
+	labelXWingExport = "sotto v1 handshake x-wing secret"
+	labelEpochKeys   = "sotto v1 epoch keys"
+	labelRootKDF     = "sotto v1 root kdf"
 )
 
 // KDF_CK inputs, as in Signal's Double Ratchet specification section 5.2:

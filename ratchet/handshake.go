@@ -102,6 +102,7 @@ type Handshake struct {
 
 	local [PublicKeySize]byte // our Ed25519 identity
 	peer  [PublicKeySize]byte // the peer's Ed25519 identity (responder: known after ReadAuth)
+	peerX *ecdh.PublicKey     // initiator: the X25519 form of peer
 
 	e      *ecdh.PrivateKey // our ephemeral X25519 key
 	re     *ecdh.PublicKey  // the peer's ephemeral X25519 key
@@ -120,10 +121,11 @@ func NewInitiator(rand io.Reader, peer ed25519.PublicKey, prior *State) (*Handsh
 	if rand == nil {
 		return nil, errors.New("ratchet: nil random source")
 	}
-	if _, err := identityX25519(peer); err != nil {
+	peerX, err := identityX25519(peer)
+	if err != nil {
 		return nil, err
 	}
-	h := &Handshake{state: InitiatorStart, rand: rand}
+	h := &Handshake{state: InitiatorStart, rand: rand, peerX: peerX}
 	copy(h.peer[:], peer)
 	if prior != nil {
 		if prior.peer != h.peer {
@@ -199,14 +201,12 @@ func (h *Handshake) newEphemeral() (*ecdh.PrivateKey, error) {
 // Transcript: MixHash(e_I), MixHash(xwing_pk_I), MixKey(DH(e_I, S_R)),
 // EncryptAndHash("").
 func (h *Handshake) Hello() ([]byte, error) {
-	if h.state != InitiatorStart {
-		return nil, errHandshakeOrder
+	if h.state != InitiatorStart || h.peerX == nil || h.rand == nil {
+		return nil, errHandshakeOrder // also a zero Handshake: use NewInitiator
 	}
-	sR, err := identityX25519(h.peer[:])
-	if err != nil {
-		return nil, h.fail(err)
-	}
+	sR := h.peerX
 	h.prologue(h.peer[:])
+	var err error
 	if h.e, err = h.newEphemeral(); err != nil {
 		return nil, h.fail(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"testing"
+	"time"
 )
 
 // transcript is one recorded handshake.
@@ -244,4 +245,32 @@ func TestContinuity(t *testing.T) {
 	na, nb := handshakeContinued(t, a, b, sa, nil, false)
 	mustDecrypt(t, nb, mustEncrypt(t, na, "x"), "x")
 	mustDecrypt(t, na, mustEncrypt(t, nb, "y"), "y")
+}
+
+// TestZeroValues: zero values fail cleanly instead of panicking.
+func TestZeroValues(t *testing.T) {
+	var h Handshake
+	if _, err := h.Hello(); err == nil {
+		t.Fatal("zero Handshake said hello")
+	}
+	var seed [32]byte
+	if _, err := h.Reply(make([]byte, Msg1Size), &seed); err == nil {
+		t.Fatal("zero Handshake replied")
+	}
+	var s State
+	if _, err := s.Encrypt(rand.Reader, []byte("x"), nil); err == nil {
+		t.Fatal("empty State encrypted")
+	}
+	if _, err := s.Decrypt(time.Now(), []byte{1, 0, 0}, nil); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("empty State decrypt: %v", err)
+	}
+	if _, err := s.MarshalBinary(); err == nil {
+		t.Fatal("empty State marshalled")
+	}
+	if _, err := NewInitiator(rand.Reader, make([]byte, 32), nil); err == nil {
+		t.Fatal("all-zero identity accepted") // small-order point
+	}
+	if _, err := NewInitiator(nil, newParty(t).pub, nil); err == nil {
+		t.Fatal("nil random source accepted")
+	}
 }

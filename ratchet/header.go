@@ -48,12 +48,11 @@ func (w *wireMessage) openHeader(hk *[KeySize]byte) (*wire.Header, bool) {
 	return h, err == nil
 }
 
-// openBody decrypts the body with the message key mk.
+// openBody decrypts the body with the single-use message key mk and the
+// message's random nonce.
 func (w *wireMessage) openBody(mk *[KeySize]byte, ad []byte) ([]byte, bool) {
-	key, nonce := messageKeys(mk, w.nonce)
-	defer wipe(key[:])
-	a, _ := chacha20poly1305.New(key[:])
-	pt, err := a.Open(nil, nonce[:], w.body, bodyAD(ad, w.prefix, w.sealed))
+	a, _ := chacha20poly1305.NewX(mk[:])
+	pt, err := a.Open(nil, w.nonce, w.body, bodyAD(ad, w.prefix, w.sealed))
 	if err != nil {
 		return nil, false
 	}

@@ -367,3 +367,30 @@ func TestMarshalRoundTrip(t *testing.T) {
 		mustDecrypt(t, sb, m, "a")
 	}
 }
+
+// TestAdopt: a handshake run from an old copy of the State is committed into
+// the current one without bringing back a message key used meanwhile.
+func TestAdopt(t *testing.T) {
+	a, b := newParty(t), newParty(t)
+	sa, sb := handshake(t, a, b, nil, nil)
+	m := mustEncrypt(t, sa, "in flight")
+	copyB := sb.Clone()
+	na, nb := handshake(t, a, b, sa, copyB) // a new connection, from a copy
+	mustDecrypt(t, sb, m, "in flight")      // the old connection still delivers
+	if err := sb.Adopt(nb); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.Decrypt(time.Now(), m, []byte("ad")); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("replay after Adopt: %v", err)
+	}
+	mustDecrypt(t, sb, mustEncrypt(t, na, "new epoch"), "new epoch")
+	mustDecrypt(t, na, mustEncrypt(t, sb, "reply"), "reply")
+	if sb.epochs[0].id != na.epochs[0].id {
+		t.Fatal("adopted epoch is not the sending epoch")
+	}
+	c := newParty(t)
+	_, sc := handshake(t, c, b, nil, nil)
+	if err := sb.Adopt(sc); !errors.Is(err, ErrStateMismatch) {
+		t.Fatalf("adopt from another contact: %v", err)
+	}
+}

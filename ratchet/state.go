@@ -26,6 +26,10 @@ var ErrTooManySkipped = errors.New("ratchet: too many skipped messages")
 
 var errRandom = errors.New("ratchet: random source failed")
 
+// errCorrupt is returned by Encrypt for a State that cannot be used to send
+// (only reachable through a State unmarshalled from crafted bytes).
+var errCorrupt = errors.New("ratchet: corrupt state")
+
 // State is the double ratchet session between two identities: up to
 // MaxEpochs epochs, one per completed handshake, newest first. Encrypt uses
 // the newest epoch; Decrypt accepts a message from any epoch still held.
@@ -125,6 +129,9 @@ func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
 	}
 	e := s.epochs[0]
 	w := *e
+	if !w.sendPending && w.dhs == nil {
+		return nil, errCorrupt
+	}
 	if w.sendPending {
 		if err := w.sendStep(rand); err != nil {
 			return nil, err
@@ -135,7 +142,8 @@ func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
 	}
 	next, mk := w.kdfSend()
 	defer wipe(mk[:])
-	h := wire.Header{DH: w.dhsPub, PN: w.pn, N: w.ns, Flags: pqFlags(w.sendChain), EK: w.pqSendEK, CT: w.pqSendCT}
+	h := wire.Header{PN: w.pn, N: w.ns, Flags: pqFlags(w.sendChain), EK: w.pqSendEK, CT: w.pqSendCT}
+	copy(h.DH[:], w.dhs.PublicKey().Bytes())
 	hb := h.Marshal()
 	defer wipe(hb)
 	var nonce [headerNonceSize]byte
@@ -151,10 +159,11 @@ func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
 	ha, _ := chacha20poly1305.NewX(w.hks[:])
 	out = ha.Seal(out, nonce[:], hb, prefix)
 	sealed := out[wire.PrefixSize:]
-	key, bnonce := messageKeys(&mk, nonce[:])
-	defer wipe(key[:])
-	ba, _ := chacha20poly1305.New(key[:])
-	out = ba.Seal(out, bnonce[:], plaintext, bodyAD(ad, prefix, sealed))
+	// The body is sealed with the single-use message key itself and the
+	// same random nonce (a different key from the header's): a key repeated
+	// by a State restored from an old copy still never meets the same nonce.
+	ba, _ := chacha20poly1305.NewX(mk[:])
+	out = ba.Seal(out, nonce[:], plaintext, bodyAD(ad, prefix, sealed))
 	w.cks = next
 	w.ns++
 	*e = w
@@ -179,17 +188,17 @@ func (w *epoch) sendStep(rand io.Reader) error {
 	}
 	dhr, err := ecdh.X25519().NewPublicKey(w.dhr[:])
 	if err != nil {
-		return ErrDecrypt
+		return errCorrupt
 	}
 	var pq []byte
 	w.pqSendCT, w.pqSendEK = nil, nil
 	if isAnswer(c) {
 		if w.pqPeerEK == nil {
-			return errors.New("ratchet: corrupt state (no key to answer)")
+			return errCorrupt
 		}
 		ek, err := mlkem.NewEncapsulationKey768(w.pqPeerEK)
 		if err != nil {
-			return errors.New("ratchet: corrupt state (bad key to answer)")
+			return errCorrupt
 		}
 		// Go 1.26 draws ML-KEM encapsulation randomness from crypto/rand
 		// itself; tests make it deterministic with testing/cryptotest.
@@ -213,15 +222,14 @@ func (w *epoch) sendStep(rand io.Reader) error {
 	}
 	dh, err := dhs.ECDH(dhr)
 	if err != nil {
-		return ErrDecrypt
+		return errCorrupt
 	}
 	defer wipe(dh)
 	w.pn = w.ns
 	w.ns = 0
 	w.hks = w.nhks
 	w.rk, w.cks, w.nhks = kdfRK(&w.rk, dh, pq)
-	copy(w.dhsPriv[:], priv[:])
-	copy(w.dhsPub[:], dhs.PublicKey().Bytes())
+	w.dhs = dhs
 	w.sendChain = c
 	w.sendPending = false
 	return nil
@@ -272,12 +280,11 @@ func (e *epoch) expire(now int64) {
 	limit := now - int64(MaxSkippedAge/time.Second)
 	out := e.skipped[:0]
 	for _, c := range e.skipped {
+		// Compact in place; dropped keys are overwritten or cleared below.
 		keep := c.keys[:0]
 		for _, k := range c.keys {
 			if k.at >= limit && k.at <= now+int64(MaxSkippedAge/time.Second) {
 				keep = append(keep, k)
-			} else {
-				clear(k.mk[:])
 			}
 		}
 		clear(c.keys[len(keep):])
@@ -390,15 +397,14 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 		}
 		w.pqPeerEK = h.EK
 	}
-	dhs, err := ecdh.X25519().NewPrivateKey(w.dhsPriv[:])
-	if err != nil {
+	if w.dhs == nil {
 		return nil, nil, ErrDecrypt
 	}
 	dhr, err := ecdh.X25519().NewPublicKey(h.DH[:])
 	if err != nil {
 		return nil, nil, ErrDecrypt
 	}
-	dh, err := dhs.ECDH(dhr)
+	dh, err := w.dhs.ECDH(dhr)
 	if err != nil {
 		return nil, nil, ErrDecrypt
 	}
@@ -460,6 +466,26 @@ func (w *epoch) skip(until uint32, now int64, others int) error {
 		c.keys = append(c.keys, skippedKey{n: w.nr, at: now, mk: mk})
 		w.ckr = next
 		w.nr++
+	}
+	return nil
+}
+
+// Adopt adds to s the epochs of from that are newer than every epoch both
+// hold, keeping their order (the newest becomes s's sending epoch). It lets a caller commit a
+// handshake that started from an older copy of the State into the current
+// one, without undoing what the current one did meanwhile (message keys
+// used, chains advanced): st, _ := h.Finish(m4); current.Adopt(st). The two
+// States must be between the same identities; from is not modified.
+func (s *State) Adopt(from *State) error {
+	if from == nil || from.local != s.local || from.peer != s.peer {
+		return ErrStateMismatch
+	}
+	k := 0
+	for k < len(from.epochs) && s.epochByID(from.epochs[k].id) == nil {
+		k++
+	}
+	for i := k - 1; i >= 0; i-- {
+		s.addEpoch(from.epochs[i].clone())
 	}
 	return nil
 }
