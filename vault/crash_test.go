@@ -220,4 +220,3 @@ func TestCrashChild(t *testing.T) {
 		}
 	}
 }
-
