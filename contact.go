@@ -27,7 +27,7 @@ type contact struct {
 	seen   map[MessageID]bool // received IDs, for dropping duplicates
 	seenQ  []MessageID        // the same, oldest first, bounded by maxSeen
 
-	sess      *session // the connection in use, if any
+	sess      *session           // the connection in use, if any
 	hsGen     uint64             // bumped by every handshake that claims the contact; the latest wins
 	outActive bool               // our dial's handshake is under way
 	hsOut     context.CancelFunc // cancels it

@@ -24,23 +24,25 @@ var errNeedAuth = errors.New("memnet: client authorization required")
 var errUnreachable = errors.New("memnet: unreachable")
 
 type memTor struct {
-	n    *memNet
-	mu   sync.Mutex
-	auth map[string][32]byte // onion -> our client-auth public key registered for it
-	onion map[string]bool    // our own services
+	n     *memNet
+	mu    sync.Mutex
+	auth  map[string][32]byte // onion -> our client-auth public key registered for it
+	onion map[string]bool     // our own services
 }
 
-func (n *memNet) tor() *memTor { return &memTor{n: n, auth: map[string][32]byte{}, onion: map[string]bool{}} }
+func (n *memNet) tor() *memTor {
+	return &memTor{n: n, auth: map[string][32]byte{}, onion: map[string]bool{}}
+}
 
 type memService struct {
-	n     *memNet
-	addr  string
-	open  bool
-	mu    sync.Mutex
-	keys  map[[32]byte]bool
-	ch    chan net.Conn
-	done  chan struct{}
-	once  sync.Once
+	n    *memNet
+	addr string
+	open bool
+	mu   sync.Mutex
+	keys map[[32]byte]bool
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
 }
 
 func (t *memTor) Publish(ctx context.Context, keys func(use func(seed *[32]byte) error) error, clientAuth [][32]byte, open bool) (service, error) {

@@ -787,8 +787,8 @@ func (e *Engine) claimInbound(ctx context.Context, id *identity, peer ed25519.Pu
 
 // Contact requests to open-mode identities are rate limited and capped.
 const (
-	maxRequests      = 100             // pending requests per identity
-	requestRateN     = 10              // at most this many new requests ...
+	maxRequests      = 100              // pending requests per identity
+	requestRateN     = 10               // at most this many new requests ...
 	requestRateEvery = 10 * time.Minute // ... per this period, per identity
 )
 
