@@ -16,6 +16,7 @@ import (
 
 	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/record"
+	"github.com/sottochat/sotto/vault"
 )
 
 // timing holds the protocol's timeouts; tests shorten them.
@@ -49,6 +50,7 @@ type engineConfig struct {
 	logf      func(format string, args ...any)
 	closeFn   func() error // closes what Open started (tor, vault)
 	torStatus func() TorStatus
+	pass      func(*vault.Passphrase) error // checks the profile's passphrase
 }
 
 // Engine is an open profile: its identities, contacts and conversations, the

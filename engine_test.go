@@ -91,6 +91,9 @@ func (p *testPeer) wait(what string, match func(Event) bool) Event {
 			if match(ev) {
 				return ev
 			}
+			if ee, ok := ev.(ErrorEvent); ok {
+				p.t.Logf("error event: %v", ee.Err)
+			}
 		case <-timeout:
 			p.t.Fatalf("timed out waiting for %s", what)
 			return nil

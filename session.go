@@ -407,7 +407,7 @@ func (s *session) writeLoop() {
 			msgs = append(msgs, m)
 			sentIDs = append(sentIDs, o.id)
 		}
-		now := e.cfg.now()
+		now := time.Now() // network timing uses the real clock, not the injected one
 		if len(msgs) == 0 && now.Sub(s.lastSend) >= e.cfg.timing.Keepalive/2 {
 			msgs = append(msgs, &wire.Message{Kind: wire.KindKeepalive})
 		}
