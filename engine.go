@@ -65,8 +65,9 @@ type Engine struct {
 	wg   sync.WaitGroup
 
 	mu     sync.Mutex
-	closed bool
-	ids    map[string]*identity // by name
+	closed  bool
+	started bool // the network is up: identities go online as they are created
+	ids     map[string]*identity // by name
 	expiry expiryHeap
 	tick   chan struct{} // wakes the expiry goroutine
 	tor    TorStatus
@@ -162,6 +163,10 @@ func (e *Engine) start() {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	e.started = true
 	for _, id := range e.ids {
 		e.startIdentityLocked(id)
 	}
@@ -386,7 +391,7 @@ func (e *Engine) NewIdentity(ctx context.Context, name string, o IdentityOptions
 		}
 	}
 	e.ids[name] = id
-	if e.cfg.net != nil {
+	if e.started {
 		e.startIdentityLocked(id)
 	}
 	return id.info(), nil

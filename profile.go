@@ -307,6 +307,13 @@ func (s *torState) onEvent(ev onion.Event) {
 	case onion.Restarted:
 		s.status = TorStatus{State: TorBootstrapping, Percent: 0, Summary: "restarted"}
 		out = TorEvent{Status: s.status}
+	case onion.ServiceOnline, onion.ServiceOffline:
+		e := s.e
+		s.mu.Unlock()
+		if e != nil {
+			e.serviceEvent(ev.Service, ev.Kind == onion.ServiceOnline)
+		}
+		return
 	}
 	e := s.e
 	if out != nil && e == nil {
