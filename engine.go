@@ -64,13 +64,13 @@ type Engine struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 
-	mu     sync.Mutex
+	mu      sync.Mutex
 	closed  bool
-	started bool // the network is up: identities go online as they are created
+	started bool                 // the network is up: identities go online as they are created
 	ids     map[string]*identity // by name
-	expiry expiryHeap
-	tick   chan struct{} // wakes the expiry goroutine
-	tor    TorStatus
+	expiry  expiryHeap
+	tick    chan struct{} // wakes the expiry goroutine
+	tor     TorStatus
 }
 
 type identity struct {
