@@ -24,6 +24,4 @@ func (a *app) contactRemove(id, pet string) error         { return errNotBuilt }
 func (a *app) contactRequests(id string) error            { return errNotBuilt }
 func (a *app) contactAccept(id, req, pet string) error    { return errNotBuilt }
 func (a *app) contactReject(id, req string) error         { return errNotBuilt }
-func (a *app) netUp(dir, listen string) error             { return errNotBuilt }
-func (a *app) netDown(dir string) error                   { return errNotBuilt }
 func (a *app) classifyCore(err error) (classified, bool)  { return classified{}, false }
