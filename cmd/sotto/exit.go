@@ -63,5 +63,8 @@ func (a *app) classify(err error) classified {
 	if c, ok := a.classifyCore(err); ok {
 		return c
 	}
+	if c, ok := a.classifyNet(err); ok {
+		return c
+	}
 	return classified{exitFailure, nil}
 }

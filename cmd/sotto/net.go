@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -28,4 +29,15 @@ func (a *app) netDown(dir string) error {
 	}
 	fmt.Fprintf(a.stdout, "network in %s stopped\n", dir)
 	return nil
+}
+
+// classifyNet gives the private network's errors their hints.
+func (a *app) classifyNet(err error) (classified, bool) {
+	switch {
+	case errors.Is(err, testnet.ErrRunning):
+		return classified{exitFailure, []string{"a network is already running (or starting) there: stop it with 'sotto net down DIR', or pick another DIR; the running one was left alone"}}, true
+	case errors.Is(err, testnet.ErrNotRunning):
+		return classified{exitFailure, []string{"no network of 'sotto net up' is running in that DIR"}}, true
+	}
+	return classified{}, false
 }
