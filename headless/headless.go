@@ -20,6 +20,7 @@ type Engine interface {
 	Events() <-chan sotto.Event
 	TorStatus() sotto.TorStatus
 	Identities() []sotto.IdentityInfo
+	NewIdentity(ctx context.Context, name string, o sotto.IdentityOptions) (sotto.IdentityInfo, error)
 	BurnIdentity(ctx context.Context, name string) error
 	Card(identity string) (string, error)
 	AddContact(ctx context.Context, identity, petname, code string) (sotto.ContactInfo, error)
@@ -246,7 +247,7 @@ func execute(ctx context.Context, e Engine, c Command) (reply, error) {
 		}
 		r.key, r.value = "identities", ids
 	case "new_identity":
-		info, err := newIdentity(ctx, e, c.Identity, c.Ephemeral, c.Open)
+		info, err := e.NewIdentity(ctx, c.Identity, sotto.IdentityOptions{Ephemeral: c.Ephemeral, Open: c.Open})
 		if err != nil {
 			return r, err
 		}

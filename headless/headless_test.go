@@ -177,7 +177,7 @@ func TestErrorReplyKeepsTag(t *testing.T) {
 	want(t, r, "event", "error")
 	want(t, r, "cmd", "send")
 	want(t, r, "tag", "q7")
-	if !strings.Contains(fmt.Sprint(r["error"]), "unknown contact") {
+	if !strings.Contains(fmt.Sprint(r["error"]), "no such contact") || r["code"] != "unknown_contact" {
 		t.Fatalf("error %v", r["error"])
 	}
 	r = s.call(`{"cmd":"send","tag":"q8","identity":"alice","contact":"nobody"}`)
@@ -395,5 +395,35 @@ func TestBlankAndCRLFLines(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], `"tag":"a"`) || !strings.Contains(lines[1], `"tag":"b"`) {
 		t.Fatalf("output %q", out.String())
+	}
+}
+
+func TestNewIdentityAndErrorCodes(t *testing.T) {
+	e := withAlice()
+	s := start(t, e)
+	r := s.call(`{"cmd":"new_identity","identity":"drop","ephemeral":true,"open":true}`)
+	want(t, r, "event", "ok")
+	info := r["identity_info"].(map[string]any)
+	want(t, info, "name", "drop")
+	want(t, info, "ephemeral", true)
+	want(t, info, "open", true)
+	cases := []struct{ line, code string }{
+		{`{"cmd":"new_identity","identity":"drop"}`, "exists"},
+		{`{"cmd":"card","identity":"nobody"}`, "unknown_identity"},
+		{`{"cmd":"messages","identity":"alice","contact":"nobody"}`, "unknown_contact"},
+		{`{"cmd":"add_contact","identity":"alice","contact":"x","code":"nonsense"}`, "bad_code"},
+		{`{"cmd":"reject","identity":"alice","request":"r9"}`, "unknown_request"},
+		{`{"cmd":"frob"}`, "bad_command"},
+	}
+	for _, c := range cases {
+		r := s.call(c.line)
+		want(t, r, "event", "error")
+		want(t, r, "code", c.code)
+	}
+	s.call(`{"cmd":"add_contact","identity":"alice","contact":"bob","code":"sotto1-` + strings.Repeat("b", 56) + `"}`)
+	r = s.call(`{"cmd":"timer","identity":"alice","contact":"bob","seconds":5}`)
+	want(t, r, "code", "bad_timer")
+	if calls := e.Calls(); calls[0] != "NewIdentity drop true true" {
+		t.Fatalf("calls %v", calls)
 	}
 }

@@ -7,7 +7,6 @@ package headlesstest
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -16,11 +15,11 @@ import (
 	"github.com/sottochat/sotto"
 )
 
-// Errors the fake returns, standing in for the engine's sentinels.
+// The fake returns the engine's own sentinel errors.
 var (
-	ErrUnknownIdentity = errors.New("fake: unknown identity")
-	ErrUnknownContact  = errors.New("fake: unknown contact")
-	ErrBadTimer        = errors.New("fake: timer must be 0 or 30s..4 weeks")
+	ErrUnknownIdentity = sotto.ErrUnknownIdentity
+	ErrUnknownContact  = sotto.ErrUnknownContact
+	ErrBadTimer        = sotto.ErrBadTimer
 )
 
 // Engine is a fake of *sotto.Engine. The zero value is not usable: call New.
@@ -114,15 +113,15 @@ func (e *Engine) Identities() []sotto.IdentityInfo {
 }
 
 // NewIdentity creates a fake identity with a made-up onion address.
-func (e *Engine) NewIdentity(ctx context.Context, name string, ephemeral, open bool) (sotto.IdentityInfo, error) {
+func (e *Engine) NewIdentity(ctx context.Context, name string, o sotto.IdentityOptions) (sotto.IdentityInfo, error) {
 	e.mu.Lock()
-	e.record("NewIdentity %s %v %v", name, ephemeral, open)
+	e.record("NewIdentity %s %v %v", name, o.Ephemeral, o.Open)
 	if _, ok := e.identities[name]; ok {
 		e.mu.Unlock()
-		return sotto.IdentityInfo{}, fmt.Errorf("fake: identity %q exists", name)
+		return sotto.IdentityInfo{}, fmt.Errorf("fake: %w", sotto.ErrIdentityExists)
 	}
 	e.mu.Unlock()
-	info := sotto.IdentityInfo{Name: name, Onion: fmt.Sprintf("%056d", len(name)), Ephemeral: ephemeral, Open: open}
+	info := sotto.IdentityInfo{Name: name, Onion: fmt.Sprintf("%056d", len(name)), Ephemeral: o.Ephemeral, Open: o.Open}
 	e.AddIdentity(info)
 	return info, nil
 }
@@ -161,7 +160,7 @@ func (e *Engine) AddContact(ctx context.Context, identity, petname, code string)
 		return sotto.ContactInfo{}, ErrUnknownIdentity
 	}
 	if len(code) < 8 || code[:7] != "sotto1-" {
-		return sotto.ContactInfo{}, errors.New("fake: bad contact code")
+		return sotto.ContactInfo{}, fmt.Errorf("fake: %w", sotto.ErrBadCode)
 	}
 	c := sotto.ContactInfo{Identity: identity, Name: petname, Onion: code[7:], History: true}
 	cs[petname] = c
@@ -323,7 +322,7 @@ func (e *Engine) takeRequest(identity, id string) (sotto.Request, error) {
 			return r, nil
 		}
 	}
-	return sotto.Request{}, errors.New("fake: unknown request")
+	return sotto.Request{}, sotto.ErrUnknownRequest
 }
 
 // AcceptRequest implements headless.Engine: the requester becomes a contact.
