@@ -346,3 +346,11 @@ func (e *Engine) RejectRequest(ctx context.Context, identity, requestID string) 
 	_, err := e.takeRequest(identity, requestID)
 	return err
 }
+
+// PutContact adds or replaces a contact of an existing identity, as if
+// added earlier.
+func (e *Engine) PutContact(c sotto.ContactInfo) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.contacts[c.Identity][c.Name] = c
+}
