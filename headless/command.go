@@ -129,7 +129,7 @@ func ParseCommand(line []byte) (Command, error) {
 		}
 	}
 	if len(c.Tag) > MaxTagBytes {
-		return Command{}, &CommandError{Cmd: c.Cmd, Msg: fmt.Sprintf("tag longer than %d bytes", MaxTagBytes)}
+		return Command{}, &CommandError{Cmd: safeName(present), Msg: fmt.Sprintf("tag longer than %d bytes", MaxTagBytes)}
 	}
 	fail := func(format string, args ...any) (Command, error) {
 		return Command{}, &CommandError{Cmd: c.Cmd, Tag: c.Tag, Msg: fmt.Sprintf(format, args...)}

@@ -197,12 +197,13 @@ func (w *writer) write(v any) error {
 	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("headless: encoding output: %w", err)
 	}
+	line := escapeInvisible(b.Bytes())
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
 		return w.err
 	}
-	if _, err := w.out.Write(b.Bytes()); err != nil {
+	if _, err := w.out.Write(line); err != nil {
 		w.err = fmt.Errorf("headless: writing output: %w", err)
 	}
 	return w.err

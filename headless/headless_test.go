@@ -427,3 +427,29 @@ func TestNewIdentityAndErrorCodes(t *testing.T) {
 		t.Fatalf("calls %v", calls)
 	}
 }
+
+// Peer text reaches stdout with terminal controls and bidi overrides
+// escaped, and decodes back to exactly the text the engine gave.
+func TestUntrustedTextIsEscaped(t *testing.T) {
+	e := withAlice()
+	s := start(t, e)
+	text := "hi \x1b[2J \x7f \u009b31m \u202eevil\u202c \u2067x\u2069 é 日本"
+	var id sotto.MessageID
+	e.Emit(sotto.MessageEvent{Message: sotto.Message{ID: id, Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: text}})
+	line, err := s.out.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"\x1b", "\x7f", "\u009b", "\u202e", "\u2067"} {
+		if strings.Contains(line, bad) {
+			t.Fatalf("raw %q in output line %q", bad, line)
+		}
+	}
+	if !strings.Contains(line, "é 日本") {
+		t.Fatalf("ordinary text was escaped: %q", line)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(line), &m); err != nil || m["text"] != text {
+		t.Fatalf("decoded %q (%v), want %q", m["text"], err, text)
+	}
+}
