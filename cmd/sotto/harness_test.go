@@ -216,6 +216,11 @@ func (n *node) stop() {
 		<-waited
 		n.t.Errorf("%s: headless did not quit within 30s; killed", n.name)
 	}
+	<-n.done
+	// Nothing but JSON objects ever reaches stdout.
+	if bad := n.all(0, is(map[string]any{"event": "NOT-JSON"})); len(bad) != 0 {
+		n.t.Errorf("%s: headless wrote non-JSON to stdout: %v", n.name, bad)
+	}
 }
 
 // waitFor returns the first line at index >= from that matches, waiting up
