@@ -1,6 +1,7 @@
 package sotto
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 
@@ -30,4 +31,11 @@ func parseCode(code string) (*contactcode.Code, error) {
 		return nil, fmt.Errorf("%w: %s", ErrBadCode, msg)
 	}
 	return c, nil
+}
+
+// onionFromSeed returns the onion address of an Ed25519 seed.
+func onionFromSeed(seed []byte) string {
+	priv := ed25519.NewKeyFromSeed(seed)
+	defer clear(priv)
+	return contactcode.OnionAddress(priv.Public().(ed25519.PublicKey))
 }

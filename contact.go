@@ -27,12 +27,13 @@ type contact struct {
 	seen   map[MessageID]bool // received IDs, for dropping duplicates
 	seenQ  []MessageID        // the same, oldest first, bounded by maxSeen
 
-	sess      *session // the connection in use, if any
-	hsBusy    bool     // a handshake with this contact is running
-	hsOut     context.CancelFunc
-	hsOutDone chan struct{}
-	wake      chan struct{} // nudges the dialer
+	sess      *session           // the connection in use, if any
+	hsGen     uint64             // bumped by every handshake that claims the contact; the latest wins
+	outActive bool               // our dial's handshake is under way
+	hsOut     context.CancelFunc // cancels it
+	wake      chan struct{}      // nudges the dialer
 	stopDial  context.CancelFunc
+	dialDone  chan struct{}
 	removed   bool
 }
 
@@ -240,7 +241,7 @@ func (e *Engine) addContactLocked(id *identity, petname string, pub ed25519.Publ
 	}
 	id.contacts[petname] = c
 	id.byPub[string(pub)] = c
-	if e.cfg.net != nil && id.svc != nil {
+	if e.cfg.net != nil {
 		e.startDialerLocked(c)
 	}
 	return c, nil

@@ -86,8 +86,10 @@ type identity struct {
 	byPub     map[string]*contact // by string(public key)
 	requests  map[string]*request // by request ID
 	reqTimes  []time.Time         // recent contact requests, for the rate limit
-	wg        sync.WaitGroup      // its accept loop
+	wg        sync.WaitGroup      // its accept loop, inbound connections and dialers
+	ctx       context.Context
 	cancel    context.CancelFunc
+	removed   bool
 }
 
 func (id *identity) local() *localKeys {

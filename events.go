@@ -105,3 +105,19 @@ func (q *eventQueue) close() {
 	q.q = nil
 	q.mu.Unlock()
 }
+
+// dropMessage removes queued events about a message that has expired, so
+// that its text does not linger in the queue.
+func (q *eventQueue) dropMessage(id MessageID) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	kept := q.q[:0]
+	for _, ev := range q.q {
+		if me, ok := ev.(MessageEvent); ok && me.Message.ID == id {
+			continue
+		}
+		kept = append(kept, ev)
+	}
+	clear(q.q[len(kept):])
+	q.q = kept
+}

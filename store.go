@@ -182,3 +182,21 @@ func (m *memStore) wipe() {
 	m.recs = map[string]map[string][]byte{}
 	m.logs = map[string]*memLog{}
 }
+
+// dump returns everything stored, for tests that look for leftovers.
+func (m *memStore) dump() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var sb []byte
+	for _, k := range m.recs {
+		for _, v := range k {
+			sb = append(sb, v...)
+		}
+	}
+	for _, l := range m.logs {
+		for _, v := range l.vals {
+			sb = append(sb, v...)
+		}
+	}
+	return string(sb)
+}
