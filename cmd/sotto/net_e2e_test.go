@@ -17,6 +17,7 @@ import (
 // DIR/network.torrc bootstraps to 100 %, and 'net down' stops it.
 func TestNetUpDown(t *testing.T) {
 	needNetwork(t)
+	t.Parallel()
 	base, err := os.MkdirTemp("", "sn")
 	if err != nil {
 		t.Fatal(err)
