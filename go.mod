@@ -1,6 +1,6 @@
 module github.com/sottochat/sotto
 
-go 1.26
+go 1.26.0
 
 require (
 	filippo.io/age v1.3.2
