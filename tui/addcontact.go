@@ -28,15 +28,7 @@ type addScreen struct {
 }
 
 func newAddContact(s *shared) *addScreen {
-	name := textinput.New()
-	name.Prompt = ""
-	name.CharLimit = 32
-	name.Placeholder = "a name only you see"
-	code := textinput.New()
-	code.Prompt = ""
-	code.CharLimit = 256
-	code.Placeholder = "paste or type their code"
-	return &addScreen{s: s, name: name, code: code}
+	return &addScreen{s: s, name: newInput(s, "a name only you see", 32), code: newInput(s, "paste or type their code", 256)}
 }
 
 func (a *addScreen) Init() tea.Cmd { return nil }

@@ -429,7 +429,7 @@ func (m *Model) View() string {
 	var status string
 	switch {
 	case !m.panicAt.IsZero():
-		status = st.Panic.Render(ansi.Truncate(`  PANIC armed: press ctrl+\ again to wipe this profile and quit. Any other key cancels.`, w, "…"))
+		status = st.Panic.Render(ansi.Truncate(` PANIC: ctrl+\ again wipes this profile and quits. Any other key cancels.`, w, "…"))
 	case m.status != "" && m.statusErr:
 		status = st.Error.Render(ansi.Truncate(m.status, w, "…"))
 	case m.status != "":
@@ -534,7 +534,7 @@ func (m *Model) helpView() string {
 			b.WriteString(st.Header.Render(titles[i]) + "\n")
 			for _, bind := range groups[i] {
 				h := bind.Help()
-				b.WriteString(st.HelpKey.Render(fmt.Sprintf("%-17s", h.Key)) + st.HelpDesc.Render(h.Desc) + "\n")
+				b.WriteString(st.HelpKey.Render(fmt.Sprintf("%-13s", h.Key)) + st.HelpDesc.Render(h.Desc) + "\n")
 			}
 		}
 		return strings.TrimRight(b.String(), "\n")

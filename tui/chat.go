@@ -81,7 +81,7 @@ func (c *chatScreen) enter() tea.Cmd {
 
 func (c *chatScreen) ShortHelp() []key.Binding {
 	k := c.s.keys
-	return []key.Binding{k.Send, withHelp(k.Newline, "alt+enter", "new line"), k.PageUp, k.ChatSetup, k.Back}
+	return []key.Binding{k.Send, withHelp(k.Newline, "alt+enter", "new line"), withHelp(k.PageUp, "pgup/pgdn", "scroll"), withHelp(k.ChatSetup, "ctrl+t", "timer"), k.Back}
 }
 func (c *chatScreen) FullHelp() [][]key.Binding { return [][]key.Binding{c.ShortHelp()} }
 
@@ -360,23 +360,33 @@ func clock(t, now time.Time) string {
 	return t.Format("Jan02")
 }
 
-// shortDuration formats a duration in at most 6 cells: 59s, 4m12s, 3h20m, 2d, 4w.
+// shortDuration formats a duration in at most 6 cells, two units at most
+// and only as precise as a countdown needs: 42s, 4m12s, 50m, 3h20m, 2d5h, 4w.
 func shortDuration(d time.Duration) string {
 	if d < 0 {
 		d = 0
 	}
-	d = d.Round(time.Second)
+	const day, week = 24 * time.Hour, 7 * 24 * time.Hour
+	two := func(a int, ua string, b int, ub string) string {
+		if b == 0 {
+			return fmt.Sprintf("%d%s", a, ua)
+		}
+		return fmt.Sprintf("%d%s%d%s", a, ua, b, ub)
+	}
+	s := int(d.Round(time.Second) / time.Second)
 	switch {
 	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
+		return fmt.Sprintf("%ds", s)
+	case d < 10*time.Minute:
+		return two(s/60, "m", s%60, "s")
 	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	case d < 7*24*time.Hour:
-		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+		return fmt.Sprintf("%dm", s/60)
+	case d < day:
+		return two(s/3600, "h", s%3600/60, "m")
+	case d < week:
+		return two(s/86400, "d", s%86400/3600, "h")
 	}
-	return fmt.Sprintf("%dw%dd", int(d.Hours())/(24*7), (int(d.Hours())/24)%7)
+	return two(s/604800, "w", s%604800/86400, "d")
 }
 
 // longDuration names a timer setting in words.

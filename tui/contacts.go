@@ -38,9 +38,9 @@ func (c *contactsScreen) enter() tea.Cmd {
 
 func (c *contactsScreen) ShortHelp() []key.Binding {
 	k := c.s.keys
-	h := []key.Binding{k.Open, k.Add, k.Check, k.Setup}
+	h := []key.Binding{withHelp(k.Open, "enter", "chat"), withHelp(k.Add, "a", "add"), withHelp(k.Check, "v", "verify"), withHelp(k.Setup, "s", "settings")}
 	if c.s.identityOpen {
-		h = append(h, k.Reqs)
+		h = append(h, withHelp(k.Reqs, "r", "requests"))
 	}
 	return append(h, k.Back)
 }

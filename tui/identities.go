@@ -35,11 +35,7 @@ type identitiesScreen struct {
 }
 
 func newIdentities(s *shared) *identitiesScreen {
-	ti := textinput.New()
-	ti.CharLimit = 32
-	ti.Prompt = ""
-	ti.Placeholder = "a name only you see"
-	return &identitiesScreen{s: s, name: ti}
+	return &identitiesScreen{s: s, name: newInput(s, "a name only you see", 32)}
 }
 
 func (v *identitiesScreen) Init() tea.Cmd    { return nil }
@@ -152,7 +148,7 @@ func (v *identitiesScreen) View() string {
 	st := v.s.st
 	var b strings.Builder
 	b.WriteString("\n  " + st.Title.Render("Your identities") + "\n")
-	b.WriteString("  " + st.Subtle.Render("Each identity is its own onion service. Contacts of one never learn of another.") + "\n\n")
+	b.WriteString("  " + st.Subtle.Render("Each identity is its own onion service, unlinkable to the others.") + "\n\n")
 	if v.loaded && len(v.list) == 0 {
 		b.WriteString("  No identity yet. Press " + st.HelpKey.Render("n") + " to create one: it is who your contacts talk to.\n")
 	}

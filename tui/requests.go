@@ -24,11 +24,7 @@ type requestsScreen struct {
 }
 
 func newRequests(s *shared) *requestsScreen {
-	ti := textinput.New()
-	ti.Prompt = ""
-	ti.CharLimit = 32
-	ti.Placeholder = "a name only you see"
-	return &requestsScreen{s: s, name: ti}
+	return &requestsScreen{s: s, name: newInput(s, "a name only you see", 32)}
 }
 
 func (r *requestsScreen) Init() tea.Cmd    { return nil }

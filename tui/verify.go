@@ -24,15 +24,11 @@ type verifyScreen struct {
 }
 
 func newVerify(s *shared) *verifyScreen {
-	ti := textinput.New()
-	ti.Prompt = ""
-	ti.CharLimit = 128
-	ti.Placeholder = "type what they read out"
-	return &verifyScreen{s: s, in: ti}
+	return &verifyScreen{s: s, in: newInput(s, "type what they read out", 128)}
 }
 
 func (v *verifyScreen) Init() tea.Cmd    { return nil }
-func (v *verifyScreen) SetSize(w, h int) { v.w, v.h = w, h; v.in.Width = max(w/2-8, 10) }
+func (v *verifyScreen) SetSize(w, h int) { v.w, v.h = w, h; v.in.Width = 128 }
 func (v *verifyScreen) typing() bool     { return true }
 func (v *verifyScreen) wipe()            { v.code, v.err, v.ready = "", "", false; v.in.Reset() }
 
@@ -44,7 +40,7 @@ func (v *verifyScreen) enter() tea.Cmd {
 
 func (v *verifyScreen) ShortHelp() []key.Binding {
 	k := v.s.keys
-	return []key.Binding{withHelp(k.Submit, "enter", "mark verified if they match"), withHelp(k.Force, "ctrl+y", "compared by eye"), k.Back}
+	return []key.Binding{withHelp(k.Submit, "enter", "mark verified if equal"), withHelp(k.Force, "ctrl+y", "compared by eye"), k.Back}
 }
 func (v *verifyScreen) FullHelp() [][]key.Binding { return [][]key.Binding{v.ShortHelp()} }
 
@@ -132,13 +128,16 @@ func (v *verifyScreen) View() string {
 	b.WriteString("\n  " + st.Title.Render("Verify "+name) + "\n\n")
 	b.WriteString("  " + st.Subtle.Render("Meet or call "+name+" over a channel you trust and compare the codes.") + "\n")
 	b.WriteString("  " + st.Subtle.Render("Both screens show the same code only if nobody sits between you.") + "\n\n")
-	boxW := max((v.w-6)/2, 20)
+	boxW := max((v.w-8)/2-2, 20) // two boxes with borders and a gap fit in v.w
 	mine := st.Subtle.Render("loading…")
 	if v.ready {
 		mine = st.Value.Render(lipgloss.NewStyle().Width(boxW - 4).Render(grouped(sanitize.Line(v.code))))
 	}
 	typed, ok := v.match()
-	theirs := v.in.View()
+	theirs := st.Subtle.Render("type what they read out")
+	if typed {
+		theirs = st.Value.Render(lipgloss.NewStyle().Width(boxW-4).Render(grouped(sanitize.Line(v.in.Value())) + "▏"))
+	}
 	left := st.Box.Width(boxW).Render(st.Header.Render("Your screen") + "\n\n" + mine)
 	right := st.FocusBox.Width(boxW).Render(st.Header.Render(name+" reads out") + "\n\n" + theirs)
 	b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, "  ", left, "  ", right) + "\n")

@@ -52,7 +52,7 @@ func Default() KeyMap {
 	return KeyMap{
 		Quit:  b("ctrl+c", "quit", "ctrl+c"),
 		Lock:  b("ctrl+l", "lock now", "ctrl+l"),
-		Panic: b(`ctrl+\ ×2`, "PANIC: wipe the profile and quit", `ctrl+\`),
+		Panic: b(`ctrl+\ ×2`, "PANIC: wipe and quit", `ctrl+\`),
 		Help:  b("?/f1", "help", "?", "f1"),
 		Back:  b("esc", "back", "esc"),
 
@@ -69,10 +69,10 @@ func Default() KeyMap {
 		Prev:   b("shift+tab", "previous field", "shift+tab"),
 		Submit: b("enter", "confirm", "enter"),
 		QR:     b("ctrl+o", "show/hide QR code", "ctrl+o"),
-		Force:  b("ctrl+y", "mark verified (compared by eye)", "ctrl+y"),
+		Force:  b("ctrl+y", "mark verified by eye", "ctrl+y"),
 
 		Send:       b("enter", "send", "enter"),
-		Newline:    b("alt+enter/ctrl+j", "new line", "alt+enter", "ctrl+j"),
+		Newline:    b("alt+⏎/ctrl+j", "new line", "alt+enter", "ctrl+j"),
 		PageUp:     b("pgup", "scroll up", "pgup"),
 		PageDown:   b("pgdn", "scroll down", "pgdown"),
 		ChatSetup:  b("ctrl+t", "timer and history", "ctrl+t"),
