@@ -81,7 +81,7 @@ func (c *chatScreen) enter() tea.Cmd {
 
 func (c *chatScreen) ShortHelp() []key.Binding {
 	k := c.s.keys
-	return []key.Binding{k.Send, withHelp(k.Newline, "alt+enter", "new line"), withHelp(k.PageUp, "pgup/pgdn", "scroll"), withHelp(k.ChatSetup, "ctrl+t", "timer"), k.Back}
+	return []key.Binding{k.Send, withHelp(k.Newline, "alt+⏎", "newline"), withHelp(k.PageUp, "pgup/pgdn", "scroll"), withHelp(k.ChatSetup, "ctrl+t", "timer"), k.Back}
 }
 func (c *chatScreen) FullHelp() [][]key.Binding { return [][]key.Binding{c.ShortHelp()} }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -121,6 +123,8 @@ type harness struct {
 	eng  *tuitest.Engine
 	now  time.Time
 	quit bool
+	// titles are the window titles the UI asked for.
+	titles []string
 }
 
 func newHarness(t *testing.T, exists bool) *harness {
@@ -151,7 +155,11 @@ func (h *harness) run(cmd tea.Cmd) {
 		if c == nil {
 			continue
 		}
-		switch msg := c().(type) {
+		msg := c()
+		if reflect.TypeOf(msg) != nil && reflect.TypeOf(msg).String() == "tea.setWindowTitleMsg" {
+			h.titles = append(h.titles, fmt.Sprint(msg))
+		}
+		switch msg := msg.(type) {
 		case nil:
 		case tea.BatchMsg:
 			queue = append(queue, msg...)

@@ -60,7 +60,7 @@ func (v *identitiesScreen) ShortHelp() []key.Binding {
 	if v.form {
 		return []key.Binding{k.Submit, withHelp(k.Next, "tab", "kind"), k.Back}
 	}
-	return []key.Binding{k.Up, k.Down, k.Open, k.NewID, k.Lock, k.Quit}
+	return []key.Binding{k.Up, k.Down, k.Open, withHelp(k.NewID, "n", "new"), withHelp(k.Lock, "ctrl+l", "lock"), k.Quit}
 }
 func (v *identitiesScreen) FullHelp() [][]key.Binding { return [][]key.Binding{v.ShortHelp()} }
 
