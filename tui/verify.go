@@ -136,7 +136,7 @@ func (v *verifyScreen) View() string {
 	typed, ok := v.match()
 	theirs := st.Subtle.Render("type what they read out")
 	if typed {
-		theirs = st.Value.Render(lipgloss.NewStyle().Width(boxW-4).Render(grouped(sanitize.Line(v.in.Value())) + "▏"))
+		theirs = st.Value.Render(lipgloss.NewStyle().Width(boxW - 4).Render(grouped(sanitize.Line(v.in.Value())) + "▏"))
 	}
 	left := st.Box.Width(boxW).Render(st.Header.Render("Your screen") + "\n\n" + mine)
 	right := st.FocusBox.Width(boxW).Render(st.Header.Render(name+" reads out") + "\n\n" + theirs)
