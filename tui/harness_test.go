@@ -117,7 +117,7 @@ const testPass = "correct horse battery staple"
 // message returns and feeds the results back, with no timers and no
 // goroutines. Ticks and engine events are sent by the test.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	m    *Model
 	prof *fakeProfile
 	eng  *tuitest.Engine
@@ -127,7 +127,7 @@ type harness struct {
 	titles []string
 }
 
-func newHarness(t *testing.T, exists bool) *harness {
+func newHarness(t testing.TB, exists bool) *harness {
 	t.Helper()
 	eng := tuitest.NewEngine(func() time.Time { return t0 })
 	prof := &fakeProfile{eng: eng, exists: exists}
