@@ -87,7 +87,7 @@ func BenchmarkIncoming(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		m := sotto.Message{ID: tuitest.ID(uint64(1 << 40 + i)), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: fmt.Sprint("incoming ", i), At: t0}
+		m := sotto.Message{ID: tuitest.ID(uint64(1<<40 + i)), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: fmt.Sprint("incoming ", i), At: t0}
 		h.m.Update(eventMsg{sotto.MessageEvent{Message: m}})
 		_ = h.m.View()
 		i++
