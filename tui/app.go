@@ -174,6 +174,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.goTo(pageCreate)
 	case openedMsg:
+		if errors.Is(msg.err, errNoProfile) && m.page == pageUnlock {
+			m.setInfo("there is no profile in this directory yet: create one")
+			return m, m.goTo(pageCreate)
+		}
 		if msg.err != nil {
 			break // the create/unlock screen shows it
 		}

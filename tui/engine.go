@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/sottochat/sotto"
@@ -54,6 +55,10 @@ type Profile interface {
 	// CheckCode validates a contact code (sotto.CheckCode).
 	CheckCode(code string) error
 }
+
+// errNoProfile marks a Profile.Open error that means there is no profile
+// to open: the UI offers to create one.
+var errNoProfile = errors.New("no profile here yet")
 
 // Config tunes the UI.
 type Config struct {

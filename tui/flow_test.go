@@ -2,6 +2,8 @@ package tui
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -548,4 +550,11 @@ func TestWaitEventRearms(t *testing.T) {
 	if got := waitEvent(eng.Events())(); got != (eventsClosedMsg{}) {
 		t.Fatalf("waitEvent on a closed channel = %#v", got)
 	}
+}
+
+func TestFlowNoProfileGoesToCreate(t *testing.T) {
+	h := newHarness(t, true)
+	h.send(openedMsg{err: fmt.Errorf("%w: %w", errNoProfile, errors.New("sotto: no profile"))})
+	h.wantPage(pageCreate)
+	h.wantView("no profile in this directory yet")
 }
