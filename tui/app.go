@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -588,12 +589,25 @@ func (m *Model) Err() error { return m.err }
 // RunProfile runs the UI for a profile until the person quits. It uses the
 // alternate screen and leaves it cleared.
 func RunProfile(ctx context.Context, p Profile, c Config) error {
+	return runProgram(ctx, p, c)
+}
+
+func runProgram(ctx context.Context, p Profile, c Config, opts ...tea.ProgramOption) error {
 	if ctx == nil {
 		return errors.New("tui: nil context")
 	}
 	m := New(ctx, p, c, nil)
-	prog := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx))
+	prog := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx)}, opts...)...)
 	_, runErr := prog.Run()
+	if errors.Is(runErr, tea.ErrProgramKilled) && ctx.Err() != nil {
+		runErr = nil // cancelled by the caller: not an error of the UI
+	}
 	closeErr := m.Close()
 	return errors.Join(runErr, m.Err(), closeErr)
+}
+
+// withTestIO returns program options that run the UI on in and out instead
+// of the terminal, for tests.
+func withTestIO(in io.Reader, out io.Writer) []tea.ProgramOption {
+	return []tea.ProgramOption{tea.WithInput(in), tea.WithOutput(out)}
 }
