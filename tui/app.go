@@ -191,9 +191,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			cmds = append(cmds, waitEvent(msg.eng.Events()))
 		}
 		cmds = append(cmds, m.goTo(pageIdentities))
-		sub, cmd := m.active().Update(msg) // lets the screen wipe its field
-		_ = sub
-		return m, tea.Batch(append(cmds, cmd)...)
+		return m, tea.Batch(cmds...)
 	case unlockedMsg:
 		if msg.err == nil && m.locked {
 			m.locked = false
@@ -308,9 +306,7 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 		}
 		return nil
 	case key.Matches(k, keys.Help) && (k.Type != tea.KeyRunes || !m.active().typing()):
-		if m.page > pageUnlock || m.showHelp {
-			m.showHelp = !m.showHelp
-		}
+		m.showHelp = !m.showHelp
 		return nil
 	}
 	if m.showHelp {

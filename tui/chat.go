@@ -24,6 +24,9 @@ const (
 	composerH   = 3
 	// maxMessageRunes bounds what the composer takes.
 	maxMessageRunes = 4000
+	// maxShownBytes bounds how much of one message a frame renders, so a
+	// huge message cannot slow every frame down.
+	maxShownBytes = 8 << 10
 )
 
 // chatScreen is a conversation: the messages that fit above a multi-line
@@ -289,7 +292,13 @@ func (c *chatScreen) renderMessage(m *sotto.Message, w int) []string {
 		author = st.Peer.Render(pad(sanitize.Line(m.Contact), authorWidth))
 	}
 	textW := max(w-timeWidth-authorWidth-metaWidth-1, 10)
-	text := ansi.Wrap(sanitize.Text(m.Text), textW, " -")
+	raw := m.Text
+	cut := ""
+	if len(raw) > maxShownBytes {
+		raw = strings.ToValidUTF8(raw[:maxShownBytes], "")
+		cut = fmt.Sprintf("\n[%d more bytes not shown]", len(m.Text)-len(raw))
+	}
+	text := ansi.Wrap(sanitize.Text(raw)+cut, textW, " -")
 	parts := strings.Split(text, "\n")
 	meta := c.meta(m)
 	lines := make([]string, len(parts))
