@@ -318,6 +318,14 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	if m.statusErr || m.status != "" {
 		m.status, m.statusErr = "", false
 	}
+	if k.Type == tea.KeyRunes && m.page != pageCreate && m.page != pageUnlock {
+		// Typed or pasted text is cleaned like a peer's: a paste from a
+		// hostile page must not carry escape or bidi characters into the
+		// composer, a name or a code. (Passphrase keys are left alone: a
+		// string copy of them could not be wiped; the field drops
+		// non-printable runes itself.)
+		k.Runes = []rune(sanitize.Text(string(k.Runes)))
+	}
 	_, cmd := m.active().Update(k)
 	return cmd
 }

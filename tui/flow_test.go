@@ -558,3 +558,13 @@ func TestFlowNoProfileGoesToCreate(t *testing.T) {
 	h.wantPage(pageCreate)
 	h.wantView("no profile in this directory yet")
 }
+
+// A paste carrying escape sequences or bidi overrides reaches neither the
+// composer nor the contact.
+func TestFlowPasteCleaned(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.paste("a\x1b[31mb\x1b]0;t\x07c\u202ed")
+	h.key("enter")
+	h.wantCall(`Send alice bob "abcd"`)
+}
