@@ -49,20 +49,33 @@ func (p *sottoProfile) Exists() (bool, error) {
 func (p *sottoProfile) Init(ctx context.Context, pass []byte) error {
 	pp := sotto.NewPassphrase(pass)
 	defer pp.Destroy()
-	return sotto.Init(ctx, p.o, pp)
+	return friendly(sotto.Init(ctx, p.o, pp))
 }
 
 func (p *sottoProfile) Open(ctx context.Context, pass []byte) (Engine, error) {
 	pp := sotto.NewPassphrase(pass)
 	defer pp.Destroy()
 	e, err := sotto.Open(ctx, p.o, pp)
-	if errors.Is(err, sotto.ErrNoProfile) {
-		return nil, fmt.Errorf("%w: %w", errNoProfile, err)
-	}
 	if err != nil {
-		return nil, err
+		return nil, friendly(err)
 	}
 	return e, nil
+}
+
+// friendly gives the errors a person meets on the first screens a message
+// that says what to do.
+func friendly(err error) error {
+	switch {
+	case errors.Is(err, sotto.ErrNoProfile):
+		return fmt.Errorf("%w: %w", errNoProfile, err)
+	case errors.Is(err, sotto.ErrWrongPassphrase):
+		return errors.New("wrong passphrase: try again (nothing was changed)")
+	case errors.Is(err, sotto.ErrProfileInUse):
+		return errors.New("this profile is open in another Sotto: quit that one first")
+	case errors.Is(err, sotto.ErrProfileExists):
+		return errors.New("a profile exists here already: quit and start Sotto again to unlock it")
+	}
+	return err
 }
 
 func (p *sottoProfile) CheckPassphrase(e Engine, pass []byte) error {
@@ -72,7 +85,7 @@ func (p *sottoProfile) CheckPassphrase(e Engine, pass []byte) error {
 	if !ok {
 		return errors.New("tui: not a sotto engine")
 	}
-	return se.CheckPassphrase(pp)
+	return friendly(se.CheckPassphrase(pp))
 }
 
 func (p *sottoProfile) NewIdentity(ctx context.Context, e Engine, name string, ephemeral, open bool) (sotto.IdentityInfo, error) {
