@@ -9,8 +9,16 @@
 // caller hands at once to something that takes it into locked memory and
 // wipes it (sotto.NewPassphrase).
 //
+// The locked buffer is taken on the first key and given back (wiped) by
+// [Field.Wipe], so a field holds no locked memory while nobody types in it.
+// memguard panics, after wiping every buffer of the process, when mlock
+// fails; so the field asks for locked memory only when RLIMIT_MEMLOCK leaves
+// room for it and for the vault's own budget ([Reserve] pages), and falls
+// back to a fixed heap buffer, wiped the same way, when it does not.
+//
 // What Go cannot guarantee: the terminal driver and Bubble Tea's input reader
-// see the bytes before the field does, and their buffers are not wiped.
+// see the bytes before the field does, and their buffers are not wiped; the
+// heap fallback can be swapped out.
 package passfield
 
 import (
@@ -27,26 +35,59 @@ import (
 // MaxBytes is the longest passphrase a field takes, in bytes of UTF-8.
 const MaxBytes = 512
 
-// Field is a masked, single-line passphrase input. The zero value is not
-// usable: call [New]. A Field must be destroyed with [Field.Destroy].
+// Reserve is the number of locked pages a field leaves free for the rest of
+// the process (the vault opens up to six one-page secrets at once).
+const Reserve = 8
+
+// Field is a masked, single-line passphrase input. Call [New]; a Field
+// should be destroyed with [Field.Destroy].
 type Field struct {
-	buf   *memguard.LockedBuffer
-	n     int // bytes used in buf
-	runes int
-	full  bool // the last input did not fit
+	locked *memguard.LockedBuffer // nil until the first key, or when memory is short
+	heap   []byte                 // the fallback when locked memory is short
+	n      int                    // bytes used
+	runes  int
+	full   bool // the last input did not fit
 }
 
-// New returns an empty field backed by a locked buffer of MaxBytes.
-func New() *Field {
-	return &Field{buf: memguard.NewBuffer(MaxBytes)}
+// New returns an empty field.
+func New() *Field { return &Field{} }
+
+// bytes returns the buffer in use, nil if none.
+func (f *Field) bytes() []byte {
+	switch {
+	case f.locked != nil:
+		return f.locked.Bytes()
+	case f.heap != nil:
+		return f.heap
+	}
+	return nil
 }
+
+// grab returns the buffer, taking one if there is none.
+func (f *Field) grab() []byte {
+	if b := f.bytes(); b != nil {
+		return b
+	}
+	if lockedRoom(pagesFor(MaxBytes) + Reserve) {
+		if lb := memguard.NewBuffer(MaxBytes); lb.Size() == MaxBytes {
+			f.locked = lb
+			return lb.Bytes()
+		}
+	}
+	f.heap = make([]byte, MaxBytes)
+	return f.heap
+}
+
+// Locked reports whether the passphrase is held in locked memory (false
+// when empty or in the heap fallback).
+func (f *Field) Locked() bool { return f.locked != nil }
 
 // Update applies a key message: printable runes (typed or pasted) are
 // appended, backspace removes the last character, ctrl+u clears the field.
 // It reports whether the message was consumed. Other messages are ignored.
 func (f *Field) Update(msg tea.Msg) bool {
 	k, ok := msg.(tea.KeyMsg)
-	if !ok || f.buf == nil {
+	if !ok {
 		return false
 	}
 	switch k.Type {
@@ -71,7 +112,7 @@ func (f *Field) Update(msg tea.Msg) bool {
 			if f.n+w > MaxBytes {
 				f.full = true
 			} else {
-				copy(f.buf.Bytes()[f.n:], enc[:w])
+				copy(f.grab()[f.n:], enc[:w])
 				f.n += w
 				f.runes++
 			}
@@ -84,7 +125,7 @@ func (f *Field) Update(msg tea.Msg) bool {
 		if f.n == 0 {
 			return true
 		}
-		b := f.buf.Bytes()
+		b := f.bytes()
 		start := f.n - 1
 		for start > 0 && !utf8.RuneStart(b[start]) {
 			start--
@@ -113,7 +154,7 @@ func (f *Field) Full() bool { return f.full }
 // wipe it (sotto.NewPassphrase does).
 func (f *Field) Copy() []byte {
 	out := make([]byte, f.n)
-	copy(out, f.buf.Bytes()[:f.n])
+	copy(out, f.bytes()[:f.n])
 	return out
 }
 
@@ -123,26 +164,26 @@ func (f *Field) Equal(o *Field) bool {
 	if f.n != o.n {
 		return false
 	}
-	return subtle.ConstantTimeCompare(f.buf.Bytes()[:f.n], o.buf.Bytes()[:o.n]) == 1
+	if f.n == 0 {
+		return true
+	}
+	return subtle.ConstantTimeCompare(f.bytes()[:f.n], o.bytes()[:o.n]) == 1
 }
 
-// Wipe erases the passphrase; the field stays usable.
+// Wipe erases the passphrase and gives its locked memory back; the field
+// stays usable.
 func (f *Field) Wipe() {
-	if f.buf != nil {
-		f.buf.Wipe()
+	if f.locked != nil {
+		f.locked.Destroy() // wipes, then unlocks and frees
+		f.locked = nil
 	}
+	clear(f.heap)
+	f.heap = nil
 	f.n, f.runes, f.full = 0, 0, false
 }
 
-// Destroy wipes the field and frees its locked memory. The field must not be
-// used afterwards.
-func (f *Field) Destroy() {
-	if f.buf != nil {
-		f.buf.Destroy()
-		f.buf = nil
-	}
-	f.n, f.runes, f.full = 0, 0, false
-}
+// Destroy wipes the field. It is Wipe, for symmetry with other secrets.
+func (f *Field) Destroy() { f.Wipe() }
 
 // View renders the field as a row of dots, at most width cells wide.
 func (f *Field) View(width int) string {
@@ -210,7 +251,7 @@ func (f *Field) Bits() float64 {
 	var lower, upper, digit, symbol, other bool
 	effective := 0
 	var prev rune = -1
-	b := f.buf.Bytes()[:f.n]
+	b := f.bytes()[:f.n]
 	for i := 0; i < len(b); {
 		r, w := utf8.DecodeRune(b[i:])
 		i += w

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"golang.org/x/sys/unix"
 )
 
 func typeString(f *Field, s string) tea.KeyMsg {
@@ -48,15 +49,22 @@ func TestWipeZeroesBuffer(t *testing.T) {
 	defer f.Destroy()
 	typeString(f, "correct horse battery staple")
 	f.Wipe()
-	for i, c := range f.buf.Bytes() {
+	if f.bytes() != nil || f.Locked() {
+		t.Fatal("Wipe kept a buffer")
+	}
+	// A heap buffer is zeroed in place (a locked one is unmapped by memguard).
+	f.heap = make([]byte, MaxBytes)
+	typeString(f, "ab")
+	buf := f.heap
+	f.Update(tea.KeyMsg{Type: tea.KeyBackspace})
+	if buf[1] != 0 {
+		t.Fatal("backspace left the removed byte in the buffer")
+	}
+	f.Wipe()
+	for i, c := range buf {
 		if c != 0 {
 			t.Fatalf("byte %d not wiped", i)
 		}
-	}
-	typeString(f, "ab")
-	f.Update(tea.KeyMsg{Type: tea.KeyBackspace})
-	if f.buf.Bytes()[1] != 0 {
-		t.Fatal("backspace left the removed byte in the buffer")
 	}
 }
 
@@ -112,5 +120,48 @@ func TestStrength(t *testing.T) {
 			t.Errorf("Strength(%q) = %v (%.0f bits), want %v", tc.in, got, f.Bits(), tc.want)
 		}
 		f.Destroy()
+	}
+}
+
+func TestLockedWhenRoom(t *testing.T) {
+	f := New()
+	defer f.Destroy()
+	if f.bytes() != nil {
+		t.Fatal("a new field holds a buffer before the first key")
+	}
+	room := lockedRoom(pagesFor(MaxBytes) + Reserve)
+	typeString(f, "x")
+	if room != f.Locked() {
+		t.Fatalf("room for locked memory: %v, field locked: %v", room, f.Locked())
+	}
+}
+
+// With no locked memory to spare the field falls back to the heap instead of
+// letting memguard panic.
+func TestHeapFallbackWhenLimitLow(t *testing.T) {
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &old); err != nil {
+		t.Skip(err)
+	}
+	used, ok := lockedNow()
+	if !ok {
+		t.Skip("no VmLck")
+	}
+	low := unix.Rlimit{Cur: used, Max: old.Max}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &low); err != nil {
+		t.Skip(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_MEMLOCK, &old)
+	f := New()
+	defer f.Destroy()
+	typeString(f, "still works")
+	if f.Locked() || string(f.Copy()) != "still works" {
+		t.Fatalf("locked=%v copy=%q", f.Locked(), f.Copy())
+	}
+}
+
+func TestLockedNow(t *testing.T) {
+	if _, ok := lockedNow(); !ok {
+		t.Fatal("cannot read VmLck")
 	}
 }
