@@ -87,6 +87,8 @@ type Message struct {
 	At        time.Time     // when it was written (sender's clock, coarse)
 	ExpiresAt time.Time     // zero: never expires
 	State     Delivery      // for Outgoing
+
+	seq uint64 // position in the conversation (local)
 }
 
 // Request is a contact request received by an open-mode identity from someone

@@ -1,0 +1,364 @@
+package sotto
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sottochat/sotto/internal/contactcode"
+	"github.com/sottochat/sotto/internal/record"
+)
+
+// contact is one contact of an identity with its conversation. All fields
+// are guarded by Engine.mu.
+type contact struct {
+	id      *identity
+	key     string // storage key: identity key "." random
+	rec     record.Contact
+	pub     ed25519.PublicKey
+	onion   string
+	ratchet secretBox // serialized conversation state; nil before the first handshake
+
+	msgs   []*Message // the conversation, in order
+	outbox []*outEntry
+	seen   map[MessageID]bool // received IDs, for dropping duplicates
+	seenQ  []MessageID        // the same, oldest first, bounded by maxSeen
+
+	sess      *session           // the connection in use, if any
+	hsGen     uint64             // bumped by every handshake that claims the contact; the latest wins
+	outActive bool               // our dial's handshake is under way
+	hsOut     context.CancelFunc // cancels it
+	wake      chan struct{}      // nudges the dialer
+	stopDial  context.CancelFunc
+	dialDone  chan struct{}
+	removed   bool
+}
+
+// outEntry is a message in the outbox, waiting for its acknowledgement.
+type outEntry struct {
+	rec record.Outbox
+	id  MessageID
+}
+
+// maxSeen bounds the received IDs remembered per conversation beyond those of
+// the messages still shown; a sender retries only unacknowledged messages,
+// which are always among the most recent.
+const maxSeen = 4096
+
+func (c *contact) info() ContactInfo {
+	return ContactInfo{
+		Identity: c.id.name, Name: c.rec.Petname, Onion: c.onion, Verified: c.rec.Verified,
+		Online: c.sess != nil, Unread: c.rec.Unread, Timer: time.Duration(c.rec.Timer) * time.Second,
+		History: !c.rec.NoHist,
+	}
+}
+
+func (c *contact) wipe() {
+	if c.ratchet != nil {
+		c.ratchet.Destroy()
+		c.ratchet = nil
+	}
+	for _, m := range c.msgs {
+		m.Text = ""
+	}
+	c.msgs = nil
+	c.outbox = nil
+}
+
+func (c *contact) logMsgs() string { return "msg." + c.key }
+func (c *contact) logOut() string  { return "out." + c.key }
+func (c *contact) logSeen() string { return "seen." + c.key }
+
+// msgStore is where the conversation's messages are kept: memory only when
+// the conversation keeps no history.
+func (e *Engine) msgStore(c *contact) store {
+	if c.rec.NoHist {
+		return e.mem
+	}
+	return c.id.st
+}
+
+func (e *Engine) saveContactLocked(c *contact) error {
+	b, err := record.Marshal(&c.rec)
+	if err != nil {
+		return err
+	}
+	return c.id.st.Put(kindContact, c.key, b)
+}
+
+func (e *Engine) loadContacts(id *identity) error {
+	keys, err := id.st.Keys(kindContact)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, id.key+".") {
+			continue
+		}
+		b, err := id.st.Get(kindContact, k)
+		if err != nil {
+			return err
+		}
+		c := &contact{id: id, key: k, seen: map[MessageID]bool{}, wake: make(chan struct{}, 1)}
+		if err := record.Unmarshal(b, &c.rec); err != nil {
+			return err
+		}
+		c.pub = ed25519.PublicKey(c.rec.ID)
+		c.onion = contactcode.OnionAddress(c.pub)
+		if st, err := id.st.Get(kindRatchet, k); err == nil {
+			if c.ratchet, err = e.cfg.newSecret(st); err != nil {
+				return err
+			}
+		} else if err != errNotFound {
+			return err
+		}
+		if err := e.loadConversation(c); err != nil {
+			return err
+		}
+		id.contacts[c.rec.Petname] = c
+		id.byPub[string(c.pub)] = c
+	}
+	return nil
+}
+
+func (e *Engine) loadConversation(c *contact) error {
+	now := e.cfg.now()
+	var expired []string
+	err := e.msgStore(c).ReadLog(c.logMsgs(), func(lid string, v []byte) error {
+		var r record.Message
+		if err := record.Unmarshal(v, &r); err != nil {
+			return err
+		}
+		m := messageFromRecord(c, &r)
+		if !m.ExpiresAt.IsZero() && !m.ExpiresAt.After(now) {
+			expired = append(expired, lid)
+			return nil
+		}
+		c.msgs = append(c.msgs, m)
+		c.seenAdd(m.ID)
+		if !m.ExpiresAt.IsZero() {
+			e.expiry.push(expiryItem{at: m.ExpiresAt, c: c, id: m.ID})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(expired) > 0 {
+		if err := e.msgStore(c).Remove(c.logMsgs(), expired...); err != nil {
+			return err
+		}
+	}
+	sortMessages(c.msgs)
+	err = e.msgStore(c).ReadLog(c.logOut(), func(lid string, v []byte) error {
+		var r record.Outbox
+		if err := record.Unmarshal(v, &r); err != nil {
+			return err
+		}
+		o := &outEntry{rec: r}
+		copy(o.id[:], r.ID)
+		c.outbox = append(c.outbox, o)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return e.msgStore(c).ReadLog(c.logSeen(), func(lid string, v []byte) error {
+		var id MessageID
+		if err := id.UnmarshalText([]byte(lid)); err != nil {
+			return fmt.Errorf("%w: seen id", record.ErrBad)
+		}
+		c.seenAdd(id)
+		return nil
+	})
+}
+
+func (c *contact) seenAdd(id MessageID) {
+	if c.seen[id] {
+		return
+	}
+	c.seen[id] = true
+	c.seenQ = append(c.seenQ, id)
+	if len(c.seenQ) > maxSeen {
+		delete(c.seen, c.seenQ[0])
+		c.seenQ = c.seenQ[1:]
+	}
+}
+
+// AddContact adds the owner of a contact code as a contact of identity under
+// petname. The identity's onion service is re-published to authorise the
+// contact's client-auth key, and the engine starts trying to connect.
+func (e *Engine) AddContact(ctx context.Context, identity, petname, code string) (ContactInfo, error) {
+	if ctx == nil {
+		return ContactInfo{}, ErrNilContext
+	}
+	if !record.ValidName(petname) {
+		return ContactInfo{}, fmt.Errorf("%w: a petname is 1 to %d printable characters", ErrBadName, record.MaxName)
+	}
+	cc, err := parseCode(code)
+	if err != nil {
+		return ContactInfo{}, err
+	}
+	e.mu.Lock()
+	id, err := e.identityLocked(identity)
+	if err != nil {
+		e.mu.Unlock()
+		return ContactInfo{}, err
+	}
+	c, err := e.addContactLocked(id, petname, cc.ID, cc.Auth)
+	if err != nil {
+		e.mu.Unlock()
+		return ContactInfo{}, err
+	}
+	info := c.info()
+	e.mu.Unlock()
+	e.republish(ctx, id)
+	return info, nil
+}
+
+func (e *Engine) addContactLocked(id *identity, petname string, pub ed25519.PublicKey, auth [32]byte) (*contact, error) {
+	for _, other := range e.ids {
+		if other.pub.Equal(pub) {
+			return nil, ErrSelf
+		}
+	}
+	if _, ok := id.contacts[petname]; ok {
+		return nil, fmt.Errorf("%w: the petname is taken", ErrContactExists)
+	}
+	if _, ok := id.byPub[string(pub)]; ok {
+		return nil, fmt.Errorf("%w: that code is already a contact of this identity", ErrContactExists)
+	}
+	c := &contact{
+		id: id, key: id.key + "." + e.randomKey(), pub: append(ed25519.PublicKey(nil), pub...),
+		onion: contactcode.OnionAddress(pub), seen: map[MessageID]bool{}, wake: make(chan struct{}, 1),
+		rec: record.Contact{V: record.Version, Petname: petname, ID: append([]byte(nil), pub...), Auth: append([]byte(nil), auth[:]...)},
+	}
+	if err := e.saveContactLocked(c); err != nil {
+		return nil, fmt.Errorf("sotto: saving the contact: %w", err)
+	}
+	id.contacts[petname] = c
+	id.byPub[string(pub)] = c
+	if e.cfg.net != nil {
+		e.startDialerLocked(c)
+	}
+	return c, nil
+}
+
+// RemoveContact deletes a contact with its conversation, outbox and keys, and
+// withdraws its authorisation from the identity's onion service.
+func (e *Engine) RemoveContact(ctx context.Context, identity, petname string) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
+	e.mu.Lock()
+	id, c, err := e.contactLocked(identity, petname)
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	delete(id.contacts, petname)
+	delete(id.byPub, string(c.pub))
+	c.removed = true
+	e.mu.Unlock()
+	e.stopContact(c)
+	e.mu.Lock()
+	err = e.deleteContactDataLocked(c)
+	c.wipe()
+	e.mu.Unlock()
+	if e.cfg.net != nil {
+		_ = e.cfg.net.Deauthorize(ctx, c.onion)
+	}
+	e.republish(ctx, id)
+	if err != nil {
+		return fmt.Errorf("sotto: removing the contact: %w", err)
+	}
+	return nil
+}
+
+func (e *Engine) deleteContactDataLocked(c *contact) error {
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	st := e.msgStore(c)
+	keep(st.DropLog(c.logMsgs()))
+	keep(st.DropLog(c.logOut()))
+	keep(st.DropLog(c.logSeen()))
+	keep(c.id.st.Delete(kindRatchet, c.key))
+	keep(c.id.st.Delete(kindContact, c.key))
+	e.expiry.removeContact(c)
+	return first
+}
+
+// Contacts lists an identity's contacts, sorted by petname.
+func (e *Engine) Contacts(identity string) ([]ContactInfo, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id, err := e.identityLocked(identity)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ContactInfo, 0, len(id.contacts))
+	for _, c := range id.contacts {
+		out = append(out, c.info())
+	}
+	sortBy(out, func(a ContactInfo) string { return a.Name })
+	return out, nil
+}
+
+// SafetyCode returns the safety code of the identity and the contact: 20
+// digits in four groups, the same on both sides, to compare in person.
+func (e *Engine) SafetyCode(identity, contact string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id, c, err := e.contactLocked(identity, contact)
+	if err != nil {
+		return "", err
+	}
+	return contactcode.Safety(id.pub, c.pub), nil
+}
+
+// Verify records that the safety code was compared in person.
+func (e *Engine) Verify(identity, contact string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, c, err := e.contactLocked(identity, contact)
+	if err != nil {
+		return err
+	}
+	c.rec.Verified = true
+	return e.saveContactLocked(c)
+}
+
+// clientAuthKeys lists the client-auth public keys of an identity's contacts.
+func (id *identity) clientAuthKeys() [][32]byte {
+	keys := make([][32]byte, 0, len(id.contacts))
+	for _, c := range id.contacts {
+		var k [32]byte
+		copy(k[:], c.rec.Auth)
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// republish updates the identity's onion service with its contacts' keys.
+func (e *Engine) republish(ctx context.Context, id *identity) {
+	e.mu.Lock()
+	svc := id.svc
+	keys := id.clientAuthKeys()
+	open := id.open
+	e.mu.Unlock()
+	if svc == nil || open {
+		return
+	}
+	if err := svc.SetClientAuth(ctx, keys); err != nil {
+		e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: identity %s: updating its onion service: %w", id.name, err)})
+	}
+}
+
+func hexID(id MessageID) string { return hex.EncodeToString(id[:]) }

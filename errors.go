@@ -1,0 +1,43 @@
+package sotto
+
+import "errors"
+
+// Errors callers can branch on. Every error the package returns either is one
+// of these or wraps one with %w, and none of them carries a secret, a
+// plaintext or a contact's full onion address.
+var (
+	// ErrWrongPassphrase: the passphrase does not open the profile.
+	ErrWrongPassphrase = errors.New("sotto: wrong passphrase")
+	// ErrNoProfile: there is no profile in the directory (run `sotto init`).
+	ErrNoProfile = errors.New("sotto: no profile here")
+	// ErrProfileExists: Init found a profile already.
+	ErrProfileExists = errors.New("sotto: a profile already exists here")
+	// ErrProfileInUse: another process has the profile open.
+	ErrProfileInUse = errors.New("sotto: the profile is open in another process")
+	// ErrUnknownIdentity: no local identity has that name.
+	ErrUnknownIdentity = errors.New("sotto: no such identity")
+	// ErrUnknownContact: the identity has no contact with that petname.
+	ErrUnknownContact = errors.New("sotto: no such contact")
+	// ErrUnknownRequest: the identity has no pending request with that ID.
+	ErrUnknownRequest = errors.New("sotto: no such contact request")
+	// ErrBadCode: a contact code is malformed; the wrapping error says what is wrong.
+	ErrBadCode = errors.New("sotto: bad contact code")
+	// ErrIdentityExists: an identity with that name exists already.
+	ErrIdentityExists = errors.New("sotto: an identity with that name exists already")
+	// ErrContactExists: the petname or the onion address is already a contact of the identity.
+	ErrContactExists = errors.New("sotto: that contact exists already")
+	// ErrBadName: a name or petname is empty, too long or has characters that are not allowed.
+	ErrBadName = errors.New("sotto: bad name")
+	// ErrBadTimer: a disappearing timer outside off, 30 s .. 4 weeks.
+	ErrBadTimer = errors.New("sotto: a timer is off (0) or between 30 seconds and 4 weeks")
+	// ErrTooLong: a message text is longer than MaxText bytes.
+	ErrTooLong = errors.New("sotto: message too long")
+	// ErrClosed: the engine was closed.
+	ErrClosed = errors.New("sotto: engine closed")
+	// ErrOffline: the engine was opened with Options.Offline and the call needs tor.
+	ErrOffline = errors.New("sotto: tor is not running (offline mode)")
+	// ErrNilContext: a nil context.Context was passed.
+	ErrNilContext = errors.New("sotto: nil context")
+	// ErrSelf: a code of one of this profile's own identities.
+	ErrSelf = errors.New("sotto: that is one of your own identities")
+)

@@ -1,0 +1,123 @@
+// Package core holds the fuzz targets of the messenger core's decoders: frames,
+// message bodies, contact codes and stored records.
+package core
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sottochat/sotto/fuzz/fuzzcheck"
+	"github.com/sottochat/sotto/internal/contactcode"
+	"github.com/sottochat/sotto/internal/wire"
+)
+
+func seedMessages() [][]byte {
+	id := [wire.IDLen]byte{1, 2, 3, 4}
+	ms := []*wire.Message{
+		{Kind: wire.KindText, ID: id, At: 1700000000, Timer: 30, Text: "hello"},
+		{Kind: wire.KindTimer, ID: id, At: 5, Timer: 3600},
+		{Kind: wire.KindAck, Acks: [][wire.IDLen]byte{id}},
+		{Kind: wire.KindRequest, AuthKey: [32]byte{7}, HasFirst: true, ID: id, At: 3, Text: "hi"},
+		{Kind: wire.KindRequest, AuthKey: [32]byte{7}},
+		{Kind: wire.KindClose, Status: wire.ClosePending},
+		{Kind: wire.KindKeepalive},
+		{Kind: wire.KindHello, Status: wire.HelloContact},
+	}
+	var out [][]byte
+	for _, m := range ms {
+		b, err := m.Marshal()
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// FuzzMessage: any accepted message body re-encodes to the same bytes.
+func FuzzMessage(f *testing.F) {
+	n := 0
+	for _, b := range seedMessages() {
+		f.Add(b)
+		n++
+	}
+	fuzzcheck.RequireSeeds(f, n)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := wire.ParseMessage(b)
+		if err != nil {
+			if !errors.Is(err, wire.ErrMalformed) {
+				t.Fatalf("unexpected error type %v", err)
+			}
+			return
+		}
+		b2, err := m.Marshal()
+		if err != nil {
+			t.Fatalf("parsed message does not marshal: %v", err)
+		}
+		if !bytes.Equal(b, b2) {
+			t.Fatalf("malleable: %x -> %x", b, b2)
+		}
+	})
+}
+
+// FuzzFrame: any accepted frame re-encodes to the same bytes, and reading
+// never allocates more than the largest bucket.
+func FuzzFrame(f *testing.F) {
+	n := 0
+	for _, m := range seedMessages() {
+		fr, _ := wire.AppendFrame(nil, wire.FrameData, m)
+		f.Add(fr)
+		n++
+	}
+	fr, _ := wire.AppendFrame(nil, wire.FrameHandshake, bytes.Repeat([]byte{9}, 1200))
+	f.Add(fr)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	fuzzcheck.RequireSeeds(f, n+2)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := bytes.NewReader(b)
+		typ, content, err := wire.ReadFrame(r, nil)
+		if err != nil {
+			return
+		}
+		used := len(b) - r.Len()
+		again, err := wire.AppendFrame(nil, typ, content)
+		if err != nil {
+			t.Fatalf("accepted frame does not re-encode: %v", err)
+		}
+		if !bytes.Equal(again, b[:used]) {
+			t.Fatal("malleable frame")
+		}
+	})
+}
+
+// FuzzContactCode: an accepted code is canonical up to case and surrounding
+// space, and every refusal wraps ErrBad without echoing the input.
+func FuzzContactCode(f *testing.F) {
+	c := &contactcode.Code{ID: ed25519.PublicKey(bytes.Repeat([]byte{3}, 32))}
+	c.Auth[0] = 1
+	s := c.String()
+	f.Add(s)
+	f.Add(strings.ToUpper(s))
+	f.Add(s[:60])
+	f.Add("sotto2:" + s[7:])
+	f.Add("")
+	fuzzcheck.RequireSeeds(f, 5)
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := contactcode.Parse(in)
+		if err != nil {
+			if !errors.Is(err, contactcode.ErrBad) {
+				t.Fatalf("error does not wrap ErrBad: %v", err)
+			}
+			if len(strings.TrimSpace(in)) >= 20 && strings.Contains(err.Error(), strings.TrimSpace(in)) {
+				t.Fatal("error echoes the input")
+			}
+			return
+		}
+		if got.String() != strings.ToLower(strings.TrimSpace(in)) {
+			t.Fatal("accepted a non-canonical code")
+		}
+	})
+}

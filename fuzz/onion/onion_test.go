@@ -1,0 +1,158 @@
+// Package onion holds the fuzz targets of package onion's decoders: onion
+// addresses, tor control-port replies and their values, SOCKS5 replies.
+package onion
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sottochat/sotto/fuzz/fuzzcheck"
+	"github.com/sottochat/sotto/onion"
+	"github.com/sottochat/sotto/onion/socks"
+	"github.com/sottochat/sotto/onion/torctl"
+)
+
+func FuzzParseAddress(f *testing.F) {
+	seeds := []string{
+		"eip6l5uftine73dzav6j2mwi2p6dk3qujmo2hmhzafxpn4uyrdndlcqd",
+		"EIP6L5UFTINE73DZAV6J2MWI2P6DK3QUJMO2HMHZAFXPN4UYRDNDLCQD.onion",
+		"eip6l5uftine73dzav6j2mwi2p6dk3qujmo2hmhzafxpn4uyrdndlcqe",
+		"3g2upl4pq6kufc4m.onion", "", ".onion", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	fuzzcheck.RequireSeeds(f, len(seeds))
+	f.Fuzz(func(t *testing.T, s string) {
+		pub, err := onion.ParseAddress(s)
+		if err != nil {
+			if !errors.Is(err, onion.ErrBadAddress) {
+				t.Fatalf("error %v does not wrap ErrBadAddress", err)
+			}
+			return
+		}
+		// No malleability: the only accepted spellings are the canonical
+		// address, in any case, with or without ".onion".
+		addr := onion.AddressFromPublicKey(pub)
+		if strings.TrimSuffix(strings.ToLower(s), ".onion") != addr {
+			t.Fatalf("%q parsed but re-encodes as %q", s, addr)
+		}
+	})
+}
+
+func FuzzControlReply(f *testing.F) {
+	seeds := []string{
+		"250 OK\r\n",
+		"250-version=0.4.9.11 (git-abc)\r\n250 OK\r\n",
+		"250+stream-status=\r\n1 SUCCEEDED 5 x.onion:443\r\n..x\r\n.\r\n250 OK\r\n",
+		"650 STATUS_CLIENT NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY=\"Done\"\r\n",
+		"650 HS_DESC UPLOADED abc UNKNOWN $FP~n\r\n",
+		"250-ServiceID=eip6l5uftine73dzav6j2mwi2p6dk3qujmo2hmhzafxpn4uyrdndlcqd\r\n250 OK\r\n",
+		"552 Unrecognized key \"x\"\r\n",
+		"250-PROTOCOLINFO 1\r\n250-AUTH METHODS=COOKIE,SAFECOOKIE COOKIEFILE=\"/a\"\r\n250 OK\r\n",
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	fuzzcheck.RequireSeeds(f, len(seeds))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := torctl.ReadReply(bufio.NewReader(bytes.NewReader(b)))
+		if err != nil {
+			return
+		}
+		// Round trip: what we read, written back, reads the same.
+		again, err := torctl.ReadReply(bufio.NewReader(bytes.NewReader(r.Marshal())))
+		if err != nil {
+			t.Fatalf("re-reading marshalled reply: %v", err)
+		}
+		if !reflect.DeepEqual(normalise(r), normalise(again)) {
+			t.Fatalf("round trip changed the reply:\n%+v\n%+v", r, again)
+		}
+		_, _ = r.KeyValues()
+		if ev, err := torctl.ParseEvent(r); err == nil {
+			_, _ = torctl.ParseBootstrap(ev.Rest)
+			_, _ = torctl.ParseHSDesc(ev.Rest)
+		}
+	})
+}
+
+// normalise drops the data block of the end line, which Marshal cannot
+// carry (ReadReply never produces one) and nil-vs-empty differences.
+func normalise(r *torctl.Reply) *torctl.Reply {
+	out := &torctl.Reply{Code: r.Code}
+	for _, l := range r.Lines {
+		if len(l.Data) == 0 {
+			l.Data = nil
+		}
+		out.Lines = append(out.Lines, l)
+	}
+	return out
+}
+
+func FuzzControlValues(f *testing.F) {
+	seeds := []string{
+		`NOTICE BOOTSTRAP PROGRESS=85 TAG=ap_conn_done SUMMARY="Connected \"x\""`,
+		`WARN BOOTSTRAP PROGRESS=10 TAG=conn_done SUMMARY="x" WARNING="refused" COUNT=1`,
+		"FAILED abc NO_AUTH $FP~n REASON=NOT_FOUND",
+		`"127.0.0.1:9050" "unix:/run/a b/s"`,
+		"1 SUCCEEDED 5 x.onion:443\n2 NEW 0 y.onion:443",
+		"0.4.9.11 (git-0123456789abcdef)", "Tor version 0.4.9.11.", "0.4.10.1-alpha-dev",
+		`SERVERHASH=00 SERVERNONCE=11`, `A="\`,
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	fuzzcheck.RequireSeeds(f, len(seeds))
+	f.Fuzz(func(t *testing.T, s string) {
+		if b, err := torctl.ParseBootstrap(s); err == nil && (b.Progress < 0 || b.Progress > 100) {
+			t.Fatalf("progress %d out of range", b.Progress)
+		}
+		_, _ = torctl.ParseHSDesc(s)
+		_, _ = torctl.ParseListeners(s)
+		_, _ = torctl.ParseStreamStatus(s)
+		_, _, _ = torctl.Args(s)
+		if v, err := torctl.ParseVersion(s); err == nil {
+			// A parsed version prints as one that parses to the same.
+			w, err := torctl.ParseVersion(strings.TrimSuffix(v.String(), "-pre") + map[bool]string{true: "-pre"}[v.Tagged])
+			if err != nil || w != v {
+				t.Fatalf("version %q -> %v -> %v, %v", s, v, w, err)
+			}
+		}
+	})
+}
+
+func FuzzSocksReply(f *testing.F) {
+	seeds := [][]byte{
+		{5, 0, 0, 1, 127, 0, 0, 1, 0, 80},
+		{5, 0xf4, 0, 1, 0, 0, 0, 0, 0, 0},
+		{5, 0, 0, 3, 2, 'a', 'b', 0, 1},
+		append([]byte{5, 0, 0, 4}, make([]byte, 18)...),
+		{4, 0x5a, 0, 0},
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	fuzzcheck.RequireSeeds(f, len(seeds))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := bytes.NewReader(b)
+		err := socks.ReadReply(r)
+		var re *socks.ReplyError
+		if err == nil && (len(b) < 7 || b[1] != 0) {
+			t.Fatalf("accepted %x", b)
+		}
+		if errors.As(err, &re) && re.Code == 0 {
+			t.Fatal("ReplyError for success")
+		}
+		if len(b) >= 5 {
+			var h [5]byte
+			copy(h[:], b)
+			if n, err := socks.ReplyRest(h); err == nil && (n < 0 || n > 257) {
+				t.Fatalf("rest %d", n)
+			}
+		}
+	})
+}

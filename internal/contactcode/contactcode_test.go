@@ -1,0 +1,143 @@
+package contactcode
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func testCode(t testing.TB) *Code {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Code{ID: pub}
+	rand.Read(c.Auth[:])
+	return c
+}
+
+func TestCodeRoundTrip(t *testing.T) {
+	for range 50 {
+		c := testCode(t)
+		s := c.String()
+		if len(s) != Len {
+			t.Fatalf("len %d, want %d", len(s), Len)
+		}
+		for _, v := range []string{s, strings.ToUpper(s), "  " + s + "\n"} {
+			got, err := Parse(v)
+			if err != nil {
+				t.Fatalf("parse %q: %v", v, err)
+			}
+			if !got.ID.Equal(c.ID) || got.Auth != c.Auth || got.String() != s {
+				t.Fatal("round trip changed the code")
+			}
+		}
+	}
+}
+
+func TestCodeErrors(t *testing.T) {
+	c := testCode(t)
+	s := c.String()
+	swap := func(i int) string {
+		b := []byte(s)
+		if b[i] == 'a' {
+			b[i] = 'b'
+		} else {
+			b[i] = 'a'
+		}
+		return string(b)
+	}
+	cases := []struct {
+		name, code, want string
+	}{
+		{"empty", "", "empty"},
+		{"other", "hello world", "starts with sotto1:"},
+		{"newer", "sotto2:" + s[7:], "version 2"},
+		{"truncated", s[:100], "truncated: it has 100 of 125"},
+		{"long", s + "a", "too long"},
+		{"bad char", s[:20] + "!" + s[21:], "character 21 is not allowed"},
+		{"onion typo", swap(10), "onion address"},
+		{"key typo", swap(70), "checksum does not match"},
+		{"check typo", swap(122), "checksum does not match"},
+		{"non-canonical key", s[:7+56+1+51] + "7" + s[7+56+1+52:], "character 116 is mistyped"},
+		{"digit in key", s[:7+56+1] + "1" + s[7+56+2:], "character 65 is mistyped"},
+		{"moved colon", s[:8] + ":" + s[9:], "four parts"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := check(tc.code)
+			if !errors.Is(err, ErrBad) {
+				t.Fatalf("got %v, want ErrBad", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), OnionAddress(c.ID)) {
+				t.Fatal("error echoes the onion address")
+			}
+		})
+	}
+	if err := check(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every single-character substitution and every truncation of a code is refused.
+func TestCodeEveryTypoRefused(t *testing.T) {
+	s := testCode(t).String()
+	alphabet := "abcdefghijklmnopqrstuvwxyz234567:"
+	for i := 0; i < len(s); i++ {
+		for _, r := range alphabet {
+			if byte(r) == s[i] {
+				continue
+			}
+			bad := s[:i] + string(r) + s[i+1:]
+			if check(bad) == nil {
+				t.Fatalf("typo at %d (%c) accepted", i, r)
+			}
+		}
+		if i > 0 && check(s[:i]) == nil {
+			t.Fatalf("truncation to %d accepted", i)
+		}
+	}
+}
+
+func TestOnionAddressVector(t *testing.T) {
+	// rend-spec-v3 / torproject's example: the all-zero key is not valid
+	// ed25519 but the address encoding is defined for any 32 bytes.
+	pub := make(ed25519.PublicKey, 32)
+	a := OnionAddress(pub)
+	if len(a) != 56 || !strings.HasSuffix(a, "d") {
+		t.Fatalf("address %q", a)
+	}
+	got, err := ParseOnion(a)
+	if err != nil || !got.Equal(pub) {
+		t.Fatal("parse of own address failed")
+	}
+}
+
+func TestSafetyCode(t *testing.T) {
+	a := testCode(t).ID
+	b := testCode(t).ID
+	x, y := Safety(a, b), Safety(b, a)
+	if x != y {
+		t.Fatalf("order matters: %q vs %q", x, y)
+	}
+	if len(x) != 23 || strings.Count(x, " ") != 3 {
+		t.Fatalf("shape %q", x)
+	}
+	if x == Safety(a, testCode(t).ID) {
+		t.Fatal("different pair, same code")
+	}
+	// Fixed vector: a key of all 0x01 and one of all 0x02.
+	k1 := ed25519.PublicKey(strings.Repeat("\x01", 32))
+	k2 := ed25519.PublicKey(strings.Repeat("\x02", 32))
+	if got, want := Safety(k1, k2), "07210 15708 99499 86515"; got != want {
+		t.Fatalf("vector: got %q, want %q (docs/PROTOCOL.md)", got, want)
+	}
+}
+
+func check(s string) error { _, err := Parse(s); return err }

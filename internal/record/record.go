@@ -1,0 +1,213 @@
+// Package record encodes the records the messenger core keeps in the vault
+// (identities, contacts, messages, outbox entries, contact requests). They are
+// JSON objects with a version field "v", decoded strictly: unknown fields,
+// trailing data, a wrong version or an out-of-range value is an error, so a
+// damaged or foreign record is refused with a clear message instead of being
+// half-read.
+package record
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Version is the current record version.
+const Version = 1
+
+// Limits on values read back from storage.
+const (
+	MaxName  = 64
+	MaxText  = 16384
+	MaxTimer = 28 * 24 * 3600
+	MinTimer = 30
+	IDLen    = 16
+	KeyLen   = 32
+)
+
+// ErrBad is wrapped by every decoding error.
+var ErrBad = errors.New("sotto: damaged record")
+
+// Identity is a local identity. Seed and Auth are secrets: the caller moves
+// them into locked memory and wipes the decoded slices.
+type Identity struct {
+	V    int    `json:"v"`
+	Name string `json:"name"`
+	Open bool   `json:"open,omitempty"`
+	Seed []byte `json:"seed"` // Ed25519 seed (the onion service key)
+	Auth []byte `json:"auth"` // x25519 client-auth private key
+}
+
+// Contact is a contact of one identity.
+type Contact struct {
+	V        int    `json:"v"`
+	Petname  string `json:"petname"`
+	ID       []byte `json:"id"`   // Ed25519 public key
+	Auth     []byte `json:"auth"` // x25519 client-auth public key
+	Verified bool   `json:"verified,omitempty"`
+	Timer    int64  `json:"timer,omitempty"` // seconds, 0 = off
+	NoHist   bool   `json:"nohist,omitempty"`
+	Unread   int    `json:"unread,omitempty"`
+	Seq      uint64 `json:"seq,omitempty"` // next local sequence number of the conversation
+}
+
+// Message is one line of a conversation.
+type Message struct {
+	V         int    `json:"v"`
+	Seq       uint64 `json:"seq"`
+	ID        []byte `json:"id"`
+	Dir       int    `json:"dir"`  // 0 outgoing, 1 incoming, 2 system
+	Kind      int    `json:"kind"` // 0 text, 1 timer
+	Text      string `json:"text,omitempty"`
+	Timer     int64  `json:"timer,omitempty"`
+	At        int64  `json:"at"`
+	ExpiresAt int64  `json:"exp,omitempty"`
+	State     int    `json:"state,omitempty"` // 0 pending, 1 sent, 2 delivered
+}
+
+// Outbox is a message waiting for its acknowledgement.
+type Outbox struct {
+	V     int    `json:"v"`
+	ID    []byte `json:"id"`
+	Kind  int    `json:"kind"` // 0 text, 1 timer
+	Text  string `json:"text,omitempty"`
+	Timer int64  `json:"timer,omitempty"`
+	At    int64  `json:"at"`
+}
+
+// Request is a pending contact request to an open-mode identity.
+type Request struct {
+	V     int    `json:"v"`
+	ID    string `json:"id"`
+	Peer  []byte `json:"peer"` // Ed25519 public key
+	Auth  []byte `json:"auth"` // x25519 client-auth public key
+	MsgID []byte `json:"msgid,omitempty"`
+	Text  string `json:"text,omitempty"`
+	At    int64  `json:"at"`
+}
+
+// Marshal encodes a record (one of the types above) after validating it.
+func Marshal(v interface{ Validate() error }) ([]byte, error) {
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+// Unmarshal decodes b strictly into v and validates it.
+func Unmarshal(b []byte, v interface{ Validate() error }) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("%w: %T", ErrBad, v)
+	}
+	if d.More() {
+		return fmt.Errorf("%w: trailing data", ErrBad)
+	}
+	if _, err := d.Token(); err == nil {
+		return fmt.Errorf("%w: trailing data", ErrBad)
+	}
+	return v.Validate()
+}
+
+func bad(what string) error { return fmt.Errorf("%w: %s", ErrBad, what) }
+
+// ValidName reports whether s is an acceptable identity name or petname:
+// 1..MaxName bytes of printable UTF-8 without control or bidi characters.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > MaxName || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= 0x200b && r <= 0x200f) ||
+			(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0xfeff {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidTimer reports whether t (seconds) is off or in 30 s .. 4 weeks.
+func ValidTimer(t int64) bool { return t == 0 || t >= MinTimer && t <= MaxTimer }
+
+func (r *Identity) Validate() error {
+	switch {
+	case r.V != Version:
+		return bad("identity version")
+	case !ValidName(r.Name):
+		return bad("identity name")
+	case len(r.Seed) != KeyLen || len(r.Auth) != KeyLen:
+		return bad("identity keys")
+	}
+	return nil
+}
+
+func (r *Contact) Validate() error {
+	switch {
+	case r.V != Version:
+		return bad("contact version")
+	case !ValidName(r.Petname):
+		return bad("contact petname")
+	case len(r.ID) != KeyLen || len(r.Auth) != KeyLen:
+		return bad("contact keys")
+	case !ValidTimer(r.Timer):
+		return bad("contact timer")
+	case r.Unread < 0:
+		return bad("contact unread count")
+	}
+	return nil
+}
+
+func (r *Message) Validate() error {
+	switch {
+	case r.V != Version:
+		return bad("message version")
+	case len(r.ID) != IDLen:
+		return bad("message id")
+	case r.Dir < 0 || r.Dir > 2 || r.Kind < 0 || r.Kind > 1 || r.State < 0 || r.State > 2:
+		return bad("message kind")
+	case len(r.Text) > MaxText || !utf8.ValidString(r.Text):
+		return bad("message text")
+	case !ValidTimer(r.Timer) || r.ExpiresAt < 0:
+		return bad("message timer")
+	}
+	return nil
+}
+
+func (r *Outbox) Validate() error {
+	switch {
+	case r.V != Version:
+		return bad("outbox version")
+	case len(r.ID) != IDLen:
+		return bad("outbox id")
+	case r.Kind < 0 || r.Kind > 1:
+		return bad("outbox kind")
+	case r.Kind == 0 && (r.Text == "" || len(r.Text) > MaxText || !utf8.ValidString(r.Text)):
+		return bad("outbox text")
+	case r.Kind == 1 && r.Text != "":
+		return bad("outbox text")
+	case !ValidTimer(r.Timer):
+		return bad("outbox timer")
+	}
+	return nil
+}
+
+func (r *Request) Validate() error {
+	switch {
+	case r.V != Version:
+		return bad("request version")
+	case r.ID == "" || len(r.ID) > MaxName:
+		return bad("request id")
+	case len(r.Peer) != KeyLen || len(r.Auth) != KeyLen:
+		return bad("request keys")
+	case len(r.MsgID) != 0 && len(r.MsgID) != IDLen:
+		return bad("request message id")
+	case (len(r.MsgID) == 0) != (r.Text == ""):
+		return bad("request first message")
+	case len(r.Text) > MaxText || !utf8.ValidString(r.Text):
+		return bad("request text")
+	}
+	return nil
+}

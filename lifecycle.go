@@ -1,0 +1,209 @@
+package sotto
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Goroutines and their owners:
+//
+//	Engine: the event pump and the expiry loop (Engine.wg).
+//	identity: its publisher/accept loop, one goroutine per inbound
+//	connection, and one dialer per contact (identity.wg). stopIdentity
+//	cancels identity.ctx, closes the service and every connection, and
+//	waits for all of them.
+//	session: its writer, owned by the goroutine that runs the session
+//	(an inbound connection's goroutine or the contact's dialer).
+
+// startIdentityLocked puts an identity online: publish its onion service,
+// accept connections, and start a dialer per contact.
+func (e *Engine) startIdentityLocked(id *identity) {
+	id.ctx, id.cancel = context.WithCancel(e.ctx)
+	keys := id.clientAuthKeys()
+	id.wg.Add(1)
+	go func() {
+		defer id.wg.Done()
+		e.serveIdentity(id, keys)
+	}()
+	for _, c := range id.contacts {
+		e.startDialerLocked(c)
+	}
+}
+
+func (e *Engine) serveIdentity(id *identity, keys [][32]byte) {
+	ctx := id.ctx
+	backoff := e.cfg.timing.BackoffMin
+	var svc service
+	for {
+		var err error
+		svc, err = e.cfg.net.Publish(ctx, id.seed, keys, id.open)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: identity %s: publishing its onion service: %w", id.name, err)})
+		if !sleepCtx(ctx, e.jitter(backoff)) {
+			return
+		}
+		backoff = min(2*backoff, e.cfg.timing.BackoffMax)
+	}
+	e.mu.Lock()
+	if ctx.Err() != nil {
+		e.mu.Unlock()
+		svc.Close()
+		return
+	}
+	id.svc = svc
+	id.online = true
+	// Contacts added while publishing.
+	if now := id.clientAuthKeys(); len(now) != len(keys) && !id.open {
+		e.mu.Unlock()
+		svc.SetClientAuth(ctx, now)
+		e.mu.Lock()
+	}
+	e.mu.Unlock()
+	e.ev.emit(IdentityEvent{Identity: id.name, Onion: id.onion, Online: true})
+	stop := context.AfterFunc(ctx, func() { svc.Close() })
+	defer stop()
+	for {
+		conn, err := svc.Accept()
+		if err != nil {
+			if ctx.Err() == nil {
+				e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: identity %s: its onion service stopped: %w", id.name, err)})
+			}
+			e.mu.Lock()
+			id.online = false
+			e.mu.Unlock()
+			return
+		}
+		id.wg.Add(1)
+		go func() {
+			defer id.wg.Done()
+			e.serveInbound(ctx, id, conn)
+		}()
+	}
+}
+
+// stopIdentity takes an identity offline and waits for its goroutines.
+func (e *Engine) stopIdentity(id *identity) {
+	e.mu.Lock()
+	id.removed = true
+	if id.cancel != nil {
+		id.cancel()
+	}
+	svc := id.svc
+	id.svc = nil
+	id.online = false
+	for _, c := range id.contacts {
+		if c.sess != nil {
+			c.sess.close()
+		}
+	}
+	e.mu.Unlock()
+	if svc != nil {
+		svc.Close()
+	}
+	id.wg.Wait()
+}
+
+func (e *Engine) startDialerLocked(c *contact) {
+	id := c.id
+	if id.ctx == nil || id.ctx.Err() != nil || c.stopDial != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(id.ctx)
+	c.stopDial = cancel
+	c.dialDone = make(chan struct{})
+	id.wg.Add(1)
+	go func() {
+		defer id.wg.Done()
+		defer close(c.dialDone)
+		e.dialLoop(ctx, c)
+	}()
+}
+
+// stopContact stops a removed contact's dialer and connection and waits.
+func (e *Engine) stopContact(c *contact) {
+	e.mu.Lock()
+	cancel, done := c.stopDial, c.dialDone
+	if c.sess != nil {
+		c.sess.close()
+	}
+	e.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// dialLoop keeps trying to connect to a contact while there is no
+// connection: exponential backoff with jitter after failures, at once after
+// a connection ends or a message is queued.
+func (e *Engine) dialLoop(ctx context.Context, c *contact) {
+	backoff := e.cfg.timing.BackoffMin
+	authorized := false
+	for {
+		if !authorized {
+			if err := e.cfg.net.Authorize(ctx, c.onion, c.id.authPriv); err == nil {
+				authorized = true
+			} else if ctx.Err() != nil {
+				return
+			}
+		}
+		var err error
+		if authorized {
+			err = e.dialOnce(ctx, c)
+			if err != nil {
+				e.cfg.logf("%s: dial %s: %v", c.id.name, c.rec.Petname, err)
+			}
+		} else {
+			err = errors.New("client authorization failed")
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		wait := backoff
+		if err == nil {
+			backoff = e.cfg.timing.BackoffMin
+			wait = backoff
+		} else {
+			backoff = min(2*backoff, e.cfg.timing.BackoffMax)
+		}
+		t := time.NewTimer(e.jitter(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-c.wake:
+			t.Stop()
+		}
+	}
+}
+
+// jitter spreads d over [0.75d, 1.25d).
+func (e *Engine) jitter(d time.Duration) time.Duration {
+	var b [8]byte
+	if _, err := io.ReadFull(e.cfg.rand, b[:]); err != nil {
+		return d
+	}
+	f := float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53)
+	return time.Duration(float64(d) * (0.75 + 0.5*f))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,131 @@
+package onion
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/sottochat/sotto/onion/socks"
+)
+
+// Dial retry policy for "descriptor not found" (SOCKS 0xF0). On this test
+// network tor asks an HSDir again after a few seconds, so a dial right after
+// the peer published succeeds on a retry. On the real Tor network tor does
+// not ask the same HSDirs again for ~15 minutes after a failed fetch, so
+// retrying longer inside one Dial gains nothing: Dial gives up after
+// dialRetryWindow with ErrUnreachable and the caller's outbox retries later
+// (or at once when the contact connects to us).
+const (
+	dialRetryFirst  = 500 * time.Millisecond
+	dialRetryMax    = 4 * time.Second
+	dialRetryWindow = 15 * time.Second
+	maxFromLen      = 256
+	isolationLabel  = "sotto socks isolation v1"
+)
+
+// Dial opens a stream to the onion service to (an onion address, with or
+// without ".onion") on behalf of the local identity from. The stream goes
+// through tor's SOCKS port with the host name (nothing is resolved here),
+// with SOCKS credentials derived from (from, to) by a keyed hash, so tor
+// isolates it on circuits no other (identity, contact) pair uses and no
+// address appears in tor's memory as a credential. ctx bounds the whole
+// dial, retries included; the returned conn is not bound to ctx.
+func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("%w: nil context", ErrBadConfig)
+	}
+	if from == "" || len(from) > maxFromLen {
+		return nil, fmt.Errorf("%w: bad local identity for dialing", ErrBadConfig)
+	}
+	addr, err := normAddress(to)
+	if err != nil {
+		return nil, err
+	}
+	user, pass := t.isolation(from, addr)
+	start := time.Now()
+	backoff := dialRetryFirst
+	for {
+		c, err := t.dialOnce(ctx, user, pass, addr)
+		if err == nil {
+			return c, nil
+		}
+		var re *socks.ReplyError
+		retry := errors.As(err, &re) && re.Code == socks.OnionDescNotFound &&
+			time.Since(start)+backoff < dialRetryWindow
+		if !retry {
+			return nil, t.dialError(ctx, addr, err)
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, t.dialError(ctx, addr, ctx.Err())
+		}
+		backoff = min(backoff*2, dialRetryMax)
+	}
+}
+
+// isolation derives the SOCKS username and password for (from, to).
+func (t *Tor) isolation(from, to string) (user, pass []byte) {
+	m := hmac.New(sha256.New, t.isoKey[:])
+	m.Write([]byte(isolationLabel))
+	m.Write([]byte{byte(len(from))})
+	m.Write([]byte(from))
+	m.Write([]byte(to))
+	sum := m.Sum(nil)
+	h := hex.EncodeToString(sum)
+	return []byte(h[:32]), []byte(h[32:])
+}
+
+func (t *Tor) dialOnce(ctx context.Context, user, pass []byte, addr string) (net.Conn, error) {
+	g, err := t.current()
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, g.socksNet, g.socksAddr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot reach tor's SOCKS port: %v", ErrTorUnavailable, scrubNetErr(err))
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	err = socks.Connect(c, user, pass, addr+onionSuffix, VirtualPort)
+	if !stop() {
+		c.Close()
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// dialError maps a failure to the package's errors; only an abbreviation of
+// the contact's address appears.
+func (t *Tor) dialError(ctx context.Context, addr string, err error) error {
+	who := Abbrev(addr)
+	var re *socks.ReplyError
+	switch {
+	case errors.Is(err, ErrTorUnavailable), errors.Is(err, ErrClosed):
+		return err
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: %s: %v", ErrUnreachable, who, ctx.Err())
+	case errors.As(err, &re):
+		switch re.Code {
+		case socks.OnionMissingAuth:
+			return fmt.Errorf("%w (%s)", ErrNeedClientAuth, who)
+		case socks.OnionWrongAuth:
+			return fmt.Errorf("%w (%s)", ErrBadClientAuth, who)
+		case socks.OnionInvalidAddress:
+			return fmt.Errorf("%w: tor rejected the address", ErrBadAddress)
+		case socks.NotAllowed:
+			return fmt.Errorf("%w: tor refused the stream", ErrTorUnavailable)
+		}
+		return fmt.Errorf("%w: %s: %v", ErrUnreachable, who, err)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrUnreachable, who, scrubNetErr(err))
+}

@@ -1,0 +1,653 @@
+package onion
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sottochat/sotto/onion/torctl"
+)
+
+// Config configures Start.
+type Config struct {
+	// DataDir is the launched tor's data directory, inside the profile;
+	// created with mode 0700. Unused in external mode.
+	DataDir string
+	// TorPath is the tor binary; default "tor" on PATH.
+	TorPath string
+	// Network is a torrc fragment joining a private network (the contents
+	// of --network FILE); "" = the real Tor network. Only options that join
+	// a network are accepted.
+	Network string
+	// Bridges are bridge lines; obfs4 runs /usr/bin/obfs4proxy.
+	Bridges []string
+	// External, when non-nil, uses a running tor (see ExternalFromEnv)
+	// instead of launching one.
+	External *External
+	// Debug makes the launched tor log notices to DataDir/tor.log
+	// (SafeLogging stays on).
+	Debug bool
+	// Events, if set, receives events in order from one goroutine of the
+	// Tor; it must not block.
+	Events func(Event)
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+const (
+	Bootstrap      EventKind = iota + 1 // Progress and Summary of tor's bootstrap
+	Ready                               // bootstrap reached 100 %
+	Died                                // tor died or the control connection was lost (Err)
+	Restarted                           // tor is back; services are being re-published
+	ServiceOnline                       // Service's descriptor was uploaded: reachable
+	ServiceOffline                      // Service withdrawn, or tor died
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case Bootstrap:
+		return "bootstrap"
+	case Ready:
+		return "ready"
+	case Died:
+		return "died"
+	case Restarted:
+		return "restarted"
+	case ServiceOnline:
+		return "service-online"
+	case ServiceOffline:
+		return "service-offline"
+	}
+	return "unknown"
+}
+
+// Event is something that happened to tor or a service.
+type Event struct {
+	Kind     EventKind
+	Progress int    // Bootstrap, Ready: 0-100
+	Summary  string // Bootstrap: tor's words
+	Service  string // ServiceOnline/Offline: the local service's onion address
+	Err      error  // Died
+}
+
+// Supervision timings.
+const (
+	restartBackoffMin = 1 * time.Second
+	restartBackoffMax = 60 * time.Second
+	launchTimeout     = 60 * time.Second // tor start to authenticated control
+	shutdownWait      = 5 * time.Second
+	maxTorOutput      = 4 << 10 // bytes of tor's stdout kept for error messages
+)
+
+// Tor is a running tor, launched by Sotto or external, with the onion
+// services published through it. Its methods are safe for concurrent use.
+type Tor struct {
+	cfg    Config
+	plan   *launchPlan // nil in external mode
+	isoKey [32]byte    // keys the SOCKS isolation credentials
+
+	closing  chan struct{}
+	life     context.Context // cancelled by Close
+	stopLife context.CancelFunc
+	wg       sync.WaitGroup
+	evq      chan Event
+
+	mu         sync.Mutex
+	closed     bool
+	gen        *generation
+	progress   int
+	ready      chan struct{} // closed at 100 % of the current generation
+	services   map[string]*Service
+	clientAuth map[string]KeyFunc
+}
+
+// generation is one life of tor: a process (launch mode) and a control
+// connection.
+type generation struct {
+	c         *ctrl
+	proc      *exec.Cmd
+	output    *tailBuffer
+	exited    chan struct{} // launch mode: process has exited
+	down      chan struct{} // closed when this generation is dead
+	socksNet  string
+	socksAddr string
+}
+
+// Start launches tor (or attaches to cfg.External), configures it and
+// enables its network. It returns once tor is controllable; WaitReady waits
+// for the bootstrap. ctx bounds only the start: the Tor lives until Close.
+func Start(ctx context.Context, cfg Config) (*Tor, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("%w: nil context", ErrBadConfig)
+	}
+	t := &Tor{
+		cfg:        cfg,
+		closing:    make(chan struct{}),
+		evq:        make(chan Event, 1024),
+		ready:      make(chan struct{}),
+		services:   make(map[string]*Service),
+		clientAuth: make(map[string]KeyFunc),
+	}
+	if _, err := rand.Read(t.isoKey[:]); err != nil {
+		return nil, err
+	}
+	t.life, t.stopLife = context.WithCancel(context.Background())
+	if cfg.External != nil {
+		if err := cfg.External.validate(); err != nil {
+			return nil, err
+		}
+	} else {
+		if t.cfg.TorPath == "" {
+			t.cfg.TorPath = "tor"
+		}
+		plan, err := newLaunchPlan(&t.cfg, os.Getpid())
+		if err != nil {
+			return nil, err
+		}
+		t.plan = plan
+	}
+	g, err := t.connect(ctx)
+	if err != nil {
+		t.stopLife()
+		return nil, err
+	}
+	t.gen = g
+	t.wg.Add(2)
+	go t.dispatch()
+	go t.supervise(g)
+	t.startEvents(g)
+	return t, nil
+}
+
+// connect brings up one generation: launch (or dial) and configure.
+func (t *Tor) connect(ctx context.Context) (*generation, error) {
+	var g *generation
+	var err error
+	if t.plan != nil {
+		g, err = t.launch(ctx)
+	} else {
+		g, err = t.attach(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := t.configure(ctx, g); err != nil {
+		g.kill()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (t *Tor) attach(ctx context.Context) (*generation, error) {
+	e := t.cfg.External
+	c, err := dialCtrl(ctx, ctrlEndpoint{network: e.ControlNetwork, address: e.ControlAddress, password: e.Password, cookieFile: e.CookieFile})
+	if err != nil {
+		return nil, err
+	}
+	g := &generation{c: c, down: c.done, socksNet: e.SocksNetwork, socksAddr: e.SocksAddress}
+	return g, nil
+}
+
+// launch writes the torrc and starts tor as our child, its output kept in a
+// small buffer (never on our stdout), then connects to its control port.
+func (t *Tor) launch(ctx context.Context) (*generation, error) {
+	p := t.plan
+	if err := os.MkdirAll(p.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("%w: cannot create tor's data directory: %v", ErrTorUnavailable, err)
+	}
+	if err := os.Chmod(p.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("%w: tor's data directory: %v", ErrTorUnavailable, err)
+	}
+	torrc := filepath.Join(p.dataDir, torrcName)
+	if err := os.WriteFile(torrc, p.torrc(), 0o600); err != nil {
+		return nil, fmt.Errorf("%w: cannot write torrc: %v", ErrTorUnavailable, err)
+	}
+	for _, stale := range []string{controlSocketName, socksSocketName, controlPortFileName} {
+		_ = os.Remove(filepath.Join(p.dataDir, stale))
+	}
+	out := &tailBuffer{max: maxTorOutput}
+	cmd := exec.Command(t.cfg.TorPath, "-f", torrc, "--defaults-torrc", os.DevNull, "--ignore-missing-torrc")
+	cmd.Dir = p.dataDir
+	cmd.Stdin = nil
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.Env = []string{"HOME=" + p.dataDir, "PATH=/usr/bin:/bin"}
+	cmd.SysProcAttr = childAttr()
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return nil, fmt.Errorf("%w: tor is not installed (install the tor package, or pass its path)", ErrTorUnavailable)
+		}
+		return nil, fmt.Errorf("%w: cannot start tor: %v", ErrTorUnavailable, err)
+	}
+	g := &generation{proc: cmd, output: out, exited: make(chan struct{}), down: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(g.exited)
+	}()
+	ctx, cancel := context.WithTimeout(ctx, launchTimeout)
+	defer cancel()
+	ep, err := waitControl(ctx, p, g)
+	if err == nil {
+		g.c, err = dialCtrl(ctx, ep)
+	}
+	if err != nil {
+		g.kill()
+		return nil, err
+	}
+	go func() {
+		// One generation ends when either side goes: kill the process if
+		// the control connection is lost, drop the connection if tor exits.
+		select {
+		case <-g.exited:
+			g.c.close()
+		case <-g.c.done:
+			g.kill()
+		}
+		<-g.exited
+		close(g.down)
+	}()
+	if p.socksSocket != "" {
+		g.socksNet, g.socksAddr = "unix", p.socksSocket
+	}
+	return g, nil
+}
+
+// waitControl waits for the launched tor's control socket (or port file).
+func waitControl(ctx context.Context, p *launchPlan, g *generation) (ctrlEndpoint, error) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if p.controlSocket != "" {
+			if fi, err := os.Stat(p.controlSocket); err == nil && fi.Mode()&os.ModeSocket != 0 {
+				return ctrlEndpoint{network: "unix", address: p.controlSocket}, nil
+			}
+		} else if b, err := os.ReadFile(filepath.Join(p.dataDir, controlPortFileName)); err == nil && strings.HasSuffix(string(b), "\n") {
+			addr, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "PORT=")
+			if host, _, err := net.SplitHostPort(addr); ok && err == nil && isIPLiteral(host) {
+				return ctrlEndpoint{network: "tcp", address: addr}, nil
+			}
+		}
+		select {
+		case <-g.exited:
+			return ctrlEndpoint{}, fmt.Errorf("%w: tor exited at start: %s", ErrTorUnavailable, g.output.lastError())
+		case <-ctx.Done():
+			return ctrlEndpoint{}, fmt.Errorf("%w: tor did not open its control port: %v", ErrTorUnavailable, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// configure checks the version, takes ownership, subscribes to events,
+// finds the SOCKS port and enables the network.
+func (t *Tor) configure(ctx context.Context, g *generation) error {
+	v, err := g.c.getinfo(ctx, "version")
+	if err != nil {
+		return err
+	}
+	if err := checkTorVersion(v); err != nil {
+		return err
+	}
+	if t.plan != nil {
+		if _, err := g.c.do(ctx, []byte("TAKEOWNERSHIP")); err != nil {
+			return err
+		}
+	}
+	if _, err := g.c.do(ctx, []byte(cmdSetEvents)); err != nil {
+		return err
+	}
+	if g.socksAddr == "" {
+		v, err := g.c.getinfo(ctx, "net/listeners/socks")
+		if err != nil {
+			return err
+		}
+		ls, err := torctl.ParseListeners(v)
+		if err != nil || len(ls) == 0 {
+			return fmt.Errorf("%w: tor reports no SOCKS listener", ErrTorUnavailable)
+		}
+		g.socksNet, g.socksAddr = "tcp", ls[0]
+		if a, ok := strings.CutPrefix(ls[0], "unix:"); ok {
+			g.socksNet, g.socksAddr = "unix", a
+		}
+	}
+	if t.plan != nil {
+		if _, err := g.c.do(ctx, []byte("SETCONF DisableNetwork=0")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cmdSetEvents is the one event subscription Sotto makes.
+const cmdSetEvents = "SETEVENTS STATUS_CLIENT HS_DESC"
+
+func (g *generation) kill() {
+	if g.c != nil {
+		g.c.close()
+	}
+	if g.proc != nil && g.proc.Process != nil {
+		_ = g.proc.Process.Kill()
+		<-g.exited
+	}
+}
+
+// startEvents reads one generation's events and the initial bootstrap state.
+func (t *Tor) startEvents(g *generation) {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		ctx, cancel := context.WithTimeout(t.life, 10*time.Second)
+		if v, err := g.c.getinfo(ctx, "status/bootstrap-phase"); err == nil {
+			if b, err := torctl.ParseBootstrap(v); err == nil {
+				t.onBootstrap(g, b)
+			}
+		}
+		cancel()
+		for {
+			select {
+			case ev := <-g.c.events:
+				t.onEvent(g, ev)
+			case <-g.c.done:
+				return
+			}
+		}
+	}()
+}
+
+func (t *Tor) onEvent(g *generation, ev torctl.Event) {
+	switch ev.Type {
+	case "STATUS_CLIENT":
+		if b, err := torctl.ParseBootstrap(ev.Rest); err == nil {
+			t.onBootstrap(g, b)
+		}
+	case "HS_DESC":
+		d, err := torctl.ParseHSDesc(ev.Rest)
+		if err != nil || d.Action != "UPLOADED" {
+			return
+		}
+		t.mu.Lock()
+		s := t.services[d.Address]
+		t.mu.Unlock()
+		if s != nil && s.setOnline(true) {
+			t.emit(Event{Kind: ServiceOnline, Service: s.addr})
+		}
+	}
+}
+
+func (t *Tor) onBootstrap(g *generation, b torctl.Bootstrap) {
+	t.mu.Lock()
+	if t.gen != g && t.gen != nil {
+		t.mu.Unlock()
+		return
+	}
+	changed := b.Progress != t.progress
+	t.progress = b.Progress
+	nowReady := false
+	if b.Progress == 100 {
+		select {
+		case <-t.ready:
+		default:
+			close(t.ready)
+			nowReady = true
+		}
+	}
+	t.mu.Unlock()
+	if changed || b.Severe {
+		t.emit(Event{Kind: Bootstrap, Progress: b.Progress, Summary: truncate(b.Summary, 200)})
+	}
+	if nowReady {
+		t.emit(Event{Kind: Ready, Progress: 100})
+	}
+}
+
+func (t *Tor) emit(e Event) {
+	select {
+	case t.evq <- e:
+	case <-t.closing:
+	}
+}
+
+func (t *Tor) dispatch() {
+	defer t.wg.Done()
+	for {
+		select {
+		case e := <-t.evq:
+			if t.cfg.Events != nil {
+				t.cfg.Events(e)
+			}
+		case <-t.closing:
+			return
+		}
+	}
+}
+
+// supervise notices tor's death and brings it back with backoff, then
+// restores client authorizations and services. It never falls back to
+// anything but tor.
+func (t *Tor) supervise(g *generation) {
+	defer t.wg.Done()
+	for {
+		select {
+		case <-g.down:
+		case <-t.closing:
+			return
+		}
+		t.mu.Lock()
+		t.progress = 0
+		t.ready = make(chan struct{})
+		svcs := t.serviceList()
+		t.mu.Unlock()
+		why := fmt.Errorf("%w: tor stopped", ErrTorUnavailable)
+		if g.output != nil {
+			if l := g.output.lastError(); l != "" {
+				why = fmt.Errorf("%w: tor stopped: %s", ErrTorUnavailable, l)
+			}
+		}
+		t.emit(Event{Kind: Died, Err: why})
+		for _, s := range svcs {
+			if s.setOnline(false) {
+				t.emit(Event{Kind: ServiceOffline, Service: s.addr})
+			}
+		}
+		backoff := restartBackoffMin
+		for {
+			select {
+			case <-time.After(backoff):
+			case <-t.closing:
+				return
+			}
+			ctx, cancel := context.WithTimeout(t.life, launchTimeout)
+			ng, err := t.connect(ctx)
+			cancel()
+			if err == nil {
+				g = ng
+				break
+			}
+			if errors.Is(err, ErrTorTooOld) || errors.Is(err, ErrBadConfig) {
+				t.emit(Event{Kind: Died, Err: err})
+			}
+			backoff = min(backoff*2, restartBackoffMax)
+		}
+		t.mu.Lock()
+		if t.closed {
+			t.mu.Unlock()
+			g.kill()
+			return
+		}
+		t.gen = g
+		t.mu.Unlock()
+		t.startEvents(g)
+		t.emit(Event{Kind: Restarted})
+		t.restore(g)
+	}
+}
+
+// restore re-registers client authorizations and re-publishes services on a
+// new generation.
+func (t *Tor) restore(g *generation) {
+	ctx, cancel := context.WithTimeout(t.life, 30*time.Second)
+	defer cancel()
+	t.mu.Lock()
+	auths := make(map[string]KeyFunc, len(t.clientAuth))
+	for a, k := range t.clientAuth {
+		auths[a] = k
+	}
+	svcs := t.serviceList()
+	t.mu.Unlock()
+	for addr, k := range auths {
+		_ = addClientAuth(ctx, g.c, addr, k)
+	}
+	for _, s := range svcs {
+		_ = s.add(ctx, g.c)
+	}
+}
+
+func (t *Tor) serviceList() []*Service {
+	out := make([]*Service, 0, len(t.services))
+	for _, s := range t.services {
+		out = append(out, s)
+	}
+	return out
+}
+
+// current returns the live generation, or ErrTorUnavailable.
+func (t *Tor) current() (*generation, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, ErrClosed
+	}
+	g := t.gen
+	select {
+	case <-g.down:
+		return nil, fmt.Errorf("%w: tor is restarting", ErrTorUnavailable)
+	default:
+	}
+	return g, nil
+}
+
+// WaitReady waits until tor's bootstrap reaches 100 %.
+func (t *Tor) WaitReady(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: nil context", ErrBadConfig)
+	}
+	for {
+		t.mu.Lock()
+		ready, closed := t.ready, t.closed
+		t.mu.Unlock()
+		if closed {
+			return ErrClosed
+		}
+		select {
+		case <-ready:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("%w: bootstrap not finished: %v", ErrTorUnavailable, ctx.Err())
+		case <-t.closing:
+			return ErrClosed
+		}
+	}
+}
+
+// Progress returns the last bootstrap percentage.
+func (t *Tor) Progress() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.progress
+}
+
+// Close withdraws every service, forgets client authorizations, and stops a
+// launched tor (an external one keeps running). It waits for Tor's
+// goroutines.
+func (t *Tor) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	svcs := t.serviceList()
+	auths := make([]string, 0, len(t.clientAuth))
+	for a := range t.clientAuth {
+		auths = append(auths, a)
+	}
+	g := t.gen
+	t.mu.Unlock()
+	for _, s := range svcs {
+		_ = s.Close()
+	}
+	if t.plan == nil {
+		// An external tor lives on: remove what we registered in it.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		for _, a := range auths {
+			_, _ = g.c.do(ctx, []byte(cmdClientAuthRemove(a)))
+		}
+		cancel()
+	}
+	close(t.closing)
+	t.stopLife()
+	g.c.close()
+	if g.proc != nil {
+		select {
+		case <-g.exited:
+		case <-time.After(shutdownWait):
+			g.kill()
+		}
+	}
+	t.wg.Wait()
+	return nil
+}
+
+// tailBuffer keeps the last max bytes written to it (tor's stdout).
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (w *tailBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b = append(w.b, p...)
+	if len(w.b) > w.max {
+		w.b = append([]byte(nil), w.b[len(w.b)-w.max:]...)
+	}
+	return len(p), nil
+}
+
+// lastError returns tor's last [err] or [warn] line, cleaned and shortened.
+func (w *tailBuffer) lastError() string {
+	if w == nil {
+		return ""
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	lines := strings.Split(string(w.b), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if _, msg, ok := strings.Cut(lines[i], "[err] "); ok {
+			return truncate(msg, 200)
+		}
+		if _, msg, ok := strings.Cut(lines[i], "[warn] "); ok {
+			return truncate(msg, 200)
+		}
+	}
+	return "no message (run with debug to see tor's log)"
+}
+
+// pid returns the launched tor's process id (tests).
+func (t *Tor) pid() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.gen == nil || t.gen.proc == nil || t.gen.proc.Process == nil {
+		return 0
+	}
+	return t.gen.proc.Process.Pid
+}

@@ -1,0 +1,92 @@
+package ratchet
+
+import "time"
+
+// Protocol constants. Changing any of them changes the wire format or the key
+// schedule and needs a new [Version].
+const (
+	// Version is the protocol version: the first byte of handshake message 1
+	// and of every ratchet message, and mixed into the handshake transcript.
+	Version = 1
+
+	// protocolName initialises the handshake transcript hash h and chaining
+	// key ck (h = ck = SHA-256(protocolName)).
+	protocolName = "Sotto-v1 XK-hybrid X25519 MLKEM768X25519 ChaCha20Poly1305 SHA256"
+
+	// KeySize is the size of every symmetric key, chain key and X25519 value.
+	KeySize = 32
+	// PublicKeySize is the size of an Ed25519 identity key or X25519 public key.
+	PublicKeySize = 32
+	// epochIDSize is the size of an epoch identifier (public, random-looking).
+	epochIDSize = 16
+	// tagSize is the size of a ChaCha20-Poly1305 tag.
+	tagSize = 16
+	// headerNonceSize is the size of an XChaCha20-Poly1305 nonce, drawn from
+	// the caller's randomness for every message.
+	headerNonceSize = 24
+
+	// xwingPublicKeySize is the size of an MLKEM768-X25519 (X-Wing)
+	// encapsulation key: ML-KEM-768 (1184) || X25519 (32).
+	xwingPublicKeySize = 1216
+	// xwingCiphertextSize is the size of an X-Wing encapsulation
+	// (HPKE enc): ML-KEM-768 ciphertext (1088) || X25519 ephemeral (32).
+	xwingCiphertextSize = 1120
+	// xwingSeedSize is the size of an X-Wing private key seed.
+	xwingSeedSize = 32
+
+	// mlkemEncapsulationKeySize is the size of an ML-KEM-768 encapsulation key.
+	mlkemEncapsulationKeySize = 1184
+	// mlkemCiphertextSize is the size of an ML-KEM-768 ciphertext.
+	mlkemCiphertextSize = 1088
+	// mlkemSeedSize is the size of an ML-KEM-768 decapsulation key seed (d || z).
+	mlkemSeedSize = 64
+
+	// PQPeriod is the post-quantum schedule of the double ratchet, counted in
+	// sending chains (DH ratchet steps) of an epoch: chain c with
+	// c mod PQPeriod == 1 carries a fresh ML-KEM-768 encapsulation key in
+	// every header ("offer"); chain c+1 carries a ciphertext to it in every
+	// header ("answer") and mixes the shared secret into the root key.
+	PQPeriod = 4
+)
+
+// Domain-separation labels (HKDF info strings and HPKE contexts). See
+// docs/PROTOCOL.md, Part 1.
+const (
+	labelMixKey       = "sotto v1 handshake mix key"
+	labelXWingInfo    = "sotto v1 handshake x-wing"
+	labelXWingExport  = "sotto v1 handshake x-wing secret"
+	labelEpochKeys    = "sotto v1 epoch keys"
+	labelRootKDF      = "sotto v1 root kdf"
+	labelMessageKeys  = "sotto v1 message keys"
+	labelHandshakeKey = "sotto v1 handshake chacha"
+)
+
+// KDF_CK inputs, as in Signal's Double Ratchet specification section 5.2:
+// message key = HMAC-SHA-256(ck, 0x01), next chain key = HMAC-SHA-256(ck, 0x02).
+const (
+	ckMessageByte = 0x01
+	ckChainByte   = 0x02
+)
+
+// Implementation limits. They bound what a peer (or a corrupt state) can make
+// us store or compute; they are not part of the key schedule.
+const (
+	// MaxSkip is the largest number of message keys one message may make us
+	// skip in one receiving chain (Signal's MAX_SKIP).
+	MaxSkip = 1000
+	// MaxSkippedKeys bounds the skipped message keys kept in one State.
+	MaxSkippedKeys = 2000
+	// maxSkippedChains bounds the chains with skipped keys per epoch, which
+	// bounds trial decryptions of a header.
+	maxSkippedChains = 16
+	// MaxSkippedAge is how long a skipped message key is kept: after that it
+	// is destroyed and the message it belonged to can no longer be decrypted.
+	MaxSkippedAge = 24 * time.Hour
+	// MaxEpochs is how many epochs (one per completed handshake) a State
+	// keeps; older ones are destroyed.
+	MaxEpochs = 4
+	// MaxMessageSize bounds a ratchet message (header and body).
+	MaxMessageSize = 1 << 20
+	// MaxPlaintextSize bounds a plaintext passed to Encrypt.
+	MaxPlaintextSize = MaxMessageSize - 4096
+)

@@ -1,0 +1,81 @@
+// Package ratchet implements Sotto's end-to-end cryptography: a handshake run
+// at the start of every connection between two contacts, and the double
+// ratchet that protects their messages. It is pure cryptography over bytes:
+// no I/O, no clock and no randomness it did not receive from its caller.
+//
+// The wire format and key schedule are specified byte for byte in
+// docs/PROTOCOL.md, Part 1, with known-answer vectors in ratchet/testdata.
+// The ratchet follows the [Double Ratchet] specification with header
+// encryption.
+//
+// # Handshake
+//
+// A [Handshake] is four messages over a fresh connection. The initiator knows
+// the responder's identity (the Ed25519 key of its onion address); the
+// responder learns the initiator's identity from message 3, encrypted, and
+// the caller decides whether to accept it:
+//
+//	initiator                                  responder
+//	h, _ := NewInitiator(rand, peer, prior)    h, _ := NewResponder(rand)
+//	m1, _ := h.Hello()              ---m1-->   m2, _ := h.Reply(m1, seed)
+//	m3, _ := h.Authenticate(m2, seed) <-m2--
+//	                                ---m3-->   peer, _ := h.ReadAuth(m3)
+//	                                           // known contact? open mode?
+//	st, _ := h.Finish(m4)           <--m4---   m4, st, _ := h.Accept(prior)
+//
+// The key agreement is Noise-XK-shaped: X25519 between ephemeral keys and
+// the X25519 forms of the two identity keys (es, ee, se), and an ephemeral
+// MLKEM768-X25519 (X-Wing) encapsulation from crypto/hpke, all mixed into one
+// chaining key with HKDF-SHA-256 and bound to a transcript hash of the
+// version, the responder's identity and every value exchanged. Messages 2, 3
+// and 4 carry AEAD tags under keys derived from that transcript, so each
+// side explicitly confirms the other's keys. Any failure returns the single
+// error [ErrHandshake].
+//
+// The handshake is deniable: no signature is made, and every value a side
+// sends could have been computed by the other, so a transcript proves nothing
+// to a third party. For a source talking to a journalist this matters more
+// than the non-repudiation a signature would give.
+//
+// The identity seed (the 32-byte Ed25519 private key of the onion service)
+// is passed only to the step that needs it ([Handshake.Reply],
+// [Handshake.Authenticate]) and is not kept; the caller keeps it in locked
+// memory and wipes what it passed.
+//
+// # Sessions and epochs
+//
+// The first handshake between two contacts creates their [State]. Every
+// later handshake adds a new epoch: a fresh double ratchet whose root key
+// mixes the handshake's fresh hybrid secret with the continuity secret of the
+// newest earlier epoch that both sides still hold (the initiator lists its
+// epochs in message 3, the responder names its choice in message 4). Because
+// an epoch is created whole by a handshake and never changes the older ones,
+// a connection that breaks with messages in flight cannot desynchronise the
+// two sides: a message encrypted in any epoch the receiver holds decrypts,
+// and the messages the caller re-encrypts on the next connection use the new
+// epoch. A State keeps the newest [MaxEpochs] epochs.
+//
+// # Double ratchet
+//
+// [State.Encrypt] and [State.Decrypt] implement the Double Ratchet with
+// header encryption (KDF_RK: HKDF-SHA-256; KDF_CK: HMAC-SHA-256; message and
+// header AEAD: ChaCha20-Poly1305 and XChaCha20-Poly1305 with single-use
+// keys). Every [PQPeriod] DH ratchet steps an ML-KEM-768 encapsulation key
+// travels in the encrypted headers of one chain and a ciphertext to it in the
+// next, and the shared secret is mixed into the root key, so that a
+// quantum-capable recorder who learns a state loses it again.
+//
+// Decrypt works on a copy and commits only after the message authenticates;
+// on any failure it returns [ErrDecrypt] (or [ErrTooManySkipped] for an
+// authentic header that skips too far) and the State is unchanged. A message
+// decrypts at most once, and its key is destroyed. Skipped message keys are
+// bounded ([MaxSkip], [MaxSkippedKeys]) and expire after [MaxSkippedAge],
+// measured with the time the caller passes.
+//
+// A State restored from an old copy is harmless for confidentiality: every
+// message key is expanded with a fresh random salt, so re-using a chain never
+// repeats a key and nonce. See docs/PROTOCOL.md for what it can and cannot
+// detect.
+//
+// [Double Ratchet]: https://signal.org/docs/specifications/doubleratchet/
+package ratchet

@@ -1,0 +1,88 @@
+package ratchet
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/binary"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// symmetric is the handshake's transcript hash and key schedule, shaped like
+// Noise's SymmetricState (Noise specification, section 5.2), with HKDF from
+// crypto/hkdf.
+type symmetric struct {
+	ck   [KeySize]byte // chaining key
+	h    [32]byte      // transcript hash
+	k    [KeySize]byte // current handshake AEAD key
+	hasK bool
+	n    uint64 // nonce counter for k
+}
+
+func (s *symmetric) init() {
+	s.h = sha256.Sum256([]byte(protocolName))
+	s.ck = s.h
+}
+
+// mixHash sets h = SHA-256(h || data).
+func (s *symmetric) mixHash(data []byte) {
+	d := sha256.New()
+	d.Write(s.h[:])
+	d.Write(data)
+	d.Sum(s.h[:0])
+}
+
+// mixKey sets ck, k = HKDF-SHA-256(salt = ck, ikm, info = labelMixKey, 64).
+func (s *symmetric) mixKey(ikm []byte) {
+	out, err := hkdf.Key(sha256.New, ikm, s.ck[:], labelMixKey, 2*KeySize)
+	if err != nil {
+		panic("ratchet: hkdf failed")
+	}
+	copy(s.ck[:], out[:KeySize])
+	copy(s.k[:], out[KeySize:])
+	wipe(out)
+	s.hasK = true
+	s.n = 0
+}
+
+func (s *symmetric) nonce() []byte {
+	var n [chacha20poly1305.NonceSize]byte
+	binary.LittleEndian.PutUint64(n[4:], s.n)
+	return n[:]
+}
+
+// encryptAndHash seals pt under k with h as associated data and mixes the
+// ciphertext into h.
+func (s *symmetric) encryptAndHash(pt []byte) []byte {
+	if !s.hasK {
+		panic("ratchet: encryptAndHash without a key")
+	}
+	a, _ := chacha20poly1305.New(s.k[:])
+	ct := a.Seal(nil, s.nonce(), pt, s.h[:])
+	s.n++
+	s.mixHash(ct)
+	return ct
+}
+
+// decryptAndHash opens ct under k with h as associated data and mixes the
+// ciphertext into h.
+func (s *symmetric) decryptAndHash(ct []byte) ([]byte, error) {
+	if !s.hasK {
+		return nil, ErrHandshake
+	}
+	a, _ := chacha20poly1305.New(s.k[:])
+	pt, err := a.Open(nil, s.nonce(), ct, s.h[:])
+	if err != nil {
+		return nil, ErrHandshake
+	}
+	s.n++
+	s.mixHash(ct)
+	return pt, nil
+}
+
+func (s *symmetric) clear() {
+	clear(s.ck[:])
+	clear(s.k[:])
+	clear(s.h[:])
+	s.hasK = false
+}

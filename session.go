@@ -1,0 +1,836 @@
+package sotto
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/sottochat/sotto/internal/record"
+	"github.com/sottochat/sotto/internal/wire"
+	"github.com/sottochat/sotto/ratchet"
+)
+
+// A session is one authenticated connection with a contact, after the
+// handshake and the hello (docs/PROTOCOL.md Part 2). Its reader runs in the
+// goroutine that owns the connection; its writer is a goroutine that reader
+// starts and waits for.
+//
+// Ratchet use: every encryption and decryption happens under Engine.mu and
+// only while the session is the contact's current one (c.sess == s), so two
+// connections never use a contact's ratchet state at the same time. The
+// state is persisted after every step, before the frame is written (sender)
+// or the message is acknowledged (receiver).
+type session struct {
+	e         *Engine
+	c         *contact
+	conn      net.Conn
+	initiator bool
+	wake      chan struct{}
+	done      chan struct{}
+	once      sync.Once
+
+	// guarded by Engine.mu
+	acks     []MessageID
+	sent     map[MessageID]bool
+	lastSend time.Time
+}
+
+// errDrop is returned for anything that makes us drop a connection; it is
+// never shown with details of what the peer sent.
+var errDrop = errors.New("sotto: connection dropped")
+
+// errPending is returned to the dialer when the contact is an open-mode
+// identity that stored our contact request.
+var errPending = errors.New("sotto: contact request pending")
+
+const adLabel = "sotto/2 data"
+
+func adFor(from, to ed25519.PublicKey) []byte {
+	b := make([]byte, 0, len(adLabel)+64)
+	b = append(b, adLabel...)
+	b = append(b, from...)
+	return append(b, to...)
+}
+
+func (s *session) close() {
+	s.once.Do(func() {
+		close(s.done)
+		s.conn.Close()
+	})
+}
+
+func (s *session) nudge() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *contact) nudge() {
+	if c.sess != nil {
+		c.sess.nudge()
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// frameConn reads and writes frames with the protocol's deadlines.
+type frameConn struct {
+	conn net.Conn
+	t    timing
+	now  func() time.Time
+	buf  []byte
+}
+
+func (f *frameConn) read(idle time.Duration) (wire.FrameType, []byte, error) {
+	f.conn.SetReadDeadline(time.Now().Add(idle))
+	n, err := wire.ReadFrameHeader(f.conn)
+	if err != nil {
+		return 0, nil, err
+	}
+	// The body must follow promptly: a peer that stalls mid-frame is dropped.
+	f.conn.SetReadDeadline(time.Now().Add(f.t.Frame))
+	if cap(f.buf) < n {
+		f.buf = make([]byte, n)
+	}
+	body := f.buf[:n]
+	if _, err := io.ReadFull(f.conn, body); err != nil {
+		return 0, nil, err
+	}
+	return wire.ParseFrameBody(body)
+}
+
+func (f *frameConn) write(t wire.FrameType, content []byte) error {
+	f.conn.SetWriteDeadline(time.Now().Add(f.t.Frame))
+	return wire.WriteFrame(f.conn, t, content)
+}
+
+// ---- ratchet state of a contact ----
+
+func (e *Engine) loadStateLocked(c *contact) (*ratchet.State, error) {
+	if c.ratchet == nil {
+		return nil, nil
+	}
+	var st ratchet.State
+	err := c.ratchet.Open(func(b []byte) error { return st.UnmarshalBinary(b) })
+	if err != nil {
+		return nil, fmt.Errorf("sotto: reading a conversation's keys: %w", err)
+	}
+	return &st, nil
+}
+
+// saveStateLocked persists st as the contact's state and keeps it in
+// protected memory. It wipes st.
+func (e *Engine) saveStateLocked(c *contact, st *ratchet.State) error {
+	b, err := st.MarshalBinary()
+	st.Wipe()
+	if err != nil {
+		return err
+	}
+	if err := c.id.st.Put(kindRatchet, c.key, b); err != nil {
+		clear(b)
+		return fmt.Errorf("sotto: saving a conversation's keys: %w", err)
+	}
+	box, err := e.cfg.newSecret(b)
+	if err != nil {
+		return err
+	}
+	if c.ratchet != nil {
+		c.ratchet.Destroy()
+	}
+	c.ratchet = box
+	return nil
+}
+
+// sealLocked encrypts messages for the session's contact and persists the
+// state once for all of them.
+func (s *session) sealLocked(msgs []*wire.Message) ([][]byte, error) {
+	e, c := s.e, s.c
+	st, err := e.loadStateLocked(c)
+	if err != nil || st == nil {
+		return nil, errDrop
+	}
+	ad := adFor(c.id.pub, c.pub)
+	out := make([][]byte, 0, len(msgs))
+	for _, m := range msgs {
+		pt, err := m.Marshal()
+		if err != nil {
+			st.Wipe()
+			return nil, err
+		}
+		ct, err := st.Encrypt(e.cfg.rand, pt, ad)
+		clear(pt)
+		if err != nil {
+			st.Wipe()
+			return nil, err
+		}
+		out = append(out, ct)
+	}
+	if err := e.saveStateLocked(c, st); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// openLocked decrypts one frame; the state is persisted only on success.
+func (s *session) openLocked(ct []byte) (*wire.Message, error) {
+	e, c := s.e, s.c
+	st, err := e.loadStateLocked(c)
+	if err != nil || st == nil {
+		return nil, errDrop
+	}
+	pt, err := st.Decrypt(e.cfg.now(), ct, adFor(c.pub, c.id.pub))
+	if err != nil {
+		st.Wipe()
+		return nil, errDrop
+	}
+	m, err := wire.ParseMessage(pt)
+	clear(pt)
+	if err != nil {
+		st.Wipe()
+		return nil, errDrop
+	}
+	if err := e.saveStateLocked(c, st); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// ---- running an established session ----
+
+// run serves an established session until it ends. The caller owns it.
+func (s *session) run() {
+	e, c := s.e, s.c
+	e.ev.emit(ContactEvent{Identity: c.id.name, Contact: c.rec.Petname, Online: true})
+	stop := context.AfterFunc(c.id.ctx, s.close)
+	defer stop()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeLoop()
+	}()
+	s.nudge()
+	err := s.readLoop()
+	if err != nil && !errors.Is(err, io.EOF) {
+		e.cfg.logf("session with %s ended: %v", c.onion[:6], err)
+	}
+	s.close()
+	<-writerDone
+	e.mu.Lock()
+	if c.sess == s {
+		c.sess = nil
+		e.ev.emit(ContactEvent{Identity: c.id.name, Contact: c.rec.Petname, Online: false})
+	}
+	e.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *session) readLoop() error {
+	fc := &frameConn{conn: s.conn, t: s.e.cfg.timing, now: s.e.cfg.now}
+	for {
+		t, content, err := fc.read(s.e.cfg.timing.Idle)
+		if err != nil {
+			return err
+		}
+		if t != wire.FrameData {
+			return errDrop
+		}
+		s.e.mu.Lock()
+		if s.c.sess != s {
+			s.e.mu.Unlock()
+			return errDrop // replaced by a newer connection
+		}
+		m, err := s.openLocked(content)
+		if err == nil {
+			err = s.handleLocked(m)
+		}
+		s.e.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (s *session) handleLocked(m *wire.Message) error {
+	e, c := s.e, s.c
+	switch m.Kind {
+	case wire.KindText, wire.KindTimer:
+		id := MessageID(m.ID)
+		if !c.seen[id] {
+			if err := e.receiveLocked(c, m); err != nil {
+				return err
+			}
+		}
+		s.acks = append(s.acks, id)
+		s.nudge()
+	case wire.KindAck:
+		for _, id := range m.Acks {
+			if err := e.ackedLocked(c, MessageID(id)); err != nil {
+				return err
+			}
+		}
+	case wire.KindKeepalive:
+	case wire.KindClose:
+		return io.EOF
+	default:
+		return errDrop // hello and request only at the start
+	}
+	return nil
+}
+
+// receiveLocked stores a new incoming message; the ack follows it.
+func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
+	now := e.cfg.now()
+	msg := &Message{
+		ID: MessageID(m.ID), Identity: c.id.name, Contact: c.rec.Petname, Dir: Incoming,
+		Timer: time.Duration(m.Timer) * time.Second, At: time.Unix(int64(m.At), 0),
+	}
+	switch m.Kind {
+	case wire.KindText:
+		msg.Kind = TextMessage
+		msg.Text = m.Text
+		if m.Timer != 0 {
+			msg.ExpiresAt = now.Add(msg.Timer).Truncate(time.Second).Add(time.Second)
+		}
+		c.rec.Unread++
+	case wire.KindTimer:
+		msg.Kind = TimerMessage
+		msg.Dir = System
+		c.rec.Timer = int64(m.Timer)
+	}
+	if err := e.storeMessageLocked(c, msg); err != nil {
+		return fmt.Errorf("sotto: storing a received message: %w", err)
+	}
+	if err := e.msgStore(c).Append(c.logSeen(), hexID(msg.ID), []byte{1}); err != nil {
+		return err
+	}
+	c.seenAdd(msg.ID)
+	if len(c.seenQ) == maxSeen {
+		// Trim the stored list now and then, not on every message.
+		if n := len(c.seenQ); n%256 == 0 {
+			_ = n
+		}
+	}
+	if err := e.saveContactLocked(c); err != nil {
+		return err
+	}
+	e.ev.emit(MessageEvent{Message: *msg})
+	return nil
+}
+
+// ackedLocked handles an acknowledgement: the message leaves the outbox, is
+// shown delivered, and its disappearing clock starts.
+func (e *Engine) ackedLocked(c *contact, id MessageID) error {
+	idx := -1
+	for i, o := range c.outbox {
+		if o.id == id {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		return nil // a duplicate ack, or one for a message we never sent: ignore
+	}
+	if err := e.msgStore(c).Remove(c.logOut(), hexID(id)); err != nil {
+		return err
+	}
+	c.outbox = append(c.outbox[:idx], c.outbox[idx+1:]...)
+	for _, m := range c.msgs {
+		if m.ID != id {
+			continue
+		}
+		m.State = Delivered
+		if m.Kind == TextMessage && m.Timer > 0 {
+			m.ExpiresAt = e.cfg.now().Add(m.Timer).Truncate(time.Second).Add(time.Second)
+		}
+		if err := e.rewriteMessageLocked(c, m); err != nil {
+			return err
+		}
+		if !m.ExpiresAt.IsZero() {
+			e.armExpiryLocked(c, m)
+		}
+	}
+	e.ev.emit(DeliveredEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
+	return nil
+}
+
+func (s *session) writeLoop() {
+	e, c := s.e, s.c
+	fc := &frameConn{conn: s.conn, t: e.cfg.timing, now: e.cfg.now}
+	ka := time.NewTicker(e.cfg.timing.Keepalive / 2)
+	defer ka.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.wake:
+		case <-ka.C:
+		}
+		e.mu.Lock()
+		if c.sess != s {
+			e.mu.Unlock()
+			s.close()
+			return
+		}
+		var msgs []*wire.Message
+		var sentIDs []MessageID
+		for len(s.acks) > 0 {
+			n := min(len(s.acks), wire.MaxAcks)
+			am := &wire.Message{Kind: wire.KindAck}
+			for _, id := range s.acks[:n] {
+				am.Acks = append(am.Acks, id)
+			}
+			s.acks = s.acks[n:]
+			msgs = append(msgs, am)
+		}
+		for _, o := range c.outbox {
+			if s.sent[o.id] || len(sentIDs) >= 32 {
+				continue
+			}
+			m := &wire.Message{ID: o.id, At: uint64(o.rec.At), Timer: uint32(o.rec.Timer)}
+			if o.rec.Kind == int(TextMessage) {
+				m.Kind, m.Text = wire.KindText, o.rec.Text
+			} else {
+				m.Kind = wire.KindTimer
+			}
+			msgs = append(msgs, m)
+			sentIDs = append(sentIDs, o.id)
+		}
+		now := time.Now() // network timing uses the real clock, not the injected one
+		if len(msgs) == 0 && now.Sub(s.lastSend) >= e.cfg.timing.Keepalive/2 {
+			msgs = append(msgs, &wire.Message{Kind: wire.KindKeepalive})
+		}
+		var cts [][]byte
+		var err error
+		if len(msgs) > 0 {
+			cts, err = s.sealLocked(msgs)
+			s.lastSend = now
+		}
+		if err == nil {
+			for _, id := range sentIDs {
+				s.sent[id] = true
+			}
+		}
+		e.mu.Unlock()
+		if err != nil {
+			s.close()
+			return
+		}
+		for _, ct := range cts {
+			if err := fc.write(wire.FrameData, ct); err != nil {
+				s.close()
+				return
+			}
+		}
+		if len(sentIDs) > 0 {
+			e.mu.Lock()
+			for _, id := range sentIDs {
+				for _, m := range c.msgs {
+					if m.ID == id && m.State == Pending {
+						m.State = Sent
+					}
+				}
+				e.ev.emit(SentEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
+			}
+			e.mu.Unlock()
+			if len(sentIDs) == 32 {
+				s.nudge() // more waiting
+			}
+		}
+	}
+}
+
+// ---- handshake: initiator ----
+
+// dialOnce connects to a contact, runs the handshake and, if it succeeds,
+// serves the session until it ends.
+func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
+	e.mu.Lock()
+	if c.sess != nil || c.removed {
+		e.mu.Unlock()
+		return nil
+	}
+	c.hsGen++
+	gen := c.hsGen
+	c.outActive = true
+	hctx, cancel := context.WithTimeout(ctx, e.cfg.timing.Handshake)
+	c.hsOut = cancel
+	id := c.id
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		if c.hsGen == gen {
+			c.outActive = false
+		}
+		e.mu.Unlock()
+		cancel()
+	}()
+
+	conn, err := e.cfg.net.Dial(hctx, id.onion, c.onion)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(hctx, func() { conn.Close() })
+	s, err := e.initiate(hctx, c, conn, gen)
+	if !stop() || err != nil {
+		conn.Close()
+		if err == nil {
+			err = hctx.Err()
+		}
+		return err
+	}
+	conn.SetDeadline(time.Time{})
+	s.run()
+	return nil
+}
+
+func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen uint64) (*session, error) {
+	fc := &frameConn{conn: conn, t: e.cfg.timing, now: e.cfg.now}
+	e.mu.Lock()
+	prior, err := e.loadStateLocked(c)
+	id := c.id
+	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if prior != nil {
+		defer prior.Wipe()
+	}
+	h, err := ratchet.NewInitiator(e.cfg.rand, c.pub, prior)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Clear()
+	m1, err := h.Hello()
+	if err != nil {
+		return nil, err
+	}
+	conn.SetWriteDeadline(time.Now().Add(e.cfg.timing.Handshake))
+	b, _ := wire.AppendFrame(wire.Preamble(), wire.FrameHandshake, m1)
+	if _, err := conn.Write(b); err != nil {
+		return nil, err
+	}
+	hsDeadline := e.cfg.timing.Handshake
+	conn.SetReadDeadline(time.Now().Add(hsDeadline))
+	if err := wire.ReadPreamble(conn); err != nil {
+		return nil, errDrop
+	}
+	m2, err := readHandshake(fc, hsDeadline)
+	if err != nil {
+		return nil, err
+	}
+	var m3 []byte
+	err = id.seed(func(seed *[32]byte) error {
+		var err error
+		m3, err = h.Authenticate(m2, seed)
+		return err
+	})
+	if err != nil {
+		return nil, errDrop
+	}
+	if err := fc.write(wire.FrameHandshake, m3); err != nil {
+		return nil, err
+	}
+	m4, err := readHandshake(fc, hsDeadline)
+	if err != nil {
+		return nil, err
+	}
+	st, err := h.Finish(m4)
+	if err != nil {
+		return nil, errDrop
+	}
+	defer st.Wipe()
+	// The responder's hello says whether we are its contact.
+	t, ct, err := fc.read(hsDeadline)
+	if err != nil || t != wire.FrameData {
+		return nil, errDrop
+	}
+	pt, err := st.Decrypt(e.cfg.now(), ct, adFor(c.pub, id.pub))
+	if err != nil {
+		return nil, errDrop
+	}
+	hello, err := wire.ParseMessage(pt)
+	if err != nil || hello.Kind != wire.KindHello {
+		return nil, errDrop
+	}
+	if hello.Status == wire.HelloRequest {
+		return nil, e.sendRequest(c, st, fc)
+	}
+	// Commit: the new epoch becomes the contact's state and this connection
+	// its session, unless a newer handshake has taken over meanwhile.
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c.hsGen != gen || c.removed {
+		return nil, errDrop
+	}
+	if err := e.saveStateLocked(c, st.Clone()); err != nil {
+		return nil, err
+	}
+	return e.installLocked(c, conn, true), nil
+}
+
+func readHandshake(fc *frameConn, d time.Duration) ([]byte, error) {
+	t, content, err := fc.read(d)
+	if err != nil {
+		return nil, err
+	}
+	if t != wire.FrameHandshake {
+		return nil, errDrop
+	}
+	return append([]byte(nil), content...), nil
+}
+
+// installLocked makes a new connection the contact's session, replacing (and
+// closing) the previous one.
+func (e *Engine) installLocked(c *contact, conn net.Conn, initiator bool) *session {
+	if old := c.sess; old != nil {
+		old.close()
+	}
+	s := &session{e: e, c: c, conn: conn, initiator: initiator, wake: make(chan struct{}, 1),
+		done: make(chan struct{}), sent: map[MessageID]bool{}}
+	c.sess = s
+	return s
+}
+
+// sendRequest sends our contact request (with the first queued text, if
+// any) in a session with an open-mode identity that does not know us yet,
+// then waits for its verdict. The session's keys are thrown away: no state
+// is kept on either side until the request is accepted.
+func (e *Engine) sendRequest(c *contact, st *ratchet.State, fc *frameConn) error {
+	e.mu.Lock()
+	req := &wire.Message{Kind: wire.KindRequest, AuthKey: c.id.authPub}
+	for _, o := range c.outbox {
+		if o.rec.Kind == int(TextMessage) {
+			req.HasFirst, req.ID, req.At, req.Text = true, o.id, uint64(o.rec.At), o.rec.Text
+			break
+		}
+	}
+	id := c.id
+	e.mu.Unlock()
+	pt, err := req.Marshal()
+	if err != nil {
+		return err
+	}
+	ct, err := st.Encrypt(e.cfg.rand, pt, adFor(id.pub, c.pub))
+	clear(pt)
+	if err != nil {
+		return err
+	}
+	if err := fc.write(wire.FrameData, ct); err != nil {
+		return err
+	}
+	t, ct, err := fc.read(e.cfg.timing.Handshake)
+	if err != nil || t != wire.FrameData {
+		return errDrop
+	}
+	pt, err = st.Decrypt(e.cfg.now(), ct, adFor(c.pub, id.pub))
+	if err != nil {
+		return errDrop
+	}
+	m, err := wire.ParseMessage(pt)
+	if err != nil || m.Kind != wire.KindClose {
+		return errDrop
+	}
+	if m.Status == wire.CloseRejected {
+		return fmt.Errorf("sotto: the contact refused the request for now")
+	}
+	return errPending
+}
+
+// ---- handshake: responder ----
+
+// serveInbound runs an inbound connection: handshake, then either the
+// contact's session or, for an open-mode identity, one contact request.
+func (e *Engine) serveInbound(ctx context.Context, id *identity, conn net.Conn) {
+	defer conn.Close()
+	hctx, cancel := context.WithTimeout(ctx, e.cfg.timing.Handshake)
+	stop := context.AfterFunc(hctx, func() { conn.Close() })
+	s, err := e.respond(hctx, id, conn)
+	stopped := stop()
+	cancel()
+	if err != nil || !stopped {
+		e.cfg.logf("%s: inbound: %v (stopped %v)", id.name, err, stopped)
+		if s != nil {
+			s.close()
+		}
+		return
+	}
+	conn.SetDeadline(time.Time{})
+	s.run()
+}
+
+func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*session, error) {
+	fc := &frameConn{conn: conn, t: e.cfg.timing, now: e.cfg.now}
+	d := e.cfg.timing.Handshake
+	conn.SetReadDeadline(time.Now().Add(d))
+	if err := wire.ReadPreamble(conn); err != nil {
+		return nil, errDrop
+	}
+	m1, err := readHandshake(fc, d)
+	if err != nil {
+		return nil, err
+	}
+	h, err := ratchet.NewResponder(e.cfg.rand)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Clear()
+	var m2 []byte
+	err = id.seed(func(seed *[32]byte) error {
+		var err error
+		m2, err = h.Reply(m1, seed)
+		return err
+	})
+	if err != nil {
+		return nil, errDrop
+	}
+	conn.SetWriteDeadline(time.Now().Add(d))
+	b, _ := wire.AppendFrame(wire.Preamble(), wire.FrameHandshake, m2)
+	if _, err := conn.Write(b); err != nil {
+		return nil, err
+	}
+	m3, err := readHandshake(fc, d)
+	if err != nil {
+		return nil, err
+	}
+	peer, err := h.ReadAuth(m3)
+	if err != nil {
+		return nil, errDrop
+	}
+	// The initiator is authenticated. A contact, a stranger to an open-mode
+	// identity, or refused.
+	c, gen, err := e.claimInbound(ctx, id, peer)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, e.receiveRequest(id, peer, h, fc)
+	}
+	e.mu.Lock()
+	prior, err := e.loadStateLocked(c)
+	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	m4, st, err := h.Accept(prior)
+	if prior != nil {
+		prior.Wipe()
+	}
+	if err != nil {
+		return nil, errDrop
+	}
+	defer st.Wipe()
+	hello, _ := (&wire.Message{Kind: wire.KindHello, Status: wire.HelloContact}).Marshal()
+	ct, err := st.Encrypt(e.cfg.rand, hello, adFor(id.pub, peer))
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if c.hsGen != gen || c.removed {
+		e.mu.Unlock()
+		return nil, errDrop
+	}
+	if err := e.saveStateLocked(c, st.Clone()); err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	s := e.installLocked(c, conn, false)
+	e.mu.Unlock()
+	if err := fc.write(wire.FrameHandshake, m4); err != nil {
+		return s, err
+	}
+	if err := fc.write(wire.FrameData, ct); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// claimInbound decides what an authenticated inbound connection is for. For
+// a contact it returns the contact and a handshake generation; if our own
+// dial to that contact is under way, the dial of the side with the smaller
+// identity key wins on both sides. For a stranger it returns nil (open mode)
+// or an error.
+func (e *Engine) claimInbound(ctx context.Context, id *identity, peer ed25519.PublicKey) (*contact, uint64, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if id.removed {
+		return nil, 0, errDrop
+	}
+	c := id.byPub[string(peer)]
+	if c == nil {
+		if id.open {
+			return nil, 0, nil
+		}
+		return nil, 0, errDrop
+	}
+	if c.outActive && bytes.Compare(id.pub, peer) < 0 {
+		return nil, 0, errDrop // our dial wins
+	}
+	if c.outActive && c.hsOut != nil {
+		c.hsOut() // theirs wins: abandon ours
+	}
+	c.hsGen++
+	c.outActive = false
+	return c, c.hsGen, nil
+}
+
+// Contact requests to open-mode identities are rate limited and capped.
+const (
+	maxRequests      = 100              // pending requests per identity
+	requestRateN     = 10               // at most this many new requests ...
+	requestRateEvery = 10 * time.Minute // ... per this period, per identity
+)
+
+func (e *Engine) receiveRequest(id *identity, peer ed25519.PublicKey, h *ratchet.Handshake, fc *frameConn) error {
+	m4, st, err := h.Accept(nil)
+	if err != nil {
+		return errDrop
+	}
+	defer st.Wipe()
+	hello, _ := (&wire.Message{Kind: wire.KindHello, Status: wire.HelloRequest}).Marshal()
+	ct, err := st.Encrypt(e.cfg.rand, hello, adFor(id.pub, peer))
+	if err != nil {
+		return err
+	}
+	if err := fc.write(wire.FrameHandshake, m4); err != nil {
+		return err
+	}
+	if err := fc.write(wire.FrameData, ct); err != nil {
+		return err
+	}
+	t, ct, err := fc.read(e.cfg.timing.Handshake)
+	if err != nil || t != wire.FrameData {
+		return errDrop
+	}
+	pt, err := st.Decrypt(e.cfg.now(), ct, adFor(peer, id.pub))
+	if err != nil {
+		return errDrop
+	}
+	m, err := wire.ParseMessage(pt)
+	clear(pt)
+	if err != nil || m.Kind != wire.KindRequest {
+		return errDrop
+	}
+	status := uint8(wire.ClosePending)
+	if err := e.storeRequest(id, peer, m); err != nil {
+		status = wire.CloseRejected
+	}
+	bye, _ := (&wire.Message{Kind: wire.KindClose, Status: status}).Marshal()
+	if ct, err := st.Encrypt(e.cfg.rand, bye, adFor(id.pub, peer)); err == nil {
+		fc.write(wire.FrameData, ct)
+	}
+	return io.EOF
+}
+
+var _ = record.Version

@@ -1,0 +1,110 @@
+// Package vault implements Sotto's key custody and encrypted storage: keys
+// held in memguard enclaves and locked memory, and a directory of [age]
+// files that survives crashes and forgets what it is told to forget.
+//
+// It knows nothing of Tor or of the wire protocol. The core stores
+// identities, contacts, ratchet states, the outbox and settings as small
+// records ([Vault.Put], [Vault.Get], [Vault.Delete], [Vault.Keys]) and each
+// conversation as a log of entries ([Vault.Append], [Vault.Entries],
+// [Vault.Last], [Vault.Remove], [Vault.DropLog]).
+//
+// # Keys in memory
+//
+// A [Secret] is a memguard enclave: ciphertext in ordinary memory, opened
+// into a locked, guard-paged, read-only buffer only for the duration of
+// [Secret.Open]. A [Passphrase] is read from /dev/tty with echo off
+// ([ReadPassphrase]), from a file ([PassphraseFromFile]) or from bytes that
+// are wiped ([NewPassphrase]), straight into locked memory; it never becomes
+// a Go string. [Harden] turns core dumps off, makes the process
+// non-dumpable, raises RLIMIT_MEMLOCK to its hard limit and wipes memguard's
+// buffers on SIGINT, SIGTERM and SIGHUP.
+//
+// An ordinary user may lock only 64 KiB: 16 pages, 3 of which memguard's own
+// key takes. Every buffer costs at least a page, and memguard panics when
+// mlock fails. So at most [MaxOpenSecrets] secrets are open at once, every
+// allocation is checked against the limit first (failing with
+// [ErrLockedMemory], a clear error, instead of memguard's panic), and small
+// keys are best packed into one Secret or opened together with
+// [OpenSecrets], which puts them in one buffer.
+//
+// # On disk
+//
+// A vault directory holds (0700 directories, 0600 files, checked at Open):
+//
+//	vault.key   the vault key, encrypted to the passphrase (age scrypt)
+//	lock        flock(2)ed by the process that has the vault open
+//	r/<name>    16 record shards, age files encrypted to the vault key
+//	s/<name>    conversation-log segments, age files encrypted to the vault key
+//
+// The vault key is an age hybrid post-quantum identity (ML-KEM-768 +
+// X25519, "AGE-SECRET-KEY-PQ-1…"): the decrypted key file is a valid age
+// identity file, and every other file is a standard age file that the age
+// tool opens with it (age -d -i key). Post-quantum because vault files may be
+// copied today and attacked later; the cost (a 1.1 KiB header and an ML-KEM
+// operation per file) is small beside the 64 KiB segments. The passphrase is
+// stretched with scrypt at a work factor calibrated to about a second on the
+// machine that creates the vault, stored in the key file as age does; Open
+// refuses a key file asking for more than [DefaultMaxWorkFactor] before
+// doing any work.
+//
+// File names are keyed hashes (HMAC-SHA-256 under a key derived from the
+// vault key) of what the file holds, so they reveal no contact, identity or
+// onion address. Plaintexts are padded (to a power of two of at least 1 KiB
+// up to 64 KiB, then to a multiple of 64 KiB), so sizes reveal only a
+// bucket. Records are spread over a fixed 16 shards.
+//
+// # Crash safety
+//
+// Every write is to a temporary file that is fsynced, renamed into place,
+// and its directory fsynced; a write is acknowledged (its method returns nil)
+// only after that. A crash at any instant leaves the old or the new file.
+// Open deletes temporary files, finishes an interrupted DropLog, adopts a
+// segment written just before its log's metadata, and deletes segment files
+// nothing refers to. The lock file keeps a second process out ([ErrLocked]).
+//
+// # Cost
+//
+// A log is a list of segments of at most 64 KiB (or 1024 entries); Append
+// rewrites only the last one, so its cost does not grow with history. Open
+// reads the 16 shards and lists the segment files; logs are decrypted when
+// read. The first [Vault.Remove] on a log decrypts it once to index it.
+//
+// # Deletion
+//
+// [Vault.Remove] rewrites every segment that held a removed entry (or deletes
+// it if nothing is left) before it returns; [Vault.Delete] rewrites the
+// record's shard; [Vault.DropLog] deletes a log's segments. From then on the
+// data cannot be read back from the vault, with the passphrase or with the
+// age tool and the vault key. [Panic] destroys the key file first
+// (overwritten, synced, deleted) and then everything else.
+//
+// What a file system or disk may still keep: a rewrite writes a new file and
+// deletes the old one, and deleting a file does not erase its blocks. Until
+// they are reused, the old blocks (age ciphertext, readable with the vault
+// key, which the passphrase unlocks) may be recovered from the raw disk; so
+// may blocks kept by a journal, copy-on-write file systems (btrfs, ZFS) and
+// snapshots, and an SSD's wear levelling keeps old copies the operating
+// system cannot reach or overwrite, even after Panic's overwrite of the key
+// file. Against someone who takes the disk, only full-disk encryption (or a
+// VM whose disk is thrown away) and forgetting that key give real erasure;
+// Panic then removes what the running system can remove.
+//
+// # Threat assumptions
+//
+//   - Someone who copies the vault directory, without the passphrase, learns
+//     the number of shards, the number and padded sizes of segments (roughly
+//     how much has been written) and the files' times; nothing else.
+//     The passphrase's strength bounds the offline attack on vault.key.
+//   - Someone who can write to the directory can delete files or roll a
+//     file back to an older copy of itself (undetected); any other change,
+//     and moving a file to another name, is detected and reported by name.
+//   - The running process and its user account are trusted: a debugger or
+//     root can read memory. Locked memory keeps secrets out of swap and core
+//     dumps; it does not stop root. Go copies some secrets through ordinary
+//     memory that cannot be wiped: age's expanded private key and stream
+//     buffers while a file is encrypted or decrypted, scrypt's and HMAC's
+//     internal state, and the plaintext of records and entries, which are
+//     ordinary []byte values the caller holds.
+//
+// [age]: https://age-encryption.org/v1
+package vault

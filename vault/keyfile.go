@@ -1,0 +1,275 @@
+package vault
+
+import (
+	"bytes"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"filippo.io/age"
+	"github.com/awnumar/memguard"
+	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/crypto/scrypt"
+
+	"github.com/sottochat/sotto/vault/format"
+)
+
+// Spec constants of age's scrypt recipient stanza (age-encryption.org/v1).
+const (
+	scryptLabel    = "age-encryption.org/v1/scrypt" // salt prefix
+	scryptSaltSize = 16                             // random salt bytes
+	fileKeySize    = 16                             // age file key
+)
+
+// Work factors (log2 of scrypt's N, r=8 p=1; memory is 2^logN KiB).
+const (
+	// DefaultMaxWorkFactor is the largest work factor Open accepts unless
+	// Options.MaxWorkFactor says otherwise: 2^20 needs 1 GiB and a few
+	// seconds. A hostile key file asking for more is refused before any work.
+	DefaultMaxWorkFactor = 20
+	minCalibrated        = 15
+	unlockTarget         = time.Second
+	keyFileName          = "vault.key"
+	maxKeyFile           = 16 << 10
+)
+
+// nameKeyInfo labels the derivation of the file-name key from the identity.
+const nameKeyInfo = "sotto vault file names v1"
+
+// scryptRecipient and scryptIdentity produce and read age's standard scrypt
+// stanza, taking the passphrase from locked memory (age's own types copy it
+// into an ordinary string).
+type scryptRecipient struct {
+	pass *Passphrase
+	logN int
+}
+
+func (r *scryptRecipient) Wrap(fileKey []byte) ([]*age.Stanza, error) {
+	salt := make([]byte, scryptSaltSize)
+	rand.Read(salt)
+	var wrapped []byte
+	err := r.pass.open(func(p []byte) error {
+		k, err := scrypt.Key(p, append([]byte(scryptLabel), salt...), 1<<r.logN, 8, 1, chacha20poly1305.KeySize)
+		if err != nil {
+			return err
+		}
+		defer memguard.WipeBytes(k)
+		aead, err := chacha20poly1305.New(k)
+		if err != nil {
+			return err
+		}
+		wrapped = aead.Seal(nil, make([]byte, chacha20poly1305.NonceSize), fileKey, nil)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []*age.Stanza{{
+		Type: "scrypt",
+		Args: []string{base64.RawStdEncoding.EncodeToString(salt), strconv.Itoa(r.logN)},
+		Body: wrapped,
+	}}, nil
+}
+
+// WrapWithLabels gives a random label, as age does, so that an scrypt
+// stanza is always alone in its file.
+func (r *scryptRecipient) WrapWithLabels(fileKey []byte) ([]*age.Stanza, []string, error) {
+	s, err := r.Wrap(fileKey)
+	var l [16]byte
+	rand.Read(l[:])
+	return s, []string{hex.EncodeToString(l[:])}, err
+}
+
+type scryptIdentity struct {
+	pass    *Passphrase
+	maxLogN int
+	logN    int // the file's work factor, once seen
+}
+
+var digits = regexp.MustCompile(`^[1-9][0-9]?$`)
+
+func (i *scryptIdentity) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
+	if len(stanzas) != 1 || stanzas[0].Type != "scrypt" {
+		return nil, errors.New("not a passphrase-encrypted key file")
+	}
+	s := stanzas[0]
+	if len(s.Args) != 2 || !digits.MatchString(s.Args[1]) || len(s.Body) != fileKeySize+chacha20poly1305.Overhead {
+		return nil, errors.New("malformed scrypt stanza")
+	}
+	salt, err := base64.RawStdEncoding.Strict().DecodeString(s.Args[0])
+	if err != nil || len(salt) != scryptSaltSize {
+		return nil, errors.New("malformed scrypt salt")
+	}
+	logN, _ := strconv.Atoi(s.Args[1])
+	if logN > i.maxLogN || logN > 30 {
+		return nil, fmt.Errorf("%w: 2^%d (the limit is 2^%d): refusing to run it, the file may be hostile", ErrWorkFactor, logN, i.maxLogN)
+	}
+	i.logN = logN
+	var fileKey []byte
+	err = i.pass.open(func(p []byte) error {
+		k, err := scrypt.Key(p, append([]byte(scryptLabel), salt...), 1<<logN, 8, 1, chacha20poly1305.KeySize)
+		if err != nil {
+			return err
+		}
+		defer memguard.WipeBytes(k)
+		aead, _ := chacha20poly1305.New(k)
+		fileKey, err = aead.Open(nil, make([]byte, chacha20poly1305.NonceSize), s.Body, nil)
+		if err != nil {
+			return ErrWrongPassphrase
+		}
+		return nil
+	})
+	return fileKey, err
+}
+
+// calibrate picks the work factor that takes about a second here.
+func calibrate() int {
+	const probe = 12
+	start := time.Now()
+	scrypt.Key([]byte("calibration"), []byte("calibration salt"), 1<<probe, 8, 1, 32)
+	d := time.Since(start)
+	if d <= 0 {
+		d = time.Microsecond
+	}
+	n := probe + int(math.Round(math.Log2(float64(unlockTarget)/float64(d))))
+	return min(max(n, minCalibrated), DefaultMaxWorkFactor)
+}
+
+// vaultKey is the unlocked vault key: the secret packs the 32-byte file-name
+// key and the age identity string; the recipient is public.
+type vaultKey struct {
+	secret    *Secret
+	recipient age.Recipient
+}
+
+// newVaultKey generates a fresh post-quantum age identity.
+func newVaultKey() (*vaultKey, error) {
+	id, err := age.GenerateHybridIdentity()
+	if err != nil {
+		return nil, fmt.Errorf("vault: generating the vault key: %w", err)
+	}
+	s := id.String()
+	defer wipeString(s)
+	return packKey(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+// packKey builds a vaultKey from an identity string (in locked memory or
+// about to be wiped by the caller).
+func packKey(identity []byte) (*vaultKey, error) {
+	var lb *memguard.LockedBuffer
+	if err := allocLocked(pagesFor(32+len(identity)), func() { lb = memguard.NewBuffer(32 + len(identity)) }); err != nil {
+		return nil, err
+	}
+	defer lb.Destroy()
+	b := lb.Bytes()
+	nk, err := hkdf.Key(sha256.New, identity, nil, nameKeyInfo, 32)
+	if err != nil {
+		return nil, err
+	}
+	copy(b, nk)
+	memguard.WipeBytes(nk)
+	copy(b[32:], identity)
+	id, err := age.ParseHybridIdentity(unsafe.String(&b[32], len(identity)))
+	if err != nil {
+		return nil, errors.New("vault: the vault key is malformed")
+	}
+	rcpt := id.Recipient()
+	sec, err := NewSecret(b) // wipes b
+	if err != nil {
+		return nil, err
+	}
+	return &vaultKey{secret: sec, recipient: rcpt}, nil
+}
+
+// wipeString zeroes a string's bytes. Only for strings built at run time
+// (never literals), whose memory is ordinary heap.
+func wipeString(s string) {
+	if len(s) > 0 {
+		memguard.WipeBytes(unsafe.Slice(unsafe.StringData(s), len(s)))
+	}
+}
+
+// withIdentity opens the vault key and calls fn with the age identity. The
+// identity's expanded private key lives in ordinary memory while fn runs
+// (age's types): keep fn short.
+func (k *vaultKey) withIdentity(fn func(id age.Identity, nameKey []byte) error) error {
+	return k.secret.Open(func(b []byte) error {
+		id, err := age.ParseHybridIdentity(unsafe.String(&b[32], len(b)-32))
+		if err != nil {
+			return errors.New("vault: the vault key is malformed")
+		}
+		return fn(id, b[:32])
+	})
+}
+
+// sealKeyFile encrypts the key file plaintext for identity under pass.
+func sealKeyFile(k *vaultKey, pass *Passphrase, logN int) ([]byte, error) {
+	var out bytes.Buffer
+	err := k.secret.Open(func(b []byte) error {
+		plain, err := format.MarshalKeyFile(b[32:])
+		if err != nil {
+			return err
+		}
+		defer memguard.WipeBytes(plain)
+		w, err := age.Encrypt(&out, &scryptRecipient{pass: pass, logN: logN})
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(plain); err != nil {
+			return err
+		}
+		return w.Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: sealing the key file: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// openKeyFile decrypts a key file with pass. It returns the key and the
+// file's work factor.
+func openKeyFile(data []byte, pass *Passphrase, maxLogN int) (*vaultKey, int, error) {
+	si := &scryptIdentity{pass: pass, maxLogN: maxLogN}
+	r, err := age.Decrypt(bytes.NewReader(data), si)
+	if err != nil {
+		if errors.Is(err, ErrWrongPassphrase) || errors.Is(err, ErrWorkFactor) || errors.Is(err, ErrEmptyPassphrase) || errors.Is(err, ErrLockedMemory) {
+			return nil, 0, err
+		}
+		return nil, 0, &FileError{Name: keyFileName, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
+	}
+	var lb *memguard.LockedBuffer
+	if err := allocLocked(1, func() { lb = memguard.NewBuffer(pageSize) }); err != nil {
+		return nil, 0, err
+	}
+	defer lb.Destroy()
+	n, err := io.ReadFull(r, lb.Bytes())
+	if err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, 0, &FileError{Name: keyFileName, Err: fmt.Errorf("%w: %v", ErrDamaged, errOr(err, "too large"))}
+	}
+	id, err := format.ParseKeyFile(lb.Bytes()[:n])
+	if err != nil {
+		return nil, 0, &FileError{Name: keyFileName, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
+	}
+	k, err := packKey(id)
+	if err != nil {
+		return nil, 0, err
+	}
+	return k, si.logN, nil
+}
+
+func errOr(err error, s string) error {
+	if err != nil {
+		return err
+	}
+	return errors.New(s)
+}

@@ -1,0 +1,561 @@
+package vault
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"filippo.io/age"
+
+	"github.com/sottochat/sotto/vault/format"
+)
+
+// maxSegmentEntries closes a segment after this many entries even if small.
+const maxSegmentEntries = 1024
+
+// Entry is one entry of a conversation log.
+type Entry struct {
+	ID    string
+	Value []byte
+}
+
+// logState is what is known in memory about one conversation log.
+type logState struct {
+	name  string
+	meta  format.LogMeta
+	names map[uint32]string // seq -> file name
+	tail  *format.Segment   // the last live segment, decrypted; nil until needed
+	// tailBad: the last segment is damaged; the next Append starts a new one.
+	tailBad bool
+	index   map[string]uint32 // entry ID -> seq; nil until built
+}
+
+func (v *Vault) segPath(st *logState, seq uint32) string {
+	return segmentDir + "/" + st.names[seq]
+}
+
+// nameSegs fills in the file names of the given sequence numbers.
+func (v *Vault) nameSegs(st *logState, seqs ...uint32) error {
+	var missing []uint32
+	for _, q := range seqs {
+		if _, ok := st.names[q]; !ok {
+			missing = append(missing, q)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return v.key.secret.Open(func(b []byte) error {
+		for _, q := range missing {
+			st.names[q] = name(b[:32], []byte("segment"), []byte(st.name), u32(q))
+		}
+		return nil
+	})
+}
+
+// getLog returns the state of log, or nil if it does not exist and create
+// is false.
+func (v *Vault) getLog(log string, create bool) (*logState, error) {
+	if st, ok := v.logs[log]; ok {
+		return st, nil
+	}
+	st := &logState{name: log, names: map[uint32]string{}}
+	raw, ok := v.records[metaKind][log]
+	if !ok {
+		if !create {
+			return nil, nil
+		}
+	} else {
+		m, err := format.ParseLogMeta(raw)
+		if err != nil {
+			return nil, &FileError{Name: v.shardPath(v.shardOf[recKey{metaKind, log}]), Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
+		}
+		st.meta = *m
+	}
+	if err := v.nameSegs(st, st.meta.Live...); err != nil {
+		return nil, err
+	}
+	v.logs[log] = st
+	return st, nil
+}
+
+// putMeta stores m as log's metadata.
+func (v *Vault) putMeta(st *logState, m format.LogMeta) error {
+	raw, err := m.Marshal()
+	if err != nil {
+		return fmt.Errorf("vault: %w", err)
+	}
+	if err := v.put(metaKind, st.name, raw); err != nil {
+		return err
+	}
+	st.meta = m
+	return nil
+}
+
+// readSegment decrypts segment seq of st and checks that it belongs there.
+func (v *Vault) readSegment(id age.Identity, st *logState, seq uint32) (*format.Segment, error) {
+	if err := v.nameSegs(st, seq); err != nil {
+		return nil, err
+	}
+	rel := v.segPath(st, seq)
+	plain, err := v.unseal(id, rel)
+	if err != nil {
+		return nil, err
+	}
+	seg, err := format.ParseSegment(plain)
+	if err != nil {
+		return nil, &FileError{Name: rel, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
+	}
+	if seg.Log != st.name || seg.Seq != seq {
+		return nil, &FileError{Name: rel, Err: fmt.Errorf("%w: a segment moved from another place", ErrDamaged)}
+	}
+	return seg, nil
+}
+
+func (v *Vault) writeSegment(st *logState, seg *format.Segment) error {
+	if err := v.nameSegs(st, seg.Seq); err != nil {
+		return err
+	}
+	plain, err := seg.Marshal()
+	if err != nil {
+		return fmt.Errorf("vault: %w", err)
+	}
+	defer clear(plain)
+	ct, err := v.seal(plain)
+	if err != nil {
+		return fmt.Errorf("vault: %w", err)
+	}
+	if err := writeAtomic(filepath.Join(v.dir, segmentDir), st.names[seg.Seq], ct); err != nil {
+		return fmt.Errorf("vault: writing %s: %w", v.segPath(st, seg.Seq), err)
+	}
+	return nil
+}
+
+func segSize(seg *format.Segment) int {
+	n := format.HeaderSize(seg.Log)
+	for _, e := range seg.Entries {
+		n += format.EntrySize(e.ID, e.Value)
+	}
+	return n
+}
+
+// loadTail makes sure st.tail holds the last live segment (or tailBad).
+func (v *Vault) loadTail(st *logState) {
+	if st.tail != nil || st.tailBad || len(st.meta.Live) == 0 {
+		return
+	}
+	last := st.meta.Live[len(st.meta.Live)-1]
+	err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
+		seg, err := v.readSegment(id, st, last)
+		st.tail = seg
+		return err
+	})
+	if err != nil {
+		st.tail, st.tailBad = nil, true
+	}
+}
+
+// Append adds an entry at the end of log (created on first use). It is
+// durable when it returns, and costs the same however long the log is: only
+// the last segment (at most 64 KiB, or one large entry) is rewritten. IDs
+// are 1 to 255 bytes and should be unique in the log (the vault does not
+// check: Remove removes every entry with a given ID); values at most 1 MiB.
+func (v *Vault) Append(log, id string, value []byte) error {
+	if err := format.CheckEntry(log, id, value); err != nil {
+		return fmt.Errorf("vault: %w", err)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return ErrClosed
+	}
+	st, err := v.getLog(log, true)
+	if err != nil {
+		return err
+	}
+	if st.meta.Dropping {
+		return fmt.Errorf("vault: the log is being dropped")
+	}
+	v.loadTail(st)
+	e := format.Entry{ID: id, Value: slices.Clone(value)}
+	if e.Value == nil {
+		e.Value = []byte{}
+	}
+	if st.tail == nil || len(st.tail.Entries) >= maxSegmentEntries ||
+		(len(st.tail.Entries) > 0 && segSize(st.tail)+format.EntrySize(id, value) > format.SegmentTarget) {
+		// Start a new segment: write it, then record it in the metadata.
+		// A crash in between leaves a segment the next Open adopts.
+		seq := st.meta.Next
+		if seq == ^uint32(0) {
+			return fmt.Errorf("vault: log has too many segments")
+		}
+		seg := &format.Segment{Log: log, Seq: seq, Entries: []format.Entry{e}}
+		if err := v.writeSegment(st, seg); err != nil {
+			return err
+		}
+		m := format.LogMeta{Next: seq + 1, Live: append(slices.Clip(st.meta.Live), seq)}
+		if err := v.putMeta(st, m); err != nil {
+			return err
+		}
+		st.tail, st.tailBad = seg, false
+	} else {
+		next := &format.Segment{Log: log, Seq: st.tail.Seq, Entries: append(slices.Clip(st.tail.Entries), e)}
+		if err := v.writeSegment(st, next); err != nil {
+			return err
+		}
+		st.tail = next
+	}
+	if st.index != nil {
+		st.index[id] = st.tail.Seq
+	}
+	return nil
+}
+
+// scan decrypts the live segments of st in order (from the end if
+// backwards) and calls fn for each until it returns false. Damaged segments
+// are skipped and reported together at the end.
+func (v *Vault) scan(st *logState, backwards bool, fn func(seg *format.Segment) bool) error {
+	var damage []error
+	seqs := slices.Clone(st.meta.Live)
+	if backwards {
+		slices.Reverse(seqs)
+	}
+	err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
+		for _, q := range seqs {
+			var seg *format.Segment
+			if st.tail != nil && st.tail.Seq == q {
+				seg = st.tail
+			} else {
+				var err error
+				if seg, err = v.readSegment(id, st, q); err != nil {
+					var fe *FileError
+					if !errors.As(err, &fe) {
+						return err
+					}
+					damage = append(damage, err)
+					continue
+				}
+			}
+			if !fn(seg) {
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(damage...)
+}
+
+// Entries returns every entry of log in append order (none if the log does
+// not exist). If some segments are damaged it returns the entries of the
+// others together with an error naming the damaged files.
+func (v *Vault) Entries(log string) ([]Entry, error) {
+	return v.entries(log, -1)
+}
+
+// Last returns the last n entries of log, in append order; it reads only the
+// segments it needs.
+func (v *Vault) Last(log string, n int) ([]Entry, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	return v.entries(log, n)
+}
+
+func (v *Vault) entries(log string, n int) ([]Entry, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil, ErrClosed
+	}
+	st, err := v.getLog(log, false)
+	if st == nil || err != nil {
+		return nil, err
+	}
+	var segs [][]format.Entry
+	total := 0
+	full := n < 0
+	index := map[string]uint32{}
+	err = v.scan(st, !full, func(seg *format.Segment) bool {
+		segs = append(segs, seg.Entries)
+		total += len(seg.Entries)
+		for _, e := range seg.Entries {
+			index[e.ID] = seg.Seq
+		}
+		return full || total < n
+	})
+	if !full {
+		slices.Reverse(segs)
+	} else if err == nil {
+		st.index = index
+	}
+	out := make([]Entry, 0, total)
+	for _, es := range segs {
+		for _, e := range es {
+			out = append(out, Entry{ID: e.ID, Value: slices.Clone(e.Value)})
+		}
+	}
+	if !full && len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out, err
+}
+
+// buildIndex maps every entry ID of st to its segment.
+func (v *Vault) buildIndex(st *logState) error {
+	if st.index != nil {
+		return nil
+	}
+	index := map[string]uint32{}
+	err := v.scan(st, false, func(seg *format.Segment) bool {
+		for _, e := range seg.Entries {
+			index[e.ID] = seg.Seq
+		}
+		return true
+	})
+	st.index = index
+	if err != nil {
+		st.index = nil // incomplete: build it again next time
+		return err
+	}
+	// A Remove must reach the damaged segments' entries too; with an
+	// incomplete index it cannot, so it says so (after removing the rest).
+	return nil
+}
+
+// Remove deletes the entries with the given IDs from log and returns how
+// many it removed. Every segment that held one is rewritten without it (or
+// deleted, if nothing is left) before Remove returns: from then on the
+// entries cannot be read back from the vault, even with the passphrase (see
+// the package documentation for what the file system and the disk may
+// still keep). IDs not in the log are ignored. The first Remove on a log
+// decrypts all of it once to index it; later ones touch only the segments
+// concerned.
+func (v *Vault) Remove(log string, ids ...string) (int, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return 0, ErrClosed
+	}
+	st, err := v.getLog(log, false)
+	if st == nil || err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	indexErr := v.buildIndex(st)
+	if st.index == nil {
+		// Without an index, scan again for just these IDs.
+		st.index = map[string]uint32{}
+		v.scan(st, false, func(seg *format.Segment) bool {
+			for _, e := range seg.Entries {
+				st.index[e.ID] = seg.Seq
+			}
+			return true
+		})
+		defer func() { st.index = nil }()
+	}
+	bySeg := map[uint32]map[string]bool{}
+	for _, id := range ids {
+		if q, ok := st.index[id]; ok {
+			if bySeg[q] == nil {
+				bySeg[q] = map[string]bool{}
+			}
+			bySeg[q][id] = true
+		}
+	}
+	seqs := make([]uint32, 0, len(bySeg))
+	for q := range bySeg {
+		seqs = append(seqs, q)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	removed := 0
+	for _, q := range seqs {
+		n, err := v.removeFrom(st, q, bySeg[q])
+		removed += n
+		if err != nil {
+			return removed, err
+		}
+	}
+	return removed, indexErr
+}
+
+// removeFrom rewrites segment q of st without the given IDs.
+func (v *Vault) removeFrom(st *logState, q uint32, drop map[string]bool) (int, error) {
+	var seg *format.Segment
+	if st.tail != nil && st.tail.Seq == q {
+		seg = st.tail
+	} else {
+		err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
+			var err error
+			seg, err = v.readSegment(id, st, q)
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	kept := make([]format.Entry, 0, len(seg.Entries))
+	for _, e := range seg.Entries {
+		if !drop[e.ID] {
+			kept = append(kept, e)
+		}
+	}
+	n := len(seg.Entries) - len(kept)
+	next := &format.Segment{Log: st.name, Seq: q, Entries: kept}
+	// Rewrite first: from here on the entries are gone, even if the steps
+	// below are interrupted (an empty segment is harmless).
+	if err := v.writeSegment(st, next); err != nil {
+		return 0, err
+	}
+	for id := range drop {
+		delete(st.index, id)
+	}
+	isTail := st.tail != nil && st.tail.Seq == q
+	if isTail {
+		st.tail = next
+	}
+	if len(kept) > 0 {
+		return n, nil
+	}
+	// Nothing left: forget the segment, then delete its file.
+	live := slices.DeleteFunc(slices.Clone(st.meta.Live), func(x uint32) bool { return x == q })
+	if err := v.putMeta(st, format.LogMeta{Next: st.meta.Next, Live: live}); err != nil {
+		return n, err
+	}
+	if isTail || (len(live) > 0 && st.tail != nil && st.tail.Seq != live[len(live)-1]) {
+		st.tail, st.tailBad = nil, false
+	}
+	if err := os.Remove(filepath.Join(v.dir, v.segPath(st, q))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return n, fmt.Errorf("vault: %w", err)
+	}
+	delete(st.names, q)
+	return n, syncDir(filepath.Join(v.dir, segmentDir))
+}
+
+// DropLog deletes a whole log (a deleted conversation, a burned identity):
+// its segments are deleted before DropLog returns. Dropping a missing log is
+// not an error.
+func (v *Vault) DropLog(log string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return ErrClosed
+	}
+	st, err := v.getLog(log, false)
+	if st == nil || err != nil {
+		return err
+	}
+	return v.dropLog(st)
+}
+
+// dropLog marks the log as dropping (so that a crash midway is finished at
+// the next Open), deletes its segments, then its metadata.
+func (v *Vault) dropLog(st *logState) error {
+	if !st.meta.Dropping {
+		m := st.meta
+		m.Dropping = true
+		if err := v.putMeta(st, m); err != nil {
+			return err
+		}
+	}
+	if err := v.nameSegs(st, st.meta.Live...); err != nil {
+		return err
+	}
+	for _, q := range st.meta.Live {
+		if err := os.Remove(filepath.Join(v.dir, v.segPath(st, q))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("vault: %w", err)
+		}
+	}
+	if err := syncDir(filepath.Join(v.dir, segmentDir)); err != nil {
+		return fmt.Errorf("vault: %w", err)
+	}
+	if err := v.del(metaKind, st.name); err != nil {
+		return err
+	}
+	delete(v.logs, st.name)
+	return nil
+}
+
+// Logs returns the names of the logs, sorted.
+func (v *Vault) Logs() ([]string, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil, ErrClosed
+	}
+	var out []string
+	for k := range v.records[metaKind] {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// recoverLogs, at Open, finishes what a crash interrupted: drops marked
+// logs, adopts a segment written just before its metadata, and deletes
+// segment files no log refers to (left by an interrupted Remove or DropLog).
+func (v *Vault) recoverLogs() error {
+	logs := make([]string, 0, len(v.records[metaKind]))
+	for k := range v.records[metaKind] {
+		logs = append(logs, k)
+	}
+	slices.Sort(logs)
+	known := map[string]bool{}
+	for _, log := range logs {
+		st, err := v.getLog(log, false)
+		if err != nil {
+			return err
+		}
+		if st.meta.Dropping {
+			if err := v.dropLog(st); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := v.nameSegs(st, st.meta.Next); err != nil {
+			return err
+		}
+		if _, err := os.Lstat(filepath.Join(v.dir, v.segPath(st, st.meta.Next))); err == nil {
+			q := st.meta.Next
+			err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
+				_, err := v.readSegment(id, st, q)
+				return err
+			})
+			if err == nil {
+				if err := v.putMeta(st, format.LogMeta{Next: q + 1, Live: append(slices.Clip(st.meta.Live), q)}); err != nil {
+					return err
+				}
+			}
+		}
+		for _, q := range st.meta.Live {
+			known[st.names[q]] = true
+		}
+	}
+	for _, bad := range v.shardBad {
+		if bad != nil {
+			return nil // some logs are unknown: delete nothing
+		}
+	}
+	dir := filepath.Join(v.dir, segmentDir)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("vault: %w", err)
+	}
+	swept := false
+	for _, e := range ents {
+		if !known[e.Name()] {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("vault: %w", err)
+			}
+			swept = true
+		}
+	}
+	if swept {
+		return syncDir(dir)
+	}
+	return nil
+}

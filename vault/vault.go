@@ -1,0 +1,422 @@
+package vault
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"filippo.io/age"
+	"golang.org/x/sys/unix"
+
+	"github.com/sottochat/sotto/vault/format"
+)
+
+// Layout of a vault directory.
+const (
+	lockFileName = "lock" // flock(2) target, empty
+	recordDir    = "r"    // NumShards record shards
+	segmentDir   = "s"    // conversation-log segments
+	// NumShards is the fixed number of record files. Records are spread over
+	// them by keyed hash, so the number of contacts does not show as a
+	// number of files.
+	NumShards = 16
+	// maxFile bounds any vault file read from disk.
+	maxFile = format.MaxPlaintext + 1<<20
+)
+
+// Options tune Create, Open, ChangePassphrase and Check. The zero value (or
+// nil) is right for production.
+type Options struct {
+	// UnsafeWorkFactor, for tests only, sets the scrypt work factor (log2 N,
+	// 1 to 30) that Create and ChangePassphrase write. Zero means calibrate
+	// to about one second on this machine (never below 2^15).
+	UnsafeWorkFactor int
+	// MaxWorkFactor is the largest scrypt work factor Open accepts from the
+	// key file; zero means DefaultMaxWorkFactor.
+	MaxWorkFactor int
+	// AllowDamaged lets Open succeed when record shards are damaged: the
+	// damaged ones read as empty and refuse writes (so they are never
+	// overwritten); [Vault.Damage] lists them.
+	AllowDamaged bool
+}
+
+func (o *Options) maxWork() int {
+	if o != nil && o.MaxWorkFactor > 0 {
+		return min(o.MaxWorkFactor, 30)
+	}
+	return DefaultMaxWorkFactor
+}
+
+func (o *Options) workFactor() (int, error) {
+	if o != nil && o.UnsafeWorkFactor != 0 {
+		if o.UnsafeWorkFactor < 1 || o.UnsafeWorkFactor > 30 {
+			return 0, fmt.Errorf("vault: work factor %d out of range 1..30", o.UnsafeWorkFactor)
+		}
+		return o.UnsafeWorkFactor, nil
+	}
+	return calibrate(), nil
+}
+
+// Vault is an open vault. Its methods are safe for concurrent use; each
+// write is atomic and durable when it returns.
+type Vault struct {
+	mu     sync.Mutex
+	dir    string
+	opts   Options
+	lock   *os.File
+	key    *vaultKey
+	closed bool
+
+	shardNames [NumShards]string
+	shardBad   [NumShards]error             // a damaged shard: never overwritten
+	records    map[string]map[string][]byte // kind -> key -> value
+	shardOf    map[recKey]int
+	logs       map[string]*logState
+}
+
+type recKey struct{ kind, key string }
+
+// Dir is the vault's directory.
+func (v *Vault) Dir() string { return v.dir }
+
+// Create makes a new vault in dir (created 0700 if missing; it must be
+// empty) protected by pass, and returns it open.
+func Create(dir string, pass *Passphrase, o *Options) (*Vault, error) {
+	logN, err := o.workFactor()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	if err := checkPerm(dir, true); err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	if len(ents) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrExists, dir)
+	}
+	lock, err := takeLock(dir)
+	if err != nil {
+		return nil, err
+	}
+	v := &Vault{dir: dir, lock: lock, records: map[string]map[string][]byte{}, shardOf: map[recKey]int{}, logs: map[string]*logState{}}
+	if o != nil {
+		v.opts = *o
+	}
+	fail := func(err error) (*Vault, error) {
+		v.Close()
+		return nil, err
+	}
+	if v.key, err = newVaultKey(); err != nil {
+		return fail(err)
+	}
+	for _, d := range []string{recordDir, segmentDir} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			return fail(fmt.Errorf("vault: %w", err))
+		}
+	}
+	if err := v.nameShards(); err != nil {
+		return fail(err)
+	}
+	for i := range NumShards {
+		if err := v.writeShard(i); err != nil {
+			return fail(err)
+		}
+	}
+	kf, err := sealKeyFile(v.key, pass, logN)
+	if err != nil {
+		return fail(err)
+	}
+	// The key file goes last: a vault without it is an unfinished Create.
+	if err := writeAtomic(dir, keyFileName, kf); err != nil {
+		return fail(fmt.Errorf("vault: %w", err))
+	}
+	return v, nil
+}
+
+// Open unlocks the vault in dir with pass. A wrong passphrase gives
+// ErrWrongPassphrase and writes nothing; a vault open in another process
+// gives ErrLocked; a damaged file gives a *FileError naming it.
+func Open(dir string, pass *Passphrase, o *Options) (*Vault, error) {
+	if err := checkTree(dir); err != nil {
+		return nil, err
+	}
+	lock, err := takeLock(dir)
+	if err != nil {
+		return nil, err
+	}
+	v := &Vault{dir: dir, lock: lock, records: map[string]map[string][]byte{}, shardOf: map[recKey]int{}, logs: map[string]*logState{}}
+	if o != nil {
+		v.opts = *o
+	}
+	if v.key, _, err = unlock(dir, pass, o); err != nil {
+		v.Close()
+		return nil, err
+	}
+	if err := v.load(); err != nil {
+		v.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// unlock reads the key file and opens it with pass.
+func unlock(dir string, pass *Passphrase, o *Options) (*vaultKey, int, error) {
+	data, err := readCapped(filepath.Join(dir, keyFileName), maxKeyFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, 0, fmt.Errorf("%w: %s has no %s", ErrNoVault, dir, keyFileName)
+	}
+	if err != nil {
+		return nil, 0, &FileError{Name: keyFileName, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
+	}
+	return openKeyFile(data, pass, o.maxWork())
+}
+
+// load reads every record shard, removes temporary files a crash left, and
+// finishes interrupted log operations.
+func (v *Vault) load() error {
+	for _, d := range []string{recordDir, segmentDir} {
+		if err := removeTemps(filepath.Join(v.dir, d)); err != nil {
+			return fmt.Errorf("vault: %w", err)
+		}
+	}
+	if err := v.nameShards(); err != nil {
+		return err
+	}
+	err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
+		for i := range NumShards {
+			sh, err := v.readShard(id, i)
+			if err != nil {
+				if !v.opts.AllowDamaged {
+					return err
+				}
+				v.shardBad[i] = err
+				continue
+			}
+			for _, r := range sh.Records {
+				k := recKey{r.Kind, r.Key}
+				if _, dup := v.shardOf[k]; dup {
+					return &FileError{Name: v.shardPath(i), Err: fmt.Errorf("%w: a record stored twice", ErrDamaged)}
+				}
+				v.setRecord(r.Kind, r.Key, r.Value)
+				v.shardOf[k] = i
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return v.recoverLogs()
+}
+
+// Damage lists the record shards Open found damaged (with
+// Options.AllowDamaged); they refuse writes.
+func (v *Vault) Damage() []*FileError {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []*FileError
+	for _, err := range v.shardBad {
+		var fe *FileError
+		if errors.As(err, &fe) {
+			out = append(out, fe)
+		}
+	}
+	return out
+}
+
+// Close releases the vault and its lock and drops its keys.
+func (v *Vault) Close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil
+	}
+	v.closed = true
+	if v.key != nil {
+		v.key.secret.Destroy()
+	}
+	v.records, v.logs = nil, nil
+	if v.lock != nil {
+		return v.lock.Close() // releases the flock
+	}
+	return nil
+}
+
+// ChangePassphrase re-wraps the vault key under newPass, after checking
+// oldPass. Only the key file changes, atomically.
+func (v *Vault) ChangePassphrase(oldPass, newPass *Passphrase) error {
+	if err := v.VerifyPassphrase(oldPass); err != nil {
+		return err
+	}
+	logN, err := v.opts.workFactor()
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return ErrClosed
+	}
+	kf, err := sealKeyFile(v.key, newPass, logN)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(v.dir, keyFileName, kf); err != nil {
+		return fmt.Errorf("vault: %w", err)
+	}
+	return nil
+}
+
+// VerifyPassphrase reports whether pass opens this vault (ErrWrongPassphrase
+// if not), running the full KDF: for a lock screen.
+func (v *Vault) VerifyPassphrase(pass *Passphrase) error {
+	k, _, err := unlock(v.dir, pass, &v.opts)
+	if err != nil {
+		return err
+	}
+	k.secret.Destroy()
+	return nil
+}
+
+// name derives an on-disk file name from the file-name key.
+func name(nameKey []byte, parts ...[]byte) string {
+	m := hmac.New(sha256.New, nameKey)
+	for _, p := range parts {
+		var l [4]byte
+		binary.BigEndian.PutUint32(l[:], uint32(len(p)))
+		m.Write(l[:])
+		m.Write(p)
+	}
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+func u32(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
+
+func (v *Vault) nameShards() error {
+	return v.key.secret.Open(func(b []byte) error {
+		for i := range NumShards {
+			v.shardNames[i] = name(b[:32], []byte("shard"), u32(uint32(i)))
+		}
+		return nil
+	})
+}
+
+func (v *Vault) shardPath(i int) string { return recordDir + "/" + v.shardNames[i] }
+
+// seal encrypts plaintext to the vault key as an age file.
+func (v *Vault) seal(plain []byte) ([]byte, error) {
+	var out bytes.Buffer
+	w, err := age.Encrypt(&out, v.key.recipient)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(plain); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// unseal reads and decrypts the vault file at rel (a path inside the vault).
+// Every failure is a *FileError naming rel.
+func (v *Vault) unseal(id age.Identity, rel string) ([]byte, error) {
+	data, err := readCapped(filepath.Join(v.dir, rel), maxFile)
+	if err != nil {
+		return nil, &FileError{Name: rel, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
+	}
+	r, err := age.Decrypt(bytes.NewReader(data), id)
+	if err != nil {
+		return nil, &FileError{Name: rel, Err: fmt.Errorf("%w: not encrypted to this vault's key, or tampered with", ErrDamaged)}
+	}
+	plain, err := io.ReadAll(io.LimitReader(r, format.MaxPlaintext+1))
+	if err != nil || len(plain) > format.MaxPlaintext {
+		return nil, &FileError{Name: rel, Err: fmt.Errorf("%w: truncated or tampered with", ErrDamaged)}
+	}
+	return plain, nil
+}
+
+// takeLock creates (if needed) and flocks dir/lock.
+func takeLock(dir string) (*os.File, error) {
+	p := filepath.Join(dir, lockFileName)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("vault: lock file: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("vault: locking %s: %w", p, err)
+	}
+	return f, nil
+}
+
+// checkPerm refuses a file or directory that group or others can access, or
+// that another user owns.
+func checkPerm(path string, isDir bool) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fmt.Errorf("vault: %w", err)
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("vault: %s is a symbolic link: refusing to follow it", path)
+	}
+	if isDir != fi.IsDir() {
+		return fmt.Errorf("vault: %s: unexpected file type", path)
+	}
+	if perm := uint32(fi.Mode().Perm()); perm&0o077 != 0 {
+		fix := "chmod 600 " + path
+		if isDir {
+			fix = "chmod 700 " + path
+		}
+		return &PermissionError{Path: path, Mode: perm, Fix: fix}
+	}
+	return checkOwner(path, fi)
+}
+
+// checkTree checks the vault directory, its sub-directories and files.
+func checkTree(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, keyFileName)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %s has no %s", ErrNoVault, dir, keyFileName)
+	}
+	if err := checkPerm(dir, true); err != nil {
+		return err
+	}
+	for _, d := range []string{recordDir, segmentDir} {
+		p := filepath.Join(dir, d)
+		if err := checkPerm(p, true); err != nil {
+			return err
+		}
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			return fmt.Errorf("vault: %w", err)
+		}
+		for _, e := range ents {
+			if err := checkPerm(filepath.Join(p, e.Name()), false); err != nil {
+				return err
+			}
+		}
+	}
+	for _, f := range []string{keyFileName, lockFileName} {
+		if err := checkPerm(filepath.Join(dir, f), false); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
