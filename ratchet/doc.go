@@ -55,6 +55,11 @@
 // and the messages the caller re-encrypts on the next connection use the new
 // epoch. A State keeps the newest [MaxEpochs] epochs.
 //
+// A handshake returns a copy of the State it was given with the new epoch
+// added. A caller that kept using the State during the handshake (another
+// connection still delivering) commits with [State.Adopt], which adds the
+// new epoch to the current State instead of replacing it.
+//
 // # Double ratchet
 //
 // [State.Encrypt] and [State.Decrypt] implement the Double Ratchet with

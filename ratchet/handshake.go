@@ -565,3 +565,9 @@ func (h *Handshake) epochKeys(chosen *epoch) epochKeys {
 	wipe(salt)
 	return k
 }
+
+// String describes the handshake without any secret.
+func (h *Handshake) String() string { return "ratchet.Handshake{" + h.state.String() + "}" }
+
+// GoString is String, for %#v.
+func (h *Handshake) GoString() string { return h.String() }

@@ -6,6 +6,7 @@ import (
 	"crypto/mlkem"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"time"
@@ -489,3 +490,12 @@ func (s *State) Adopt(from *State) error {
 	}
 	return nil
 }
+
+// String describes the State without any secret, so that printing one by
+// mistake (a log line, %v) leaks nothing.
+func (s *State) String() string {
+	return fmt.Sprintf("ratchet.State{epochs: %d}", len(s.epochs))
+}
+
+// GoString is String, for %#v.
+func (s *State) GoString() string { return s.String() }
