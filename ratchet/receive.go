@@ -26,6 +26,7 @@ func (s *State) Decrypt(now time.Time, message, ad []byte) ([]byte, error) {
 			continue
 		}
 		w.expire(now.Unix())
+		w.confirmed = true // the peer encrypted in this epoch: it holds it
 		old := s.epochs[i]
 		if len(old.skipped) > 0 && (len(w.skipped) == 0 || &old.skipped[0] != &w.skipped[0]) {
 			// w's skipped keys were cloned: destroy the old copies, which
