@@ -262,7 +262,6 @@ func (h *Handshake) Reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	defer func() { sR = nil }()
 	h.local = pub
 	h.prologue(h.local[:])
 
