@@ -55,6 +55,11 @@
 // and the messages the caller re-encrypts on the next connection use the new
 // epoch. A State keeps the newest [MaxEpochs] epochs.
 //
+// A handshake returns a copy of the State it was given with the new epoch
+// added. A caller that kept using the State during the handshake (another
+// connection still delivering) commits with [State.Adopt], which adds the
+// new epoch to the current State instead of replacing it.
+//
 // # Double ratchet
 //
 // [State.Encrypt] and [State.Decrypt] implement the Double Ratchet with
@@ -72,11 +77,13 @@
 // bounded ([MaxSkip], [MaxSkippedKeys]) and expire after [MaxSkippedAge],
 // measured with the time the caller passes.
 //
-// A State restored from an old copy (rollback) is made harmless rather than
-// detected: every message is sealed with a fresh random 24-byte nonce, so
-// re-using a chain never repeats a key and nonce; the peer rejects such
-// messages without changing its State, and the next handshake starts a
-// fresh epoch. A side that lost all its epochs shows as
+// A State restored from an old copy (rollback) is made harmless: every
+// message is sealed with a fresh random 24-byte nonce, so re-using a chain
+// never repeats a key and nonce; the peer rejects such messages without
+// changing its State, and the next handshake starts a fresh epoch. It is
+// also detected at the epoch level: a responder reports
+// [Handshake.PeerRolledBack] when the initiator no longer holds an epoch it
+// had used, and a side that lost all its epochs shows as
 // [Handshake.Continued] false. See docs/PROTOCOL.md, section 1.6.
 //
 // Package [github.com/sottochat/sotto/ratchet/wire] holds the byte encodings

@@ -32,6 +32,7 @@ type epoch struct {
 	sendChain uint32 // index of our current sending chain (chain 0 is the responder's first)
 	recvChain uint32 // index of our current receiving chain
 
+	confirmed   bool // the peer is known to hold this epoch (it sent a message in it, or confirmed it in message 4)
 	hasDHr      bool // DHr is set
 	hasCKr      bool // CKr and HKr are set (a receiving chain exists)
 	sendPending bool // a new receiving chain arrived: the next Encrypt does the sending DH step
@@ -87,6 +88,7 @@ func newInitiatorEpoch(k epochKeys, responderRatchetKey *ecdh.PublicKey) *epoch 
 	e.nhkr = k.nhkB
 	e.nhks = k.hkA
 	e.sendPending = true
+	e.confirmed = true // the responder installed it before sending message 4
 	return e
 }
 

@@ -274,3 +274,22 @@ func TestZeroValues(t *testing.T) {
 		t.Fatal("nil random source accepted")
 	}
 }
+
+// TestIdentityHiding: the initiator's identity and its X25519 form appear in
+// no handshake message; only the responder learns it.
+func TestIdentityHiding(t *testing.T) {
+	a, b := newParty(t), newParty(t)
+	tr := record(t, a, b)
+	ax, err := identityX25519(a.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range [][]byte{tr.m1, tr.m2, tr.m3, tr.m4} {
+		if bytes.Contains(m, a.pub[:8]) || bytes.Contains(m, ax.Bytes()[:8]) {
+			t.Fatalf("message %d reveals the initiator", i+1)
+		}
+		if bytes.Contains(m, b.pub[:8]) {
+			t.Fatalf("message %d carries the responder's identity", i+1)
+		}
+	}
+}

@@ -24,7 +24,8 @@ const (
 	sfSendPending = 0x04
 	sfHasPQSeed   = 0x08
 	sfHasDHs      = 0x10
-	sfAll         = sfHasDHr | sfHasCKr | sfSendPending | sfHasPQSeed | sfHasDHs
+	sfConfirmed   = 0x20
+	sfAll         = sfHasDHr | sfHasCKr | sfSendPending | sfHasPQSeed | sfHasDHs | sfConfirmed
 )
 
 // ErrBadState is returned by UnmarshalBinary for bytes that are not a valid
@@ -78,6 +79,9 @@ func (e *epoch) marshal(b *cryptobyte.Builder) {
 	}
 	if e.dhs != nil {
 		f |= sfHasDHs
+	}
+	if e.confirmed {
+		f |= sfConfirmed
 	}
 	b.AddUint8(f)
 	if e.hasPQSeed {
@@ -168,6 +172,7 @@ func parseEpoch(in *cryptobyte.String) (*epoch, bool) {
 	e.hasCKr = f&sfHasCKr != 0
 	e.sendPending = f&sfSendPending != 0
 	e.hasPQSeed = f&sfHasPQSeed != 0
+	e.confirmed = f&sfConfirmed != 0
 	if e.hasPQSeed && !readArray(in, e.pqSeed[:]) {
 		return nil, false
 	}

@@ -118,6 +118,9 @@ func simulate(t *testing.T, seed uint64, connections, opsPerConn int) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if hr.PeerRolledBack() {
+			t.Fatalf("connection %d: false rollback alarm", conn)
+		}
 		st[r] = newR
 		if rng.IntN(8) == 0 && conn != connections-1 {
 			// Message 4 lost: the responder sends into an epoch the
