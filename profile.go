@@ -156,7 +156,11 @@ func Panic(profileDir string) error {
 		profileDir = DefaultProfileDir()
 	}
 	err := vault.Panic(filepath.Join(profileDir, vaultSubdir))
-	os.RemoveAll(profileDir)
+	// Only what Sotto put there: tor's state, then the directory if empty.
+	if rerr := os.RemoveAll(filepath.Join(profileDir, torSubdir)); rerr != nil && err == nil {
+		err = rerr
+	}
+	os.Remove(profileDir)
 	vault.Purge()
 	return err
 }
@@ -307,6 +311,13 @@ func (s *torState) onEvent(ev onion.Event) {
 	case onion.Restarted:
 		s.status = TorStatus{State: TorBootstrapping, Percent: 0, Summary: "restarted"}
 		out = TorEvent{Status: s.status}
+	case onion.ServiceOnline, onion.ServiceOffline:
+		e := s.e
+		s.mu.Unlock()
+		if e != nil {
+			e.serviceEvent(ev.Service, ev.Kind == onion.ServiceOnline)
+		}
+		return
 	}
 	e := s.e
 	if out != nil && e == nil {
