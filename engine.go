@@ -16,6 +16,7 @@ import (
 
 	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/record"
+	"github.com/sottochat/sotto/vault"
 )
 
 // timing holds the protocol's timeouts; tests shorten them.
@@ -49,6 +50,7 @@ type engineConfig struct {
 	logf      func(format string, args ...any)
 	closeFn   func() error // closes what Open started (tor, vault)
 	torStatus func() TorStatus
+	pass      func(*vault.Passphrase) error // checks the profile's passphrase
 }
 
 // Engine is an open profile: its identities, contacts and conversations, the
@@ -62,12 +64,13 @@ type Engine struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 
-	mu     sync.Mutex
-	closed bool
-	ids    map[string]*identity // by name
-	expiry expiryHeap
-	tick   chan struct{} // wakes the expiry goroutine
-	tor    TorStatus
+	mu      sync.Mutex
+	closed  bool
+	started bool                 // the network is up: identities go online as they are created
+	ids     map[string]*identity // by name
+	expiry  expiryHeap
+	tick    chan struct{} // wakes the expiry goroutine
+	tor     TorStatus
 }
 
 type identity struct {
@@ -160,6 +163,10 @@ func (e *Engine) start() {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	e.started = true
 	for _, id := range e.ids {
 		e.startIdentityLocked(id)
 	}
@@ -200,6 +207,11 @@ func (e *Engine) Close() error {
 	e.stop()
 	e.wg.Wait()
 	e.mu.Lock()
+	for _, id := range ids {
+		for _, c := range id.contacts {
+			e.flushStateLocked(c)
+		}
+	}
 	e.wipeMemory()
 	e.mu.Unlock()
 	var err error
@@ -384,7 +396,7 @@ func (e *Engine) NewIdentity(ctx context.Context, name string, o IdentityOptions
 		}
 	}
 	e.ids[name] = id
-	if e.cfg.net != nil {
+	if e.started {
 		e.startIdentityLocked(id)
 	}
 	return id.info(), nil

@@ -22,6 +22,9 @@ import (
 // startIdentityLocked puts an identity online: publish its onion service,
 // accept connections, and start a dialer per contact.
 func (e *Engine) startIdentityLocked(id *identity) {
+	if id.ctx != nil || id.removed {
+		return
+	}
 	id.ctx, id.cancel = context.WithCancel(e.ctx)
 	keys := id.clientAuthKeys()
 	id.wg.Add(1)
@@ -60,7 +63,8 @@ func (e *Engine) serveIdentity(id *identity, keys [][32]byte) {
 		return
 	}
 	id.svc = svc
-	id.online = true
+	id.online = svc.Online()
+	online := id.online
 	// Contacts added while publishing.
 	if now := id.clientAuthKeys(); len(now) != len(keys) && !id.open {
 		e.mu.Unlock()
@@ -68,7 +72,9 @@ func (e *Engine) serveIdentity(id *identity, keys [][32]byte) {
 		e.mu.Lock()
 	}
 	e.mu.Unlock()
-	e.ev.emit(IdentityEvent{Identity: id.name, Onion: id.onion, Online: true})
+	if online {
+		e.ev.emit(IdentityEvent{Identity: id.name, Onion: id.onion, Online: true})
+	}
 	stop := context.AfterFunc(ctx, func() { svc.Close() })
 	defer stop()
 	for {
@@ -206,4 +212,22 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// serviceEvent reports an onion service's descriptor published or withdrawn.
+func (e *Engine) serviceEvent(addr string, online bool) {
+	e.mu.Lock()
+	var id *identity
+	for _, x := range e.ids {
+		if x.onion == addr {
+			id = x
+		}
+	}
+	if id == nil || id.removed || id.online == online {
+		e.mu.Unlock()
+		return
+	}
+	id.online = online
+	e.mu.Unlock()
+	e.ev.emit(IdentityEvent{Identity: id.name, Onion: id.onion, Online: online})
 }

@@ -16,6 +16,7 @@ import (
 type memNet struct {
 	mu   sync.Mutex
 	svcs map[string]*memService
+	tap  func(to string, sent []byte) // records what dialers write, if set
 }
 
 func newMemNet() *memNet { return &memNet{svcs: map[string]*memService{}} }
@@ -105,9 +106,16 @@ func (t *memTor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 		}
 	}
 	a, b := net.Pipe()
+	t.n.mu.Lock()
+	tap := t.n.tap
+	t.n.mu.Unlock()
+	var conn net.Conn = a
+	if tap != nil {
+		conn = &tapConn{Conn: a, f: func(p []byte) { tap(to, p) }}
+	}
 	select {
 	case s.ch <- b:
-		return a, nil
+		return conn, nil
 	case <-s.done:
 		return nil, errUnreachable
 	case <-ctx.Done():
@@ -164,4 +172,14 @@ func (s *memService) Close() error {
 		s.n.mu.Unlock()
 	})
 	return nil
+}
+
+type tapConn struct {
+	net.Conn
+	f func([]byte)
+}
+
+func (c *tapConn) Write(p []byte) (int, error) {
+	c.f(append([]byte(nil), p...))
+	return c.Conn.Write(p)
 }

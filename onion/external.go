@@ -23,9 +23,18 @@ type External struct {
 	// SocksNetwork is "unix" or "tcp", SocksAddress a path or an IP:port.
 	SocksNetwork, SocksAddress string
 	// ServiceHost is the IP address the onion services' listeners bind to,
-	// where the external tor can reach them; default 127.0.0.1.
+	// where the external tor can reach them. Default: the local address of
+	// the TCP control connection (what onion-grater calls
+	// {client-address}), or 127.0.0.1 for a unix control socket.
 	ServiceHost string
+	// ServicePortBase, if non-zero, makes the services listen on the first
+	// free port of ServicePortBase..+63 (a Whonix workstation's firewall
+	// must open them) instead of a random one.
+	ServicePortBase int
 }
+
+// servicePortRange is how many ports from External.ServicePortBase are tried.
+const servicePortRange = 64
 
 // Conventional defaults of a system tor.
 const (
@@ -142,6 +151,9 @@ func (e *External) validate() error {
 		default:
 			return fmt.Errorf("%w: tor endpoint network must be unix or tcp", ErrBadConfig)
 		}
+	}
+	if e.ServicePortBase < 0 || e.ServicePortBase > 65535 {
+		return fmt.Errorf("%w: service port base must be 0-65535", ErrBadConfig)
 	}
 	if e.ServiceHost != "" && !isIPLiteral(e.ServiceHost) {
 		return fmt.Errorf("%w: service host must be an IP address", ErrBadConfig)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -140,11 +141,31 @@ func (s *Service) listen(g *generation) error {
 			}
 		}
 	}
-	host := "127.0.0.1"
-	if t.cfg.External != nil && t.cfg.External.ServiceHost != "" {
-		host = t.cfg.External.ServiceHost
+	host, base := "127.0.0.1", 0
+	if e := t.cfg.External; e != nil {
+		base = e.ServicePortBase
+		switch {
+		case e.ServiceHost != "":
+			host = e.ServiceHost
+		case e.ControlNetwork == "tcp":
+			// The address tor (or onion-grater, as {client-address})
+			// sees us at: the local end of the control connection.
+			if a, ok := g.c.nc.LocalAddr().(*net.TCPAddr); ok {
+				host = a.IP.String()
+			}
+		}
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	var ln net.Listener
+	var err error
+	if base == 0 {
+		ln, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
+	} else {
+		for p := base; p < base+servicePortRange && p <= 65535; p++ {
+			if ln, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
+				break
+			}
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("%w: cannot open the service's listener: %v", ErrTorUnavailable, scrubNetErr(err))
 	}

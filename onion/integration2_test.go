@@ -1,0 +1,326 @@
+package onion
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha512"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startSystemTor starts a tor the way a system would run one (control port
+// with cookie auth and a SOCKS port on loopback) for external mode. It
+// returns the environment a user would set.
+func startSystemTor(t *testing.T) map[string]string {
+	t.Helper()
+	dir := profileDir(t)
+	ctlPort, socksPort := freePort(t), freePort(t)
+	torrc := tn.ClientTorrc() + fmt.Sprintf(
+		"DataDirectory %s\nControlPort 127.0.0.1:%d\nCookieAuthentication 1\nSocksPort 127.0.0.1:%d ExtendedErrors\nLog notice file %s\n",
+		dir, ctlPort, socksPort, filepath.Join(dir, "notice.log"))
+	rc := filepath.Join(dir, "torrc")
+	if err := os.WriteFile(rc, []byte(torrc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("tor", "-f", rc, "--defaults-torrc", os.DevNull)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	// Wait for the cookie: tor writes it once the control port is open.
+	cookie := filepath.Join(dir, "control_auth_cookie")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if b, err := os.ReadFile(cookie); err == nil && len(b) == 32 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("system tor did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return map[string]string{
+		"TOR_SKIP_LAUNCH":              "1",
+		"TOR_CONTROL_HOST":             "127.0.0.1",
+		"TOR_CONTROL_PORT":             strconv.Itoa(ctlPort),
+		"TOR_CONTROL_COOKIE_AUTH_FILE": cookie,
+		"TOR_SOCKS_HOST":               "127.0.0.1",
+		"TOR_SOCKS_PORT":               strconv.Itoa(socksPort),
+	}
+}
+
+func TestExternalMode(t *testing.T) {
+	t.Parallel()
+	env := startSystemTor(t)
+	ext, err := ExternalFromEnv(func(k string) string { return env[k] })
+	if err != nil || ext == nil {
+		t.Fatalf("ExternalFromEnv: %v, %v", ext, err)
+	}
+	torE, _, _ := launch(t, func(c *Config) { c.External = ext; c.DataDir = "" })
+	torL, _, _ := launch(t, nil)
+	se := publish(t, torE, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
+	sl := publish(t, torL, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
+	serveEcho(se)
+	serveEcho(sl)
+	exchange(t, torL, sl.Addr(), se.Addr(), "to the external tor's service").Close()
+	exchange(t, torE, se.Addr(), sl.Addr(), "from the external tor").Close()
+
+	// Close withdraws the service from the external tor, which keeps running.
+	addr := se.Addr()
+	if err := torE.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := dialCtrl(context.Background(), ctrlEndpoint{network: "tcp", address: ext.ControlAddress, cookieFile: ext.CookieFile})
+	if err != nil {
+		t.Fatalf("external tor gone after Close: %v", err)
+	}
+	defer c.close()
+	v, err := c.getinfo(context.Background(), "onions/detached")
+	if err == nil && strings.Contains(v, addr) {
+		t.Fatal("service left behind in the external tor")
+	}
+}
+
+func TestBridge(t *testing.T) {
+	t.Parallel()
+	line := tn.BridgeLine()
+	if line == "" {
+		t.Fatal("the test network has no bridge")
+	}
+	fp := strings.Fields(line)[2]
+	torBr, _, _ := launch(t, func(c *Config) { c.Bridges = []string{line} })
+	torP, _, _ := launch(t, nil)
+	sb := publish(t, torBr, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
+	sp := publish(t, torP, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
+	serveEcho(sb)
+	serveEcho(sp)
+	exchange(t, torBr, sb.Addr(), sp.Addr(), "through the bridge").Close()
+	exchange(t, torP, sp.Addr(), sb.Addr(), "to a service behind the bridge").Close()
+
+	// Every circuit the bridged tor built starts at the bridge.
+	g, err := torBr.current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := g.c.getinfo(context.Background(), "circuit-status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := 0
+	for _, l := range strings.Split(v, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 || f[1] != "BUILT" {
+			continue
+		}
+		built++
+		first := strings.TrimPrefix(strings.Split(strings.Split(f[2], ",")[0], "~")[0], "$")
+		if !strings.EqualFold(first, fp) {
+			t.Errorf("circuit %s starts at %s, not at the bridge %s", f[0], first, fp)
+		}
+	}
+	if built == 0 {
+		t.Fatal("no built circuits to check")
+	}
+}
+
+func TestKillRestart(t *testing.T) {
+	t.Parallel()
+	torA, logA, _ := launch(t, nil)
+	torB, _, _ := launch(t, nil)
+	sa := publish(t, torA, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
+	serveEcho(sa)
+	exchange(t, torB, "b", sa.Addr(), "before").Close()
+
+	pid := torA.pid()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	logA.waitFor(t, 10*time.Second, "Died", func(e Event) bool { return e.Kind == Died })
+	logA.waitFor(t, 60*time.Second, "Restarted", func(e Event) bool { return e.Kind == Restarted })
+	logA.waitFor(t, onlineTimeout, "ServiceOnline", func(e Event) bool { return e.Kind == ServiceOnline && e.Service == sa.Addr() })
+	if torA.pid() == pid {
+		t.Fatal("same tor process after restart")
+	}
+	// B has the old descriptor cached; its tor finds the new introduction
+	// points by itself, through the same Dial.
+	exchange(t, torB, "b", sa.Addr(), "after").Close()
+}
+
+// TestKeyNeverOnDisk publishes a restricted service and uses client
+// authorization with tor's notice log on, then searches every file under
+// both profiles and the network's logs for the keys, raw and encoded.
+func TestKeyNeverOnDisk(t *testing.T) {
+	t.Parallel()
+	torS, _, dirS := launch(t, func(c *Config) { c.Debug = true })
+	torC, _, dirC := launch(t, func(c *Config) { c.Debug = true })
+	id, auth := newSecret(t), newSecret(t)
+	s := publish(t, torS, ServiceConfig{Key: id.keyFunc(), ClientAuth: [][32]byte{auth.x25519Pub(t)}, PoW: true})
+	serveEcho(s)
+	if err := torC.AddClientAuth(context.Background(), s.Addr(), auth.keyFunc()); err != nil {
+		t.Fatal(err)
+	}
+	exchange(t, torC, "c", s.Addr(), "secret-free").Close()
+	torS.Close()
+	torC.Close()
+
+	var ek [64]byte
+	expandKey(&id.b, &ek)
+	h := sha512.Sum512(id.b[:])
+	needles := map[string][]byte{}
+	for name, k := range map[string][]byte{"seed": id.b[:], "expanded key": ek[:], "unclamped hash": h[:], "scalar": ek[:32], "client-auth key": auth.b[:]} {
+		needles[name+" raw"] = k
+		needles[name+" base64"] = []byte(base64.StdEncoding.EncodeToString(k))
+		needles[name+" base64 raw"] = []byte(base64.RawStdEncoding.EncodeToString(k))
+		needles[name+" base32"] = []byte(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(k))
+		needles[name+" hex"] = []byte(hex.EncodeToString(k))
+	}
+	files := 0
+	for _, root := range []string{dirS, dirC, tn.LogDir()} {
+		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return nil
+			}
+			files++
+			for name, n := range needles {
+				if bytes.Contains(b, n) || bytes.Contains(bytes.ToLower(b), bytes.ToLower(n)) && !strings.HasSuffix(name, "raw") {
+					t.Errorf("%s found in %s", name, path)
+				}
+			}
+			return nil
+		})
+	}
+	if files < 10 {
+		t.Fatalf("searched only %d files", files)
+	}
+	// The debug log exists and was written (so the search covered it).
+	if fi, err := os.Stat(filepath.Join(dirS, "tor", debugLogName)); err != nil || fi.Size() == 0 {
+		t.Fatalf("no debug log to search: %v", err)
+	}
+	t.Logf("searched %d files for %d encodings of the keys", files, len(needles))
+}
+
+// TestNoTorOutputOnStdout checks that the launched tor's torrc keeps logs
+// off disk without Debug and that tor was started without our stdout.
+func TestLaunchedTorrcOnDisk(t *testing.T) {
+	t.Parallel()
+	tor, _, dir := launch(t, nil)
+	b, err := os.ReadFile(filepath.Join(dir, "tor", torrcName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("HiddenServiceDir")) || bytes.Contains(b, []byte("Log notice")) {
+		t.Fatalf("torrc:\n%s", b)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "tor"))
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("data dir mode %v, %v", fi.Mode(), err)
+	}
+	g, _ := tor.current()
+	if g.proc.Stdout == os.Stdout || g.proc.Stderr == os.Stderr || g.proc.Stdout == nil {
+		t.Fatal("tor's output is not captured")
+	}
+	// Tor's own view: the owning controller and the SOCKS flags.
+	v, err := g.c.getinfo(context.Background(), "config-text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"OnionTrafficOnly", "ExtendedErrors", "ClientOnly 1", "SafeLogging 1", "AvoidDiskWrites 1"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("tor's config lacks %q", want)
+		}
+	}
+	sc := bufio.NewScanner(strings.NewReader(v))
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "HiddenService") {
+			t.Errorf("tor config has %q", sc.Text())
+		}
+	}
+}
+
+// BenchmarkLaunchToBootstrap measures Start to 100 % bootstrap of a
+// launched tor joining the test network (TESTNET.md: a client joins in ~3 s
+// once the network is settled).
+func BenchmarkLaunchToBootstrap(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		dir := profileDir(b)
+		ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+		tor, err := Start(ctx, Config{DataDir: filepath.Join(dir, "tor"), Network: tn.ClientTorrc()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tor.WaitReady(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		b.StopTimer()
+		tor.Close()
+		b.StartTimer()
+	}
+}
+
+// BenchmarkPublishToFirstInbound measures Publish of a fresh identity to
+// the first inbound stream from another tor (TESTNET.md raw figure:
+// ADD_ONION to first echo 1.4 s).
+func BenchmarkPublishToFirstInbound(b *testing.B) {
+	torA, _, _ := launch(b, nil)
+	torB, _, _ := launch(b, nil)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+		s, err := torA.Publish(ctx, ServiceConfig{Key: newSecret(b).keyFunc(), Open: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		accepted := make(chan error, 1)
+		go func() {
+			c, err := s.Accept()
+			if err == nil {
+				c.Close()
+			}
+			accepted <- err
+		}()
+		c, err := torB.Dial(ctx, "b", s.Addr())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := <-accepted; err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		b.StopTimer()
+		c.Close()
+		s.Close()
+		b.StartTimer()
+	}
+}

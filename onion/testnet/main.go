@@ -1,0 +1,78 @@
+package testnet
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+// mainStartTimeout bounds the start of Main's network.
+const mainStartTimeout = 4 * time.Minute
+
+// Main is for TestMain in packages whose tests run over a private network:
+//
+//	var tn *testnet.Network
+//
+//	func TestMain(m *testing.M) {
+//		os.Exit(testnet.Main(m, func(n *testnet.Network) { tn = n }))
+//	}
+//
+// It starts one network of 3 authorities, 5 relays and an obfs4 bridge,
+// gives it to setup, runs the tests, closes the network and returns the exit
+// code. It fails loudly, naming the log directory, when the network cannot
+// start, and fails the run when Close leaves a tor process or the temporary
+// directory behind. With -test.v the network's progress lines go to stderr.
+// "go test -list" runs no network.
+func Main(m *testing.M, setup func(*Network)) int {
+	flag.Parse()
+	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
+		return m.Run()
+	}
+	o := Options{Bridge: true}
+	if testing.Verbose() {
+		o.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), mainStartTimeout)
+	n, err := Start(ctx, o)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: cannot start the private Tor network for these tests: %v\n", err)
+		return 1
+	}
+	if setup != nil {
+		setup(n)
+	}
+	code := m.Run()
+	if err := n.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: closing the private Tor network: %v\n", err)
+		return 1
+	}
+	if left := n.leftovers(); left != "" {
+		fmt.Fprintf(os.Stderr, "FAIL: the private Tor network left %s behind\n", left)
+		return 1
+	}
+	return code
+}
+
+// leftovers describes what a closed network left behind: live tor processes
+// it started, or its temporary directory. "" when nothing is left.
+func (n *Network) leftovers() string {
+	var left []string
+	for _, p := range n.procs() {
+		if !p.exited() {
+			left = append(left, fmt.Sprintf("tor %s (PID %d)", p.name, p.pid))
+		}
+	}
+	if n.ownDir {
+		if _, err := os.Stat(n.dir); err == nil {
+			left = append(left, "directory "+n.dir)
+		}
+	}
+	if len(left) == 0 {
+		return ""
+	}
+	return fmt.Sprint(left)
+}
