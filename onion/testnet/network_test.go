@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,9 +22,29 @@ import (
 var tn *Network
 
 func TestMain(m *testing.M) {
+	before := runtime.NumGoroutine()
 	code := Main(m, func(n *Network) { tn = n })
 	stopBenchClients()
+	if code == 0 {
+		code = goroutineLeakCheck(before)
+	}
 	os.Exit(code)
+}
+
+// goroutineLeakCheck fails the run when goroutines started by the tests
+// (process waiters, control readers, echo servers) outlive them.
+func goroutineLeakCheck(before int) int {
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			fmt.Fprintf(os.Stderr, "FAIL: %d goroutines before the tests, %d after:\n%s\n", before, runtime.NumGoroutine(), buf)
+			return 1
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return 0
 }
 
 func testCtx(t *testing.T, d time.Duration) context.Context {
