@@ -1,5 +1,3 @@
-//go:build sottocore && sottonet
-
 package main
 
 import (
@@ -25,6 +23,7 @@ const (
 // messages on both sides.
 func TestThreeProfiles(t *testing.T) {
 	needNetwork(t)
+	t.Parallel()
 	names := []string{"alice", "bob", "carol"}
 	ps := map[string]*profile{}
 	codes := map[string]string{}
@@ -204,6 +203,7 @@ func grepProfile(t *testing.T, dir, s string) {
 // accepted.
 func TestStrangerAndOpenMode(t *testing.T) {
 	needNetwork(t)
+	t.Parallel()
 	owner := newProfile(t, "owner")
 	owner.must("init")
 	owner.must("id", "new", "private")

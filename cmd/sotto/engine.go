@@ -1,5 +1,3 @@
-//go:build sottocore
-
 package main
 
 import (
@@ -110,19 +108,8 @@ func (a *app) doInit() error {
 		}
 	} else {
 		var err error
-		if p, err = sotto.ReadPassphrase("New passphrase for " + a.profileDir() + ": "); err != nil {
+		if p, err = readNewPassphrase("New passphrase for "+a.profileDir()+": ", "The same passphrase again: "); err != nil {
 			return err
-		}
-		q, err := sotto.ReadPassphrase("The same passphrase again: ")
-		if err != nil {
-			p.Destroy()
-			return err
-		}
-		same, err := p.Equal(q)
-		q.Destroy()
-		if err != nil || !same {
-			p.Destroy()
-			return errMismatch
 		}
 	}
 	defer p.Destroy()
@@ -132,8 +119,6 @@ func (a *app) doInit() error {
 	fmt.Fprintf(a.stdout, "created a profile in %s\nnext: sotto id new NAME\n", a.profileDir())
 	return nil
 }
-
-var errMismatch = errors.New("sotto: the two passphrases differ; nothing was created")
 
 func (a *app) doRun() error {
 	if err := a.harden(); err != nil {

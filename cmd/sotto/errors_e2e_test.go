@@ -1,5 +1,3 @@
-//go:build sottocore && sottonet
-
 package main
 
 import (
@@ -29,6 +27,7 @@ func wantExit(t *testing.T, what string, code int, errs string, wantCode int, sa
 
 func TestErrorPaths(t *testing.T) {
 	needNetwork(t)
+	t.Parallel()
 	p := newProfile(t, "err")
 
 	code, _, errs := p.run("id", "list")
@@ -80,6 +79,7 @@ func TestErrorPaths(t *testing.T) {
 // the environment or stdin of sotto itself.
 func TestPassphraseFromTerminal(t *testing.T) {
 	needNetwork(t)
+	t.Parallel()
 	if _, err := exec.LookPath("script"); err != nil {
 		t.Skip("script(1) not installed")
 	}

@@ -1,5 +1,3 @@
-//go:build sottocore && sottonet
-
 package main
 
 import (
@@ -17,6 +15,7 @@ import (
 // DIR/network.torrc bootstraps to 100 %, and 'net down' stops it.
 func TestNetUpDown(t *testing.T) {
 	needNetwork(t)
+	t.Parallel()
 	base, err := os.MkdirTemp("", "sn")
 	if err != nil {
 		t.Fatal(err)

@@ -16,12 +16,12 @@ import (
 // Options configures a private network. The zero value is a loopback network
 // of 3 authorities and 5 relays in a new temporary directory.
 type Options struct {
-	Dir         string // state dir; "" = a new temp dir, removed by Close
-	Listen      string // IPv4 address relays bind to; default "127.0.0.1"
-	Authorities int    // default 3
-	Relays      int    // default 5 (plus the authorities)
-	Bridge      bool   // also run an obfs4 bridge (not in the consensus)
-	TorPath     string // default: "tor" on PATH
+	Dir         string                           // state dir; "" = a new temp dir, removed by Close
+	Listen      string                           // IPv4 address relays bind to; default "127.0.0.1"
+	Authorities int                              // default 3
+	Relays      int                              // default 5 (plus the authorities)
+	Bridge      bool                             // also run an obfs4 bridge (not in the consensus)
+	TorPath     string                           // default: "tor" on PATH
 	Logf        func(format string, args ...any) // progress lines; nil = silent
 }
 
@@ -79,17 +79,6 @@ func (n *Network) BridgeLine() string { return n.bridgeLine }
 // LogDir returns the directory holding every node's directory and logs
 // (NODE/notice.log, NODE/stdout.log).
 func (n *Network) LogDir() string { return n.dir }
-
-// PIDs returns the process IDs of the network's tor processes.
-func (n *Network) PIDs() []int {
-	pids := make([]int, 0, len(n.nodes))
-	for _, nd := range n.nodes {
-		if nd.proc != nil {
-			pids = append(pids, nd.proc.pid)
-		}
-	}
-	return pids
-}
 
 // Close stops exactly the tor processes Start started (SIGTERM, SIGKILL
 // after a grace period), waits for them, and removes the temporary
@@ -172,13 +161,14 @@ func launch(ctx context.Context, o Options, detached bool) (n *Network, err erro
 		if err == nil {
 			return
 		}
+		started := len(n.procs()) > 0
 		stopErr := stopProcs(context.Background(), n.procs())
-		if n.ownDir && stopErr == nil && (n.nodes == nil || ctx.Err() != nil) {
-			// Nothing to diagnose: never started, or the caller gave up.
+		if n.ownDir && stopErr == nil && (!started || ctx.Err() != nil) {
+			// Nothing to diagnose: no tor ran, or the caller gave up.
 			os.RemoveAll(n.dir)
 			return
 		}
-		if n.nodes == nil {
+		if !started {
 			return
 		}
 		if stopErr != nil {
