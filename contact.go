@@ -24,8 +24,12 @@ type contact struct {
 
 	msgs   []*Message // the conversation, in order
 	outbox []*outEntry
-	seen   map[MessageID]bool // received IDs, for dropping duplicates
-	seenQ  []MessageID        // the same, oldest first, bounded by maxSeen
+	seen    map[MessageID]bool // received IDs, for dropping duplicates
+	seenQ   []MessageID        // the same, oldest first, bounded by maxSeen
+	seenLog []MessageID        // IDs in the seen log (expired incoming messages), oldest first
+	unread  int                // incoming texts with seq >= rec.ReadSeq
+
+	stateDirty bool // c.ratchet holds decryptions not yet stored (stored before the next encryption)
 
 	sess      *session           // the connection in use, if any
 	hsGen     uint64             // bumped by every handshake that claims the contact; the latest wins
@@ -51,7 +55,7 @@ const maxSeen = 4096
 func (c *contact) info() ContactInfo {
 	return ContactInfo{
 		Identity: c.id.name, Name: c.rec.Petname, Onion: c.onion, Verified: c.rec.Verified,
-		Online: c.sess != nil, Unread: c.rec.Unread, Timer: time.Duration(c.rec.Timer) * time.Second,
+		Online: c.sess != nil, Unread: c.unread, Timer: time.Duration(c.rec.Timer) * time.Second,
 		History: !c.rec.NoHist,
 	}
 }
@@ -138,7 +142,15 @@ func (e *Engine) loadConversation(c *contact) error {
 			return nil
 		}
 		c.msgs = append(c.msgs, m)
-		c.seenAdd(m.ID)
+		if m.Dir == Incoming {
+			c.seenAdd(m.ID)
+			if m.Kind == TextMessage && m.seq >= c.rec.ReadSeq {
+				c.unread++
+			}
+		}
+		if m.seq >= c.rec.Seq {
+			c.rec.Seq = m.seq + 1
+		}
 		if !m.ExpiresAt.IsZero() {
 			e.expiry.push(expiryItem{at: m.ExpiresAt, c: c, id: m.ID})
 		}
@@ -166,14 +178,66 @@ func (e *Engine) loadConversation(c *contact) error {
 	if err != nil {
 		return err
 	}
-	return e.msgStore(c).ReadLog(c.logSeen(), func(lid string, v []byte) error {
+	// An outgoing message is delivered unless it is still in the outbox.
+	waiting := map[MessageID]bool{}
+	for _, o := range c.outbox {
+		waiting[o.id] = true
+	}
+	for _, m := range c.msgs {
+		if m.Dir != Incoming {
+			if waiting[m.ID] {
+				m.State = Pending
+			} else {
+				m.State = Delivered
+			}
+		}
+	}
+	var seenLog []MessageID
+	err = e.msgStore(c).ReadLog(c.logSeen(), func(lid string, v []byte) error {
 		var id MessageID
 		if err := id.UnmarshalText([]byte(lid)); err != nil {
 			return fmt.Errorf("%w: seen id", record.ErrBad)
 		}
-		c.seenAdd(id)
+		seenLog = append(seenLog, id)
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// Oldest first: the seen log, then the messages still held.
+	held := c.seenQ
+	c.seenQ, c.seen = nil, map[MessageID]bool{}
+	for _, id := range seenLog {
+		c.seenAdd(id)
+	}
+	for _, id := range held {
+		c.seenAdd(id)
+	}
+	c.seenLog = seenLog
+	return nil
+}
+
+// rememberExpiredLocked keeps the ID of an expired incoming message in the
+// seen log, so that a late re-send of it is still dropped; the log is
+// trimmed to the newest maxSeen IDs now and then.
+func (e *Engine) rememberExpiredLocked(c *contact, id MessageID) error {
+	st := e.msgStore(c)
+	if err := st.Append(c.logSeen(), hexID(id), []byte{1}); err != nil {
+		return err
+	}
+	c.seenLog = append(c.seenLog, id)
+	if len(c.seenLog) > maxSeen+maxSeen/4 {
+		n := len(c.seenLog) - maxSeen
+		ids := make([]string, n)
+		for i, old := range c.seenLog[:n] {
+			ids[i] = hexID(old)
+		}
+		if err := st.Remove(c.logSeen(), ids...); err != nil {
+			return err
+		}
+		c.seenLog = append([]MessageID(nil), c.seenLog[n:]...)
+	}
+	return nil
 }
 
 func (c *contact) seenAdd(id MessageID) {

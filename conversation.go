@@ -117,10 +117,11 @@ func (e *Engine) MarkRead(identity, contact string) error {
 	if err != nil {
 		return err
 	}
-	if c.rec.Unread == 0 {
+	if c.unread == 0 {
 		return nil
 	}
-	c.rec.Unread = 0
+	c.unread = 0
+	c.rec.ReadSeq = c.rec.Seq
 	return e.saveContactLocked(c)
 }
 
@@ -178,9 +179,6 @@ func (e *Engine) queueLocked(c *contact, kind MessageKind, text string, timer ti
 	}
 	if err := e.msgStore(c).Append(c.logOut(), hexID(m.ID), b); err != nil {
 		return MessageID{}, fmt.Errorf("sotto: storing the message: %w", err)
-	}
-	if err := e.saveContactLocked(c); err != nil {
-		return MessageID{}, err
 	}
 	c.outbox = append(c.outbox, o)
 	c.nudge()
@@ -258,8 +256,8 @@ func (e *Engine) SetHistory(identity, contact string, keep bool) error {
 			return err
 		}
 	}
-	for _, id := range c.seenQ {
-		if err := to.Append(c.logSeen(), hexID(id), nil); err != nil {
+	for _, id := range c.seenLog {
+		if err := to.Append(c.logSeen(), hexID(id), []byte{1}); err != nil {
 			return err
 		}
 	}
@@ -362,6 +360,14 @@ func (e *Engine) expireLocked(c *contact, id MessageID) {
 			// Try again soon: an expired message must not stay.
 			e.expiry.push(expiryItem{at: e.cfg.now().Add(5 * time.Second), c: c, id: id})
 			return
+		}
+		if m.Dir == Incoming {
+			if err := e.rememberExpiredLocked(c, id); err != nil {
+				e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: remembering an expired message: %w", err)})
+			}
+			if m.Kind == TextMessage && m.seq >= c.rec.ReadSeq && c.unread > 0 {
+				c.unread--
+			}
 		}
 		m.Text = ""
 		c.msgs = append(c.msgs[:i], c.msgs[i+1:]...)

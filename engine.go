@@ -207,6 +207,11 @@ func (e *Engine) Close() error {
 	e.stop()
 	e.wg.Wait()
 	e.mu.Lock()
+	for _, id := range ids {
+		for _, c := range id.contacts {
+			e.flushStateLocked(c)
+		}
+	}
 	e.wipeMemory()
 	e.mu.Unlock()
 	var err error

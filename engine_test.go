@@ -37,7 +37,7 @@ var fastTiming = timing{
 }
 
 type testPeer struct {
-	t    *testing.T
+	t    testing.TB
 	e    *Engine
 	disk *memStore
 	tor  *memTor
@@ -45,12 +45,12 @@ type testPeer struct {
 	done chan struct{}
 }
 
-func startPeer(t *testing.T, n *memNet, disk *memStore) *testPeer {
+func startPeer(t testing.TB, n *memNet, disk *memStore) *testPeer {
 	t.Helper()
 	return startPeerClock(t, n, disk, nil)
 }
 
-func startPeerClock(t *testing.T, n *memNet, disk *memStore, now func() time.Time) *testPeer {
+func startPeerClock(t testing.TB, n *memNet, disk *memStore, now func() time.Time) *testPeer {
 	t.Helper()
 	if disk == nil {
 		disk = newMemStore()
@@ -110,7 +110,7 @@ func (p *testPeer) waitMessage(text string) Message {
 	return ev.(MessageEvent).Message
 }
 
-func mustID(t *testing.T, p *testPeer, name string, o IdentityOptions) IdentityInfo {
+func mustID(t testing.TB, p *testPeer, name string, o IdentityOptions) IdentityInfo {
 	t.Helper()
 	info, err := p.e.NewIdentity(context.Background(), name, o)
 	if err != nil {
@@ -119,7 +119,7 @@ func mustID(t *testing.T, p *testPeer, name string, o IdentityOptions) IdentityI
 	return info
 }
 
-func befriend(t *testing.T, a *testPeer, aid, aname string, b *testPeer, bid, bname string) {
+func befriend(t testing.TB, a *testPeer, aid, aname string, b *testPeer, bid, bname string) {
 	t.Helper()
 	ca, err := a.e.Card(aid)
 	if err != nil {

@@ -45,13 +45,21 @@ func (q *eventQueue) emit(ev Event) {
 		return
 	}
 	if len(q.q) >= q.max {
-		// Drop the oldest half at once so a stalled reader does not make every emit copy.
+		// Drop the oldest half at once so a stalled reader does not make
+		// every emit copy; one marker stays at the front of what is left.
 		n := len(q.q) / 2
+		for _, old := range q.q[:n] {
+			if isDropMarker(old) {
+				q.dropped = false
+			}
+		}
 		clear(q.q[:n])
-		q.q = append(q.q[:0], q.q[n:]...)
+		rest := q.q[n:]
 		if !q.dropped {
-			q.q = append(q.q, ErrorEvent{Err: ErrEventsDropped})
+			q.q = append(append(make([]Event, 0, q.max+1), ErrorEvent{Err: ErrEventsDropped}), rest...)
 			q.dropped = true
+		} else {
+			q.q = append(q.q[:0], rest...)
 		}
 	}
 	q.q = append(q.q, ev)
@@ -73,10 +81,8 @@ func (q *eventQueue) run(stop <-chan struct{}) {
 			ev = q.q[0]
 			q.q[0] = nil
 			q.q = q.q[1:]
-			if _, ok := ev.(ErrorEvent); ok && q.dropped {
-				if ee := ev.(ErrorEvent); errors.Is(ee.Err, ErrEventsDropped) {
-					q.dropped = false
-				}
+			if isDropMarker(ev) {
+				q.dropped = false
 			}
 		}
 		q.mu.Unlock()
@@ -120,4 +126,9 @@ func (q *eventQueue) dropMessage(id MessageID) {
 	}
 	clear(q.q[len(kept):])
 	q.q = kept
+}
+
+func isDropMarker(ev Event) bool {
+	ee, ok := ev.(ErrorEvent)
+	return ok && errors.Is(ee.Err, ErrEventsDropped)
 }

@@ -156,7 +156,11 @@ func Panic(profileDir string) error {
 		profileDir = DefaultProfileDir()
 	}
 	err := vault.Panic(filepath.Join(profileDir, vaultSubdir))
-	os.RemoveAll(profileDir)
+	// Only what Sotto put there: tor's state, then the directory if empty.
+	if rerr := os.RemoveAll(filepath.Join(profileDir, torSubdir)); rerr != nil && err == nil {
+		err = rerr
+	}
+	os.Remove(profileDir)
 	vault.Purge()
 	return err
 }

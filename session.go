@@ -130,15 +130,34 @@ func (e *Engine) loadStateLocked(c *contact) (*ratchet.State, error) {
 // saveStateLocked persists st as the contact's state and keeps it in
 // protected memory. It wipes st.
 func (e *Engine) saveStateLocked(c *contact, st *ratchet.State) error {
+	return e.keepStateLocked(c, st, true)
+}
+
+// flushStateLocked stores a state kept only in memory.
+func (e *Engine) flushStateLocked(c *contact) error {
+	if !c.stateDirty || c.ratchet == nil {
+		return nil
+	}
+	err := c.ratchet.Open(func(b []byte) error { return c.id.st.Put(kindRatchet, c.key, b) })
+	if err == nil {
+		c.stateDirty = false
+	}
+	return err
+}
+
+func (e *Engine) keepStateLocked(c *contact, st *ratchet.State, persist bool) error {
 	b, err := st.MarshalBinary()
 	st.Wipe()
 	if err != nil {
 		return err
 	}
-	if err := c.id.st.Put(kindRatchet, c.key, b); err != nil {
-		clear(b)
-		return fmt.Errorf("sotto: saving a conversation's keys: %w", err)
+	if persist {
+		if err := c.id.st.Put(kindRatchet, c.key, b); err != nil {
+			clear(b)
+			return fmt.Errorf("sotto: saving a conversation's keys: %w", err)
+		}
 	}
+	c.stateDirty = !persist
 	box, err := e.cfg.newSecret(b)
 	if err != nil {
 		return err
@@ -198,7 +217,11 @@ func (s *session) openLocked(ct []byte) (*wire.Message, error) {
 		st.Wipe()
 		return nil, errDrop
 	}
-	if err := e.saveStateLocked(c, st); err != nil {
+	// Kept in memory only: the next encryption (at the latest the ack of
+	// this message) stores it. Losing it in a crash only means the peer's
+	// unacknowledged messages are decrypted again from the older state and
+	// dropped by ID.
+	if err := e.keepStateLocked(c, st, false); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -228,6 +251,9 @@ func (s *session) run() {
 	if c.sess == s {
 		c.sess = nil
 		e.ev.emit(ContactEvent{Identity: c.id.name, Contact: c.rec.Petname, Online: false})
+	}
+	if err := e.flushStateLocked(c); err != nil && !c.removed {
+		e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: saving a conversation's keys: %w", err)})
 	}
 	e.mu.Unlock()
 	select {
@@ -303,27 +329,22 @@ func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
 		if m.Timer != 0 {
 			msg.ExpiresAt = now.Add(msg.Timer).Truncate(time.Second).Add(time.Second)
 		}
-		c.rec.Unread++
 	case wire.KindTimer:
 		msg.Kind = TimerMessage
 		msg.Dir = System
 		c.rec.Timer = int64(m.Timer)
+		if err := e.saveContactLocked(c); err != nil {
+			return err
+		}
 	}
+	// The message log doubles as the list of seen IDs while it holds the
+	// message; rememberExpiredLocked keeps the ID when it expires.
 	if err := e.storeMessageLocked(c, msg); err != nil {
 		return fmt.Errorf("sotto: storing a received message: %w", err)
 	}
-	if err := e.msgStore(c).Append(c.logSeen(), hexID(msg.ID), []byte{1}); err != nil {
-		return err
-	}
 	c.seenAdd(msg.ID)
-	if len(c.seenQ) == maxSeen {
-		// Trim the stored list now and then, not on every message.
-		if n := len(c.seenQ); n%256 == 0 {
-			_ = n
-		}
-	}
-	if err := e.saveContactLocked(c); err != nil {
-		return err
+	if msg.Kind == TextMessage {
+		c.unread++
 	}
 	e.ev.emit(MessageEvent{Message: *msg})
 	return nil
@@ -352,12 +373,12 @@ func (e *Engine) ackedLocked(c *contact, id MessageID) error {
 		}
 		m.State = Delivered
 		if m.Kind == TextMessage && m.Timer > 0 {
+			// Only a message whose clock starts now is rewritten; the
+			// delivered state itself follows from the outbox.
 			m.ExpiresAt = e.cfg.now().Add(m.Timer).Truncate(time.Second).Add(time.Second)
-		}
-		if err := e.rewriteMessageLocked(c, m); err != nil {
-			return err
-		}
-		if !m.ExpiresAt.IsZero() {
+			if err := e.rewriteMessageLocked(c, m); err != nil {
+				return err
+			}
 			e.armExpiryLocked(c, m)
 		}
 	}

@@ -70,8 +70,7 @@ func openTorPeer(t testing.TB, o Options) *testPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tt, _ := t.(*testing.T)
-	p := &testPeer{t: tt, e: e, evs: make(chan Event, 100000), done: make(chan struct{})}
+	p := &testPeer{t: t, e: e, evs: make(chan Event, 100000), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		for ev := range e.Events() {

@@ -65,10 +65,13 @@ ui() { printf '%q ' "$BIN" --profile "$work/$1" --network "$network" run; }
 # session ends when both UIs have quit.
 tmux -L "$sock" -f /dev/null new-session -d -s demo -x 162 -y 26 "$(ui alice)"
 tmux -L "$sock" split-window -h -t demo "$(ui bob)"
-tmux -L "$sock" select-pane -t demo:0.0 -T alice
-tmux -L "$sock" select-pane -t demo:0.1 -T bob
+# Pane labels live in a user option: the UIs set their own title ("sotto").
+tmux -L "$sock" set -p -t demo:0.0 @who alice
+tmux -L "$sock" set -p -t demo:0.1 @who bob
+tmux -L "$sock" rename-window -t demo:0 "sotto demo"
+tmux -L "$sock" set -w -t demo:0 automatic-rename off
 tmux -L "$sock" set -g pane-border-status top
-tmux -L "$sock" set -g pane-border-format " #{pane_title} "
+tmux -L "$sock" set -g pane-border-format " #{@who} "
 tmux -L "$sock" set -g status-style "bg=colour236,fg=colour250"
 tmux -L "$sock" set -g status-left-length 0
 tmux -L "$sock" set -g status-right-length 120

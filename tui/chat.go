@@ -42,6 +42,11 @@ type chatScreen struct {
 }
 
 func newChat(s *shared) *chatScreen {
+	return &chatScreen{s: s, ta: newComposer(s)}
+}
+
+// newComposer returns an empty composer.
+func newComposer(s *shared) textarea.Model {
 	ta := textarea.New()
 	ta.ShowLineNumbers = false
 	ta.Prompt = "┃ "
@@ -54,7 +59,7 @@ func newChat(s *shared) *chatScreen {
 	ta.FocusedStyle.Placeholder = s.st.Subtle
 	ta.BlurredStyle.Placeholder = s.st.Subtle
 	ta.FocusedStyle.Prompt = s.st.Cursor
-	return &chatScreen{s: s, ta: ta}
+	return ta
 }
 
 func (c *chatScreen) Init() tea.Cmd { return nil }
@@ -66,7 +71,10 @@ func (c *chatScreen) typing() bool { return true }
 func (c *chatScreen) wipe() {
 	clear(c.msgs) // drop the references to every decrypted text
 	c.msgs, c.scroll, c.loaded = nil, 0, false
-	c.ta.Reset()
+	// A new composer: Reset would leave the draft in the textarea's cache
+	// of wrapped lines.
+	c.ta = newComposer(c.s)
+	c.ta.SetWidth(c.w)
 	c.with = [2]string{}
 }
 

@@ -31,4 +31,28 @@
 //   - Passphrases are typed into package passfield's masked field, which keeps
 //     the bytes in locked memory and hands the engine a copy it wipes; they
 //     never pass through bubbles' textinput.
+//   - Typed and pasted text (outside the passphrase fields) is cleaned like a
+//     peer's before it reaches a field, so a paste cannot carry escape or
+//     bidi characters into the composer, a name or a code.
+//
+// What Go cannot guarantee: message texts arrive from the engine as Go
+// strings, which cannot be wiped. Locking drops every reference the UI
+// holds (and replaces the composer, whose textarea caches wrapped lines);
+// the memory is reclaimed by the garbage collector, not zeroed.
+//
+// # Engine and profile
+//
+// The UI talks to the engine through [Engine], the methods of *sotto.Engine
+// it uses, and to the root package's functions through [Profile] (create,
+// open, check the passphrase, panic wipe, codes). [Run] wires both to the
+// root package; package tuitest has an in-memory engine for tests.
+//
+// # Tests
+//
+// Golden views of every screen at 80x24 with the Ascii colour profile live
+// in testdata (go test ./tui -update rewrites them and docs/screens); flow
+// tests drive Update with messages and run the returned commands
+// synchronously; benchmarks render a conversation of 10,000 messages; the
+// tmux end-to-end test of two real UIs over a private Tor network is in
+// package tui/e2e.
 package tui

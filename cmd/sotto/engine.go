@@ -1,5 +1,3 @@
-//go:build sottocore
-
 package main
 
 import (

@@ -1,5 +1,3 @@
-//go:build sottocore && sottonet
-
 package main
 
 import (
@@ -40,7 +38,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	sottoBin = filepath.Join(dir, "sotto")
-	build := exec.Command("go", "build", "-tags", "sottocore sottonet", "-o", sottoBin, ".")
+	build := exec.Command("go", "build", "-o", sottoBin, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: building sotto:", err)

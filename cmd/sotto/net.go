@@ -1,5 +1,3 @@
-//go:build sottonet
-
 package main
 
 import (

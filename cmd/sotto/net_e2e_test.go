@@ -1,5 +1,3 @@
-//go:build sottocore && sottonet
-
 package main
 
 import (

@@ -1,6 +1,8 @@
 package contactcode
 
 import (
+	"bytes"
+	"os"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -141,3 +143,18 @@ func TestSafetyCode(t *testing.T) {
 }
 
 func check(s string) error { _, err := Parse(s); return err }
+
+// The example of docs/PROTOCOL.md Part 2: the identity whose Ed25519 seed is
+// 32 bytes of 0x01 and the client-auth public key of 32 bytes of 0x02.
+func TestDocExample(t *testing.T) {
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32))
+	c := &Code{ID: priv.Public().(ed25519.PublicKey)}
+	copy(c.Auth[:], bytes.Repeat([]byte{2}, 32))
+	doc, err := os.ReadFile("../../docs/PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "    "+c.String()+"\n") {
+		t.Fatalf("docs/PROTOCOL.md lacks the example code %s", c.String())
+	}
+}

@@ -49,8 +49,8 @@ type Contact struct {
 	Verified bool   `json:"verified,omitempty"`
 	Timer    int64  `json:"timer,omitempty"` // seconds, 0 = off
 	NoHist   bool   `json:"nohist,omitempty"`
-	Unread   int    `json:"unread,omitempty"`
-	Seq      uint64 `json:"seq,omitempty"` // next local sequence number of the conversation
+	ReadSeq  uint64 `json:"read,omitempty"` // incoming messages before this sequence number were read
+	Seq      uint64 `json:"seq,omitempty"`  // next local sequence number (at least; the log may hold higher)
 }
 
 // Message is one line of a conversation.
@@ -154,8 +154,6 @@ func (r *Contact) Validate() error {
 		return bad("contact keys")
 	case !ValidTimer(r.Timer):
 		return bad("contact timer")
-	case r.Unread < 0:
-		return bad("contact unread count")
 	}
 	return nil
 }

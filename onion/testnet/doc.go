@@ -74,7 +74,10 @@
 // (SIGTERM, SIGKILL after 5 s), then waits until each is gone (a zombie
 // counts as gone). Node directories are DIR/nodes/{a0,r0,b0,...}, each with
 // its torrc, notice.log and stdout.log; a Start error keeps them and names
-// the directory. Temporary directories are short (os.MkdirTemp("", "stn"))
+// the directory. DIR/nodes holds the authorities' keys (tor-gencert's
+// identity key is encrypted with an empty passphrase): whoever can read DIR
+// can sign the network's consensus, so a community network's DIR must stay
+// with its operator. Temporary directories are short (os.MkdirTemp("", "stn"))
 // because client tors put unix sockets near them and socket paths are
 // limited to ~100 bytes.
 package testnet

@@ -25,10 +25,15 @@ const mainStartTimeout = 4 * time.Minute
 // code. It fails loudly, naming the log directory, when the network cannot
 // start, and fails the run when Close leaves a tor process or the temporary
 // directory behind. With -test.v the network's progress lines go to stderr.
-// "go test -list" runs no network.
+// "go test -list" and fuzzing workers run no network.
 func Main(m *testing.M, setup func(*Network)) int {
 	flag.Parse()
+	// "go test -list" and fuzzing workers (one process per core, running
+	// only the fuzz function) need no network.
 	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
+		return m.Run()
+	}
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
 		return m.Run()
 	}
 	o := Options{Bridge: true}

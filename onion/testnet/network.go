@@ -80,17 +80,6 @@ func (n *Network) BridgeLine() string { return n.bridgeLine }
 // (NODE/notice.log, NODE/stdout.log).
 func (n *Network) LogDir() string { return n.dir }
 
-// PIDs returns the process IDs of the network's tor processes.
-func (n *Network) PIDs() []int {
-	pids := make([]int, 0, len(n.nodes))
-	for _, nd := range n.nodes {
-		if nd.proc != nil {
-			pids = append(pids, nd.proc.pid)
-		}
-	}
-	return pids
-}
-
 // Close stops exactly the tor processes Start started (SIGTERM, SIGKILL
 // after a grace period), waits for them, and removes the temporary
 // directory when Start created it. It is safe to call more than once.

@@ -1,13 +1,16 @@
 package testnet
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,9 +22,29 @@ import (
 var tn *Network
 
 func TestMain(m *testing.M) {
+	before := runtime.NumGoroutine()
 	code := Main(m, func(n *Network) { tn = n })
 	stopBenchClients()
+	if code == 0 {
+		code = goroutineLeakCheck(before)
+	}
 	os.Exit(code)
+}
+
+// goroutineLeakCheck fails the run when goroutines started by the tests
+// (process waiters, control readers, echo servers) outlive them.
+func goroutineLeakCheck(before int) int {
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			fmt.Fprintf(os.Stderr, "FAIL: %d goroutines before the tests, %d after:\n%s\n", before, runtime.NumGoroutine(), buf)
+			return 1
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return 0
 }
 
 func testCtx(t *testing.T, d time.Duration) context.Context {
@@ -153,7 +176,9 @@ func TestUpDown(t *testing.T) {
 			os.RemoveAll(dir)
 		}
 	})
-	if err := Up(ctx, dir, Options{Logf: t.Logf}); err != nil {
+	// 127.0.0.2 (on lo, like all of 127/8) stands in for a LAN address:
+	// it shows that Options.Listen reaches every node and the fragment.
+	if err := Up(ctx, dir, Options{Listen: "127.0.0.2", Logf: t.Logf}); err != nil {
 		t.Fatal(err)
 	}
 	ps, err := readPIDs(dir)
@@ -189,7 +214,7 @@ func TestUpDown(t *testing.T) {
 	t.Run("usable", func(t *testing.T) {
 		// The authorities named in network.torrc publish a consensus with
 		// every node flagged for onion services.
-		m := regexp.MustCompile(`(?m)^DirAuthority \S+ orport=\d+ no-v2 v3ident=\S+ (127\.0\.0\.1):(\d+) `).FindSubmatch(frag)
+		m := regexp.MustCompile(`(?m)^DirAuthority \S+ orport=\d+ no-v2 v3ident=\S+ (127\.0\.0\.2):(\d+) `).FindSubmatch(frag)
 		if m == nil {
 			t.Fatalf("no DirAuthority line in %s:\n%s", torrcFile, frag)
 		}
@@ -199,6 +224,9 @@ func TestUpDown(t *testing.T) {
 		c, err := fetchConsensus(ctx, &http.Client{Transport: tr, Timeout: 10 * time.Second}, &node{name: "a", addr: string(m[1]), dirPort: port})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if bytes.Contains(frag, []byte("127.0.0.1")) {
+			t.Errorf("%s names 127.0.0.1 though the network listens on 127.0.0.2:\n%s", torrcFile, frag)
 		}
 		if c.Usable != 8 {
 			t.Errorf("consensus has %d of 8 nodes with the flags onion services need", c.Usable)
@@ -276,5 +304,43 @@ func TestStartCancel(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("temporary directory %s left behind (%v)", dir, err)
+	}
+}
+
+// TestTorFailsToStart runs a "tor" that exits at once as a relay (as tor does
+// when its port is taken): Start must say which node failed and why, keep
+// the logs and leave no process behind.
+func TestTorFailsToStart(t *testing.T) {
+	t.Parallel()
+	realTor, err := exec.LookPath("tor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := filepath.Join(t.TempDir(), "tor")
+	script := "#!/bin/sh\n" +
+		"case \"$1\" in --list-fingerprint) exec " + realTor + " \"$@\";; esac\n" +
+		"echo \"Nov 22 00:00:00.000 [err] Could not bind to 127.0.0.1:1: Address already in use. Is Tor already running?\"\n" +
+		"exit 1\n"
+	if err := os.WriteFile(fake, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t, 2*time.Minute)
+	n, err := Start(ctx, Options{TorPath: fake})
+	if err == nil {
+		n.Close()
+		t.Fatal("Start succeeded with a tor that exits")
+	}
+	msg := err.Error()
+	m := regexp.MustCompile(`tor logs kept in (/\S+)$`).FindStringSubmatch(msg)
+	if !strings.Contains(msg, "exited during start-up") || !strings.Contains(msg, "Could not bind") || m == nil {
+		t.Fatalf("Start error does not say what failed and where the logs are: %v", err)
+	}
+	dir := m[1]
+	defer os.RemoveAll(dir)
+	if _, err := os.Stat(filepath.Join(dir, nodesDir, "a0", nodeStdout)); err != nil {
+		t.Errorf("logs not kept: %v", err)
+	}
+	if left := procsUnder(dir); len(left) > 0 {
+		t.Errorf("processes still running in %s: %v", dir, left)
 	}
 }

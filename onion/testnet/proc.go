@@ -73,14 +73,17 @@ func startTor(torPath string, nd *node, detached bool) (*proc, error) {
 	return p, nil
 }
 
-// exited reports whether the process is gone: reaped, a zombie, or a
-// different program now holding the PID.
+// exited reports whether the process is gone: for a child, reaped by our
+// Wait; for a process Down found in a PID file, gone from /proc, a zombie,
+// or a different program now holding the PID.
 func (p *proc) exited() bool {
 	if p.done != nil {
+		// Our child: gone once our Wait returned (p.err is then set).
 		select {
 		case <-p.done:
 			return true
 		default:
+			return false
 		}
 	}
 	return !isOurTor(p.pid, p.torrc)

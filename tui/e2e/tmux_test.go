@@ -1,5 +1,3 @@
-//go:build sottocore
-
 // Package e2e drives two real `sotto` terminal UIs in tmux over a private
 // Tor network on loopback: unlock, chat both ways, a disappearing timer,
 // lock and unlock. It reads the screens with capture-pane, as a person
@@ -57,6 +55,19 @@ func (m *tmux) text(win, s string) {
 	m.run("send-keys", "-t", "e2e:"+win, "-l", s)
 }
 
+// save writes the window's screen to $SOTTO_SCREENS/name.txt when that
+// variable names a directory (text captures for docs/screens).
+func (m *tmux) save(win, name string) {
+	m.t.Helper()
+	dir := os.Getenv("SOTTO_SCREENS")
+	if dir == "" {
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".txt"), []byte(m.screen(win)), 0o644); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
 func (m *tmux) screen(win string) string {
 	m.t.Helper()
 	return m.run("capture-pane", "-p", "-t", "e2e:"+win)
@@ -99,7 +110,7 @@ func TestTwoUIsOverTor(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "sotto")
-	build := exec.Command("go", "build", "-tags", "sottocore,sottonet", "-o", bin, "github.com/sottochat/sotto/cmd/sotto")
+	build := exec.Command("go", "build", "-o", bin, "github.com/sottochat/sotto/cmd/sotto")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -129,6 +140,11 @@ func TestTwoUIsOverTor(t *testing.T) {
 	m.run("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "100", "-y", "30", "-n", "alice", ui("alice"))
 	t.Cleanup(func() {
 		exec.Command("tmux", "-L", m.sock, "kill-server").Run()
+		tmp := os.Getenv("TMUX_TMPDIR")
+		if tmp == "" {
+			tmp = "/tmp"
+		}
+		os.Remove(filepath.Join(tmp, fmt.Sprintf("tmux-%d", os.Getuid()), m.sock))
 	})
 	m.run("set", "-s", "escape-time", "0")
 	m.run("set", "-g", "remain-on-exit", "on")
@@ -144,6 +160,7 @@ func TestTwoUIsOverTor(t *testing.T) {
 		m.keys(who, "Enter")
 		m.waitText(who, "Your identities", 60*time.Second)
 	}
+	m.save("alice", "tmux-alice-identities")
 
 	// Add each other from the UI: contacts screen, a, name, code.
 	add := func(who, name, code string) {
@@ -155,6 +172,7 @@ func TestTwoUIsOverTor(t *testing.T) {
 		m.keys(who, "Tab")
 		m.text(who, code)
 		m.waitText(who, "the code is valid", 10*time.Second)
+		m.save(who, "tmux-"+who+"-add-contact")
 		m.keys(who, "Enter")
 		m.waitText(who, name+" added", 30*time.Second)
 		m.keys(who, "Enter") // open the conversation
@@ -171,6 +189,7 @@ func TestTwoUIsOverTor(t *testing.T) {
 	m.text("bob", "hi alice, bob here")
 	m.keys("bob", "Enter")
 	m.waitText("alice", "hi alice, bob here", 2*time.Minute)
+	m.save("alice", "tmux-alice-chat")
 
 	// A 30-second timer, set by alice, shown on both sides.
 	m.keys("alice", "C-t")
@@ -178,18 +197,21 @@ func TestTwoUIsOverTor(t *testing.T) {
 	m.keys("alice", "Down", "Enter")
 	m.waitText("alice", "messages now disappear after 30 seconds", 30*time.Second)
 	m.keys("alice", "Escape")
-	m.waitText("alice", "you set messages to disappear after 30 seconds", 10*time.Second)
-	m.waitText("bob", "alice set messages to disappear after 30 seconds", 2*time.Minute)
+	m.waitText("alice", "disappear after 30 seconds ──", 10*time.Second)
+	m.waitText("bob", "disappear after 30 seconds ──", 2*time.Minute)
+	m.waitText("bob", "⏱ 30 seconds", 10*time.Second)
 	m.text("alice", "this one disappears")
 	m.keys("alice", "Enter")
 	m.waitText("bob", "this one disappears", 2*time.Minute)
 	m.waitText("bob", "⏱", 10*time.Second)
+	m.save("bob", "tmux-bob-disappearing")
 	m.waitGone("bob", "this one disappears", 90*time.Second)
 	m.waitGone("alice", "this one disappears", 90*time.Second)
 
 	// Lock: nothing of the conversation is left on screen; unlock again.
 	m.keys("alice", "C-l")
 	locked := m.waitText("alice", "Sotto is locked", 10*time.Second)
+	m.save("alice", "tmux-alice-locked")
 	for _, s := range []string{"hello bob", "hi alice", "bob"} {
 		if strings.Contains(locked, s) {
 			t.Fatalf("locked screen shows %q:\n%s", s, locked)
