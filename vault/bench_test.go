@@ -19,9 +19,11 @@ func benchValue(i int) []byte {
 	return v
 }
 
+func benchID(i int) string { return fmt.Sprintf("%032x", i) }
+
 // bulkFill writes n entries into log as full segments, the way Append would
 // have left them, without an fsync per entry (fixtures only).
-func bulkFill(tb testing.TB, v *Vault, log string, n int) {
+func bulkFill(tb testing.TB, v *Vault, log string, n int, id func(int) string, value func(int) []byte) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	st, err := v.getLog(log, true)
@@ -35,7 +37,7 @@ func bulkFill(tb testing.TB, v *Vault, log string, n int) {
 		seg = &format.Segment{Log: log, Seq: m.Next}
 	}
 	for i := range n {
-		id, val := fmt.Sprintf("%032x", i), benchValue(i)
+		id, val := id(i), value(i)
 		if len(seg.Entries) >= maxSegmentEntries || (len(seg.Entries) > 0 && segSize(seg)+format.EntrySize(id, val) > format.SegmentTarget) {
 			flush()
 		}
@@ -68,7 +70,7 @@ func copy100k(b *testing.B) string {
 			fixture100k.err = err
 			return
 		}
-		bulkFill(b, v, "conv", benchMessages)
+		bulkFill(b, v, "conv", benchMessages, benchID, benchValue)
 		for i := range 50 {
 			v.Put("contact", fmt.Sprint(i), make([]byte, 300))
 		}

@@ -192,6 +192,21 @@ func (v *Vault) Append(log, id string, value []byte) error {
 		if seq == ^uint32(0) {
 			return fmt.Errorf("vault: log has too many segments")
 		}
+		// Never write over a file this vault cannot account for (a log whose
+		// metadata sits in a damaged shard, say).
+		ms, err := v.shardFor(metaKind, log)
+		if err != nil {
+			return err
+		}
+		if v.shardBad[ms] != nil {
+			return v.shardBad[ms]
+		}
+		if err := v.nameSegs(st, seq); err != nil {
+			return err
+		}
+		if _, err := os.Lstat(filepath.Join(v.dir, v.segPath(st, seq))); !errors.Is(err, os.ErrNotExist) {
+			return &FileError{Name: v.segPath(st, seq), Err: fmt.Errorf("%w: a file is already where a new segment goes", ErrDamaged)}
+		}
 		seg := &format.Segment{Log: log, Seq: seq, Entries: []format.Entry{e}}
 		if err := v.writeSegment(st, seg); err != nil {
 			return err

@@ -117,6 +117,10 @@ func Create(dir string, pass *Passphrase, o *Options) (*Vault, error) {
 	}
 	fail := func(err error) (*Vault, error) {
 		v.Close()
+		// Leave the directory as it was: empty.
+		for _, f := range []string{keyFileName, recordDir, segmentDir, lockFileName} {
+			os.RemoveAll(filepath.Join(dir, f))
+		}
 		return nil, err
 	}
 	if v.key, err = newVaultKey(); err != nil {
