@@ -21,6 +21,7 @@ var crashIters = flag.Int("vault.crash", 200, "iterations of the SIGKILL crash t
 // write the writer saw acknowledged (and none of the removals it saw
 // acknowledged come back).
 func TestCrashKill(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
 	}
@@ -71,7 +72,7 @@ func TestCrashKill(t *testing.T) {
 		}
 		// Kill during Open's recovery now and then, else soon after it.
 		early := rng.IntN(5) == 0
-		delay := time.Duration(rng.IntN(60000)) * time.Microsecond
+		delay := time.Duration(rng.IntN(40000)) * time.Microsecond
 		timer := time.NewTimer(delay)
 		if !early {
 			timer.Stop()

@@ -107,6 +107,7 @@ func fixPerms(t testing.TB, dir string) {
 }
 
 func TestDamagedSegments(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		damage func(t *testing.T, path string)

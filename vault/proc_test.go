@@ -30,6 +30,7 @@ func child(t *testing.T, bin, run string, env ...string) *exec.Cmd {
 // root, with every capability dropped) with RLIMIT_MEMLOCK 64 KiB, soft and
 // hard: the vault must work, and running out must be an error, not a crash.
 func TestMemlock64K(t *testing.T) {
+	t.Parallel()
 	tmp, err := os.MkdirTemp("", "vault-memlock-")
 	must(t, err)
 	defer os.RemoveAll(tmp)
@@ -124,6 +125,7 @@ func TestMemlockChild(t *testing.T) {
 // is not dumpable, and SIGTERM and SIGHUP end it through memguard's purge
 // (exit status 1) rather than killing it outright.
 func TestHardenSignals(t *testing.T) {
+	t.Parallel()
 	exe, _ := os.Executable()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT} {
 		cmd := child(t, exe, "TestHardenChild", "VAULT_CHILD=harden")

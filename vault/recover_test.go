@@ -71,6 +71,7 @@ func TestOpenFinishesInterruptedWork(t *testing.T) {
 // TestConcurrentUse hammers one vault from several goroutines (run with
 // -race).
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	v, _ := newVault(t)
 	var wg sync.WaitGroup
 	for g := range 4 {

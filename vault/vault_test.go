@@ -198,6 +198,7 @@ func bigValue(i int) []byte {
 }
 
 func TestLog(t *testing.T) {
+	t.Parallel()
 	v, dir := newVault(t)
 	const n = 600
 	for i := range n {
