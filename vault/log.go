@@ -30,7 +30,7 @@ type logState struct {
 	tail  *format.Segment   // the last live segment, decrypted; nil until needed
 	// tailBad: the last segment is damaged; the next Append starts a new one.
 	tailBad bool
-	index   map[string]uint32 // entry ID -> seq; nil until built
+	index   *segIndex // entry ID -> segments; nil until built
 }
 
 func (v *Vault) segPath(st *logState, seq uint32) string {
@@ -162,7 +162,7 @@ func (v *Vault) loadTail(st *logState) {
 // durable when it returns, and costs the same however long the log is: only
 // the last segment (at most 64 KiB, or one large entry) is rewritten. IDs
 // are 1 to 255 bytes and should be unique in the log (the vault does not
-// check: Remove removes every entry with a given ID); values at most 1 MiB.
+// check; Remove removes every entry with a given ID); values at most 1 MiB.
 func (v *Vault) Append(log, id string, value []byte) error {
 	if err := format.CheckEntry(log, id, value); err != nil {
 		return fmt.Errorf("vault: %w", err)
@@ -224,7 +224,7 @@ func (v *Vault) Append(log, id string, value []byte) error {
 		st.tail = next
 	}
 	if st.index != nil {
-		st.index[id] = st.tail.Seq
+		st.index.add(id, st.tail.Seq)
 	}
 	return nil
 }
@@ -295,12 +295,12 @@ func (v *Vault) entries(log string, n int) ([]Entry, error) {
 	var segs [][]format.Entry
 	total := 0
 	full := n < 0
-	index := map[string]uint32{}
+	index := newSegIndex()
 	err = v.scan(st, !full, func(seg *format.Segment) bool {
 		segs = append(segs, seg.Entries)
 		total += len(seg.Entries)
 		for _, e := range seg.Entries {
-			index[e.ID] = seg.Seq
+			index.add(e.ID, seg.Seq)
 		}
 		return full || total < n
 	})
@@ -326,10 +326,10 @@ func (v *Vault) buildIndex(st *logState) error {
 	if st.index != nil {
 		return nil
 	}
-	index := map[string]uint32{}
+	index := newSegIndex()
 	err := v.scan(st, false, func(seg *format.Segment) bool {
 		for _, e := range seg.Entries {
-			index[e.ID] = seg.Seq
+			index.add(e.ID, seg.Seq)
 		}
 		return true
 	})
@@ -364,10 +364,10 @@ func (v *Vault) Remove(log string, ids ...string) (int, error) {
 	indexErr := v.buildIndex(st)
 	if st.index == nil {
 		// Without an index, scan again for just these IDs.
-		st.index = map[string]uint32{}
+		st.index = newSegIndex()
 		v.scan(st, false, func(seg *format.Segment) bool {
 			for _, e := range seg.Entries {
-				st.index[e.ID] = seg.Seq
+				st.index.add(e.ID, seg.Seq)
 			}
 			return true
 		})
@@ -375,7 +375,7 @@ func (v *Vault) Remove(log string, ids ...string) (int, error) {
 	}
 	bySeg := map[uint32]map[string]bool{}
 	for _, id := range ids {
-		if q, ok := st.index[id]; ok {
+		for _, q := range st.index.seqs(id) {
 			if bySeg[q] == nil {
 				bySeg[q] = map[string]bool{}
 			}
@@ -427,7 +427,7 @@ func (v *Vault) removeFrom(st *logState, q uint32, drop map[string]bool) (int, e
 		return 0, err
 	}
 	for id := range drop {
-		delete(st.index, id)
+		st.index.drop(id, q)
 	}
 	isTail := st.tail != nil && st.tail.Seq == q
 	if isTail {
@@ -573,4 +573,51 @@ func (v *Vault) recoverLogs() error {
 		return syncDir(dir)
 	}
 	return nil
+}
+
+// segIndex maps entry IDs to the segments holding them. IDs are meant to be
+// unique, so the common case is one segment; a repeated ID (which Remove
+// must still find everywhere) goes to more.
+type segIndex struct {
+	one  map[string]uint32
+	more map[string][]uint32
+}
+
+func newSegIndex() *segIndex { return &segIndex{one: map[string]uint32{}} }
+
+func (x *segIndex) add(id string, q uint32) {
+	old, ok := x.one[id]
+	switch {
+	case !ok:
+		x.one[id] = q
+	case old != q && !slices.Contains(x.more[id], q):
+		if x.more == nil {
+			x.more = map[string][]uint32{}
+		}
+		x.more[id] = append(x.more[id], q)
+	}
+}
+
+func (x *segIndex) seqs(id string) []uint32 {
+	q, ok := x.one[id]
+	if !ok {
+		return nil
+	}
+	return append([]uint32{q}, x.more[id]...)
+}
+
+// drop forgets that segment q holds id.
+func (x *segIndex) drop(id string, q uint32) {
+	if x == nil {
+		return
+	}
+	rest := slices.DeleteFunc(x.seqs(id), func(s uint32) bool { return s == q })
+	delete(x.one, id)
+	delete(x.more, id)
+	if len(rest) > 0 {
+		x.one[id] = rest[0]
+		if len(rest) > 1 {
+			x.more[id] = rest[1:]
+		}
+	}
 }
