@@ -434,7 +434,7 @@ func (v *Vault) removeFrom(st *logState, q uint32, drop map[string]bool) (int, e
 		st.tail = next
 	}
 	if len(kept) > 0 {
-		return n, nil
+		return n, v.maybeMerge(st, next)
 	}
 	// Nothing left: forget the segment, then delete its file.
 	live := slices.DeleteFunc(slices.Clone(st.meta.Live), func(x uint32) bool { return x == q })
@@ -531,6 +531,11 @@ func (v *Vault) recoverLogs() error {
 			}
 			continue
 		}
+		if st.meta.Merge != nil {
+			if err := v.recoverMerge(st); err != nil {
+				return err
+			}
+		}
 		if err := v.nameSegs(st, st.meta.Next); err != nil {
 			return err
 		}
@@ -620,4 +625,111 @@ func (x *segIndex) drop(id string, q uint32) {
 			x.more[id] = rest[1:]
 		}
 	}
+}
+
+// maybeMerge compacts: if segment a has shrunk below a quarter of a full
+// segment and fits together with a live neighbour b (the next one, else the
+// previous one), a's entries move into b, in log order, and a is deleted.
+// Steps, each durable before the next, so that a crash anywhere leaves every
+// entry exactly once (Open finishes the job, see recoverMerge):
+//
+//	metadata says "merging a into b, b had n entries"
+//	-> b rewritten with a's entries -> metadata without a -> a's file deleted
+func (v *Vault) maybeMerge(st *logState, a *format.Segment) error {
+	i := slices.Index(st.meta.Live, a.Seq)
+	if i < 0 || segSize(a) > format.SegmentTarget/4 {
+		return nil
+	}
+	for _, j := range []int{i + 1, i - 1} {
+		if j < 0 || j >= len(st.meta.Live) {
+			continue
+		}
+		bseq := st.meta.Live[j]
+		var b *format.Segment
+		if st.tail != nil && st.tail.Seq == bseq {
+			b = st.tail
+		} else {
+			err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
+				var err error
+				b, err = v.readSegment(id, st, bseq)
+				return err
+			})
+			if err != nil {
+				continue // a damaged neighbour is left alone
+			}
+		}
+		if segSize(a)+segSize(b)-format.HeaderSize(st.name) > format.SegmentTarget ||
+			len(a.Entries)+len(b.Entries) > maxSegmentEntries {
+			continue
+		}
+		return v.merge(st, a, b)
+	}
+	return nil
+}
+
+// merge moves a's entries into b (see maybeMerge).
+func (v *Vault) merge(st *logState, a, b *format.Segment) error {
+	m := st.meta
+	m.Merge = &format.Merge{From: a.Seq, Into: b.Seq, IntoCount: uint32(len(b.Entries))}
+	if err := v.putMeta(st, m); err != nil {
+		return err
+	}
+	entries := append(slices.Clone(a.Entries), b.Entries...)
+	if b.Seq < a.Seq {
+		entries = append(slices.Clone(b.Entries), a.Entries...)
+	}
+	merged := &format.Segment{Log: st.name, Seq: b.Seq, Entries: entries}
+	if err := v.writeSegment(st, merged); err != nil {
+		return err
+	}
+	switch {
+	case st.tail != nil && st.tail.Seq == b.Seq:
+		st.tail = merged
+	case st.tail != nil && st.tail.Seq == a.Seq:
+		st.tail = nil // a was the last segment; b now is
+	}
+	for _, e := range a.Entries {
+		st.index.drop(e.ID, a.Seq)
+		if st.index != nil {
+			st.index.add(e.ID, b.Seq)
+		}
+	}
+	return v.finishMerge(st)
+}
+
+// finishMerge completes the merge recorded in st's metadata once segment
+// Into has been rewritten: a's segment leaves the list, then its file goes.
+func (v *Vault) finishMerge(st *logState) error {
+	g := st.meta.Merge
+	live := slices.DeleteFunc(slices.Clone(st.meta.Live), func(x uint32) bool { return x == g.From })
+	if err := v.putMeta(st, format.LogMeta{Next: st.meta.Next, Live: live, Dropping: st.meta.Dropping}); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(v.dir, v.segPath(st, g.From))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("vault: %w", err)
+	}
+	delete(st.names, g.From)
+	return syncDir(filepath.Join(v.dir, segmentDir))
+}
+
+// recoverMerge, at Open, looks at a merge a crash interrupted: if segment
+// Into no longer holds IntoCount entries it was rewritten, and the merge is
+// finished; otherwise it never happened, and the record is dropped.
+func (v *Vault) recoverMerge(st *logState) error {
+	g := st.meta.Merge
+	var into *format.Segment
+	err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
+		var err error
+		into, err = v.readSegment(id, st, g.Into)
+		return err
+	})
+	if err != nil {
+		return nil // damaged: leave it for Check to report
+	}
+	if uint32(len(into.Entries)) != g.IntoCount {
+		return v.finishMerge(st)
+	}
+	m := st.meta
+	m.Merge = nil
+	return v.putMeta(st, m)
 }
