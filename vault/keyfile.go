@@ -38,6 +38,7 @@ const (
 	// seconds. A hostile key file asking for more is refused before any work.
 	DefaultMaxWorkFactor = 20
 	minCalibrated        = 15
+	maxCalibrated        = 19 // 512 MiB while unlocking: small VMs must cope
 	unlockTarget         = time.Second
 	keyFileName          = "vault.key"
 	maxKeyFile           = 16 << 10
@@ -146,7 +147,7 @@ func calibrate() int {
 		d = time.Microsecond
 	}
 	n := probe + int(math.Round(math.Log2(float64(unlockTarget)/float64(d))))
-	return min(max(n, minCalibrated), DefaultMaxWorkFactor)
+	return min(max(n, minCalibrated), maxCalibrated)
 }
 
 // vaultKey is the unlocked vault key: the secret packs the 32-byte file-name

@@ -37,7 +37,8 @@ const (
 type Options struct {
 	// UnsafeWorkFactor, for tests only, sets the scrypt work factor (log2 N,
 	// 1 to 30) that Create and ChangePassphrase write. Zero means calibrate
-	// to about one second on this machine (never below 2^15).
+	// to about one second on this machine, within 2^15..2^19 (scrypt needs
+	// 2^logN KiB of memory: 512 MiB at most).
 	UnsafeWorkFactor int
 	// MaxWorkFactor is the largest scrypt work factor Open accepts from the
 	// key file; zero means DefaultMaxWorkFactor.
