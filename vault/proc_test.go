@@ -41,6 +41,9 @@ func TestMemlock64K(t *testing.T) {
 	must(t, os.WriteFile(bin, data, 0o755))
 	work := filepath.Join(tmp, "work")
 	must(t, os.Mkdir(work, 0o700))
+	if _, err := exec.LookPath("prlimit"); err != nil {
+		t.Skip("prlimit (util-linux) missing")
+	}
 	args := []string{"--memlock=65536:65536"}
 	if os.Geteuid() == 0 {
 		os.Chmod(tmp, 0o755)
