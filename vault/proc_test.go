@@ -184,8 +184,9 @@ func TestHardenChild(t *testing.T) {
 	fmt.Println("HARDEN-NOT-PURGED")
 }
 
-// TestReadPassphraseTTY reads a passphrase through a real pseudo-terminal:
-// it arrives intact and is not echoed.
+// TestReadPassphraseTTY reads passphrases through a real pseudo-terminal:
+// they arrive intact and are not echoed; two different answers to
+// ReadNewPassphrase are refused.
 func TestReadPassphraseTTY(t *testing.T) {
 	master, slave, err := openPTY()
 	if err != nil {
@@ -211,10 +212,34 @@ func TestReadPassphraseTTY(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	master.Write([]byte("tty secret phrase\n"))
+	for !strings.Contains(out.String(), "Again: ") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no second prompt: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	master.Write([]byte("tty secret phrase\n"))
+	for !strings.Contains(out.String(), "New: ") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no third prompt: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	master.Write([]byte("one\n"))
+	for !strings.Contains(out.String(), "Again2: ") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no fourth prompt: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	master.Write([]byte("two\n"))
 	err = cmd.Wait()
 	<-done
 	s := out.String()
-	if err != nil || !strings.Contains(s, "TTY-MATCH") {
+	if err != nil || !strings.Contains(s, "TTY-MATCH") || !strings.Contains(s, "TTY-MISMATCH") {
 		t.Fatalf("child: %v\n%s", err, s)
 	}
 	if strings.Contains(s, "tty secret phrase") {
@@ -244,10 +269,13 @@ func TestReadPassphraseChild(t *testing.T) {
 	if os.Getenv("VAULT_CHILD") != "tty" {
 		t.Skip("runs as the child of TestReadPassphraseTTY")
 	}
-	p, err := ReadPassphrase("Passphrase: ")
+	p, err := ReadNewPassphrase("Passphrase: ", "Again: ")
 	must(t, err)
 	if eq, _ := p.Equal(pass(t, "tty secret phrase")); eq {
 		fmt.Println("TTY-MATCH")
+	}
+	if _, err := ReadNewPassphrase("New: ", "Again2: "); errors.Is(err, ErrPassphraseMismatch) {
+		fmt.Println("TTY-MISMATCH")
 	}
 }
 
