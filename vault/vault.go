@@ -148,6 +148,9 @@ func Create(dir string, pass *Passphrase, o *Options) (*Vault, error) {
 	if err := writeAtomic(dir, keyFileName, kf); err != nil {
 		return fail(fmt.Errorf("vault: %w", err))
 	}
+	if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+		return fail(fmt.Errorf("vault: %w", err))
+	}
 	return v, nil
 }
 
