@@ -189,3 +189,17 @@ func BenchmarkPanic100k(b *testing.B) {
 		must(b, Panic(dir))
 	}
 }
+
+// BenchmarkAppend1k is BenchmarkAppend100k's baseline: the same append to
+// a log with 1,000 messages (run both with -benchtime 600x or more, so that
+// each averages over whole segments: the two should match).
+func BenchmarkAppend1k(b *testing.B) {
+	v, _ := newVault(b)
+	bulkFill(b, v, "conv", 1000, benchID, benchValue)
+	must(b, v.Append("conv", "warm", benchValue(0)))
+	i := 0
+	for b.Loop() {
+		must(b, v.Append("conv", fmt.Sprint("new", i), benchValue(i)))
+		i++
+	}
+}
