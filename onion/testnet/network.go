@@ -48,7 +48,6 @@ var (
 type Network struct {
 	dir    string
 	ownDir bool // dir was created by Start and is removed by Close
-	listen string
 	logf   func(string, ...any)
 
 	nodes       []*node
@@ -119,7 +118,11 @@ func (n *Network) progress(format string, args ...any) {
 // error naming the directory where the logs were kept; when ctx is cancelled
 // it stops everything and removes its temporary directory.
 func Start(ctx context.Context, o Options) (*Network, error) {
-	return launch(ctx, o, false)
+	n, err := launch(ctx, o, false)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // launch is Start, and Up when detached is true: detached tors run in their
@@ -139,7 +142,7 @@ func launch(ctx context.Context, o Options, detached bool) (n *Network, err erro
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("testnet: %w", err)
 	}
-	n = &Network{listen: o.Listen, logf: o.Logf, started: time.Now()}
+	n = &Network{logf: o.Logf, started: time.Now()}
 	if o.Dir == "" {
 		// Short: client tors put unix sockets near here, and socket paths
 		// are limited to ~100 bytes.
