@@ -135,6 +135,9 @@ func stopProcs(ctx context.Context, ps []*proc) error {
 		}
 	}
 	if !waitGone(ctx, ps, stopGrace) {
+		if ctx.Err() != nil {
+			return errors.Join(append(errs, fmt.Errorf("testnet: stopping tor: %w", ctx.Err()))...)
+		}
 		var left []string
 		for _, p := range ps {
 			if !p.exited() {
