@@ -60,6 +60,7 @@ type Network struct {
 	ready         time.Time // Start returned
 	firstValidAft string    // valid-after of that first consensus
 
+	keepLogs  bool // Close keeps the directory (Main, after failed tests)
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -85,7 +86,7 @@ func (n *Network) LogDir() string { return n.dir }
 func (n *Network) Close() error {
 	n.closeOnce.Do(func() {
 		n.closeErr = stopProcs(context.Background(), n.procs())
-		if n.ownDir && n.closeErr == nil {
+		if n.ownDir && !n.keepLogs && n.closeErr == nil {
 			if err := os.RemoveAll(n.dir); err != nil {
 				n.closeErr = fmt.Errorf("testnet: remove %s: %w", n.dir, err)
 			}

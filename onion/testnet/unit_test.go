@@ -302,3 +302,47 @@ func TestDownSignalsOnlyItsOwn(t *testing.T) {
 		t.Fatal("a corrupt PID file got a process signalled")
 	}
 }
+
+type fakeM int
+
+func (m fakeM) Run() int { return int(m) }
+
+// TestMainBookkeeping runs Main's logic over a fake network (a temporary
+// directory, no tor): the exit code passes through, the directory goes
+// after passing tests and stays, named, after failing ones; a network that
+// cannot start fails the run with its error.
+func TestMainBookkeeping(t *testing.T) {
+	fakeStart := func(dir *string) func(context.Context, Options) (*Network, error) {
+		return func(context.Context, Options) (*Network, error) {
+			d, err := os.MkdirTemp("", "stn")
+			*dir = d
+			return &Network{dir: d, ownDir: true}, err
+		}
+	}
+	for _, code := range []int{0, 1} {
+		var dir string
+		var out strings.Builder
+		var got *Network
+		if c := runMain(fakeM(code), func(n *Network) { got = n }, fakeStart(&dir), Options{}, &out); c != code {
+			t.Fatalf("runMain = %d, want %d (%s)", c, code, out.String())
+		}
+		if got == nil || got.dir != dir {
+			t.Fatalf("setup got %v", got)
+		}
+		_, err := os.Stat(dir)
+		if code == 0 && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("passing tests: directory %s not removed (%v)", dir, err)
+		}
+		if code != 0 {
+			if err != nil || !strings.Contains(out.String(), dir) {
+				t.Errorf("failing tests: directory %s not kept and named (%v, %q)", dir, err, out.String())
+			}
+			os.RemoveAll(dir)
+		}
+	}
+	var out strings.Builder
+	failing := func(context.Context, Options) (*Network, error) { return nil, errors.New("boom; tor logs kept in /x") }
+	if c := runMain(fakeM(0), nil, failing, Options{}, &out); c == 0 || !strings.Contains(out.String(), "boom; tor logs kept in /x") {
+		t.Fatalf("runMain with a failing start = %d, %q", c, out.String())
+	}
+}
