@@ -182,6 +182,12 @@ func launch(ctx context.Context, o Options, detached bool) (n *Network, err erro
 	}()
 
 	n.nodes = planNodes(o, n.dir)
+	if err := os.MkdirAll(filepath.Join(n.dir, nodesDir), 0o700); err != nil {
+		return n, fmt.Errorf("testnet: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(n.dir, nodesDir, nodesMarker), nil, 0o600); err != nil {
+		return n, fmt.Errorf("testnet: %w", err)
+	}
 	if err := pickPorts(o.Listen, n.nodes); err != nil {
 		return n, err
 	}
@@ -291,6 +297,8 @@ const (
 	nodeStdout  = "stdout.log"
 	nodeTorrc   = "torrc"
 	nodeDefault = "torrc-defaults"
+	tmpPrefix   = ".tmp-"
+	nodesMarker = ".sotto-testnet" // in nodes/: this is ours to delete
 )
 
 // prepareDir makes dir ready for a new network: it creates it (0700), or
@@ -305,9 +313,17 @@ func prepareDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("testnet: %w", err)
 	}
+	var stale []string
 	for _, e := range ents {
-		switch e.Name() {
-		case nodesDir, torrcFile, pidsFile, lockFile:
+		switch name := e.Name(); {
+		case name == nodesDir:
+			if _, err := os.Stat(filepath.Join(dir, nodesDir, nodesMarker)); err != nil {
+				return fmt.Errorf("testnet: %s holds a %q directory that is not a testnet network's: choose an empty or new directory", dir, nodesDir)
+			}
+			stale = append(stale, name)
+		case name == pidsFile, name == lockFile, name == torrcFile,
+			strings.HasPrefix(name, tmpPrefix): // left by a crash in writeFileAtomic
+			stale = append(stale, name)
 		default:
 			return fmt.Errorf("testnet: %s is not empty and does not hold a testnet network (found %q): choose an empty or new directory", dir, e.Name())
 		}
@@ -319,7 +335,10 @@ func prepareDir(dir string) error {
 	if len(pids) > 0 {
 		return fmt.Errorf("%w: %s (tor PIDs %v); stop it first (sotto net down %s)", ErrRunning, dir, pids, dir)
 	}
-	for _, f := range []string{nodesDir, torrcFile, pidsFile} {
+	for _, f := range stale {
+		if f == lockFile {
+			continue // held by Up right now
+		}
 		if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
 			return fmt.Errorf("testnet: %w", err)
 		}

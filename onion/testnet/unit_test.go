@@ -192,6 +192,17 @@ func TestUpRefusesForeignDir(t *testing.T) {
 	if err := Down(context.Background(), dir); !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("Down on a directory without a network: %v, want ErrNotRunning", err)
 	}
+	// A directory named like ours but without our marker is not ours either.
+	dir2 := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir2, nodesDir, "keep"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := Up(context.Background(), dir2, Options{}); err == nil || !strings.Contains(err.Error(), "not a testnet network") {
+		t.Fatalf("Up on a directory with someone's %s/: %v", nodesDir, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir2, nodesDir, "keep")); err != nil {
+		t.Fatalf("Up removed someone's %s/: %v", nodesDir, err)
+	}
 }
 
 func TestUpFailureCleansUp(t *testing.T) {
