@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -33,6 +34,7 @@ type profile struct {
 	dir    string
 	pwFile string
 	pass   string // the passphrase, for the memory search
+	uid    int    // run headless as this uid (and gid) when non-zero
 }
 
 func newProfile(t *testing.T, name string) *profile {
@@ -142,6 +144,9 @@ func (p *profile) headless(wrap ...string) *node {
 	argv := append(append(wrap, sottoBin), p.args("headless")...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = cleanEnv()
+	if p.uid != 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(p.uid), Gid: uint32(p.uid)}}
+	}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		p.t.Fatal(err)

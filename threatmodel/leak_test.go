@@ -45,6 +45,7 @@ type traceReport struct {
 	Leaks           []string       // each a reason and the strace line
 	SottoSockets    int            // socket/connect calls made by sotto's threads
 	SottoConnects   []string       // their connect destinations
+	SottoBinds      int            // listeners sotto opened (for tor to connect to)
 	ForeignConnects int            // connect calls made by the programs sotto ran (tor)
 	Programs        map[string]int // executables sotto's children ran -> PIDs that ran them
 	ForeignPIDs     []int          // PIDs of those children and their threads
@@ -120,7 +121,9 @@ func parseStrace(r io.Reader) ([]straceCallRec, error) {
 // checkTrace reads an strace log of a sotto process (the first PID in the
 // log) and reports every socket operation of sotto's own threads that is
 // not a stream connection to its own tor: AF_UNIX under profileDir, or TCP
-// to 127.0.0.1 on one of torPorts. Threads and children of a program sotto
+// to 127.0.0.1 on one of torPorts. A bind is allowed only for a unix socket
+// under profileDir or 127.0.0.1 (an onion service's listener, which tor
+// connects to). Threads and children of a program sotto
 // executed are foreign (tor) and only counted. Whatever a child does before
 // its execve is attributed to the program it executes.
 func checkTrace(r io.Reader, sottoPath, profileDir string, torPorts map[int]bool) (*traceReport, error) {
@@ -207,7 +210,13 @@ func checkTrace(r io.Reader, sottoPath, profileDir string, torPorts map[int]bool
 				}
 			}
 		case "bind":
-			leak("bind: a client never listens")
+			// The onion services' listeners, which tor connects to: a unix
+			// socket in the profile or a TCP port on 127.0.0.1.
+			rep.SottoBinds++
+			dst, why := destination(c.args, profileDir, nil)
+			if why != "" && !(strings.HasPrefix(why, "to a loopback port") && strings.HasPrefix(dst, "127.0.0.1:")) {
+				leak("bind " + dst + ": " + why)
+			}
 		}
 	}
 	sort.Ints(rep.ForeignPIDs)
@@ -394,6 +403,8 @@ func TestT21LeakCheckerCatchesLeaks(t *testing.T) {
 100 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK, IPPROTO_IP) = 7
 100 connect(7, {sa_family=AF_INET, sin_port=htons(9150), sin_addr=inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS (Operation now in progress)
 100 sendto(3, "\5\1\0", 3, 0, NULL, 0) = 3
+102 bind(5, {sa_family=AF_UNIX, sun_path="/tmp/tm1/p/tor/svc-1"}, 30) = 0
+100 bind(6, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr("127.0.0.1")}, 16) = 0
 `
 	torPorts := map[int]bool{9150: true}
 	rep, err := checkTrace(strings.NewReader(head), bin, profile, torPorts)
@@ -414,8 +425,9 @@ func TestT21LeakCheckerCatchesLeaks(t *testing.T) {
 		"other loopback port": `100 connect(8, {sa_family=AF_INET, sin_port=htons(9050), sin_addr=inet_addr("127.0.0.1")}, 16) = 0`,
 		"system resolver":     `100 connect(8, {sa_family=AF_UNIX, sun_path="/run/systemd/resolve/io.systemd.Resolve"}, 42) = 0`,
 		"netlink":             `100 socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_ROUTE) = 8`,
-		"listener":            `102 bind(8, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr("0.0.0.0")}, 16) = 0`,
+		"listener on all":     `102 bind(8, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr("0.0.0.0")}, 16) = 0`,
 		"unfinished connect":  `102 connect(8, {sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr("10.0.0.1")}, 16 <unfinished ...>`,
+		"listener outside":    `102 bind(8, {sa_family=AF_UNIX, sun_path="/tmp/x.sock"}, 13) = 0`,
 		"untracked thread":    `555 connect(8, {sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr("1.1.1.1")}, 16) = 0`,
 	}
 	for name, line := range leaks {
