@@ -362,3 +362,16 @@ func vmRSS(t *testing.T, pid int) int {
 	t.Fatalf("no VmRSS for PID %d", pid)
 	return 0
 }
+
+// all returns the lines from index from that match.
+func (n *node) all(from int, match func(map[string]any) bool) []map[string]any {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []map[string]any
+	for i := from; i < len(n.lines); i++ {
+		if match(n.lines[i]) {
+			out = append(out, n.lines[i])
+		}
+	}
+	return out
+}
