@@ -120,9 +120,9 @@ func parseStrace(r io.Reader) ([]straceCallRec, error) {
 
 // checkTrace reads an strace log of a sotto process (the first PID in the
 // log) and reports every socket operation of sotto's own threads that is
-// not a stream connection to its own tor: AF_UNIX under profileDir, or TCP
+// not a stream connection to its own tor: AF_UNIX under profileDir/tor, or TCP
 // to 127.0.0.1 on one of torPorts. A bind is allowed only for a unix socket
-// under profileDir or 127.0.0.1 (an onion service's listener, which tor
+// under profileDir/tor or 127.0.0.1 (an onion service's listener, which tor
 // connects to). Threads and children of a program sotto
 // executed are foreign (tor) and only counted. Whatever a child does before
 // its execve is attributed to the program it executes.
@@ -232,8 +232,8 @@ func destination(args, profileDir string, torPorts map[int]bool) (dst, why strin
 		if m == nil {
 			return "unix ?", "to an unnamed or abstract unix socket"
 		}
-		if !strings.HasPrefix(m[1], profileDir+string(filepath.Separator)) {
-			return "unix " + m[1], "to a unix socket outside the profile"
+		if !strings.HasPrefix(m[1], filepath.Join(profileDir, "tor")+string(filepath.Separator)) {
+			return "unix " + m[1], "to a unix socket outside the profile's tor directory"
 		}
 		return "unix " + m[1], ""
 	case strings.Contains(args, "sa_family=AF_INET,"):
@@ -427,6 +427,7 @@ func TestT21LeakCheckerCatchesLeaks(t *testing.T) {
 		"netlink":             `100 socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_ROUTE) = 8`,
 		"listener on all":     `102 bind(8, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr("0.0.0.0")}, 16) = 0`,
 		"unfinished connect":  `102 connect(8, {sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr("10.0.0.1")}, 16 <unfinished ...>`,
+		"unix in the profile": `102 connect(8, {sa_family=AF_UNIX, sun_path="/tmp/tm1/p/vault/x"}, 20) = 0`,
 		"listener outside":    `102 bind(8, {sa_family=AF_UNIX, sun_path="/tmp/x.sock"}, 13) = 0`,
 		"untracked thread":    `555 connect(8, {sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr("1.1.1.1")}, 16) = 0`,
 	}

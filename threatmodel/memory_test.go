@@ -451,7 +451,8 @@ var knownResidue = map[string]string{
 	"ed25519 seed, base64": "the identity record is JSON: its decrypted plaintext (age's buffers, the slice vault.Get " +
 		"returns, encoding/json's copies) holds the seed in base64 and is not wiped",
 	"client-auth key, base64": "the same identity record plaintext (JSON) holds the client-auth key in base64",
-	"client-auth key":         "crypto/ecdh.X25519().NewPrivateKey copies the key into a heap object that cannot be wiped",
+	"client-auth key": "curve25519.X25519(auth, Basepoint) in the engine (x/crypto, a wrapper over crypto/ecdh) " +
+		"copies the key into an ecdh.PrivateKey on the heap that the caller cannot wipe",
 	"expanded scalar": "SHA-512(seed), computed inside crypto/ed25519 for every signature (the handshake signs), " +
 		"lives in library-owned memory that is never wiped",
 	"expanded prefix":       "as the expanded scalar: the second half of the same SHA-512(seed) digests",
