@@ -350,7 +350,7 @@ func TestT21NoSocketButTor(t *testing.T) {
 	if inNetns {
 		t.Log("ran in a network namespace with only loopback: two clients talked both ways there")
 	}
-	t.Logf("sotto PID %d: %d socket/connect calls, connects to %v", pid, rep.SottoSockets, uniq(rep.SottoConnects))
+	t.Logf("sotto PID %d: %d socket/connect calls, connects to %v, %d listeners bound in the profile", pid, rep.SottoSockets, uniq(rep.SottoConnects), rep.SottoBinds)
 	t.Logf("programs run: %v; their PIDs (excluded) %v made %d connects; tor listened on %v", rep.Programs, rep.ForeignPIDs, rep.ForeignConnects, torPorts)
 	for _, l := range rep.Leaks {
 		t.Error("LEAK ", l)

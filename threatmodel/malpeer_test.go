@@ -183,10 +183,8 @@ func TestT23HostilePeerOverTor(t *testing.T) {
 	friend.must("contact", "add", "friend", "owner", oc)
 	_ = tipsCode
 
-	no, nf := owner.headless(), friend.headless()
+	no, nf := owner.startReady([]string{"tips", "owner"}), friend.startReady([]string{"friend"})
 	tips := no.waitFor(0, readyWithin, "tips ready", is(map[string]any{"event": "ready", "identity": "tips"}))
-	no.waitFor(0, readyWithin, "owner ready", is(map[string]any{"event": "ready", "identity": "owner"}))
-	nf.waitFor(0, readyWithin, "friend ready", is(map[string]any{"event": "ready", "identity": "friend"}))
 	tipsOnion := fmt.Sprint(tips["onion"])
 	tipsPub, err := onion.ParseAddress(tipsOnion)
 	if err != nil {

@@ -285,9 +285,7 @@ func TestT22MemoryOfIdleClient(t *testing.T) {
 	if asRoot {
 		runAsNobody(t, carol)
 	}
-	nc, nd := carol.headless(), dave.headless()
-	nc.waitFor(0, readyWithin, "ready", is(map[string]any{"event": "ready", "identity": "carol"}))
-	nd.waitFor(0, readyWithin, "ready", is(map[string]any{"event": "ready", "identity": "dave"}))
+	nc, nd := carol.startReady([]string{"carol"}), dave.startReady([]string{"dave"})
 	pid := nc.pid(false)
 
 	t.Run("hardening", func(t *testing.T) {
