@@ -391,10 +391,10 @@ func TestT23HostilePeerOverTor(t *testing.T) {
 // memory: 1000 stalled streams at a few KiB each (a goroutine stack, a
 // connection, a preamble buffer) plus the Go heap's slack.
 //
-// A weakness of this measure, seen on every run: before the attack the
-// client's VmRSS is already ~270 MiB, most of it the scrypt buffer of the
-// vault unlock (128*r*N bytes, 256 MiB at N=2^18), freed but not yet returned
-// to the kernel by Go's scavenger. Allocations made during the attack can
+// A weakness of this measure, seen on some runs: before the attack the
+// client's VmRSS was 79 MiB on one run and 276 MiB on others, the difference
+// consistent with the scrypt buffer of the vault unlock (128*r*N bytes, 256
+// MiB at N=2^18), freed but not yet returned to the kernel by Go's scavenger. Allocations made during the attack can
 // reuse those resident pages without raising VmRSS, so up to that much
 // growth could hide under the baseline. The bound still catches a client
 // that keeps per-stream buffers of the size an attacker asks for (2 GiB

@@ -453,7 +453,8 @@ var knownResidue = map[string]string{
 		"copies the key into an ecdh.PrivateKey on the heap that the caller cannot wipe",
 	"expanded scalar": "SHA-512(seed), computed inside crypto/ed25519 for every signature (the handshake signs), " +
 		"lives in library-owned memory that is never wiped",
-	"expanded prefix":       "as the expanded scalar: the second half of the same SHA-512(seed) digests",
+	"expanded prefix": "the second half of SHA-512(seed): crypto/ed25519's internal PrivateKey keeps it as raw " +
+		"bytes (the scalar half is kept in Montgomery form, so it shows only in the raw digests)",
 	"expired received text": "the text passed through Go strings (wire.ParseMessage, the engine's Message, encoding/json for the headless event and the vault record): immutable, freed without zeroing",
 	"expired sent text":     "the text arrived as a headless JSON command: bufio's line buffer, encoding/json's strings, wire and record encodings; Go strings are freed without zeroing",
 }
