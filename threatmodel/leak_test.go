@@ -482,3 +482,44 @@ func TestT21LoopbackOnlyNamespace(t *testing.T) {
 		t.Logf("%s %s: %v", dst.netw, dst.addr, err)
 	}
 }
+
+// TestT21LeakCheckerCatchesRealResolver is the live negative control: a
+// real program that resolves a name (getent, through the C library's
+// resolver) runs under the same strace command line as the client, and the
+// checker must flag its DNS attempt. It runs only inside the loopback-only
+// namespace, where the query cannot leave the machine.
+func TestT21LeakCheckerCatchesRealResolver(t *testing.T) {
+	if !inNetns {
+		t.Skip("runs only in the loopback-only namespace (see TestMain), so that no real query leaves")
+	}
+	getent, err := exec.LookPath("getent")
+	if err != nil {
+		t.Skip("getent is not installed")
+	}
+	if getent, err = filepath.EvalSymlinks(getent); err != nil {
+		t.Fatal(err)
+	}
+	trace := filepath.Join(t.TempDir(), "strace.log")
+	argv := append(straceWrap(trace), getent, "ahosts", "sotto-leak-check.example")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Run() // fails: the name does not resolve here
+	f, err := os.Open(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := checkTrace(f, getent, "/nonexistent-profile", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns := 0
+	for _, l := range rep.Leaks {
+		if strings.Contains(l, "port 53") || strings.Contains(l, "UDP") {
+			dns++
+		}
+		t.Log(l)
+	}
+	if dns == 0 {
+		t.Fatalf("the checker saw no DNS attempt in a real resolver's trace (%d leaks flagged)", len(rep.Leaks))
+	}
+}
