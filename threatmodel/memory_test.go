@@ -30,7 +30,7 @@ import (
 // the text of a message that has already disappeared.
 //
 // TestT22MemoryOfIdleClient runs a real client as an unprivileged user
-// (nobody), lets it talk and lets two messages expire, then, as root (which
+// (nobody, with a 64 KiB locked-memory limit), lets it talk and lets two messages expire, then, as root (which
 // no hardening can stop), reads its whole memory from /proc/PID/mem and
 // searches it. It also shows what the hardening does stop: core dumps are
 // off, the process is not dumpable, and another process of the same user
@@ -248,22 +248,23 @@ func readAsNobody(pid int) error {
 	return nil
 }
 
-// coreLimit is the soft and hard RLIMIT_CORE of pid from /proc/PID/limits.
-func coreLimit(t *testing.T, pid int) (soft, hard string) {
+// limit is the soft and hard value of one resource limit of pid, from
+// /proc/PID/limits ("Max core file size", "Max locked memory").
+func limit(t *testing.T, pid int, name string) (soft, hard string) {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "Max core file size") {
-			f := strings.Fields(strings.TrimPrefix(l, "Max core file size"))
+		if strings.HasPrefix(l, name) {
+			f := strings.Fields(strings.TrimPrefix(l, name))
 			if len(f) >= 2 {
 				return f[0], f[1]
 			}
 		}
 	}
-	t.Fatal("no core limit line")
+	t.Fatalf("no %q line in /proc/%d/limits", name, pid)
 	return "", ""
 }
 
@@ -285,11 +286,22 @@ func TestT22MemoryOfIdleClient(t *testing.T) {
 	if asRoot {
 		runAsNobody(t, carol)
 	}
-	nc, nd := carol.startReady([]string{"carol"}), dave.startReady([]string{"dave"})
+	// carol runs as an ordinary user does: with a locked-memory limit of
+	// 64 KiB (DESIGN, decision 11); prlimit sets it and execs, same PID.
+	var wrap []string
+	if _, err := exec.LookPath("prlimit"); err == nil {
+		wrap = []string{"prlimit", "--memlock=65536:65536", "--"}
+	}
+	nc, nd := carol.startReady([]string{"carol"}, wrap...), dave.startReady([]string{"dave"})
 	pid := nc.pid(false)
 
 	t.Run("hardening", func(t *testing.T) {
-		soft, hard := coreLimit(t, pid)
+		if wrap != nil {
+			if soft, hard := limit(t, pid, "Max locked memory"); soft != "65536" || hard != "65536" {
+				t.Errorf("RLIMIT_MEMLOCK is %s/%s, want the 64 KiB the test set", soft, hard)
+			}
+		}
+		soft, hard := limit(t, pid, "Max core file size")
 		if soft != "0" || hard != "0" {
 			t.Errorf("RLIMIT_CORE is %s/%s, want 0/0: a crash would write the keys to a core file", soft, hard)
 		}
