@@ -380,6 +380,15 @@ func TestT23HostilePeerOverTor(t *testing.T) {
 	if m := no.all(0, func(m map[string]any) bool { return m["event"] == "message" && m["identity"] == "tips" }); len(m) != 0 {
 		t.Fatalf("the attacker got messages through to tips: %v", m)
 	}
+	// Everything the attacker sent became, in all, the one request of its
+	// honest session.
+	r := no.do(time.Minute, map[string]any{"cmd": "requests", "identity": "tips"})
+	if rs := r["requests"].([]any); len(rs) != 1 {
+		t.Fatalf("%d requests on tips after the attack, want the one honest request", len(rs))
+	}
+	if k := len(no.all(0, is(map[string]any{"event": "request"}))); k != 1 {
+		t.Fatalf("%d request events, want 1", k)
+	}
 	peak := int(rssPeak.Load())
 	t.Logf("VmRSS of the attacked client: %d KiB before, peak %d KiB", rssBefore, peak)
 	if peak-rssBefore > maxAttackGrowthKiB {

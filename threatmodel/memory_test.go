@@ -8,9 +8,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -484,6 +482,3 @@ func memoryPolicy(name string) bool {
 	_, knownKey := knownResidue[short]
 	return !known && !knownKey
 }
-
-var _ = errors.New
-var _ io.Reader
