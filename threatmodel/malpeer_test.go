@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/wire"
 	"github.com/sottochat/sotto/onion"
 	"github.com/sottochat/sotto/ratchet"
@@ -181,14 +182,18 @@ func TestT23HostilePeerOverTor(t *testing.T) {
 	friend, fc := newUser(t, "friend", false)
 	owner.must("contact", "add", "owner", "friend", fc)
 	friend.must("contact", "add", "friend", "owner", oc)
-	_ = tipsCode
 
 	no, nf := owner.startReady([]string{"tips", "owner"}), friend.startReady([]string{"friend"})
 	tips := no.waitFor(0, readyWithin, "tips ready", is(map[string]any{"event": "ready", "identity": "tips"}))
-	tipsOnion := fmt.Sprint(tips["onion"])
-	tipsPub, err := onion.ParseAddress(tipsOnion)
+	// The attacker knows what the tip line's contact code says, nothing more.
+	code, err := contactcode.Parse(tipsCode)
 	if err != nil {
 		t.Fatal(err)
+	}
+	tipsPub := code.ID
+	tipsOnion := onion.AddressFromPublicKey(tipsPub)
+	if tipsOnion != fmt.Sprint(tips["onion"]) {
+		t.Fatalf("the code names %s, the ready event %s", tipsOnion, tips["onion"])
 	}
 	pid := no.pid(false)
 	a := newAttacker(t, ctx)
