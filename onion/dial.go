@@ -13,13 +13,15 @@ import (
 	"github.com/sottochat/sotto/onion/socks"
 )
 
-// Dial retry policy for "descriptor not found" (SOCKS 0xF0). On this test
-// network tor asks an HSDir again after a few seconds, so a dial right after
-// the peer published succeeds on a retry. On the real Tor network tor does
-// not ask the same HSDirs again for ~15 minutes after a failed fetch, so
-// retrying longer inside one Dial gains nothing: Dial gives up after
-// dialRetryWindow with ErrUnreachable and the caller's outbox retries later
-// (or at once when the contact connects to us).
+// Dial retry policy for transient failures: "descriptor not found" (SOCKS
+// 0xF0, the contact has not published yet) and failed introductions or
+// rendezvous (a stale descriptor after the contact's tor restarted). Each
+// retry makes tor ask another HSDir: on this test network it asks the same
+// one again after a few seconds; on the real Tor network it asks each of a
+// service's ~8 responsible HSDirs at most once per 15 minutes, so retrying
+// longer inside one Dial gains nothing there. Dial gives up after
+// dialRetryWindow with ErrUnreachable; the caller's outbox retries later
+// with its own backoff (or at once when the contact connects to us).
 const (
 	dialRetryFirst  = 500 * time.Millisecond
 	dialRetryMax    = 4 * time.Second
@@ -49,15 +51,27 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	user, pass := t.isolation(from, addr)
 	start := time.Now()
 	backoff := dialRetryFirst
+	refetched := false
 	for {
 		c, err := t.dialOnce(ctx, user, pass, addr)
 		if err == nil {
 			return c, nil
 		}
 		var re *socks.ReplyError
-		retry := errors.As(err, &re) && re.Code == socks.OnionDescNotFound &&
-			time.Since(start)+backoff < dialRetryWindow
-		if !retry {
+		if !errors.As(err, &re) {
+			return nil, t.dialError(ctx, addr, err)
+		}
+		switch {
+		case re.Code == socks.OnionMissingAuth || re.Code == socks.OnionWrongAuth:
+			if refetched {
+				return nil, t.dialError(ctx, addr, err)
+			}
+			// The cached descriptor may predate the contact adding us:
+			// fetch it again once and retry.
+			refetched = true
+			t.refetch(ctx, addr)
+			continue
+		case !transient(re.Code) || time.Since(start)+backoff >= dialRetryWindow:
 			return nil, t.dialError(ctx, addr, err)
 		}
 		select {
@@ -67,6 +81,18 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 		}
 		backoff = min(backoff*2, dialRetryMax)
 	}
+}
+
+// transient reports whether a SOCKS error may go away by itself within
+// seconds: a descriptor not uploaded yet, or a stale one whose introduction
+// points are gone (tor fetches a new one when they fail).
+func transient(code byte) bool {
+	switch code {
+	case socks.OnionDescNotFound, socks.OnionIntroFailed, socks.OnionRendFailed,
+		socks.OnionIntroTimedOut, socks.HostUnreachable, socks.TTLExpired, socks.GeneralFailure:
+		return true
+	}
+	return false
 }
 
 // isolation derives the SOCKS username and password for (from, to).
@@ -128,4 +154,49 @@ func (t *Tor) dialError(ctx context.Context, addr string, err error) error {
 		return fmt.Errorf("%w: %s: %v", ErrUnreachable, who, err)
 	}
 	return fmt.Errorf("%w: %s: %v", ErrUnreachable, who, scrubNetErr(err))
+}
+
+// refetchTimeout bounds the wait for a descriptor HSFETCH asked for.
+const refetchTimeout = 15 * time.Second
+
+// refetch asks tor to fetch addr's descriptor again (HSFETCH; tor picks an
+// HSDir it has not asked recently) and reports whether one was received.
+func (t *Tor) refetch(ctx context.Context, addr string) bool {
+	g, err := t.current()
+	if err != nil {
+		return false
+	}
+	w := make(chan string, 8)
+	t.mu.Lock()
+	t.descWait[addr] = append(t.descWait[addr], w)
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		ws := t.descWait[addr]
+		for i := range ws {
+			if ws[i] == w {
+				ws = append(ws[:i], ws[i+1:]...)
+				break
+			}
+		}
+		if len(ws) == 0 {
+			delete(t.descWait, addr)
+		} else {
+			t.descWait[addr] = ws
+		}
+		t.mu.Unlock()
+	}()
+	if _, err := g.c.do(ctx, []byte(cmdHSFetch(addr))); err != nil {
+		return false
+	}
+	timer := time.NewTimer(refetchTimeout)
+	defer timer.Stop()
+	select {
+	case action := <-w:
+		return action == "RECEIVED"
+	case <-timer.C:
+	case <-ctx.Done():
+	case <-g.down:
+	}
+	return false
 }

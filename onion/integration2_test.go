@@ -37,6 +37,7 @@ func freePort(t testing.TB) int {
 // returns the environment a user would set.
 func startSystemTor(t *testing.T) map[string]string {
 	t.Helper()
+	needNetwork(t)
 	dir := profileDir(t)
 	ctlPort, socksPort := freePort(t), freePort(t)
 	torrc := tn.ClientTorrc() + fmt.Sprintf(
@@ -110,6 +111,7 @@ func TestExternalMode(t *testing.T) {
 
 func TestBridge(t *testing.T) {
 	t.Parallel()
+	needNetwork(t)
 	line := tn.BridgeLine()
 	if line == "" {
 		t.Fatal("the test network has no bridge")
@@ -230,8 +232,9 @@ func TestKeyNeverOnDisk(t *testing.T) {
 	t.Logf("searched %d files for %d encodings of the keys", files, len(needles))
 }
 
-// TestNoTorOutputOnStdout checks that the launched tor's torrc keeps logs
-// off disk without Debug and that tor was started without our stdout.
+// TestLaunchedTorrcOnDisk checks the launched tor's torrc and data
+// directory, that tor's output is captured (never our stdout), and tor's own
+// view of its configuration.
 func TestLaunchedTorrcOnDisk(t *testing.T) {
 	t.Parallel()
 	tor, _, dir := launch(t, nil)
@@ -255,10 +258,15 @@ func TestLaunchedTorrcOnDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"OnionTrafficOnly", "ExtendedErrors", "ClientOnly 1", "SafeLogging 1", "AvoidDiskWrites 1"} {
+	for _, want := range []string{"OnionTrafficOnly", "ExtendedErrors", "ClientOnly 1", "AvoidDiskWrites 1"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("tor's config lacks %q", want)
 		}
+	}
+	// SafeLogging 1 is tor's default, which config-text leaves out.
+	rep, err := g.c.do(context.Background(), []byte("GETCONF SafeLogging"))
+	if err != nil || rep.Lines[0].Text != "SafeLogging=1" {
+		t.Errorf("GETCONF SafeLogging: %+v, %v", rep, err)
 	}
 	sc := bufio.NewScanner(strings.NewReader(v))
 	for sc.Scan() {
@@ -272,6 +280,7 @@ func TestLaunchedTorrcOnDisk(t *testing.T) {
 // launched tor joining the test network (TESTNET.md: a client joins in ~3 s
 // once the network is settled).
 func BenchmarkLaunchToBootstrap(b *testing.B) {
+	needNetwork(b)
 	for i := 0; i < b.N; i++ {
 		dir := profileDir(b)
 		ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)

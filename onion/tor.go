@@ -108,6 +108,7 @@ type Tor struct {
 	ready      chan struct{} // closed at 100 % of the current generation
 	services   map[string]*Service
 	clientAuth map[string]KeyFunc
+	descWait   map[string][]chan string // HS_DESC RECEIVED/FAILED waiters by address
 }
 
 // generation is one life of tor: a process (launch mode) and a control
@@ -136,6 +137,7 @@ func Start(ctx context.Context, cfg Config) (*Tor, error) {
 		ready:      make(chan struct{}),
 		services:   make(map[string]*Service),
 		clientAuth: make(map[string]KeyFunc),
+		descWait:   make(map[string][]chan string),
 	}
 	if _, err := rand.Read(t.isoKey[:]); err != nil {
 		return nil, err
@@ -370,7 +372,21 @@ func (t *Tor) onEvent(g *generation, ev torctl.Event) {
 		}
 	case "HS_DESC":
 		d, err := torctl.ParseHSDesc(ev.Rest)
-		if err != nil || d.Action != "UPLOADED" {
+		if err != nil {
+			return
+		}
+		if d.Action == "RECEIVED" || d.Action == "FAILED" {
+			t.mu.Lock()
+			for _, w := range t.descWait[d.Address] {
+				select {
+				case w <- d.Action:
+				default:
+				}
+			}
+			t.mu.Unlock()
+			return
+		}
+		if d.Action != "UPLOADED" {
 			return
 		}
 		t.mu.Lock()
@@ -630,16 +646,21 @@ func (w *tailBuffer) lastError() string {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// Tor's last error is often "Reading config failed--see warnings
+	// above": give the warning before it too.
+	var msgs []string
 	lines := strings.Split(string(w.b), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if _, msg, ok := strings.Cut(lines[i], "[err] "); ok {
-			return truncate(msg, 200)
-		}
-		if _, msg, ok := strings.Cut(lines[i], "[warn] "); ok {
-			return truncate(msg, 200)
+	for i := len(lines) - 1; i >= 0 && len(msgs) < 2; i-- {
+		for _, sev := range []string{"[err] ", "[warn] "} {
+			if _, msg, ok := strings.Cut(lines[i], sev); ok && !strings.Contains(msg, "running Tor as root") {
+				msgs = append([]string{truncate(msg, 200)}, msgs...)
+			}
 		}
 	}
-	return "no message (run with debug to see tor's log)"
+	if len(msgs) == 0 {
+		return "no message (run with debug to see tor's log)"
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // pid returns the launched tor's process id (tests).
