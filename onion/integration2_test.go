@@ -8,12 +8,14 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -331,5 +333,54 @@ func BenchmarkPublishToFirstInbound(b *testing.B) {
 		c.Close()
 		s.Close()
 		b.StartTimer()
+	}
+}
+
+// TestCloseLeavesNothing runs before the parallel tests resume (it is not
+// parallel): a Tor that published, dialed and accepted leaves no goroutine,
+// no tor process and no socket file behind after Close.
+func TestCloseLeavesNothing(t *testing.T) {
+	needNetwork(t)
+	before := runtime.NumGoroutine()
+	dir := profileDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	tor, err := Start(ctx, Config{DataDir: filepath.Join(dir, "tor"), Network: tn.ClientTorrc()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tor.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err := tor.Publish(ctx, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveEcho(s)
+	exchange(t, tor, "self", s.Addr(), "loop").Close()
+	pid := tor.pid()
+	if err := tor.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("tor %d still running after Close", pid)
+	}
+	socks, _ := filepath.Glob(filepath.Join(dir, "tor", serviceSocketPrefix+"*"))
+	if len(socks) != 0 {
+		t.Errorf("service sockets left: %v", socks)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := tor.Publish(ctx, ServiceConfig{Key: newSecret(t).keyFunc()}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Publish after Close: %v", err)
+	}
+	if _, err := tor.Dial(ctx, "self", s.Addr()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Dial after Close: %v", err)
 	}
 }
