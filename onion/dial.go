@@ -15,19 +15,25 @@ import (
 
 // Dial retry policy for transient failures: "descriptor not found" (SOCKS
 // 0xF0, the contact has not published yet) and failed introductions or
-// rendezvous (a stale descriptor after the contact's tor restarted). Each
-// retry makes tor ask another HSDir: on this test network it asks the same
-// one again after a few seconds; on the real Tor network it asks each of a
-// service's ~8 responsible HSDirs at most once per 15 minutes, so retrying
-// longer inside one Dial gains nothing there. Dial gives up after
-// dialRetryWindow with ErrUnreachable; the caller's outbox retries later
-// with its own backoff (or at once when the contact connects to us).
+// rendezvous (a stale descriptor after the contact's tor restarted).
+//
+// Written for the real Tor network's timings: a service has about 8
+// responsible HSDirs, and after a failed fetch tor asks each of them at most
+// once per 15 minutes; every new SOCKS request for a missing descriptor
+// makes tor ask one more. So one Dial asks for the descriptor at most
+// dialMaxDescMisses times (enough to cover a contact that publishes right
+// now; on this test network tor re-asks an HSDir after seconds) and leaves
+// HSDirs for later attempts: it returns ErrUnreachable and the caller's
+// outbox retries with its own, slower backoff (or at once when the contact
+// connects to us).
 const (
-	dialRetryFirst  = 500 * time.Millisecond
-	dialRetryMax    = 4 * time.Second
-	dialRetryWindow = 15 * time.Second
-	maxFromLen      = 256
-	isolationLabel  = "sotto socks isolation v1"
+	dialRetryFirst    = 1 * time.Second
+	dialRetryMax      = 4 * time.Second
+	dialRetryWindow   = 15 * time.Second
+	dialMaxAttempts   = 5
+	dialMaxDescMisses = 3
+	maxFromLen        = 256
+	isolationLabel    = "sotto socks isolation v1"
 )
 
 // Dial opens a stream to the onion service to (an onion address, with or
@@ -52,7 +58,8 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	start := time.Now()
 	backoff := dialRetryFirst
 	refetched := false
-	for {
+	misses := 0
+	for attempt := 1; ; attempt++ {
 		c, err := t.dialOnce(ctx, user, pass, addr)
 		if err == nil {
 			return c, nil
@@ -71,8 +78,12 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 			refetched = true
 			t.refetch(ctx, addr)
 			continue
-		case !transient(re.Code) || time.Since(start)+backoff >= dialRetryWindow:
+		case !transient(re.Code) || time.Since(start)+backoff >= dialRetryWindow || attempt >= dialMaxAttempts:
 			return nil, t.dialError(ctx, addr, err)
+		case re.Code == socks.OnionDescNotFound:
+			if misses++; misses >= dialMaxDescMisses {
+				return nil, t.dialError(ctx, addr, err)
+			}
 		}
 		select {
 		case <-time.After(backoff):

@@ -115,8 +115,8 @@ func (f *fakeTor) serveSocks(ln net.Listener) {
 	}
 }
 
-func TestDialRetriesDescriptorNotFound(t *testing.T) {
-	f := newFakeTor(t, 0xF0, 0xF0, 0)
+func TestDialRetriesTransient(t *testing.T) {
+	f := newFakeTor(t, 0xF0, 0xF2, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := f.Dial(ctx, "me", vectorAddress)
@@ -144,6 +144,22 @@ func TestDialRetriesDescriptorNotFound(t *testing.T) {
 		if creds != strings.SplitN(f.socksReq[0], "@", 2)[0] {
 			t.Fatal("credentials differ between retries of one (from, to) pair")
 		}
+	}
+}
+
+// TestDialSparesHSDirs: a contact that stays unpublished costs at most
+// dialMaxDescMisses descriptor fetches per Dial (on the real network each
+// one uses up an HSDir for 15 minutes).
+func TestDialSparesHSDirs(t *testing.T) {
+	f := newFakeTor(t, 0xF0)
+	_, err := f.Dial(context.Background(), "me", vectorAddress)
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("err = %v", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.socksReq) != dialMaxDescMisses {
+		t.Fatalf("%d SOCKS requests for a missing descriptor, want %d", len(f.socksReq), dialMaxDescMisses)
 	}
 }
 
