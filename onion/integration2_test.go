@@ -86,12 +86,17 @@ func TestExternalMode(t *testing.T) {
 	if err != nil || ext == nil {
 		t.Fatalf("ExternalFromEnv: %v, %v", ext, err)
 	}
+	base := freePort(t)
+	ext.ServicePortBase = base
 	torE, _, _ := launch(t, func(c *Config) { c.External = ext; c.DataDir = "" })
 	torL, _, _ := launch(t, nil)
 	se := publish(t, torE, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
 	sl := publish(t, torL, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
 	serveEcho(se)
 	serveEcho(sl)
+	if p := se.ln.Addr().(*net.TCPAddr).Port; p < base || p >= base+servicePortRange {
+		t.Errorf("service listens on port %d, not in %d..+%d", p, base, servicePortRange)
+	}
 	exchange(t, torL, sl.Addr(), se.Addr(), "to the external tor's service").Close()
 	exchange(t, torE, se.Addr(), sl.Addr(), "from the external tor").Close()
 
@@ -158,23 +163,43 @@ func TestKillRestart(t *testing.T) {
 	t.Parallel()
 	torA, logA, _ := launch(t, nil)
 	torB, _, _ := launch(t, nil)
-	sa := publish(t, torA, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
+	// Both services restricted, each side holding the other's client-auth
+	// key: after the restart A must re-publish with its client list and
+	// re-register its client-auth key for B.
+	authA, authB := newSecret(t), newSecret(t)
+	sa := publish(t, torA, ServiceConfig{Key: newSecret(t).keyFunc(), ClientAuth: [][32]byte{authB.x25519Pub(t)}})
+	sb := publish(t, torB, ServiceConfig{Key: newSecret(t).keyFunc(), ClientAuth: [][32]byte{authA.x25519Pub(t)}})
 	serveEcho(sa)
-	exchange(t, torB, "b", sa.Addr(), "before").Close()
+	serveEcho(sb)
+	ctx := context.Background()
+	if err := torA.AddClientAuth(ctx, sb.Addr(), authA.keyFunc()); err != nil {
+		t.Fatal(err)
+	}
+	if err := torB.AddClientAuth(ctx, sa.Addr(), authB.keyFunc()); err != nil {
+		t.Fatal(err)
+	}
+	exchange(t, torB, sb.Addr(), sa.Addr(), "before").Close()
 
 	pid := torA.pid()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	logA.waitFor(t, 10*time.Second, "Died", func(e Event) bool { return e.Kind == Died })
+	died := logA.waitFor(t, 10*time.Second, "Died", func(e Event) bool { return e.Kind == Died })
+	if !errors.Is(died.Err, ErrTorUnavailable) {
+		t.Errorf("Died event error: %v", died.Err)
+	}
 	logA.waitFor(t, 60*time.Second, "Restarted", func(e Event) bool { return e.Kind == Restarted })
 	logA.waitFor(t, onlineTimeout, "ServiceOnline", func(e Event) bool { return e.Kind == ServiceOnline && e.Service == sa.Addr() })
-	if torA.pid() == pid {
-		t.Fatal("same tor process after restart")
+	if torA.pid() == pid || torA.pid() == 0 {
+		t.Fatal("no new tor process after restart")
 	}
-	// B has the old descriptor cached; its tor finds the new introduction
-	// points by itself, through the same Dial.
-	exchange(t, torB, "b", sa.Addr(), "after").Close()
+	if err := torA.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// B has A's old descriptor cached; its tor finds the new introduction
+	// points through the same Dial.
+	exchange(t, torB, sb.Addr(), sa.Addr(), "after").Close()
+	exchange(t, torA, sa.Addr(), sb.Addr(), "from the restarted tor").Close()
 }
 
 // TestKeyNeverOnDisk publishes a restricted service and uses client
@@ -393,5 +418,60 @@ func TestCloseLeavesNothing(t *testing.T) {
 	}
 	if _, err := tor.Dial(ctx, "self", s.Addr()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Dial after Close: %v", err)
+	}
+}
+
+// TestExternalPasswordAuth attaches to a tor (network disabled: no
+// bootstrap needed) that wants HASHEDPASSWORD authentication.
+func TestExternalPasswordAuth(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("tor", "--quiet", "--hash-password", "correct horse").Output()
+	if err != nil {
+		t.Skipf("tor --hash-password: %v", err)
+	}
+	hash := strings.TrimSpace(string(out))
+	dir := profileDir(t)
+	ctlPort := freePort(t)
+	rc := filepath.Join(dir, "torrc")
+	os.WriteFile(rc, []byte(fmt.Sprintf("DataDirectory %s\nControlPort 127.0.0.1:%d\nHashedControlPassword %s\nSocksPort 0\nDisableNetwork 1\nLog err stdout\n", dir, ctlPort, hash)), 0o600)
+	cmd := exec.Command("tor", "-f", rc, "--defaults-torrc", os.DevNull)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	env := map[string]string{"TOR_SKIP_LAUNCH": "1", "TOR_CONTROL_PORT": strconv.Itoa(ctlPort), "TOR_CONTROL_PASSWD": `"correct horse"`, "TOR_SOCKS_PORT": "9"}
+	ext, err := ExternalFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var tor *Tor
+	for {
+		tor, err = Start(ctx, Config{External: ext})
+		if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "cannot reach") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // tor is still opening its control port
+	}
+	if err != nil {
+		t.Fatalf("Start with the right password: %v", err)
+	}
+	// Publishing works without network: tor accepts the service at once.
+	s, err := tor.Publish(ctx, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	tor.Close()
+
+	bad := *ext
+	bad.Password = []byte("wrong")
+	if _, err := Start(ctx, Config{External: &bad}); !errors.Is(err, ErrTorUnavailable) || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("wrong password: %v", err)
+	}
+	bad.Password = nil
+	if _, err := Start(ctx, Config{External: &bad}); !errors.Is(err, ErrTorUnavailable) || !strings.Contains(err.Error(), "TOR_CONTROL_PASSWD") {
+		t.Fatalf("no password: %v", err)
 	}
 }
