@@ -21,6 +21,8 @@ import (
 	"github.com/sottochat/sotto/onion/torctl"
 )
 
+var crlf = []byte("\r\n")
+
 // Timeouts of control-port I/O.
 const (
 	ctrlWriteTimeout = 10 * time.Second
@@ -221,7 +223,10 @@ func (c *ctrl) do(ctx context.Context, cmd []byte) (*torctl.Reply, error) {
 	c.pending = append(c.pending, w)
 	c.mu.Unlock()
 	_ = c.nc.SetWriteDeadline(time.Now().Add(ctrlWriteTimeout))
-	_, err := c.nc.Write(append(cmd, '\r', '\n'))
+	// Written as given (writev where the OS has it): appending CRLF could
+	// copy a secret-bearing command into a buffer nobody wipes.
+	bufs := net.Buffers{cmd, crlf}
+	_, err := bufs.WriteTo(c.nc)
 	c.wmu.Unlock()
 	if err != nil {
 		c.fail(err)

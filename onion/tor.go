@@ -123,6 +123,17 @@ type generation struct {
 	socksAddr string
 }
 
+// Check validates the configuration without starting anything: the data
+// directory path, the network fragment, the bridge lines, the external
+// endpoints. Errors wrap ErrBadConfig and say what to fix.
+func (c *Config) Check() error {
+	if c.External != nil {
+		return c.External.validate()
+	}
+	_, err := newLaunchPlan(c, 1)
+	return err
+}
+
 // Start launches tor (or attaches to cfg.External), configures it and
 // enables its network. It returns once tor is controllable; WaitReady waits
 // for the bootstrap. ctx bounds only the start: the Tor lives until Close.
