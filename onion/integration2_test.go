@@ -188,8 +188,19 @@ func TestKillRestart(t *testing.T) {
 	if !errors.Is(died.Err, ErrTorUnavailable) {
 		t.Errorf("Died event error: %v", died.Err)
 	}
-	logA.waitFor(t, 60*time.Second, "Restarted", func(e Event) bool { return e.Kind == Restarted })
-	logA.waitFor(t, onlineTimeout, "ServiceOnline", func(e Event) bool { return e.Kind == ServiceOnline && e.Service == sa.Addr() })
+	restarted, online := false, false
+	logA.waitFor(t, 90*time.Second, "Restarted and ServiceOnline", func(e Event) bool {
+		if e.Kind == Restarted {
+			if e.Err != nil {
+				t.Errorf("Restarted with error: %v", e.Err)
+			}
+			restarted = true
+		}
+		if e.Kind == ServiceOnline && e.Service == sa.Addr() {
+			online = true
+		}
+		return restarted && online
+	})
 	if torA.pid() == pid || torA.pid() == 0 {
 		t.Fatal("no new tor process after restart")
 	}

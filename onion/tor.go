@@ -47,7 +47,7 @@ const (
 	Bootstrap      EventKind = iota + 1 // Progress and Summary of tor's bootstrap
 	Ready                               // bootstrap reached 100 %
 	Died                                // tor died or the control connection was lost (Err)
-	Restarted                           // tor is back; services are being re-published
+	Restarted                           // tor is back, services re-published (Err: client authorizations that could not be restored)
 	ServiceOnline                       // Service's descriptor was uploaded: reachable
 	ServiceOffline                      // Service withdrawn, or tor died
 )
@@ -76,7 +76,7 @@ type Event struct {
 	Progress int    // Bootstrap, Ready: 0-100
 	Summary  string // Bootstrap: tor's words
 	Service  string // ServiceOnline/Offline: the local service's onion address
-	Err      error  // Died
+	Err      error  // Died; Restarted and ServiceOffline when restoring after a restart failed
 }
 
 // Supervision timings.
@@ -263,7 +263,13 @@ func (t *Tor) launch(ctx context.Context) (*generation, error) {
 		case <-g.exited:
 			g.c.close()
 		case <-g.c.done:
-			g.kill()
+			// tor owns nothing without its controller (TAKEOWNERSHIP)
+			// and exits by itself; kill it if it does not.
+			select {
+			case <-g.exited:
+			case <-time.After(shutdownWait):
+				g.kill()
+			}
 		}
 		<-g.exited
 		close(g.down)
@@ -512,14 +518,15 @@ func (t *Tor) supervise(g *generation) {
 		t.gen = g
 		t.mu.Unlock()
 		t.startEvents(g)
-		t.emit(Event{Kind: Restarted})
-		t.restore(g)
+		t.emit(Event{Kind: Restarted, Err: t.restore(g)})
 	}
 }
 
 // restore re-registers client authorizations and re-publishes services on a
-// new generation.
-func (t *Tor) restore(g *generation) {
+// new generation. A service that cannot be re-published gets a
+// ServiceOffline event with the error; client authorizations that failed
+// are reported in the returned error.
+func (t *Tor) restore(g *generation) error {
 	ctx, cancel := context.WithTimeout(t.life, 30*time.Second)
 	defer cancel()
 	t.mu.Lock()
@@ -529,12 +536,18 @@ func (t *Tor) restore(g *generation) {
 	}
 	svcs := t.serviceList()
 	t.mu.Unlock()
+	var errs []error
 	for addr, k := range auths {
-		_ = addClientAuth(ctx, g.c, addr, k)
+		if err := addClientAuth(ctx, g.c, addr, k); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, s := range svcs {
-		_ = s.add(ctx, g.c)
+		if err := s.add(ctx, g.c); err != nil && !errors.Is(err, ErrClosed) {
+			t.emit(Event{Kind: ServiceOffline, Service: s.addr, Err: err})
+		}
 	}
+	return errors.Join(errs...)
 }
 
 func (t *Tor) serviceList() []*Service {
