@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sottochat/sotto/onion/socks"
 )
 
 // freePort returns a loopback TCP port that was free a moment ago.
@@ -305,6 +307,21 @@ func TestLaunchedTorrcOnDisk(t *testing.T) {
 	rep, err := g.c.do(context.Background(), []byte("GETCONF SafeLogging"))
 	if err != nil || rep.Lines[0].Text != "SafeLogging=1" {
 		t.Errorf("GETCONF SafeLogging: %+v, %v", rep, err)
+	}
+	// Tor itself refuses anything but an onion on our SOCKS port
+	// (OnionTrafficOnly): a host name and an IP address are both refused.
+	for _, host := range []string{"example.com", "127.0.0.1"} {
+		c, err := net.Dial(g.socksNet, g.socksAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		err = socks.Connect(c, []byte("u"), []byte("p"), host, 80)
+		c.Close()
+		var re *socks.ReplyError
+		if !errors.As(err, &re) {
+			t.Errorf("SOCKS CONNECT %s: %v, want a refusal from tor", host, err)
+		}
 	}
 	sc := bufio.NewScanner(strings.NewReader(v))
 	for sc.Scan() {

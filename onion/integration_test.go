@@ -302,6 +302,14 @@ func TestRestrictedDiscovery(t *testing.T) {
 	}
 	exchange(t, torC, "c", s.Addr(), "authorised").Close()
 
+	// A restricted identity with no contacts yet is invisible to all.
+	lonely := publish(t, torS, ServiceConfig{Key: newSecret(t).keyFunc()})
+	lctx, lcancel := context.WithTimeout(ctx, dialTimeout)
+	defer lcancel()
+	if _, err := torC.Dial(lctx, "c", lonely.Addr()); !errors.Is(err, ErrNeedClientAuth) {
+		t.Fatalf("dial to a restricted service without contacts: %v, want ErrNeedClientAuth", err)
+	}
+
 	// A stranger who knows the address cannot decrypt the descriptor.
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()

@@ -303,3 +303,14 @@ func TestConfigCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestScrubReply(t *testing.T) {
+	key := base64.StdEncoding.EncodeToString(make([]byte, 64))
+	got := scrubReply("Invalid v3 address \"" + vectorAddress + "\" key " + key + "\x1b[31m")
+	if strings.Contains(got, vectorAddress) || strings.Contains(got, key[:40]) || strings.Contains(got, "\x1b") {
+		t.Fatalf("scrubReply left secrets or escapes: %q", got)
+	}
+	if !strings.Contains(got, "eip6l5…") {
+		t.Fatalf("scrubReply lost the abbreviation: %q", got)
+	}
+}
