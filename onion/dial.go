@@ -73,9 +73,16 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 			if refetched {
 				return nil, t.dialError(ctx, addr, err)
 			}
-			// The cached descriptor may predate the contact adding us:
-			// fetch it again once and retry.
+			// Our key may have been lost with a tor restart (register it
+			// again), or the cached descriptor may predate the contact
+			// adding us (fetch it again); then retry once.
 			refetched = true
+			t.mu.Lock()
+			priv := t.clientAuth[addr]
+			t.mu.Unlock()
+			if g, err := t.current(); err == nil && priv != nil {
+				_ = addClientAuth(ctx, g.c, addr, priv)
+			}
 			t.refetch(ctx, addr)
 			continue
 		case !transient(re.Code) || time.Since(start)+backoff >= dialRetryWindow || attempt >= dialMaxAttempts:

@@ -190,18 +190,19 @@ func TestKillRestart(t *testing.T) {
 	if !errors.Is(died.Err, ErrTorUnavailable) {
 		t.Errorf("Died event error: %v", died.Err)
 	}
-	restarted, online := false, false
-	logA.waitFor(t, 90*time.Second, "Restarted and ServiceOnline", func(e Event) bool {
-		if e.Kind == Restarted {
-			if e.Err != nil {
-				t.Errorf("Restarted with error: %v", e.Err)
-			}
+	restarted, ready, online := false, false, false
+	logA.waitFor(t, 90*time.Second, "Restarted, Ready and ServiceOnline", func(e Event) bool {
+		switch {
+		case e.Kind == Restarted:
 			restarted = true
-		}
-		if e.Kind == ServiceOnline && e.Service == sa.Addr() {
+		case e.Kind == Ready && !restarted:
+			t.Errorf("Ready before Restarted")
+		case e.Kind == Ready:
+			ready = true
+		case e.Kind == ServiceOnline && e.Service == sa.Addr():
 			online = true
 		}
-		return restarted && online
+		return restarted && ready && online
 	})
 	if torA.pid() == pid || torA.pid() == 0 {
 		t.Fatal("no new tor process after restart")

@@ -47,7 +47,7 @@ const (
 	Bootstrap      EventKind = iota + 1 // Progress and Summary of tor's bootstrap
 	Ready                               // bootstrap reached 100 %
 	Died                                // tor died or the control connection was lost (Err)
-	Restarted                           // tor is back, services re-published (Err: client authorizations that could not be restored)
+	Restarted                           // tor is back (Bootstrap and Ready follow); services are re-published
 	ServiceOnline                       // Service's descriptor was uploaded: reachable
 	ServiceOffline                      // Service withdrawn, or tor died
 )
@@ -76,7 +76,7 @@ type Event struct {
 	Progress int    // Bootstrap, Ready: 0-100
 	Summary  string // Bootstrap: tor's words
 	Service  string // ServiceOnline/Offline: the local service's onion address
-	Err      error  // Died; Restarted and ServiceOffline when restoring after a restart failed
+	Err      error  // Died; ServiceOffline when re-publishing after a restart failed
 }
 
 // Supervision timings.
@@ -517,16 +517,19 @@ func (t *Tor) supervise(g *generation) {
 		}
 		t.gen = g
 		t.mu.Unlock()
+		// Restarted comes before this generation's Bootstrap and Ready
+		// events, so a UI showing "restarting" ends on "ready".
+		t.emit(Event{Kind: Restarted})
 		t.startEvents(g)
-		t.emit(Event{Kind: Restarted, Err: t.restore(g)})
+		t.restore(g)
 	}
 }
 
 // restore re-registers client authorizations and re-publishes services on a
 // new generation. A service that cannot be re-published gets a
-// ServiceOffline event with the error; client authorizations that failed
-// are reported in the returned error.
-func (t *Tor) restore(g *generation) error {
+// ServiceOffline event with the error; a client authorization that failed
+// is registered again by the next Dial that needs it.
+func (t *Tor) restore(g *generation) {
 	ctx, cancel := context.WithTimeout(t.life, 30*time.Second)
 	defer cancel()
 	t.mu.Lock()
@@ -536,18 +539,14 @@ func (t *Tor) restore(g *generation) error {
 	}
 	svcs := t.serviceList()
 	t.mu.Unlock()
-	var errs []error
 	for addr, k := range auths {
-		if err := addClientAuth(ctx, g.c, addr, k); err != nil {
-			errs = append(errs, err)
-		}
+		_ = addClientAuth(ctx, g.c, addr, k)
 	}
 	for _, s := range svcs {
 		if err := s.add(ctx, g.c); err != nil && !errors.Is(err, ErrClosed) {
 			t.emit(Event{Kind: ServiceOffline, Service: s.addr, Err: err})
 		}
 	}
-	return errors.Join(errs...)
 }
 
 func (t *Tor) serviceList() []*Service {
