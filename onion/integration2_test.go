@@ -164,7 +164,13 @@ func TestBridge(t *testing.T) {
 func TestKillRestart(t *testing.T) {
 	t.Parallel()
 	torA, logA, _ := launch(t, nil)
-	torB, _, _ := launch(t, nil)
+	torB, _, dirB := launch(t, func(c *Config) { c.Debug = true })
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dirB, "tor", debugLogName))
+			t.Logf("dialing tor's log:\n%s", b[max(0, len(b)-6000):])
+		}
+	})
 	// Both services restricted, each side holding the other's client-auth
 	// key: after the restart A must re-publish with its client list and
 	// re-register its client-auth key for B.
