@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cretz/bine/control"
@@ -57,11 +58,25 @@ type ctrlEndpoint struct {
 }
 
 // dialCtrl connects and authenticates.
+// ctrlDialError is a failed dial of the control port; it says whether the
+// dial was refused (the socket exists but nobody listens yet) without
+// carrying the raw network error, whose text may hold a path.
+type ctrlDialError struct {
+	err     error
+	refused bool
+}
+
+func (e *ctrlDialError) Error() string { return e.err.Error() }
+func (e *ctrlDialError) Unwrap() error { return e.err }
+
+// Is reports a refused dial as syscall.ECONNREFUSED.
+func (e *ctrlDialError) Is(target error) bool { return e.refused && target == syscall.ECONNREFUSED }
+
 func dialCtrl(ctx context.Context, ep ctrlEndpoint) (*ctrl, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, ep.network, ep.address)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot reach tor's control port: %v", ErrTorUnavailable, scrubNetErr(err))
+		return nil, &ctrlDialError{err: fmt.Errorf("%w: cannot reach tor's control port: %v", ErrTorUnavailable, scrubNetErr(err)), refused: errors.Is(err, syscall.ECONNREFUSED)}
 	}
 	deadline := time.Now().Add(ctrlAuthTimeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {

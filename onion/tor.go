@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sottochat/sotto/onion/torctl"
@@ -250,7 +251,7 @@ func (t *Tor) launch(ctx context.Context) (*generation, error) {
 	defer cancel()
 	ep, err := waitControl(ctx, p, g)
 	if err == nil {
-		g.c, err = dialCtrl(ctx, ep)
+		g.c, err = dialStartingCtrl(ctx, ep, g)
 	}
 	if err != nil {
 		g.kill()
@@ -301,6 +302,25 @@ func waitControl(ctx context.Context, p *launchPlan, g *generation) (ctrlEndpoin
 		case <-ctx.Done():
 			return ctrlEndpoint{}, fmt.Errorf("%w: tor did not open its control port: %v", ErrTorUnavailable, ctx.Err())
 		case <-tick.C:
+		}
+	}
+}
+
+// dialStartingCtrl dials the control port of a tor that is starting. tor
+// creates its control socket before it listens on it, so a dial in between is
+// refused: that is retried while tor runs and ctx allows.
+func dialStartingCtrl(ctx context.Context, ep ctrlEndpoint, g *generation) (*ctrl, error) {
+	for {
+		c, err := dialCtrl(ctx, ep)
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
+			return c, err
+		}
+		select {
+		case <-g.exited:
+			return nil, fmt.Errorf("%w: tor exited at start: %s", ErrTorUnavailable, g.output.lastError())
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
