@@ -1,0 +1,91 @@
+package sotto
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// An open identity stores at most requestRateN new requests per period and
+// refuses the rest; nothing of a refused requester reaches the owner.
+func TestRequestRateLimit(t *testing.T) {
+	n := newMemNet()
+	tip, src := startPeer(t, n, nil), startPeer(t, n, nil)
+	mustID(t, tip, "tips", IdentityOptions{Open: true})
+	code, _ := tip.e.Card("tips")
+	ctx := context.Background()
+	for i := range requestRateN + 3 {
+		name := fmt.Sprintf("s%d", i)
+		mustID(t, src, name, IdentityOptions{Ephemeral: true})
+		if _, err := src.e.AddContact(ctx, name, "tips", code); err != nil {
+			t.Fatal(err)
+		}
+		src.e.Send(ctx, name, "tips", "tip from "+name)
+	}
+	for range requestRateN {
+		tip.wait("request", func(ev Event) bool { _, ok := ev.(RequestEvent); return ok })
+	}
+	time.Sleep(time.Second) // the others keep retrying and are refused
+	rs, _ := tip.e.Requests("tips")
+	if len(rs) != requestRateN {
+		t.Fatalf("%d requests stored, want %d", len(rs), requestRateN)
+	}
+	if err := tip.e.RejectRequest(ctx, "tips", rs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if rs2, _ := tip.e.Requests("tips"); len(rs2) != requestRateN-1 {
+		t.Fatal("reject did not remove the request")
+	}
+	if err := tip.e.AcceptRequest(ctx, "tips", rs[0].ID, "x"); err == nil {
+		t.Fatal("accepted a rejected request")
+	}
+}
+
+// Removing a contact stops the conversation and withdraws its authorisation;
+// SetHistory(false) takes the conversation out of the store.
+func TestRemoveContactAndHistory(t *testing.T) {
+	n := newMemNet()
+	a, b := startPeer(t, n, nil), startPeer(t, n, nil)
+	mustID(t, a, "alice", IdentityOptions{})
+	mustID(t, b, "bob", IdentityOptions{})
+	befriend(t, a, "alice", "alice", b, "bob", "bob")
+	chat(t, a, "alice", "bob", b, "bob", "alice", "kept")
+	if err := b.e.SetHistory("bob", "alice", false); err != nil {
+		t.Fatal(err)
+	}
+	chat(t, a, "alice", "bob", b, "bob", "alice", "memory only")
+	if d := b.disk.dump(); contains(d, "memory only") || contains(d, "kept") {
+		t.Fatal("a no-history conversation is on disk")
+	}
+	msgs, _ := b.e.Messages("bob", "alice")
+	if len(msgs) != 4 {
+		t.Fatalf("%d messages in memory", len(msgs))
+	}
+	if err := b.e.SetHistory("bob", "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if !contains(b.disk.dump(), "memory only") {
+		t.Fatal("history not stored again")
+	}
+	if err := b.e.Verify("bob", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if cs, _ := b.e.Contacts("bob"); !cs[0].Verified {
+		t.Fatal("not verified")
+	}
+	if err := b.e.RemoveContact(context.Background(), "bob", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if contains(b.disk.dump(), "memory only") {
+		t.Fatal("removed contact's conversation still stored")
+	}
+	a.e.Send(context.Background(), "alice", "bob", "after removal")
+	b.noEvent(time.Second, "message after removal", func(ev Event) bool {
+		m, ok := ev.(MessageEvent)
+		return ok && m.Message.Text == "after removal"
+	})
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
