@@ -89,6 +89,7 @@ type identity struct {
 	byPub     map[string]*contact // by string(public key)
 	requests  map[string]*request // by request ID
 	reqTimes  []time.Time         // recent contact requests, for the rate limit
+	inflight  int                 // inbound connections still in their handshake
 	wg        sync.WaitGroup      // its accept loop, inbound connections and dialers
 	ctx       context.Context
 	cancel    context.CancelFunc

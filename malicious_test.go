@@ -2,6 +2,7 @@ package sotto
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"io"
 	"net"
@@ -166,3 +167,32 @@ func TestReplayedSessionIsDropped(t *testing.T) {
 	chat(t, a, "alice", "bob", b, "bob", "alice", "still fine")
 }
 
+
+// A flood of streams that never finish their handshake holds at most
+// maxInboundHandshakes of them; the rest are closed at once.
+func TestInboundHandshakesBounded(t *testing.T) {
+	n := newMemNet()
+	b := startPeer(t, n, nil)
+	tip := mustID(t, b, "tips", IdentityOptions{Open: true})
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	closedFast := 0
+	for range maxInboundHandshakes + 4 {
+		c, err := n.dialRaw(tip.Onion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err == io.EOF || errors.Is(err, io.ErrClosedPipe) {
+			closedFast++
+		}
+	}
+	if closedFast != 4 {
+		t.Fatalf("%d of the flood closed at once, want 4", closedFast)
+	}
+}

@@ -459,10 +459,11 @@ func (s *session) writeLoop() {
 			for _, id := range sentIDs {
 				for _, m := range c.msgs {
 					if m.ID == id && m.State == Pending {
+						// Not if the ack already came back: events stay in order.
 						m.State = Sent
+						e.ev.emit(SentEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
 					}
 				}
-				e.ev.emit(SentEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
 			}
 			e.mu.Unlock()
 			if len(sentIDs) == 32 {
@@ -504,6 +505,13 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
 	}
 	stop := context.AfterFunc(hctx, func() { conn.Close() })
 	s, err := e.initiate(hctx, c, conn, gen)
+	// The handshake is over: from now on an inbound connection from the
+	// contact replaces this one instead of losing to it.
+	e.mu.Lock()
+	if c.hsGen == gen {
+		c.outActive = false
+	}
+	e.mu.Unlock()
 	if !stop() || err != nil {
 		conn.Close()
 		if err == nil {
@@ -680,6 +688,9 @@ func (e *Engine) serveInbound(ctx context.Context, id *identity, conn net.Conn) 
 	s, err := e.respond(hctx, id, conn)
 	stopped := stop()
 	cancel()
+	e.mu.Lock()
+	id.inflight--
+	e.mu.Unlock()
 	if err != nil || !stopped {
 		e.cfg.logf("%s: inbound: %v (stopped %v)", id.name, err, stopped)
 		if s != nil {
