@@ -174,6 +174,7 @@ func TestInboundHandshakesBounded(t *testing.T) {
 	n := newMemNet()
 	b := startPeer(t, n, nil)
 	tip := mustID(t, b, "tips", IdentityOptions{Open: true})
+	b.wait("online", func(ev Event) bool { ie, ok := ev.(IdentityEvent); return ok && ie.Online })
 	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {
@@ -187,7 +188,11 @@ func TestInboundHandshakesBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
-		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	}
+	// All within the handshake timeout (2 s here), so none has expired yet.
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for _, c := range conns {
+		c.SetReadDeadline(deadline)
 		if _, err := c.Read(make([]byte, 1)); err == io.EOF || errors.Is(err, io.ErrClosedPipe) {
 			closedFast++
 		}
