@@ -8,6 +8,16 @@
 // conversation as a log of entries ([Vault.Append], [Vault.Entries],
 // [Vault.Last], [Vault.Remove], [Vault.DropLog]).
 //
+// # API at a glance
+//
+//	Harden(onSignal) · Purge() · Exit(code)
+//	NewSecret(b) · RandomSecret(n) · (*Secret).Open(fn) · OpenSecrets(fn, ss...) · (*Secret).Destroy()
+//	NewPassphrase(b) · ReadPassphrase(prompt) · PassphraseFromFile(path) · (*Passphrase).Equal · Destroy
+//	Create(dir, pass, opts) · Open(dir, pass, opts) · Check(dir, pass, opts) · Panic(dir)
+//	(*Vault).Put · Get · Delete · Keys                       small records
+//	(*Vault).Append · Entries · Last · Remove · DropLog · Logs conversation logs
+//	(*Vault).ChangePassphrase · VerifyPassphrase · Damage · Close
+//
 // # Keys in memory
 //
 // A [Secret] is a memguard enclave: ciphertext in ordinary memory, opened
@@ -67,12 +77,18 @@
 // A log is a list of segments of at most 64 KiB (or 1024 entries); Append
 // rewrites only the last one, so its cost does not grow with history. Open
 // reads the 16 shards and lists the segment files; logs are decrypted when
-// read. The first [Vault.Remove] on a log decrypts it once to index it.
+// read ([Vault.Last] reads only the segments it needs). The first
+// [Vault.Remove] on a log decrypts it once to index it; later ones rewrite
+// only the segments concerned. Compaction: a segment that Remove leaves
+// empty is deleted, and one left below a quarter full merges into a live
+// neighbour when both fit in one segment (a merge record in the log's
+// metadata makes that crash-safe).
 //
 // # Deletion
 //
 // [Vault.Remove] rewrites every segment that held a removed entry (or deletes
-// it if nothing is left) before it returns; [Vault.Delete] rewrites the
+// it if nothing is left) before it returns: the delay is zero, so there is
+// nothing to flush; [Vault.Delete] rewrites the
 // record's shard; [Vault.DropLog] deletes a log's segments. From then on the
 // data cannot be read back from the vault, with the passphrase or with the
 // age tool and the vault key. [Panic] destroys the key file first
