@@ -22,8 +22,8 @@ type contact struct {
 	onion   string
 	ratchet secretBox // serialized conversation state; nil before the first handshake
 
-	msgs   []*Message // the conversation, in order
-	outbox []*outEntry
+	msgs    []*Message // the conversation, in order
+	outbox  []*outEntry
 	seen    map[MessageID]bool // received IDs, for dropping duplicates
 	seenQ   []MessageID        // the same, oldest first, bounded by maxSeen
 	seenLog []MessageID        // IDs in the seen log (expired incoming messages), oldest first

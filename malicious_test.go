@@ -2,8 +2,8 @@ package sotto
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -166,7 +166,6 @@ func TestReplayedSessionIsDropped(t *testing.T) {
 	t.Logf("%d recorded sessions replayed and dropped", len(replays))
 	chat(t, a, "alice", "bob", b, "bob", "alice", "still fine")
 }
-
 
 // A flood of streams that never finish their handshake holds at most
 // maxInboundHandshakes of them; the rest are closed at once.
