@@ -763,6 +763,9 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 		return nil, errDrop
 	}
 	defer st.Wipe()
+	if h.PeerRolledBack() {
+		e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %s/%s", ErrPeerRolledBack, id.name, c.rec.Petname)})
+	}
 	hello, _ := (&wire.Message{Kind: wire.KindHello, Status: wire.HelloContact}).Marshal()
 	ct, err := st.Encrypt(e.cfg.rand, hello, adFor(id.pub, peer))
 	if err != nil {
