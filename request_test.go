@@ -89,3 +89,42 @@ func TestRemoveContactAndHistory(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// Both sides change the timer at the same moment: both settle on the same one.
+func TestConcurrentTimerChangesConverge(t *testing.T) {
+	n := newMemNet()
+	clock := &testClock{t: time.Unix(1800000000, 0)}
+	a, b := startPeerClock(t, n, nil, clock.now), startPeerClock(t, n, nil, clock.now)
+	mustID(t, a, "alice", IdentityOptions{})
+	mustID(t, b, "bob", IdentityOptions{})
+	befriend(t, a, "alice", "alice", b, "bob", "bob")
+	ctx := context.Background()
+	if err := a.e.SetTimer(ctx, "alice", "bob", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.e.SetTimer(ctx, "bob", "alice", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	isTimer := func(ev Event) bool {
+		m, ok := ev.(MessageEvent)
+		return ok && m.Message.Kind == TimerMessage && m.Message.Dir == System
+	}
+	// Each side shows both changes (its own from SetTimer, the other's on receipt).
+	a.wait("timer", isTimer)
+	a.wait("timer", isTimer)
+	b.wait("timer", isTimer)
+	b.wait("timer", isTimer)
+	ca, _ := a.e.Contacts("alice")
+	cb, _ := b.e.Contacts("bob")
+	if ca[0].Timer != cb[0].Timer {
+		t.Fatalf("alice has %v, bob has %v", ca[0].Timer, cb[0].Timer)
+	}
+	// A later change wins on both sides.
+	clock.add(time.Second)
+	a.e.SetTimer(ctx, "alice", "bob", 2*time.Minute)
+	b.wait("timer", isTimer)
+	cb, _ = b.e.Contacts("bob")
+	if cb[0].Timer != 2*time.Minute {
+		t.Fatalf("bob has %v after a later change", cb[0].Timer)
+	}
+}

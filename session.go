@@ -332,9 +332,10 @@ func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
 	case wire.KindTimer:
 		msg.Kind = TimerMessage
 		msg.Dir = System
-		c.rec.Timer = int64(m.Timer)
-		if err := e.saveContactLocked(c); err != nil {
-			return err
+		if e.adoptTimerLocked(c, int64(m.At), MessageID(m.ID), msg.Timer) {
+			if err := e.saveContactLocked(c); err != nil {
+				return err
+			}
 		}
 	}
 	// The message log doubles as the list of seen IDs while it holds the
