@@ -130,6 +130,8 @@ func (e *Engine) loadContacts(id *identity) error {
 
 func (e *Engine) loadConversation(c *contact) error {
 	now := e.cfg.now()
+	// New messages are numbered after everything read or stored before.
+	c.rec.Seq = max(c.rec.Seq, c.rec.ReadSeq)
 	var expired []string
 	err := e.msgStore(c).ReadLog(c.logMsgs(), func(lid string, v []byte) error {
 		var r record.Message
