@@ -128,3 +128,52 @@ func TestConcurrentTimerChangesConverge(t *testing.T) {
 		t.Fatalf("bob has %v after a later change", cb[0].Timer)
 	}
 }
+
+// Unread counts survive restarts and MarkRead.
+func TestUnreadAcrossRestart(t *testing.T) {
+	n := newMemNet()
+	a, b := startPeer(t, n, nil), startPeer(t, n, nil)
+	mustID(t, a, "alice", IdentityOptions{})
+	mustID(t, b, "bob", IdentityOptions{})
+	befriend(t, a, "alice", "alice", b, "bob", "bob")
+	ctx := context.Background()
+	a.e.Send(ctx, "alice", "bob", "one")
+	a.e.Send(ctx, "alice", "bob", "two")
+	b.waitMessage("two")
+	unread := func() int {
+		cs, err := b.e.Contacts("bob")
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("contacts %v %v", cs, err)
+		}
+		return cs[0].Unread
+	}
+	restart := func() {
+		d := b.disk
+		b.close()
+		b = startPeer(t, n, d)
+	}
+	if unread() != 2 {
+		t.Fatalf("unread %d", unread())
+	}
+	restart()
+	if unread() != 2 {
+		t.Fatalf("unread after restart %d", unread())
+	}
+	if err := b.e.MarkRead("bob", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	restart()
+	if unread() != 0 {
+		t.Fatalf("unread after MarkRead and restart %d", unread())
+	}
+	a.e.Send(ctx, "alice", "bob", "three")
+	b.waitMessage("three")
+	restart()
+	if unread() != 1 {
+		t.Fatalf("unread %d, want 1", unread())
+	}
+	msgs, _ := b.e.Messages("bob", "alice")
+	if len(msgs) != 3 || msgs[2].Text != "three" {
+		t.Fatalf("order after restarts: %+v", msgs)
+	}
+}
