@@ -515,6 +515,9 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
 	e.mu.Unlock()
 	if !stop() || err != nil {
 		conn.Close()
+		if s != nil {
+			e.abandon(s)
+		}
 		if err == nil {
 			err = hctx.Err()
 		}
@@ -695,12 +698,26 @@ func (e *Engine) serveInbound(ctx context.Context, id *identity, conn net.Conn) 
 	if err != nil || !stopped {
 		e.cfg.logf("%s: inbound: %v (stopped %v)", id.name, err, stopped)
 		if s != nil {
-			s.close()
+			e.abandon(s)
 		}
 		return
 	}
 	conn.SetDeadline(time.Time{})
 	s.run()
+}
+
+// abandon drops a session that was installed but never ran.
+func (e *Engine) abandon(s *session) {
+	s.close()
+	e.mu.Lock()
+	if s.c.sess == s {
+		s.c.sess = nil
+	}
+	e.mu.Unlock()
+	select {
+	case s.c.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*session, error) {
