@@ -66,11 +66,15 @@ func TestErrorPaths(t *testing.T) {
 	}
 
 	// The profile is locked while a headless process has it open.
+	t.Log("profile in use")
 	h := p.headless()
 	h.do("ok", map[string]any{"cmd": "ping"})
+	t.Log("headless answers")
 	code, _, errs = p.run("id", "list")
 	wantExit(t, "profile in use", code, errs, exitProfileInUse, "close it first")
+	t.Log("refused")
 	h.stop()
+	t.Log("stopped")
 	p.must("id", "list")
 }
 
