@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -139,26 +140,52 @@ func (a *app) doHeadless() error {
 	return err
 }
 
+// profileVault is where the core keeps a profile's vault (sotto's
+// vaultSubdir); 'sotto check' reads it file by file.
+const profileVault = "vault"
+
+// doCheck reads every file of the profile's vault with the passphrase and
+// reports damaged ones, without writing anything and without taking the
+// profile's lock (it works beside a running sotto).
 func (a *app) doCheck() error {
-	return a.withEngine(func(e *sotto.Engine) error {
-		ids := e.Identities()
-		n := 0
-		for _, id := range ids {
-			cs, err := e.Contacts(id.Name)
-			if err != nil {
-				return err
-			}
-			for _, c := range cs {
-				if _, err := e.Messages(id.Name, c.Name); err != nil {
-					return err
-				}
-				n++
-			}
+	if err := a.harden(); err != nil {
+		return err
+	}
+	var p *vault.Passphrase
+	var err error
+	if a.g.passphraseFile != "" {
+		p, err = vault.PassphraseFromFile(a.g.passphraseFile)
+	} else {
+		p, err = vault.ReadPassphrase("Passphrase for " + a.profileDir() + ": ")
+	}
+	if err != nil {
+		return err
+	}
+	defer p.Destroy()
+	dir := filepath.Join(a.profileDir(), profileVault)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return sotto.ErrNoProfile
+	}
+	rep, err := vault.Check(dir, p, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "profile %s: %d files, %d records, %d conversation logs with %d entries read back\n",
+		a.profileDir(), rep.Files, rep.Records, rep.Logs, rep.Entries)
+	if len(rep.Stray) > 0 {
+		fmt.Fprintf(a.stdout, "%d stray files (left by a crash; the next start removes them)\n", len(rep.Stray))
+	}
+	if !rep.OK() {
+		for _, d := range rep.Damaged {
+			fmt.Fprintf(a.stdout, "damaged: %v\n", d)
 		}
-		fmt.Fprintf(a.stdout, "profile %s: ok (%d identities, %d contacts read back)\n", a.profileDir(), len(ids), n)
-		return nil
-	})
+		return errDamaged
+	}
+	fmt.Fprintln(a.stdout, "ok")
+	return nil
 }
+
+var errDamaged = errors.New("sotto: the profile has damaged files")
 
 func (a *app) doPanic() error {
 	dir := a.profileDir()
@@ -401,6 +428,8 @@ func (a *app) classifyCore(err error) (classified, bool) {
 		return classified{exitTor, []string{"this needs tor running: do it in 'sotto run' or 'sotto headless'"}}, true
 	case is(onion.ErrTorUnavailable, onion.ErrTorTooOld):
 		return classified{exitTor, []string{"is tor installed ('make deps')? or point to a running tor with --tor-skip-launch and --tor-control-port"}}, true
+	case errors.Is(err, errDamaged):
+		return classified{exitFailure, []string{"the files listed cannot be read: they were truncated or changed on disk; restore the profile from a backup if you have one"}}, true
 	case errors.Is(err, errMismatch):
 		return classified{exitUsage, []string{"run 'sotto init' again and type the same passphrase twice"}}, true
 	}

@@ -76,6 +76,37 @@ func TestErrorPaths(t *testing.T) {
 	h.stop()
 	t.Log("stopped")
 	p.must("id", "list")
+
+	// check reads the vault back; with the wrong passphrase it exits 3;
+	// a changed byte in a vault file is reported as damage.
+	if out := p.must("check"); !strings.Contains(out, "ok") {
+		t.Fatalf("check:\n%s", out)
+	}
+	code, _, errs = runSotto(t, "", "--profile", p.dir, "--passphrase-file", wrong, "check")
+	wantExit(t, "check, wrong passphrase", code, errs, exitWrongPassphrase, "wrong passphrase")
+	var victim string
+	filepath.Walk(filepath.Join(p.dir, "vault"), func(path string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() && fi.Size() > 64 && victim == "" && filepath.Base(filepath.Dir(path)) != "vault" {
+			victim = path
+		}
+		return nil
+	})
+	if victim == "" {
+		t.Fatal("no vault file to damage")
+	}
+	b, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x40
+	if err := os.WriteFile(victim, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := p.run("check")
+	wantExit(t, "check, damaged file", code, errs, exitFailure, "damaged")
+	if !strings.Contains(out, "damaged: ") {
+		t.Fatalf("check does not name the damaged file:\n%s", out)
+	}
 }
 
 // TestPassphraseFromTerminal drives init and unlock through a real

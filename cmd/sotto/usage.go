@@ -179,14 +179,16 @@ hint: a small private network hides you only among its own few users and
 
 const checkUsage = `Usage: sotto check
 
-Opens the profile with its passphrase and checks that the vault is intact,
-without starting tor. Exit code 0 means the profile opens and reads back.
+Reads every file of the profile's vault with the passphrase and reports the
+ones that are damaged (truncated, changed on disk, or not Sotto's). It writes
+nothing, does not start tor, and works beside a running sotto.
 
 Examples:
   sotto check
   sotto --passphrase-file pw --profile /media/usb/sotto check
 
-hint: exit code 3 means the passphrase is wrong; nothing was changed.
+hint: exit code 3 means the passphrase is wrong; 1 with "damaged:" lines
+      means files cannot be read: restore from a backup if you have one.
 `
 
 const panicUsage = `Usage: sotto panic [--yes]
