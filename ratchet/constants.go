@@ -1,6 +1,11 @@
 package ratchet
 
-import "time"
+import (
+	"crypto/mlkem"
+	"time"
+
+	"github.com/sottochat/sotto/ratchet/wire"
+)
 
 // Protocol constants. Changing any of them changes the wire format or the key
 // schedule and needs a new [Version].
@@ -35,9 +40,9 @@ const (
 	xwingSeedSize = 32
 
 	// mlkemEncapsulationKeySize is the size of an ML-KEM-768 encapsulation key.
-	mlkemEncapsulationKeySize = 1184
+	mlkemEncapsulationKeySize = mlkem.EncapsulationKeySize768
 	// mlkemCiphertextSize is the size of an ML-KEM-768 ciphertext.
-	mlkemCiphertextSize = 1088
+	mlkemCiphertextSize = mlkem.CiphertextSize768
 	// mlkemSeedSize is the size of an ML-KEM-768 decapsulation key seed (d || z).
 	mlkemSeedSize = 64
 
@@ -52,13 +57,11 @@ const (
 // Domain-separation labels (HKDF info strings and HPKE contexts). See
 // docs/PROTOCOL.md, Part 1.
 const (
-	labelMixKey       = "sotto v1 handshake mix key"
-	labelXWingInfo    = "sotto v1 handshake x-wing"
-	labelXWingExport  = "sotto v1 handshake x-wing secret"
-	labelEpochKeys    = "sotto v1 epoch keys"
-	labelRootKDF      = "sotto v1 root kdf"
-	labelMessageKeys  = "sotto v1 message keys"
-	labelHandshakeKey = "sotto v1 handshake chacha"
+	labelMixKey      = "sotto v1 handshake mix key"
+	labelXWingInfo   = "sotto v1 handshake x-wing"
+	labelXWingExport = "sotto v1 handshake x-wing secret"
+	labelEpochKeys   = "sotto v1 epoch keys"
+	labelRootKDF     = "sotto v1 root kdf"
 )
 
 // KDF_CK inputs, as in Signal's Double Ratchet specification section 5.2:
@@ -86,7 +89,7 @@ const (
 	// keeps; older ones are destroyed.
 	MaxEpochs = 4
 	// MaxMessageSize bounds a ratchet message (header and body).
-	MaxMessageSize = 1 << 20
+	MaxMessageSize = wire.MaxMessageSize
 	// MaxPlaintextSize bounds a plaintext passed to Encrypt.
 	MaxPlaintextSize = MaxMessageSize - 4096
 )

@@ -55,11 +55,16 @@
 // and the messages the caller re-encrypts on the next connection use the new
 // epoch. A State keeps the newest [MaxEpochs] epochs.
 //
+// A handshake returns a copy of the State it was given with the new epoch
+// added. A caller that kept using the State during the handshake (another
+// connection still delivering) commits with [State.Adopt], which adds the
+// new epoch to the current State instead of replacing it.
+//
 // # Double ratchet
 //
 // [State.Encrypt] and [State.Decrypt] implement the Double Ratchet with
-// header encryption (KDF_RK: HKDF-SHA-256; KDF_CK: HMAC-SHA-256; message and
-// header AEAD: ChaCha20-Poly1305 and XChaCha20-Poly1305 with single-use
+// header encryption (KDF_RK: HKDF-SHA-256; KDF_CK: HMAC-SHA-256; bodies and
+// headers sealed with XChaCha20-Poly1305, bodies under single-use message
 // keys). Every [PQPeriod] DH ratchet steps an ML-KEM-768 encapsulation key
 // travels in the encrypted headers of one chain and a ciphertext to it in the
 // next, and the shared secret is mixed into the root key, so that a
@@ -72,10 +77,18 @@
 // bounded ([MaxSkip], [MaxSkippedKeys]) and expire after [MaxSkippedAge],
 // measured with the time the caller passes.
 //
-// A State restored from an old copy is harmless for confidentiality: every
-// message key is expanded with a fresh random salt, so re-using a chain never
-// repeats a key and nonce. See docs/PROTOCOL.md for what it can and cannot
-// detect.
+// A State restored from an old copy (rollback) is made harmless: every
+// message is sealed with a fresh random 24-byte nonce, so re-using a chain
+// never repeats a key and nonce; the peer rejects such messages without
+// changing its State, and the next handshake starts a fresh epoch. It is
+// also detected at the epoch level: a responder reports
+// [Handshake.PeerRolledBack] when the initiator no longer holds an epoch it
+// had used, and a side that lost all its epochs shows as
+// [Handshake.Continued] false. See docs/PROTOCOL.md, section 1.6.
+//
+// Package [github.com/sottochat/sotto/ratchet/wire] holds the byte encodings
+// of ratchet messages, and [github.com/sottochat/sotto/ratchet/ratchettest]
+// helpers for tests.
 //
 // [Double Ratchet]: https://signal.org/docs/specifications/doubleratchet/
 package ratchet

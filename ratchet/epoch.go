@@ -16,23 +16,23 @@ type epoch struct {
 	id     [epochIDSize]byte // public name of the epoch, from the handshake
 	resume [KeySize]byte     // continuity secret the next handshake may chain to
 
-	rk      [KeySize]byte       // RK
-	dhsPriv [KeySize]byte       // DHs private key (X25519)
-	dhsPub  [PublicKeySize]byte // DHs public key (derived, not stored)
-	dhr     [PublicKeySize]byte // DHr
-	cks     [KeySize]byte       // CKs
-	ckr     [KeySize]byte       // CKr
-	hks     [KeySize]byte       // HKs
-	hkr     [KeySize]byte       // HKr
-	nhks    [KeySize]byte       // NHKs
-	nhkr    [KeySize]byte       // NHKr
-	ns      uint32              // Ns
-	nr      uint32              // Nr
-	pn      uint32              // PN
+	rk   [KeySize]byte       // RK
+	dhs  *ecdh.PrivateKey    // DHs (nil for the initiator until its first Encrypt); never modified, only replaced
+	dhr  [PublicKeySize]byte // DHr
+	cks  [KeySize]byte       // CKs
+	ckr  [KeySize]byte       // CKr
+	hks  [KeySize]byte       // HKs
+	hkr  [KeySize]byte       // HKr
+	nhks [KeySize]byte       // NHKs
+	nhkr [KeySize]byte       // NHKr
+	ns   uint32              // Ns
+	nr   uint32              // Nr
+	pn   uint32              // PN
 
 	sendChain uint32 // index of our current sending chain (chain 0 is the responder's first)
 	recvChain uint32 // index of our current receiving chain
 
+	confirmed   bool // the peer is known to hold this epoch (it sent a message in it, or confirmed it in message 4)
 	hasDHr      bool // DHr is set
 	hasCKr      bool // CKr and HKr are set (a receiving chain exists)
 	sendPending bool // a new receiving chain arrived: the next Encrypt does the sending DH step
@@ -88,6 +88,7 @@ func newInitiatorEpoch(k epochKeys, responderRatchetKey *ecdh.PublicKey) *epoch 
 	e.nhkr = k.nhkB
 	e.nhks = k.hkA
 	e.sendPending = true
+	e.confirmed = true // the responder installed it before sending message 4
 	return e
 }
 
@@ -95,8 +96,7 @@ func newInitiatorEpoch(k epochKeys, responderRatchetKey *ecdh.PublicKey) *epoch 
 // responder's first ratchet key pair from message 4 and its chain 0.
 func newResponderEpoch(k epochKeys, ratchetKey *ecdh.PrivateKey) *epoch {
 	e := &epoch{id: k.id, resume: k.resume, rk: k.rk}
-	copy(e.dhsPriv[:], ratchetKey.Bytes())
-	copy(e.dhsPub[:], ratchetKey.PublicKey().Bytes())
+	e.dhs = ratchetKey
 	e.cks = k.ckB0
 	e.hks = k.hkB0
 	e.nhks = k.nhkB
@@ -130,7 +130,9 @@ func (e *epoch) skippedCount() int {
 	return n
 }
 
-// wipe zeroes every secret of the epoch.
+// wipe zeroes every secret of the epoch. The ratchet private key lives in a
+// crypto/ecdh value, which cannot be wiped: it is dropped for the garbage
+// collector.
 func (e *epoch) wipe() {
 	for i := range e.skipped {
 		clear(e.skipped[i].keys)

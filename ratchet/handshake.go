@@ -102,6 +102,7 @@ type Handshake struct {
 
 	local [PublicKeySize]byte // our Ed25519 identity
 	peer  [PublicKeySize]byte // the peer's Ed25519 identity (responder: known after ReadAuth)
+	peerX *ecdh.PublicKey     // initiator: the X25519 form of peer
 
 	e      *ecdh.PrivateKey // our ephemeral X25519 key
 	re     *ecdh.PublicKey  // the peer's ephemeral X25519 key
@@ -109,7 +110,8 @@ type Handshake struct {
 	prior  *State           // initiator: the state passed to NewInitiator
 	offers [][epochIDSize]byte
 
-	continued bool
+	continued      bool
+	peerRolledBack bool
 }
 
 // NewInitiator starts a handshake to the identity peer (an Ed25519 public
@@ -120,10 +122,11 @@ func NewInitiator(rand io.Reader, peer ed25519.PublicKey, prior *State) (*Handsh
 	if rand == nil {
 		return nil, errors.New("ratchet: nil random source")
 	}
-	if _, err := identityX25519(peer); err != nil {
+	peerX, err := identityX25519(peer)
+	if err != nil {
 		return nil, err
 	}
-	h := &Handshake{state: InitiatorStart, rand: rand}
+	h := &Handshake{state: InitiatorStart, rand: rand, peerX: peerX}
 	copy(h.peer[:], peer)
 	if prior != nil {
 		if prior.peer != h.peer {
@@ -154,6 +157,14 @@ func (h *Handshake) Peer() ed25519.PublicKey {
 	}
 	return append(ed25519.PublicKey(nil), h.peer[:]...)
 }
+
+// PeerRolledBack reports, once Done, on the responder, whether the initiator
+// no longer holds an epoch that it had used with us (it sent a message in
+// it): its state was restored from an old copy, or lost. The handshake
+// still succeeds (the new epoch is fresh); the caller should warn, because
+// the peer may show messages again or have lost some. It is never true for
+// an honest peer with intact state.
+func (h *Handshake) PeerRolledBack() bool { return h.state == Done && h.peerRolledBack }
 
 // Continued reports, once Done, whether the new epoch was chained to an
 // earlier epoch both sides held (key continuity). False on the first
@@ -199,14 +210,12 @@ func (h *Handshake) newEphemeral() (*ecdh.PrivateKey, error) {
 // Transcript: MixHash(e_I), MixHash(xwing_pk_I), MixKey(DH(e_I, S_R)),
 // EncryptAndHash("").
 func (h *Handshake) Hello() ([]byte, error) {
-	if h.state != InitiatorStart {
-		return nil, errHandshakeOrder
+	if h.state != InitiatorStart || h.peerX == nil || h.rand == nil {
+		return nil, errHandshakeOrder // also a zero Handshake: use NewInitiator
 	}
-	sR, err := identityX25519(h.peer[:])
-	if err != nil {
-		return nil, h.fail(err)
-	}
+	sR := h.peerX
 	h.prologue(h.peer[:])
+	var err error
 	if h.e, err = h.newEphemeral(); err != nil {
 		return nil, h.fail(err)
 	}
@@ -253,7 +262,6 @@ func (h *Handshake) Reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	defer func() { sR = nil }()
 	h.local = pub
 	h.prologue(h.local[:])
 
@@ -463,6 +471,25 @@ func (h *Handshake) Accept(prior *State) ([]byte, *State, error) {
 			}
 		}
 	}
+	// Rollback detection: our newest epoch that the initiator is known to
+	// hold must be in its list. Every epoch the initiator holds, we hold
+	// too, so if it had dropped that epoch for newer ones we would have as
+	// well.
+	rolledBack := false
+	if prior != nil {
+		for _, e := range prior.epochs {
+			if !e.confirmed {
+				continue
+			}
+			rolledBack = true
+			for _, id := range h.offers {
+				if id == e.id {
+					rolledBack = false
+				}
+			}
+			break
+		}
+	}
 	ratchetKey, err := h.newEphemeral()
 	if err != nil {
 		return nil, nil, h.fail(err)
@@ -483,6 +510,7 @@ func (h *Handshake) Accept(prior *State) ([]byte, *State, error) {
 	st := prior.cloneOrNew(h.local, h.peer)
 	st.addEpoch(ep)
 	h.continued = chosen != nil
+	h.peerRolledBack = rolledBack
 	h.Clear()
 	h.state = Done
 	return msg, st, nil
@@ -565,3 +593,9 @@ func (h *Handshake) epochKeys(chosen *epoch) epochKeys {
 	wipe(salt)
 	return k
 }
+
+// String describes the handshake without any secret.
+func (h *Handshake) String() string { return "ratchet.Handshake{" + h.state.String() + "}" }
+
+// GoString is String, for %#v.
+func (h *Handshake) GoString() string { return h.String() }

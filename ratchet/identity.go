@@ -15,8 +15,10 @@ var errBadIdentity = errors.New("ratchet: invalid identity key")
 
 // identityKeys derives, from an Ed25519 seed (the onion service key), the
 // Ed25519 public key and the X25519 private key of the same scalar (RFC 8032
-// section 5.1.5: the clamped first half of SHA-512(seed)), as age, libsodium
-// and Signal's XEdDSA do. The caller wipes the returned private key.
+// section 5.1.5: the clamped first half of SHA-512(seed)), as libsodium's
+// crypto_sign_ed25519_sk_to_curve25519 does. The intermediate hash and scalar
+// are wiped; the returned crypto/ecdh key keeps its own copy, which Go gives
+// no way to wipe: the caller drops it as soon as the DH is done.
 func identityKeys(seed *[32]byte) (pub [PublicKeySize]byte, x *ecdh.PrivateKey, err error) {
 	h := sha512.Sum512(seed[:])
 	defer wipe(h[:])
@@ -24,6 +26,7 @@ func identityKeys(seed *[32]byte) (pub [PublicKeySize]byte, x *ecdh.PrivateKey, 
 	if err != nil {
 		return pub, nil, errBadIdentity
 	}
+	defer s.Set(edwards25519.NewScalar())
 	p := new(edwards25519.Point).ScalarBaseMult(s)
 	copy(pub[:], p.Bytes())
 	// The X25519 private key is the clamped scalar bytes; X25519 clamps again.

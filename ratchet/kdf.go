@@ -38,21 +38,6 @@ func kdfCK(ck *[KeySize]byte) (next, mk [KeySize]byte) {
 	return
 }
 
-// messageKeys expands a single-use message key into the ChaCha20-Poly1305
-// key and nonce of one message body. The salt is the message's random header
-// nonce, so that a message key used twice (a state restored from an old copy)
-// still never encrypts two plaintexts under the same key and nonce.
-func messageKeys(mk *[KeySize]byte, salt []byte) (key [KeySize]byte, nonce [12]byte) {
-	out, err := hkdf.Key(sha256.New, mk[:], salt, labelMessageKeys, KeySize+12)
-	if err != nil {
-		panic("ratchet: hkdf failed")
-	}
-	copy(key[:], out[:KeySize])
-	copy(nonce[:], out[KeySize:])
-	wipe(out)
-	return
-}
-
 // wipe zeroes b. Go gives no guarantee that no other copy of a secret exists
 // (the garbage collector may have moved it, the compiler may have spilled it);
 // wiping shortens the life of the copies we know about.

@@ -3,9 +3,15 @@ package ratchet
 import (
 	"crypto/ecdh"
 	"crypto/mlkem"
+	"encoding"
 	"errors"
 
 	"golang.org/x/crypto/cryptobyte"
+)
+
+var (
+	_ encoding.BinaryMarshaler   = (*State)(nil)
+	_ encoding.BinaryUnmarshaler = (*State)(nil)
 )
 
 // stateVersion is the first byte of a serialised State.
@@ -17,7 +23,9 @@ const (
 	sfHasCKr      = 0x02
 	sfSendPending = 0x04
 	sfHasPQSeed   = 0x08
-	sfAll         = sfHasDHr | sfHasCKr | sfSendPending | sfHasPQSeed
+	sfHasDHs      = 0x10
+	sfConfirmed   = 0x20
+	sfAll         = sfHasDHr | sfHasCKr | sfSendPending | sfHasPQSeed | sfHasDHs | sfConfirmed
 )
 
 // ErrBadState is returned by UnmarshalBinary for bytes that are not a valid
@@ -45,9 +53,14 @@ func (s *State) MarshalBinary() ([]byte, error) {
 func (e *epoch) marshal(b *cryptobyte.Builder) {
 	b.AddBytes(e.id[:])
 	b.AddBytes(e.resume[:])
-	for _, k := range []*[KeySize]byte{&e.rk, &e.dhsPriv, &e.dhr, &e.cks, &e.ckr, &e.hks, &e.hkr, &e.nhks, &e.nhkr} {
+	var dhs [KeySize]byte
+	if e.dhs != nil {
+		copy(dhs[:], e.dhs.Bytes())
+	}
+	for _, k := range []*[KeySize]byte{&e.rk, &dhs, &e.dhr, &e.cks, &e.ckr, &e.hks, &e.hkr, &e.nhks, &e.nhkr} {
 		b.AddBytes(k[:])
 	}
+	wipe(dhs[:])
 	for _, n := range []uint32{e.ns, e.nr, e.pn, e.sendChain, e.recvChain} {
 		b.AddUint32(n)
 	}
@@ -63,6 +76,12 @@ func (e *epoch) marshal(b *cryptobyte.Builder) {
 	}
 	if e.hasPQSeed {
 		f |= sfHasPQSeed
+	}
+	if e.dhs != nil {
+		f |= sfHasDHs
+	}
+	if e.confirmed {
+		f |= sfConfirmed
 	}
 	b.AddUint8(f)
 	if e.hasPQSeed {
@@ -133,7 +152,9 @@ func parseEpoch(in *cryptobyte.String) (*epoch, bool) {
 	if !readArray(in, e.id[:]) || !readArray(in, e.resume[:]) {
 		return nil, false
 	}
-	for _, k := range []*[KeySize]byte{&e.rk, &e.dhsPriv, &e.dhr, &e.cks, &e.ckr, &e.hks, &e.hkr, &e.nhks, &e.nhkr} {
+	var dhs [KeySize]byte
+	defer wipe(dhs[:])
+	for _, k := range []*[KeySize]byte{&e.rk, &dhs, &e.dhr, &e.cks, &e.ckr, &e.hks, &e.hkr, &e.nhks, &e.nhkr} {
 		if !readArray(in, k[:]) {
 			return nil, false
 		}
@@ -151,18 +172,27 @@ func parseEpoch(in *cryptobyte.String) (*epoch, bool) {
 	e.hasCKr = f&sfHasCKr != 0
 	e.sendPending = f&sfSendPending != 0
 	e.hasPQSeed = f&sfHasPQSeed != 0
+	e.confirmed = f&sfConfirmed != 0
 	if e.hasPQSeed && !readArray(in, e.pqSeed[:]) {
 		return nil, false
 	}
 	if e.hasCKr && !e.hasDHr {
 		return nil, false
 	}
-	// Our ratchet key: any 32 bytes are a valid X25519 private key.
-	priv, err := ecdh.X25519().NewPrivateKey(e.dhsPriv[:])
-	if err != nil {
+	// Our ratchet key: any 32 bytes are a valid X25519 private key; absent,
+	// it must be zero (one encoding per state).
+	if f&sfHasDHs != 0 {
+		priv, err := ecdh.X25519().NewPrivateKey(dhs[:])
+		if err != nil {
+			return nil, false
+		}
+		e.dhs = priv
+	} else if dhs != ([KeySize]byte{}) {
 		return nil, false
 	}
-	copy(e.dhsPub[:], priv.PublicKey().Bytes())
+	if e.dhs == nil && !e.sendPending {
+		return nil, false // nothing to send with
+	}
 	var ek, sek, sct cryptobyte.String
 	if !in.ReadUint16LengthPrefixed(&ek) || !in.ReadUint16LengthPrefixed(&sek) || !in.ReadUint16LengthPrefixed(&sct) {
 		return nil, false

@@ -1,16 +1,9 @@
 package ratchet
 
 import (
-	"crypto/ecdh"
 	"crypto/ed25519"
-	"crypto/mlkem"
-	"encoding/binary"
 	"errors"
-	"io"
-	"math"
-	"time"
-
-	"golang.org/x/crypto/chacha20poly1305"
+	"fmt"
 )
 
 // ErrDecrypt is the one error of a message that does not decrypt: forged,
@@ -24,6 +17,10 @@ var ErrDecrypt = errors.New("ratchet: message failed to decrypt")
 var ErrTooManySkipped = errors.New("ratchet: too many skipped messages")
 
 var errRandom = errors.New("ratchet: random source failed")
+
+// errCorrupt is returned by Encrypt for a State that cannot be used to send
+// (only reachable through a State unmarshalled from crafted bytes).
+var errCorrupt = errors.New("ratchet: corrupt state")
 
 // State is the double ratchet session between two identities: up to
 // MaxEpochs epochs, one per completed handshake, newest first. Encrypt uses
@@ -108,357 +105,31 @@ func (s *State) skippedCount() int {
 	return n
 }
 
-// Encrypt encrypts plaintext for the peer, binding ad (associated data, not
-// sent), with the newest epoch, and advances the sending chain. rand
-// provides the header nonce and, at a DH ratchet step, the new ratchet key
-// and (at a post-quantum step) the ML-KEM key seed. On error s is unchanged.
-func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
-	if len(s.epochs) == 0 {
-		return nil, errors.New("ratchet: empty state")
+// Adopt adds to s the epochs of from that are newer than every epoch both
+// hold, keeping their order (the newest becomes s's sending epoch). It lets a caller commit a
+// handshake that started from an older copy of the State into the current
+// one, without undoing what the current one did meanwhile (message keys
+// used, chains advanced): st, _ := h.Finish(m4); current.Adopt(st). The two
+// States must be between the same identities; from is not modified.
+func (s *State) Adopt(from *State) error {
+	if from == nil || from.local != s.local || from.peer != s.peer {
+		return ErrStateMismatch
 	}
-	if len(plaintext) > MaxPlaintextSize {
-		return nil, errors.New("ratchet: plaintext too large")
+	k := 0
+	for k < len(from.epochs) && s.epochByID(from.epochs[k].id) == nil {
+		k++
 	}
-	if rand == nil {
-		return nil, errors.New("ratchet: nil random source")
-	}
-	e := s.epochs[0]
-	w := *e
-	if w.sendPending {
-		if err := w.sendStep(rand); err != nil {
-			return nil, err
-		}
-	}
-	if w.ns == math.MaxUint32 {
-		return nil, errors.New("ratchet: sending chain exhausted")
-	}
-	next, mk := w.kdfSend()
-	defer wipe(mk[:])
-	h := header{dh: w.dhsPub, pn: w.pn, n: w.ns, flags: pqFlags(w.sendChain), ek: w.pqSendEK, ct: w.pqSendCT}
-	hb := h.marshal()
-	defer wipe(hb)
-	var nonce [headerNonceSize]byte
-	if _, err := io.ReadFull(rand, nonce[:]); err != nil {
-		return nil, errRandom
-	}
-	sealedLen := headerNonceSize + len(hb) + tagSize
-	out := make([]byte, 0, prefixSize+sealedLen+len(plaintext)+tagSize)
-	out = append(out, Version)
-	out = binary.BigEndian.AppendUint16(out, uint16(sealedLen))
-	prefix := out[:prefixSize]
-	out = append(out, nonce[:]...)
-	ha, _ := chacha20poly1305.NewX(w.hks[:])
-	out = ha.Seal(out, nonce[:], hb, prefix)
-	sealed := out[prefixSize:]
-	key, bnonce := messageKeys(&mk, nonce[:])
-	defer wipe(key[:])
-	ba, _ := chacha20poly1305.New(key[:])
-	out = ba.Seal(out, bnonce[:], plaintext, bodyAD(ad, prefix, sealed))
-	w.cks = next
-	w.ns++
-	*e = w
-	return out, nil
-}
-
-func (w *epoch) kdfSend() (next, mk [KeySize]byte) { return kdfCK(&w.cks) }
-
-// sendStep is the sending half of Signal's DHRatchet, deferred to the first
-// Encrypt after a new receiving chain (Decrypt has no randomness), with the
-// post-quantum offer or answer of the new chain.
-func (w *epoch) sendStep(rand io.Reader) error {
-	c := w.recvChain + 1
-	var priv [KeySize]byte
-	defer wipe(priv[:])
-	if _, err := io.ReadFull(rand, priv[:]); err != nil {
-		return errRandom
-	}
-	dhs, err := ecdh.X25519().NewPrivateKey(priv[:])
-	if err != nil {
-		return errRandom
-	}
-	dhr, err := ecdh.X25519().NewPublicKey(w.dhr[:])
-	if err != nil {
-		return ErrDecrypt
-	}
-	var pq []byte
-	w.pqSendCT, w.pqSendEK = nil, nil
-	if isAnswer(c) {
-		if w.pqPeerEK == nil {
-			return errors.New("ratchet: corrupt state (no key to answer)")
-		}
-		ek, err := mlkem.NewEncapsulationKey768(w.pqPeerEK)
-		if err != nil {
-			return errors.New("ratchet: corrupt state (bad key to answer)")
-		}
-		// Go 1.26 draws ML-KEM encapsulation randomness from crypto/rand
-		// itself; tests make it deterministic with testing/cryptotest.
-		pq, w.pqSendCT = ek.Encapsulate()
-		defer wipe(pq)
-		w.pqPeerEK = nil
-	}
-	if isOffer(c) {
-		var seed [mlkemSeedSize]byte
-		if _, err := io.ReadFull(rand, seed[:]); err != nil {
-			return errRandom
-		}
-		dk, err := mlkem.NewDecapsulationKey768(seed[:])
-		if err != nil {
-			return errRandom
-		}
-		w.pqSeed = seed
-		w.hasPQSeed = true
-		w.pqSendEK = dk.EncapsulationKey().Bytes()
-		wipe(seed[:])
-	}
-	dh, err := dhs.ECDH(dhr)
-	if err != nil {
-		return ErrDecrypt
-	}
-	defer wipe(dh)
-	w.pn = w.ns
-	w.ns = 0
-	w.hks = w.nhks
-	w.rk, w.cks, w.nhks = kdfRK(&w.rk, dh, pq)
-	copy(w.dhsPriv[:], priv[:])
-	copy(w.dhsPub[:], dhs.PublicKey().Bytes())
-	w.sendChain = c
-	w.sendPending = false
-	return nil
-}
-
-// Decrypt decrypts a message from the peer with associated data ad. now is
-// the current time: skipped message keys older than MaxSkippedAge are not
-// used. Decrypt works on a copy and commits only when the message
-// authenticates; on any error s is unchanged. A message decrypts at most
-// once: its message key is destroyed.
-func (s *State) Decrypt(now time.Time, message, ad []byte) ([]byte, error) {
-	m, ok := parseMessage(message)
-	if !ok {
-		return nil, ErrDecrypt
-	}
-	total := s.skippedCount()
-	for i, e := range s.epochs {
-		pt, w, err := e.decrypt(now.Unix(), m, ad, total-e.skippedCount())
-		if err == ErrTooManySkipped {
-			return nil, err
-		}
-		if err != nil {
-			continue
-		}
-		w.expire(now.Unix())
-		old := s.epochs[i]
-		if len(old.skipped) > 0 && (len(w.skipped) == 0 || &old.skipped[0] != &w.skipped[0]) {
-			// w's skipped keys were cloned: destroy the old copies, which
-			// include the key just used.
-			for j := range old.skipped {
-				clear(old.skipped[j].keys)
-			}
-		}
-		s.epochs[i] = w
-		return pt, nil
-	}
-	return nil, ErrDecrypt
-}
-
-// Expire destroys skipped message keys older than MaxSkippedAge at now.
-func (s *State) Expire(now time.Time) {
-	for _, e := range s.epochs {
-		e.expire(now.Unix())
-	}
-}
-
-func (e *epoch) expire(now int64) {
-	limit := now - int64(MaxSkippedAge/time.Second)
-	out := e.skipped[:0]
-	for _, c := range e.skipped {
-		keep := c.keys[:0]
-		for _, k := range c.keys {
-			if k.at >= limit && k.at <= now+int64(MaxSkippedAge/time.Second) {
-				keep = append(keep, k)
-			} else {
-				clear(k.mk[:])
-			}
-		}
-		clear(c.keys[len(keep):])
-		c.keys = keep
-		if len(c.keys) > 0 {
-			out = append(out, c)
-		}
-	}
-	clear(e.skipped[len(out):])
-	e.skipped = out
-}
-
-// decrypt tries m against this epoch: skipped keys, the current receiving
-// chain, then the next one (a DH ratchet step). It returns the plaintext and
-// the new epoch; e itself is never modified. others is the number of skipped
-// keys in the other epochs, for the MaxSkippedKeys bound.
-func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byte, *epoch, error) {
-	// 1. A skipped message key.
-	for ci := range e.skipped {
-		c := &e.skipped[ci]
-		h, ok := m.openHeader(&c.hk)
-		if !ok {
-			continue
-		}
-		for ki, k := range c.keys {
-			if k.n != h.n || now-k.at > int64(MaxSkippedAge/time.Second) {
-				continue
-			}
-			pt, ok := m.openBody(&k.mk, ad)
-			if !ok {
-				return nil, nil, ErrDecrypt
-			}
-			w := e.clone()
-			wc := &w.skipped[ci]
-			clear(wc.keys[ki].mk[:])
-			wc.keys = append(wc.keys[:ki], wc.keys[ki+1:]...)
-			if len(wc.keys) == 0 {
-				w.skipped = append(w.skipped[:ci], w.skipped[ci+1:]...)
-			}
-			return pt, w, nil
-		}
-		// The header key matched but not the number: it may be the current
-		// receiving chain, tried next.
-	}
-
-	// 2. The current receiving chain.
-	if e.hasCKr {
-		if h, ok := m.openHeader(&e.hkr); ok {
-			if h.dh != e.dhr || h.flags != pqFlags(e.recvChain) || h.n < e.nr {
-				return nil, nil, ErrDecrypt
-			}
-			w := *e
-			if err := w.skip(h.n, now, others); err != nil {
-				return nil, nil, err
-			}
-			next, mk := kdfCK(&w.ckr)
-			defer wipe(mk[:])
-			pt, ok := m.openBody(&mk, ad)
-			if !ok {
-				return nil, nil, ErrDecrypt
-			}
-			w.ckr = next
-			w.nr = h.n + 1
-			return pt, &w, nil
-		}
-	}
-
-	// 3. A new receiving chain: the receiving half of DHRatchet.
-	if e.sendPending {
-		return nil, nil, ErrDecrypt // the peer cannot have a new chain before our next one
-	}
-	h, ok := m.openHeader(&e.nhkr)
-	if !ok {
-		return nil, nil, ErrDecrypt
-	}
-	r := e.sendChain + 1
-	if h.flags != pqFlags(r) {
-		return nil, nil, ErrDecrypt
-	}
-	w := *e
-	if w.hasCKr {
-		if h.pn < w.nr {
-			return nil, nil, ErrDecrypt
-		}
-		if err := w.skip(h.pn, now, others); err != nil {
-			return nil, nil, err
-		}
-	} else if h.pn != 0 {
-		return nil, nil, ErrDecrypt
-	}
-	var pq []byte
-	if isAnswer(r) {
-		if !w.hasPQSeed {
-			return nil, nil, ErrDecrypt
-		}
-		dk, err := mlkem.NewDecapsulationKey768(w.pqSeed[:])
-		if err != nil {
-			return nil, nil, ErrDecrypt
-		}
-		if pq, err = dk.Decapsulate(h.ct); err != nil {
-			return nil, nil, ErrDecrypt
-		}
-		defer wipe(pq)
-		w.pqSeed = [mlkemSeedSize]byte{}
-		w.hasPQSeed = false
-	}
-	if isOffer(r) {
-		if _, err := mlkem.NewEncapsulationKey768(h.ek); err != nil {
-			return nil, nil, ErrDecrypt
-		}
-		w.pqPeerEK = h.ek
-	}
-	dhs, err := ecdh.X25519().NewPrivateKey(w.dhsPriv[:])
-	if err != nil {
-		return nil, nil, ErrDecrypt
-	}
-	dhr, err := ecdh.X25519().NewPublicKey(h.dh[:])
-	if err != nil {
-		return nil, nil, ErrDecrypt
-	}
-	dh, err := dhs.ECDH(dhr)
-	if err != nil {
-		return nil, nil, ErrDecrypt
-	}
-	defer wipe(dh)
-	w.dhr = h.dh
-	w.hasDHr = true
-	w.hkr = w.nhkr
-	w.rk, w.ckr, w.nhkr = kdfRK(&w.rk, dh, pq)
-	w.hasCKr = true
-	w.nr = 0
-	w.recvChain = r
-	w.sendPending = true
-	if err := w.skip(h.n, now, others); err != nil {
-		return nil, nil, err
-	}
-	next, mk := kdfCK(&w.ckr)
-	defer wipe(mk[:])
-	pt, ok := m.openBody(&mk, ad)
-	if !ok {
-		return nil, nil, ErrDecrypt
-	}
-	w.ckr = next
-	w.nr = h.n + 1
-	return pt, &w, nil
-}
-
-// skip stores the message keys of the receiving chain from Nr up to (not
-// including) until, as Signal's SkipMessageKeys. It clones the skipped lists
-// before changing them (w is a copy of an epoch that shares them).
-func (w *epoch) skip(until uint32, now int64, others int) error {
-	if until <= w.nr {
-		return nil
-	}
-	if until-w.nr > MaxSkip {
-		return ErrTooManySkipped
-	}
-	if others+w.skippedCount()+int(until-w.nr) > MaxSkippedKeys {
-		return ErrTooManySkipped
-	}
-	w.skipped = cloneSkipped(w.skipped)
-	ci := -1
-	for i := range w.skipped {
-		if w.skipped[i].hk == w.hkr {
-			ci = i
-		}
-	}
-	if ci < 0 {
-		if len(w.skipped) >= maxSkippedChains {
-			// Drop the oldest chain's keys to bound trial decryptions.
-			clear(w.skipped[0].keys)
-			w.skipped = w.skipped[1:]
-		}
-		w.skipped = append(w.skipped, skippedChain{hk: w.hkr})
-		ci = len(w.skipped) - 1
-	}
-	c := &w.skipped[ci]
-	for w.nr < until {
-		next, mk := kdfCK(&w.ckr)
-		c.keys = append(c.keys, skippedKey{n: w.nr, at: now, mk: mk})
-		w.ckr = next
-		w.nr++
+	for i := k - 1; i >= 0; i-- {
+		s.addEpoch(from.epochs[i].clone())
 	}
 	return nil
 }
+
+// String describes the State without any secret, so that printing one by
+// mistake (a log line, %v) leaks nothing.
+func (s *State) String() string {
+	return fmt.Sprintf("ratchet.State{epochs: %d}", len(s.epochs))
+}
+
+// GoString is String, for %#v.
+func (s *State) GoString() string { return s.String() }

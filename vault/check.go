@@ -17,8 +17,9 @@ type Report struct {
 	Logs    int          // conversation logs
 	Entries int          // log entries readable
 	Damaged []*FileError // files that cannot be read, by on-disk name
-	// Stray lists files no record or log refers to (left by a crash; the
-	// next Open deletes them) and temporary files.
+	// Stray lists files no record or log refers to and temporary files,
+	// left by a crash: the next Open adopts a log's newest segment if it was
+	// written just before the log's metadata, and deletes the rest.
 	Stray []string
 }
 

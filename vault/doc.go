@@ -8,6 +8,16 @@
 // conversation as a log of entries ([Vault.Append], [Vault.Entries],
 // [Vault.Last], [Vault.Remove], [Vault.DropLog]).
 //
+// # API at a glance
+//
+//	Harden(onSignal) · Purge() · Exit(code)
+//	NewSecret(b) · RandomSecret(n) · (*Secret).Open(fn) · OpenSecrets(fn, ss...) · (*Secret).Destroy()
+//	NewPassphrase(b) · ReadPassphrase(prompt) · PassphraseFromFile(path) · (*Passphrase).Equal · Destroy
+//	Create(dir, pass, opts) · Open(dir, pass, opts) · Check(dir, pass, opts) · Panic(dir)
+//	(*Vault).Put · Get · Delete · Keys                       small records
+//	(*Vault).Append · Entries · Last · Remove · DropLog · Logs conversation logs
+//	(*Vault).ChangePassphrase · VerifyPassphrase · Damage · Close
+//
 // # Keys in memory
 //
 // A [Secret] is a memguard enclave: ciphertext in ordinary memory, opened
@@ -72,7 +82,8 @@
 // # Deletion
 //
 // [Vault.Remove] rewrites every segment that held a removed entry (or deletes
-// it if nothing is left) before it returns; [Vault.Delete] rewrites the
+// it if nothing is left) before it returns: the delay is zero, so there is
+// nothing to flush; [Vault.Delete] rewrites the
 // record's shard; [Vault.DropLog] deletes a log's segments. From then on the
 // data cannot be read back from the vault, with the passphrase or with the
 // age tool and the vault key. [Panic] destroys the key file first

@@ -11,5 +11,8 @@ func TestMain(m *testing.M) {
 	if twoLogs.dir != "" {
 		os.RemoveAll(filepath.Dir(twoLogs.dir))
 	}
+	if fixture100k.dir != "" {
+		os.RemoveAll(filepath.Dir(fixture100k.dir))
+	}
 	os.Exit(code)
 }

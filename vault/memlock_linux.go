@@ -21,7 +21,7 @@ import (
 // transient pages memguard needs while opening and sealing.
 const MaxOpenSecrets = 6
 
-const openWait = 5 * time.Second
+const openWait = 2 * time.Second
 
 // ErrLockedMemory is returned instead of memguard's panic when the process
 // has no locked memory left (RLIMIT_MEMLOCK) or too many secrets are open.

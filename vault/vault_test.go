@@ -192,11 +192,16 @@ func entryValue(i int) []byte {
 	return []byte(fmt.Sprintf("message number %06d: %s", i, strings.Repeat("x", i%200)))
 }
 
+// bigValue is 300 to 800 bytes, so that a few hundred entries fill segments.
+func bigValue(i int) []byte {
+	return []byte(fmt.Sprintf("message number %06d: %s", i, strings.Repeat("x", 300+i*7%500)))
+}
+
 func TestLog(t *testing.T) {
 	v, dir := newVault(t)
-	const n = 3000
+	const n = 600
 	for i := range n {
-		if err := v.Append("conv", fmt.Sprint(i), entryValue(i)); err != nil {
+		if err := v.Append("conv", fmt.Sprint(i), bigValue(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -211,7 +216,7 @@ func TestLog(t *testing.T) {
 		t.Fatalf("Entries: %d, %v", len(es), err)
 	}
 	for i, e := range es {
-		if e.ID != fmt.Sprint(i) || !bytes.Equal(e.Value, entryValue(i)) {
+		if e.ID != fmt.Sprint(i) || !bytes.Equal(e.Value, bigValue(i)) {
 			t.Fatalf("entry %d = %q", i, e.ID)
 		}
 	}
@@ -224,12 +229,12 @@ func TestLog(t *testing.T) {
 	}
 	// Remove the whole first segment's worth and a few others.
 	var ids []string
-	for i := range 1000 {
+	for i := range 200 {
 		ids = append(ids, fmt.Sprint(i))
 	}
-	ids = append(ids, "1500", "2999", "nonexistent")
+	ids = append(ids, "300", "599", "nonexistent")
 	got, err := v.Remove("conv", ids...)
-	if err != nil || got != 1002 {
+	if err != nil || got != 202 {
 		t.Fatalf("Remove = %d, %v", got, err)
 	}
 	segs2, _ := os.ReadDir(filepath.Join(dir, segmentDir))
@@ -241,15 +246,15 @@ func TestLog(t *testing.T) {
 	}
 	v = reopen(t, v)
 	es, err = v.Entries("conv")
-	if err != nil || len(es) != n-1002+1 {
+	if err != nil || len(es) != n-202+1 {
 		t.Fatalf("Entries after Remove: %d, %v", len(es), err)
 	}
 	for _, e := range es {
-		if e.ID == "1500" || e.ID == "2999" || e.ID == "0" {
+		if e.ID == "300" || e.ID == "599" || e.ID == "0" {
 			t.Fatalf("removed entry %s still there", e.ID)
 		}
 	}
-	if es[len(es)-1].ID != "new" || es[0].ID != "1000" {
+	if es[len(es)-1].ID != "new" || es[0].ID != "200" {
 		t.Fatalf("order after remove: first %s last %s", es[0].ID, es[len(es)-1].ID)
 	}
 	if err := v.DropLog("conv"); err != nil {

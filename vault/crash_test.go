@@ -1,0 +1,222 @@
+package vault
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var crashIters = flag.Int("vault.crash", 200, "iterations of the SIGKILL crash test")
+
+// TestCrashKill kills a writer process with SIGKILL at random instants, again
+// and again, and checks after each kill that the vault opens and holds every
+// write the writer saw acknowledged (and none of the removals it saw
+// acknowledged come back).
+func TestCrashKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 0))
+	t.Logf("seed %d, %d iterations", seed, *crashIters)
+	v, dir := newVault(t)
+	v.Close()
+	exe, _ := os.Executable()
+	acked := map[int]bool{}   // appended and acknowledged
+	removed := map[int]bool{} // removal acknowledged
+	counter := -1             // last acknowledged Put of the counter
+	next := 0
+	killedBeforeReady := 0
+	for iter := range *crashIters {
+		cmd := child(t, exe, "TestCrashChild", "VAULT_CHILD=crash", "VAULT_DIR="+dir, "VAULT_START="+strconv.Itoa(next))
+		out, err := cmd.StdoutPipe()
+		must(t, err)
+		cmd.Stderr = cmd.Stdout
+		must(t, cmd.Start())
+		lines := make(chan string, 1024)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		var log []string
+		handle := func(l string) {
+			log = append(log, l)
+			f := strings.Fields(l)
+			if len(f) != 2 {
+				return
+			}
+			n, err := strconv.Atoi(f[1])
+			if err != nil {
+				return
+			}
+			switch f[0] {
+			case "ACK":
+				acked[n] = true
+			case "RM":
+				removed[n] = true
+			case "PUT":
+				counter = max(counter, n)
+			}
+		}
+		// Kill during Open's recovery now and then, else soon after it.
+		early := rng.IntN(5) == 0
+		delay := time.Duration(rng.IntN(60000)) * time.Microsecond
+		timer := time.NewTimer(delay)
+		if !early {
+			timer.Stop()
+		wait:
+			for {
+				select {
+				case l, ok := <-lines:
+					if !ok {
+						break wait
+					}
+					handle(l)
+					if l == "READY" {
+						timer.Reset(delay)
+						break wait
+					}
+				case <-time.After(30 * time.Second):
+					t.Fatal("child never became ready")
+				}
+			}
+		}
+		killed := false
+	run:
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					break run
+				}
+				handle(l)
+			case <-timer.C:
+				cmd.Process.Signal(syscall.SIGKILL)
+				killed = true
+			}
+		}
+		timer.Stop()
+		err = cmd.Wait()
+		if !killed || !strings.Contains(fmt.Sprint(err), "killed") {
+			t.Fatalf("iteration %d: child ended on its own (%v):\n%s", iter, err, strings.Join(log, "\n"))
+		}
+		if early && !contains(log, "READY") {
+			killedBeforeReady++
+		}
+		// The vault must open and hold every acknowledged write.
+		v, err := Open(dir, pass(t, "correct horse"), testOpts)
+		if err != nil {
+			t.Fatalf("iteration %d: Open after SIGKILL: %v", iter, err)
+		}
+		es, err := v.Entries("conv")
+		if err != nil {
+			t.Fatalf("iteration %d: Entries: %v", iter, err)
+		}
+		have := map[int]bool{}
+		last := -1
+		for _, e := range es {
+			n, _ := strconv.Atoi(e.ID)
+			if n <= last {
+				t.Fatalf("iteration %d: entries out of order or repeated: %d after %d", iter, n, last)
+			}
+			last = n
+			have[n] = true
+			if !bytes.Equal(e.Value, crashValue(n)) {
+				t.Fatalf("iteration %d: entry %d garbled", iter, n)
+			}
+		}
+		for n := range acked {
+			// The writer removes n-4 after appending n (see TestCrashChild):
+			// killed after that Remove but before its "RM", n is gone
+			// without an acknowledgement, legitimately.
+			inFlight := acked[n+4] && removes(n+4)
+			if !removed[n] && !have[n] && !inFlight {
+				t.Fatalf("iteration %d: acknowledged entry %d lost", iter, n)
+			}
+		}
+		for n := range removed {
+			if have[n] {
+				t.Fatalf("iteration %d: acknowledged removal of %d undone", iter, n)
+			}
+		}
+		got, err := v.Get("state", "counter")
+		if counter >= 0 {
+			if c, _ := strconv.Atoi(string(got)); err != nil || c < counter {
+				t.Fatalf("iteration %d: counter %q (%v), acknowledged %d", iter, got, err, counter)
+			}
+		}
+		if iter%50 == 49 {
+			v.Close()
+			rep, err := Check(dir, pass(t, "correct horse"), testOpts)
+			if err != nil || !rep.OK() || len(rep.Stray) > 0 {
+				t.Fatalf("iteration %d: Check: %+v %v", iter, rep, err)
+			}
+		}
+		v.Close()
+		next = max(next, last+1)
+		for n := range acked {
+			next = max(next, n+1)
+		}
+	}
+	t.Logf("%d entries acknowledged, %d removals, %d kills before the writer was ready", len(acked), len(removed), killedBeforeReady)
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// crashValue is entry n's value: 1 to 3 KiB, so that segments fill and new
+// ones start often.
+func crashValue(n int) []byte {
+	return bytes.Repeat([]byte(fmt.Sprintf("<%d>", n)), 1024/8+n%300)
+}
+
+// removes reports whether the writer, after appending i, removes i-4.
+func removes(i int) bool { return i%3 != 0 && i%5 == 1 && i >= 4 }
+
+// TestCrashChild is the writer TestCrashKill kills.
+func TestCrashChild(t *testing.T) {
+	if os.Getenv("VAULT_CHILD") != "crash" {
+		t.Skip("runs as the child of TestCrashKill")
+	}
+	start, _ := strconv.Atoi(os.Getenv("VAULT_START"))
+	v, err := Open(os.Getenv("VAULT_DIR"), pass(t, "correct horse"), testOpts)
+	if err != nil {
+		fmt.Println("OPEN-FAILED", err)
+		t.Fatal(err)
+	}
+	fmt.Println("READY")
+	for i := start; ; i++ {
+		must(t, v.Append("conv", strconv.Itoa(i), crashValue(i)))
+		fmt.Println("ACK", i)
+		switch {
+		case i%3 == 0:
+			must(t, v.Put("state", "counter", []byte(strconv.Itoa(i))))
+			fmt.Println("PUT", i)
+		case removes(i):
+			if _, err := v.Remove("conv", strconv.Itoa(i-4)); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Println("RM", i-4)
+		case i%11 == 2:
+			must(t, v.Append("side", strconv.Itoa(i), crashValue(i)))
+			must(t, v.DropLog("side"))
+		}
+	}
+}
