@@ -28,6 +28,7 @@ Commands:
   net down DIR                  stop it
   check                         open the profile and check it is intact
   panic                         wipe the profile at once, without a passphrase
+  threatmodel                   print the threat model this binary was built with
   version                       print the version
 
 ` + globalFlagsUsage + `
@@ -212,4 +213,16 @@ Examples:
   sotto version
 
 hint: a version of "(devel)" means a build from a source tree without a tag.
+`
+
+const threatmodelUsage = `Usage: sotto threatmodel
+
+Prints Sotto's threat model (threatmodel/THREATS.md, embedded in this
+binary): what it protects, from whom, each threat with its ID, mitigation,
+residual risk, and the tests that mount the attack.
+
+Examples:
+  sotto threatmodel | less
+
+hint: read the residual risks before you rely on Sotto.
 `
