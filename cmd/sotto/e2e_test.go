@@ -179,6 +179,22 @@ func TestThreeProfiles(t *testing.T) {
 			}
 		}
 		grepProfile(t, ps["carol"].dir, secret)
+		// Decrypted with the age tool and the passphrase, neither vault holds
+		// the expired text, while an earlier message without a timer is
+		// there (so the check can see a message when there is one).
+		for _, who := range []string{"alice", "carol"} {
+			files := ageDecryptVault(t, ps[who])
+			if vaultHolds(files, secret) {
+				t.Errorf("%s's vault, decrypted with age, still holds the expired message", who)
+			}
+			control := "hello carol, this is alice"
+			if who == "alice" {
+				control = "hello alice, this is carol"
+			}
+			if !vaultHolds(files, control) {
+				t.Errorf("%s's vault, decrypted with age, lacks the kept message %q: the check is blind", who, control)
+			}
+		}
 	})
 }
 

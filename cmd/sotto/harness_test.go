@@ -65,10 +65,11 @@ func needNetwork(t *testing.T) {
 
 // profile is one user: a profile directory and a passphrase file.
 type profile struct {
-	t      *testing.T
-	name   string
-	dir    string
-	pwFile string
+	t          *testing.T
+	name       string
+	dir        string
+	pwFile     string
+	passphrase string
 }
 
 func newProfile(t *testing.T, name string) *profile {
@@ -80,8 +81,9 @@ func newProfile(t *testing.T, name string) *profile {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
-	p := &profile{t: t, name: name, dir: filepath.Join(base, "p"), pwFile: filepath.Join(base, "pw")}
-	if err := os.WriteFile(p.pwFile, []byte("correct horse "+name+" battery staple\n"), 0o600); err != nil {
+	p := &profile{t: t, name: name, dir: filepath.Join(base, "p"), pwFile: filepath.Join(base, "pw"),
+		passphrase: "correct horse " + name + " battery staple"}
+	if err := os.WriteFile(p.pwFile, []byte(p.passphrase+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
