@@ -67,12 +67,37 @@ func (a *app) passphrase(prompt string) (*sotto.Passphrase, error) {
 	if a.g.passphraseFile != "" {
 		return sotto.PassphraseFromFile(a.g.passphraseFile)
 	}
+	if err := needTTY(); err != nil {
+		return nil, err
+	}
 	return sotto.ReadPassphrase(prompt)
+}
+
+// needTTY fails with a hint when there is no terminal to ask on.
+func needTTY() error {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return usagef("pass --passphrase-file FILE (mode 0600), or run sotto in a terminal", "no terminal to read the passphrase from")
+	}
+	tty.Close()
+	return nil
+}
+
+// haveProfile fails with ErrNoProfile before any passphrase is asked for a
+// profile that does not exist.
+func (a *app) haveProfile() error {
+	if _, err := os.Stat(filepath.Join(a.profileDir(), profileVault)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w (%s)", sotto.ErrNoProfile, a.profileDir())
+	}
+	return nil
 }
 
 // open unlocks the profile.
 func (a *app) open(offline bool) (*sotto.Engine, error) {
 	if err := a.harden(); err != nil {
+		return nil, err
+	}
+	if err := a.haveProfile(); err != nil {
 		return nil, err
 	}
 	p, err := a.passphrase("Passphrase for " + a.profileDir() + ": ")
@@ -102,12 +127,18 @@ func (a *app) doInit() error {
 		return err
 	}
 	var p *sotto.Passphrase
+	if _, err := os.Stat(filepath.Join(a.profileDir(), profileVault)); err == nil {
+		return sotto.ErrProfileExists // before asking for a passphrase
+	}
 	if a.g.passphraseFile != "" {
 		var err error
 		if p, err = sotto.PassphraseFromFile(a.g.passphraseFile); err != nil {
 			return err
 		}
 	} else {
+		if err := needTTY(); err != nil {
+			return err
+		}
 		var err error
 		if p, err = readNewPassphrase("New passphrase for "+a.profileDir()+": ", "The same passphrase again: "); err != nil {
 			return err
@@ -122,6 +153,11 @@ func (a *app) doInit() error {
 }
 
 func (a *app) doRun() error {
+	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err != nil {
+		return usagef("for scripts and services use 'sotto headless' (docs/headless.md)", "the chat screen needs a terminal")
+	} else {
+		tty.Close()
+	}
 	if err := a.harden(); err != nil {
 		return err
 	}
@@ -151,11 +187,14 @@ func (a *app) doCheck() error {
 	if err := a.harden(); err != nil {
 		return err
 	}
+	if err := a.haveProfile(); err != nil {
+		return err
+	}
 	var p *vault.Passphrase
 	var err error
 	if a.g.passphraseFile != "" {
 		p, err = vault.PassphraseFromFile(a.g.passphraseFile)
-	} else {
+	} else if err = needTTY(); err == nil {
 		p, err = vault.ReadPassphrase("Passphrase for " + a.profileDir() + ": ")
 	}
 	if err != nil {
@@ -163,9 +202,6 @@ func (a *app) doCheck() error {
 	}
 	defer p.Destroy()
 	dir := filepath.Join(a.profileDir(), profileVault)
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return sotto.ErrNoProfile
-	}
 	rep, err := vault.Check(dir, p, nil)
 	if err != nil {
 		return err
@@ -189,6 +225,9 @@ var errDamaged = errors.New("sotto: the profile has damaged files")
 
 func (a *app) doPanic() error {
 	dir := a.profileDir()
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w (%s): nothing was wiped", sotto.ErrNoProfile, dir)
+	}
 	if err := sotto.Panic(dir); err != nil {
 		return err
 	}

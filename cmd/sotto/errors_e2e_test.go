@@ -37,6 +37,13 @@ func TestErrorPaths(t *testing.T) {
 	code, _, errs = p.run("init")
 	wantExit(t, "init twice", code, errs, exitProfileExists, "--profile")
 
+	code, _, errs = runSotto(t, "", "--profile", p.dir, "id", "list")
+	wantExit(t, "no terminal, no passphrase file", code, errs, exitUsage, "--passphrase-file")
+	code, _, errs = runSotto(t, "", "--profile", p.dir)
+	wantExit(t, "chat screen without a terminal", code, errs, exitUsage, "sotto headless")
+	code, _, errs = runSotto(t, "", "--profile", p.dir+"-typo", "panic", "--yes")
+	wantExit(t, "panic on a missing profile", code, errs, exitNoProfile, "nothing was wiped")
+
 	wrong := filepath.Join(filepath.Dir(p.pwFile), "wrong")
 	os.WriteFile(wrong, []byte("not the passphrase\n"), 0o600)
 	code, _, errs = runSotto(t, "", "--profile", p.dir, "--passphrase-file", wrong, "id", "list")

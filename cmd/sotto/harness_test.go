@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,6 +117,9 @@ func runSotto(t *testing.T, stdin string, args ...string) (code int, stdout, std
 	defer cancel()
 	cmd := exec.CommandContext(ctx, sottoBin, args...)
 	cmd.Env = cleanEnv()
+	// A session of its own: no controlling terminal, even when the tests
+	// run in one, so sotto can never prompt or start the chat screen.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -161,6 +165,7 @@ func (p *profile) headless() *node {
 	p.t.Helper()
 	cmd := exec.Command(sottoBin, p.args("headless")...)
 	cmd.Env = cleanEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		p.t.Fatal(err)
