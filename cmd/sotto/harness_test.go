@@ -152,7 +152,7 @@ type node struct {
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	done chan struct{} // closed when stdout ends
-	errb *strings.Builder
+	errb *lockedBuf
 
 	mu     sync.Mutex
 	lines  []map[string]any
@@ -174,7 +174,7 @@ func (p *profile) headless() *node {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	n := &node{t: p.t, name: p.name, cmd: cmd, in: in, done: make(chan struct{}), errb: &strings.Builder{}, notify: make(chan struct{})}
+	n := &node{t: p.t, name: p.name, cmd: cmd, in: in, done: make(chan struct{}), errb: &lockedBuf{}, notify: make(chan struct{})}
 	cmd.Stderr = n.errb
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
@@ -338,4 +338,34 @@ func (n *node) all(from int, match func(map[string]any) bool) []map[string]any {
 		}
 	}
 	return out
+}
+
+// lockedBuf collects a process's stderr; it may be read while written.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// dumpOnFailure logs the last lines of every node when t has failed.
+func dumpOnFailure(t *testing.T, nodes map[string]*node) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for name, n := range nodes {
+			t.Logf("--- %s: last output lines:\n%s\n--- %s: stderr:\n%s", name, n.tail(40), name, n.errb.String())
+		}
+	})
 }
