@@ -22,8 +22,8 @@ type contact struct {
 	onion   string
 	ratchet secretBox // serialized conversation state; nil before the first handshake
 
-	msgs   []*Message // the conversation, in order
-	outbox []*outEntry
+	msgs    []*Message // the conversation, in order
+	outbox  []*outEntry
 	seen    map[MessageID]bool // received IDs, for dropping duplicates
 	seenQ   []MessageID        // the same, oldest first, bounded by maxSeen
 	seenLog []MessageID        // IDs in the seen log (expired incoming messages), oldest first
@@ -130,6 +130,8 @@ func (e *Engine) loadContacts(id *identity) error {
 
 func (e *Engine) loadConversation(c *contact) error {
 	now := e.cfg.now()
+	// New messages are numbered after everything read or stored before.
+	c.rec.Seq = max(c.rec.Seq, c.rec.ReadSeq)
 	var expired []string
 	err := e.msgStore(c).ReadLog(c.logMsgs(), func(lid string, v []byte) error {
 		var r record.Message

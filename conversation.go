@@ -1,6 +1,7 @@
 package sotto
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"fmt"
@@ -149,17 +150,19 @@ func (e *Engine) Send(ctx context.Context, identity, contact, text string) (Mess
 	if err != nil {
 		return MessageID{}, err
 	}
-	return e.queueLocked(c, TextMessage, text, time.Duration(c.rec.Timer)*time.Second)
+	return e.queueLocked(c, TextMessage, text, time.Duration(c.rec.Timer)*time.Second, time.Time{})
 }
 
-func (e *Engine) queueLocked(c *contact, kind MessageKind, text string, timer time.Duration) (MessageID, error) {
+func (e *Engine) queueLocked(c *contact, kind MessageKind, text string, timer time.Duration, at time.Time) (MessageID, error) {
 	if len(c.outbox) >= maxOutbox {
 		return MessageID{}, fmt.Errorf("sotto: the outbox of this conversation is full (%d messages wait for the contact)", maxOutbox)
 	}
-	now := e.cfg.now()
+	if at.IsZero() {
+		at = e.cfg.now()
+	}
 	m := &Message{
 		ID: e.randomID(), Identity: c.id.name, Contact: c.rec.Petname, Dir: Outgoing, Kind: kind,
-		Text: text, Timer: timer, At: now.Truncate(time.Second), State: Pending,
+		Text: text, Timer: timer, At: at.Truncate(time.Second), State: Pending,
 	}
 	if kind == TimerMessage {
 		m.Dir = System
@@ -201,20 +204,38 @@ func (e *Engine) SetTimer(ctx context.Context, identity, contact string, d time.
 	if err != nil {
 		return err
 	}
-	c.rec.Timer = int64(d / time.Second)
-	if err := e.saveContactLocked(c); err != nil {
-		return err
+	// A change made here is later than any change already in force, so it
+	// takes effect here and, unless the contact changes it at the same
+	// moment, there too.
+	at := e.cfg.now()
+	if at.Unix() <= c.rec.TimerAt {
+		at = time.Unix(c.rec.TimerAt+1, 0)
 	}
-	id, err := e.queueLocked(c, TimerMessage, "", d)
+	id, err := e.queueLocked(c, TimerMessage, "", d, at)
 	if err != nil {
 		return err
 	}
 	for _, m := range c.msgs {
 		if m.ID == id {
+			e.adoptTimerLocked(c, m.At.Unix(), id, d)
 			e.ev.emit(MessageEvent{Message: *m})
 		}
 	}
-	return nil
+	return e.saveContactLocked(c)
+}
+
+// adoptTimerLocked makes a timer change the conversation's timer unless a
+// later change is already in force. Changes are ordered by (at, id), so when
+// both sides change the timer at the same time they settle on the same one.
+// It reports whether the change was adopted; the caller saves the contact.
+func (e *Engine) adoptTimerLocked(c *contact, at int64, id MessageID, d time.Duration) bool {
+	if at < c.rec.TimerAt || at == c.rec.TimerAt && bytes.Compare(id[:], c.rec.TimerID) <= 0 {
+		return false
+	}
+	c.rec.Timer = int64(d / time.Second)
+	c.rec.TimerAt = at
+	c.rec.TimerID = append([]byte(nil), id[:]...)
+	return true
 }
 
 // SetHistory chooses whether the conversation is kept in the vault (true) or

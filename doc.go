@@ -6,6 +6,41 @@
 // heavy lifting: [github.com/sottochat/sotto/onion] owns everything Tor,
 // [github.com/sottochat/sotto/ratchet] the handshake and double ratchet, and
 // [github.com/sottochat/sotto/vault] key custody and encrypted storage.
-// See docs/PROTOCOL.md for the wire protocol and SECURITY.md for the threat
-// model.
+// docs/PROTOCOL.md Part 2 specifies what this package puts on the wire
+// (contact codes, safety codes, framing, message kinds, delivery, timers);
+// SECURITY.md gives the threat model.
+//
+// # Profiles and identities
+//
+// [Init] creates a profile (a vault locked by a passphrase) and [Open]
+// unlocks it and returns an [Engine]. Each identity is its own onion
+// service, published with client authorization for exactly its contacts
+// (restricted discovery) or, in open mode, for anyone, with contact requests
+// held for approval. An ephemeral identity lives in memory only and is gone
+// at [Engine.Close]; [Engine.BurnIdentity] destroys an identity with its
+// keys, contacts and conversations. Long-lived keys and ratchet states are
+// kept in vault.Secret enclaves and opened only while used.
+//
+// # Delivery
+//
+// [Engine.Send] stores the message and its outbox entry before it returns.
+// The engine keeps one connection per contact, retries failed dials with
+// exponential backoff and jitter, and sends the outbox in order on every new
+// connection; the receiver stores a message before acknowledging it and
+// drops duplicates by ID, so nothing acknowledged is lost and nothing is
+// shown twice, across restarts of either side.
+//
+// # Events
+//
+// [Engine.Events] delivers [Event] values in order. The engine never blocks
+// on the reader: up to 4096 events wait in a queue; past that the oldest are
+// dropped and an [ErrorEvent] wrapping [ErrEventsDropped] tells the reader to
+// re-read the state.
+//
+// # Goroutines
+//
+// The engine owns an event pump and an expiry loop; each online identity
+// owns its accept loop, one goroutine per inbound connection and one dialer
+// per contact; each connection's reader owns its writer. [Engine.Close]
+// cancels all of them and waits for every one.
 package sotto

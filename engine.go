@@ -89,6 +89,7 @@ type identity struct {
 	byPub     map[string]*contact // by string(public key)
 	requests  map[string]*request // by request ID
 	reqTimes  []time.Time         // recent contact requests, for the rate limit
+	inflight  int                 // inbound connections still in their handshake
 	wg        sync.WaitGroup      // its accept loop, inbound connections and dialers
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -420,8 +421,17 @@ func (e *Engine) BurnIdentity(ctx context.Context, name string) error {
 		return ErrUnknownIdentity
 	}
 	delete(e.ids, name)
+	var onions []string
+	for _, c := range id.contacts {
+		onions = append(onions, c.onion)
+	}
 	e.mu.Unlock()
 	e.stopIdentity(id)
+	if e.cfg.net != nil {
+		for _, o := range onions {
+			_ = e.cfg.net.Deauthorize(ctx, o) // our client-auth key for it leaves tor's memory
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var firstErr error

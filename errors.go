@@ -38,6 +38,11 @@ var (
 	ErrOffline = errors.New("sotto: tor is not running (offline mode)")
 	// ErrNilContext: a nil context.Context was passed.
 	ErrNilContext = errors.New("sotto: nil context")
+	// ErrPeerRolledBack is wrapped by the ErrorEvent reported when a
+	// contact's conversation keys were restored from an older copy or lost
+	// (its vault was rolled back, or it is not the device it was): messages
+	// may show twice there or be missing.
+	ErrPeerRolledBack = errors.New("sotto: the contact's saved conversation keys were rolled back or lost")
 	// ErrSelf: a code of one of this profile's own identities.
 	ErrSelf = errors.New("sotto: that is one of your own identities")
 )

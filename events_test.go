@@ -46,7 +46,9 @@ loop:
 			dropped++
 		}
 	}
-	if dropped != 1 {
+	// One marker per episode of dropping; the pump may already hold the
+	// first marker when a later overflow queues another.
+	if dropped < 1 || dropped > 2 {
 		t.Fatalf("%d drop markers", dropped)
 	}
 	last := got[len(got)-1].(SentEvent)

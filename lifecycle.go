@@ -19,6 +19,10 @@ import (
 //	session: its writer, owned by the goroutine that runs the session
 //	(an inbound connection's goroutine or the contact's dialer).
 
+// maxInboundHandshakes bounds the inbound connections of one identity that
+// are still in their handshake; more are closed at once.
+const maxInboundHandshakes = 16
+
 // startIdentityLocked puts an identity online: publish its onion service,
 // accept connections, and start a dialer per contact.
 func (e *Engine) startIdentityLocked(id *identity) {
@@ -87,6 +91,17 @@ func (e *Engine) serveIdentity(id *identity, keys [][32]byte) {
 			id.online = false
 			e.mu.Unlock()
 			return
+		}
+		// Bound the handshakes a flood of streams can hold open at once.
+		e.mu.Lock()
+		busy := id.inflight >= maxInboundHandshakes
+		if !busy {
+			id.inflight++
+		}
+		e.mu.Unlock()
+		if busy {
+			conn.Close()
+			continue
 		}
 		id.wg.Add(1)
 		go func() {

@@ -3,7 +3,7 @@ package sotto
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -87,55 +87,116 @@ func TestMaliciousPeerIsDropped(t *testing.T) {
 	}
 }
 
-// A recorded session replayed byte for byte does not get through: the
+// Recorded sessions replayed byte for byte do not get through: the
 // responder's fresh handshake values make the recorded message 3 fail.
 func TestReplayedSessionIsDropped(t *testing.T) {
 	n := newMemNet()
+	type rec struct {
+		to string
+		b  []byte
+	}
 	var mu sync.Mutex
-	var recorded []byte
+	recs := map[net.Conn]*rec{}
 	a, b := startPeer(t, n, nil), startPeer(t, n, nil)
 	mustID(t, a, "alice", IdentityOptions{})
-	bob := mustID(t, b, "bob", IdentityOptions{})
+	mustID(t, b, "bob", IdentityOptions{})
 	befriend(t, a, "alice", "alice", b, "bob", "bob")
 	n.mu.Lock()
-	n.tap = func(to string, p []byte) {
-		if to == bob.Onion {
-			mu.Lock()
-			if len(recorded) < 64<<10 {
-				recorded = append(recorded, p...)
-			}
-			mu.Unlock()
+	n.tap = func(to string, c net.Conn, p []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		r := recs[c]
+		if r == nil {
+			r = &rec{to: to}
+			recs[c] = r
+		}
+		if len(r.b) < 64<<10 {
+			r.b = append(r.b, p...)
 		}
 	}
 	n.mu.Unlock()
+	// Drop the current session so that the next messages go over a new,
+	// recorded one.
+	a.e.mu.Lock()
+	if s := a.e.ids["alice"].contacts["bob"].sess; s != nil {
+		s.close()
+	}
+	a.e.mu.Unlock()
 	chat(t, a, "alice", "bob", b, "bob", "alice", "recorded")
+	n.mu.Lock()
+	n.tap = nil
+	n.mu.Unlock()
 	mu.Lock()
-	rec := append([]byte(nil), recorded...)
+	var replays []*rec
+	for _, r := range recs {
+		if len(r.b) > 200 {
+			replays = append(replays, &rec{to: r.to, b: append([]byte(nil), r.b...)})
+		}
+	}
 	mu.Unlock()
-	if len(rec) < 100 {
-		// alice may have been the responder; record bob -> alice instead.
-		t.Skip("alice did not dial bob in this run")
+	if len(replays) == 0 {
+		t.Fatal("no session was recorded")
 	}
-	before, _ := b.e.Messages("bob", "alice")
-	conn, err := n.dialRaw(bob.Onion)
-	if err != nil {
-		t.Fatal(err)
+	before := map[*testPeer]int{}
+	for _, p := range []*testPeer{a, b} {
+		ms, _ := p.e.Messages(map[*testPeer]string{a: "alice", b: "bob"}[p], map[*testPeer]string{a: "bob", b: "alice"}[p])
+		before[p] = len(ms)
 	}
-	got := make(chan int64)
-	go func() { k, _ := io.Copy(io.Discard, conn); got <- k }()
-	conn.Write(rec)
-	select {
-	case <-got:
-	case <-time.After(10 * time.Second):
-		t.Fatal("replay not dropped")
+	for _, r := range replays {
+		conn, err := n.dialRaw(r.to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan struct{})
+		go func() { io.Copy(io.Discard, conn); close(got) }()
+		conn.Write(r.b)
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatal("replay not dropped")
+		}
+		conn.Close()
 	}
-	conn.Close()
-	after, _ := b.e.Messages("bob", "alice")
-	if len(after) != len(before) {
-		t.Fatal("the replay added messages")
+	for _, p := range []*testPeer{a, b} {
+		ms, _ := p.e.Messages(map[*testPeer]string{a: "alice", b: "bob"}[p], map[*testPeer]string{a: "bob", b: "alice"}[p])
+		if len(ms) != before[p] {
+			t.Fatal("a replay added messages")
+		}
 	}
+	t.Logf("%d recorded sessions replayed and dropped", len(replays))
 	chat(t, a, "alice", "bob", b, "bob", "alice", "still fine")
 }
 
-var _ = binary.BigEndian
-var _ net.Conn
+// A flood of streams that never finish their handshake holds at most
+// maxInboundHandshakes of them; the rest are closed at once.
+func TestInboundHandshakesBounded(t *testing.T) {
+	n := newMemNet()
+	b := startPeer(t, n, nil)
+	tip := mustID(t, b, "tips", IdentityOptions{Open: true})
+	b.wait("online", func(ev Event) bool { ie, ok := ev.(IdentityEvent); return ok && ie.Online })
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	closedFast := 0
+	for range maxInboundHandshakes + 4 {
+		c, err := n.dialRaw(tip.Onion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	// All within the handshake timeout (2 s here), so none has expired yet.
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for _, c := range conns {
+		c.SetReadDeadline(deadline)
+		if _, err := c.Read(make([]byte, 1)); err == io.EOF || errors.Is(err, io.ErrClosedPipe) {
+			closedFast++
+		}
+	}
+	if closedFast != 4 {
+		t.Fatalf("%d of the flood closed at once, want 4", closedFast)
+	}
+}

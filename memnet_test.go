@@ -16,7 +16,7 @@ import (
 type memNet struct {
 	mu   sync.Mutex
 	svcs map[string]*memService
-	tap  func(to string, sent []byte) // records what dialers write, if set
+	tap  func(to string, conn net.Conn, sent []byte) // records what dialers write, if set
 }
 
 func newMemNet() *memNet { return &memNet{svcs: map[string]*memService{}} }
@@ -111,7 +111,9 @@ func (t *memTor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	t.n.mu.Unlock()
 	var conn net.Conn = a
 	if tap != nil {
-		conn = &tapConn{Conn: a, f: func(p []byte) { tap(to, p) }}
+		tc := &tapConn{Conn: a}
+		tc.f = func(p []byte) { tap(to, tc, p) }
+		conn = tc
 	}
 	select {
 	case s.ch <- b:

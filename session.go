@@ -332,9 +332,10 @@ func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
 	case wire.KindTimer:
 		msg.Kind = TimerMessage
 		msg.Dir = System
-		c.rec.Timer = int64(m.Timer)
-		if err := e.saveContactLocked(c); err != nil {
-			return err
+		if e.adoptTimerLocked(c, int64(m.At), MessageID(m.ID), msg.Timer) {
+			if err := e.saveContactLocked(c); err != nil {
+				return err
+			}
 		}
 	}
 	// The message log doubles as the list of seen IDs while it holds the
@@ -459,10 +460,11 @@ func (s *session) writeLoop() {
 			for _, id := range sentIDs {
 				for _, m := range c.msgs {
 					if m.ID == id && m.State == Pending {
+						// Not if the ack already came back: events stay in order.
 						m.State = Sent
+						e.ev.emit(SentEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
 					}
 				}
-				e.ev.emit(SentEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
 			}
 			e.mu.Unlock()
 			if len(sentIDs) == 32 {
@@ -504,8 +506,18 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
 	}
 	stop := context.AfterFunc(hctx, func() { conn.Close() })
 	s, err := e.initiate(hctx, c, conn, gen)
+	// The handshake is over: from now on an inbound connection from the
+	// contact replaces this one instead of losing to it.
+	e.mu.Lock()
+	if c.hsGen == gen {
+		c.outActive = false
+	}
+	e.mu.Unlock()
 	if !stop() || err != nil {
 		conn.Close()
+		if s != nil {
+			e.abandon(s)
+		}
 		if err == nil {
 			err = hctx.Err()
 		}
@@ -680,15 +692,32 @@ func (e *Engine) serveInbound(ctx context.Context, id *identity, conn net.Conn) 
 	s, err := e.respond(hctx, id, conn)
 	stopped := stop()
 	cancel()
+	e.mu.Lock()
+	id.inflight--
+	e.mu.Unlock()
 	if err != nil || !stopped {
 		e.cfg.logf("%s: inbound: %v (stopped %v)", id.name, err, stopped)
 		if s != nil {
-			s.close()
+			e.abandon(s)
 		}
 		return
 	}
 	conn.SetDeadline(time.Time{})
 	s.run()
+}
+
+// abandon drops a session that was installed but never ran.
+func (e *Engine) abandon(s *session) {
+	s.close()
+	e.mu.Lock()
+	if s.c.sess == s {
+		s.c.sess = nil
+	}
+	e.mu.Unlock()
+	select {
+	case s.c.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*session, error) {
@@ -752,6 +781,9 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 		return nil, errDrop
 	}
 	defer st.Wipe()
+	if h.PeerRolledBack() {
+		e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %s/%s", ErrPeerRolledBack, id.name, c.rec.Petname)})
+	}
 	hello, _ := (&wire.Message{Kind: wire.KindHello, Status: wire.HelloContact}).Marshal()
 	ct, err := st.Encrypt(e.cfg.rand, hello, adFor(id.pub, peer))
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 //	DEL_ONION <address>
 //	ONION_CLIENT_AUTH_ADD <address> x25519:<base64 private key>
 //	ONION_CLIENT_AUTH_REMOVE <address>
+//	HSFETCH <address>
 
 // VirtualPort is the port of every Sotto onion service.
 const VirtualPort = 443
@@ -143,3 +144,5 @@ func buildClientAuthAdd(addr string, priv *[32]byte) ([]byte, error) {
 func cmdClientAuthRemove(addr string) string { return "ONION_CLIENT_AUTH_REMOVE " + addr }
 
 func cmdDelOnion(addr string) string { return "DEL_ONION " + addr }
+
+func cmdHSFetch(addr string) string { return "HSFETCH " + addr }

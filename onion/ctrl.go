@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/textproto"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/sottochat/sotto/onion/torctl"
 )
+
+var crlf = []byte("\r\n")
 
 // Timeouts of control-port I/O.
 const (
@@ -221,7 +224,10 @@ func (c *ctrl) do(ctx context.Context, cmd []byte) (*torctl.Reply, error) {
 	c.pending = append(c.pending, w)
 	c.mu.Unlock()
 	_ = c.nc.SetWriteDeadline(time.Now().Add(ctrlWriteTimeout))
-	_, err := c.nc.Write(append(cmd, '\r', '\n'))
+	// Written as given (writev where the OS has it): appending CRLF could
+	// copy a secret-bearing command into a buffer nobody wipes.
+	bufs := net.Buffers{cmd, crlf}
+	_, err := bufs.WriteTo(c.nc)
 	c.wmu.Unlock()
 	if err != nil {
 		c.fail(err)
@@ -233,7 +239,7 @@ func (c *ctrl) do(ctx context.Context, cmd []byte) (*torctl.Reply, error) {
 			return nil, fmt.Errorf("%w: control connection closed", ErrTorUnavailable)
 		}
 		if !rep.OK() {
-			return rep, fmt.Errorf("%w: %d %s", ErrControl, rep.Code, truncate(rep.Last(), 120))
+			return rep, fmt.Errorf("%w: %d %s", ErrControl, rep.Code, scrubReply(rep.Last()))
 		}
 		return rep, nil
 	case <-ctx.Done():
@@ -270,4 +276,19 @@ func scrubNetErr(err error) string {
 		return err.Error()
 	}
 	return strings.SplitN(err.Error(), ":", 2)[0]
+}
+
+var (
+	onionInText = regexp.MustCompile(`(?i)[a-z2-7]{56}`)
+	blobInText  = regexp.MustCompile(`[A-Za-z0-9+/=_-]{40,}`)
+)
+
+// scrubReply makes tor's error text safe for an error string: onion
+// addresses abbreviated, anything long enough to be a key blob removed,
+// control characters replaced, length bounded.
+func scrubReply(s string) string {
+	s = truncate(s, 200)
+	s = onionInText.ReplaceAllStringFunc(s, Abbrev)
+	s = blobInText.ReplaceAllString(s, "[…]")
+	return truncate(s, 120)
 }

@@ -13,19 +13,27 @@ import (
 	"github.com/sottochat/sotto/onion/socks"
 )
 
-// Dial retry policy for "descriptor not found" (SOCKS 0xF0). On this test
-// network tor asks an HSDir again after a few seconds, so a dial right after
-// the peer published succeeds on a retry. On the real Tor network tor does
-// not ask the same HSDirs again for ~15 minutes after a failed fetch, so
-// retrying longer inside one Dial gains nothing: Dial gives up after
-// dialRetryWindow with ErrUnreachable and the caller's outbox retries later
-// (or at once when the contact connects to us).
+// Dial retry policy for transient failures: "descriptor not found" (SOCKS
+// 0xF0, the contact has not published yet) and failed introductions or
+// rendezvous (a stale descriptor after the contact's tor restarted).
+//
+// Written for the real Tor network's timings: a service has about 8
+// responsible HSDirs, and after a failed fetch tor asks each of them at most
+// once per 15 minutes; every new SOCKS request for a missing descriptor
+// makes tor ask one more. So one Dial asks for the descriptor at most
+// dialMaxDescMisses times (enough to cover a contact that publishes right
+// now; on this test network tor re-asks an HSDir after seconds) and leaves
+// HSDirs for later attempts: it returns ErrUnreachable and the caller's
+// outbox retries with its own, slower backoff (or at once when the contact
+// connects to us).
 const (
-	dialRetryFirst  = 500 * time.Millisecond
-	dialRetryMax    = 4 * time.Second
-	dialRetryWindow = 15 * time.Second
-	maxFromLen      = 256
-	isolationLabel  = "sotto socks isolation v1"
+	dialRetryFirst    = 1 * time.Second
+	dialRetryMax      = 4 * time.Second
+	dialRetryWindow   = 15 * time.Second
+	dialMaxAttempts   = 5
+	dialMaxDescMisses = 3
+	maxFromLen        = 256
+	isolationLabel    = "sotto socks isolation v1"
 )
 
 // Dial opens a stream to the onion service to (an onion address, with or
@@ -49,16 +57,40 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	user, pass := t.isolation(from, addr)
 	start := time.Now()
 	backoff := dialRetryFirst
-	for {
+	refetched := false
+	misses := 0
+	for attempt := 1; ; attempt++ {
 		c, err := t.dialOnce(ctx, user, pass, addr)
 		if err == nil {
 			return c, nil
 		}
 		var re *socks.ReplyError
-		retry := errors.As(err, &re) && re.Code == socks.OnionDescNotFound &&
-			time.Since(start)+backoff < dialRetryWindow
-		if !retry {
+		if !errors.As(err, &re) {
 			return nil, t.dialError(ctx, addr, err)
+		}
+		switch {
+		case re.Code == socks.OnionMissingAuth || re.Code == socks.OnionWrongAuth:
+			if refetched {
+				return nil, t.dialError(ctx, addr, err)
+			}
+			// Our key may have been lost with a tor restart (register it
+			// again), or the cached descriptor may predate the contact
+			// adding us (fetch it again); then retry once.
+			refetched = true
+			t.mu.Lock()
+			priv := t.clientAuth[addr]
+			t.mu.Unlock()
+			if g, err := t.current(); err == nil && priv != nil {
+				_ = addClientAuth(ctx, g.c, addr, priv)
+			}
+			t.refetch(ctx, addr)
+			continue
+		case !transient(re.Code) || time.Since(start)+backoff >= dialRetryWindow || attempt >= dialMaxAttempts:
+			return nil, t.dialError(ctx, addr, err)
+		case re.Code == socks.OnionDescNotFound:
+			if misses++; misses >= dialMaxDescMisses {
+				return nil, t.dialError(ctx, addr, err)
+			}
 		}
 		select {
 		case <-time.After(backoff):
@@ -67,6 +99,18 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 		}
 		backoff = min(backoff*2, dialRetryMax)
 	}
+}
+
+// transient reports whether a SOCKS error may go away by itself within
+// seconds: a descriptor not uploaded yet, or a stale one whose introduction
+// points are gone (tor fetches a new one when they fail).
+func transient(code byte) bool {
+	switch code {
+	case socks.OnionDescNotFound, socks.OnionIntroFailed, socks.OnionRendFailed,
+		socks.OnionIntroTimedOut, socks.HostUnreachable, socks.TTLExpired, socks.GeneralFailure:
+		return true
+	}
+	return false
 }
 
 // isolation derives the SOCKS username and password for (from, to).
@@ -128,4 +172,49 @@ func (t *Tor) dialError(ctx context.Context, addr string, err error) error {
 		return fmt.Errorf("%w: %s: %v", ErrUnreachable, who, err)
 	}
 	return fmt.Errorf("%w: %s: %v", ErrUnreachable, who, scrubNetErr(err))
+}
+
+// refetchTimeout bounds the wait for a descriptor HSFETCH asked for.
+const refetchTimeout = 15 * time.Second
+
+// refetch asks tor to fetch addr's descriptor again (HSFETCH; tor picks an
+// HSDir it has not asked recently) and reports whether one was received.
+func (t *Tor) refetch(ctx context.Context, addr string) bool {
+	g, err := t.current()
+	if err != nil {
+		return false
+	}
+	w := make(chan string, 8)
+	t.mu.Lock()
+	t.descWait[addr] = append(t.descWait[addr], w)
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		ws := t.descWait[addr]
+		for i := range ws {
+			if ws[i] == w {
+				ws = append(ws[:i], ws[i+1:]...)
+				break
+			}
+		}
+		if len(ws) == 0 {
+			delete(t.descWait, addr)
+		} else {
+			t.descWait[addr] = ws
+		}
+		t.mu.Unlock()
+	}()
+	if _, err := g.c.do(ctx, []byte(cmdHSFetch(addr))); err != nil {
+		return false
+	}
+	timer := time.NewTimer(refetchTimeout)
+	defer timer.Stop()
+	select {
+	case action := <-w:
+		return action == "RECEIVED"
+	case <-timer.C:
+	case <-ctx.Done():
+	case <-g.down:
+	}
+	return false
 }

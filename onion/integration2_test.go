@@ -8,17 +8,21 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sottochat/sotto/onion/socks"
 )
 
 // freePort returns a loopback TCP port that was free a moment ago.
@@ -37,6 +41,7 @@ func freePort(t testing.TB) int {
 // returns the environment a user would set.
 func startSystemTor(t *testing.T) map[string]string {
 	t.Helper()
+	needNetwork(t)
 	dir := profileDir(t)
 	ctlPort, socksPort := freePort(t), freePort(t)
 	torrc := tn.ClientTorrc() + fmt.Sprintf(
@@ -83,12 +88,17 @@ func TestExternalMode(t *testing.T) {
 	if err != nil || ext == nil {
 		t.Fatalf("ExternalFromEnv: %v, %v", ext, err)
 	}
+	base := freePort(t)
+	ext.ServicePortBase = base
 	torE, _, _ := launch(t, func(c *Config) { c.External = ext; c.DataDir = "" })
 	torL, _, _ := launch(t, nil)
 	se := publish(t, torE, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
 	sl := publish(t, torL, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
 	serveEcho(se)
 	serveEcho(sl)
+	if p := se.ln.Addr().(*net.TCPAddr).Port; p < base || p >= base+servicePortRange {
+		t.Errorf("service listens on port %d, not in %d..+%d", p, base, servicePortRange)
+	}
 	exchange(t, torL, sl.Addr(), se.Addr(), "to the external tor's service").Close()
 	exchange(t, torE, se.Addr(), sl.Addr(), "from the external tor").Close()
 
@@ -110,6 +120,7 @@ func TestExternalMode(t *testing.T) {
 
 func TestBridge(t *testing.T) {
 	t.Parallel()
+	needNetwork(t)
 	line := tn.BridgeLine()
 	if line == "" {
 		t.Fatal("the test network has no bridge")
@@ -154,23 +165,55 @@ func TestKillRestart(t *testing.T) {
 	t.Parallel()
 	torA, logA, _ := launch(t, nil)
 	torB, _, _ := launch(t, nil)
-	sa := publish(t, torA, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
+	// Both services restricted, each side holding the other's client-auth
+	// key: after the restart A must re-publish with its client list and
+	// re-register its client-auth key for B.
+	authA, authB := newSecret(t), newSecret(t)
+	sa := publish(t, torA, ServiceConfig{Key: newSecret(t).keyFunc(), ClientAuth: [][32]byte{authB.x25519Pub(t)}})
+	sb := publish(t, torB, ServiceConfig{Key: newSecret(t).keyFunc(), ClientAuth: [][32]byte{authA.x25519Pub(t)}})
 	serveEcho(sa)
-	exchange(t, torB, "b", sa.Addr(), "before").Close()
+	serveEcho(sb)
+	ctx := context.Background()
+	if err := torA.AddClientAuth(ctx, sb.Addr(), authA.keyFunc()); err != nil {
+		t.Fatal(err)
+	}
+	if err := torB.AddClientAuth(ctx, sa.Addr(), authB.keyFunc()); err != nil {
+		t.Fatal(err)
+	}
+	exchange(t, torB, sb.Addr(), sa.Addr(), "before").Close()
 
 	pid := torA.pid()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	logA.waitFor(t, 10*time.Second, "Died", func(e Event) bool { return e.Kind == Died })
-	logA.waitFor(t, 60*time.Second, "Restarted", func(e Event) bool { return e.Kind == Restarted })
-	logA.waitFor(t, onlineTimeout, "ServiceOnline", func(e Event) bool { return e.Kind == ServiceOnline && e.Service == sa.Addr() })
-	if torA.pid() == pid {
-		t.Fatal("same tor process after restart")
+	died := logA.waitFor(t, 10*time.Second, "Died", func(e Event) bool { return e.Kind == Died })
+	if !errors.Is(died.Err, ErrTorUnavailable) {
+		t.Errorf("Died event error: %v", died.Err)
 	}
-	// B has the old descriptor cached; its tor finds the new introduction
-	// points by itself, through the same Dial.
-	exchange(t, torB, "b", sa.Addr(), "after").Close()
+	restarted, ready, online := false, false, false
+	logA.waitFor(t, 90*time.Second, "Restarted, Ready and ServiceOnline", func(e Event) bool {
+		switch {
+		case e.Kind == Restarted:
+			restarted = true
+		case e.Kind == Ready && !restarted:
+			t.Errorf("Ready before Restarted")
+		case e.Kind == Ready:
+			ready = true
+		case e.Kind == ServiceOnline && e.Service == sa.Addr():
+			online = true
+		}
+		return restarted && ready && online
+	})
+	if torA.pid() == pid || torA.pid() == 0 {
+		t.Fatal("no new tor process after restart")
+	}
+	if err := torA.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// B has A's old descriptor cached; its tor finds the new introduction
+	// points through the same Dial.
+	exchange(t, torB, sb.Addr(), sa.Addr(), "after").Close()
+	exchange(t, torA, sa.Addr(), sb.Addr(), "from the restarted tor").Close()
 }
 
 // TestKeyNeverOnDisk publishes a restricted service and uses client
@@ -230,8 +273,9 @@ func TestKeyNeverOnDisk(t *testing.T) {
 	t.Logf("searched %d files for %d encodings of the keys", files, len(needles))
 }
 
-// TestNoTorOutputOnStdout checks that the launched tor's torrc keeps logs
-// off disk without Debug and that tor was started without our stdout.
+// TestLaunchedTorrcOnDisk checks the launched tor's torrc and data
+// directory, that tor's output is captured (never our stdout), and tor's own
+// view of its configuration.
 func TestLaunchedTorrcOnDisk(t *testing.T) {
 	t.Parallel()
 	tor, _, dir := launch(t, nil)
@@ -255,9 +299,29 @@ func TestLaunchedTorrcOnDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"OnionTrafficOnly", "ExtendedErrors", "ClientOnly 1", "SafeLogging 1", "AvoidDiskWrites 1"} {
+	for _, want := range []string{"OnionTrafficOnly", "ExtendedErrors", "ClientOnly 1", "AvoidDiskWrites 1"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("tor's config lacks %q", want)
+		}
+	}
+	// SafeLogging 1 is tor's default, which config-text leaves out.
+	rep, err := g.c.do(context.Background(), []byte("GETCONF SafeLogging"))
+	if err != nil || rep.Lines[0].Text != "SafeLogging=1" {
+		t.Errorf("GETCONF SafeLogging: %+v, %v", rep, err)
+	}
+	// Tor itself refuses anything but an onion on our SOCKS port
+	// (OnionTrafficOnly): a host name and an IP address are both refused.
+	for _, host := range []string{"example.com", "127.0.0.1"} {
+		c, err := net.Dial(g.socksNet, g.socksAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		err = socks.Connect(c, []byte("u"), []byte("p"), host, 80)
+		c.Close()
+		var re *socks.ReplyError
+		if !errors.As(err, &re) {
+			t.Errorf("SOCKS CONNECT %s: %v, want a refusal from tor", host, err)
 		}
 	}
 	sc := bufio.NewScanner(strings.NewReader(v))
@@ -272,6 +336,7 @@ func TestLaunchedTorrcOnDisk(t *testing.T) {
 // launched tor joining the test network (TESTNET.md: a client joins in ~3 s
 // once the network is settled).
 func BenchmarkLaunchToBootstrap(b *testing.B) {
+	needNetwork(b)
 	for i := 0; i < b.N; i++ {
 		dir := profileDir(b)
 		ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
@@ -290,37 +355,152 @@ func BenchmarkLaunchToBootstrap(b *testing.B) {
 }
 
 // BenchmarkPublishToFirstInbound measures Publish of a fresh identity to
-// the first inbound stream from another tor (TESTNET.md raw figure:
-// ADD_ONION to first echo 1.4 s).
+// the first inbound stream from another tor. "after-online": the peer dials
+// once the descriptor is uploaded (TESTNET.md raw figure for ADD_ONION to
+// first echo: 1.4 s). "at-once": the peer dials right after Publish, so
+// its first attempts find no descriptor and Dial's retry backoff (1 s, 2 s;
+// sized for the real network) adds to the time.
 func BenchmarkPublishToFirstInbound(b *testing.B) {
 	torA, _, _ := launch(b, nil)
 	torB, _, _ := launch(b, nil)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
-		s, err := torA.Publish(ctx, ServiceConfig{Key: newSecret(b).keyFunc(), Open: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		accepted := make(chan error, 1)
-		go func() {
-			c, err := s.Accept()
-			if err == nil {
+	for _, mode := range []string{"after-online", "at-once"} {
+		b.Run(mode, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+				s, err := torA.Publish(ctx, ServiceConfig{Key: newSecret(b).keyFunc(), Open: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				accepted := make(chan error, 1)
+				go func() {
+					c, err := s.Accept()
+					if err == nil {
+						c.Close()
+					}
+					accepted <- err
+				}()
+				if mode == "after-online" {
+					for !s.Online() {
+						time.Sleep(5 * time.Millisecond)
+					}
+				}
+				c, err := torB.Dial(ctx, "b", s.Addr())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := <-accepted; err != nil {
+					b.Fatal(err)
+				}
+				cancel()
+				b.StopTimer()
 				c.Close()
+				s.Close()
+				b.StartTimer()
 			}
-			accepted <- err
-		}()
-		c, err := torB.Dial(ctx, "b", s.Addr())
-		if err != nil {
-			b.Fatal(err)
+		})
+	}
+}
+
+// TestCloseLeavesNothing runs before the parallel tests resume (it is not
+// parallel): a Tor that published, dialed and accepted leaves no goroutine,
+// no tor process and no socket file behind after Close.
+func TestCloseLeavesNothing(t *testing.T) {
+	needNetwork(t)
+	before := runtime.NumGoroutine()
+	dir := profileDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	tor, err := Start(ctx, Config{DataDir: filepath.Join(dir, "tor"), Network: tn.ClientTorrc()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tor.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err := tor.Publish(ctx, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveEcho(s)
+	exchange(t, tor, "self", s.Addr(), "loop").Close()
+	pid := tor.pid()
+	if err := tor.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("tor %d still running after Close", pid)
+	}
+	socks, _ := filepath.Glob(filepath.Join(dir, "tor", serviceSocketPrefix+"*"))
+	if len(socks) != 0 {
+		t.Errorf("service sockets left: %v", socks)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
 		}
-		if err := <-accepted; err != nil {
-			b.Fatal(err)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := tor.Publish(ctx, ServiceConfig{Key: newSecret(t).keyFunc()}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Publish after Close: %v", err)
+	}
+	if _, err := tor.Dial(ctx, "self", s.Addr()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Dial after Close: %v", err)
+	}
+}
+
+// TestExternalPasswordAuth attaches to a tor (network disabled: no
+// bootstrap needed) that wants HASHEDPASSWORD authentication.
+func TestExternalPasswordAuth(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("tor", "--quiet", "--hash-password", "correct horse").Output()
+	if err != nil {
+		t.Skipf("tor --hash-password: %v", err)
+	}
+	hash := strings.TrimSpace(string(out))
+	dir := profileDir(t)
+	ctlPort := freePort(t)
+	rc := filepath.Join(dir, "torrc")
+	os.WriteFile(rc, []byte(fmt.Sprintf("DataDirectory %s\nControlPort 127.0.0.1:%d\nHashedControlPassword %s\nSocksPort 0\nDisableNetwork 1\nLog err stdout\n", dir, ctlPort, hash)), 0o600)
+	cmd := exec.Command("tor", "-f", rc, "--defaults-torrc", os.DevNull)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	env := map[string]string{"TOR_SKIP_LAUNCH": "1", "TOR_CONTROL_PORT": strconv.Itoa(ctlPort), "TOR_CONTROL_PASSWD": `"correct horse"`, "TOR_SOCKS_PORT": "9"}
+	ext, err := ExternalFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var tor *Tor
+	for {
+		tor, err = Start(ctx, Config{External: ext})
+		if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "cannot reach") {
+			break
 		}
-		cancel()
-		b.StopTimer()
-		c.Close()
-		s.Close()
-		b.StartTimer()
+		time.Sleep(50 * time.Millisecond) // tor is still opening its control port
+	}
+	if err != nil {
+		t.Fatalf("Start with the right password: %v", err)
+	}
+	// Publishing works without network: tor accepts the service at once.
+	s, err := tor.Publish(ctx, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	tor.Close()
+
+	bad := *ext
+	bad.Password = []byte("wrong")
+	if _, err := Start(ctx, Config{External: &bad}); !errors.Is(err, ErrTorUnavailable) || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("wrong password: %v", err)
+	}
+	bad.Password = nil
+	if _, err := Start(ctx, Config{External: &bad}); !errors.Is(err, ErrTorUnavailable) || !strings.Contains(err.Error(), "TOR_CONTROL_PASSWD") {
+		t.Fatalf("no password: %v", err)
 	}
 }

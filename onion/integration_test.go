@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"flag"
 	"io"
 	"net"
 	"os"
@@ -23,7 +24,19 @@ import (
 var tn *testnet.Network
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// -short: unit tests only, no network (integration tests skip).
+		os.Exit(m.Run())
+	}
 	os.Exit(testnet.Main(m, func(n *testnet.Network) { tn = n }))
+}
+
+func needNetwork(t testing.TB) {
+	t.Helper()
+	if tn == nil {
+		t.Skip("needs the private Tor network (not started with -short)")
+	}
 }
 
 // Budgets of the integration tests on the loopback network.
@@ -83,6 +96,7 @@ func (l *eventLog) waitFor(t testing.TB, d time.Duration, what string, pred func
 // launch starts a tor joining the test network and waits for its bootstrap.
 func launch(t testing.TB, mod func(*Config)) (*Tor, *eventLog, string) {
 	t.Helper()
+	needNetwork(t)
 	dir := profileDir(t)
 	log := newEventLog()
 	cfg := Config{DataDir: filepath.Join(dir, "tor"), Network: tn.ClientTorrc(), Events: log.add}
@@ -287,6 +301,14 @@ func TestRestrictedDiscovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	exchange(t, torC, "c", s.Addr(), "authorised").Close()
+
+	// A restricted identity with no contacts yet is invisible to all.
+	lonely := publish(t, torS, ServiceConfig{Key: newSecret(t).keyFunc()})
+	lctx, lcancel := context.WithTimeout(ctx, dialTimeout)
+	defer lcancel()
+	if _, err := torC.Dial(lctx, "c", lonely.Addr()); !errors.Is(err, ErrNeedClientAuth) {
+		t.Fatalf("dial to a restricted service without contacts: %v, want ErrNeedClientAuth", err)
+	}
 
 	// A stranger who knows the address cannot decrypt the descriptor.
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)

@@ -50,7 +50,7 @@ type Service struct {
 
 	mu     sync.Mutex
 	cfg    ServiceConfig // ClientAuth copied
-	dummy  [32]byte      // the client-auth key of a restricted service with no contacts yet
+	nobody [32]byte      // client-auth public key of a restricted service with no contacts yet (its private key is discarded)
 	online bool
 	closed bool
 }
@@ -100,7 +100,13 @@ func (t *Tor) Publish(ctx context.Context, sc ServiceConfig) (*Service, error) {
 	}
 	t.mu.Unlock()
 	s := &Service{t: t, addr: addr, cfg: sc}
-	if _, err := rand.Read(s.dummy[:]); err != nil {
+	var priv [32]byte
+	if _, err := rand.Read(priv[:]); err != nil {
+		return nil, err
+	}
+	s.nobody, err = x25519Public(&priv)
+	wipe(priv[:])
+	if err != nil {
 		return nil, err
 	}
 	if err := s.listen(g); err != nil {
@@ -194,12 +200,7 @@ func (s *Service) add(ctx context.Context, c *ctrl) error {
 		if len(args.clientAuth) == 0 {
 			// Restricted with no contacts yet: encrypt the descriptor to a
 			// key nobody holds, so the service is invisible to everyone.
-			pub, err := x25519Public(&s.dummy)
-			if err != nil {
-				s.mu.Unlock()
-				return err
-			}
-			args.clientAuth = [][32]byte{pub}
+			args.clientAuth = [][32]byte{s.nobody}
 		}
 	}
 	s.mu.Unlock()

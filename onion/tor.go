@@ -47,7 +47,7 @@ const (
 	Bootstrap      EventKind = iota + 1 // Progress and Summary of tor's bootstrap
 	Ready                               // bootstrap reached 100 %
 	Died                                // tor died or the control connection was lost (Err)
-	Restarted                           // tor is back; services are being re-published
+	Restarted                           // tor is back (Bootstrap and Ready follow); services are re-published
 	ServiceOnline                       // Service's descriptor was uploaded: reachable
 	ServiceOffline                      // Service withdrawn, or tor died
 )
@@ -76,7 +76,7 @@ type Event struct {
 	Progress int    // Bootstrap, Ready: 0-100
 	Summary  string // Bootstrap: tor's words
 	Service  string // ServiceOnline/Offline: the local service's onion address
-	Err      error  // Died
+	Err      error  // Died; ServiceOffline when re-publishing after a restart failed
 }
 
 // Supervision timings.
@@ -108,6 +108,7 @@ type Tor struct {
 	ready      chan struct{} // closed at 100 % of the current generation
 	services   map[string]*Service
 	clientAuth map[string]KeyFunc
+	descWait   map[string][]chan string // HS_DESC RECEIVED/FAILED waiters by address
 }
 
 // generation is one life of tor: a process (launch mode) and a control
@@ -120,6 +121,17 @@ type generation struct {
 	down      chan struct{} // closed when this generation is dead
 	socksNet  string
 	socksAddr string
+}
+
+// Check validates the configuration without starting anything: the data
+// directory path, the network fragment, the bridge lines, the external
+// endpoints. Errors wrap ErrBadConfig and say what to fix.
+func (c *Config) Check() error {
+	if c.External != nil {
+		return c.External.validate()
+	}
+	_, err := newLaunchPlan(c, 1)
+	return err
 }
 
 // Start launches tor (or attaches to cfg.External), configures it and
@@ -136,6 +148,7 @@ func Start(ctx context.Context, cfg Config) (*Tor, error) {
 		ready:      make(chan struct{}),
 		services:   make(map[string]*Service),
 		clientAuth: make(map[string]KeyFunc),
+		descWait:   make(map[string][]chan string),
 	}
 	if _, err := rand.Read(t.isoKey[:]); err != nil {
 		return nil, err
@@ -250,7 +263,13 @@ func (t *Tor) launch(ctx context.Context) (*generation, error) {
 		case <-g.exited:
 			g.c.close()
 		case <-g.c.done:
-			g.kill()
+			// tor owns nothing without its controller (TAKEOWNERSHIP)
+			// and exits by itself; kill it if it does not.
+			select {
+			case <-g.exited:
+			case <-time.After(shutdownWait):
+				g.kill()
+			}
 		}
 		<-g.exited
 		close(g.down)
@@ -370,7 +389,21 @@ func (t *Tor) onEvent(g *generation, ev torctl.Event) {
 		}
 	case "HS_DESC":
 		d, err := torctl.ParseHSDesc(ev.Rest)
-		if err != nil || d.Action != "UPLOADED" {
+		if err != nil {
+			return
+		}
+		if d.Action == "RECEIVED" || d.Action == "FAILED" {
+			t.mu.Lock()
+			for _, w := range t.descWait[d.Address] {
+				select {
+				case w <- d.Action:
+				default:
+				}
+			}
+			t.mu.Unlock()
+			return
+		}
+		if d.Action != "UPLOADED" {
 			return
 		}
 		t.mu.Lock()
@@ -484,14 +517,18 @@ func (t *Tor) supervise(g *generation) {
 		}
 		t.gen = g
 		t.mu.Unlock()
-		t.startEvents(g)
+		// Restarted comes before this generation's Bootstrap and Ready
+		// events, so a UI showing "restarting" ends on "ready".
 		t.emit(Event{Kind: Restarted})
+		t.startEvents(g)
 		t.restore(g)
 	}
 }
 
 // restore re-registers client authorizations and re-publishes services on a
-// new generation.
+// new generation. A service that cannot be re-published gets a
+// ServiceOffline event with the error; a client authorization that failed
+// is registered again by the next Dial that needs it.
 func (t *Tor) restore(g *generation) {
 	ctx, cancel := context.WithTimeout(t.life, 30*time.Second)
 	defer cancel()
@@ -506,7 +543,9 @@ func (t *Tor) restore(g *generation) {
 		_ = addClientAuth(ctx, g.c, addr, k)
 	}
 	for _, s := range svcs {
-		_ = s.add(ctx, g.c)
+		if err := s.add(ctx, g.c); err != nil && !errors.Is(err, ErrClosed) {
+			t.emit(Event{Kind: ServiceOffline, Service: s.addr, Err: err})
+		}
 	}
 }
 
@@ -630,16 +669,21 @@ func (w *tailBuffer) lastError() string {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// Tor's last error is often "Reading config failed--see warnings
+	// above": give the warning before it too.
+	var msgs []string
 	lines := strings.Split(string(w.b), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if _, msg, ok := strings.Cut(lines[i], "[err] "); ok {
-			return truncate(msg, 200)
-		}
-		if _, msg, ok := strings.Cut(lines[i], "[warn] "); ok {
-			return truncate(msg, 200)
+	for i := len(lines) - 1; i >= 0 && len(msgs) < 2; i-- {
+		for _, sev := range []string{"[err] ", "[warn] "} {
+			if _, msg, ok := strings.Cut(lines[i], sev); ok && !strings.Contains(msg, "running Tor as root") {
+				msgs = append([]string{truncate(msg, 200)}, msgs...)
+			}
 		}
 	}
-	return "no message (run with debug to see tor's log)"
+	if len(msgs) == 0 {
+		return "no message (run with debug to see tor's log)"
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // pid returns the launched tor's process id (tests).

@@ -82,12 +82,18 @@ func newLaunchPlan(cfg *Config, ownerPID int) (*launchPlan, error) {
 // enough, and plain enough to appear unquoted where tor needs it (ADD_ONION
 // targets are space-separated).
 func unixPathOK(path string) bool {
-	if len(path) > maxUnixPath || !filepath.IsAbs(path) {
+	return len(path) <= maxUnixPath && plainPath(path)
+}
+
+// plainPath reports whether path needs no quoting anywhere in a torrc or a
+// control command.
+func plainPath(path string) bool {
+	if !filepath.IsAbs(path) {
 		return false
 	}
 	for i := 0; i < len(path); i++ {
 		c := path[i]
-		if c <= ' ' || c >= 0x7f || c == '"' || c == '\\' || c == '%' || c == ',' {
+		if c <= ' ' || c >= 0x7f || c == '"' || c == '\\' || c == '%' || c == ',' || c == '#' {
 			return false
 		}
 	}
@@ -158,8 +164,10 @@ func (p *launchPlan) torrc() []byte {
 	line("__OwningControllerProcess %d", p.ownerPID)
 	line("ClientUseIPv6 0")
 	line("FetchUselessDescriptors 0")
-	if p.debug {
-		line("Log notice file %s", quoteTorrc(filepath.Join(p.dataDir, debugLogName)))
+	if logFile := filepath.Join(p.dataDir, debugLogName); p.debug && plainPath(logFile) {
+		// The Log value is split on spaces and not unquoted: the path
+		// must be plain.
+		line("Log notice file %s", logFile)
 	} else {
 		// Tor logs to stdout when no Log line is given; Sotto discards
 		// its stdout (it would wreck the terminal UI) and sends errors to

@@ -1,11 +1,16 @@
 package onion
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCheckTorVersion(t *testing.T) {
@@ -234,5 +239,78 @@ func TestExternalFromEnv(t *testing.T) {
 		if _, err := ExternalFromEnv(env(m)); !errors.Is(err, ErrBadConfig) {
 			t.Errorf("%s: accepted: %v", name, err)
 		}
+	}
+}
+
+// fakeControl serves one control connection of a tor that says it is
+// version (NULL authentication).
+func fakeControl(t *testing.T, version string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			switch strings.TrimSpace(l) {
+			case "PROTOCOLINFO":
+				io.WriteString(c, "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250-VERSION Tor=\""+version+"\"\r\n250 OK\r\n")
+			case "GETINFO version":
+				io.WriteString(c, "250-version="+version+"\r\n250 OK\r\n")
+			default:
+				io.WriteString(c, "250 OK\r\n")
+			}
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestStartRefusesOldTor(t *testing.T) {
+	addr := fakeControl(t, "0.4.8.17")
+	ext := &External{ControlNetwork: "tcp", ControlAddress: addr, SocksNetwork: "tcp", SocksAddress: "127.0.0.1:9"}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := Start(ctx, Config{External: ext})
+	if !errors.Is(err, ErrTorTooOld) || !strings.Contains(err.Error(), "0.4.8.17") || !strings.Contains(err.Error(), MinTorVersion) {
+		t.Fatalf("Start against tor 0.4.8.17: %v", err)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	good := Config{DataDir: "/tmp/p/tor", Network: "TestingTorNetwork 1\n", Bridges: []string{"obfs4 10.0.0.1:443 0123456789ABCDEF0123456789ABCDEF01234567 cert=x iat-mode=0"}}
+	if err := good.Check(); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]Config{
+		"no data dir": {},
+		"network":     {DataDir: "/tmp/p", Network: "HiddenServiceDir /tmp/x\n"},
+		"bridge":      {DataDir: "/tmp/p", Bridges: []string{"obfs4 example.com:443 FP cert=x"}},
+		"external":    {External: &External{ControlNetwork: "tcp", ControlAddress: "localhost:9051", SocksNetwork: "tcp", SocksAddress: "127.0.0.1:9050"}},
+	} {
+		if err := c.Check(); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestScrubReply(t *testing.T) {
+	key := base64.StdEncoding.EncodeToString(make([]byte, 64))
+	got := scrubReply("Invalid v3 address \"" + vectorAddress + "\" key " + key + "\x1b[31m")
+	if strings.Contains(got, vectorAddress) || strings.Contains(got, key[:40]) || strings.Contains(got, "\x1b") {
+		t.Fatalf("scrubReply left secrets or escapes: %q", got)
+	}
+	if !strings.Contains(got, "eip6l5…") {
+		t.Fatalf("scrubReply lost the abbreviation: %q", got)
 	}
 }

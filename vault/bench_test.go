@@ -19,9 +19,11 @@ func benchValue(i int) []byte {
 	return v
 }
 
+func benchID(i int) string { return fmt.Sprintf("%032x", i) }
+
 // bulkFill writes n entries into log as full segments, the way Append would
 // have left them, without an fsync per entry (fixtures only).
-func bulkFill(tb testing.TB, v *Vault, log string, n int) {
+func bulkFill(tb testing.TB, v *Vault, log string, n int, id func(int) string, value func(int) []byte) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	st, err := v.getLog(log, true)
@@ -35,7 +37,7 @@ func bulkFill(tb testing.TB, v *Vault, log string, n int) {
 		seg = &format.Segment{Log: log, Seq: m.Next}
 	}
 	for i := range n {
-		id, val := fmt.Sprintf("%032x", i), benchValue(i)
+		id, val := id(i), value(i)
 		if len(seg.Entries) >= maxSegmentEntries || (len(seg.Entries) > 0 && segSize(seg)+format.EntrySize(id, val) > format.SegmentTarget) {
 			flush()
 		}
@@ -68,7 +70,7 @@ func copy100k(b *testing.B) string {
 			fixture100k.err = err
 			return
 		}
-		bulkFill(b, v, "conv", benchMessages)
+		bulkFill(b, v, "conv", benchMessages, benchID, benchValue)
 		for i := range 50 {
 			v.Put("contact", fmt.Sprint(i), make([]byte, 300))
 		}
@@ -185,5 +187,19 @@ func BenchmarkPanic100k(b *testing.B) {
 		dir := copy100k(b)
 		b.StartTimer()
 		must(b, Panic(dir))
+	}
+}
+
+// BenchmarkAppend1k is BenchmarkAppend100k's baseline: the same append to
+// a log with 1,000 messages (run both with -benchtime 600x or more, so that
+// each averages over whole segments: the two should match).
+func BenchmarkAppend1k(b *testing.B) {
+	v, _ := newVault(b)
+	bulkFill(b, v, "conv", 1000, benchID, benchValue)
+	must(b, v.Append("conv", "warm", benchValue(0)))
+	i := 0
+	for b.Loop() {
+		must(b, v.Append("conv", fmt.Sprint("new", i), benchValue(i)))
+		i++
 	}
 }

@@ -21,6 +21,7 @@ var crashIters = flag.Int("vault.crash", 200, "iterations of the SIGKILL crash t
 // write the writer saw acknowledged (and none of the removals it saw
 // acknowledged come back).
 func TestCrashKill(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
 	}
@@ -50,10 +51,11 @@ func TestCrashKill(t *testing.T) {
 			close(lines)
 		}()
 		var log []string
+		var pending [2]int // a removal started, not acknowledged: [from, to)
 		handle := func(l string) {
 			log = append(log, l)
 			f := strings.Fields(l)
-			if len(f) != 2 {
+			if len(f) < 2 {
 				return
 			}
 			n, err := strconv.Atoi(f[1])
@@ -63,15 +65,24 @@ func TestCrashKill(t *testing.T) {
 			switch f[0] {
 			case "ACK":
 				acked[n] = true
+			case "RMSTART":
+				pending = [2]int{n, n + 1}
+				if len(f) == 3 {
+					m, _ := strconv.Atoi(f[2])
+					pending[1] = m + 1
+				}
 			case "RM":
-				removed[n] = true
+				for k := pending[0]; k < pending[1]; k++ {
+					removed[k] = true
+				}
+				pending = [2]int{}
 			case "PUT":
 				counter = max(counter, n)
 			}
 		}
 		// Kill during Open's recovery now and then, else soon after it.
 		early := rng.IntN(5) == 0
-		delay := time.Duration(rng.IntN(60000)) * time.Microsecond
+		delay := time.Duration(rng.IntN(40000)) * time.Microsecond
 		timer := time.NewTimer(delay)
 		if !early {
 			timer.Stop()
@@ -137,12 +148,16 @@ func TestCrashKill(t *testing.T) {
 			}
 		}
 		for n := range acked {
-			// The writer removes n-4 after appending n (see TestCrashChild):
-			// killed after that Remove but before its "RM", n is gone
-			// without an acknowledgement, legitimately.
-			inFlight := acked[n+4] && removes(n+4)
+			// Killed inside a Remove, its entries may be gone without an
+			// acknowledgement, legitimately.
+			inFlight := n >= pending[0] && n < pending[1]
 			if !removed[n] && !have[n] && !inFlight {
 				t.Fatalf("iteration %d: acknowledged entry %d lost", iter, n)
+			}
+		}
+		for n := pending[0]; n < pending[1]; n++ {
+			if !have[n] {
+				removed[n] = true // the interrupted Remove took effect
 			}
 		}
 		for n := range removed {
@@ -169,7 +184,12 @@ func TestCrashKill(t *testing.T) {
 			next = max(next, n+1)
 		}
 	}
-	t.Logf("%d entries acknowledged, %d removals, %d kills before the writer was ready", len(acked), len(removed), killedBeforeReady)
+	v, err := Open(dir, pass(t, "correct horse"), testOpts)
+	must(t, err)
+	es, _ := v.Entries("conv")
+	t.Logf("%d entries acknowledged, %d removed, %d kills before the writer was ready; %d entries left in %d segments",
+		len(acked), len(removed), killedBeforeReady, len(es), len(v.logs["conv"].meta.Live))
+	v.Close()
 }
 
 func contains(ss []string, s string) bool {
@@ -187,9 +207,6 @@ func crashValue(n int) []byte {
 	return bytes.Repeat([]byte(fmt.Sprintf("<%d>", n)), 1024/8+n%300)
 }
 
-// removes reports whether the writer, after appending i, removes i-4.
-func removes(i int) bool { return i%3 != 0 && i%5 == 1 && i >= 4 }
-
 // TestCrashChild is the writer TestCrashKill kills.
 func TestCrashChild(t *testing.T) {
 	if os.Getenv("VAULT_CHILD") != "crash" {
@@ -206,10 +223,23 @@ func TestCrashChild(t *testing.T) {
 		must(t, v.Append("conv", strconv.Itoa(i), crashValue(i)))
 		fmt.Println("ACK", i)
 		switch {
+		case i%10 == 9:
+			// A run of removals, 8 of every 10 entries: segments shrink
+			// below a quarter and merge.
+			var ids []string
+			for k := i - 9; k <= i-2; k++ {
+				ids = append(ids, strconv.Itoa(k))
+			}
+			fmt.Println("RMSTART", i-9, i-2)
+			if _, err := v.Remove("conv", ids...); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Println("RM", i-9, i-2)
 		case i%3 == 0:
 			must(t, v.Put("state", "counter", []byte(strconv.Itoa(i))))
 			fmt.Println("PUT", i)
-		case removes(i):
+		case i%5 == 1 && i >= 4:
+			fmt.Println("RMSTART", i-4)
 			if _, err := v.Remove("conv", strconv.Itoa(i-4)); err != nil {
 				t.Fatal(err)
 			}

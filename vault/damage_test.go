@@ -75,11 +75,9 @@ func fillTwoLogs(t testing.TB) string {
 			twoLogs.err = err
 			return
 		}
-		for i := range 1500 {
-			v.Append("a", fmt.Sprint(i), entryValue(i))
-			if i < 10 {
-				v.Append("b", fmt.Sprint(i), entryValue(i))
-			}
+		bulkFill(t, v, "a", 1500, func(i int) string { return fmt.Sprint(i) }, entryValue)
+		for i := range 10 {
+			v.Append("b", fmt.Sprint(i), entryValue(i))
 		}
 		twoLogs.err = v.Put("contact", "alice", []byte("card"))
 		v.Close()
@@ -109,6 +107,7 @@ func fixPerms(t testing.TB, dir string) {
 }
 
 func TestDamagedSegments(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		damage func(t *testing.T, path string)
@@ -270,4 +269,29 @@ func TestDamagedKeyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.Close()
+}
+
+// TestAllowDamagedNeverOverwrites: with a log's metadata in a damaged shard,
+// appending to that log must not write over its segments.
+func TestAllowDamagedNeverOverwrites(t *testing.T) {
+	dir := fillTwoLogs(t)
+	v, err := Open(dir, pass(t, "correct horse"), testOpts)
+	must(t, err)
+	s := v.shardOf[recKey{metaKind, "b"}]
+	rel := v.shardPath(s)
+	st := v.logs["b"]
+	seg0 := filepath.Join(dir, v.segPath(st, st.meta.Live[0]))
+	v.Close()
+	flipByte(t, filepath.Join(dir, rel), -20)
+	before, _ := os.ReadFile(seg0)
+	v, err = Open(dir, pass(t, "correct horse"), &Options{UnsafeWorkFactor: 10, AllowDamaged: true})
+	must(t, err)
+	defer v.Close()
+	if err := v.Append("b", "new", []byte("x")); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("Append to a log whose metadata is damaged: %v", err)
+	}
+	after, _ := os.ReadFile(seg0)
+	if !bytes.Equal(before, after) {
+		t.Fatal("a segment was overwritten")
+	}
 }

@@ -66,6 +66,7 @@ func decryptAll(t testing.TB, dir string) map[string][]byte {
 }
 
 func TestNoPlaintextOnDisk(t *testing.T) {
+	t.Parallel()
 	v, dir := newVault(t)
 	onion := "vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd"
 	key := make([]byte, 32)
@@ -128,6 +129,7 @@ func must(t testing.TB, err error) {
 }
 
 func TestRemovedCannotBeReadBack(t *testing.T) {
+	t.Parallel()
 	v, dir := newVault(t)
 	for i := range 700 {
 		must(t, v.Append("conv", fmt.Sprint(i), []byte(fmt.Sprintf("secret-%04d-%s", i, strings.Repeat("y", 300)))))
@@ -168,6 +170,7 @@ func TestRemovedCannotBeReadBack(t *testing.T) {
 }
 
 func TestPaddedSizes(t *testing.T) {
+	t.Parallel()
 	v, dir := newVault(t)
 	sizes := map[int64]bool{}
 	collect := func() {

@@ -77,7 +77,12 @@
 // A log is a list of segments of at most 64 KiB (or 1024 entries); Append
 // rewrites only the last one, so its cost does not grow with history. Open
 // reads the 16 shards and lists the segment files; logs are decrypted when
-// read. The first [Vault.Remove] on a log decrypts it once to index it.
+// read ([Vault.Last] reads only the segments it needs). The first
+// [Vault.Remove] on a log decrypts it once to index it; later ones rewrite
+// only the segments concerned. Compaction: a segment that Remove leaves
+// empty is deleted, and one left below a quarter full merges into a live
+// neighbour when both fit in one segment (a merge record in the log's
+// metadata makes that crash-safe).
 //
 // # Deletion
 //

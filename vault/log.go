@@ -30,7 +30,7 @@ type logState struct {
 	tail  *format.Segment   // the last live segment, decrypted; nil until needed
 	// tailBad: the last segment is damaged; the next Append starts a new one.
 	tailBad bool
-	index   map[string]uint32 // entry ID -> seq; nil until built
+	index   *segIndex // entry ID -> segments; nil until built
 }
 
 func (v *Vault) segPath(st *logState, seq uint32) string {
@@ -162,7 +162,7 @@ func (v *Vault) loadTail(st *logState) {
 // durable when it returns, and costs the same however long the log is: only
 // the last segment (at most 64 KiB, or one large entry) is rewritten. IDs
 // are 1 to 255 bytes and should be unique in the log (the vault does not
-// check: Remove removes every entry with a given ID); values at most 1 MiB.
+// check; Remove removes every entry with a given ID); values at most 1 MiB.
 func (v *Vault) Append(log, id string, value []byte) error {
 	if err := format.CheckEntry(log, id, value); err != nil {
 		return fmt.Errorf("vault: %w", err)
@@ -192,6 +192,21 @@ func (v *Vault) Append(log, id string, value []byte) error {
 		if seq == ^uint32(0) {
 			return fmt.Errorf("vault: log has too many segments")
 		}
+		// Never write over a file this vault cannot account for (a log whose
+		// metadata sits in a damaged shard, say).
+		ms, err := v.shardFor(metaKind, log)
+		if err != nil {
+			return err
+		}
+		if v.shardBad[ms] != nil {
+			return v.shardBad[ms]
+		}
+		if err := v.nameSegs(st, seq); err != nil {
+			return err
+		}
+		if _, err := os.Lstat(filepath.Join(v.dir, v.segPath(st, seq))); !errors.Is(err, os.ErrNotExist) {
+			return &FileError{Name: v.segPath(st, seq), Err: fmt.Errorf("%w: a file is already where a new segment goes", ErrDamaged)}
+		}
 		seg := &format.Segment{Log: log, Seq: seq, Entries: []format.Entry{e}}
 		if err := v.writeSegment(st, seg); err != nil {
 			return err
@@ -209,7 +224,7 @@ func (v *Vault) Append(log, id string, value []byte) error {
 		st.tail = next
 	}
 	if st.index != nil {
-		st.index[id] = st.tail.Seq
+		st.index.add(id, st.tail.Seq)
 	}
 	return nil
 }
@@ -280,12 +295,12 @@ func (v *Vault) entries(log string, n int) ([]Entry, error) {
 	var segs [][]format.Entry
 	total := 0
 	full := n < 0
-	index := map[string]uint32{}
+	index := newSegIndex()
 	err = v.scan(st, !full, func(seg *format.Segment) bool {
 		segs = append(segs, seg.Entries)
 		total += len(seg.Entries)
 		for _, e := range seg.Entries {
-			index[e.ID] = seg.Seq
+			index.add(e.ID, seg.Seq)
 		}
 		return full || total < n
 	})
@@ -311,10 +326,10 @@ func (v *Vault) buildIndex(st *logState) error {
 	if st.index != nil {
 		return nil
 	}
-	index := map[string]uint32{}
+	index := newSegIndex()
 	err := v.scan(st, false, func(seg *format.Segment) bool {
 		for _, e := range seg.Entries {
-			index[e.ID] = seg.Seq
+			index.add(e.ID, seg.Seq)
 		}
 		return true
 	})
@@ -349,10 +364,10 @@ func (v *Vault) Remove(log string, ids ...string) (int, error) {
 	indexErr := v.buildIndex(st)
 	if st.index == nil {
 		// Without an index, scan again for just these IDs.
-		st.index = map[string]uint32{}
+		st.index = newSegIndex()
 		v.scan(st, false, func(seg *format.Segment) bool {
 			for _, e := range seg.Entries {
-				st.index[e.ID] = seg.Seq
+				st.index.add(e.ID, seg.Seq)
 			}
 			return true
 		})
@@ -360,7 +375,7 @@ func (v *Vault) Remove(log string, ids ...string) (int, error) {
 	}
 	bySeg := map[uint32]map[string]bool{}
 	for _, id := range ids {
-		if q, ok := st.index[id]; ok {
+		for _, q := range st.index.seqs(id) {
 			if bySeg[q] == nil {
 				bySeg[q] = map[string]bool{}
 			}
@@ -412,14 +427,14 @@ func (v *Vault) removeFrom(st *logState, q uint32, drop map[string]bool) (int, e
 		return 0, err
 	}
 	for id := range drop {
-		delete(st.index, id)
+		st.index.drop(id, q)
 	}
 	isTail := st.tail != nil && st.tail.Seq == q
 	if isTail {
 		st.tail = next
 	}
 	if len(kept) > 0 {
-		return n, nil
+		return n, v.maybeMerge(st, next)
 	}
 	// Nothing left: forget the segment, then delete its file.
 	live := slices.DeleteFunc(slices.Clone(st.meta.Live), func(x uint32) bool { return x == q })
@@ -516,6 +531,11 @@ func (v *Vault) recoverLogs() error {
 			}
 			continue
 		}
+		if st.meta.Merge != nil {
+			if err := v.recoverMerge(st); err != nil {
+				return err
+			}
+		}
 		if err := v.nameSegs(st, st.meta.Next); err != nil {
 			return err
 		}
@@ -558,4 +578,158 @@ func (v *Vault) recoverLogs() error {
 		return syncDir(dir)
 	}
 	return nil
+}
+
+// segIndex maps entry IDs to the segments holding them. IDs are meant to be
+// unique, so the common case is one segment; a repeated ID (which Remove
+// must still find everywhere) goes to more.
+type segIndex struct {
+	one  map[string]uint32
+	more map[string][]uint32
+}
+
+func newSegIndex() *segIndex { return &segIndex{one: map[string]uint32{}} }
+
+func (x *segIndex) add(id string, q uint32) {
+	old, ok := x.one[id]
+	switch {
+	case !ok:
+		x.one[id] = q
+	case old != q && !slices.Contains(x.more[id], q):
+		if x.more == nil {
+			x.more = map[string][]uint32{}
+		}
+		x.more[id] = append(x.more[id], q)
+	}
+}
+
+func (x *segIndex) seqs(id string) []uint32 {
+	q, ok := x.one[id]
+	if !ok {
+		return nil
+	}
+	return append([]uint32{q}, x.more[id]...)
+}
+
+// drop forgets that segment q holds id.
+func (x *segIndex) drop(id string, q uint32) {
+	if x == nil {
+		return
+	}
+	rest := slices.DeleteFunc(x.seqs(id), func(s uint32) bool { return s == q })
+	delete(x.one, id)
+	delete(x.more, id)
+	if len(rest) > 0 {
+		x.one[id] = rest[0]
+		if len(rest) > 1 {
+			x.more[id] = rest[1:]
+		}
+	}
+}
+
+// maybeMerge compacts: if segment a has shrunk below a quarter of a full
+// segment and fits together with a live neighbour b (the next one, else the
+// previous one), a's entries move into b, in log order, and a is deleted.
+// Steps, each durable before the next, so that a crash anywhere leaves every
+// entry exactly once (Open finishes the job, see recoverMerge):
+//
+//	metadata says "merging a into b, b had n entries"
+//	-> b rewritten with a's entries -> metadata without a -> a's file deleted
+func (v *Vault) maybeMerge(st *logState, a *format.Segment) error {
+	i := slices.Index(st.meta.Live, a.Seq)
+	if i < 0 || segSize(a) > format.SegmentTarget/4 {
+		return nil
+	}
+	for _, j := range []int{i + 1, i - 1} {
+		if j < 0 || j >= len(st.meta.Live) {
+			continue
+		}
+		bseq := st.meta.Live[j]
+		var b *format.Segment
+		if st.tail != nil && st.tail.Seq == bseq {
+			b = st.tail
+		} else {
+			err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
+				var err error
+				b, err = v.readSegment(id, st, bseq)
+				return err
+			})
+			if err != nil {
+				continue // a damaged neighbour is left alone
+			}
+		}
+		if segSize(a)+segSize(b)-format.HeaderSize(st.name) > format.SegmentTarget ||
+			len(a.Entries)+len(b.Entries) > maxSegmentEntries {
+			continue
+		}
+		return v.merge(st, a, b)
+	}
+	return nil
+}
+
+// merge moves a's entries into b (see maybeMerge).
+func (v *Vault) merge(st *logState, a, b *format.Segment) error {
+	m := st.meta
+	m.Merge = &format.Merge{From: a.Seq, Into: b.Seq, IntoCount: uint32(len(b.Entries))}
+	if err := v.putMeta(st, m); err != nil {
+		return err
+	}
+	entries := append(slices.Clone(a.Entries), b.Entries...)
+	if b.Seq < a.Seq {
+		entries = append(slices.Clone(b.Entries), a.Entries...)
+	}
+	merged := &format.Segment{Log: st.name, Seq: b.Seq, Entries: entries}
+	if err := v.writeSegment(st, merged); err != nil {
+		return err
+	}
+	switch {
+	case st.tail != nil && st.tail.Seq == b.Seq:
+		st.tail = merged
+	case st.tail != nil && st.tail.Seq == a.Seq:
+		st.tail = nil // a was the last segment; b now is
+	}
+	for _, e := range a.Entries {
+		st.index.drop(e.ID, a.Seq)
+		if st.index != nil {
+			st.index.add(e.ID, b.Seq)
+		}
+	}
+	return v.finishMerge(st)
+}
+
+// finishMerge completes the merge recorded in st's metadata once segment
+// Into has been rewritten: a's segment leaves the list, then its file goes.
+func (v *Vault) finishMerge(st *logState) error {
+	g := st.meta.Merge
+	live := slices.DeleteFunc(slices.Clone(st.meta.Live), func(x uint32) bool { return x == g.From })
+	if err := v.putMeta(st, format.LogMeta{Next: st.meta.Next, Live: live, Dropping: st.meta.Dropping}); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(v.dir, v.segPath(st, g.From))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("vault: %w", err)
+	}
+	delete(st.names, g.From)
+	return syncDir(filepath.Join(v.dir, segmentDir))
+}
+
+// recoverMerge, at Open, looks at a merge a crash interrupted: if segment
+// Into no longer holds IntoCount entries it was rewritten, and the merge is
+// finished; otherwise it never happened, and the record is dropped.
+func (v *Vault) recoverMerge(st *logState) error {
+	g := st.meta.Merge
+	var into *format.Segment
+	err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
+		var err error
+		into, err = v.readSegment(id, st, g.Into)
+		return err
+	})
+	if err != nil {
+		return nil // damaged: leave it for Check to report
+	}
+	if uint32(len(into.Entries)) != g.IntoCount {
+		return v.finishMerge(st)
+	}
+	m := st.meta
+	m.Merge = nil
+	return v.putMeta(st, m)
 }

@@ -128,10 +128,41 @@ func PassphraseFromFile(path string) (*Passphrase, error) {
 	return readInto(f, "the passphrase file")
 }
 
+// ErrPassphraseMismatch: the two answers of [ReadNewPassphrase] differ.
+var ErrPassphraseMismatch = errors.New("vault: the two passphrases differ")
+
 // ReadPassphrase writes prompt to the terminal (/dev/tty) and reads one line
 // with echo off, straight into locked memory. It fails if there is no
 // terminal; scripts use [PassphraseFromFile].
 func ReadPassphrase(prompt string) (*Passphrase, error) {
+	ps, err := readTTY(prompt)
+	if err != nil {
+		return nil, err
+	}
+	return ps[0], nil
+}
+
+// ReadNewPassphrase asks for a new passphrase twice on the terminal, echo
+// off, and returns it if both answers match (ErrPassphraseMismatch if not).
+func ReadNewPassphrase(prompt, confirm string) (*Passphrase, error) {
+	ps, err := readTTY(prompt, confirm)
+	if err != nil {
+		return nil, err
+	}
+	defer ps[1].Destroy()
+	eq, err := ps[0].Equal(ps[1])
+	if err == nil && !eq {
+		err = ErrPassphraseMismatch
+	}
+	if err != nil {
+		ps[0].Destroy()
+		return nil, err
+	}
+	return ps[0], nil
+}
+
+// readTTY reads one passphrase per prompt from /dev/tty with echo off.
+func readTTY(prompts ...string) ([]*Passphrase, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("vault: no terminal to read the passphrase from (use --passphrase-file): %w", err)
@@ -149,8 +180,20 @@ func ReadPassphrase(prompt string) (*Passphrase, error) {
 		return nil, fmt.Errorf("vault: cannot turn off echo: %w", err)
 	}
 	defer unix.IoctlSetTermios(fd, unix.TCSETS, old) //nolint:errcheck // best effort on the way out
-	if _, err := io.WriteString(tty, prompt); err != nil {
-		return nil, fmt.Errorf("vault: writing the prompt: %w", err)
+	var out []*Passphrase
+	for _, prompt := range prompts {
+		_, err := io.WriteString(tty, prompt)
+		var p *Passphrase
+		if err == nil {
+			p, err = readInto(tty, "the terminal")
+		}
+		if err != nil {
+			for _, q := range out {
+				q.Destroy()
+			}
+			return nil, err
+		}
+		out = append(out, p)
 	}
-	return readInto(tty, "the terminal")
+	return out, nil
 }

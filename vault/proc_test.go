@@ -30,6 +30,7 @@ func child(t *testing.T, bin, run string, env ...string) *exec.Cmd {
 // root, with every capability dropped) with RLIMIT_MEMLOCK 64 KiB, soft and
 // hard: the vault must work, and running out must be an error, not a crash.
 func TestMemlock64K(t *testing.T) {
+	t.Parallel()
 	tmp, err := os.MkdirTemp("", "vault-memlock-")
 	must(t, err)
 	defer os.RemoveAll(tmp)
@@ -40,6 +41,9 @@ func TestMemlock64K(t *testing.T) {
 	must(t, os.WriteFile(bin, data, 0o755))
 	work := filepath.Join(tmp, "work")
 	must(t, os.Mkdir(work, 0o700))
+	if _, err := exec.LookPath("prlimit"); err != nil {
+		t.Skip("prlimit (util-linux) missing")
+	}
 	args := []string{"--memlock=65536:65536"}
 	if os.Geteuid() == 0 {
 		os.Chmod(tmp, 0o755)
@@ -124,6 +128,7 @@ func TestMemlockChild(t *testing.T) {
 // is not dumpable, and SIGTERM and SIGHUP end it through memguard's purge
 // (exit status 1) rather than killing it outright.
 func TestHardenSignals(t *testing.T) {
+	t.Parallel()
 	exe, _ := os.Executable()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT} {
 		cmd := child(t, exe, "TestHardenChild", "VAULT_CHILD=harden")
@@ -179,8 +184,9 @@ func TestHardenChild(t *testing.T) {
 	fmt.Println("HARDEN-NOT-PURGED")
 }
 
-// TestReadPassphraseTTY reads a passphrase through a real pseudo-terminal:
-// it arrives intact and is not echoed.
+// TestReadPassphraseTTY reads passphrases through a real pseudo-terminal:
+// they arrive intact and are not echoed; two different answers to
+// ReadNewPassphrase are refused.
 func TestReadPassphraseTTY(t *testing.T) {
 	master, slave, err := openPTY()
 	if err != nil {
@@ -206,10 +212,34 @@ func TestReadPassphraseTTY(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	master.Write([]byte("tty secret phrase\n"))
+	for !strings.Contains(out.String(), "Again: ") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no second prompt: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	master.Write([]byte("tty secret phrase\n"))
+	for !strings.Contains(out.String(), "New: ") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no third prompt: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	master.Write([]byte("one\n"))
+	for !strings.Contains(out.String(), "Again2: ") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no fourth prompt: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	master.Write([]byte("two\n"))
 	err = cmd.Wait()
 	<-done
 	s := out.String()
-	if err != nil || !strings.Contains(s, "TTY-MATCH") {
+	if err != nil || !strings.Contains(s, "TTY-MATCH") || !strings.Contains(s, "TTY-MISMATCH") {
 		t.Fatalf("child: %v\n%s", err, s)
 	}
 	if strings.Contains(s, "tty secret phrase") {
@@ -239,10 +269,13 @@ func TestReadPassphraseChild(t *testing.T) {
 	if os.Getenv("VAULT_CHILD") != "tty" {
 		t.Skip("runs as the child of TestReadPassphraseTTY")
 	}
-	p, err := ReadPassphrase("Passphrase: ")
+	p, err := ReadNewPassphrase("Passphrase: ", "Again: ")
 	must(t, err)
 	if eq, _ := p.Equal(pass(t, "tty secret phrase")); eq {
 		fmt.Println("TTY-MATCH")
+	}
+	if _, err := ReadNewPassphrase("New: ", "Again2: "); errors.Is(err, ErrPassphraseMismatch) {
+		fmt.Println("TTY-MISMATCH")
 	}
 }
 

@@ -148,7 +148,9 @@ func (v *Vault) del(kind, key string) error {
 
 // Put stores value under (kind, key), replacing any previous value. It is
 // atomic and durable when it returns. Kind is 1 to 64 bytes, key at most
-// 1024, value at most 1 MiB.
+// 1024, value at most 1 MiB. A Put rewrites the record's shard (about a
+// sixteenth of all records), so records are for small things (contacts,
+// identities, ratchet states, settings); what grows belongs in a log.
 func (v *Vault) Put(kind, key string, value []byte) error {
 	if err := checkKind(kind, key, value); err != nil {
 		return err

@@ -37,7 +37,8 @@ const (
 type Options struct {
 	// UnsafeWorkFactor, for tests only, sets the scrypt work factor (log2 N,
 	// 1 to 30) that Create and ChangePassphrase write. Zero means calibrate
-	// to about one second on this machine (never below 2^15).
+	// to about one second on this machine, within 2^15..2^19 (scrypt needs
+	// 2^logN KiB of memory: 512 MiB at most).
 	UnsafeWorkFactor int
 	// MaxWorkFactor is the largest scrypt work factor Open accepts from the
 	// key file; zero means DefaultMaxWorkFactor.
@@ -117,6 +118,10 @@ func Create(dir string, pass *Passphrase, o *Options) (*Vault, error) {
 	}
 	fail := func(err error) (*Vault, error) {
 		v.Close()
+		// Leave the directory as it was: empty.
+		for _, f := range []string{keyFileName, recordDir, segmentDir, lockFileName} {
+			os.RemoveAll(filepath.Join(dir, f))
+		}
 		return nil, err
 	}
 	if v.key, err = newVaultKey(); err != nil {
@@ -141,6 +146,9 @@ func Create(dir string, pass *Passphrase, o *Options) (*Vault, error) {
 	}
 	// The key file goes last: a vault without it is an unfinished Create.
 	if err := writeAtomic(dir, keyFileName, kf); err != nil {
+		return fail(fmt.Errorf("vault: %w", err))
+	}
+	if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
 		return fail(fmt.Errorf("vault: %w", err))
 	}
 	return v, nil

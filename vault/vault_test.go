@@ -198,6 +198,7 @@ func bigValue(i int) []byte {
 }
 
 func TestLog(t *testing.T) {
+	t.Parallel()
 	v, dir := newVault(t)
 	const n = 600
 	for i := range n {
@@ -354,4 +355,43 @@ func TestPanic(t *testing.T) {
 	if err := Panic(dir); err != nil {
 		t.Fatalf("Panic of a missing vault: %v", err)
 	}
+}
+
+func TestRemoveRepeatedID(t *testing.T) {
+	v, _ := newVault(t)
+	// The same ID in three segments, and twice in the last.
+	for i := range 400 {
+		id := fmt.Sprint(i)
+		if i%150 == 0 {
+			id = "dup"
+		}
+		must(t, v.Append("conv", id, bigValue(i)))
+	}
+	must(t, v.Append("conv", "dup", []byte("last")))
+	if n := len(v.logs["conv"].meta.Live); n < 3 {
+		t.Fatalf("only %d segments", n)
+	}
+	check := func(want int) {
+		t.Helper()
+		n, err := v.Remove("conv", "dup")
+		if err != nil || n != want {
+			t.Fatalf("Remove dup: %d (want %d) %v", n, want, err)
+		}
+		es, _ := v.Entries("conv")
+		for _, e := range es {
+			if e.ID == "dup" {
+				t.Fatal("a repeated ID survived Remove")
+			}
+		}
+	}
+	v = reopen(t, v)
+	check(4) // index built by Remove
+	v = reopen(t, v)
+	v.Entries("conv") // index built by Entries, then kept up by Append
+	must(t, v.Append("conv", "dup", []byte("again")))
+	for i := range 200 {
+		must(t, v.Append("conv", fmt.Sprint("more", i), bigValue(i)))
+	}
+	must(t, v.Append("conv", "dup", []byte("and again")))
+	check(2)
 }

@@ -156,3 +156,78 @@ func FuzzSocksReply(f *testing.F) {
 		}
 	})
 }
+
+// FuzzConfig feeds a person's --network file and --bridge lines to the
+// validator: it must never panic, and what it accepts must not smuggle a
+// torrc line through (no newline or NUL inside a bridge line, no option
+// outside the allowed ones).
+func FuzzConfig(f *testing.F) {
+	seeds := [][2]string{
+		{"TestingTorNetwork 1\nDirAuthority a orport=1 no-v2 v3ident=AB 127.0.0.1:2 FP\n", "obfs4 127.0.0.1:4433 0123456789ABCDEF0123456789ABCDEF01234567 cert=abc iat-mode=0"},
+		{"# comment\r\nPathsNeededToBuildCircuits 0.67\r\n", "Bridge 10.0.0.1:443"},
+		{"HiddenServiceDir /x\n", "obfs4 host.example:1 FP cert=x"},
+		{"TestingTorNetwork 1\\\nControlPort 1\n", "obfs4 127.0.0.1:1 FP cert=x\nControlPort 9051"},
+		{"", "[::1]:443"},
+	}
+	for _, s := range seeds {
+		f.Add(s[0], s[1])
+	}
+	fuzzcheck.RequireSeeds(f, len(seeds))
+	f.Fuzz(func(t *testing.T, network, bridge string) {
+		c := onion.Config{DataDir: "/tmp/sotto-fuzz/tor", Network: network, Bridges: []string{bridge}}
+		err := c.Check()
+		if err != nil {
+			if !errors.Is(err, onion.ErrBadConfig) {
+				t.Fatalf("error %v does not wrap ErrBadConfig", err)
+			}
+			return
+		}
+		if strings.ContainsAny(bridge, "\r\n\x00") {
+			t.Fatalf("bridge line with a line break accepted: %q", bridge)
+		}
+		for _, l := range strings.Split(network, "\n") {
+			l = strings.TrimSpace(l)
+			if l == "" || l[0] == '#' {
+				continue
+			}
+			k := strings.ToLower(strings.Fields(l)[0])
+			for _, bad := range []string{"hiddenservice", "controlport", "socksport", "log", "datadirectory", "clienttransportplugin", "__"} {
+				if strings.HasPrefix(k, bad) {
+					t.Fatalf("network option %q accepted", k)
+				}
+			}
+		}
+	})
+}
+
+func FuzzExternalFromEnv(f *testing.F) {
+	seeds := [][3]string{
+		{"1", "127.0.0.1", "9051"},
+		{"1", "::1", "9151"},
+		{"1", "localhost", "x"},
+		{"0", "", ""},
+		{"1", "10.152.152.10", "99999"},
+	}
+	for _, s := range seeds {
+		f.Add(s[0], s[1], s[2])
+	}
+	fuzzcheck.RequireSeeds(f, len(seeds))
+	f.Fuzz(func(t *testing.T, skip, host, port string) {
+		env := map[string]string{"TOR_SKIP_LAUNCH": skip, "TOR_CONTROL_HOST": host, "TOR_CONTROL_PORT": port, "TOR_SOCKS_HOST": host, "TOR_SOCKS_PORT": port}
+		e, err := onion.ExternalFromEnv(func(k string) string { return env[k] })
+		if err != nil {
+			if !errors.Is(err, onion.ErrBadConfig) {
+				t.Fatalf("error %v does not wrap ErrBadConfig", err)
+			}
+			return
+		}
+		if e == nil {
+			return
+		}
+		// Whatever is accepted names IP literals only: nothing to resolve.
+		c := onion.Config{External: e}
+		if err := c.Check(); err != nil {
+			t.Fatalf("ExternalFromEnv accepted %+v that Check rejects: %v", e, err)
+		}
+	})
+}

@@ -82,6 +82,7 @@ func FuzzLogMeta(f *testing.F) {
 		{},
 		{Next: 10, Live: []uint32{0, 3, 9}},
 		{Next: 2, Dropping: true, Live: []uint32{1}},
+		{Next: 9, Live: []uint32{2, 5, 8}, Merge: &format.Merge{From: 5, Into: 2, IntoCount: 40}},
 	}
 	for _, s := range seeds {
 		f.Add(mustMarshal(s.Marshal()))

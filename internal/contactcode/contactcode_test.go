@@ -2,10 +2,10 @@ package contactcode
 
 import (
 	"bytes"
-	"os"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )

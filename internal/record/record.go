@@ -47,7 +47,9 @@ type Contact struct {
 	ID       []byte `json:"id"`   // Ed25519 public key
 	Auth     []byte `json:"auth"` // x25519 client-auth public key
 	Verified bool   `json:"verified,omitempty"`
-	Timer    int64  `json:"timer,omitempty"` // seconds, 0 = off
+	Timer    int64  `json:"timer,omitempty"`    // seconds, 0 = off
+	TimerAt  int64  `json:"timer_at,omitempty"` // the "at" of the change that set Timer
+	TimerID  []byte `json:"timer_id,omitempty"` // and its message ID: the latest (at, id) wins on both sides
 	NoHist   bool   `json:"nohist,omitempty"`
 	ReadSeq  uint64 `json:"read,omitempty"` // incoming messages before this sequence number were read
 	Seq      uint64 `json:"seq,omitempty"`  // next local sequence number (at least; the log may hold higher)
@@ -154,6 +156,8 @@ func (r *Contact) Validate() error {
 		return bad("contact keys")
 	case !ValidTimer(r.Timer):
 		return bad("contact timer")
+	case len(r.TimerID) != 0 && len(r.TimerID) != IDLen:
+		return bad("contact timer id")
 	}
 	return nil
 }

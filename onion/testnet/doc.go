@@ -63,7 +63,9 @@
 // HSDir, then waits for the next consensus: a client started right on the
 // first one may wait ~10 s more for microdescriptors. With Options.Bridge it
 // also waits for the bridge to bootstrap. On this project's 2-core machines
-// that takes 25–35 s, most of it tor's own voting schedule.
+// that takes 25–45 s (more when the machine is very busy: authorities then
+// reject each other's late votes and skip a round), most of it tor's own
+// voting schedule.
 //
 // # Processes and directories
 //

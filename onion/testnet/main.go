@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"testing"
 	"time"
@@ -24,7 +25,8 @@ const mainStartTimeout = 4 * time.Minute
 // gives it to setup, runs the tests, closes the network and returns the exit
 // code. It fails loudly, naming the log directory, when the network cannot
 // start, and fails the run when Close leaves a tor process or the temporary
-// directory behind. With -test.v the network's progress lines go to stderr.
+// directory behind. When a test failed, the network's logs are kept and
+// their directory printed. With -test.v the network's progress lines go to stderr.
 // "go test -list" and fuzzing workers run no network.
 func Main(m *testing.M, setup func(*Network)) int {
 	flag.Parse()
@@ -40,24 +42,34 @@ func Main(m *testing.M, setup func(*Network)) int {
 	if testing.Verbose() {
 		o.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	}
+	return runMain(m, setup, Start, o, os.Stderr)
+}
+
+// runMain is Main after flag handling, with the start function and the
+// output as parameters so that its bookkeeping can be tested.
+func runMain(m interface{ Run() int }, setup func(*Network), start func(context.Context, Options) (*Network, error), o Options, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), mainStartTimeout)
-	n, err := Start(ctx, o)
+	n, err := start(ctx, o)
 	cancel()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: cannot start the private Tor network for these tests: %v\n", err)
+		fmt.Fprintf(stderr, "FAIL: cannot start the private Tor network for these tests: %v\n", err)
 		return 1
 	}
 	if setup != nil {
 		setup(n)
 	}
 	code := m.Run()
+	n.keepLogs = code != 0
 	if err := n.Close(); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: closing the private Tor network: %v\n", err)
+		fmt.Fprintf(stderr, "FAIL: closing the private Tor network: %v\n", err)
 		return 1
 	}
 	if left := n.leftovers(); left != "" {
-		fmt.Fprintf(os.Stderr, "FAIL: the private Tor network left %s behind\n", left)
+		fmt.Fprintf(stderr, "FAIL: the private Tor network left %s behind\n", left)
 		return 1
+	}
+	if n.keepLogs {
+		fmt.Fprintf(stderr, "testnet: tests failed; the private network's tor logs are kept in %s\n", n.dir)
 	}
 	return code
 }
@@ -71,7 +83,7 @@ func (n *Network) leftovers() string {
 			left = append(left, fmt.Sprintf("tor %s (PID %d)", p.name, p.pid))
 		}
 	}
-	if n.ownDir {
+	if n.ownDir && !n.keepLogs {
 		if _, err := os.Stat(n.dir); err == nil {
 			left = append(left, "directory "+n.dir)
 		}

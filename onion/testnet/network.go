@@ -48,7 +48,6 @@ var (
 type Network struct {
 	dir    string
 	ownDir bool // dir was created by Start and is removed by Close
-	listen string
 	logf   func(string, ...any)
 
 	nodes       []*node
@@ -61,6 +60,7 @@ type Network struct {
 	ready         time.Time // Start returned
 	firstValidAft string    // valid-after of that first consensus
 
+	keepLogs  bool // Close keeps the directory (Main, after failed tests)
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -86,7 +86,7 @@ func (n *Network) LogDir() string { return n.dir }
 func (n *Network) Close() error {
 	n.closeOnce.Do(func() {
 		n.closeErr = stopProcs(context.Background(), n.procs())
-		if n.ownDir && n.closeErr == nil {
+		if n.ownDir && !n.keepLogs && n.closeErr == nil {
 			if err := os.RemoveAll(n.dir); err != nil {
 				n.closeErr = fmt.Errorf("testnet: remove %s: %w", n.dir, err)
 			}
@@ -119,7 +119,11 @@ func (n *Network) progress(format string, args ...any) {
 // error naming the directory where the logs were kept; when ctx is cancelled
 // it stops everything and removes its temporary directory.
 func Start(ctx context.Context, o Options) (*Network, error) {
-	return launch(ctx, o, false)
+	n, err := launch(ctx, o, false)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // launch is Start, and Up when detached is true: detached tors run in their
@@ -139,7 +143,7 @@ func launch(ctx context.Context, o Options, detached bool) (n *Network, err erro
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("testnet: %w", err)
 	}
-	n = &Network{listen: o.Listen, logf: o.Logf, started: time.Now()}
+	n = &Network{logf: o.Logf, started: time.Now()}
 	if o.Dir == "" {
 		// Short: client tors put unix sockets near here, and socket paths
 		// are limited to ~100 bytes.
@@ -178,6 +182,12 @@ func launch(ctx context.Context, o Options, detached bool) (n *Network, err erro
 	}()
 
 	n.nodes = planNodes(o, n.dir)
+	if err := os.MkdirAll(filepath.Join(n.dir, nodesDir), 0o700); err != nil {
+		return n, fmt.Errorf("testnet: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(n.dir, nodesDir, nodesMarker), nil, 0o600); err != nil {
+		return n, fmt.Errorf("testnet: %w", err)
+	}
 	if err := pickPorts(o.Listen, n.nodes); err != nil {
 		return n, err
 	}
@@ -287,6 +297,8 @@ const (
 	nodeStdout  = "stdout.log"
 	nodeTorrc   = "torrc"
 	nodeDefault = "torrc-defaults"
+	tmpPrefix   = ".tmp-"
+	nodesMarker = ".sotto-testnet" // in nodes/: this is ours to delete
 )
 
 // prepareDir makes dir ready for a new network: it creates it (0700), or
@@ -301,9 +313,17 @@ func prepareDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("testnet: %w", err)
 	}
+	var stale []string
 	for _, e := range ents {
-		switch e.Name() {
-		case nodesDir, torrcFile, pidsFile, lockFile:
+		switch name := e.Name(); {
+		case name == nodesDir:
+			if _, err := os.Stat(filepath.Join(dir, nodesDir, nodesMarker)); err != nil {
+				return fmt.Errorf("testnet: %s holds a %q directory that is not a testnet network's: choose an empty or new directory", dir, nodesDir)
+			}
+			stale = append(stale, name)
+		case name == pidsFile, name == lockFile, name == torrcFile,
+			strings.HasPrefix(name, tmpPrefix): // left by a crash in writeFileAtomic
+			stale = append(stale, name)
 		default:
 			return fmt.Errorf("testnet: %s is not empty and does not hold a testnet network (found %q): choose an empty or new directory", dir, e.Name())
 		}
@@ -315,7 +335,10 @@ func prepareDir(dir string) error {
 	if len(pids) > 0 {
 		return fmt.Errorf("%w: %s (tor PIDs %v); stop it first (sotto net down %s)", ErrRunning, dir, pids, dir)
 	}
-	for _, f := range []string{nodesDir, torrcFile, pidsFile} {
+	for _, f := range stale {
+		if f == lockFile {
+			continue // held by Up right now
+		}
 		if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
 			return fmt.Errorf("testnet: %w", err)
 		}

@@ -86,7 +86,7 @@ func (p *proc) exited() bool {
 			return false
 		}
 	}
-	return !isOurTor(p.pid, p.torrc)
+	return stateOf(p.pid, p.torrc) == torGone
 }
 
 // signal sends sig to the process if it is still the tor we started.
@@ -135,6 +135,9 @@ func stopProcs(ctx context.Context, ps []*proc) error {
 		}
 	}
 	if !waitGone(ctx, ps, stopGrace) {
+		if ctx.Err() != nil {
+			return errors.Join(append(errs, fmt.Errorf("testnet: stopping tor: %w", ctx.Err()))...)
+		}
 		var left []string
 		for _, p := range ps {
 			if !p.exited() {
@@ -173,31 +176,47 @@ func waitGone(ctx context.Context, ps []*proc, d time.Duration) bool {
 	}
 }
 
+// torState is what /proc says of a PID we recorded.
+type torState int
+
+const (
+	torGone    torState = iota // no such process, a zombie, or another program
+	torOurs                    // our tor, running
+	torExiting                 // exiting: memory released, files maybe not yet
+)
+
 // isOurTor reports whether pid is a live (not zombie) process whose command
 // line has "-f torrc": only then may we signal it. The torrc path is unique to
 // one node of one network, so a reused PID never matches.
-func isOurTor(pid int, torrc string) bool {
+func isOurTor(pid int, torrc string) bool { return stateOf(pid, torrc) == torOurs }
+
+func stateOf(pid int, torrc string) torState {
 	if pid <= 1 {
-		return false
+		return torGone
 	}
 	stat, err := readFileLimit(fmt.Sprintf("/proc/%d/stat", pid), 4096)
 	if err != nil {
-		return false
+		return torGone
 	}
 	// "PID (comm) S ...": the state follows the last ')'.
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X' {
-		return false
+		return torGone
 	}
 	cmdline, err := readFileLimit(fmt.Sprintf("/proc/%d/cmdline", pid), 1<<16)
 	if err != nil {
-		return false
+		return torGone
+	}
+	if len(cmdline) == 0 {
+		// A process in exit() has released its memory, and with it its
+		// command line, before it closes its files and becomes a zombie.
+		return torExiting
 	}
 	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 	for j := 1; j+1 < len(args); j++ {
 		if args[j] == "-f" && args[j+1] == torrc {
-			return true
+			return torOurs
 		}
 	}
-	return false
+	return torGone
 }

@@ -122,6 +122,9 @@ func makeKeys(ctx context.Context, t tools, nodes []*node) error {
 		}()
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("testnet: generating keys: %w", err)
+	}
 	for _, err := range errs {
 		if err != nil {
 			return err

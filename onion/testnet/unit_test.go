@@ -3,7 +3,9 @@ package testnet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -190,6 +192,17 @@ func TestUpRefusesForeignDir(t *testing.T) {
 	if err := Down(context.Background(), dir); !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("Down on a directory without a network: %v, want ErrNotRunning", err)
 	}
+	// A directory named like ours but without our marker is not ours either.
+	dir2 := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir2, nodesDir, "keep"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := Up(context.Background(), dir2, Options{}); err == nil || !strings.Contains(err.Error(), "not a testnet network") {
+		t.Fatalf("Up on a directory with someone's %s/: %v", nodesDir, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir2, nodesDir, "keep")); err != nil {
+		t.Fatalf("Up removed someone's %s/: %v", nodesDir, err)
+	}
 }
 
 func TestUpFailureCleansUp(t *testing.T) {
@@ -219,5 +232,128 @@ func TestIsOurTor(t *testing.T) {
 		if isOurTor(p.pid, p.torrc+"x") {
 			t.Errorf("isOurTor matched %s with another torrc path", p.name)
 		}
+	}
+}
+
+// fakeNode starts a process whose command line names dir's node torrc, as
+// Up's tors do; with ignoreTerm it ignores SIGTERM.
+func fakeNode(t *testing.T, dir, name string, ignoreTerm bool) (*exec.Cmd, string) {
+	t.Helper()
+	torrc := filepath.Join(dir, nodesDir, name, nodeTorrc)
+	script := "read x"
+	if ignoreTerm {
+		script = "trap '' TERM; read x"
+	}
+	cmd := exec.Command("/bin/sh", "-c", script, "sh", "-f", torrc)
+	stdin, err := cmd.StdinPipe() // never written: read blocks
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		stdin.Close()
+		<-done
+	})
+	// Wait until the shell has set its trap (its cmdline is already there).
+	time.Sleep(200 * time.Millisecond)
+	return cmd, torrc
+}
+
+func TestDownEscalatesToSIGKILL(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cmd, torrc := fakeNode(t, dir, "r0", true)
+	pids := fmt.Sprintf("%d r0 %s\n", cmd.Process.Pid, torrc)
+	if err := os.WriteFile(filepath.Join(dir, pidsFile), []byte(pids), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := Down(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d < stopGrace {
+		t.Errorf("Down returned after %v, before the SIGTERM grace period", d)
+	}
+	if isOurTor(cmd.Process.Pid, torrc) {
+		t.Fatal("the process that ignores SIGTERM survived Down")
+	}
+}
+
+func TestDownSignalsOnlyItsOwn(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A process of someone else's whose PID is in the file (a reused PID).
+	other, _ := fakeNode(t, dir+"-other", "r0", false)
+	pids := fmt.Sprintf("%d r0 %s\n", other.Process.Pid, filepath.Join(dir, nodesDir, "r0", nodeTorrc))
+	if err := os.WriteFile(filepath.Join(dir, pidsFile), []byte(pids), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Down(context.Background(), dir); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("Down: %v, want ErrNotRunning", err)
+	}
+	if !isLive(other.Process.Pid) {
+		t.Fatal("Down signalled a process that is not its tor")
+	}
+	// A corrupt PID file is refused, nothing is signalled.
+	if err := os.WriteFile(filepath.Join(dir, pidsFile), []byte(fmt.Sprintf("%d r0 /etc/torrc\n", other.Process.Pid)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Down(context.Background(), dir); err == nil || errors.Is(err, ErrNotRunning) {
+		t.Fatalf("Down with a corrupt PID file: %v", err)
+	}
+	if err := Up(context.Background(), dir, Options{}); err == nil || !strings.Contains(err.Error(), pidsFile) {
+		t.Fatalf("Up with a corrupt PID file: %v", err)
+	}
+	if !isLive(other.Process.Pid) {
+		t.Fatal("a corrupt PID file got a process signalled")
+	}
+}
+
+type fakeM int
+
+func (m fakeM) Run() int { return int(m) }
+
+// TestMainBookkeeping runs Main's logic over a fake network (a temporary
+// directory, no tor): the exit code passes through, the directory goes
+// after passing tests and stays, named, after failing ones; a network that
+// cannot start fails the run with its error.
+func TestMainBookkeeping(t *testing.T) {
+	fakeStart := func(dir *string) func(context.Context, Options) (*Network, error) {
+		return func(context.Context, Options) (*Network, error) {
+			d, err := os.MkdirTemp("", "stn")
+			*dir = d
+			return &Network{dir: d, ownDir: true}, err
+		}
+	}
+	for _, code := range []int{0, 1} {
+		var dir string
+		var out strings.Builder
+		var got *Network
+		if c := runMain(fakeM(code), func(n *Network) { got = n }, fakeStart(&dir), Options{}, &out); c != code {
+			t.Fatalf("runMain = %d, want %d (%s)", c, code, out.String())
+		}
+		if got == nil || got.dir != dir {
+			t.Fatalf("setup got %v", got)
+		}
+		_, err := os.Stat(dir)
+		if code == 0 && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("passing tests: directory %s not removed (%v)", dir, err)
+		}
+		if code != 0 {
+			if err != nil || !strings.Contains(out.String(), dir) {
+				t.Errorf("failing tests: directory %s not kept and named (%v, %q)", dir, err, out.String())
+			}
+			os.RemoveAll(dir)
+		}
+	}
+	var out strings.Builder
+	failing := func(context.Context, Options) (*Network, error) { return nil, errors.New("boom; tor logs kept in /x") }
+	if c := runMain(fakeM(0), nil, failing, Options{}, &out); c == 0 || !strings.Contains(out.String(), "boom; tor logs kept in /x") {
+		t.Fatalf("runMain with a failing start = %d, %q", c, out.String())
 	}
 }

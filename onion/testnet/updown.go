@@ -211,7 +211,7 @@ func livePIDs(dir string) ([]int, error) {
 
 // writeFileAtomic writes a file through a temporary file and a rename.
 func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), tmpPrefix+"*")
 	if err != nil {
 		return err
 	}

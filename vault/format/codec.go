@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -39,12 +40,26 @@ type Segment struct {
 // LogMeta describes a conversation log; it is stored as a record value.
 // Live lists the sequence numbers of the log's segments in increasing order,
 // all below Next, the number the next new segment takes. Dropping marks a log
-// whose segments are being destroyed.
+// whose segments are being destroyed; Merge, a merge under way.
 type LogMeta struct {
 	Next     uint32
 	Dropping bool
 	Live     []uint32
+	Merge    *Merge
 }
+
+// Merge records a compaction under way: segment From's entries are being
+// moved into segment Into (its live neighbour, either side, the entries
+// staying in log order), which held IntoCount entries before. If Into holds
+// another count, the move happened.
+type Merge struct {
+	From, Into, IntoCount uint32
+}
+
+const (
+	flagDropping = 1 << iota
+	flagMerge
+)
 
 // frame wraps body in magic, its length and zero padding.
 func frame(magic string, body []byte) []byte {
@@ -243,24 +258,47 @@ func ParseSegment(b []byte) (*Segment, error) {
 	return seg, nil
 }
 
+func (m *LogMeta) check() error {
+	for i, q := range m.Live {
+		if q >= m.Next || (i > 0 && q <= m.Live[i-1]) {
+			return malformed("segment list out of order")
+		}
+	}
+	if g := m.Merge; g != nil {
+		i, j := slices.Index(m.Live, g.From), slices.Index(m.Live, g.Into)
+		if i < 0 || j < 0 || (i-j != 1 && j-i != 1) || g.IntoCount > MaxEntries {
+			return malformed("bad merge record")
+		}
+	}
+	return nil
+}
+
 // Marshal encodes m (unpadded: it lives inside a shard).
 func (m *LogMeta) Marshal() ([]byte, error) {
 	if len(m.Live) > MaxSegments {
 		return nil, malformed("too many segments")
+	}
+	if err := m.check(); err != nil {
+		return nil, err
 	}
 	var b cryptobyte.Builder
 	b.AddBytes([]byte(metaMagic))
 	b.AddUint32(m.Next)
 	var flags uint8
 	if m.Dropping {
-		flags = 1
+		flags |= flagDropping
+	}
+	if m.Merge != nil {
+		flags |= flagMerge
 	}
 	b.AddUint8(flags)
+	if m.Merge != nil {
+		b.AddUint32(m.Merge.From)
+		b.AddUint32(m.Merge.Into)
+		b.AddUint32(m.Merge.IntoCount)
+	}
 	b.AddUint32(uint32(len(m.Live)))
-	for i, q := range m.Live {
-		if q >= m.Next || (i > 0 && q <= m.Live[i-1]) {
-			return nil, malformed("segment list out of order")
-		}
+	for _, q := range m.Live {
 		b.AddUint32(q)
 	}
 	return b.Bytes()
@@ -274,16 +312,25 @@ func ParseLogMeta(b []byte) (*LogMeta, error) {
 	var flags uint8
 	var n uint32
 	if !s.ReadBytes(&magic, 4) || string(magic) != metaMagic || !s.ReadUint32(&m.Next) ||
-		!s.ReadUint8(&flags) || flags > 1 || !s.ReadUint32(&n) || n > MaxSegments || int64(n)*4 != int64(len(s)) {
+		!s.ReadUint8(&flags) || flags > flagDropping|flagMerge {
 		return nil, malformed("bad log metadata")
 	}
-	m.Dropping = flags == 1
+	m.Dropping = flags&flagDropping != 0
+	if flags&flagMerge != 0 {
+		m.Merge = &Merge{}
+		if !s.ReadUint32(&m.Merge.From) || !s.ReadUint32(&m.Merge.Into) || !s.ReadUint32(&m.Merge.IntoCount) {
+			return nil, malformed("bad log metadata")
+		}
+	}
+	if !s.ReadUint32(&n) || n > MaxSegments || int64(n)*4 != int64(len(s)) {
+		return nil, malformed("bad log metadata")
+	}
 	m.Live = make([]uint32, n)
 	for i := range m.Live {
 		s.ReadUint32(&m.Live[i])
-		if m.Live[i] >= m.Next || (i > 0 && m.Live[i] <= m.Live[i-1]) {
-			return nil, malformed("segment list out of order")
-		}
+	}
+	if err := m.check(); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
