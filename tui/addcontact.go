@@ -38,6 +38,9 @@ func (a *addScreen) SetSize(w, h int) {
 	a.code.Width = max(w-16, 10)
 }
 func (a *addScreen) typing() bool { return true }
+
+// fullscreen: the QR code takes the whole terminal.
+func (a *addScreen) fullscreen() bool { return a.showQR }
 func (a *addScreen) wipe() {
 	a.card, a.qr, a.showQR, a.err, a.check, a.busy, a.focus = "", "", false, "", nil, false, 0
 	a.name.Reset()
@@ -147,13 +150,17 @@ func (a *addScreen) View() string {
 	st := a.s.st
 	var b strings.Builder
 	if a.showQR {
+		// The whole terminal (see fullscreen): a QR code of a contact code
+		// is 23 rows, which fits 80x24 with one line of caption.
 		qr := strings.TrimRight(a.qr, "\n")
-		if n := strings.Count(qr, "\n") + 1; n+2 > a.h || lipgloss.Width(qr) > a.w {
-			b.WriteString("\n  " + st.Warn.Render(fmt.Sprintf("The QR code needs %d×%d cells: make the terminal larger.", lipgloss.Width(qr), n+2)) + "\n")
+		h := a.s.height
+		if n := strings.Count(qr, "\n") + 1; n+1 > h || lipgloss.Width(qr) > a.w {
+			b.WriteString("\n  " + st.Warn.Render(fmt.Sprintf("The QR code needs %d×%d cells: make the terminal larger.", lipgloss.Width(qr), n+1)) + "\n")
+			b.WriteString("  " + st.Subtle.Render("esc goes back") + "\n")
 			return b.String()
 		}
-		b.WriteString("  " + st.Subtle.Render("Your code as a QR code. esc goes back.") + "\n")
-		b.WriteString(lipgloss.PlaceHorizontal(a.w, lipgloss.Center, qr))
+		b.WriteString(lipgloss.PlaceHorizontal(a.w, lipgloss.Center, qr) + "\n")
+		b.WriteString(lipgloss.PlaceHorizontal(a.w, lipgloss.Center, st.Subtle.Render("your code as a QR code · esc goes back")))
 		return b.String()
 	}
 	b.WriteString("\n  " + st.Title.Render("Add a contact to "+sanitize.Line(a.s.identity)) + "\n\n")

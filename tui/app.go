@@ -427,6 +427,9 @@ func (m *Model) View() string {
 	}
 	w := m.s.width
 	st := m.s.st
+	if fs, ok := m.active().(interface{ fullscreen() bool }); ok && fs.fullscreen() && !m.showHelp && m.panicAt.IsZero() {
+		return fit(m.active().View(), w, m.s.height)
+	}
 	header := m.header()
 	var body string
 	if m.showHelp {

@@ -101,7 +101,14 @@ func TestProgramCreatesProfile(t *testing.T) {
 	pos := waitFor(t, out, 0, "Create your Sotto profile")
 	io.WriteString(inW, testPass+"\r"+testPass+"\r")
 	pos = waitFor(t, out, pos, "Your identities")
-	waitFor(t, out, pos, "No identity yet")
+	pos = waitFor(t, out, pos, "No identity yet")
+	// Lock, a wrong passphrase, then the right one (checked by the engine).
+	io.WriteString(inW, "\x0c")
+	pos = waitFor(t, out, pos, "Sotto is locked")
+	io.WriteString(inW, "wrong one\r")
+	pos = waitFor(t, out, pos, "wrong passphrase")
+	io.WriteString(inW, testPass+"\r")
+	waitFor(t, out, pos, "Your identities")
 	io.WriteString(inW, "\x03")
 	select {
 	case err := <-done:

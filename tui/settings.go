@@ -128,6 +128,10 @@ func (v *settingsScreen) View() string {
 	} else {
 		b.WriteString(st.Warn.Render("off") + st.Subtle.Render(": kept in memory only, gone when Sotto quits") + "\n")
 	}
-	b.WriteString("  " + st.Subtle.Render(fmt.Sprintf("press %s to turn it %s", "h", map[bool]string{true: "off", false: "on"}[ct.History])) + "\n")
+	toggle := "on"
+	if ct.History {
+		toggle = "off"
+	}
+	b.WriteString("  " + st.Subtle.Render(fmt.Sprintf("press h to turn it %s", toggle)) + "\n")
 	return b.String()
 }

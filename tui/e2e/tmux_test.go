@@ -1,5 +1,3 @@
-//go:build sottocore
-
 // Package e2e drives two real `sotto` terminal UIs in tmux over a private
 // Tor network on loopback: unlock, chat both ways, a disappearing timer,
 // lock and unlock. It reads the screens with capture-pane, as a person
@@ -112,7 +110,7 @@ func TestTwoUIsOverTor(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "sotto")
-	build := exec.Command("go", "build", "-tags", "sottocore,sottonet", "-o", bin, "github.com/sottochat/sotto/cmd/sotto")
+	build := exec.Command("go", "build", "-o", bin, "github.com/sottochat/sotto/cmd/sotto")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -434,10 +434,10 @@ func CheckCode(code string) error {
 	return nil
 }
 
-// QRCode draws a deterministic block pattern for text, shaped like a
-// 25-module QR code drawn with half blocks.
+// QRCode draws a deterministic block pattern for text, the size of
+// sotto.QRCode's drawing of a contact code (45 columns, 23 rows).
 func QRCode(text string) string {
-	const n = 25
+	const n = 45
 	h := crc32.ChecksumIEEE([]byte(text))
 	bit := func() bool { h = h*1664525 + 1013904223; return h>>31 == 1 }
 	var grid [n + 1][n]bool
