@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -66,12 +67,37 @@ func (a *app) passphrase(prompt string) (*sotto.Passphrase, error) {
 	if a.g.passphraseFile != "" {
 		return sotto.PassphraseFromFile(a.g.passphraseFile)
 	}
+	if err := needTTY(); err != nil {
+		return nil, err
+	}
 	return sotto.ReadPassphrase(prompt)
+}
+
+// needTTY fails with a hint when there is no terminal to ask on.
+func needTTY() error {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return usagef("pass --passphrase-file FILE (mode 0600), or run sotto in a terminal", "no terminal to read the passphrase from")
+	}
+	tty.Close()
+	return nil
+}
+
+// haveProfile fails with ErrNoProfile before any passphrase is asked for a
+// profile that does not exist.
+func (a *app) haveProfile() error {
+	if _, err := os.Stat(filepath.Join(a.profileDir(), profileVault)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w (%s)", sotto.ErrNoProfile, a.profileDir())
+	}
+	return nil
 }
 
 // open unlocks the profile.
 func (a *app) open(offline bool) (*sotto.Engine, error) {
 	if err := a.harden(); err != nil {
+		return nil, err
+	}
+	if err := a.haveProfile(); err != nil {
 		return nil, err
 	}
 	p, err := a.passphrase("Passphrase for " + a.profileDir() + ": ")
@@ -101,12 +127,18 @@ func (a *app) doInit() error {
 		return err
 	}
 	var p *sotto.Passphrase
+	if _, err := os.Stat(filepath.Join(a.profileDir(), profileVault)); err == nil {
+		return sotto.ErrProfileExists // before asking for a passphrase
+	}
 	if a.g.passphraseFile != "" {
 		var err error
 		if p, err = sotto.PassphraseFromFile(a.g.passphraseFile); err != nil {
 			return err
 		}
 	} else {
+		if err := needTTY(); err != nil {
+			return err
+		}
 		var err error
 		if p, err = readNewPassphrase("New passphrase for "+a.profileDir()+": ", "The same passphrase again: "); err != nil {
 			return err
@@ -121,6 +153,11 @@ func (a *app) doInit() error {
 }
 
 func (a *app) doRun() error {
+	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err != nil {
+		return usagef("for scripts and services use 'sotto headless' (docs/headless.md)", "the chat screen needs a terminal")
+	} else {
+		tty.Close()
+	}
 	if err := a.harden(); err != nil {
 		return err
 	}
@@ -139,29 +176,58 @@ func (a *app) doHeadless() error {
 	return err
 }
 
+// profileVault is where the core keeps a profile's vault (sotto's
+// vaultSubdir); 'sotto check' reads it file by file.
+const profileVault = "vault"
+
+// doCheck reads every file of the profile's vault with the passphrase and
+// reports damaged ones, without writing anything and without taking the
+// profile's lock (it works beside a running sotto).
 func (a *app) doCheck() error {
-	return a.withEngine(func(e *sotto.Engine) error {
-		ids := e.Identities()
-		n := 0
-		for _, id := range ids {
-			cs, err := e.Contacts(id.Name)
-			if err != nil {
-				return err
-			}
-			for _, c := range cs {
-				if _, err := e.Messages(id.Name, c.Name); err != nil {
-					return err
-				}
-				n++
-			}
+	if err := a.harden(); err != nil {
+		return err
+	}
+	if err := a.haveProfile(); err != nil {
+		return err
+	}
+	var p *vault.Passphrase
+	var err error
+	if a.g.passphraseFile != "" {
+		p, err = vault.PassphraseFromFile(a.g.passphraseFile)
+	} else if err = needTTY(); err == nil {
+		p, err = vault.ReadPassphrase("Passphrase for " + a.profileDir() + ": ")
+	}
+	if err != nil {
+		return err
+	}
+	defer p.Destroy()
+	dir := filepath.Join(a.profileDir(), profileVault)
+	rep, err := vault.Check(dir, p, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "profile %s: %d files, %d records, %d conversation logs with %d entries read back\n",
+		a.profileDir(), rep.Files, rep.Records, rep.Logs, rep.Entries)
+	if len(rep.Stray) > 0 {
+		fmt.Fprintf(a.stdout, "%d stray files (left by a crash; the next start removes them)\n", len(rep.Stray))
+	}
+	if !rep.OK() {
+		for _, d := range rep.Damaged {
+			fmt.Fprintf(a.stdout, "damaged: %v\n", d)
 		}
-		fmt.Fprintf(a.stdout, "profile %s: ok (%d identities, %d contacts read back)\n", a.profileDir(), len(ids), n)
-		return nil
-	})
+		return errDamaged
+	}
+	fmt.Fprintln(a.stdout, "ok")
+	return nil
 }
+
+var errDamaged = errors.New("sotto: the profile has damaged files")
 
 func (a *app) doPanic() error {
 	dir := a.profileDir()
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w (%s): nothing was wiped", sotto.ErrNoProfile, dir)
+	}
 	if err := sotto.Panic(dir); err != nil {
 		return err
 	}
@@ -401,6 +467,8 @@ func (a *app) classifyCore(err error) (classified, bool) {
 		return classified{exitTor, []string{"this needs tor running: do it in 'sotto run' or 'sotto headless'"}}, true
 	case is(onion.ErrTorUnavailable, onion.ErrTorTooOld):
 		return classified{exitTor, []string{"is tor installed ('make deps')? or point to a running tor with --tor-skip-launch and --tor-control-port"}}, true
+	case errors.Is(err, errDamaged):
+		return classified{exitFailure, []string{"the files listed cannot be read: they were truncated or changed on disk; restore the profile from a backup if you have one"}}, true
 	case errors.Is(err, errMismatch):
 		return classified{exitUsage, []string{"run 'sotto init' again and type the same passphrase twice"}}, true
 	}

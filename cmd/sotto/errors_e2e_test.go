@@ -37,6 +37,13 @@ func TestErrorPaths(t *testing.T) {
 	code, _, errs = p.run("init")
 	wantExit(t, "init twice", code, errs, exitProfileExists, "--profile")
 
+	code, _, errs = runSotto(t, "", "--profile", p.dir, "id", "list")
+	wantExit(t, "no terminal, no passphrase file", code, errs, exitUsage, "--passphrase-file")
+	code, _, errs = runSotto(t, "", "--profile", p.dir)
+	wantExit(t, "chat screen without a terminal", code, errs, exitUsage, "sotto headless")
+	code, _, errs = runSotto(t, "", "--profile", p.dir+"-typo", "panic", "--yes")
+	wantExit(t, "panic on a missing profile", code, errs, exitNoProfile, "nothing was wiped")
+
 	wrong := filepath.Join(filepath.Dir(p.pwFile), "wrong")
 	os.WriteFile(wrong, []byte("not the passphrase\n"), 0o600)
 	code, _, errs = runSotto(t, "", "--profile", p.dir, "--passphrase-file", wrong, "id", "list")
@@ -66,12 +73,47 @@ func TestErrorPaths(t *testing.T) {
 	}
 
 	// The profile is locked while a headless process has it open.
+	t.Log("profile in use")
 	h := p.headless()
 	h.do("ok", map[string]any{"cmd": "ping"})
+	t.Log("headless answers")
 	code, _, errs = p.run("id", "list")
 	wantExit(t, "profile in use", code, errs, exitProfileInUse, "close it first")
+	t.Log("refused")
 	h.stop()
+	t.Log("stopped")
 	p.must("id", "list")
+
+	// check reads the vault back; with the wrong passphrase it exits 3;
+	// a changed byte in a vault file is reported as damage.
+	if out := p.must("check"); !strings.Contains(out, "ok") {
+		t.Fatalf("check:\n%s", out)
+	}
+	code, _, errs = runSotto(t, "", "--profile", p.dir, "--passphrase-file", wrong, "check")
+	wantExit(t, "check, wrong passphrase", code, errs, exitWrongPassphrase, "wrong passphrase")
+	var victim string
+	filepath.Walk(filepath.Join(p.dir, "vault"), func(path string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() && fi.Size() > 64 && victim == "" && filepath.Base(filepath.Dir(path)) != "vault" {
+			victim = path
+		}
+		return nil
+	})
+	if victim == "" {
+		t.Fatal("no vault file to damage")
+	}
+	b, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x40
+	if err := os.WriteFile(victim, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := p.run("check")
+	wantExit(t, "check, damaged file", code, errs, exitFailure, "damaged")
+	if !strings.Contains(out, "damaged: ") {
+		t.Fatalf("check does not name the damaged file:\n%s", out)
+	}
 }
 
 // TestPassphraseFromTerminal drives init and unlock through a real

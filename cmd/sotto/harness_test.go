@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,10 +66,11 @@ func needNetwork(t *testing.T) {
 
 // profile is one user: a profile directory and a passphrase file.
 type profile struct {
-	t      *testing.T
-	name   string
-	dir    string
-	pwFile string
+	t          *testing.T
+	name       string
+	dir        string
+	pwFile     string
+	passphrase string
 }
 
 func newProfile(t *testing.T, name string) *profile {
@@ -80,8 +82,9 @@ func newProfile(t *testing.T, name string) *profile {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
-	p := &profile{t: t, name: name, dir: filepath.Join(base, "p"), pwFile: filepath.Join(base, "pw")}
-	if err := os.WriteFile(p.pwFile, []byte("correct horse "+name+" battery staple\n"), 0o600); err != nil {
+	p := &profile{t: t, name: name, dir: filepath.Join(base, "p"), pwFile: filepath.Join(base, "pw"),
+		passphrase: "correct horse " + name + " battery staple"}
+	if err := os.WriteFile(p.pwFile, []byte(p.passphrase+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -114,6 +117,9 @@ func runSotto(t *testing.T, stdin string, args ...string) (code int, stdout, std
 	defer cancel()
 	cmd := exec.CommandContext(ctx, sottoBin, args...)
 	cmd.Env = cleanEnv()
+	// A session of its own: no controlling terminal, even when the tests
+	// run in one, so sotto can never prompt or start the chat screen.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -146,7 +152,7 @@ type node struct {
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	done chan struct{} // closed when stdout ends
-	errb *strings.Builder
+	errb *lockedBuf
 
 	mu     sync.Mutex
 	lines  []map[string]any
@@ -159,6 +165,7 @@ func (p *profile) headless() *node {
 	p.t.Helper()
 	cmd := exec.Command(sottoBin, p.args("headless")...)
 	cmd.Env = cleanEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		p.t.Fatal(err)
@@ -167,7 +174,7 @@ func (p *profile) headless() *node {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	n := &node{t: p.t, name: p.name, cmd: cmd, in: in, done: make(chan struct{}), errb: &strings.Builder{}, notify: make(chan struct{})}
+	n := &node{t: p.t, name: p.name, cmd: cmd, in: in, done: make(chan struct{}), errb: &lockedBuf{}, notify: make(chan struct{})}
 	cmd.Stderr = n.errb
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
@@ -331,4 +338,34 @@ func (n *node) all(from int, match func(map[string]any) bool) []map[string]any {
 		}
 	}
 	return out
+}
+
+// lockedBuf collects a process's stderr; it may be read while written.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// dumpOnFailure logs the last lines of every node when t has failed.
+func dumpOnFailure(t *testing.T, nodes map[string]*node) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for name, n := range nodes {
+			t.Logf("--- %s: last output lines:\n%s\n--- %s: stderr:\n%s", name, n.tail(40), name, n.errb.String())
+		}
+	})
 }

@@ -14,6 +14,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/sottochat/sotto/threatmodel"
 )
 
 func main() {
@@ -84,6 +86,8 @@ func (a *app) dispatch(args []string) error {
 		return a.cmdPanic(rest)
 	case "version", "--version":
 		return a.cmdVersion(rest)
+	case "threatmodel":
+		return a.cmdThreatmodel(rest)
 	case "help":
 		if len(rest) == 1 {
 			return a.dispatch([]string{rest[0], "--help"})
@@ -125,6 +129,14 @@ func (a *app) cmdVersion(args []string) error {
 		return err
 	}
 	fmt.Fprintln(a.stdout, "sotto", version())
+	return nil
+}
+
+func (a *app) cmdThreatmodel(args []string) error {
+	if _, done, err := a.simple("threatmodel", threatmodelUsage, args, 0, 0, "no arguments", nil); done || err != nil {
+		return err
+	}
+	fmt.Fprint(a.stdout, threatmodel.Text())
 	return nil
 }
 

@@ -60,7 +60,7 @@ func TestHelpEverywhere(t *testing.T) {
 		{"--help"}, {"-h"}, {"help"}, {"help", "id"},
 		{"init", "--help"}, {"run", "-h"}, {"id", "--help"}, {"id", "new", "--help"}, {"id", "card", "-h"},
 		{"contact", "--help"}, {"contact", "add", "--help"}, {"headless", "--help"},
-		{"net", "--help"}, {"net", "up", "--help"}, {"check", "--help"}, {"panic", "--help"}, {"version", "--help"},
+		{"net", "--help"}, {"net", "up", "--help"}, {"check", "--help"}, {"panic", "--help"}, {"version", "--help"}, {"threatmodel", "--help"},
 		{"--profile", "/tmp/p", "id", "--help"},
 	}
 	for _, args := range cases {
@@ -131,5 +131,12 @@ func TestConfirmWithoutTerminal(t *testing.T) {
 	code, _, errs = call("panic")
 	if code != exitUsage || !strings.Contains(errs, "panic --yes") {
 		t.Fatalf("panic without tty: %d %q", code, errs)
+	}
+}
+
+func TestThreatmodel(t *testing.T) {
+	code, out, _ := call("threatmodel")
+	if code != 0 || !strings.Contains(out, "## T01") {
+		t.Fatalf("threatmodel: code %d, output starts %.200q", code, out)
 	}
 }

@@ -45,6 +45,24 @@ func TestNetUpDown(t *testing.T) {
 		t.Fatalf("second net up: exit %d\n%s", code, errs)
 	}
 
+	// A directory that holds something else, and an address that is not
+	// this machine's, fail clearly too.
+	other := filepath.Join(base, "other")
+	os.MkdirAll(other, 0o700)
+	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o600)
+	code, _, errs = runSotto(t, "", "net", "up", other)
+	if code != exitFailure || !strings.Contains(errs, "sotto") {
+		t.Fatalf("net up on a foreign directory: exit %d\n%s", code, errs)
+	}
+	if b, err := os.ReadFile(filepath.Join(other, "notes.txt")); err != nil || string(b) != "mine" {
+		t.Fatal("net up touched a foreign directory's files")
+	}
+	code, _, errs = runSotto(t, "", "net", "up", filepath.Join(base, "far"), "--listen", "192.0.2.1")
+	if code != exitFailure || strings.Count(strings.TrimSpace(errs), "\n") > 6 {
+		t.Fatalf("net up on an address not ours: exit %d\n%s", code, errs)
+	}
+	t.Logf("net up --listen 192.0.2.1: %s", strings.TrimSpace(errs))
+
 	// A client tor joins through the fragment (after the failed second up,
 	// so the first network is still there).
 	cdir := filepath.Join(base, "c")

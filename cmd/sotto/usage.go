@@ -28,6 +28,7 @@ Commands:
   net down DIR                  stop it
   check                         open the profile and check it is intact
   panic                         wipe the profile at once, without a passphrase
+  threatmodel                   print the threat model this binary was built with
   version                       print the version
 
 ` + globalFlagsUsage + `
@@ -179,14 +180,16 @@ hint: a small private network hides you only among its own few users and
 
 const checkUsage = `Usage: sotto check
 
-Opens the profile with its passphrase and checks that the vault is intact,
-without starting tor. Exit code 0 means the profile opens and reads back.
+Reads every file of the profile's vault with the passphrase and reports the
+ones that are damaged (truncated, changed on disk, or not Sotto's). It writes
+nothing, does not start tor, and works beside a running sotto.
 
 Examples:
   sotto check
   sotto --passphrase-file pw --profile /media/usb/sotto check
 
-hint: exit code 3 means the passphrase is wrong; nothing was changed.
+hint: exit code 3 means the passphrase is wrong; 1 with "damaged:" lines
+      means files cannot be read: restore from a backup if you have one.
 `
 
 const panicUsage = `Usage: sotto panic [--yes]
@@ -210,4 +213,16 @@ Examples:
   sotto version
 
 hint: a version of "(devel)" means a build from a source tree without a tag.
+`
+
+const threatmodelUsage = `Usage: sotto threatmodel
+
+Prints Sotto's threat model (threatmodel/THREATS.md, embedded in this
+binary): what it protects, from whom, each threat with its ID, mitigation,
+residual risk, and the tests that mount the attack.
+
+Examples:
+  sotto threatmodel | less
+
+hint: read the residual risks before you rely on Sotto.
 `
