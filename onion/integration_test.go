@@ -42,8 +42,8 @@ func needNetwork(t testing.TB) {
 // Budgets of the integration tests on the loopback network.
 const (
 	readyTimeout  = 90 * time.Second
-	onlineTimeout = 60 * time.Second
-	dialTimeout   = 60 * time.Second
+	onlineTimeout = 90 * time.Second
+	dialTimeout   = 90 * time.Second
 )
 
 // profileDir returns a short directory (unix socket paths must fit in ~100
