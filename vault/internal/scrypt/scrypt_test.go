@@ -6,6 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -180,4 +183,48 @@ func BenchmarkXCrypto(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestMemoryReturned checks that V (64 MiB here) is neither left in the
+// process (VmRSS) nor taken from the Go heap (HeapSys) once Key returns:
+// an idle client must not sit on the unlock's hundreds of MiB.
+func TestMemoryReturned(t *testing.T) {
+	const N, r = 1 << 16, 8 // V is 128·N·r bytes: 64 MiB
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rss0 := vmRSS(t)
+	k, err := Key([]byte("correct horse"), []byte("salt"), N, r, 1, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rss1 := vmRSS(t)
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapSys) - int64(before.HeapSys); grew > 16<<20 {
+		t.Errorf("the Go heap grew by %d MiB for a 64 MiB derivation: V is on the heap", grew>>20)
+	}
+	if grew := rss1 - rss0; grew > 16<<20 {
+		t.Errorf("VmRSS grew by %d MiB after a 64 MiB derivation: V was not returned", grew>>20)
+	}
+	t.Logf("VmRSS %d MiB before, %d MiB after; HeapSys %d MiB before, %d MiB after", rss0>>20, rss1>>20, before.HeapSys>>20, after.HeapSys>>20)
+	runtime.KeepAlive(k)
+}
+
+// vmRSS is this process's resident set size in bytes.
+func vmRSS(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS in /proc/self/status")
+	return 0
 }
