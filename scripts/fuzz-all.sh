@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs every Fuzz* target under ./fuzz/... for FUZZTIME each, one at a time
+# Runs every Fuzz* target under ./fuzz/... (and tui/sanitize) for FUZZTIME each, one at a time
 # (go test -fuzz accepts one target per package per run).
 set -euo pipefail
 FUZZTIME=${FUZZTIME:-30s}
 cd "$(dirname "$0")/.."
 total=0
-for pkg in $(go list ./fuzz/...); do
+# tui/sanitize keeps its fuzz target beside the sanitiser (it decodes terminal text from peers).
+for pkg in $(go list ./fuzz/... ./tui/sanitize); do
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     # Targets that are subjects of meta-tests skip themselves; they are not fuzzed.
     case "$target" in FuzzEmptyCorpus) continue ;; esac

@@ -1,43 +1,131 @@
 // Command sotto is a terminal messenger that talks only over Tor v3 onion
-// services. See README.md for a quick start.
+// services. See README.md for a quick start, docs/cli.md for the commands and
+// exit codes, and docs/headless.md for the JSON-lines mode.
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"strings"
+	"syscall"
 )
 
-const usage = `Usage: sotto <command> [arguments]
-
-Commands:
-  version      print the version
-
-Run 'sotto <command> --help' for the options of a command.
-`
-
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
 }
 
-// run dispatches a subcommand and returns the process exit code.
-func run(args []string, stdout, stderr io.Writer) int {
+// app is one invocation: the global flags and where its I/O goes.
+type app struct {
+	ctx    context.Context
+	g      globals
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+// run executes one command line and returns the process exit code. All the
+// mapping from errors to exit codes and hints happens here, in report.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) (code int) {
+	a := &app{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	defer func() {
+		// A panic is a bug, never the user's fault: say so without a stack
+		// trace (unless --debug), and exit with the failure code.
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "sotto: internal error: %v\nhint: this is a bug in sotto; please report it with the command you ran (without secrets)\n", r)
+			if a.g.debug {
+				stderr.Write(debug.Stack())
+			}
+			code = exitFailure
+		}
+	}()
+	return a.report(a.dispatch(args))
+}
+
+// dispatch parses the global flags up to the command name and runs it.
+func (a *app) dispatch(args []string) error {
+	fs := newFlagSet("sotto", &a.g)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return a.help(usage)
+		}
+		return usagef("run 'sotto --help' for the global flags and commands", "%v", err)
+	}
+	args = fs.Args()
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+		return a.cmdRun(nil)
 	}
-	switch args[0] {
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "init":
+		return a.cmdInit(rest)
+	case "run":
+		return a.cmdRun(rest)
+	case "id":
+		return a.cmdID(rest)
+	case "contact", "contacts":
+		return a.cmdContact(rest)
+	case "headless":
+		return a.cmdHeadless(rest)
+	case "net":
+		return a.cmdNet(rest)
+	case "check":
+		return a.cmdCheck(rest)
+	case "panic":
+		return a.cmdPanic(rest)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "sotto", version())
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
+		return a.cmdVersion(rest)
+	case "help":
+		if len(rest) == 1 {
+			return a.dispatch([]string{rest[0], "--help"})
+		}
+		return a.help(usage)
 	default:
-		fmt.Fprintf(stderr, "sotto: unknown command %q\nhint: run 'sotto help' for the list of commands\n", args[0])
-		return 2
+		return usagef("run 'sotto --help' for the list of commands", "unknown command %q", clip(cmd))
 	}
+}
+
+// help prints a usage text on stdout: asked-for help is not an error.
+func (a *app) help(text string) error {
+	fmt.Fprint(a.stdout, text)
+	return nil
+}
+
+// simple runs a command that takes no sub-command: it parses flags and
+// positional arguments, handling --help.
+func (a *app) simple(name, text string, args []string, min, max int, what string, setup func(*flag.FlagSet)) ([]string, bool, error) {
+	fs := newFlagSet(name, &a.g)
+	if setup != nil {
+		setup(fs)
+	}
+	pos, err := parse(fs, name, args)
+	if errors.Is(err, errHelp) {
+		return nil, true, a.help(text)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if err := nargs(name, pos, min, max, what); err != nil {
+		return nil, false, err
+	}
+	return pos, false, nil
+}
+
+func (a *app) cmdVersion(args []string) error {
+	if _, done, err := a.simple("version", versionUsage, args, 0, 0, "no arguments", nil); done || err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, "sotto", version())
+	return nil
 }
 
 func version() string {
@@ -45,4 +133,12 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "(devel)"
+}
+
+// clip shortens a user-typed string echoed in an error.
+func clip(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	return strings.ToValidUTF8(s, "?")
 }

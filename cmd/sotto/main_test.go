@@ -2,23 +2,134 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 )
 
-func TestUnknownCommandHints(t *testing.T) {
+// call runs the command line in process, with an empty environment.
+func call(args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"frobnicate"}, &out, &errb); code != 2 {
-		t.Fatalf("exit code %d, want 2", code)
+	code = run(context.Background(), args, strings.NewReader(""), &out, &errb, func(string) string { return "" })
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		say  string // in stderr
+	}{
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"unknown global flag", []string{"--frob", "id", "list"}, "flag provided but not defined"},
+		{"unknown command flag", []string{"id", "list", "--frob"}, "flag provided but not defined"},
+		{"id without sub-command", []string{"id"}, "needs a sub-command"},
+		{"id unknown sub-command", []string{"id", "mint"}, `"id mint"`},
+		{"id new without name", []string{"id", "new"}, "one NAME"},
+		{"id new two names", []string{"id", "new", "a", "b"}, "one NAME"},
+		{"id new ephemeral", []string{"id", "new", "x", "--ephemeral"}, "ephemeral identity lives in memory only"},
+		{"contact add short", []string{"contact", "add", "work", "alice"}, "IDENTITY PETNAME CODE"},
+		{"contact unknown", []string{"contact", "befriend"}, `"contact befriend"`},
+		{"net without dir", []string{"net", "up"}, "one DIR"},
+		{"net unknown", []string{"net", "sideways", "/tmp/x"}, `"net sideways"`},
+		{"version with args", []string{"version", "x"}, "no arguments"},
+		{"init with args", []string{"init", "secret"}, "no arguments"},
+		{"flag needs value", []string{"--profile"}, "flag needs an argument"},
 	}
-	if !strings.Contains(errb.String(), "hint:") {
-		t.Fatalf("no hint in %q", errb.String())
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := call(c.args...)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d; stderr %q", code, exitUsage, errs)
+			}
+			if out != "" {
+				t.Fatalf("stdout not empty: %q", out)
+			}
+			if !strings.Contains(errs, c.say) || !strings.Contains(errs, "\nhint: ") {
+				t.Fatalf("stderr %q does not say %q with a hint", errs, c.say)
+			}
+			if strings.Contains(errs, "goroutine ") || strings.Contains(errs, "panic") {
+				t.Fatalf("stack trace in %q", errs)
+			}
+		})
+	}
+}
+
+func TestHelpEverywhere(t *testing.T) {
+	cases := [][]string{
+		{"--help"}, {"-h"}, {"help"}, {"help", "id"},
+		{"init", "--help"}, {"run", "-h"}, {"id", "--help"}, {"id", "new", "--help"}, {"id", "card", "-h"},
+		{"contact", "--help"}, {"contact", "add", "--help"}, {"headless", "--help"},
+		{"net", "--help"}, {"net", "up", "--help"}, {"check", "--help"}, {"panic", "--help"}, {"version", "--help"},
+		{"--profile", "/tmp/p", "id", "--help"},
+	}
+	for _, args := range cases {
+		code, out, errs := call(args...)
+		if code != 0 || errs != "" {
+			t.Fatalf("%v: exit %d stderr %q", args, code, errs)
+		}
+		if !strings.HasPrefix(out, "Usage: sotto") || !strings.Contains(out, "Examples:") || !strings.Contains(out, "hint:") {
+			t.Fatalf("%v: usage text lacks usage, examples or hints:\n%s", args, out)
+		}
 	}
 }
 
 func TestVersion(t *testing.T) {
-	var out, errb bytes.Buffer
-	if code := run([]string{"version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "sotto ") {
-		t.Fatalf("version: code %d out %q", code, out.String())
+	code, out, _ := call("version")
+	if code != 0 || !strings.HasPrefix(out, "sotto ") {
+		t.Fatalf("version: code %d out %q", code, out)
+	}
+}
+
+// Flags may come before the command, between command and sub-command, and
+// after the positional arguments; "--" ends flag parsing.
+func TestFlagPlacement(t *testing.T) {
+	for _, args := range [][]string{
+		{"--profile", "/p", "--debug", "id", "list"},
+		{"id", "--profile", "/p", "--debug", "list"},
+		{"id", "list", "--profile=/p", "--debug"},
+	} {
+		a := &app{ctx: context.Background(), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, getenv: func(string) string { return "" }}
+		_ = a.dispatch(args)
+		if a.g.profile != "/p" || !a.g.debug {
+			t.Fatalf("%v: globals %+v", args, a.g)
+		}
+	}
+	fs := newFlagSet("x", &globals{})
+	pos, err := parse(fs, "x", []string{"a", "--debug", "b", "--", "--not-a-flag", "-x"})
+	if err != nil || strings.Join(pos, " ") != "a b --not-a-flag -x" {
+		t.Fatalf("pos %q err %v", pos, err)
+	}
+}
+
+func TestTorFlagsOverrideEnv(t *testing.T) {
+	env := map[string]string{"TOR_CONTROL_PORT": "9051", "TOR_SOCKS_PORT": "9050"}
+	getenv := func(k string) string { return env[k] }
+	tf := torFlags{controlPort: "9151"}
+	e := tf.env(getenv)
+	if e("TOR_CONTROL_PORT") != "9151" || e("TOR_SOCKS_PORT") != "9050" || tf.external(getenv) {
+		t.Fatal("flag does not override env, or external without skip-launch")
+	}
+	if !(torFlags{skipLaunch: true}).external(getenv) {
+		t.Fatal("--tor-skip-launch ignored")
+	}
+	env["TOR_SKIP_LAUNCH"] = "1"
+	if !(torFlags{}).external(getenv) {
+		t.Fatal("TOR_SKIP_LAUNCH=1 ignored")
+	}
+}
+
+// Without a terminal, destructive commands refuse and say which flag confirms.
+func TestConfirmWithoutTerminal(t *testing.T) {
+	if _, err := openTTYForTest(); err == nil {
+		t.Skip("a terminal is attached; this test needs none")
+	}
+	code, _, errs := call("id", "burn", "work")
+	if code != exitUsage || !strings.Contains(errs, "--yes") {
+		t.Fatalf("burn without tty: %d %q", code, errs)
+	}
+	code, _, errs = call("panic")
+	if code != exitUsage || !strings.Contains(errs, "panic --yes") {
+		t.Fatalf("panic without tty: %d %q", code, errs)
 	}
 }

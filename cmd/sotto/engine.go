@@ -1,0 +1,408 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/sottochat/sotto"
+	"github.com/sottochat/sotto/headless"
+	"github.com/sottochat/sotto/onion"
+	"github.com/sottochat/sotto/tui"
+	"github.com/sottochat/sotto/vault"
+)
+
+var _ headless.Engine = (*sotto.Engine)(nil)
+
+// profileDir is --profile, or the default under $XDG_DATA_HOME.
+func (a *app) profileDir() string {
+	if a.g.profile != "" {
+		return a.g.profile
+	}
+	return sotto.DefaultProfileDir()
+}
+
+// options builds the engine options from the global flags. offline: the
+// command manages the profile and needs no tor.
+func (a *app) options(offline bool) sotto.Options {
+	return sotto.Options{
+		ProfileDir:  a.profileDir(),
+		Network:     a.g.network,
+		ExternalTor: a.g.tor.external(a.getenv),
+		Offline:     offline,
+		Debug:       a.g.debug,
+	}
+}
+
+// harden readies the process to hold secrets: no core dumps, locked memory,
+// memory wiped on SIGINT/SIGTERM/SIGHUP. It also hands the external-tor
+// flags to the engine, which reads the TOR_* variables.
+func (a *app) harden() error {
+	if err := vault.Harden(nil); err != nil && a.g.debug {
+		fmt.Fprintln(a.stderr, "sotto: warning:", err)
+	}
+	t := a.g.tor
+	for k, v := range map[string]string{
+		"TOR_CONTROL_HOST": t.controlHost, "TOR_CONTROL_PORT": t.controlPort, "TOR_CONTROL_SOCKET": t.controlSocket,
+		"TOR_SOCKS_HOST": t.socksHost, "TOR_SOCKS_PORT": t.socksPort,
+	} {
+		if v != "" {
+			if err := os.Setenv(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	if t.skipLaunch {
+		return os.Setenv("TOR_SKIP_LAUNCH", "1")
+	}
+	return nil
+}
+
+// passphrase reads the passphrase from --passphrase-file or the terminal,
+// never from the command line or the environment.
+func (a *app) passphrase(prompt string) (*sotto.Passphrase, error) {
+	if a.g.passphraseFile != "" {
+		return sotto.PassphraseFromFile(a.g.passphraseFile)
+	}
+	return sotto.ReadPassphrase(prompt)
+}
+
+// open unlocks the profile.
+func (a *app) open(offline bool) (*sotto.Engine, error) {
+	if err := a.harden(); err != nil {
+		return nil, err
+	}
+	p, err := a.passphrase("Passphrase for " + a.profileDir() + ": ")
+	if err != nil {
+		return nil, err
+	}
+	defer p.Destroy()
+	return sotto.Open(a.ctx, a.options(offline), p)
+}
+
+// withEngine runs fn on an engine opened offline and closes it.
+func (a *app) withEngine(fn func(e *sotto.Engine) error) (err error) {
+	e, err := a.open(true)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := e.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	return fn(e)
+}
+
+func (a *app) doInit() error {
+	if err := a.harden(); err != nil {
+		return err
+	}
+	var p *sotto.Passphrase
+	if a.g.passphraseFile != "" {
+		var err error
+		if p, err = sotto.PassphraseFromFile(a.g.passphraseFile); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if p, err = readNewPassphrase("New passphrase for "+a.profileDir()+": ", "The same passphrase again: "); err != nil {
+			return err
+		}
+	}
+	defer p.Destroy()
+	if err := sotto.Init(a.ctx, a.options(true), p); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "created a profile in %s\nnext: sotto id new NAME\n", a.profileDir())
+	return nil
+}
+
+func (a *app) doRun() error {
+	if err := a.harden(); err != nil {
+		return err
+	}
+	return tui.Run(a.ctx, a.options(false), tui.Config{})
+}
+
+func (a *app) doHeadless() error {
+	e, err := a.open(false)
+	if err != nil {
+		return err
+	}
+	err = headless.Run(a.ctx, e, a.stdin, a.stdout)
+	if cerr := e.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (a *app) doCheck() error {
+	return a.withEngine(func(e *sotto.Engine) error {
+		ids := e.Identities()
+		n := 0
+		for _, id := range ids {
+			cs, err := e.Contacts(id.Name)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				if _, err := e.Messages(id.Name, c.Name); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		fmt.Fprintf(a.stdout, "profile %s: ok (%d identities, %d contacts read back)\n", a.profileDir(), len(ids), n)
+		return nil
+	})
+}
+
+func (a *app) doPanic() error {
+	dir := a.profileDir()
+	if err := sotto.Panic(dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "wiped %s\n", dir)
+	return nil
+}
+
+func (a *app) idNew(name string, open bool) error {
+	return a.withEngine(func(e *sotto.Engine) error {
+		info, err := e.NewIdentity(a.ctx, name, sotto.IdentityOptions{Open: open})
+		if err != nil {
+			return err
+		}
+		mode := "restricted: only contacts can reach it"
+		if info.Open {
+			mode = "open: strangers with its code can send contact requests"
+		}
+		fmt.Fprintf(a.stdout, "created identity %s (%s)\nnext: sotto id card %s\n", info.Name, mode, info.Name)
+		return nil
+	})
+}
+
+func (a *app) idList() error {
+	return a.withEngine(func(e *sotto.Engine) error {
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tMODE\tONION")
+		for _, id := range e.Identities() {
+			mode := "restricted"
+			if id.Open {
+				mode = "open"
+			}
+			if id.Ephemeral {
+				mode += ",ephemeral"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", id.Name, mode, id.Onion)
+		}
+		return tw.Flush()
+	})
+}
+
+func (a *app) idCard(name string, qr bool) error {
+	return a.withEngine(func(e *sotto.Engine) error {
+		code, err := e.Card(name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(a.stdout, code)
+		if qr {
+			fmt.Fprintln(a.stdout)
+			fmt.Fprint(a.stdout, sotto.QRCode(code))
+		}
+		return nil
+	})
+}
+
+func (a *app) idBurn(name string) error {
+	return a.withEngine(func(e *sotto.Engine) error {
+		if err := e.BurnIdentity(a.ctx, name); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "burned identity %s\n", name)
+		return nil
+	})
+}
+
+func (a *app) contactAdd(id, pet, code string) error {
+	// A bad code is refused before the passphrase is asked for.
+	if err := sotto.CheckCode(code); err != nil {
+		return err
+	}
+	return a.withEngine(func(e *sotto.Engine) error {
+		c, err := e.AddContact(a.ctx, id, pet, code)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "added %s to %s\nnext: make sure %s adds your code too (sotto id card %s), then compare the safety code: sotto contact verify %s %s\n",
+			c.Name, id, c.Name, id, id, c.Name)
+		return nil
+	})
+}
+
+func (a *app) contactList(id string) error {
+	return a.withEngine(func(e *sotto.Engine) error {
+		var ids []string
+		if id != "" {
+			ids = []string{id}
+		} else {
+			for _, i := range e.Identities() {
+				ids = append(ids, i.Name)
+			}
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "IDENTITY\tCONTACT\tVERIFIED\tTIMER\tHISTORY\tUNREAD")
+		for _, i := range ids {
+			cs, err := e.Contacts(i)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				timer := "off"
+				if c.Timer > 0 {
+					timer = c.Timer.String()
+				}
+				hist := "kept"
+				if !c.History {
+					hist = "memory only"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", i, c.Name, yesNo(c.Verified), timer, hist, c.Unread)
+			}
+		}
+		return tw.Flush()
+	})
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func (a *app) contactVerify(id, pet string, yes bool) error {
+	return a.withEngine(func(e *sotto.Engine) error {
+		code, err := e.SafetyCode(id, pet)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "safety code with %s:\n\n  %s\n\n", pet, code)
+		if !yes {
+			if err := a.confirm("Does "+pet+" see the same code? Type 'yes' to record it as verified: ", "yes", "contact verify "+id+" "+pet+" --yes"); err != nil {
+				return err
+			}
+		}
+		if err := e.Verify(id, pet); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "%s is verified\n", pet)
+		return nil
+	})
+}
+
+func (a *app) contactRemove(id, pet string) error {
+	return a.withEngine(func(e *sotto.Engine) error {
+		if err := e.RemoveContact(a.ctx, id, pet); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "removed %s from %s\n", pet, id)
+		return nil
+	})
+}
+
+func (a *app) contactRequests(id string) error {
+	return a.withEngine(func(e *sotto.Engine) error {
+		rs, err := e.Requests(id)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "REQUEST\tRECEIVED\tFIRST MESSAGE")
+		for _, r := range rs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.ID, r.At.UTC().Format("2006-01-02 15:04"), quoteUntrusted(r.Text))
+		}
+		return tw.Flush()
+	})
+}
+
+// quoteUntrusted makes a stranger's text safe for a terminal: Go quoting
+// escapes every control, escape and non-printable character.
+func quoteUntrusted(s string) string {
+	q := fmt.Sprintf("%+q", s)
+	if len(q) > 80 {
+		q = q[:77] + "..."
+	}
+	return strings.TrimSpace(q)
+}
+
+func (a *app) contactAccept(id, req, pet string) error {
+	return a.withEngine(func(e *sotto.Engine) error {
+		if err := e.AcceptRequest(a.ctx, id, req, pet); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "accepted: %s is now a contact of %s\n", pet, id)
+		return nil
+	})
+}
+
+func (a *app) contactReject(id, req string) error {
+	return a.withEngine(func(e *sotto.Engine) error {
+		if err := e.RejectRequest(a.ctx, id, req); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "rejected request %s\n", req)
+		return nil
+	})
+}
+
+// classifyCore maps the engine's, the vault's and onion's sentinel errors to
+// exit codes and hints.
+func (a *app) classifyCore(err error) (classified, bool) {
+	dir := a.profileDir()
+	is := func(targets ...error) bool {
+		for _, t := range targets {
+			if errors.Is(err, t) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case is(sotto.ErrWrongPassphrase, vault.ErrWrongPassphrase):
+		return classified{exitWrongPassphrase, []string{"the passphrase is case sensitive; nothing was changed"}}, true
+	case is(sotto.ErrNoProfile, vault.ErrNoVault):
+		return classified{exitNoProfile, []string{"run 'sotto init' to create a profile in " + dir + ", or pass --profile DIR"}}, true
+	case is(sotto.ErrProfileExists, vault.ErrExists):
+		return classified{exitProfileExists, []string{"pick another directory with --profile DIR; nothing was changed"}}, true
+	case is(sotto.ErrProfileInUse, vault.ErrLocked):
+		return classified{exitProfileInUse, []string{"another sotto (run or headless) has " + dir + " open: close it first, or use another --profile"}}, true
+	case is(sotto.ErrUnknownIdentity):
+		return classified{exitNotFound, []string{"'sotto id list' shows your identities"}}, true
+	case is(sotto.ErrUnknownContact):
+		return classified{exitNotFound, []string{"'sotto contact list' shows your contacts"}}, true
+	case is(sotto.ErrUnknownRequest):
+		return classified{exitNotFound, []string{"'sotto contact requests IDENTITY' lists the requests waiting"}}, true
+	case is(sotto.ErrBadCode):
+		return classified{exitBadCode, []string{"ask for the code again: it was mistyped, cut short or is not a Sotto code"}}, true
+	case is(sotto.ErrSelf):
+		return classified{exitBadCode, []string{"give this code to your contact, and add theirs"}}, true
+	case is(sotto.ErrIdentityExists):
+		return classified{exitExists, []string{"'sotto id list' shows the names in use"}}, true
+	case is(sotto.ErrContactExists):
+		return classified{exitExists, []string{"'sotto contact list' shows the names in use; a contact can be added once"}}, true
+	case is(sotto.ErrBadName):
+		return classified{exitUsage, []string{"use a short name of letters, digits, '-' and '_'"}}, true
+	case is(sotto.ErrBadTimer):
+		return classified{exitUsage, []string{"a timer is 0 (off) or from 30 seconds to 4 weeks"}}, true
+	case is(sotto.ErrOffline):
+		return classified{exitTor, []string{"this needs tor running: do it in 'sotto run' or 'sotto headless'"}}, true
+	case is(onion.ErrTorUnavailable, onion.ErrTorTooOld):
+		return classified{exitTor, []string{"is tor installed ('make deps')? or point to a running tor with --tor-skip-launch and --tor-control-port"}}, true
+	case errors.Is(err, errMismatch):
+		return classified{exitUsage, []string{"run 'sotto init' again and type the same passphrase twice"}}, true
+	}
+	return classified{}, false
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// wantExit checks an exit code and that stderr says what and what to do.
+func wantExit(t *testing.T, what string, code int, errs string, wantCode int, say string) {
+	t.Helper()
+	if code != wantCode {
+		t.Fatalf("%s: exit %d, want %d\n%s", what, code, wantCode, errs)
+	}
+	if !strings.Contains(errs, say) || !strings.Contains(errs, "\nhint: ") {
+		t.Fatalf("%s: stderr lacks %q or a hint:\n%s", what, say, errs)
+	}
+	if strings.Contains(errs, "goroutine ") {
+		t.Fatalf("%s: stack trace:\n%s", what, errs)
+	}
+}
+
+func TestErrorPaths(t *testing.T) {
+	needNetwork(t)
+	t.Parallel()
+	p := newProfile(t, "err")
+
+	code, _, errs := p.run("id", "list")
+	wantExit(t, "no profile", code, errs, exitNoProfile, "sotto init")
+
+	p.must("init")
+	code, _, errs = p.run("init")
+	wantExit(t, "init twice", code, errs, exitProfileExists, "--profile")
+
+	wrong := filepath.Join(filepath.Dir(p.pwFile), "wrong")
+	os.WriteFile(wrong, []byte("not the passphrase\n"), 0o600)
+	code, _, errs = runSotto(t, "", "--profile", p.dir, "--passphrase-file", wrong, "id", "list")
+	wantExit(t, "wrong passphrase", code, errs, exitWrongPassphrase, "nothing was changed")
+
+	loose := filepath.Join(filepath.Dir(p.pwFile), "loose")
+	os.WriteFile(loose, []byte("correct horse err battery staple\n"), 0o644)
+	code, _, errs = runSotto(t, "", "--profile", p.dir, "--passphrase-file", loose, "id", "list")
+	if code == 0 || !strings.Contains(errs, "chmod 600") {
+		t.Fatalf("world-readable passphrase file: exit %d\n%s", code, errs)
+	}
+
+	p.must("id", "new", "me")
+	code, _, errs = p.run("id", "new", "me")
+	wantExit(t, "identity exists", code, errs, exitExists, "id list")
+
+	code, _, errs = p.run("id", "card", "nobody")
+	wantExit(t, "unknown identity", code, errs, exitNotFound, "id list")
+
+	code, _, errs = p.run("contact", "remove", "me", "nobody")
+	wantExit(t, "unknown contact", code, errs, exitNotFound, "contact list")
+
+	myCode := strings.TrimSpace(p.must("id", "card", "me", "--no-qr"))
+	for _, bad := range []string{"garbage", myCode[:len(myCode)-3], myCode[:10] + "x" + myCode[11:]} {
+		code, _, errs = p.run("contact", "add", "me", "friend", bad)
+		wantExit(t, "bad code "+bad, code, errs, exitBadCode, "ask for the code again")
+	}
+
+	// The profile is locked while a headless process has it open.
+	h := p.headless()
+	h.do("ok", map[string]any{"cmd": "ping"})
+	code, _, errs = p.run("id", "list")
+	wantExit(t, "profile in use", code, errs, exitProfileInUse, "close it first")
+	h.stop()
+	p.must("id", "list")
+}
+
+// TestPassphraseFromTerminal drives init and unlock through a real
+// terminal (script(1) allocates a pty): the passphrase never touches argv,
+// the environment or stdin of sotto itself.
+func TestPassphraseFromTerminal(t *testing.T) {
+	needNetwork(t)
+	t.Parallel()
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) not installed")
+	}
+	base, err := os.MkdirTemp("", "sp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	dir := filepath.Join(base, "p")
+	// inTTY runs sotto under script(1) and types each answer after the
+	// prompt for it has appeared on the terminal.
+	inTTY := func(answers []string, args ...string) (int, string) {
+		t.Helper()
+		line := sottoBin + " --profile " + dir + " " + strings.Join(args, " ")
+		cmd := exec.Command("script", "-qec", line, "/dev/null")
+		cmd.Env = cleanEnv()
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := &watched{changed: make(chan struct{}, 1)}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range answers {
+			if !out.waitCount("assphrase", i+1, time.Minute) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("prompt %d never came:\n%s", i+1, out.String())
+			}
+			io.WriteString(stdin, a+"\n")
+		}
+		err = cmd.Wait()
+		stdin.Close()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), out.String()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, out.String()
+	}
+	if code, out := inTTY([]string{"two words", "other words"}, "init"); code != exitUsage || !strings.Contains(out, "differ") {
+		t.Fatalf("mismatched passphrases: exit %d\n%s", code, out)
+	}
+	if code, out := inTTY([]string{"two words", "two words"}, "init"); code != 0 || strings.Contains(out, "two words") {
+		t.Fatalf("init on a terminal (the passphrase must not be echoed): exit %d\n%s", code, out)
+	}
+	if code, out := inTTY([]string{"two words"}, "id", "list"); code != 0 || !strings.Contains(out, "NAME") {
+		t.Fatalf("unlock on a terminal: exit %d\n%s", code, out)
+	}
+	if code, out := inTTY([]string{"three words"}, "id", "list"); code != exitWrongPassphrase || strings.Contains(out, "three words") {
+		t.Fatalf("wrong passphrase on a terminal: exit %d\n%s", code, out)
+	}
+}
+
+// watched collects a process's output and signals every change.
+type watched struct {
+	mu      sync.Mutex
+	b       strings.Builder
+	changed chan struct{}
+}
+
+func (w *watched) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.b.Write(p)
+	w.mu.Unlock()
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (w *watched) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// waitCount waits until s occurs n times in the output.
+func (w *watched) waitCount(s string, n int, d time.Duration) bool {
+	deadline := time.After(d)
+	for strings.Count(w.String(), s) < n {
+		select {
+		case <-w.changed:
+		case <-deadline:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// globals are the flags every command accepts, before or after its name.
+type globals struct {
+	profile        string
+	passphraseFile string
+	network        string
+	debug          bool
+	tor            torFlags
+}
+
+// torFlags select a running tor instead of launching one. Each has the
+// meaning of the TOR_* environment variable named beside it; a flag wins
+// over the variable.
+type torFlags struct {
+	skipLaunch    bool   // TOR_SKIP_LAUNCH
+	controlHost   string // TOR_CONTROL_HOST
+	controlPort   string // TOR_CONTROL_PORT
+	controlSocket string // TOR_CONTROL_SOCKET
+	socksHost     string // TOR_SOCKS_HOST
+	socksPort     string // TOR_SOCKS_PORT
+}
+
+// env returns a getenv that answers the TOR_* variables from the flags when
+// they are set, and from getenv otherwise.
+func (t torFlags) env(getenv func(string) string) func(string) string {
+	set := map[string]string{
+		"TOR_CONTROL_HOST":   t.controlHost,
+		"TOR_CONTROL_PORT":   t.controlPort,
+		"TOR_CONTROL_SOCKET": t.controlSocket,
+		"TOR_SOCKS_HOST":     t.socksHost,
+		"TOR_SOCKS_PORT":     t.socksPort,
+	}
+	if t.skipLaunch {
+		set["TOR_SKIP_LAUNCH"] = "1"
+	}
+	return func(k string) string {
+		if v := set[k]; v != "" {
+			return v
+		}
+		return getenv(k)
+	}
+}
+
+// external reports whether a running tor is to be used, by flag or by
+// TOR_SKIP_LAUNCH=1 in the environment.
+func (t torFlags) external(getenv func(string) string) bool {
+	v := t.env(getenv)("TOR_SKIP_LAUNCH")
+	return v == "1" || strings.EqualFold(v, "true")
+}
+
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.profile, "profile", g.profile, "profile directory")
+	fs.StringVar(&g.passphraseFile, "passphrase-file", g.passphraseFile, "read the passphrase from this file")
+	fs.StringVar(&g.network, "network", g.network, "private network torrc fragment")
+	fs.BoolVar(&g.debug, "debug", g.debug, "more detail in errors")
+	fs.BoolVar(&g.tor.skipLaunch, "tor-skip-launch", g.tor.skipLaunch, "use a running tor")
+	fs.StringVar(&g.tor.controlHost, "tor-control-host", g.tor.controlHost, "tor control host")
+	fs.StringVar(&g.tor.controlPort, "tor-control-port", g.tor.controlPort, "tor control port")
+	fs.StringVar(&g.tor.controlSocket, "tor-control-socket", g.tor.controlSocket, "tor control socket")
+	fs.StringVar(&g.tor.socksHost, "tor-socks-host", g.tor.socksHost, "tor SOCKS host")
+	fs.StringVar(&g.tor.socksPort, "tor-socks-port", g.tor.socksPort, "tor SOCKS port")
+}
+
+// usageError is a mistake in the command line: exit code 2, with a hint.
+type usageError struct {
+	msg  string
+	hint string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(hint, format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...), hint: hint}
+}
+
+// errHelp asks for the usage text on stdout and exit code 0.
+var errHelp = errors.New("help requested")
+
+// newFlagSet returns a flag set for one command with the global flags on it.
+func newFlagSet(name string, g *globals) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	g.register(fs)
+	return fs
+}
+
+// parse parses flags anywhere among the arguments (the stdlib stops at the
+// first non-flag) and returns the positional arguments. Everything after
+// "--" is positional.
+func parse(fs *flag.FlagSet, cmd string, args []string) ([]string, error) {
+	var rest []string
+	for i, a := range args {
+		if a == "--" {
+			rest = append(rest, args[i+1:]...)
+			args = args[:i]
+			break
+		}
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
+			return nil, usagef("run 'sotto "+cmd+" --help' for its flags", "%s: %v", cmd, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	return append(pos, rest...), nil
+}
+
+// nargs checks the number of positional arguments.
+func nargs(cmd string, pos []string, min, max int, what string) error {
+	if len(pos) < min || len(pos) > max {
+		return usagef("run 'sotto "+cmd+" --help' for examples", "%s takes %s (got %d argument%s)", cmd, what, len(pos), plural(len(pos)))
+	}
+	return nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNetUpDown: 'sotto net up DIR' returns a usable network, a second 'up'
+// on the same DIR fails clearly and leaves it alone, a client tor given
+// DIR/network.torrc bootstraps to 100 %, and 'net down' stops it.
+func TestNetUpDown(t *testing.T) {
+	needNetwork(t)
+	t.Parallel()
+	base, err := os.MkdirTemp("", "sn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	dir := filepath.Join(base, "net")
+	code, out, errs := runSotto(t, "", "net", "up", dir)
+	if code != 0 {
+		t.Fatalf("net up: exit %d\n%s", code, errs)
+	}
+	up := true
+	defer func() {
+		if up {
+			runSotto(t, "", "net", "down", dir)
+		}
+	}()
+	if !strings.Contains(out, filepath.Join(dir, "network.torrc")) {
+		t.Fatalf("net up did not say where the client fragment is:\n%s", out)
+	}
+	frag, err := os.ReadFile(filepath.Join(dir, "network.torrc"))
+	if err != nil || !strings.Contains(string(frag), "DirAuthority") {
+		t.Fatalf("network.torrc: %v\n%s", err, frag)
+	}
+
+	code, _, errs = runSotto(t, "", "net", "up", dir)
+	if code != exitFailure || !strings.Contains(errs, "hint: ") || !strings.Contains(errs, "net down") {
+		t.Fatalf("second net up: exit %d\n%s", code, errs)
+	}
+
+	// A client tor joins through the fragment (after the failed second up,
+	// so the first network is still there).
+	cdir := filepath.Join(base, "c")
+	if err := os.MkdirAll(cdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	torrc := filepath.Join(base, "client.torrc")
+	logf := filepath.Join(base, "client.log")
+	conf := "DataDirectory " + cdir + "\nSocksPort auto\nLog notice file " + logf + "\n%include " + filepath.Join(dir, "network.torrc") + "\n"
+	if err := os.WriteFile(torrc, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tor := exec.CommandContext(ctx, "tor", "-f", torrc)
+	if err := tor.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { tor.Process.Kill(); tor.Wait() }()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		b, _ := os.ReadFile(logf)
+		if strings.Contains(string(b), "Bootstrapped 100%") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("client tor did not bootstrap with network.torrc; log:\n%s", b)
+		}
+		time.Sleep(500 * time.Millisecond) // polling a log file tor writes
+	}
+
+	code, _, errs = runSotto(t, "", "net", "down", dir)
+	if code != 0 {
+		t.Fatalf("net down: exit %d\n%s", code, errs)
+	}
+	up = false
+	code, _, errs = runSotto(t, "", "net", "down", dir)
+	if code != exitFailure || !strings.Contains(errs, "hint: ") {
+		t.Fatalf("second net down: exit %d\n%s", code, errs)
+	}
+}

@@ -1,0 +1,5 @@
+package main
+
+import "os"
+
+func openTTYForTest() (*os.File, error) { return os.OpenFile("/dev/tty", os.O_RDWR, 0) }

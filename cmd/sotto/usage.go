@@ -1,0 +1,213 @@
+package main
+
+// Usage texts, one per command. Each ends with examples and hints; the
+// flags shared by every command are listed once, in globalFlagsUsage.
+
+const usage = `Usage: sotto [global flags] <command> [arguments]
+
+Sotto is a terminal messenger that talks only over Tor v3 onion services.
+
+Commands:
+  init                          create a profile (asks for a new passphrase)
+  run                           open the chat screen (also plain 'sotto')
+  id new NAME [--open]          create an identity (its own onion service)
+  id list                       list identities
+  id card NAME                  print an identity's contact code and QR code
+  id burn NAME                  destroy an identity, its contacts and conversations
+  contact add IDENTITY PETNAME CODE
+                                add a contact from their contact code
+  contact list [IDENTITY]       list contacts
+  contact verify IDENTITY PETNAME
+                                show the safety code; record that you compared it
+  contact remove IDENTITY PETNAME
+  contact requests IDENTITY     contact requests to an open identity
+  contact accept IDENTITY REQUEST PETNAME
+  contact reject IDENTITY REQUEST
+  headless                      JSON lines on stdin/stdout, for scripts (docs/headless.md)
+  net up DIR [--listen ADDR]    run a private Tor network in DIR
+  net down DIR                  stop it
+  check                         open the profile and check it is intact
+  panic                         wipe the profile at once, without a passphrase
+  version                       print the version
+
+` + globalFlagsUsage + `
+Examples:
+  sotto init
+  sotto id new work
+  sotto id card work
+  sotto contact add work alice sotto1...
+  sotto --profile /media/usb/sotto run
+
+hint: 'sotto <command> --help' shows a command's flags and examples.
+hint: exit codes are listed in docs/cli.md.
+`
+
+const globalFlagsUsage = `Global flags (before or after the command):
+  --profile DIR           the profile directory (default: $XDG_DATA_HOME/sotto)
+  --passphrase-file FILE  read the passphrase from FILE instead of the terminal
+                          (never from the command line or the environment)
+  --network FILE          join the private Tor network FILE describes
+                          (DIR/network.torrc written by 'sotto net up DIR')
+  --tor-skip-launch       use a running tor instead of starting one (TOR_SKIP_LAUNCH=1)
+  --tor-control-host H    its control port host (TOR_CONTROL_HOST, default 127.0.0.1)
+  --tor-control-port P    its control port (TOR_CONTROL_PORT, default 9051)
+  --tor-control-socket S  or its control socket (TOR_CONTROL_SOCKET)
+  --tor-socks-host H      its SOCKS host (TOR_SOCKS_HOST, default 127.0.0.1)
+  --tor-socks-port P      its SOCKS port (TOR_SOCKS_PORT, default 9050)
+  --debug                 more detail in errors (never keys, messages or addresses)
+`
+
+const initUsage = `Usage: sotto init
+
+Creates a profile: an encrypted vault in the profile directory, unlocked by a
+passphrase you choose. Sotto asks for it twice on the terminal, or reads it
+from --passphrase-file.
+
+Examples:
+  sotto init
+  sotto --profile ~/sotto-work init
+
+hint: a long passphrase of several random words is both strong and typeable.
+hint: there is no recovery: without the passphrase the profile cannot be opened.
+`
+
+const idUsage = `Usage: sotto id new NAME [--open]
+       sotto id list
+       sotto id card NAME [--no-qr]
+       sotto id burn NAME [--yes]
+
+Each identity is its own onion service with its own contacts. Nobody can link
+two identities of one profile from the network.
+
+  new NAME     create a persistent identity
+    --open       open mode (a tip line): strangers who have its code can send a
+                 contact request, which waits for 'sotto contact accept'
+    --ephemeral  see the hint below
+  list         list identities
+  card NAME    print the contact code (one line) and a QR code of it
+    --no-qr      only the code line
+  burn NAME    destroy the identity, its keys, contacts and conversations
+    --yes        do not ask for confirmation
+
+Examples:
+  sotto id new work
+  sotto id new tips --open
+  sotto id card work --no-qr > work.code
+  sotto id burn work --yes
+
+hint: an ephemeral identity lives in memory only, so it dies with the process
+      that made it: create one in 'sotto run' or in 'sotto headless' with
+      {"cmd":"new_identity","identity":"NAME","ephemeral":true}.
+hint: give the code to a contact out of band: read it aloud, paste it, or show the QR code.
+`
+
+const contactUsage = `Usage: sotto contact add IDENTITY PETNAME CODE
+       sotto contact list [IDENTITY]
+       sotto contact verify IDENTITY PETNAME [--yes]
+       sotto contact remove IDENTITY PETNAME
+       sotto contact requests IDENTITY
+       sotto contact accept IDENTITY REQUEST PETNAME
+       sotto contact reject IDENTITY REQUEST
+
+  add       add the contact whose code is CODE to IDENTITY, under the name PETNAME;
+            once both sides have added each other they connect by themselves
+  list      list the contacts of IDENTITY (of every identity without it)
+  verify    show the safety code (the same on both screens) and record that you
+            compared it in person; --yes records without asking
+  remove    remove a contact and the conversation with it
+  requests  list contact requests waiting for an open-mode identity
+  accept    make the request REQUEST a contact named PETNAME
+  reject    refuse the request REQUEST
+
+Examples:
+  sotto contact add work alice "$(cat alice.code)"
+  sotto contact verify work alice
+  sotto contact requests tips
+  sotto contact accept tips 3f9a source1
+
+hint: a code that was mistyped or cut short is refused; ask for it again.
+hint: compare the safety code in person or on a call you trust: that is what
+      rules out a man in the middle.
+`
+
+const runUsage = `Usage: sotto run   (or plain 'sotto')
+
+Opens the chat screen: unlock, identities, contacts, conversations.
+
+Examples:
+  sotto
+  sotto --network /tmp/net/network.torrc run
+
+hint: the screen locks itself after 5 minutes without a key press.
+`
+
+const headlessUsage = `Usage: sotto headless
+
+Runs the engine with JSON lines on stdin and stdout and nothing else on
+stdout: one command per input line, one reply or event per output line.
+Every command and event is documented in docs/headless.md. The passphrase
+comes from --passphrase-file or the terminal (never from stdin).
+
+Examples:
+  echo '{"cmd":"identities"}' | sotto --passphrase-file pw headless
+  sotto --passphrase-file pw headless < commands.jsonl > events.jsonl
+
+hint: send {"cmd":"quit"} (or close stdin) to stop; messages already accepted
+      by "send" are in the outbox and go out on the next start.
+`
+
+const netUsage = `Usage: sotto net up DIR [--listen ADDR]
+       sotto net down DIR
+
+Runs a private Tor network (3 directory authorities and 5 relays) with its
+state in DIR, and returns once onion services can use it. DIR/network.torrc is
+what every client of that network loads: 'sotto --network DIR/network.torrc'.
+
+  up DIR        start the network
+    --listen ADDR  the IPv4 address relays bind to (default 127.0.0.1); a LAN
+                   address lets a community run its own Tor during a shutdown
+  down DIR      stop the network started in DIR
+
+Examples:
+  sotto net up /tmp/net
+  sotto --network /tmp/net/network.torrc run
+  sotto net down /tmp/net
+
+hint: a small private network hides you only among its own few users and
+      relays: whoever runs the relays can see who talks to whom.
+`
+
+const checkUsage = `Usage: sotto check
+
+Opens the profile with its passphrase and checks that the vault is intact,
+without starting tor. Exit code 0 means the profile opens and reads back.
+
+Examples:
+  sotto check
+  sotto --passphrase-file pw --profile /media/usb/sotto check
+
+hint: exit code 3 means the passphrase is wrong; nothing was changed.
+`
+
+const panicUsage = `Usage: sotto panic [--yes]
+
+Wipes the profile at once: keys first, then every file. It needs no
+passphrase and cannot be undone. Sotto asks once on the terminal unless
+--yes is given.
+
+Examples:
+  sotto panic --yes
+  sotto --profile /media/usb/sotto panic --yes
+
+hint: a running sotto also wipes its memory on SIGTERM.
+`
+
+const versionUsage = `Usage: sotto version
+
+Prints the version of this binary (from its build information).
+
+Examples:
+  sotto version
+
+hint: a version of "(devel)" means a build from a source tree without a tag.
+`

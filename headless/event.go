@@ -1,0 +1,319 @@
+package headless
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/sottochat/sotto"
+)
+
+// The JSON objects written to out. Field names are part of the documented
+// interface (docs/headless.md): add, never rename.
+
+// identityJSON describes a local identity.
+type identityJSON struct {
+	Name      string `json:"name"`
+	Onion     string `json:"onion"`
+	Ephemeral bool   `json:"ephemeral"`
+	Open      bool   `json:"open"`
+	Online    bool   `json:"online"`
+}
+
+// contactJSON describes a contact of one identity.
+type contactJSON struct {
+	Identity     string `json:"identity"`
+	Name         string `json:"name"`
+	Onion        string `json:"onion"`
+	Verified     bool   `json:"verified"`
+	Online       bool   `json:"online"`
+	Unread       int    `json:"unread"`
+	TimerSeconds int64  `json:"timer_seconds"`
+	History      bool   `json:"history"`
+}
+
+// messageJSON is one line of a conversation.
+type messageJSON struct {
+	ID           string  `json:"id"`
+	Identity     string  `json:"identity"`
+	Contact      string  `json:"contact"`
+	Direction    string  `json:"direction"` // "in", "out", "system"
+	Kind         string  `json:"kind"`      // "text", "timer"
+	Text         string  `json:"text,omitempty"`
+	TimerSeconds *int64  `json:"timer_seconds,omitempty"` // kind "timer" only
+	At           string  `json:"at"`
+	ExpiresAt    *string `json:"expires_at"`
+	State        string  `json:"state,omitempty"` // direction "out" only: "pending", "sent", "delivered"
+}
+
+// requestJSON is a contact request waiting for accept or reject.
+type requestJSON struct {
+	ID       string `json:"id"`
+	Identity string `json:"identity"`
+	Onion    string `json:"onion"`
+	Text     string `json:"text"`
+	At       string `json:"at"`
+}
+
+// torJSON is the state of the tor daemon.
+type torJSON struct {
+	State    string `json:"state"` // "starting", "bootstrapping", "ready", "down"
+	Progress int    `json:"progress"`
+	Summary  string `json:"summary,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// reply answers one command: event "ok" with the command's result under
+// one key (key, value), or event "error". Cmd and Tag echo the command.
+type reply struct {
+	Event string
+	Cmd   string
+	Tag   string
+	Error string
+	Code  string
+	key   string
+	value any
+}
+
+// MarshalJSON writes the keys in a fixed order, "event" first, and the
+// result key even when its list is empty.
+func (r reply) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(`{"event":`)
+	add := func(v any) error {
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		b.Truncate(b.Len() - 1) // Encode's newline
+		return nil
+	}
+	if err := add(r.Event); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct{ k, v string }{{"cmd", r.Cmd}, {"tag", r.Tag}, {"error", r.Error}, {"code", r.Code}} {
+		if f.v == "" {
+			continue
+		}
+		b.WriteString(`,"` + f.k + `":`)
+		if err := add(f.v); err != nil {
+			return nil, err
+		}
+	}
+	if r.key != "" {
+		b.WriteString(`,"` + r.key + `":`)
+		if err := add(r.value); err != nil {
+			return nil, err
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// Events, one struct per kind so that the key order is stable and "event"
+// comes first.
+type (
+	torEvent struct {
+		Event    string `json:"event"` // "tor"
+		Progress int    `json:"progress"`
+		State    string `json:"state"`
+		Summary  string `json:"summary,omitempty"`
+		Error    string `json:"error,omitempty"`
+	}
+	identityEvent struct {
+		Event    string `json:"event"` // "ready" or "offline"
+		Identity string `json:"identity"`
+		Onion    string `json:"onion"`
+	}
+	contactEvent struct {
+		Event    string `json:"event"` // "contact"
+		Identity string `json:"identity"`
+		Contact  string `json:"contact"`
+		State    string `json:"state"` // "online", "offline"
+	}
+	messageIDEvent struct {
+		Event    string `json:"event"` // "sent", "delivered", "expired"
+		Identity string `json:"identity"`
+		Contact  string `json:"contact"`
+		Message  string `json:"message"`
+	}
+	messageEvent struct {
+		Event     string  `json:"event"` // "message"
+		Identity  string  `json:"identity"`
+		Contact   string  `json:"contact"`
+		Message   string  `json:"message"`
+		Text      string  `json:"text"`
+		At        string  `json:"at"`
+		ExpiresAt *string `json:"expires_at"`
+	}
+	timerEvent struct {
+		Event     string  `json:"event"` // "timer"
+		Identity  string  `json:"identity"`
+		Contact   string  `json:"contact"`
+		Message   string  `json:"message"`
+		Seconds   int64   `json:"seconds"`
+		By        string  `json:"by"` // "me" or "contact"
+		At        string  `json:"at"`
+		ExpiresAt *string `json:"expires_at"`
+	}
+	requestEvent struct {
+		Event    string `json:"event"` // "request"
+		Identity string `json:"identity"`
+		Request  string `json:"request"`
+		Onion    string `json:"onion"`
+		Text     string `json:"text"`
+		At       string `json:"at"`
+	}
+	errorEvent struct {
+		Event string `json:"event"` // "error"
+		Error string `json:"error"`
+		Code  string `json:"code,omitempty"`
+	}
+)
+
+// encodeEvent maps an engine event to its JSON object; ok is false for an
+// event kind this version does not know (it is skipped, not guessed at).
+func encodeEvent(ev sotto.Event) (v any, ok bool) {
+	switch ev := ev.(type) {
+	case sotto.TorEvent:
+		return torEvent{Event: "tor", Progress: ev.Status.Percent, State: torState(ev.Status.State), Summary: ev.Status.Summary, Error: ev.Status.Err}, true
+	case sotto.IdentityEvent:
+		name := "ready"
+		if !ev.Online {
+			name = "offline"
+		}
+		return identityEvent{Event: name, Identity: ev.Identity, Onion: ev.Onion}, true
+	case sotto.ContactEvent:
+		st := "offline"
+		if ev.Online {
+			st = "online"
+		}
+		return contactEvent{Event: "contact", Identity: ev.Identity, Contact: ev.Contact, State: st}, true
+	case sotto.SentEvent:
+		return messageIDEvent{Event: "sent", Identity: ev.Identity, Contact: ev.Contact, Message: ev.ID.String()}, true
+	case sotto.DeliveredEvent:
+		return messageIDEvent{Event: "delivered", Identity: ev.Identity, Contact: ev.Contact, Message: ev.ID.String()}, true
+	case sotto.ExpiredEvent:
+		return messageIDEvent{Event: "expired", Identity: ev.Identity, Contact: ev.Contact, Message: ev.ID.String()}, true
+	case sotto.MessageEvent:
+		m := ev.Message
+		if m.Kind == sotto.TimerMessage {
+			by := "contact"
+			if m.Dir == sotto.Outgoing {
+				by = "me"
+			}
+			return timerEvent{Event: "timer", Identity: m.Identity, Contact: m.Contact, Message: m.ID.String(),
+				Seconds: seconds(m.Timer), By: by, At: timestamp(m.At), ExpiresAt: expiry(m.ExpiresAt)}, true
+		}
+		return messageEvent{Event: "message", Identity: m.Identity, Contact: m.Contact, Message: m.ID.String(),
+			Text: m.Text, At: timestamp(m.At), ExpiresAt: expiry(m.ExpiresAt)}, true
+	case sotto.RequestEvent:
+		r := ev.Request
+		return requestEvent{Event: "request", Identity: r.Identity, Request: r.ID, Onion: r.Onion, Text: r.Text, At: timestamp(r.At)}, true
+	case sotto.ErrorEvent:
+		msg := "unknown error"
+		if ev.Err != nil {
+			msg = ev.Err.Error()
+		}
+		return errorEvent{Event: "error", Error: msg, Code: errorCode(ev.Err)}, true
+	}
+	return nil, false
+}
+
+func torState(s sotto.TorState) string {
+	switch s {
+	case sotto.TorStarting:
+		return "starting"
+	case sotto.TorBootstrapping:
+		return "bootstrapping"
+	case sotto.TorReady:
+		return "ready"
+	case sotto.TorDown:
+		return "down"
+	}
+	return "unknown"
+}
+
+func toTor(s sotto.TorStatus) *torJSON {
+	return &torJSON{State: torState(s.State), Progress: s.Percent, Summary: s.Summary, Error: s.Err}
+}
+
+func toIdentity(i sotto.IdentityInfo) identityJSON {
+	return identityJSON{Name: i.Name, Onion: i.Onion, Ephemeral: i.Ephemeral, Open: i.Open, Online: i.Online}
+}
+
+func toContact(c sotto.ContactInfo) contactJSON {
+	return contactJSON{Identity: c.Identity, Name: c.Name, Onion: c.Onion, Verified: c.Verified, Online: c.Online,
+		Unread: c.Unread, TimerSeconds: seconds(c.Timer), History: c.History}
+}
+
+func toMessage(m sotto.Message) messageJSON {
+	out := messageJSON{ID: m.ID.String(), Identity: m.Identity, Contact: m.Contact, Text: m.Text,
+		At: timestamp(m.At), ExpiresAt: expiry(m.ExpiresAt)}
+	switch m.Dir {
+	case sotto.Outgoing:
+		out.Direction = "out"
+		switch m.State {
+		case sotto.Pending:
+			out.State = "pending"
+		case sotto.Sent:
+			out.State = "sent"
+		case sotto.Delivered:
+			out.State = "delivered"
+		}
+	case sotto.Incoming:
+		out.Direction = "in"
+	default:
+		out.Direction = "system"
+	}
+	switch m.Kind {
+	case sotto.TimerMessage:
+		out.Kind = "timer"
+		s := seconds(m.Timer)
+		out.TimerSeconds = &s
+	default:
+		out.Kind = "text"
+	}
+	return out
+}
+
+func toRequest(r sotto.Request) requestJSON {
+	return requestJSON{ID: r.ID, Identity: r.Identity, Onion: r.Onion, Text: r.Text, At: timestamp(r.At)}
+}
+
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+func timestamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func expiry(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
+// errorCode gives scripts a stable, machine-readable name for the errors
+// they can act on; "" for anything else. The list is in docs/headless.md.
+func errorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		return "bad_command"
+	}
+	for _, c := range errorCodes {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	return ""
+}

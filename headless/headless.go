@@ -1,0 +1,327 @@
+package headless
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/sottochat/sotto"
+)
+
+// Engine is the part of *sotto.Engine the headless mode drives. cmd/sotto
+// passes the real engine; tests pass headlesstest.Engine.
+type Engine interface {
+	Events() <-chan sotto.Event
+	TorStatus() sotto.TorStatus
+	Identities() []sotto.IdentityInfo
+	NewIdentity(ctx context.Context, name string, o sotto.IdentityOptions) (sotto.IdentityInfo, error)
+	BurnIdentity(ctx context.Context, name string) error
+	Card(identity string) (string, error)
+	AddContact(ctx context.Context, identity, petname, code string) (sotto.ContactInfo, error)
+	RemoveContact(ctx context.Context, identity, petname string) error
+	Contacts(identity string) ([]sotto.ContactInfo, error)
+	SafetyCode(identity, contact string) (string, error)
+	Verify(identity, contact string) error
+	Messages(identity, contact string) ([]sotto.Message, error)
+	MarkRead(identity, contact string) error
+	Send(ctx context.Context, identity, contact, text string) (sotto.MessageID, error)
+	SetTimer(ctx context.Context, identity, contact string, d time.Duration) error
+	SetHistory(identity, contact string, keep bool) error
+	Requests(identity string) ([]sotto.Request, error)
+	AcceptRequest(ctx context.Context, identity, requestID, petname string) error
+	RejectRequest(ctx context.Context, identity, requestID string) error
+}
+
+// Run reads commands from in and writes replies and events to out, one JSON
+// object per line each way, until a "quit" command, the end of in, ctx being
+// done, or the engine closing its event channel. It returns nil after quit or
+// end of input, ctx.Err() when ctx is done, and an error when out cannot be
+// written or the engine's events stop.
+//
+// Every command gets exactly one reply ("ok" or "error", with the command's
+// "cmd" and "tag"); engine events are written as they happen, interleaved with
+// replies, so a "sent" event may come before the "ok" of its "send". A line
+// that is not a valid command gets an "error" reply and Run carries on.
+//
+// Run does not close in or out. When it returns because ctx is done, the
+// goroutine reading in ends at the next line or at the end of in; in belongs
+// to the caller, who closes it.
+func Run(ctx context.Context, e Engine, in io.Reader, out io.Writer) error {
+	if ctx == nil {
+		return errors.New("headless: nil context")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := &writer{out: out}
+
+	// One goroutine pumps engine events to out; Run waits for it.
+	pumpDone := make(chan error, 1)
+	go func() { pumpDone <- pump(ctx, e.Events(), w) }()
+
+	// One goroutine reads lines; it hands each over and waits to be asked for
+	// the next, so it never reads ahead of the command being run.
+	lines := make(chan lineResult)
+	next := make(chan struct{})
+	go readLines(in, lines, next, ctx.Done())
+
+	finish := func(err error) error {
+		cancel()
+		if perr := <-pumpDone; err == nil && perr != nil && !errors.Is(perr, context.Canceled) {
+			err = perr
+		}
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return finish(ctx.Err())
+		case err := <-pumpDone:
+			pumpDone <- err // finish reads it again
+			return finish(err)
+		case lr, ok := <-lines:
+			if !ok {
+				return finish(nil) // end of input
+			}
+			if lr.err != nil {
+				return finish(lr.err)
+			}
+			quit, err := handleLine(ctx, e, w, lr)
+			if err != nil || quit {
+				return finish(err)
+			}
+			select {
+			case next <- struct{}{}:
+			case <-ctx.Done():
+				return finish(ctx.Err())
+			}
+		}
+	}
+}
+
+// lineResult is one line read from in, or the reason reading stopped.
+type lineResult struct {
+	line    []byte
+	tooLong bool
+	err     error // a read error other than io.EOF
+}
+
+// readLines reads newline-terminated lines of at most MaxLineBytes. A longer
+// line is skipped up to its newline and reported as tooLong. It closes lines
+// at the end of input.
+func readLines(in io.Reader, lines chan<- lineResult, next <-chan struct{}, done <-chan struct{}) {
+	defer close(lines)
+	br := bufio.NewReaderSize(in, 4096)
+	var buf []byte
+	tooLong := false
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(frag) > 0 {
+			if !tooLong && len(buf)+len(frag) > MaxLineBytes+1 { // +1: the newline itself
+				tooLong = true
+				buf = buf[:0]
+			}
+			if !tooLong {
+				buf = append(buf, frag...)
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil && err != io.EOF {
+			select {
+			case lines <- lineResult{err: fmt.Errorf("headless: reading input: %w", err)}:
+			case <-done:
+			}
+			return
+		}
+		if len(frag) > 0 || tooLong || len(buf) > 0 {
+			line := bytes.TrimSuffix(buf, []byte("\n"))
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			lr := lineResult{line: append([]byte(nil), line...), tooLong: tooLong}
+			buf, tooLong = buf[:0], false
+			if len(bytes.TrimSpace(lr.line)) > 0 || lr.tooLong {
+				select {
+				case lines <- lr:
+				case <-done:
+					return
+				}
+				select {
+				case <-next:
+				case <-done:
+					return
+				}
+			}
+		}
+		if err == io.EOF {
+			return
+		}
+	}
+}
+
+// pump writes engine events until ctx is done or the channel closes.
+func pump(ctx context.Context, events <-chan sotto.Event, w *writer) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev, ok := <-events:
+			if !ok {
+				return errors.New("headless: the engine stopped")
+			}
+			if v, ok := encodeEvent(ev); ok {
+				if err := w.write(v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// writer serialises whole lines to out.
+type writer struct {
+	mu  sync.Mutex
+	out io.Writer
+	err error
+}
+
+func (w *writer) write(v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("headless: encoding output: %w", err)
+	}
+	line := escapeInvisible(b.Bytes())
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	if _, err := w.out.Write(line); err != nil {
+		w.err = fmt.Errorf("headless: writing output: %w", err)
+	}
+	return w.err
+}
+
+// handleLine runs one line's command and writes its reply. It reports quit
+// for the "quit" command, and an error only when out cannot be written.
+func handleLine(ctx context.Context, e Engine, w *writer, lr lineResult) (quit bool, err error) {
+	if lr.tooLong {
+		return false, w.write(reply{Event: "error", Error: fmt.Sprintf("headless: line longer than %d bytes, skipped", MaxLineBytes), Code: "bad_command"})
+	}
+	c, err := ParseCommand(lr.line)
+	if err != nil {
+		var ce *CommandError
+		r := reply{Event: "error", Error: err.Error(), Code: "bad_command"}
+		if errors.As(err, &ce) {
+			r.Cmd, r.Tag = ce.Cmd, ce.Tag
+		}
+		return false, w.write(r)
+	}
+	r, err := execute(ctx, e, c)
+	r.Cmd, r.Tag = c.Cmd, c.Tag
+	if err != nil {
+		r = reply{Event: "error", Cmd: c.Cmd, Tag: c.Tag, Error: err.Error(), Code: errorCode(err)}
+	} else {
+		r.Event = "ok"
+	}
+	return c.Cmd == "quit", w.write(r)
+}
+
+// execute runs a valid command against the engine.
+func execute(ctx context.Context, e Engine, c Command) (reply, error) {
+	var r reply
+	switch c.Cmd {
+	case "ping", "quit":
+	case "status":
+		r.key, r.value = "tor", toTor(e.TorStatus())
+	case "identities":
+		ids := []identityJSON{}
+		for _, i := range e.Identities() {
+			ids = append(ids, toIdentity(i))
+		}
+		r.key, r.value = "identities", ids
+	case "new_identity":
+		info, err := e.NewIdentity(ctx, c.Identity, sotto.IdentityOptions{Ephemeral: c.Ephemeral, Open: c.Open})
+		if err != nil {
+			return r, err
+		}
+		r.key, r.value = "identity_info", toIdentity(info)
+	case "burn":
+		return r, e.BurnIdentity(ctx, c.Identity)
+	case "card":
+		code, err := e.Card(c.Identity)
+		r.key, r.value = "contact_code", code
+		return r, err
+	case "contacts":
+		cs, err := e.Contacts(c.Identity)
+		if err != nil {
+			return r, err
+		}
+		list := []contactJSON{}
+		for _, ci := range cs {
+			list = append(list, toContact(ci))
+		}
+		r.key, r.value = "contacts", list
+	case "add_contact":
+		ci, err := e.AddContact(ctx, c.Identity, c.Contact, c.Code)
+		if err != nil {
+			return r, err
+		}
+		r.key, r.value = "contact_info", toContact(ci)
+	case "remove_contact":
+		return r, e.RemoveContact(ctx, c.Identity, c.Contact)
+	case "safety_code":
+		s, err := e.SafetyCode(c.Identity, c.Contact)
+		r.key, r.value = "safety_code", s
+		return r, err
+	case "verify":
+		return r, e.Verify(c.Identity, c.Contact)
+	case "messages":
+		ms, err := e.Messages(c.Identity, c.Contact)
+		if err != nil {
+			return r, err
+		}
+		list := []messageJSON{}
+		for _, m := range ms {
+			list = append(list, toMessage(m))
+		}
+		r.key, r.value = "messages", list
+	case "read":
+		return r, e.MarkRead(c.Identity, c.Contact)
+	case "send":
+		id, err := e.Send(ctx, c.Identity, c.Contact, c.Text)
+		if err != nil {
+			return r, err
+		}
+		r.key, r.value = "message", id.String()
+	case "timer":
+		return r, e.SetTimer(ctx, c.Identity, c.Contact, time.Duration(*c.Seconds)*time.Second)
+	case "history":
+		return r, e.SetHistory(c.Identity, c.Contact, *c.Keep)
+	case "requests":
+		rs, err := e.Requests(c.Identity)
+		if err != nil {
+			return r, err
+		}
+		list := []requestJSON{}
+		for _, q := range rs {
+			list = append(list, toRequest(q))
+		}
+		r.key, r.value = "requests", list
+	case "accept":
+		return r, e.AcceptRequest(ctx, c.Identity, c.Request, c.Contact)
+	case "reject":
+		return r, e.RejectRequest(ctx, c.Identity, c.Request)
+	default:
+		// ParseCommand only lets known commands through.
+		return r, fmt.Errorf("headless: command %q not handled", c.Cmd)
+	}
+	return r, nil
+}

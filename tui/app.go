@@ -1,0 +1,620 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/sottochat/sotto"
+	"github.com/sottochat/sotto/tui/keymap"
+	"github.com/sottochat/sotto/tui/sanitize"
+	"github.com/sottochat/sotto/tui/styles"
+)
+
+// Component is one screen: a Bubble Tea model, a help.KeyMap and SetSize.
+type Component interface {
+	tea.Model
+	help.KeyMap
+	SetSize(width, height int)
+}
+
+// screen is a Component the root model drives.
+type screen interface {
+	Component
+	// enter is called when the screen becomes active; it returns the
+	// commands that load its data.
+	enter() tea.Cmd
+	// typing reports whether printable keys go to a text field.
+	typing() bool
+	// wipe drops decrypted text and typed input (lock, panic, quit).
+	wipe()
+}
+
+type page int
+
+const (
+	pageNone page = iota
+	pageLoading
+	pageCreate
+	pageUnlock
+	pageIdentities
+	pageContacts
+	pageChat
+	pageAdd
+	pageVerify
+	pageSettings
+	pageRequests
+	pageCount
+)
+
+// shared is the state every screen reads: the engine, the keys and styles,
+// the clock, and the current identity and contact.
+type shared struct {
+	ctx      context.Context
+	prof     Profile
+	eng      Engine
+	keys     keymap.KeyMap
+	st       styles.Styles
+	now      time.Time // time of the latest tick
+	identity string
+	// identityOpen: the current identity is in open mode (takes requests).
+	identityOpen bool
+	contact      sotto.ContactInfo
+	// returnTo is where Back goes from the settings screen.
+	returnTo page
+	width    int
+	height   int
+}
+
+// updateContact refreshes the current contact from a reloaded list.
+func (s *shared) updateContact(msg contactsMsg) {
+	if msg.err != nil || msg.identity != s.identity {
+		return
+	}
+	for _, c := range msg.list {
+		if c.Name == s.contact.Name {
+			s.contact = c
+			return
+		}
+	}
+}
+
+// Model is the root model of the UI.
+type Model struct {
+	s          *shared
+	page       page
+	screens    [pageCount]screen
+	help       help.Model
+	showHelp   bool
+	tor        sotto.TorStatus
+	status     string
+	statusErr  bool
+	panicAt    time.Time // first press of the panic key; zero when not armed
+	lastKey    time.Time
+	idle       time.Duration
+	locked     bool
+	quitting   bool
+	err        error // returned by Run
+	background bool  // run the tick and the event reader (off in tests)
+}
+
+// New returns the root model for a profile. now is the clock (nil: time.Now).
+func New(ctx context.Context, p Profile, c Config, now func() time.Time) *Model {
+	if now == nil {
+		now = time.Now
+	}
+	idle := c.IdleLock
+	if idle == 0 {
+		idle = DefaultIdleLock
+	}
+	s := &shared{ctx: ctx, prof: p, keys: keymap.Default(), st: styles.Default(), now: now(), width: 80, height: 24}
+	m := &Model{s: s, page: pageLoading, idle: idle, lastKey: s.now, background: true}
+	m.help = help.New()
+	m.help.ShortSeparator = " · "
+	m.help.Styles.ShortKey = s.st.HelpKey
+	m.help.Styles.ShortDesc = s.st.HelpDesc
+	m.help.Styles.ShortSeparator = s.st.HelpDesc
+	m.screens[pageLoading] = newLoading(s)
+	m.screens[pageCreate] = newCreate(s)
+	m.screens[pageUnlock] = newUnlock(s)
+	m.screens[pageIdentities] = newIdentities(s)
+	m.screens[pageContacts] = newContacts(s)
+	m.screens[pageChat] = newChat(s)
+	m.screens[pageAdd] = newAddContact(s)
+	m.screens[pageVerify] = newVerify(s)
+	m.screens[pageSettings] = newSettings(s)
+	m.screens[pageRequests] = newRequests(s)
+	m.resize(80, 24)
+	return m
+}
+
+// Init implements tea.Model.
+func (m *Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{tea.SetWindowTitle("sotto"), checkProfile(m.s.prof)}
+	if m.background {
+		cmds = append(cmds, tick())
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) active() screen { return m.screens[m.page] }
+
+// Update implements tea.Model. It does no I/O.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.resize(msg.Width, msg.Height)
+		return m, nil
+	case tickMsg:
+		return m, m.onTick(time.Time(msg))
+	case tea.KeyMsg:
+		return m, m.onKey(msg)
+	case eventMsg:
+		return m, m.onEvent(msg.ev)
+	case eventsClosedMsg:
+		if m.s.eng != nil && !m.quitting {
+			m.setError(errors.New("the engine stopped; quit and start Sotto again"))
+		}
+		return m, nil
+	case navMsg:
+		return m, m.goTo(msg.to)
+	case profileCheckedMsg:
+		if msg.err != nil {
+			m.setError(msg.err)
+		}
+		if msg.exists {
+			return m, m.goTo(pageUnlock)
+		}
+		return m, m.goTo(pageCreate)
+	case openedMsg:
+		if errors.Is(msg.err, errNoProfile) && m.page == pageUnlock {
+			m.setInfo("there is no profile in this directory yet: create one")
+			return m, m.goTo(pageCreate)
+		}
+		if msg.err != nil {
+			break // the create/unlock screen shows it
+		}
+		m.s.eng = msg.eng
+		m.tor = msg.eng.TorStatus()
+		m.lastKey = m.s.now
+		m.status = ""
+		var cmds []tea.Cmd
+		if m.background {
+			cmds = append(cmds, waitEvent(msg.eng.Events()))
+		}
+		cmds = append(cmds, m.goTo(pageIdentities))
+		return m, tea.Batch(cmds...)
+	case unlockedMsg:
+		if msg.err == nil && m.locked {
+			m.locked = false
+			m.lastKey = m.s.now
+			m.status = ""
+			_, cmd := m.active().Update(msg)
+			return m, tea.Batch(cmd, m.goTo(pageIdentities))
+		}
+	case panicDoneMsg:
+		if msg.err != nil {
+			m.err = fmt.Errorf("panic wipe: %w", msg.err)
+		}
+		return m, tea.Quit
+	case errMsg:
+		m.setError(msg.err)
+		return m, nil
+	case infoMsg:
+		m.setInfo(string(msg))
+		return m, nil
+	case doneMsg:
+		if msg.err != nil {
+			m.setError(msg.err)
+		} else if msg.info != "" {
+			m.setInfo(msg.info)
+		}
+		var cmds []tea.Cmd
+		if msg.err == nil && msg.then != pageNone {
+			cmds = append(cmds, m.goTo(msg.then))
+		}
+		_, cmd := m.active().Update(msg)
+		return m, tea.Batch(append(cmds, cmd)...)
+	}
+	if m.locked && !isUnlockMsg(msg) {
+		return m, nil
+	}
+	_, cmd := m.active().Update(msg)
+	return m, cmd
+}
+
+// isUnlockMsg reports whether msg is meant for the lock screen.
+func isUnlockMsg(msg tea.Msg) bool {
+	switch msg.(type) {
+	case unlockedMsg, tea.KeyMsg:
+		return true
+	}
+	return false
+}
+
+func (m *Model) goTo(p page) tea.Cmd {
+	if m.locked && p != pageUnlock {
+		return nil
+	}
+	m.page = p
+	m.showHelp = false
+	return m.active().enter()
+}
+
+func (m *Model) resize(w, h int) {
+	m.s.width, m.s.height = w, h
+	m.help.Width = w
+	for _, sc := range m.screens {
+		if sc != nil {
+			sc.SetSize(w, m.bodyHeight())
+		}
+	}
+}
+
+// bodyHeight is the height left for a screen: the header, the status line
+// and the key line take one row each.
+func (m *Model) bodyHeight() int { return max(m.s.height-3, 1) }
+
+func (m *Model) onTick(t time.Time) tea.Cmd {
+	m.s.now = t
+	var cmds []tea.Cmd
+	if m.background {
+		cmds = append(cmds, tick())
+	}
+	if !m.panicAt.IsZero() && t.Sub(m.panicAt) > PanicWindow {
+		m.panicAt = time.Time{}
+		m.setInfo("panic cancelled")
+	}
+	if m.idle > 0 && m.s.eng != nil && !m.locked && t.Sub(m.lastKey) >= m.idle {
+		cmds = append(cmds, m.lock("locked after being idle"))
+	}
+	if !m.locked {
+		_, cmd := m.active().Update(tickMsg(t))
+		cmds = append(cmds, cmd)
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
+	keys := m.s.keys
+	m.lastKey = m.s.now
+	if key.Matches(k, keys.Panic) {
+		if !m.panicAt.IsZero() && m.s.now.Sub(m.panicAt) <= PanicWindow {
+			return m.panic()
+		}
+		m.panicAt = m.s.now
+		return nil
+	}
+	if !m.panicAt.IsZero() {
+		m.panicAt = time.Time{}
+		m.setInfo("panic cancelled")
+	}
+	switch {
+	case key.Matches(k, keys.Quit):
+		return m.quit()
+	case key.Matches(k, keys.Lock):
+		if m.s.eng != nil && !m.locked {
+			return m.lock("locked")
+		}
+		return nil
+	case key.Matches(k, keys.Help) && (k.Type != tea.KeyRunes || !m.active().typing()):
+		m.showHelp = !m.showHelp
+		return nil
+	}
+	if m.showHelp {
+		if key.Matches(k, keys.Back) {
+			m.showHelp = false
+		}
+		return nil
+	}
+	if m.statusErr || m.status != "" {
+		m.status, m.statusErr = "", false
+	}
+	if k.Type == tea.KeyRunes && m.page != pageCreate && m.page != pageUnlock {
+		// Typed or pasted text is cleaned like a peer's: a paste from a
+		// hostile page must not carry escape or bidi characters into the
+		// composer, a name or a code. (Passphrase keys are left alone: a
+		// string copy of them could not be wiped; the field drops
+		// non-printable runes itself.)
+		k.Runes = []rune(sanitize.Text(string(k.Runes)))
+	}
+	_, cmd := m.active().Update(k)
+	return cmd
+}
+
+// lock drops every decrypted string from the model, clears the screen and
+// asks for the passphrase again.
+func (m *Model) lock(why string) tea.Cmd {
+	m.wipeAll()
+	m.locked = true
+	m.showHelp = false
+	m.page = pageUnlock
+	u := m.screens[pageUnlock].(*unlockScreen)
+	u.locked = true
+	m.setInfo(why)
+	return tea.Batch(tea.ClearScreen, u.enter())
+}
+
+func (m *Model) wipeAll() {
+	for _, sc := range m.screens {
+		if sc != nil {
+			sc.wipe()
+		}
+	}
+	m.s.identity = ""
+	m.s.contact = sotto.ContactInfo{}
+}
+
+func (m *Model) quit() tea.Cmd {
+	m.wipeAll()
+	m.quitting = true
+	return tea.Batch(tea.ClearScreen, tea.Quit)
+}
+
+func (m *Model) panic() tea.Cmd {
+	m.wipeAll()
+	m.quitting = true
+	m.panicAt = time.Time{}
+	return tea.Batch(tea.ClearScreen, wipeProfile(m.s.prof, m.s.eng))
+}
+
+func (m *Model) onEvent(ev sotto.Event) tea.Cmd {
+	var cmds []tea.Cmd
+	if m.background && m.s.eng != nil {
+		cmds = append(cmds, waitEvent(m.s.eng.Events()))
+	}
+	switch ev := ev.(type) {
+	case sotto.TorEvent:
+		m.tor = ev.Status
+		return tea.Batch(cmds...)
+	case sotto.ErrorEvent:
+		if !m.locked {
+			m.setError(ev.Err)
+		}
+		return tea.Batch(cmds...)
+	case sotto.MessageEvent:
+		msg := ev.Message
+		if !m.locked && (m.page != pageChat || msg.Identity != m.s.identity || msg.Contact != m.s.contact.Name) && msg.Dir == sotto.Incoming {
+			m.setInfo(fmt.Sprintf("new message from %s (%s)", sanitize.Line(msg.Contact), sanitize.Line(msg.Identity)))
+		}
+	case sotto.RequestEvent:
+		if !m.locked {
+			m.setInfo(fmt.Sprintf("new contact request to %s: press r on its contact list", sanitize.Line(ev.Request.Identity)))
+		}
+	}
+	if m.locked {
+		// Nothing decrypted is kept while locked; screens reload on unlock.
+		return tea.Batch(cmds...)
+	}
+	for _, sc := range m.screens {
+		if sc == nil {
+			continue
+		}
+		if sc == m.active() {
+			_, cmd := sc.Update(eventMsg{ev})
+			cmds = append(cmds, cmd)
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) setError(err error) {
+	m.status, m.statusErr = sanitize.Line(errText(err)), true
+}
+
+func (m *Model) setInfo(s string) { m.status, m.statusErr = s, false }
+
+// errText is the message of an error for a person: the engine's own error
+// strings start with "sotto: "; the prefix means nothing on screen.
+func errText(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "sotto: ")
+	return s
+}
+
+// View implements tea.Model.
+func (m *Model) View() string {
+	if m.quitting {
+		return ""
+	}
+	w := m.s.width
+	st := m.s.st
+	if fs, ok := m.active().(interface{ fullscreen() bool }); ok && fs.fullscreen() && !m.showHelp && m.panicAt.IsZero() {
+		return fit(m.active().View(), w, m.s.height)
+	}
+	header := m.header()
+	var body string
+	if m.showHelp {
+		body = m.helpView()
+	} else {
+		body = m.active().View()
+	}
+	body = fit(body, w, m.bodyHeight())
+	var status string
+	switch {
+	case !m.panicAt.IsZero():
+		status = st.Panic.Render(ansi.Truncate(` PANIC: ctrl+\ again wipes this profile and quits. Any other key cancels.`, w, "…"))
+	case m.status != "" && m.statusErr:
+		status = st.Error.Render(ansi.Truncate(m.status, w, "…"))
+	case m.status != "":
+		status = st.Subtle.Render(ansi.Truncate(m.status, w, "…"))
+	default:
+		status = m.torDetail()
+	}
+	keys := m.help.ShortHelpView(append(m.active().ShortHelp(), m.s.keys.Help))
+	if m.showHelp {
+		keys = m.help.ShortHelpView([]key.Binding{m.s.keys.Back})
+	}
+	return lipgloss.JoinVertical(lipgloss.Left, header, body, fit(status, w, 1), fit(keys, w, 1))
+}
+
+// header is the top line: where you are on the left, tor on the right.
+func (m *Model) header() string {
+	st := m.s.st
+	w := m.s.width
+	left := st.Title.Render(" sotto")
+	if m.page >= pageIdentities && !m.locked {
+		crumbs := ""
+		if m.s.identity != "" && m.page != pageIdentities {
+			crumbs += " › " + sanitize.Line(m.s.identity)
+		}
+		if m.s.contact.Name != "" && (m.page == pageChat || m.page == pageVerify || m.page == pageSettings) {
+			crumbs += " › " + sanitize.Line(m.s.contact.Name)
+		}
+		left += st.Header.Render(crumbs)
+	}
+	right := ""
+	if m.s.eng != nil {
+		right = m.torBadge() + " "
+	}
+	gap := w - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 1 {
+		left = ansi.Truncate(left, max(w-lipgloss.Width(right)-1, 0), "…")
+		gap = 1
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+// torBadge is the tor state in a few cells: a progress bar while tor
+// bootstraps.
+func (m *Model) torBadge() string {
+	st := m.s.st
+	switch m.tor.State {
+	case sotto.TorStarting:
+		return st.Warn.Render("tor ◌ starting")
+	case sotto.TorBootstrapping:
+		return st.Warn.Render("tor ") + progressBar(st, m.tor.Percent, 12) + st.Warn.Render(fmt.Sprintf(" %3d%%", clamp(m.tor.Percent, 0, 100)))
+	case sotto.TorReady:
+		return st.OK.Render("tor ● ready")
+	case sotto.TorDown:
+		return st.Error.Render("tor ✗ down")
+	}
+	return ""
+}
+
+// torDetail is the status line when there is nothing else to say.
+func (m *Model) torDetail() string {
+	st := m.s.st
+	w := m.s.width
+	if m.s.eng == nil {
+		return ""
+	}
+	var s string
+	switch m.tor.State {
+	case sotto.TorStarting:
+		s = st.Subtle.Render(" starting tor…")
+	case sotto.TorBootstrapping:
+		s = st.Subtle.Render(" tor is connecting: " + sanitize.Line(m.tor.Summary) + ". Messages wait in the outbox.")
+	case sotto.TorDown:
+		why := sanitize.Line(m.tor.Err)
+		if why == "" {
+			why = "unknown reason"
+		}
+		s = st.Error.Render(" tor is down (" + why + "). Nothing is sent without tor; retrying.")
+	}
+	return ansi.Truncate(s, w, "…")
+}
+
+func progressBar(st styles.Styles, pct, width int) string {
+	pct = clamp(pct, 0, 100)
+	full := pct * width / 100
+	return st.BarFull.Render(strings.Repeat("█", full)) + st.BarEmpty.Render(strings.Repeat("░", width-full))
+}
+
+func clamp(v, lo, hi int) int { return min(max(v, lo), hi) }
+
+// helpView is the help overlay: every key of the key map, in two columns.
+func (m *Model) helpView() string {
+	st := m.s.st
+	k := m.s.keys
+	groups := k.All()
+	titles := []string{"Everywhere", "Lists", "Conversation", "Forms, settings, requests"}
+	col := func(idx ...int) string {
+		var b strings.Builder
+		for n, i := range idx {
+			if n > 0 {
+				b.WriteString("\n")
+			}
+			b.WriteString(st.Header.Render(titles[i]) + "\n")
+			for _, bind := range groups[i] {
+				h := bind.Help()
+				b.WriteString(st.HelpKey.Render(fmt.Sprintf("%-13s", h.Key)) + st.HelpDesc.Render(h.Desc) + "\n")
+			}
+		}
+		return strings.TrimRight(b.String(), "\n")
+	}
+	left := lipgloss.NewStyle().Width(38).Render(col(0, 1))
+	right := lipgloss.NewStyle().Width(36).Render(col(2, 3))
+	return st.Overlay.Render(lipgloss.JoinHorizontal(lipgloss.Top, left, right))
+}
+
+// fit cuts or pads s to exactly h lines of at most w cells.
+func fit(s string, w, h int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for i, l := range lines {
+		if lipgloss.Width(l) > w {
+			lines[i] = ansi.Truncate(l, w, "")
+		}
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Close wipes what the model still holds and closes the engine. Run calls it
+// when the program ends.
+func (m *Model) Close() error {
+	m.wipeAll()
+	for _, sc := range m.screens {
+		if d, ok := sc.(interface{ destroy() }); ok {
+			d.destroy()
+		}
+	}
+	if m.s.eng != nil {
+		err := m.s.eng.Close()
+		m.s.eng = nil
+		return err
+	}
+	return nil
+}
+
+// Err is the error Run reports after the program ended (a failed panic wipe).
+func (m *Model) Err() error { return m.err }
+
+// RunProfile runs the UI for a profile until the person quits. It uses the
+// alternate screen and leaves it cleared.
+func RunProfile(ctx context.Context, p Profile, c Config) error {
+	return runProgram(ctx, p, c)
+}
+
+func runProgram(ctx context.Context, p Profile, c Config, opts ...tea.ProgramOption) error {
+	if ctx == nil {
+		return errors.New("tui: nil context")
+	}
+	m := New(ctx, p, c, nil)
+	prog := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx)}, opts...)...)
+	_, runErr := prog.Run()
+	if errors.Is(runErr, tea.ErrProgramKilled) && ctx.Err() != nil {
+		runErr = nil // cancelled by the caller: not an error of the UI
+	}
+	closeErr := m.Close()
+	return errors.Join(runErr, m.Err(), closeErr)
+}
+
+// withTestIO returns program options that run the UI on in and out instead
+// of the terminal, for tests.
+func withTestIO(in io.Reader, out io.Writer) []tea.ProgramOption {
+	return []tea.ProgramOption{tea.WithInput(in), tea.WithOutput(out)}
+}

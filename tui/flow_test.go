@@ -1,0 +1,570 @@
+package tui
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/sottochat/sotto"
+	"github.com/sottochat/sotto/tui/tuitest"
+)
+
+func (h *harness) wantCall(call string) {
+	h.t.Helper()
+	if !slices.Contains(h.eng.Calls(), call) {
+		h.t.Fatalf("engine calls %q lack %q", h.eng.Calls(), call)
+	}
+}
+
+func (h *harness) wantHandedWiped() {
+	h.t.Helper()
+	if len(h.prof.handed) == 0 {
+		h.t.Fatal("no passphrase was handed to the profile")
+	}
+	for i, p := range h.prof.handed {
+		if len(bytes.Trim(p, "\x00")) != 0 {
+			h.t.Fatalf("passphrase slice %d not wiped: %q", i, p)
+		}
+	}
+}
+
+func TestFlowCreateProfile(t *testing.T) {
+	h := newHarness(t, false)
+	h.wantPage(pageCreate)
+	h.typ("short")
+	h.key("enter") // to the second field
+	h.typ("short")
+	h.key("enter")
+	h.wantView("this passphrase is too short")
+	if h.prof.exists {
+		t.Fatal("a weak passphrase created the profile")
+	}
+	c := h.m.screens[pageCreate].(*createScreen)
+	c.fields[0].Wipe()
+	c.fields[1].Wipe()
+	h.typ(testPass)
+	h.key("tab")
+	h.typ(testPass + "!")
+	h.key("enter")
+	h.wantView("the two entries differ")
+	h.typ(testPass)
+	h.key("enter")
+	h.wantPage(pageIdentities)
+	if !h.prof.exists || string(h.prof.pass) != testPass || h.prof.opened != 1 {
+		t.Fatalf("profile: exists=%v pass=%q opened=%d", h.prof.exists, h.prof.pass, h.prof.opened)
+	}
+	h.wantHandedWiped()
+	if c.fields[0].Len() != 0 || c.fields[1].Len() != 0 {
+		t.Fatal("the create screen kept the passphrase")
+	}
+}
+
+func TestFlowUnlock(t *testing.T) {
+	h := newHarness(t, true)
+	seed(h.eng)
+	h.wantPage(pageUnlock)
+	h.typ("not it")
+	h.key("enter")
+	h.wantPage(pageUnlock)
+	h.wantView("wrong passphrase")
+	h.typ(testPass)
+	h.key("enter")
+	h.wantPage(pageIdentities)
+	h.wantView("alice")
+	h.wantHandedWiped()
+	if u := h.m.screens[pageUnlock].(*unlockScreen); u.field.Len() != 0 {
+		t.Fatal("the unlock screen kept the passphrase")
+	}
+	if len(h.titles) != 1 || h.titles[0] != "sotto" {
+		t.Fatalf("window titles = %q, want only \"sotto\"", h.titles)
+	}
+}
+
+func TestFlowNavigation(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter")
+	h.wantPage(pageContacts)
+	h.wantView("Contacts of alice")
+	h.key("enter")
+	h.wantPage(pageChat)
+	h.wantView("Are you there?")
+	h.key("esc")
+	h.wantPage(pageContacts)
+	h.wantNoView("Are you there?")
+	h.key("esc")
+	h.wantPage(pageIdentities)
+	h.key("down", "enter")
+	h.wantPage(pageContacts)
+	h.wantView("Contacts of burner")
+	h.wantView("No contacts yet")
+}
+
+func TestFlowSendAndDelivery(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.typ("meet at noon")
+	// Update alone does no I/O: the engine sees nothing until the command runs.
+	before := len(h.eng.Calls())
+	_, cmd := h.m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	if len(h.eng.Calls()) != before {
+		t.Fatal("Update called the engine")
+	}
+	h.run(cmd)
+	h.wantCall(`Send alice bob "meet at noon"`)
+	h.wantView("meet at noon")
+	msgs, _ := h.eng.Messages("alice", "bob")
+	id := msgs[len(msgs)-1].ID
+	line := func() string {
+		for _, l := range strings.Split(h.view(), "\n") {
+			if strings.Contains(l, "meet at noon") {
+				return l
+			}
+		}
+		t.Fatal("message line not found")
+		return ""
+	}
+	if !strings.Contains(line(), "◌") {
+		t.Fatalf("pending message without ◌: %q", line())
+	}
+	h.event(sotto.SentEvent{Identity: "alice", Contact: "bob", ID: id})
+	if l := line(); !strings.Contains(l, "✓") || strings.Contains(l, "✓✓") {
+		t.Fatalf("sent message: %q", l)
+	}
+	h.event(sotto.DeliveredEvent{Identity: "alice", Contact: "bob", ID: id})
+	if l := line(); !strings.Contains(l, "✓✓") {
+		t.Fatalf("delivered message: %q", l)
+	}
+	if h.m.screens[pageChat].(*chatScreen).ta.Value() != "" {
+		t.Fatal("composer not cleared after send")
+	}
+}
+
+func TestFlowMultilineAndPaste(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.typ("line one")
+	h.key("alt+enter")
+	h.typ("line two")
+	h.key("ctrl+j")
+	h.paste("pasted a\npasted b")
+	h.key("enter")
+	h.wantCall(`Send alice bob "line one\nline two\npasted a\npasted b"`)
+	// A paste that ends in a newline does not send by itself.
+	h.paste("draft\n")
+	if got := h.m.screens[pageChat].(*chatScreen).ta.Value(); got != "draft\n" {
+		t.Fatalf("composer = %q", got)
+	}
+	// Empty input sends nothing.
+	h.key("ctrl+u")
+	n := len(h.eng.Calls())
+	h.send(tea.KeyMsg{Type: tea.KeyCtrlU})
+	chat := h.m.screens[pageChat].(*chatScreen)
+	chat.ta.Reset()
+	h.key("enter")
+	if len(h.eng.Calls()) != n {
+		t.Fatal("empty composer sent a message")
+	}
+}
+
+func TestFlowIncomingMessages(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	in := sotto.Message{ID: tuitest.ID(100), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: "new from bob", At: t0}
+	h.eng.PutMessages(in)
+	h.event(sotto.MessageEvent{Message: in})
+	h.wantView("new from bob")
+	// The same message twice is shown once.
+	h.event(sotto.MessageEvent{Message: in})
+	if n := strings.Count(h.view(), "new from bob"); n != 1 {
+		t.Fatalf("message shown %d times", n)
+	}
+	// A message in another conversation: a notice with the name, never the text.
+	other := sotto.Message{ID: tuitest.ID(101), Identity: "alice", Contact: "carol", Dir: sotto.Incoming, Text: "secret from carol", At: t0}
+	h.eng.PutMessages(other)
+	h.event(sotto.MessageEvent{Message: other})
+	h.wantView("new message from carol (alice)")
+	h.wantNoView("secret from carol")
+}
+
+func TestFlowEscapeSequencesInert(t *testing.T) {
+	h := unlocked(t)
+	h.eng.PutContact(sotto.ContactInfo{Identity: "alice", Name: "mallory\x1b]0;x\x07", History: true})
+	evil := sotto.Message{ID: tuitest.ID(200), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, At: t0,
+		Text: "a\x1b]52;c;cm0gLXJmIH4=\x07b\x1b[2J\x1b[1;1Hc\x1b]0;owned\x1b\\d\u202eef\u202c\x9b31mg\x07\x08h"}
+	h.eng.PutMessages(evil)
+	h.key("enter", "enter")
+	h.event(sotto.MessageEvent{Message: evil})
+	v := h.view()
+	if strings.ContainsAny(v, "\x1b\x07\x08\u009b\u202e\u202c") {
+		t.Fatalf("view holds control characters: %q", v)
+	}
+	h.wantView("abcdefgh")
+	for _, bad := range []string{"52;", "cm0g", "owned", "[2J", "31m"} {
+		h.wantNoView(bad)
+	}
+	h.key("esc")
+	if v := h.view(); strings.ContainsRune(v, 0x1b) || strings.Contains(v, "0;x") {
+		t.Fatalf("contact list holds an escape sequence: %q", v)
+	}
+	h.wantView("mallory")
+}
+
+func TestFlowDisappearing(t *testing.T) {
+	h := unlocked(t)
+	h.m.idle = -1 // this test waits an hour
+	h.key("enter", "enter")
+	h.wantView("Got it.")
+	// The countdown runs with the clock.
+	h.wantView("⏱59m")
+	h.tick(10 * time.Minute)
+	h.wantView("⏱49m")
+	// Past ExpiresAt the message is hidden even before the engine says so.
+	h.tick(50 * time.Minute)
+	h.wantNoView("Got it.")
+	h.event(sotto.ExpiredEvent{Identity: "alice", Contact: "bob", ID: tuitest.ID(6)})
+	for _, m := range h.m.screens[pageChat].(*chatScreen).msgs {
+		if m.ID == tuitest.ID(6) {
+			t.Fatal("expired message still in the model")
+		}
+	}
+}
+
+func TestFlowTimerAndHistory(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "down", "enter") // carol: no timer, no history
+	h.key("ctrl+t")
+	h.wantPage(pageSettings)
+	h.key("down", "enter")
+	h.wantCall("SetTimer alice carol 30s")
+	h.wantView("messages now disappear after 30 seconds")
+	h.key("h")
+	h.wantCall("SetHistory alice carol true")
+	h.key("esc")
+	h.wantPage(pageChat)
+	h.wantView("⏱ 30 seconds")
+	h.wantView("you set messages to disappear after 30 seconds")
+	h.typ("soon gone")
+	h.key("enter")
+	h.wantView("⏱30s")
+	h.tick(31 * time.Second)
+	h.wantNoView("soon gone")
+}
+
+func TestFlowAddContact(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "a")
+	h.wantPage(pageAdd)
+	h.wantView(tuitest.MakeCode("alice"))
+	h.typ("dave")
+	h.key("enter") // to the code field
+	code := tuitest.MakeCode("dave")
+	bad := code[:20] + "x" + code[21:]
+	h.paste(bad)
+	h.wantView("checksum does not match")
+	h.key("enter")
+	h.wantPage(pageAdd)
+	h.wantView("this code is not valid")
+	h.key("ctrl+u")
+	h.paste(code)
+	h.wantView("✓ the code is valid")
+	h.key("enter")
+	h.wantCall("AddContact alice dave " + code)
+	h.wantPage(pageContacts)
+	h.wantView("dave")
+	h.wantView("dave added")
+}
+
+func TestFlowVerify(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "down", "v")
+	h.wantPage(pageVerify)
+	code, _ := h.eng.SafetyCode("alice", "carol")
+	h.typ("12345")
+	h.key("enter")
+	h.wantView("the codes differ")
+	if slices.Contains(h.eng.Calls(), "Verify alice carol") {
+		t.Fatal("a differing code marked the contact verified")
+	}
+	h.key("ctrl+u")
+	h.typ(code)
+	h.wantView("the codes match")
+	h.key("enter")
+	h.wantCall("Verify alice carol")
+	h.wantPage(pageContacts)
+
+	// ctrl+y marks verified without typing.
+	h2 := unlocked(t)
+	h2.key("enter", "down", "v", "ctrl+y")
+	h2.wantCall("Verify alice carol")
+}
+
+func TestFlowRequests(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter")
+	h.wantView("2 contact requests (r)")
+	h.key("r")
+	h.wantPage(pageRequests)
+	h.key("a")
+	h.typ("source")
+	h.key("enter")
+	h.wantCall("AcceptRequest alice r1 source")
+	h.wantNoView("port authority")
+	h.key("x")
+	h.wantCall("RejectRequest alice r2")
+	h.wantView("No requests.")
+	h.key("esc")
+	h.wantView("source")
+	h.wantView("no contact requests")
+	// A request arriving is announced without its text.
+	h.eng.PutRequest(sotto.Request{ID: "r3", Identity: "alice", Text: "hidden text", At: t0})
+	h.event(sotto.RequestEvent{Request: sotto.Request{ID: "r3", Identity: "alice", Text: "hidden text", At: t0}})
+	h.wantView("1 contact request (r)")
+	h.wantNoView("hidden text")
+}
+
+func TestFlowNewIdentity(t *testing.T) {
+	h := unlocked(t)
+	h.key("n")
+	h.typ("drop-2")
+	h.key("tab", "tab") // normal → ephemeral → open
+	h.key("enter")
+	h.wantCall("NewIdentity drop-2 ephemeral=false open=true")
+	h.wantView("drop-2")
+	h.wantNoView("New identity")
+	// n and ? are text while the form is open.
+	h.key("n")
+	h.typ("n?")
+	h.wantNoView("Everywhere")
+	if got := h.m.screens[pageIdentities].(*identitiesScreen).name.Value(); got != "n?" {
+		t.Fatalf("name field = %q", got)
+	}
+}
+
+func TestFlowIdleLock(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.typ("draft not sent")
+	h.tick(4 * time.Minute)
+	h.key("x") // activity
+	h.tick(4 * time.Minute)
+	h.wantPage(pageChat)
+	h.tick(61 * time.Second)
+	h.wantPage(pageUnlock)
+	if !h.m.locked {
+		t.Fatal("not locked after the idle timeout")
+	}
+	assertWiped(t, h)
+	// Messages arriving while locked are not kept.
+	secret := sotto.Message{ID: tuitest.ID(300), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: "arrived while locked", At: h.now}
+	h.event(sotto.MessageEvent{Message: secret})
+	assertWiped(t, h)
+	// Keys do not reach the app behind the lock.
+	h.key("esc", "ctrl+t")
+	h.wantPage(pageUnlock)
+	h.typ("wrong")
+	h.key("enter")
+	h.wantPage(pageUnlock)
+	h.wantView("wrong passphrase")
+	h.typ(testPass)
+	h.key("enter")
+	h.wantPage(pageIdentities)
+	if h.m.locked {
+		t.Fatal("still locked")
+	}
+	if h.prof.opened != 1 {
+		t.Fatalf("unlock reopened the profile (%d opens): it must check the passphrase only", h.prof.opened)
+	}
+	h.wantHandedWiped()
+}
+
+func assertWiped(t *testing.T, h *harness) {
+	t.Helper()
+	v := h.view()
+	for _, s := range []string{"Are you there", "draft not sent", "arrived while locked", "bob", "alice"} {
+		if strings.Contains(v, s) {
+			t.Fatalf("locked view shows %q:\n%s", s, v)
+		}
+	}
+	c := h.m.screens[pageChat].(*chatScreen)
+	if c.msgs != nil || c.ta.Value() != "" {
+		t.Fatalf("chat kept %d messages and draft %q while locked", len(c.msgs), c.ta.Value())
+	}
+	if h.m.s.identity != "" || h.m.s.contact.Name != "" {
+		t.Fatal("current identity or contact kept while locked")
+	}
+	if r := h.m.screens[pageRequests].(*requestsScreen); r.list != nil {
+		t.Fatal("requests kept while locked")
+	}
+	if a := h.m.screens[pageAdd].(*addScreen); a.card != "" {
+		t.Fatal("contact code kept while locked")
+	}
+}
+
+func TestFlowLockKey(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.key("ctrl+l")
+	h.wantPage(pageUnlock)
+	assertWiped(t, h)
+	// No idle lock when turned off.
+	h2 := newHarness(t, true)
+	h2.m.idle = -1
+	seed(h2.eng)
+	h2.typ(testPass)
+	h2.key("enter")
+	h2.tick(24 * time.Hour)
+	h2.wantPage(pageIdentities)
+}
+
+func TestFlowPanic(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.key(`ctrl+\`)
+	h.wantView("PANIC")
+	h.key("x") // any other key cancels
+	h.wantNoView("PANIC")
+	h.key(`ctrl+\`)
+	h.tick(PanicWindow + time.Second) // too slow: cancelled
+	h.key(`ctrl+\`)
+	if h.prof.panicked {
+		t.Fatal("panic after the window closed")
+	}
+	h.key(`ctrl+\`)
+	if !h.prof.panicked || !h.quit {
+		t.Fatalf("panicked=%v quit=%v", h.prof.panicked, h.quit)
+	}
+	if h.view() != "" {
+		t.Fatalf("view after panic: %q", h.view())
+	}
+	if !h.eng.Closed() {
+		t.Fatal("engine not closed by the panic wipe")
+	}
+	assertWipedModel(t, h)
+}
+
+func assertWipedModel(t *testing.T, h *harness) {
+	t.Helper()
+	if c := h.m.screens[pageChat].(*chatScreen); c.msgs != nil || c.ta.Value() != "" {
+		t.Fatal("chat not wiped")
+	}
+}
+
+func TestFlowQuit(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.typ("unsent")
+	h.key("ctrl+c")
+	if !h.quit || h.view() != "" {
+		t.Fatalf("quit=%v view=%q", h.quit, h.view())
+	}
+	assertWipedModel(t, h)
+}
+
+func TestFlowHelp(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.typ("why?")
+	h.wantNoView("Everywhere")
+	if got := h.m.screens[pageChat].(*chatScreen).ta.Value(); got != "why?" {
+		t.Fatalf("? did not reach the composer: %q", got)
+	}
+	h.key("f1")
+	h.wantView("Everywhere")
+	for _, g := range h.m.s.keys.All() {
+		for _, b := range g {
+			h.wantView(b.Help().Desc)
+		}
+	}
+	h.key("esc")
+	h.wantNoView("Everywhere")
+	h.wantPage(pageChat)
+}
+
+func TestFlowScroll(t *testing.T) {
+	h := unlocked(t)
+	for i := 0; i < 100; i++ {
+		h.eng.PutMessages(sotto.Message{ID: tuitest.ID(uint64(1000 + i)), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: "filler " + strings.Repeat("x", i%7), At: t0})
+	}
+	h.key("enter", "enter")
+	h.wantNoView("Are you there?")
+	for i := 0; i < 20; i++ {
+		h.key("pgup")
+	}
+	h.wantView("Are you there?")
+	h.wantView("newer")
+	for i := 0; i < 20; i++ {
+		h.key("pgdown")
+	}
+	h.wantNoView("newer")
+}
+
+func TestFlowTorEvents(t *testing.T) {
+	h := unlocked(t)
+	h.event(sotto.TorEvent{Status: sotto.TorStatus{State: sotto.TorBootstrapping, Percent: 80, Summary: "Connecting\x1b[2J"}})
+	h.wantView("80%")
+	h.wantView("tor is connecting: Connecting.")
+	h.event(sotto.TorEvent{Status: sotto.TorStatus{State: sotto.TorReady, Percent: 100}})
+	h.wantView("tor ● ready")
+	h.event(sotto.ErrorEvent{Err: errWrongPassphrase})
+	h.wantView("wrong passphrase")
+}
+
+func TestWaitEventRearms(t *testing.T) {
+	eng := tuitest.NewEngine(func() time.Time { return t0 })
+	ev1 := sotto.TorEvent{Status: sotto.TorStatus{State: sotto.TorReady}}
+	ev2 := sotto.ContactEvent{Identity: "a", Contact: "b", Online: true}
+	eng.Emit(ev1)
+	eng.Emit(ev2)
+	if got := waitEvent(eng.Events())(); got != (eventMsg{ev1}) {
+		t.Fatalf("waitEvent = %#v", got)
+	}
+	m := New(t.Context(), &fakeProfile{eng: eng}, Config{}, func() time.Time { return t0 })
+	m.s.eng = eng
+	_, cmd := m.Update(eventMsg{ev1})
+	// The command Update returns after an event reads the next one.
+	found := false
+	var walk func(tea.Cmd)
+	walk = func(c tea.Cmd) {
+		if c == nil || found {
+			return
+		}
+		switch msg := c().(type) {
+		case tea.BatchMsg:
+			for _, c := range msg {
+				walk(c)
+			}
+		case eventMsg:
+			found = msg == eventMsg{ev2}
+		}
+	}
+	eng.Close()
+	walk(cmd)
+	if !found {
+		t.Fatal("Update did not re-arm the event reader")
+	}
+	if got := waitEvent(eng.Events())(); got != (eventsClosedMsg{}) {
+		t.Fatalf("waitEvent on a closed channel = %#v", got)
+	}
+}
+
+func TestFlowNoProfileGoesToCreate(t *testing.T) {
+	h := newHarness(t, true)
+	h.send(openedMsg{err: fmt.Errorf("%w: %w", errNoProfile, errors.New("sotto: no profile"))})
+	h.wantPage(pageCreate)
+	h.wantView("no profile in this directory yet")
+}
+
+// A paste carrying escape sequences or bidi overrides reaches neither the
+// composer nor the contact.
+func TestFlowPasteCleaned(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.paste("a\x1b[31mb\x1b]0;t\x07c\u202ed")
+	h.key("enter")
+	h.wantCall(`Send alice bob "abcd"`)
+}

@@ -1,0 +1,157 @@
+package tui
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sottochat/sotto"
+)
+
+// Golden tests of every screen's View at 80x24 with the Ascii colour
+// profile. Run `go test ./tui -run Golden -update` to rewrite them after a
+// deliberate change, and read the diff.
+
+func TestGoldenCreate(t *testing.T) {
+	h := newHarness(t, false)
+	h.wantPage(pageCreate)
+	h.golden("create_empty")
+	h.typ("correct horse")
+	h.key("enter")
+	h.typ("correct hose")
+	h.golden("create_mismatch")
+}
+
+func TestGoldenCreateWeak(t *testing.T) {
+	h := newHarness(t, false)
+	h.typ("abc")
+	h.key("tab")
+	h.typ("abc")
+	h.key("enter")
+	h.golden("create_weak")
+}
+
+func TestGoldenUnlock(t *testing.T) {
+	h := newHarness(t, true)
+	h.wantPage(pageUnlock)
+	h.typ("wrong")
+	h.golden("unlock_typing")
+	h.key("enter")
+	h.golden("unlock_wrong")
+}
+
+func TestGoldenIdentities(t *testing.T) {
+	h := unlocked(t)
+	h.golden("identities")
+	h.key("n")
+	h.typ("source-7")
+	h.key("tab")
+	h.golden("identities_new")
+}
+
+func TestGoldenIdentitiesEmpty(t *testing.T) {
+	h := newHarness(t, true)
+	h.typ(testPass)
+	h.key("enter")
+	h.golden("identities_empty")
+}
+
+func TestGoldenContacts(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter")
+	h.wantPage(pageContacts)
+	h.golden("contacts")
+}
+
+func TestGoldenContactsEmpty(t *testing.T) {
+	h := unlocked(t)
+	h.key("down", "enter")
+	h.golden("contacts_empty")
+}
+
+func TestGoldenChat(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.wantPage(pageChat)
+	h.golden("chat")
+	h.typ("first line")
+	h.key("alt+enter")
+	h.paste("pasted line 1\npasted line 2")
+	h.golden("chat_composing")
+}
+
+func TestGoldenChatEmpty(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "down", "enter")
+	h.golden("chat_empty")
+}
+
+func TestGoldenAddContact(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "a")
+	h.wantPage(pageAdd)
+	h.golden("add_empty")
+	h.typ("dave")
+	h.key("tab")
+	h.typ("sotto1abc")
+	h.golden("add_bad_code")
+	h.key("ctrl+o")
+	h.golden("add_qr")
+}
+
+func TestGoldenVerify(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "down", "v")
+	h.wantPage(pageVerify)
+	h.eng.SetSafetyCode("alice", "carol", "48213 99021 57310 08842 61177 35509")
+	h.send(h.m.active().enter()())
+	h.golden("verify_empty")
+	h.typ("48213 99021 57310 08842 61177 35509")
+	h.golden("verify_match")
+}
+
+func TestGoldenSettings(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "s")
+	h.wantPage(pageSettings)
+	h.golden("settings")
+}
+
+func TestGoldenRequests(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "r")
+	h.wantPage(pageRequests)
+	h.golden("requests")
+	h.key("a")
+	h.typ("source")
+	h.golden("requests_accept")
+}
+
+func TestGoldenHelp(t *testing.T) {
+	h := unlocked(t)
+	h.key("?")
+	h.golden("help")
+}
+
+func TestGoldenLocked(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.key("ctrl+l")
+	h.golden("locked")
+}
+
+func TestGoldenPanicArmed(t *testing.T) {
+	h := unlocked(t)
+	h.key(`ctrl+\`)
+	h.golden("panic_armed")
+}
+
+func TestGoldenTor(t *testing.T) {
+	h := unlocked(t)
+	h.event(sotto.TorEvent{Status: sotto.TorStatus{State: sotto.TorBootstrapping, Percent: 45, Summary: "Loading relay descriptors"}})
+	h.golden("tor_bootstrapping")
+	h.event(sotto.TorEvent{Status: sotto.TorStatus{State: sotto.TorDown, Err: "tor exited (status 1)"}})
+	h.golden("tor_down")
+	h.event(sotto.TorEvent{Status: sotto.TorStatus{State: sotto.TorStarting}})
+	h.tick(time.Second)
+	h.golden("tor_starting")
+}

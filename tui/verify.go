@@ -1,0 +1,158 @@
+package tui
+
+import (
+	"crypto/subtle"
+	"strings"
+	"unicode"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/sottochat/sotto/tui/sanitize"
+)
+
+// verifyScreen shows the safety code beside what the contact reads out, and
+// marks the contact verified.
+type verifyScreen struct {
+	s     *shared
+	code  string
+	in    textinput.Model
+	err   string
+	w, h  int
+	ready bool
+}
+
+func newVerify(s *shared) *verifyScreen {
+	return &verifyScreen{s: s, in: newInput(s, "type what they read out", 128)}
+}
+
+func (v *verifyScreen) Init() tea.Cmd    { return nil }
+func (v *verifyScreen) SetSize(w, h int) { v.w, v.h = w, h; v.in.Width = 128 }
+func (v *verifyScreen) typing() bool     { return true }
+func (v *verifyScreen) wipe()            { v.code, v.err, v.ready = "", "", false; v.in.Reset() }
+
+func (v *verifyScreen) enter() tea.Cmd {
+	v.wipe()
+	v.in.Focus()
+	return loadSafety(v.s.eng, v.s.identity, v.s.contact.Name)
+}
+
+func (v *verifyScreen) ShortHelp() []key.Binding {
+	k := v.s.keys
+	return []key.Binding{withHelp(k.Submit, "enter", "mark verified if equal"), withHelp(k.Force, "ctrl+y", "compared by eye"), k.Back}
+}
+func (v *verifyScreen) FullHelp() [][]key.Binding { return [][]key.Binding{v.ShortHelp()} }
+
+// normalCode keeps the letters and digits of a code, lower case.
+func normalCode(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
+}
+
+// grouped writes a code in groups of five for reading aloud.
+func grouped(s string) string {
+	n := normalCode(s)
+	var parts []string
+	for len(n) > 5 {
+		parts = append(parts, n[:5])
+		n = n[5:]
+	}
+	if n != "" {
+		parts = append(parts, n)
+	}
+	return strings.Join(parts, " ")
+}
+
+// match compares what was typed with the safety code.
+func (v *verifyScreen) match() (typed, ok bool) {
+	in := normalCode(v.in.Value())
+	if in == "" {
+		return false, false
+	}
+	return true, subtle.ConstantTimeCompare([]byte(in), []byte(normalCode(v.code))) == 1
+}
+
+func (v *verifyScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	k := v.s.keys
+	switch msg := msg.(type) {
+	case safetyMsg:
+		if msg.identity != v.s.identity || msg.contact != v.s.contact.Name {
+			return v, nil
+		}
+		if msg.err != nil {
+			v.err = sanitize.Line(errText(msg.err))
+			return v, nil
+		}
+		v.code, v.ready = msg.code, true
+	case tea.KeyMsg:
+		e, id, ct := v.s.eng, v.s.identity, v.s.contact.Name
+		mark := do(sanitize.Line(ct)+" is marked verified", pageContacts, func() error { return e.Verify(id, ct) })
+		switch {
+		case key.Matches(msg, k.Back):
+			return v, nav(pageContacts)
+		case key.Matches(msg, k.Force):
+			if v.ready {
+				return v, mark
+			}
+			return v, nil
+		case key.Matches(msg, k.Submit):
+			typed, ok := v.match()
+			switch {
+			case ok:
+				return v, mark
+			case typed:
+				v.err = "the codes differ: do not mark this contact verified; someone may sit between you"
+			default:
+				v.err = "type the code they read out first, or press ctrl+y if you compared it by eye"
+			}
+			return v, nil
+		}
+		v.err = ""
+		var cmd tea.Cmd
+		v.in, cmd = v.in.Update(msg)
+		return v, cmd
+	}
+	return v, nil
+}
+
+func (v *verifyScreen) View() string {
+	st := v.s.st
+	name := sanitize.Line(v.s.contact.Name)
+	var b strings.Builder
+	b.WriteString("\n  " + st.Title.Render("Verify "+name) + "\n\n")
+	b.WriteString("  " + st.Subtle.Render("Meet or call "+name+" over a channel you trust and compare the codes.") + "\n")
+	b.WriteString("  " + st.Subtle.Render("Both screens show the same code only if nobody sits between you.") + "\n\n")
+	boxW := max((v.w-8)/2-2, 20) // two boxes with borders and a gap fit in v.w
+	mine := st.Subtle.Render("loading…")
+	if v.ready {
+		mine = st.Value.Render(lipgloss.NewStyle().Width(boxW - 4).Render(grouped(sanitize.Line(v.code))))
+	}
+	typed, ok := v.match()
+	theirs := st.Subtle.Render("type what they read out")
+	if typed {
+		theirs = st.Value.Render(lipgloss.NewStyle().Width(boxW - 4).Render(grouped(sanitize.Line(v.in.Value())) + "▏"))
+	}
+	left := st.Box.Width(boxW).Render(st.Header.Render("Your screen") + "\n\n" + mine)
+	right := st.FocusBox.Width(boxW).Render(st.Header.Render(name+" reads out") + "\n\n" + theirs)
+	b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, "  ", left, "  ", right) + "\n")
+	switch {
+	case v.s.contact.Verified:
+		b.WriteString("  " + st.Verified.Render("✓ "+name+" is already verified") + "\n")
+	case typed && ok:
+		b.WriteString("  " + st.OK.Render("✓ the codes match: press enter to mark "+name+" verified") + "\n")
+	case typed:
+		b.WriteString("  " + st.Warn.Render("✗ the codes differ so far") + "\n")
+	default:
+		b.WriteString("\n")
+	}
+	if v.err != "" {
+		b.WriteString("  " + st.Error.Render(v.err) + "\n")
+	}
+	return b.String()
+}
