@@ -19,9 +19,9 @@ import (
 	"filippo.io/age"
 	"github.com/awnumar/memguard"
 	"golang.org/x/crypto/chacha20poly1305"
-	"golang.org/x/crypto/scrypt"
 
 	"github.com/sottochat/sotto/vault/format"
+	"github.com/sottochat/sotto/vault/internal/scrypt"
 )
 
 // Spec constants of age's scrypt recipient stanza (age-encryption.org/v1).
