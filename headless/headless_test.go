@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -451,5 +452,31 @@ func TestUntrustedTextIsEscaped(t *testing.T) {
 	var m map[string]any
 	if err := json.Unmarshal([]byte(line), &m); err != nil || m["text"] != text {
 		t.Fatalf("decoded %q (%v), want %q", m["text"], err, text)
+	}
+}
+
+// Run leaves no goroutine behind once it has returned and its input ended.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for i := 0; i < 20; i++ {
+		var out strings.Builder
+		in := strings.NewReader("{\"cmd\":\"ping\"}\n{\"cmd\":\"quit\"}\n{\"cmd\":\"ping\"}\n")
+		if err := headless.Run(context.Background(), withAlice(), in, &out); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := headless.Run(ctx, withAlice(), strings.NewReader(""), &out); err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		runtime.Gosched()
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -4,12 +4,18 @@ package headless
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"github.com/sottochat/sotto"
 	"github.com/sottochat/sotto/fuzz/fuzzcheck"
 	"github.com/sottochat/sotto/headless"
+	"github.com/sottochat/sotto/headless/headlesstest"
 )
 
 // FuzzParseCommand checks that ParseCommand never panics, fails only with a
@@ -63,6 +69,46 @@ func FuzzParseCommand(f *testing.F) {
 		b2, err := c2.MarshalLine()
 		if err != nil || !bytes.Equal(b, b2) {
 			t.Fatalf("marshal not stable: %q vs %q (%v)", b, b2, err)
+		}
+	})
+}
+
+// FuzzOutputText checks that any text the engine hands back (here a contact
+// code holding the fuzzed string) reaches stdout as one JSON line without a
+// raw control, DEL, C1 or bidi formatting character, and decodes back to
+// the same text.
+func FuzzOutputText(f *testing.F) {
+	seeds := []string{"plain", "\x1b[2J\x07", "\u009b31m", "\u202eevil\u202c", "\u2066\u2069\u200f", "é日本\U0001F600", "\x7f\x00\n\r\t", "\"\\/<>&"}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	fuzzcheck.RequireSeeds(f, len(seeds))
+	f.Fuzz(func(t *testing.T, text string) {
+		if !utf8.ValidString(text) {
+			return // the engine's strings are valid UTF-8; JSON would replace invalid bytes
+		}
+		e := headlesstest.New(1)
+		e.AddIdentity(sotto.IdentityInfo{Name: "a", Onion: text})
+		var out bytes.Buffer
+		if err := headless.Run(context.Background(), e, strings.NewReader(`{"cmd":"card","identity":"a"}`+"\n"), &out); err != nil {
+			t.Fatal(err)
+		}
+		line := out.Bytes()
+		if bytes.Count(line, []byte("\n")) != 1 || line[len(line)-1] != '\n' {
+			t.Fatalf("not one line: %q", line)
+		}
+		for _, r := range string(line[:len(line)-1]) {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0x061c || r == 0x200e || r == 0x200f ||
+				(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+				t.Fatalf("raw %U in output %q", r, line)
+			}
+		}
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("output is not JSON: %v: %q", err, line)
+		}
+		if m["contact_code"] != "sotto1-"+text {
+			t.Fatalf("decoded %q, want %q", m["contact_code"], "sotto1-"+text)
 		}
 	})
 }
