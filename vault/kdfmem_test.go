@@ -17,7 +17,7 @@ import (
 
 	xscrypt "golang.org/x/crypto/scrypt"
 
-	"github.com/sottochat/sotto/vault/internal/scrypt"
+	"github.com/sottochat/sotto/vault/internal/kdf"
 )
 
 // TestKDFLeavesNoPassphrase unlocks a vault in a child process, then reads
@@ -214,7 +214,7 @@ func TestKDFChild(t *testing.T) {
 		must(t, v.VerifyPassphrase(p))
 		must(t, v.Close())
 		must(t, p.open(func(b []byte) error {
-			k, err := scrypt.Key(b, []byte("salt"), 1<<12, 8, 1, 32)
+			k, err := kdf.Scrypt(b, []byte("salt"), 1<<12, 8, 1, 32)
 			clear(k)
 			return err
 		}))

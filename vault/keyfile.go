@@ -2,9 +2,7 @@ package vault
 
 import (
 	"bytes"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -21,7 +19,7 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/sottochat/sotto/vault/format"
-	"github.com/sottochat/sotto/vault/internal/scrypt"
+	"github.com/sottochat/sotto/vault/internal/kdf"
 )
 
 // Spec constants of age's scrypt recipient stanza (age-encryption.org/v1).
@@ -49,7 +47,9 @@ const nameKeyInfo = "sotto vault file names v1"
 
 // scryptRecipient and scryptIdentity produce and read age's standard scrypt
 // stanza, taking the passphrase from locked memory (age's own types copy it
-// into an ordinary string).
+// into an ordinary string). They derive with kdf.Scrypt, which leaves no
+// copy of the passphrase anywhere (x/crypto/scrypt leaves two strings and
+// crypto/hmac's pads per derivation; see package kdf).
 type scryptRecipient struct {
 	pass *Passphrase
 	logN int
@@ -60,7 +60,7 @@ func (r *scryptRecipient) Wrap(fileKey []byte) ([]*age.Stanza, error) {
 	rand.Read(salt)
 	var wrapped []byte
 	err := r.pass.open(func(p []byte) error {
-		k, err := scrypt.Key(p, append([]byte(scryptLabel), salt...), 1<<r.logN, 8, 1, chacha20poly1305.KeySize)
+		k, err := kdf.Scrypt(p, append([]byte(scryptLabel), salt...), 1<<r.logN, 8, 1, chacha20poly1305.KeySize)
 		if err != nil {
 			return err
 		}
@@ -118,7 +118,7 @@ func (i *scryptIdentity) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
 	i.logN = logN
 	var fileKey []byte
 	err = i.pass.open(func(p []byte) error {
-		k, err := scrypt.Key(p, append([]byte(scryptLabel), salt...), 1<<logN, 8, 1, chacha20poly1305.KeySize)
+		k, err := kdf.Scrypt(p, append([]byte(scryptLabel), salt...), 1<<logN, 8, 1, chacha20poly1305.KeySize)
 		if err != nil {
 			return err
 		}
@@ -140,7 +140,7 @@ func calibrate() int {
 	d := time.Duration(math.MaxInt64)
 	for range 3 {
 		start := time.Now()
-		scrypt.Key([]byte("calibration"), []byte("calibration salt"), 1<<probe, 8, 1, 32)
+		kdf.Scrypt([]byte("calibration"), []byte("calibration salt"), 1<<probe, 8, 1, 32)
 		d = min(d, time.Since(start))
 	}
 	if d <= 0 {
@@ -177,12 +177,11 @@ func packKey(identity []byte) (*vaultKey, error) {
 	}
 	defer lb.Destroy()
 	b := lb.Bytes()
-	nk, err := hkdf.Key(sha256.New, identity, nil, nameKeyInfo, 32)
-	if err != nil {
+	// Straight into locked memory; crypto/hkdf would leave the identity's
+	// last partial SHA-256 block and the PRK in its own state.
+	if err := kdf.HKDF(b[:32], identity, nil, nameKeyInfo); err != nil {
 		return nil, err
 	}
-	copy(b, nk)
-	memguard.WipeBytes(nk)
 	copy(b[32:], identity)
 	id, err := age.ParseHybridIdentity(unsafe.String(&b[32], len(identity)))
 	if err != nil {
