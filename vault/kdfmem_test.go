@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,11 +51,33 @@ func TestKDFLeavesNoPassphrase(t *testing.T) {
 	ctlFile := filepath.Join(tmp, "control")
 	must(t, os.WriteFile(ctlFile, control, 0o600))
 
+	// The vault key as the key file holds it, as age's bech32 parser
+	// lower-cases it, and the file-name key derived from it: reported, so
+	// that what remains is measured (see doc.go, "What Go cannot erase").
+	data, err := os.ReadFile(filepath.Join(dir, keyFileName))
+	must(t, err)
+	k, _, err := openKeyFile(data, pass(t, string(secret)), 30)
+	must(t, err)
+	var identity, nameKey []byte
+	must(t, k.secret.Open(func(b []byte) error {
+		identity, nameKey = bytes.Clone(b[32:]), bytes.Clone(b[:32])
+		return nil
+	}))
+	k.secret.Destroy()
+	keyNeedles := map[string][]byte{
+		"vault key (as stored)":           identity,
+		"vault key (lower case)":          bytes.ToLower(identity),
+		"vault key (data part, 40 chars)": bytes.ToLower(identity[len(identityPrefixForTest) : len(identityPrefixForTest)+40]),
+		"file-name key":                   nameKey,
+	}
 	needles := map[string][]byte{
 		"passphrase":           secret,
 		"passphrase XOR ipad":  xorAll(secret, 0x36),
 		"passphrase XOR opad":  xorAll(secret, 0x5c),
 		"control: heap buffer": control,
+	}
+	for k, v := range keyNeedles {
+		needles[k] = v
 	}
 	for _, mode := range []string{"xcrypto", "vault"} {
 		t.Run(mode, func(t *testing.T) {
@@ -70,10 +93,13 @@ func TestKDFLeavesNoPassphrase(t *testing.T) {
 				t.Logf("control: x/crypto/scrypt leaves %d copies of the passphrase, %d XOR ipad, %d XOR opad",
 					found["passphrase"], found["passphrase XOR ipad"], found["passphrase XOR opad"])
 			case "vault":
-				for _, k := range []string{"passphrase", "passphrase XOR ipad", "passphrase XOR opad"} {
+				for _, k := range []string{"passphrase", "passphrase XOR ipad", "passphrase XOR opad", "file-name key"} {
 					if found[k] != 0 {
 						t.Errorf("%s: %d copies in the memory of a process that unlocked a vault", k, found[k])
 					}
+				}
+				for _, k := range sortedNeedles(keyNeedles) {
+					t.Logf("%s: %d copies (known: age's parser and stream buffers, see doc.go)", k, found[k])
 				}
 			}
 		})
@@ -226,4 +252,16 @@ func TestKDFChild(t *testing.T) {
 	fmt.Println("KDF-CHILD-READY")
 	io.Copy(io.Discard, os.Stdin) // until the parent has read our memory
 	runtime.KeepAlive(control)
+}
+
+// identityPrefixForTest is the vault key's bech32 prefix ("1" included).
+const identityPrefixForTest = "AGE-SECRET-KEY-PQ-1"
+
+func sortedNeedles(m map[string][]byte) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
 }
