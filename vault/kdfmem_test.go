@@ -33,21 +33,31 @@ import (
 // x/crypto/pbkdf2's string(password) leaves, or its silence about the
 // vault's path proves nothing. A buffer the child keeps on its heap is a
 // second control.
+//
+// Both lengths are checked: up to a SHA-256 block (64 bytes) HMAC uses the
+// passphrase as its key; a longer one is hashed first, and passes whole
+// through the hash's block buffer.
 func TestKDFLeavesNoPassphrase(t *testing.T) {
+	for _, n := range []int{24, 60} {
+		t.Run(fmt.Sprintf("%d-byte passphrase", 4+2*n), func(t *testing.T) { testKDFMemory(t, n) })
+	}
+}
+
+func testKDFMemory(t *testing.T, n int) {
 	exe, err := os.Executable()
 	must(t, err)
 	tmp := t.TempDir()
-	var raw [24]byte
-	rand.Read(raw[:])
-	secret := []byte("kdf-" + hex.EncodeToString(raw[:]))
+	raw := make([]byte, n)
+	rand.Read(raw)
+	secret := []byte("kdf-" + hex.EncodeToString(raw))
 	dir := filepath.Join(tmp, "vault")
 	v, err := Create(dir, pass(t, string(secret)), &Options{UnsafeWorkFactor: 12})
 	must(t, err)
 	must(t, v.Close())
 	pwFile := filepath.Join(tmp, "pw")
 	must(t, os.WriteFile(pwFile, append(bytes.Clone(secret), '\n'), 0o600))
-	rand.Read(raw[:])
-	control := []byte("control-" + hex.EncodeToString(raw[:]))
+	rand.Read(raw)
+	control := []byte("control-" + hex.EncodeToString(raw))
 	ctlFile := filepath.Join(tmp, "control")
 	must(t, os.WriteFile(ctlFile, control, 0o600))
 
