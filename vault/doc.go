@@ -151,11 +151,15 @@
 //     decodes the data part into fresh slices; the parsed HybridIdentity
 //     keeps the ML-KEM-768 and X25519 private keys in unexported fields.
 //     The vault passes the string in place over its locked buffer
-//     (unsafe.String, no copy), but every unlock and every file operation
-//     ([Vault.Put], [Vault.Get], [Vault.Append], ...) parses it again, and
-//     each parse leaves those copies as garbage. Keeping one parsed identity
-//     would leave a live copy instead. The only fix is an age API that
-//     takes bytes and can wipe an identity.
+//     (unsafe.String, no copy), but every unlock and every decryption
+//     (Open's reading of the shards, and each log segment that
+//     [Vault.Entries], [Vault.Last], [Vault.Remove] and compaction read)
+//     parses it again, and each parse leaves those copies as garbage;
+//     writes use only the public recipient. Keeping one parsed identity
+//     would leave a live copy instead. [Create] also leaves the generated
+//     HybridIdentity and the intermediate buffers of its String method
+//     (the final string is wiped). The only fix is an age API that takes
+//     bytes and can wipe an identity.
 //   - The vault key again, in the plaintext of the key file: age.Decrypt's
 //     stream reader decrypts each chunk into a new 64 KiB slice and copies
 //     it into its own buffer (filippo.io/age/internal/stream), two copies
