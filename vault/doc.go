@@ -160,11 +160,6 @@
 //     HybridIdentity and the intermediate buffers of its String method
 //     (the final string is wiped). The only fix is an age API that takes
 //     bytes and can wipe an identity.
-//   - The vault key again, in the plaintext of the key file: age.Decrypt's
-//     stream reader decrypts each chunk into a new 64 KiB slice and copies
-//     it into its own buffer (filippo.io/age/internal/stream), two copies
-//     per unlock. Fixable only by decrypting the key file's payload outside
-//     age's reader.
 //   - Keys handed to AEADs: chacha20poly1305.New copies its key into a
 //     struct it keeps; the scrypt output (which decrypts the key file) is
 //     wiped by the vault, its copy inside the AEAD is not. age's file keys,
@@ -176,7 +171,11 @@
 //     V's pages if the kernel swapped them out during the derivation (an
 //     ordinary user cannot lock 512 MiB).
 //
-// The file-name key does not leak: it is derived with kdf.HKDF straight
+// The key file's plaintext does not leak: age.Decrypt's stream reader
+// would leave it twice per unlock (a new 64 KiB slice per chunk and its own
+// buffer), so the vault lets age parse and authenticate the header
+// (age.ExtractHeader, age.DecryptHeader) and decrypts the one-chunk payload
+// itself, straight into locked memory. The file-name key does not leak: it is derived with kdf.HKDF straight
 // into locked memory and used only through kdf.HMAC, whose state is wiped
 // (crypto/hmac and crypto/hkdf would keep it, XORed with the pads, in
 // memory the caller cannot reach). The test above checks that too.
