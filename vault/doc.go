@@ -161,8 +161,10 @@
 //     (the final string is wiped). The only fix is an age API that takes
 //     bytes and can wipe an identity.
 //   - Keys handed to AEADs: chacha20poly1305.New copies its key into a
-//     struct it keeps; the scrypt output (which decrypts the key file) is
-//     wiped by the vault, its copy inside the AEAD is not. age's file keys,
+//     struct it keeps; the scrypt output and the key file's payload key
+//     (either decrypts the key file) are wiped by the vault, their copies
+//     inside the AEAD are not; nor is what age computes from the key file's
+//     file key to check the header's MAC. age's file keys,
 //     stream keys and the expanded private key live in age's own memory
 //     while a file is encrypted or decrypted.
 //   - The plaintext of records and entries: ordinary []byte values the
