@@ -12,11 +12,11 @@
 // return: [Scrypt] (RFC 7914) for the passphrase, and [HMAC] and [HKDF]
 // (SHA-256) for the vault key's file-name key and file names.
 //
-// golang.org/x/crypto/scrypt computes the same function as Scrypt, but its PBKDF2
-// (x/crypto/pbkdf2, a wrapper over crypto/pbkdf2) converts the password to a
-// Go string twice per derivation, and crypto/hmac and crypto/sha256 keep the
-// key, XORed with the HMAC pads, in state the caller cannot reach. Those
-// copies can never be wiped. Here:
+// golang.org/x/crypto/scrypt computes the same function as Scrypt, but
+// its PBKDF2 (x/crypto/pbkdf2, a wrapper over crypto/pbkdf2) converts the
+// password to a Go string twice per derivation, and crypto/hmac and
+// crypto/sha256 keep the key, XORed with the HMAC pads, in state the
+// caller cannot reach. Those copies can never be wiped. Here:
 //
 //   - the password is only read, never copied, except into the HMAC pads
 //     (key XOR 0x36, key XOR 0x5c) of a state this package owns;
