@@ -117,10 +117,72 @@
 //   - The running process and its user account are trusted: a debugger or
 //     root can read memory. Locked memory keeps secrets out of swap and core
 //     dumps; it does not stop root. Go copies some secrets through ordinary
-//     memory that cannot be wiped: age's expanded private key and stream
-//     buffers while a file is encrypted or decrypted, scrypt's and HMAC's
-//     internal state, and the plaintext of records and entries, which are
-//     ordinary []byte values the caller holds.
+//     memory that cannot be wiped; see the next section.
+//
+// # What Go cannot erase
+//
+// A Go string cannot be wiped, and the garbage collector frees memory
+// without zeroing it: a freed copy stays readable (by root, a debugger, or
+// swap) until a later allocation reuses its slot, at no predictable time.
+// So what matters is where a secret is copied into memory the vault does
+// not own.
+//
+// The passphrase is never copied. It is read into locked memory and sealed
+// in an enclave; unlocking opens it into a locked buffer and derives the
+// key with package kdf (vault/internal/kdf), whose scrypt runs SHA-256,
+// HMAC and PBKDF2 over state it owns and wipes (the pads, key XOR 0x36 and
+// key XOR 0x5c, included), wipes B, XY and V (which would let anyone test a
+// passphrase guess without paying scrypt's cost), and maps V (128·N·r
+// bytes, 512 MiB at 2^19) with mmap(2), wiping and unmapping it before it
+// returns, so an unlocked, idle process does not hold it: the memory goes
+// back to the kernel at once (debug.FreeOSMemory is not needed: V never
+// enters the Go heap, so it neither waits for the scavenger nor raises the
+// garbage collector's heap goal). TestKDFLeavesNoPassphrase reads the whole
+// memory of a process that unlocked a vault and finds neither the
+// passphrase nor it XORed with the pads, while the same scan finds the four
+// copies golang.org/x/crypto/scrypt leaves (x/crypto/pbkdf2 calls
+// string(password) twice per derivation).
+//
+// What remains, with where it comes from:
+//
+//   - The vault key, as age's bech32 text (the form the key file holds). age
+//     parses an identity only from a string (age.ParseHybridIdentity), and
+//     its bech32 decoder lower-cases the whole string into a new one and
+//     decodes the data part into fresh slices; the parsed HybridIdentity
+//     keeps the ML-KEM-768 and X25519 private keys in unexported fields.
+//     The vault passes the string in place over its locked buffer
+//     (unsafe.String, no copy), but every unlock and every decryption
+//     (Open's reading of the shards, and each log segment that
+//     [Vault.Entries], [Vault.Last], [Vault.Remove] and compaction read)
+//     parses it again, and each parse leaves those copies as garbage;
+//     writes use only the public recipient. Keeping one parsed identity
+//     would leave a live copy instead. [Create] also leaves the generated
+//     HybridIdentity and the intermediate buffers of its String method
+//     (the final string is wiped). The only fix is an age API that takes
+//     bytes and can wipe an identity.
+//   - Keys handed to AEADs: chacha20poly1305.New copies its key into a
+//     struct it keeps; the scrypt output and the key file's payload key
+//     (either decrypts the key file) are wiped by the vault, their copies
+//     inside the AEAD are not; nor is what age computes from the key file's
+//     file key to check the header's MAC. age's file keys,
+//     stream keys and the expanded private key live in age's own memory
+//     while a file is encrypted or decrypted.
+//   - The plaintext of records and entries: ordinary []byte values the
+//     caller holds, and age's stream buffers.
+//   - Registers and stack slots spilled while SHA-256 or Salsa20/8 run, and
+//     V's pages if the kernel swapped them out during the derivation (an
+//     ordinary user cannot lock 512 MiB).
+//
+// The key file's plaintext does not leak: age.Decrypt's stream reader
+// would leave it twice per unlock (a new 64 KiB slice per chunk and its own
+// buffer), so the vault lets age parse and authenticate the header
+// (age.ExtractHeader, age.DecryptHeader) and decrypts the one-chunk payload
+// itself, straight into locked memory. The file-name key does not leak: it is derived with kdf.HKDF straight
+// into locked memory and used only through kdf.HMAC, whose state is wiped
+// (crypto/hmac and crypto/hkdf would keep it, XORed with the pads, in
+// memory the caller cannot reach). The test above checks that too.
+// runtime/secret (experimental in Go 1.26, GOEXPERIMENT=runtimesecret)
+// could erase what age allocates inside a call; the build does not use it.
 //
 // [age]: https://age-encryption.org/v1
 package vault

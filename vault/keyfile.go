@@ -2,14 +2,11 @@ package vault
 
 import (
 	"bytes"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"regexp"
 	"strconv"
@@ -21,7 +18,7 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/sottochat/sotto/vault/format"
-	"github.com/sottochat/sotto/vault/internal/scrypt"
+	"github.com/sottochat/sotto/vault/internal/kdf"
 )
 
 // Spec constants of age's scrypt recipient stanza (age-encryption.org/v1).
@@ -49,7 +46,9 @@ const nameKeyInfo = "sotto vault file names v1"
 
 // scryptRecipient and scryptIdentity produce and read age's standard scrypt
 // stanza, taking the passphrase from locked memory (age's own types copy it
-// into an ordinary string).
+// into an ordinary string). They derive with kdf.Scrypt, which leaves no
+// copy of the passphrase anywhere (x/crypto/scrypt leaves two strings and
+// crypto/hmac's pads per derivation; see package kdf).
 type scryptRecipient struct {
 	pass *Passphrase
 	logN int
@@ -60,7 +59,7 @@ func (r *scryptRecipient) Wrap(fileKey []byte) ([]*age.Stanza, error) {
 	rand.Read(salt)
 	var wrapped []byte
 	err := r.pass.open(func(p []byte) error {
-		k, err := scrypt.Key(p, append([]byte(scryptLabel), salt...), 1<<r.logN, 8, 1, chacha20poly1305.KeySize)
+		k, err := kdf.Scrypt(p, append([]byte(scryptLabel), salt...), 1<<r.logN, 8, 1, chacha20poly1305.KeySize)
 		if err != nil {
 			return err
 		}
@@ -118,7 +117,7 @@ func (i *scryptIdentity) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
 	i.logN = logN
 	var fileKey []byte
 	err = i.pass.open(func(p []byte) error {
-		k, err := scrypt.Key(p, append([]byte(scryptLabel), salt...), 1<<logN, 8, 1, chacha20poly1305.KeySize)
+		k, err := kdf.Scrypt(p, append([]byte(scryptLabel), salt...), 1<<logN, 8, 1, chacha20poly1305.KeySize)
 		if err != nil {
 			return err
 		}
@@ -140,7 +139,7 @@ func calibrate() int {
 	d := time.Duration(math.MaxInt64)
 	for range 3 {
 		start := time.Now()
-		scrypt.Key([]byte("calibration"), []byte("calibration salt"), 1<<probe, 8, 1, 32)
+		kdf.Scrypt([]byte("calibration"), []byte("calibration salt"), 1<<probe, 8, 1, 32)
 		d = min(d, time.Since(start))
 	}
 	if d <= 0 {
@@ -177,12 +176,11 @@ func packKey(identity []byte) (*vaultKey, error) {
 	}
 	defer lb.Destroy()
 	b := lb.Bytes()
-	nk, err := hkdf.Key(sha256.New, identity, nil, nameKeyInfo, 32)
-	if err != nil {
+	// Straight into locked memory; crypto/hkdf would leave the identity's
+	// last partial SHA-256 block and the PRK in its own state.
+	if err := kdf.HKDF(b[:32], identity, nil, nameKeyInfo); err != nil {
 		return nil, err
 	}
-	copy(b, nk)
-	memguard.WipeBytes(nk)
 	copy(b[32:], identity)
 	id, err := age.ParseHybridIdentity(unsafe.String(&b[32], len(identity)))
 	if err != nil {
@@ -245,21 +243,17 @@ func sealKeyFile(k *vaultKey, pass *Passphrase, logN int) ([]byte, error) {
 // file's work factor.
 func openKeyFile(data []byte, pass *Passphrase, maxLogN int) (*vaultKey, int, error) {
 	si := &scryptIdentity{pass: pass, maxLogN: maxLogN}
-	r, err := age.Decrypt(bytes.NewReader(data), si)
-	if err != nil {
-		if errors.Is(err, ErrWrongPassphrase) || errors.Is(err, ErrWorkFactor) || errors.Is(err, ErrEmptyPassphrase) || errors.Is(err, ErrLockedMemory) {
-			return nil, 0, err
-		}
-		return nil, 0, &FileError{Name: keyFileName, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
-	}
 	var lb *memguard.LockedBuffer
 	if err := allocLocked(1, func() { lb = memguard.NewBuffer(pageSize) }); err != nil {
 		return nil, 0, err
 	}
 	defer lb.Destroy()
-	n, err := io.ReadFull(r, lb.Bytes())
-	if err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, 0, &FileError{Name: keyFileName, Err: fmt.Errorf("%w: %v", ErrDamaged, errOr(err, "too large"))}
+	n, err := decryptKeyFile(data, si, lb.Bytes())
+	if err != nil {
+		if errors.Is(err, ErrWrongPassphrase) || errors.Is(err, ErrWorkFactor) || errors.Is(err, ErrEmptyPassphrase) || errors.Is(err, ErrLockedMemory) {
+			return nil, 0, err
+		}
+		return nil, 0, &FileError{Name: keyFileName, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
 	}
 	id, err := format.ParseKeyFile(lb.Bytes()[:n])
 	if err != nil {
@@ -270,6 +264,75 @@ func openKeyFile(data []byte, pass *Passphrase, maxLogN int) (*vaultKey, int, er
 		return nil, 0, err
 	}
 	return k, si.logN, nil
+}
+
+// Age's payload (age-encryption.org/v1): a 16-byte nonce, then chunks of
+// at most 64 KiB, each sealed with ChaCha20-Poly1305 under
+// HKDF-SHA-256(file key, nonce, "payload"), its 12-byte nonce an 11-byte
+// counter and a last-chunk flag.
+const (
+	payloadNonceSize = 16
+	payloadChunkSize = 64 << 10
+)
+
+// decryptKeyFile does what age.Decrypt does for the key file, a one-chunk
+// age file, but decrypts straight into buf (the last 32 bytes of which hold
+// the stream key): age's stream reader would leave two copies of the
+// plaintext, the vault key, in buffers nobody can wipe (its chunk buffer
+// and a 64 KiB slice per chunk). It returns the plaintext's length. The
+// header is age's to parse and authenticate (age.ExtractHeader,
+// age.DecryptHeader: the same code age.Decrypt runs).
+func decryptKeyFile(data []byte, si *scryptIdentity, buf []byte) (int, error) {
+	if len(data) > maxKeyFile {
+		return 0, errors.New("too large")
+	}
+	hdr, err := age.ExtractHeader(bytes.NewReader(data))
+	if err != nil {
+		return 0, err
+	}
+	if !bytes.HasPrefix(data, hdr) {
+		return 0, errors.New("header not in age's canonical form")
+	}
+	fileKey, err := age.DecryptHeader(hdr, si)
+	if err != nil {
+		return 0, err
+	}
+	defer memguard.WipeBytes(fileKey)
+	payload := data[len(hdr):]
+	if len(payload) < payloadNonceSize {
+		return 0, errors.New("payload truncated")
+	}
+	nonce, ct := payload[:payloadNonceSize], payload[payloadNonceSize:]
+	key := buf[len(buf)-chacha20poly1305.KeySize:]
+	out := buf[: 0 : len(buf)-chacha20poly1305.KeySize]
+	// One chunk, marked last, and not empty; anything else is no key
+	// file this code (or age) writes.
+	if len(ct) <= chacha20poly1305.Overhead || len(ct) > payloadChunkSize+chacha20poly1305.Overhead {
+		return 0, errors.New("payload is not one chunk")
+	}
+	if len(ct)-chacha20poly1305.Overhead > cap(out) {
+		return 0, errors.New("too large")
+	}
+	if err := kdf.HKDF(key, fileKey, nonce, "payload"); err != nil {
+		return 0, err
+	}
+	defer memguard.WipeBytes(key)
+	aead, err := chacha20poly1305.New(key)
+	if err != nil {
+		return 0, err
+	}
+	var cn [chacha20poly1305.NonceSize]byte
+	cn[len(cn)-1] = 1 // last chunk
+	pt, err := aead.Open(out, cn[:], ct, nil)
+	if err != nil {
+		return 0, errors.New("payload fails authentication")
+	}
+	if len(pt) > 0 && &pt[0] != &buf[0] {
+		// Open appends in place when out has room, which was checked.
+		memguard.WipeBytes(pt)
+		return 0, errors.New("internal error: the key file was decrypted outside locked memory")
+	}
+	return len(pt), nil
 }
 
 func errOr(err error, s string) error {

@@ -2,8 +2,6 @@ package vault
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -17,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sottochat/sotto/vault/format"
+	"github.com/sottochat/sotto/vault/internal/kdf"
 )
 
 // Layout of a vault directory.
@@ -300,15 +299,15 @@ func (v *Vault) VerifyPassphrase(pass *Passphrase) error {
 }
 
 // name derives an on-disk file name from the file-name key.
+// kdf.HMAC, unlike crypto/hmac, leaves no copy of the key behind.
 func name(nameKey []byte, parts ...[]byte) string {
-	m := hmac.New(sha256.New, nameKey)
+	msg := make([][]byte, 0, 2*len(parts))
 	for _, p := range parts {
-		var l [4]byte
-		binary.BigEndian.PutUint32(l[:], uint32(len(p)))
-		m.Write(l[:])
-		m.Write(p)
+		msg = append(msg, binary.BigEndian.AppendUint32(nil, uint32(len(p))), p)
 	}
-	return hex.EncodeToString(m.Sum(nil)[:16])
+	var sum [32]byte
+	kdf.HMAC(&sum, nameKey, msg...)
+	return hex.EncodeToString(sum[:16])
 }
 
 func u32(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }

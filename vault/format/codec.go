@@ -3,7 +3,6 @@ package format
 import (
 	"bytes"
 	"slices"
-	"strings"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -371,7 +370,7 @@ func ParseKeyFile(b []byte) ([]byte, error) {
 }
 
 func checkIdentity(id []byte) error {
-	if len(id) > maxIdentity || !strings.HasPrefix(string(id), identityPrefix) || len(id) == len(identityPrefix) {
+	if len(id) > maxIdentity || !bytes.HasPrefix(id, []byte(identityPrefix)) || len(id) == len(identityPrefix) {
 		return malformed("not a post-quantum age identity")
 	}
 	for _, c := range id {

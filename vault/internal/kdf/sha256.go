@@ -1,4 +1,4 @@
-package scrypt
+package kdf
 
 import (
 	"encoding/binary"
@@ -6,7 +6,7 @@ import (
 )
 
 // SHA-256 (FIPS 180-4) over a state this package owns, so that every byte
-// derived from the password sits in memory that Key wipes. crypto/sha256
+// derived from a key sits in memory that this package wipes. crypto/sha256
 // would do the same arithmetic, but its Sum copies the whole state (the
 // HMAC midstate, a password equivalent) into a frame this package cannot
 // reach, and its digest keeps the last partial block.

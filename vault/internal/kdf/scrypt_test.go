@@ -1,4 +1,4 @@
-package scrypt
+package kdf
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ func TestRFC7914(t *testing.T) {
 			continue
 		}
 		want := unhex(t, v.want)
-		got, err := Key([]byte(v.pass), []byte(v.salt), v.N, v.r, v.p, len(want))
+		got, err := Scrypt([]byte(v.pass), []byte(v.salt), v.N, v.r, v.p, len(want))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestSHA256(t *testing.T) {
 	}
 }
 
-// TestMatchesXCrypto compares Key with golang.org/x/crypto/scrypt on random
+// TestMatchesXCrypto compares Scrypt with golang.org/x/crypto/scrypt on random
 // passwords, salts and small parameters.
 func TestMatchesXCrypto(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -122,7 +122,7 @@ func TestMatchesXCrypto(t *testing.T) {
 		fill(rng, pass)
 		fill(rng, salt)
 		N, r, p, n := 2<<rng.IntN(8), 1+rng.IntN(8), 1+rng.IntN(3), 1+rng.IntN(100)
-		got, err := Key(pass, salt, N, r, p, n)
+		got, err := Scrypt(pass, salt, N, r, p, n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,22 +142,22 @@ func TestParameters(t *testing.T) {
 		{0, 8, 1, 32}, {1, 8, 1, 32}, {3, 8, 1, 32}, {1024, 0, 1, 32}, {1024, 8, 0, 32},
 		{1024, 8, 1, 0}, {1024, 1 << 29, 2, 32}, {1 << 60, 8, 1, 32},
 	} {
-		if _, err := Key([]byte("p"), []byte("s"), c.N, c.r, c.p, c.n); err == nil {
+		if _, err := Scrypt([]byte("p"), []byte("s"), c.N, c.r, c.p, c.n); err == nil {
 			t.Errorf("N=%d r=%d p=%d len=%d: no error", c.N, c.r, c.p, c.n)
 		}
 	}
 }
 
-// TestPasswordNotAliased checks that Key leaves its inputs as they were
+// TestPasswordNotAliased checks that Scrypt leaves its inputs as they were
 // (it only reads the password).
 func TestPasswordNotAliased(t *testing.T) {
 	pass, salt := []byte("correct horse battery staple"), []byte("salt")
 	p0, s0 := bytes.Clone(pass), bytes.Clone(salt)
-	if _, err := Key(pass, salt, 16, 8, 1, 32); err != nil {
+	if _, err := Scrypt(pass, salt, 16, 8, 1, 32); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(pass, p0) || !bytes.Equal(salt, s0) {
-		t.Fatal("Key modified its inputs")
+		t.Fatal("Scrypt modified its inputs")
 	}
 }
 
@@ -167,11 +167,11 @@ func fill(rng *rand.Rand, b []byte) {
 	}
 }
 
-// BenchmarkKey is one derivation at the vault's top calibrated work factor
+// BenchmarkScrypt is one derivation at the vault's top calibrated work factor
 // (2^19, r=8, p=1: 512 MiB); BenchmarkXCrypto is x/crypto's, for comparison.
-func BenchmarkKey(b *testing.B) {
+func BenchmarkScrypt(b *testing.B) {
 	for b.Loop() {
-		if _, err := Key([]byte("correct horse"), []byte("salt"), 1<<19, 8, 1, 32); err != nil {
+		if _, err := Scrypt([]byte("correct horse"), []byte("salt"), 1<<19, 8, 1, 32); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -186,7 +186,7 @@ func BenchmarkXCrypto(b *testing.B) {
 }
 
 // TestMemoryReturned checks that V (64 MiB here) is neither left in the
-// process (VmRSS) nor taken from the Go heap (HeapSys) once Key returns:
+// process (VmRSS) nor taken from the Go heap (HeapSys) once Scrypt returns:
 // an idle client must not sit on the unlock's hundreds of MiB.
 func TestMemoryReturned(t *testing.T) {
 	const N, r = 1 << 16, 8 // V is 128·N·r bytes: 64 MiB
@@ -194,7 +194,7 @@ func TestMemoryReturned(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	rss0 := vmRSS(t)
-	k, err := Key([]byte("correct horse"), []byte("salt"), N, r, 1, 32)
+	k, err := Scrypt([]byte("correct horse"), []byte("salt"), N, r, 1, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
