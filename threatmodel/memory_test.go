@@ -440,7 +440,8 @@ func sortedKeys[V any](m map[string]V) []string {
 // reported on every run (t.Log) and fail the test only with
 // SOTTO_MEMORY_STRICT=1, the switch for whoever removes a cause. Every other
 // secret (today: the base64 expanded key of ADD_ONION, which package onion
-// builds in a buffer it wipes) fails the test when found.
+// builds in a buffer it wipes, and the passphrase, which vault derives from
+// locked memory with its own scrypt) fails the test when found.
 //
 // What Go cannot guarantee: a string is immutable and cannot be wiped; the
 // garbage collector frees memory without zeroing it, so a freed copy stays
@@ -451,9 +452,6 @@ func sortedKeys[V any](m map[string]V) []string {
 // wipe. runtime/secret (experimental in Go 1.26) can erase what a function
 // allocated, but none of these paths use it.
 var knownResidue = map[string]string{
-	"passphrase": "golang.org/x/crypto/scrypt.Key calls x/crypto/pbkdf2.Key, which converts the password to a Go string " +
-		"(string(password)) for crypto/pbkdf2, twice per derivation: unwipeable copies of the passphrase on the heap " +
-		"(fixable in vault: derive from the locked bytes without x/crypto/pbkdf2)",
 	"ed25519 seed": "crypto/ed25519.NewKeyFromSeed returns seed||public in a new heap slice, and its internal " +
 		"PrivateKey keeps the seed; encoding/json decodes the identity record's seed into a fresh slice",
 	"ed25519 seed, base64": "the identity record is JSON: its decrypted plaintext (age's buffers, the slice vault.Get " +
