@@ -1,6 +1,7 @@
 package ratchet
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"crypto/mlkem"
 	"time"
@@ -16,9 +17,11 @@ func (s *State) Decrypt(now time.Time, message, ad []byte) ([]byte, error) {
 	if !ok {
 		return nil, ErrDecrypt
 	}
+	m.scr = getScratch()
+	defer putScratch(m.scr)
 	total := s.skippedCount()
 	for i, e := range s.epochs {
-		pt, w, err := e.decrypt(now.Unix(), m, ad, total-e.skippedCount())
+		pt, w, err := e.decrypt(now.Unix(), &m, ad, total-e.skippedCount())
 		if err == ErrTooManySkipped {
 			return nil, err
 		}
@@ -35,7 +38,8 @@ func (s *State) Decrypt(now time.Time, message, ad []byte) ([]byte, error) {
 				clear(old.skipped[j].keys)
 			}
 		}
-		s.epochs[i] = w
+		// Commit over the old epoch, which overwrites its used chain key.
+		*old = w
 		return pt, nil
 	}
 	return nil, ErrDecrypt
@@ -71,9 +75,10 @@ func (e *epoch) expire(now int64) {
 
 // decrypt tries m against this epoch: skipped keys, the current receiving
 // chain, then the next one (a DH ratchet step). It returns the plaintext and
-// the new epoch; e itself is never modified. others is the number of skipped
+// the new epoch, a copy of e whose skipped lists are cloned before any
+// change; e itself is never modified. others is the number of skipped
 // keys in the other epochs, for the MaxSkippedKeys bound.
-func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byte, *epoch, error) {
+func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byte, epoch, error) {
 	// 1. A skipped message key.
 	for ci := range e.skipped {
 		c := &e.skipped[ci]
@@ -87,9 +92,10 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 			}
 			pt, ok := m.openBody(&k.mk, ad)
 			if !ok {
-				return nil, nil, ErrDecrypt
+				return nil, epoch{}, ErrDecrypt
 			}
-			w := e.clone()
+			w := *e
+			w.skipped = cloneSkipped(e.skipped)
 			wc := &w.skipped[ci]
 			clear(wc.keys[ki].mk[:])
 			wc.keys = append(wc.keys[:ki], wc.keys[ki+1:]...)
@@ -106,58 +112,58 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 	if e.hasCKr {
 		if h, ok := m.openHeader(&e.hkr); ok {
 			if h.DH != e.dhr || h.Flags != pqFlags(e.recvChain) || h.N < e.nr {
-				return nil, nil, ErrDecrypt
+				return nil, epoch{}, ErrDecrypt
 			}
 			w := *e
 			if err := w.skip(h.N, now, others); err != nil {
-				return nil, nil, err
+				return nil, epoch{}, err
 			}
 			next, mk := kdfCK(&w.ckr)
 			defer wipe(mk[:])
 			pt, ok := m.openBody(&mk, ad)
 			if !ok {
-				return nil, nil, ErrDecrypt
+				return nil, epoch{}, ErrDecrypt
 			}
 			w.ckr = next
 			w.nr = h.N + 1
-			return pt, &w, nil
+			return pt, w, nil
 		}
 	}
 
 	// 3. A new receiving chain: the receiving half of DHRatchet.
 	if e.sendPending {
-		return nil, nil, ErrDecrypt // the peer cannot have a new chain before our next one
+		return nil, epoch{}, ErrDecrypt // the peer cannot have a new chain before our next one
 	}
 	h, ok := m.openHeader(&e.nhkr)
 	if !ok {
-		return nil, nil, ErrDecrypt
+		return nil, epoch{}, ErrDecrypt
 	}
 	r := e.sendChain + 1
 	if h.Flags != pqFlags(r) {
-		return nil, nil, ErrDecrypt
+		return nil, epoch{}, ErrDecrypt
 	}
 	w := *e
 	if w.hasCKr {
 		if h.PN < w.nr {
-			return nil, nil, ErrDecrypt
+			return nil, epoch{}, ErrDecrypt
 		}
 		if err := w.skip(h.PN, now, others); err != nil {
-			return nil, nil, err
+			return nil, epoch{}, err
 		}
 	} else if h.PN != 0 {
-		return nil, nil, ErrDecrypt
+		return nil, epoch{}, ErrDecrypt
 	}
 	var pq []byte
 	if isAnswer(r) {
 		if !w.hasPQSeed {
-			return nil, nil, ErrDecrypt
+			return nil, epoch{}, ErrDecrypt
 		}
 		dk, err := mlkem.NewDecapsulationKey768(w.pqSeed[:])
 		if err != nil {
-			return nil, nil, ErrDecrypt
+			return nil, epoch{}, ErrDecrypt
 		}
 		if pq, err = dk.Decapsulate(h.CT); err != nil {
-			return nil, nil, ErrDecrypt
+			return nil, epoch{}, ErrDecrypt
 		}
 		defer wipe(pq)
 		w.pqSeed = [mlkemSeedSize]byte{}
@@ -165,20 +171,20 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 	}
 	if isOffer(r) {
 		if _, err := mlkem.NewEncapsulationKey768(h.EK); err != nil {
-			return nil, nil, ErrDecrypt
+			return nil, epoch{}, ErrDecrypt
 		}
-		w.pqPeerEK = h.EK
+		w.pqPeerEK = bytes.Clone(h.EK) // h aliases m's scratch buffer
 	}
 	if w.dhs == nil {
-		return nil, nil, ErrDecrypt
+		return nil, epoch{}, ErrDecrypt
 	}
 	dhr, err := ecdh.X25519().NewPublicKey(h.DH[:])
 	if err != nil {
-		return nil, nil, ErrDecrypt
+		return nil, epoch{}, ErrDecrypt
 	}
 	dh, err := w.dhs.ECDH(dhr)
 	if err != nil {
-		return nil, nil, ErrDecrypt
+		return nil, epoch{}, ErrDecrypt
 	}
 	defer wipe(dh)
 	w.dhr = h.DH
@@ -190,17 +196,17 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 	w.recvChain = r
 	w.sendPending = true
 	if err := w.skip(h.N, now, others); err != nil {
-		return nil, nil, err
+		return nil, epoch{}, err
 	}
 	next, mk := kdfCK(&w.ckr)
 	defer wipe(mk[:])
 	pt, ok := m.openBody(&mk, ad)
 	if !ok {
-		return nil, nil, ErrDecrypt
+		return nil, epoch{}, ErrDecrypt
 	}
 	w.ckr = next
 	w.nr = h.N + 1
-	return pt, &w, nil
+	return pt, w, nil
 }
 
 // skip stores the message keys of the receiving chain from Nr up to (not
