@@ -13,7 +13,11 @@ func kdfRK(rk *[KeySize]byte, dhOut, pqSecret []byte) (newRK, ck, nhk [KeySize]b
 	ikm := make([]byte, 0, len(dhOut)+len(pqSecret))
 	ikm = append(ikm, dhOut...)
 	ikm = append(ikm, pqSecret...)
-	out, err := hkdf.Key(sha256.New, ikm, rk[:], labelRootKDF, 3*KeySize)
+	// A copy of the salt, so that rk (usually a field of an epoch copy on
+	// the caller's stack) does not escape to the heap with it.
+	salt := *rk
+	defer wipe(salt[:])
+	out, err := hkdf.Key(sha256.New, ikm, salt[:], labelRootKDF, 3*KeySize)
 	if err != nil {
 		panic("ratchet: hkdf failed") // only for lengths above 255*32
 	}

@@ -43,21 +43,20 @@ func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
 	defer wipe(mk[:])
 	h := wire.Header{PN: w.pn, N: w.ns, Flags: pqFlags(w.sendChain), EK: w.pqSendEK, CT: w.pqSendCT}
 	copy(h.DH[:], w.dhs.PublicKey().Bytes())
-	var nonce [headerNonceSize]byte
-	if _, err := io.ReadFull(rand, nonce[:]); err != nil {
+	sealedLen := headerNonceSize + h.Size() + tagSize
+	out := make([]byte, wire.PrefixSize+headerNonceSize, wire.PrefixSize+sealedLen+len(plaintext)+tagSize)
+	out[0] = Version
+	binary.BigEndian.PutUint16(out[1:], uint16(sealedLen))
+	prefix := out[:wire.PrefixSize]
+	nonce := out[wire.PrefixSize:]
+	if _, err := io.ReadFull(rand, nonce); err != nil {
 		return nil, errRandom
 	}
-	sealedLen := headerNonceSize + h.Size() + tagSize
-	out := make([]byte, 0, wire.PrefixSize+sealedLen+len(plaintext)+tagSize)
-	out = append(out, Version)
-	out = binary.BigEndian.AppendUint16(out, uint16(sealedLen))
-	out = append(out, nonce[:]...)
 	// The header is encoded into out and sealed in place, over itself.
 	hdrAt := len(out)
 	out = h.Append(out)
 	ha, _ := chacha20poly1305.NewX(w.hks[:])
-	out = ha.Seal(out[:hdrAt], nonce[:], out[hdrAt:], out[:wire.PrefixSize])
-	prefix := out[:wire.PrefixSize]
+	out = ha.Seal(out[:hdrAt], nonce, out[hdrAt:], prefix)
 	sealed := out[wire.PrefixSize:]
 	// The body is sealed with the single-use message key itself and the
 	// same random nonce (a different key from the header's): a key repeated
@@ -66,7 +65,7 @@ func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
 	defer putScratch(scr)
 	bad := bodyAD(scr.ad[:0], ad, prefix, sealed)
 	ba, _ := chacha20poly1305.NewX(mk[:])
-	out = ba.Seal(out, nonce[:], plaintext, bad)
+	out = ba.Seal(out, nonce, plaintext, bad)
 	wipe(bad)
 	w.cks = next
 	w.ns++
