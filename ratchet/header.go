@@ -49,6 +49,7 @@ func (w *wireMessage) openHeader(hk *[KeySize]byte) (wire.Header, bool) {
 	var dst []byte
 	if w.scr != nil {
 		dst = w.scr.hdr[:0]
+		w.scr.hdrUsed = max(w.scr.hdrUsed, len(w.encHdr))
 	}
 	a, _ := chacha20poly1305.NewX(hk[:])
 	pt, err := a.Open(dst, w.nonce, w.encHdr, w.prefix)
@@ -64,7 +65,7 @@ func (w *wireMessage) openHeader(hk *[KeySize]byte) (wire.Header, bool) {
 func (w *wireMessage) openBody(mk *[KeySize]byte, ad []byte) ([]byte, bool) {
 	var dst []byte
 	if w.scr != nil {
-		dst = w.scr.ad[:0]
+		dst = w.scr.adBuf(ad, w.sealed)
 	}
 	bad := bodyAD(dst, ad, w.prefix, w.sealed)
 	defer wipe(bad)
@@ -101,6 +102,17 @@ type scratch struct {
 	// ad fits the associated data of any message whose caller-supplied
 	// associated data is at most 256 bytes; longer ones get a fresh slice.
 	ad [4 + 256 + wire.PrefixSize + wire.NonceSize + wire.MaxHeaderSize + wire.TagSize]byte
+
+	// High-water marks of what was written, so that putScratch wipes only
+	// those bytes.
+	hdrUsed, adUsed int
+}
+
+// adBuf returns the empty associated-data buffer for a body whose AD is
+// built from ad and sealed (see bodyAD), and counts the bytes it will take.
+func (s *scratch) adBuf(ad, sealed []byte) []byte {
+	s.adUsed = max(s.adUsed, min(4+len(ad)+wire.PrefixSize+len(sealed), len(s.ad)))
+	return s.ad[:0]
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -108,7 +120,13 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 
 func putScratch(s *scratch) {
-	clear(s.hdr[:])
-	clear(s.ad[:])
+	s.wipe()
 	scratchPool.Put(s)
+}
+
+// wipe zeroes the bytes of s that were used.
+func (s *scratch) wipe() {
+	clear(s.hdr[:min(s.hdrUsed, len(s.hdr))])
+	clear(s.ad[:s.adUsed])
+	s.hdrUsed, s.adUsed = 0, 0
 }

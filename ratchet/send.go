@@ -63,7 +63,7 @@ func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
 	// by a State restored from an old copy still never meets the same nonce.
 	scr := getScratch()
 	defer putScratch(scr)
-	bad := bodyAD(scr.ad[:0], ad, prefix, sealed)
+	bad := bodyAD(scr.adBuf(ad, sealed), ad, prefix, sealed)
 	ba, _ := chacha20poly1305.NewX(mk[:])
 	out = ba.Seal(out, nonce, plaintext, bad)
 	wipe(bad)
