@@ -122,7 +122,7 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 			defer wipe(mk[:])
 			pt, ok := m.openBody(&mk, ad)
 			if !ok {
-				return nil, epoch{}, ErrDecrypt
+				return w.discard(e, ErrDecrypt)
 			}
 			w.ckr = next
 			w.nr = h.N + 1
@@ -148,22 +148,22 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 			return nil, epoch{}, ErrDecrypt
 		}
 		if err := w.skip(h.PN, now, others); err != nil {
-			return nil, epoch{}, err
+			return w.discard(e, err)
 		}
 	} else if h.PN != 0 {
-		return nil, epoch{}, ErrDecrypt
+		return w.discard(e, ErrDecrypt)
 	}
 	var pq []byte
 	if isAnswer(r) {
 		if !w.hasPQSeed {
-			return nil, epoch{}, ErrDecrypt
+			return w.discard(e, ErrDecrypt)
 		}
 		dk, err := mlkem.NewDecapsulationKey768(w.pqSeed[:])
 		if err != nil {
-			return nil, epoch{}, ErrDecrypt
+			return w.discard(e, ErrDecrypt)
 		}
 		if pq, err = dk.Decapsulate(h.CT); err != nil {
-			return nil, epoch{}, ErrDecrypt
+			return w.discard(e, ErrDecrypt)
 		}
 		defer wipe(pq)
 		w.pqSeed = [mlkemSeedSize]byte{}
@@ -171,20 +171,20 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 	}
 	if isOffer(r) {
 		if _, err := mlkem.NewEncapsulationKey768(h.EK); err != nil {
-			return nil, epoch{}, ErrDecrypt
+			return w.discard(e, ErrDecrypt)
 		}
 		w.pqPeerEK = bytes.Clone(h.EK) // h aliases m's scratch buffer
 	}
 	if w.dhs == nil {
-		return nil, epoch{}, ErrDecrypt
+		return w.discard(e, ErrDecrypt)
 	}
 	dhr, err := ecdh.X25519().NewPublicKey(h.DH[:])
 	if err != nil {
-		return nil, epoch{}, ErrDecrypt
+		return w.discard(e, ErrDecrypt)
 	}
 	dh, err := w.dhs.ECDH(dhr)
 	if err != nil {
-		return nil, epoch{}, ErrDecrypt
+		return w.discard(e, ErrDecrypt)
 	}
 	defer wipe(dh)
 	w.dhr = h.DH
@@ -196,17 +196,29 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 	w.recvChain = r
 	w.sendPending = true
 	if err := w.skip(h.N, now, others); err != nil {
-		return nil, epoch{}, err
+		return w.discard(e, err)
 	}
 	next, mk := kdfCK(&w.ckr)
 	defer wipe(mk[:])
 	pt, ok := m.openBody(&mk, ad)
 	if !ok {
-		return nil, epoch{}, ErrDecrypt
+		return w.discard(e, ErrDecrypt)
 	}
 	w.ckr = next
 	w.nr = h.N + 1
 	return pt, w, nil
+}
+
+// discard destroys the skipped message keys that w, a working copy of e
+// being abandoned, does not share with e (skip cloned them, and added keys
+// derived from the chain), and returns err.
+func (w *epoch) discard(e *epoch, err error) ([]byte, epoch, error) {
+	if len(w.skipped) > 0 && (len(e.skipped) == 0 || &w.skipped[0] != &e.skipped[0]) {
+		for i := range w.skipped {
+			clear(w.skipped[i].keys)
+		}
+	}
+	return nil, epoch{}, err
 }
 
 // skip stores the message keys of the receiving chain from Nr up to (not

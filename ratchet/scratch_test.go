@@ -104,3 +104,44 @@ func isZero(b []byte) bool {
 	}
 	return true
 }
+
+// TestDiscardWipesCopy checks that an abandoned working copy of an epoch
+// destroys the skipped keys skip cloned and derived for it, and leaves the
+// original's intact.
+func TestDiscardWipesCopy(t *testing.T) {
+	a, b := newParty(t), newParty(t)
+	sa, sb := handshake(t, a, b, nil, nil)
+	mustEncrypt(t, sb, "lost")
+	mustDecrypt(t, sa, mustEncrypt(t, sb, "kept"), "kept") // sa skips one key
+	e := sa.epochs[0]
+	if e.skippedCount() != 1 {
+		t.Fatalf("%d skipped keys, want 1", e.skippedCount())
+	}
+	orig := e.skipped[0].keys[0].mk
+	w := *e
+	if err := w.skip(w.nr+3, time.Now().Unix(), 0); err != nil {
+		t.Fatal(err)
+	}
+	copied := w.skipped
+	if w.skippedCount() != 4 || &copied[0] == &e.skipped[0] {
+		t.Fatal("skip did not clone and extend the skipped keys")
+	}
+	if _, _, err := w.discard(e, ErrDecrypt); err != ErrDecrypt {
+		t.Fatal(err)
+	}
+	for _, c := range copied {
+		for _, k := range c.keys {
+			if k.mk != ([KeySize]byte{}) {
+				t.Fatal("a copied or derived key survived discard")
+			}
+		}
+	}
+	if e.skipped[0].keys[0].mk != orig || orig == ([KeySize]byte{}) {
+		t.Fatal("discard touched the original epoch")
+	}
+	w = *e // not cloned: discard must leave the shared keys alone
+	w.discard(e, ErrDecrypt)
+	if e.skipped[0].keys[0].mk != orig {
+		t.Fatal("discard wiped keys it shares with the original")
+	}
+}
