@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/mlkem"
+	"slices"
 	"time"
 )
 
@@ -98,9 +99,11 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 			w.skipped = cloneSkipped(e.skipped)
 			wc := &w.skipped[ci]
 			clear(wc.keys[ki].mk[:])
-			wc.keys = append(wc.keys[:ki], wc.keys[ki+1:]...)
+			// slices.Delete zeroes the element it frees at the end, which
+			// would otherwise keep a second copy of the last key.
+			wc.keys = slices.Delete(wc.keys, ki, ki+1)
 			if len(wc.keys) == 0 {
-				w.skipped = append(w.skipped[:ci], w.skipped[ci+1:]...)
+				w.skipped = slices.Delete(w.skipped, ci, ci+1)
 			}
 			return pt, w, nil
 		}
@@ -245,6 +248,7 @@ func (w *epoch) skip(until uint32, now int64, others int) error {
 		if len(w.skipped) >= maxSkippedChains {
 			// Drop the oldest chain's keys to bound trial decryptions.
 			clear(w.skipped[0].keys)
+			w.skipped[0] = skippedChain{}
 			w.skipped = w.skipped[1:]
 		}
 		w.skipped = append(w.skipped, skippedChain{hk: w.hkr})

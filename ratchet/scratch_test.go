@@ -145,3 +145,28 @@ func TestDiscardWipesCopy(t *testing.T) {
 		t.Fatal("discard wiped keys it shares with the original")
 	}
 }
+
+// TestUsedSkippedKeyLeavesNoCopy uses a skipped key from the middle of a
+// chain's list and checks that no copy of any key is left in the list's
+// spare capacity, where wiping (which covers the list's length) would miss it.
+func TestUsedSkippedKeyLeavesNoCopy(t *testing.T) {
+	a, b := newParty(t), newParty(t)
+	sa, sb := handshake(t, a, b, nil, nil)
+	var ms [][]byte
+	for _, s := range []string{"0", "1", "2", "3"} {
+		ms = append(ms, mustEncrypt(t, sb, s))
+	}
+	mustDecrypt(t, sa, ms[3], "3") // skips 0, 1, 2
+	mustDecrypt(t, sa, ms[1], "1")
+	keys := sa.epochs[0].skipped[0].keys
+	if len(keys) != 2 {
+		t.Fatalf("%d keys left, want 2", len(keys))
+	}
+	for _, k := range keys[len(keys):cap(keys)] {
+		if k != (skippedKey{}) {
+			t.Fatal("a key is left beyond the list's length")
+		}
+	}
+	mustDecrypt(t, sa, ms[0], "0")
+	mustDecrypt(t, sa, ms[2], "2")
+}
