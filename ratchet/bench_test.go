@@ -15,17 +15,33 @@ func BenchmarkHandshake(b *testing.B) {
 }
 
 // BenchmarkSymmetricStep encrypts and decrypts a 1 KiB message in one
-// sending chain (no DH step).
+// sending chain (no DH step). The chain measured is the initiator's chain 9,
+// an offer chain: every header carries the 1184-byte ML-KEM key, as on one
+// chain in PQPeriod (and an answer chain carries a 1088-byte ciphertext).
+// BenchmarkSymmetricStepPlain measures a chain without either.
 func BenchmarkSymmetricStep(b *testing.B) {
+	benchmarkSymmetricStep(b, PQPeriod, flagEK)
+}
+
+// BenchmarkSymmetricStepPlain is BenchmarkSymmetricStep on a chain whose
+// headers carry no post-quantum field (the initiator's chain 7).
+func BenchmarkSymmetricStepPlain(b *testing.B) {
+	benchmarkSymmetricStep(b, PQPeriod-1, 0)
+}
+
+func benchmarkSymmetricStep(b *testing.B, rounds int, flags byte) {
 	x, y := newParty(b), newParty(b)
 	sa, sb := handshake(b, x, y, nil, nil)
 	pt := make([]byte, 1024)
 	ad := []byte("ad")
 	now := time.Now()
-	// Move past the first (offer) chain so headers are small.
-	for range PQPeriod {
+	for range rounds {
 		mustDecrypt(b, sb, mustEncrypt(b, sa, "x"), "x")
 		mustDecrypt(b, sa, mustEncrypt(b, sb, "y"), "y")
+	}
+	mustDecrypt(b, sb, mustEncrypt(b, sa, "x"), "x") // the DH step
+	if f := pqFlags(sa.epochs[0].sendChain); f != flags {
+		b.Fatalf("chain %d has flags %d, want %d", sa.epochs[0].sendChain, f, flags)
 	}
 	b.SetBytes(int64(len(pt)))
 	for b.Loop() {

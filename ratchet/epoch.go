@@ -10,8 +10,10 @@ import (
 // post-quantum steps of docs/PROTOCOL.md). Field names follow the spec.
 //
 // An epoch is copied by value before a decryption and the copy committed
-// only on success: every field is a value or a slice that is replaced, never
-// modified in place, except skipped, which is cloned before it is changed.
+// only on success, by copying it over the original (State.Decrypt): every
+// field is a value or a slice that is replaced, never modified in place,
+// except skipped, which is cloned before it is changed. An epoch belongs to
+// one State: Clone and Adopt copy epochs, never share them.
 type epoch struct {
 	id     [epochIDSize]byte // public name of the epoch, from the handshake
 	resume [KeySize]byte     // continuity secret the next handshake may chain to

@@ -2,7 +2,6 @@ package ratchet
 
 import (
 	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/sha256"
 )
 
@@ -14,7 +13,11 @@ func kdfRK(rk *[KeySize]byte, dhOut, pqSecret []byte) (newRK, ck, nhk [KeySize]b
 	ikm := make([]byte, 0, len(dhOut)+len(pqSecret))
 	ikm = append(ikm, dhOut...)
 	ikm = append(ikm, pqSecret...)
-	out, err := hkdf.Key(sha256.New, ikm, rk[:], labelRootKDF, 3*KeySize)
+	// A copy of the salt, so that rk (usually a field of an epoch copy on
+	// the caller's stack) does not escape to the heap with it.
+	salt := *rk
+	defer wipe(salt[:])
+	out, err := hkdf.Key(sha256.New, ikm, salt[:], labelRootKDF, 3*KeySize)
 	if err != nil {
 		panic("ratchet: hkdf failed") // only for lengths above 255*32
 	}
@@ -28,13 +31,34 @@ func kdfRK(rk *[KeySize]byte, dhOut, pqSecret []byte) (newRK, ck, nhk [KeySize]b
 
 // kdfCK is Signal's KDF_CK: HMAC-SHA-256 keyed with the chain key, over the
 // single byte 0x01 for the message key and 0x02 for the next chain key.
+//
+// HMAC (RFC 2104) is spelled out over sha256.Sum256 so that it runs on stack
+// buffers: crypto/hmac allocates its digests on the heap at every call and
+// leaves copies of the keyed pads there, unwiped. The key (32 bytes) is
+// shorter than the block, so it is zero-padded and used as is.
+// TestKDFCKMatchesHMAC checks it against crypto/hmac.
 func kdfCK(ck *[KeySize]byte) (next, mk [KeySize]byte) {
-	m := hmac.New(sha256.New, ck[:])
-	m.Write([]byte{ckMessageByte})
-	m.Sum(mk[:0])
-	m.Reset()
-	m.Write([]byte{ckChainByte})
-	m.Sum(next[:0])
+	var ipad [sha256.BlockSize + 1]byte           // (K ^ ipad) || input byte
+	var opad [sha256.BlockSize + sha256.Size]byte // (K ^ opad) || inner hash
+	for i := range sha256.BlockSize {
+		ipad[i] = 0x36
+		opad[i] = 0x5c
+	}
+	for i, b := range ck {
+		ipad[i] ^= b
+		opad[i] ^= b
+	}
+	ipad[sha256.BlockSize] = ckMessageByte
+	inner := sha256.Sum256(ipad[:])
+	copy(opad[sha256.BlockSize:], inner[:])
+	mk = sha256.Sum256(opad[:])
+	ipad[sha256.BlockSize] = ckChainByte
+	inner = sha256.Sum256(ipad[:])
+	copy(opad[sha256.BlockSize:], inner[:])
+	next = sha256.Sum256(opad[:])
+	wipe(ipad[:])
+	wipe(opad[:])
+	wipe(inner[:])
 	return
 }
 

@@ -1,8 +1,10 @@
 package ratchet
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"crypto/mlkem"
+	"slices"
 	"time"
 )
 
@@ -16,9 +18,11 @@ func (s *State) Decrypt(now time.Time, message, ad []byte) ([]byte, error) {
 	if !ok {
 		return nil, ErrDecrypt
 	}
+	m.scr = getScratch()
+	defer putScratch(m.scr)
 	total := s.skippedCount()
 	for i, e := range s.epochs {
-		pt, w, err := e.decrypt(now.Unix(), m, ad, total-e.skippedCount())
+		pt, w, err := e.decrypt(now.Unix(), &m, ad, total-e.skippedCount())
 		if err == ErrTooManySkipped {
 			return nil, err
 		}
@@ -35,7 +39,8 @@ func (s *State) Decrypt(now time.Time, message, ad []byte) ([]byte, error) {
 				clear(old.skipped[j].keys)
 			}
 		}
-		s.epochs[i] = w
+		// Commit over the old epoch, which overwrites its used chain key.
+		*old = w
 		return pt, nil
 	}
 	return nil, ErrDecrypt
@@ -71,9 +76,10 @@ func (e *epoch) expire(now int64) {
 
 // decrypt tries m against this epoch: skipped keys, the current receiving
 // chain, then the next one (a DH ratchet step). It returns the plaintext and
-// the new epoch; e itself is never modified. others is the number of skipped
+// the new epoch, a copy of e whose skipped lists are cloned before any
+// change; e itself is never modified. others is the number of skipped
 // keys in the other epochs, for the MaxSkippedKeys bound.
-func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byte, *epoch, error) {
+func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byte, epoch, error) {
 	// 1. A skipped message key.
 	for ci := range e.skipped {
 		c := &e.skipped[ci]
@@ -87,14 +93,17 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 			}
 			pt, ok := m.openBody(&k.mk, ad)
 			if !ok {
-				return nil, nil, ErrDecrypt
+				return nil, epoch{}, ErrDecrypt
 			}
-			w := e.clone()
+			w := *e
+			w.skipped = cloneSkipped(e.skipped)
 			wc := &w.skipped[ci]
 			clear(wc.keys[ki].mk[:])
-			wc.keys = append(wc.keys[:ki], wc.keys[ki+1:]...)
+			// slices.Delete zeroes the element it frees at the end, which
+			// would otherwise keep a second copy of the last key.
+			wc.keys = slices.Delete(wc.keys, ki, ki+1)
 			if len(wc.keys) == 0 {
-				w.skipped = append(w.skipped[:ci], w.skipped[ci+1:]...)
+				w.skipped = slices.Delete(w.skipped, ci, ci+1)
 			}
 			return pt, w, nil
 		}
@@ -106,58 +115,58 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 	if e.hasCKr {
 		if h, ok := m.openHeader(&e.hkr); ok {
 			if h.DH != e.dhr || h.Flags != pqFlags(e.recvChain) || h.N < e.nr {
-				return nil, nil, ErrDecrypt
+				return nil, epoch{}, ErrDecrypt
 			}
 			w := *e
 			if err := w.skip(h.N, now, others); err != nil {
-				return nil, nil, err
+				return nil, epoch{}, err
 			}
 			next, mk := kdfCK(&w.ckr)
 			defer wipe(mk[:])
 			pt, ok := m.openBody(&mk, ad)
 			if !ok {
-				return nil, nil, ErrDecrypt
+				return w.discard(e, ErrDecrypt)
 			}
 			w.ckr = next
 			w.nr = h.N + 1
-			return pt, &w, nil
+			return pt, w, nil
 		}
 	}
 
 	// 3. A new receiving chain: the receiving half of DHRatchet.
 	if e.sendPending {
-		return nil, nil, ErrDecrypt // the peer cannot have a new chain before our next one
+		return nil, epoch{}, ErrDecrypt // the peer cannot have a new chain before our next one
 	}
 	h, ok := m.openHeader(&e.nhkr)
 	if !ok {
-		return nil, nil, ErrDecrypt
+		return nil, epoch{}, ErrDecrypt
 	}
 	r := e.sendChain + 1
 	if h.Flags != pqFlags(r) {
-		return nil, nil, ErrDecrypt
+		return nil, epoch{}, ErrDecrypt
 	}
 	w := *e
 	if w.hasCKr {
 		if h.PN < w.nr {
-			return nil, nil, ErrDecrypt
+			return nil, epoch{}, ErrDecrypt
 		}
 		if err := w.skip(h.PN, now, others); err != nil {
-			return nil, nil, err
+			return w.discard(e, err)
 		}
 	} else if h.PN != 0 {
-		return nil, nil, ErrDecrypt
+		return w.discard(e, ErrDecrypt)
 	}
 	var pq []byte
 	if isAnswer(r) {
 		if !w.hasPQSeed {
-			return nil, nil, ErrDecrypt
+			return w.discard(e, ErrDecrypt)
 		}
 		dk, err := mlkem.NewDecapsulationKey768(w.pqSeed[:])
 		if err != nil {
-			return nil, nil, ErrDecrypt
+			return w.discard(e, ErrDecrypt)
 		}
 		if pq, err = dk.Decapsulate(h.CT); err != nil {
-			return nil, nil, ErrDecrypt
+			return w.discard(e, ErrDecrypt)
 		}
 		defer wipe(pq)
 		w.pqSeed = [mlkemSeedSize]byte{}
@@ -165,20 +174,20 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 	}
 	if isOffer(r) {
 		if _, err := mlkem.NewEncapsulationKey768(h.EK); err != nil {
-			return nil, nil, ErrDecrypt
+			return w.discard(e, ErrDecrypt)
 		}
-		w.pqPeerEK = h.EK
+		w.pqPeerEK = bytes.Clone(h.EK) // h aliases m's scratch buffer
 	}
 	if w.dhs == nil {
-		return nil, nil, ErrDecrypt
+		return w.discard(e, ErrDecrypt)
 	}
 	dhr, err := ecdh.X25519().NewPublicKey(h.DH[:])
 	if err != nil {
-		return nil, nil, ErrDecrypt
+		return w.discard(e, ErrDecrypt)
 	}
 	dh, err := w.dhs.ECDH(dhr)
 	if err != nil {
-		return nil, nil, ErrDecrypt
+		return w.discard(e, ErrDecrypt)
 	}
 	defer wipe(dh)
 	w.dhr = h.DH
@@ -190,17 +199,29 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 	w.recvChain = r
 	w.sendPending = true
 	if err := w.skip(h.N, now, others); err != nil {
-		return nil, nil, err
+		return w.discard(e, err)
 	}
 	next, mk := kdfCK(&w.ckr)
 	defer wipe(mk[:])
 	pt, ok := m.openBody(&mk, ad)
 	if !ok {
-		return nil, nil, ErrDecrypt
+		return w.discard(e, ErrDecrypt)
 	}
 	w.ckr = next
 	w.nr = h.N + 1
-	return pt, &w, nil
+	return pt, w, nil
+}
+
+// discard destroys the skipped message keys that w, a working copy of e
+// being abandoned, does not share with e (skip cloned them, and added keys
+// derived from the chain), and returns err.
+func (w *epoch) discard(e *epoch, err error) ([]byte, epoch, error) {
+	if len(w.skipped) > 0 && (len(e.skipped) == 0 || &w.skipped[0] != &e.skipped[0]) {
+		for i := range w.skipped {
+			clear(w.skipped[i].keys)
+		}
+	}
+	return nil, epoch{}, err
 }
 
 // skip stores the message keys of the receiving chain from Nr up to (not
@@ -227,6 +248,7 @@ func (w *epoch) skip(until uint32, now int64, others int) error {
 		if len(w.skipped) >= maxSkippedChains {
 			// Drop the oldest chain's keys to bound trial decryptions.
 			clear(w.skipped[0].keys)
+			w.skipped[0] = skippedChain{}
 			w.skipped = w.skipped[1:]
 		}
 		w.skipped = append(w.skipped, skippedChain{hk: w.hkr})

@@ -43,26 +43,30 @@ func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
 	defer wipe(mk[:])
 	h := wire.Header{PN: w.pn, N: w.ns, Flags: pqFlags(w.sendChain), EK: w.pqSendEK, CT: w.pqSendCT}
 	copy(h.DH[:], w.dhs.PublicKey().Bytes())
-	hb := h.Marshal()
-	defer wipe(hb)
-	var nonce [headerNonceSize]byte
-	if _, err := io.ReadFull(rand, nonce[:]); err != nil {
+	sealedLen := headerNonceSize + h.Size() + tagSize
+	out := make([]byte, wire.PrefixSize+headerNonceSize, wire.PrefixSize+sealedLen+len(plaintext)+tagSize)
+	out[0] = Version
+	binary.BigEndian.PutUint16(out[1:], uint16(sealedLen))
+	prefix := out[:wire.PrefixSize]
+	nonce := out[wire.PrefixSize:]
+	if _, err := io.ReadFull(rand, nonce); err != nil {
 		return nil, errRandom
 	}
-	sealedLen := headerNonceSize + len(hb) + tagSize
-	out := make([]byte, 0, wire.PrefixSize+sealedLen+len(plaintext)+tagSize)
-	out = append(out, Version)
-	out = binary.BigEndian.AppendUint16(out, uint16(sealedLen))
-	prefix := out[:wire.PrefixSize]
-	out = append(out, nonce[:]...)
+	// The header is encoded into out and sealed in place, over itself.
+	hdrAt := len(out)
+	out = h.Append(out)
 	ha, _ := chacha20poly1305.NewX(w.hks[:])
-	out = ha.Seal(out, nonce[:], hb, prefix)
+	out = ha.Seal(out[:hdrAt], nonce, out[hdrAt:], prefix)
 	sealed := out[wire.PrefixSize:]
 	// The body is sealed with the single-use message key itself and the
 	// same random nonce (a different key from the header's): a key repeated
 	// by a State restored from an old copy still never meets the same nonce.
+	scr := getScratch()
+	defer putScratch(scr)
+	bad := bodyAD(scr.adBuf(ad, sealed), ad, prefix, sealed)
 	ba, _ := chacha20poly1305.NewX(mk[:])
-	out = ba.Seal(out, nonce[:], plaintext, bodyAD(ad, prefix, sealed))
+	out = ba.Seal(out, nonce, plaintext, bad)
+	wipe(bad)
 	w.cks = next
 	w.ns++
 	*e = w

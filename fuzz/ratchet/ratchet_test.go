@@ -220,10 +220,14 @@ func FuzzWireMessage(f *testing.F) {
 	fuzzcheck.RequireSeeds(f, n)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := wire.ParseMessage(b)
+		var u wire.Message
+		if uerr := u.Unmarshal(b); (err == nil) != (uerr == nil) {
+			t.Fatalf("ParseMessage: %v, Unmarshal: %v", err, uerr)
+		}
 		if err != nil {
 			return
 		}
-		if !bytes.Equal(m.Marshal(), b) {
+		if !bytes.Equal(m.Marshal(), b) || !bytes.Equal(u.Marshal(), b) {
 			t.Fatal("marshal(parse(b)) != b")
 		}
 	})
@@ -241,12 +245,22 @@ func FuzzWireHeader(f *testing.F) {
 		f.Add(h.Marshal())
 	}
 	fuzzcheck.RequireSeeds(f, len(seeds))
+	// reused is decoded into again and again, as Decrypt does: it must
+	// agree with a fresh ParseHeader every time, keeping nothing of the last.
+	var reused wire.Header
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := wire.ParseHeader(b)
+		uerr := reused.Unmarshal(b)
+		if (err == nil) != (uerr == nil) {
+			t.Fatalf("ParseHeader: %v, Unmarshal: %v", err, uerr)
+		}
 		if err != nil {
+			if !bytes.Equal(reused.Marshal(), (&wire.Header{}).Marshal()) {
+				t.Fatal("failed Unmarshal left data")
+			}
 			return
 		}
-		if !bytes.Equal(h.Marshal(), b) {
+		if !bytes.Equal(h.Marshal(), b) || !bytes.Equal(reused.Append([]byte{}), b) || h.Size() != len(b) {
 			t.Fatal("marshal(parse(b)) != b")
 		}
 	})

@@ -56,10 +56,17 @@ type Header struct {
 	CT    []byte // ML-KEM-768 ciphertext, present iff Flags&FlagCT
 }
 
+// Size is the length of h's encoding.
+func (h *Header) Size() int { return HeaderFixedSize + len(h.EK) + len(h.CT) }
+
 // Marshal encodes h. EK and CT must have their exact sizes when their flag
 // is set and be empty otherwise.
 func (h *Header) Marshal() []byte {
-	b := make([]byte, 0, HeaderFixedSize+len(h.EK)+len(h.CT))
+	return h.Append(make([]byte, 0, h.Size()))
+}
+
+// Append appends the encoding of h to b, as Marshal.
+func (h *Header) Append(b []byte) []byte {
 	b = append(b, h.DH[:]...)
 	b = binary.BigEndian.AppendUint32(b, h.PN)
 	b = binary.BigEndian.AppendUint32(b, h.N)
@@ -72,26 +79,29 @@ func (h *Header) Marshal() []byte {
 // ParseHeader decodes a plaintext header; unknown flags and any missing or
 // trailing byte fail. EK and CT alias b.
 func ParseHeader(b []byte) (*Header, error) {
-	s := cryptobyte.String(b)
 	h := new(Header)
-	var dh []byte
-	if !s.ReadBytes(&dh, PublicKeySize) || !s.ReadUint32(&h.PN) || !s.ReadUint32(&h.N) || !s.ReadUint8(&h.Flags) {
-		return nil, ErrMalformed
-	}
-	copy(h.DH[:], dh)
-	if h.Flags&^(FlagEK|FlagCT) != 0 {
-		return nil, ErrMalformed
-	}
-	if h.Flags&FlagEK != 0 && !s.ReadBytes(&h.EK, EncapsulationKeySize) {
-		return nil, ErrMalformed
-	}
-	if h.Flags&FlagCT != 0 && !s.ReadBytes(&h.CT, CiphertextSize) {
-		return nil, ErrMalformed
-	}
-	if !s.Empty() {
-		return nil, ErrMalformed
+	if err := h.Unmarshal(b); err != nil {
+		return nil, err
 	}
 	return h, nil
+}
+
+// Unmarshal decodes a plaintext header into h, as ParseHeader, without
+// allocating. On error h is zero.
+func (h *Header) Unmarshal(b []byte) error {
+	*h = Header{}
+	s := cryptobyte.String(b)
+	var dh []byte
+	if !s.ReadBytes(&dh, PublicKeySize) || !s.ReadUint32(&h.PN) || !s.ReadUint32(&h.N) || !s.ReadUint8(&h.Flags) ||
+		h.Flags&^(FlagEK|FlagCT) != 0 ||
+		h.Flags&FlagEK != 0 && !s.ReadBytes(&h.EK, EncapsulationKeySize) ||
+		h.Flags&FlagCT != 0 && !s.ReadBytes(&h.CT, CiphertextSize) ||
+		!s.Empty() {
+		*h = Header{}
+		return ErrMalformed
+	}
+	copy(h.DH[:], dh)
+	return nil
 }
 
 // Message is a ratchet message split into its parts:
@@ -124,17 +134,29 @@ func (m *Message) Marshal() []byte {
 
 // ParseMessage splits a message. Its parts alias b.
 func ParseMessage(b []byte) (*Message, error) {
+	m := new(Message)
+	if err := m.Unmarshal(b); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Unmarshal splits a message into m, as ParseMessage, without allocating.
+// On error m is zero.
+func (m *Message) Unmarshal(b []byte) error {
+	*m = Message{}
 	if len(b) > MaxMessageSize {
-		return nil, ErrMalformed
+		return ErrMalformed
 	}
 	s := cryptobyte.String(b)
 	var v uint8
 	var sealed cryptobyte.String
 	if !s.ReadUint8(&v) || v != Version || !s.ReadUint16LengthPrefixed(&sealed) {
-		return nil, ErrMalformed
+		return ErrMalformed
 	}
 	if len(sealed) < NonceSize+HeaderFixedSize+TagSize || len(sealed) > NonceSize+MaxHeaderSize+TagSize || len(s) < TagSize {
-		return nil, ErrMalformed
+		return ErrMalformed
 	}
-	return &Message{Nonce: sealed[:NonceSize], EncHeader: sealed[NonceSize:], Body: s}, nil
+	*m = Message{Nonce: sealed[:NonceSize], EncHeader: sealed[NonceSize:], Body: s}
+	return nil
 }

@@ -51,3 +51,36 @@ func TestMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestUnmarshalReuse checks that Append encodes as Marshal and that
+// Unmarshal into a used Header or Message leaves nothing of the previous
+// value, on success and on failure.
+func TestUnmarshalReuse(t *testing.T) {
+	big := Header{PN: 1, N: 2, Flags: FlagEK | FlagCT, EK: bytes.Repeat([]byte{3}, EncapsulationKeySize), CT: bytes.Repeat([]byte{4}, CiphertextSize)}
+	small := Header{PN: 5, N: 6}
+	small.DH[0] = 7
+	for _, h := range []Header{big, small} {
+		pre := []byte("prefix")
+		if got := h.Append(bytes.Clone(pre)); !bytes.Equal(got, append(pre, h.Marshal()...)) || len(h.Marshal()) != h.Size() {
+			t.Fatal("Append differs from Marshal")
+		}
+	}
+	var h Header
+	if err := h.Unmarshal(big.Marshal()); err != nil || h.EK == nil || h.CT == nil {
+		t.Fatal("parse big header")
+	}
+	if err := h.Unmarshal(small.Marshal()); err != nil || h.EK != nil || h.CT != nil || h.PN != 5 || h.N != 6 || h.Flags != 0 || h.DH != small.DH {
+		t.Fatalf("reused header: %+v", h)
+	}
+	if err := h.Unmarshal(small.Marshal()[:10]); err == nil || h.PN != 0 || h.DH != ([PublicKeySize]byte{}) {
+		t.Fatal("failed Unmarshal left data")
+	}
+	m := Message{Nonce: make([]byte, NonceSize), EncHeader: make([]byte, HeaderFixedSize+TagSize), Body: make([]byte, TagSize)}
+	var g Message
+	if err := g.Unmarshal(m.Marshal()); err != nil || !bytes.Equal(g.Marshal(), m.Marshal()) {
+		t.Fatal("message round trip")
+	}
+	if err := g.Unmarshal([]byte{Version}); err == nil || g.Nonce != nil || g.EncHeader != nil || g.Body != nil {
+		t.Fatal("failed Unmarshal left data")
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package ratchet
+
+const raceEnabled = false
