@@ -30,6 +30,19 @@
 // drops duplicates by ID, so nothing acknowledged is lost and nothing is
 // shown twice, across restarts of either side.
 //
+// # Key continuity
+//
+// Every connection starts with a handshake that adds a new epoch to the
+// contact's conversation keys; it is committed with ratchet's State.Adopt
+// into the current keys, so a connection that was still delivering while the
+// handshake ran keeps what it did (a message decrypted once never decrypts
+// again). When the handshake shows that the contact no longer holds keys it
+// had used with us, or that the new keys could not be chained to earlier
+// ones although we had some (one side's vault was restored from an old copy
+// or lost), the engine reports it as an [ErrorEvent] wrapping
+// [ErrPeerRolledBack] naming the identity and contact; the conversation
+// goes on with the fresh keys.
+//
 // # Events
 //
 // [Engine.Events] delivers [Event] values in order. The engine never blocks

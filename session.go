@@ -169,6 +169,40 @@ func (e *Engine) keepStateLocked(c *contact, st *ratchet.State, persist bool) er
 	return nil
 }
 
+// commitHandshakeLocked commits the State a finished handshake returned
+// (built from a copy of the contact's state taken when the handshake began)
+// into the contact's current state with ratchet.State.Adopt: what the
+// current state did meanwhile (an older connection still decrypting, message
+// keys used and destroyed) is kept, and only the new epoch is added. A
+// contact whose keys were rolled back or lost is reported, never silently:
+// the responder learns it from PeerRolledBack, either side from a handshake
+// that did not continue from an epoch both held although we had a state.
+// It does not modify or wipe st.
+func (e *Engine) commitHandshakeLocked(c *contact, st *ratchet.State, h *ratchet.Handshake, hadState bool) error {
+	cur, err := e.loadStateLocked(c)
+	if err != nil {
+		return err
+	}
+	if cur == nil {
+		cur = st.Clone()
+	} else if err := cur.Adopt(st); err != nil {
+		cur.Wipe()
+		return fmt.Errorf("sotto: committing a handshake: %w", err)
+	}
+	if err := e.saveStateLocked(c, cur); err != nil {
+		return err
+	}
+	switch {
+	case h.PeerRolledBack():
+		e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %s/%s: it no longer holds keys it had used with you",
+			ErrPeerRolledBack, c.id.name, c.rec.Petname)})
+	case hadState && !h.Continued():
+		e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %s/%s: the new keys could not be chained to earlier ones (its saved keys, or yours, are an old copy or were lost)",
+			ErrPeerRolledBack, c.id.name, c.rec.Petname)})
+	}
+	return nil
+}
+
 // sealLocked encrypts messages for the session's contact and persists the
 // state once for all of them.
 func (s *session) sealLocked(msgs []*wire.Message) ([][]byte, error) {
@@ -537,6 +571,7 @@ func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen ui
 	if err != nil {
 		return nil, err
 	}
+	hadState := prior != nil
 	if prior != nil {
 		defer prior.Wipe()
 	}
@@ -607,7 +642,7 @@ func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen ui
 	if c.hsGen != gen || c.removed {
 		return nil, errDrop
 	}
-	if err := e.saveStateLocked(c, st.Clone()); err != nil {
+	if err := e.commitHandshakeLocked(c, st, h, hadState); err != nil {
 		return nil, err
 	}
 	return e.installLocked(c, conn, true), nil
@@ -773,6 +808,7 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 	if err != nil {
 		return nil, err
 	}
+	hadState := prior != nil
 	m4, st, err := h.Accept(prior)
 	if prior != nil {
 		prior.Wipe()
@@ -781,9 +817,6 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 		return nil, errDrop
 	}
 	defer st.Wipe()
-	if h.PeerRolledBack() {
-		e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %s/%s", ErrPeerRolledBack, id.name, c.rec.Petname)})
-	}
 	hello, _ := (&wire.Message{Kind: wire.KindHello, Status: wire.HelloContact}).Marshal()
 	ct, err := st.Encrypt(e.cfg.rand, hello, adFor(id.pub, peer))
 	if err != nil {
@@ -794,7 +827,7 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 		e.mu.Unlock()
 		return nil, errDrop
 	}
-	if err := e.saveStateLocked(c, st.Clone()); err != nil {
+	if err := e.commitHandshakeLocked(c, st, h, hadState); err != nil {
 		e.mu.Unlock()
 		return nil, err
 	}
