@@ -28,6 +28,8 @@ type contact struct {
 	seenQ   []MessageID        // the same, oldest first, bounded by maxSeen
 	seenLog []MessageID        // IDs in the seen log (expired incoming messages), oldest first
 	unread  int                // incoming texts with seq >= rec.ReadSeq
+	inbox   int                // incoming texts and timer lines with seq >= rec.ReadSeq, for maxUnread
+	full    bool               // ErrTooManyUnread was reported since the last MarkRead
 
 	stateDirty bool // c.ratchet holds decryptions not yet stored (stored before the next encryption)
 
@@ -149,6 +151,9 @@ func (e *Engine) loadConversation(c *contact) error {
 			if m.Kind == TextMessage && m.seq >= c.rec.ReadSeq {
 				c.unread++
 			}
+		}
+		if m.Dir != Outgoing && m.seq >= c.rec.ReadSeq {
+			c.inbox++ // incoming texts, and timer lines (ours too: they cannot be told apart here)
 		}
 		if m.seq >= c.rec.Seq {
 			c.rec.Seq = m.seq + 1

@@ -30,6 +30,13 @@
 // drops duplicates by ID, so nothing acknowledged is lost and nothing is
 // shown twice, across restarts of either side.
 //
+// A contact cannot make us store without limit: a conversation holds at
+// most 10000 incoming messages (texts and timer changes) not yet marked
+// read. Past that a new message is refused without an acknowledgement and
+// the connection closed; it stays in the contact's outbox and is sent again
+// after [Engine.MarkRead] makes room. The user is told once, with an
+// [ErrorEvent] wrapping [ErrTooManyUnread].
+//
 // # Key continuity
 //
 // Every connection starts with a handshake that adds a new epoch to the

@@ -71,6 +71,8 @@ type Engine struct {
 	expiry  expiryHeap
 	tick    chan struct{} // wakes the expiry goroutine
 	tor     TorStatus
+
+	maxUnread int // bound on a conversation's unread incoming messages (maxUnread; tests lower it)
 }
 
 type identity struct {
@@ -142,6 +144,8 @@ func newEngine(cfg engineConfig) (*Engine, error) {
 		ev:   newEventQueue(maxQueuedEvents),
 		ids:  map[string]*identity{},
 		tick: make(chan struct{}, 1),
+
+		maxUnread: maxUnread,
 	}
 	if cfg.disk == nil {
 		e.cfg.disk = e.mem

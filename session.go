@@ -45,6 +45,18 @@ type session struct {
 // never shown with details of what the peer sent.
 var errDrop = errors.New("sotto: connection dropped")
 
+// errFull ends a session whose contact sent more than maxUnread messages
+// that are not read yet.
+var errFull = errors.New("sotto: too many unread messages from the contact")
+
+// maxUnread bounds what a contact can make us store: the messages of a
+// conversation received and not yet marked read (texts and timer changes).
+// Past it a new message is refused without an acknowledgement and the
+// connection closed; the contact keeps it in its outbox and retries with
+// backoff, so nothing is lost, and the user is told once (ErrTooManyUnread)
+// until [Engine.MarkRead] makes room.
+const maxUnread = 10000
+
 // errPending is returned to the dialer when the contact is an open-mode
 // identity that stored our contact request.
 var errPending = errors.New("sotto: contact request pending")
@@ -328,6 +340,16 @@ func (s *session) handleLocked(m *wire.Message) error {
 	case wire.KindText, wire.KindTimer:
 		id := MessageID(m.ID)
 		if !c.seen[id] {
+			if c.inbox >= e.maxUnread {
+				// Refuse it unacknowledged: the contact keeps it in its
+				// outbox and sends it again on a later connection.
+				if !c.full {
+					c.full = true
+					e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %s/%s: %d messages wait to be read; mark the conversation read to receive more",
+						ErrTooManyUnread, c.id.name, c.rec.Petname, c.inbox)})
+				}
+				return errFull
+			}
 			if err := e.receiveLocked(c, m); err != nil {
 				return err
 			}
@@ -381,6 +403,7 @@ func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
 	if msg.Kind == TextMessage {
 		c.unread++
 	}
+	c.inbox++
 	e.ev.emit(MessageEvent{Message: *msg})
 	return nil
 }
