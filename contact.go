@@ -302,6 +302,14 @@ func (e *Engine) addContactLocked(id *identity, petname string, pub ed25519.Publ
 	if _, ok := id.byPub[string(pub)]; ok {
 		return nil, fmt.Errorf("%w: that code is already a contact of this identity", ErrContactExists)
 	}
+	for _, other := range e.ids {
+		if oc, ok := other.byPub[string(pub)]; ok && other != id {
+			return nil, fmt.Errorf("%w: it is already the contact %q of your identity %q; "+
+				"tor keeps one client authorization key per onion address, so two identities of one "+
+				"profile cannot both reach it. Add it from an identity in a separate profile",
+				ErrContactOfOtherIdentity, oc.rec.Petname, other.name)
+		}
+	}
 	c := &contact{
 		id: id, key: id.key + "." + e.randomKey(), pub: append(ed25519.PublicKey(nil), pub...),
 		onion: contactcode.OnionAddress(pub), seen: map[MessageID]bool{}, wake: make(chan struct{}, 1),

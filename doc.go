@@ -21,6 +21,13 @@
 // keys, contacts and conversations. Long-lived keys and ratchet states are
 // kept in vault.Secret enclaves and opened only while used.
 //
+// All identities of a profile share one tor, which keeps one client
+// authorization key per onion address. A contact can therefore belong to
+// only one identity of a profile: adding (or accepting the request of) a
+// contact that another identity already has fails with
+// [ErrContactOfOtherIdentity]; use a separate profile for the second
+// identity.
+//
 // # Delivery
 //
 // [Engine.Send] stores the message and its outbox entry before it returns.

@@ -48,6 +48,11 @@ var (
 	// conversation: further messages wait in the contact's outbox until
 	// the conversation is marked read.
 	ErrTooManyUnread = errors.New("sotto: too many unread messages in this conversation")
+	// ErrContactOfOtherIdentity: the contact is already a contact of another
+	// identity of this profile. All identities of a profile share one tor,
+	// which holds one client authorization key per onion address, so only
+	// one of them could reach it; use a separate profile for the other.
+	ErrContactOfOtherIdentity = errors.New("sotto: that contact belongs to another identity of this profile")
 	// ErrSelf: a code of one of this profile's own identities.
 	ErrSelf = errors.New("sotto: that is one of your own identities")
 )
