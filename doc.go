@@ -19,7 +19,9 @@
 // held for approval. An ephemeral identity lives in memory only and is gone
 // at [Engine.Close]; [Engine.BurnIdentity] destroys an identity with its
 // keys, contacts and conversations. Long-lived keys and ratchet states are
-// kept in vault.Secret enclaves and opened only while used.
+// kept in vault.Secret enclaves and opened only while used. An identity's
+// keys are stored in a fixed binary record (no JSON or base64 copies); the
+// buffer the vault returns is wiped as soon as they are in their enclave.
 //
 // All identities of a profile share one tor, which keeps one client
 // authorization key per onion address. A contact can therefore belong to
