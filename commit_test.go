@@ -53,7 +53,8 @@ func runHandshake(t *testing.T, ini, res *ratchettest.Identity, priorI, priorR *
 func detachedContact(alice, bob *ratchettest.Identity) *contact {
 	return &contact{
 		id:  &identity{name: "bob", pub: bob.Public, st: newMemStore()},
-		key: "k", rec: record.Contact{Petname: "alice"}, pub: alice.Public,
+		key: "k", pub: alice.Public,
+		rec: record.Contact{V: record.Version, Petname: "alice", ID: alice.Public, Auth: make([]byte, record.KeyLen)},
 	}
 }
 
@@ -146,6 +147,7 @@ func TestHandshakeCommitReportsLostContinuity(t *testing.T) {
 				}
 			}
 			c := detachedContact(alice, bob)
+			c.rec.Confirmed = true // alice had shown she stored keys
 			e.mu.Lock()
 			err := e.saveStateLocked(c, sb.Clone())
 			e.mu.Unlock()
@@ -174,4 +176,40 @@ func TestHandshakeCommitReportsLostContinuity(t *testing.T) {
 			t.Log(ev.(ErrorEvent).Err)
 		})
 	}
+}
+
+// A contact that never showed it stored keys with us (a first handshake that
+// broke after we stored ours) is not reported as rolled back when the next
+// handshake cannot continue.
+func TestHandshakeCommitUnconfirmedIsNoRollback(t *testing.T) {
+	p := startPeer(t, newMemNet(), nil)
+	e := p.e
+	alice, bob := ratchettest.NewIdentity(t), ratchettest.NewIdentity(t)
+	_, sb := ratchettest.Handshake(t, alice, bob, nil, nil) // alice never stored hers
+	c := detachedContact(alice, bob)
+	e.mu.Lock()
+	err := e.saveStateLocked(c, sb.Clone())
+	e.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, st, _, h := runHandshake(t, alice, bob, nil, sb)
+	if h.Continued() {
+		t.Fatal("expected a handshake without continuity")
+	}
+	e.mu.Lock()
+	err = e.commitHandshakeLocked(c, st, h, true)
+	e.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A marker after it: an error event before the marker is a false alarm.
+	e.ev.emit(ContactEvent{Identity: "marker"})
+	p.wait("the marker", func(ev Event) bool {
+		if ee, ok := ev.(ErrorEvent); ok && errors.Is(ee.Err, ErrPeerRolledBack) {
+			t.Fatalf("false rollback report: %v", ee.Err)
+		}
+		ce, ok := ev.(ContactEvent)
+		return ok && ce.Identity == "marker"
+	})
 }

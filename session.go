@@ -188,13 +188,17 @@ func (e *Engine) keepStateLocked(c *contact, st *ratchet.State, persist bool) er
 // keys used and destroyed) is kept, and only the new epoch is added. A
 // contact whose keys were rolled back or lost is reported, never silently:
 // the responder learns it from PeerRolledBack, either side from a handshake
-// that did not continue from an epoch both held although we had a state.
+// that did not continue from an epoch both held although we had a state and
+// the contact had shown it had one too (c.rec.Confirmed: without it, the
+// contact may simply never have stored the keys of a first handshake that
+// broke, which is no rollback).
 // It does not modify or wipe st.
 func (e *Engine) commitHandshakeLocked(c *contact, st *ratchet.State, h *ratchet.Handshake, hadState bool) error {
 	cur, err := e.loadStateLocked(c)
 	if err != nil {
 		return err
 	}
+	confirmed := c.rec.Confirmed
 	if cur == nil {
 		cur = st.Clone()
 	} else if err := cur.Adopt(st); err != nil {
@@ -208,7 +212,7 @@ func (e *Engine) commitHandshakeLocked(c *contact, st *ratchet.State, h *ratchet
 	case h.PeerRolledBack():
 		e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %s/%s: it no longer holds keys it had used with you",
 			ErrPeerRolledBack, c.id.name, c.rec.Petname)})
-	case hadState && !h.Continued():
+	case hadState && confirmed && !h.Continued():
 		e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %s/%s: the new keys could not be chained to earlier ones (its saved keys, or yours, are an old copy or were lost)",
 			ErrPeerRolledBack, c.id.name, c.rec.Petname)})
 	}
@@ -262,6 +266,13 @@ func (s *session) openLocked(ct []byte) (*wire.Message, error) {
 	if err != nil {
 		st.Wipe()
 		return nil, errDrop
+	}
+	if !c.rec.Confirmed {
+		c.rec.Confirmed = true
+		if err := e.saveContactLocked(c); err != nil {
+			st.Wipe()
+			return nil, err
+		}
 	}
 	// Kept in memory only: the next encryption (at the latest the ack of
 	// this message) stores it. Losing it in a crash only means the peer's
@@ -667,6 +678,12 @@ func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen ui
 	}
 	if err := e.commitHandshakeLocked(c, st, h, hadState); err != nil {
 		return nil, err
+	}
+	if !c.rec.Confirmed { // its hello shows it stored the keys
+		c.rec.Confirmed = true
+		if err := e.saveContactLocked(c); err != nil {
+			return nil, err
+		}
 	}
 	return e.installLocked(c, conn, true), nil
 }

@@ -57,6 +57,11 @@ type Contact struct {
 	NoHist   bool   `json:"nohist,omitempty"`
 	ReadSeq  uint64 `json:"read,omitempty"` // incoming messages before this sequence number were read
 	Seq      uint64 `json:"seq,omitempty"`  // next local sequence number (at least; the log may hold higher)
+	// Confirmed: a message from the contact decrypted in a session with it,
+	// so it had stored conversation keys with us (a lost continuity after
+	// that is worth a warning; before it, it may be a first handshake that
+	// broke before the contact stored its keys).
+	Confirmed bool `json:"confirmed,omitempty"`
 }
 
 // Message is one line of a conversation.
