@@ -54,8 +54,9 @@
 // handshake ran keeps what it did (a message decrypted once never decrypts
 // again). When the handshake shows that the contact no longer holds keys it
 // had used with us, or that the new keys could not be chained to earlier
-// ones although we had some (one side's vault was restored from an old copy
-// or lost), the engine reports it as an [ErrorEvent] wrapping
+// ones although both sides had some (one side's vault was restored from an
+// old copy or lost; "both" is known once a message from the contact has
+// decrypted here), the engine reports it as an [ErrorEvent] wrapping
 // [ErrPeerRolledBack] naming the identity and contact; the conversation
 // goes on with the fresh keys.
 //
