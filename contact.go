@@ -28,6 +28,8 @@ type contact struct {
 	seenQ   []MessageID        // the same, oldest first, bounded by maxSeen
 	seenLog []MessageID        // IDs in the seen log (expired incoming messages), oldest first
 	unread  int                // incoming texts with seq >= rec.ReadSeq
+	inbox   int                // incoming texts and timer lines with seq >= rec.ReadSeq, for maxUnread
+	full    bool               // ErrTooManyUnread was reported since the last MarkRead
 
 	stateDirty bool // c.ratchet holds decryptions not yet stored (stored before the next encryption)
 
@@ -149,6 +151,9 @@ func (e *Engine) loadConversation(c *contact) error {
 			if m.Kind == TextMessage && m.seq >= c.rec.ReadSeq {
 				c.unread++
 			}
+		}
+		if m.Dir != Outgoing && m.seq >= c.rec.ReadSeq {
+			c.inbox++ // incoming texts, and timer lines (ours too: they cannot be told apart here)
 		}
 		if m.seq >= c.rec.Seq {
 			c.rec.Seq = m.seq + 1
@@ -296,6 +301,14 @@ func (e *Engine) addContactLocked(id *identity, petname string, pub ed25519.Publ
 	}
 	if _, ok := id.byPub[string(pub)]; ok {
 		return nil, fmt.Errorf("%w: that code is already a contact of this identity", ErrContactExists)
+	}
+	for _, other := range e.ids {
+		if oc, ok := other.byPub[string(pub)]; ok && other != id {
+			return nil, fmt.Errorf("%w: it is already the contact %q of your identity %q; "+
+				"tor keeps one client authorization key per onion address, so two identities of one "+
+				"profile cannot both reach it. Add it from an identity in a separate profile",
+				ErrContactOfOtherIdentity, oc.rec.Petname, other.name)
+		}
 	}
 	c := &contact{
 		id: id, key: id.key + "." + e.randomKey(), pub: append(ed25519.PublicKey(nil), pub...),

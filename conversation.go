@@ -118,6 +118,14 @@ func (e *Engine) MarkRead(identity, contact string) error {
 	if err != nil {
 		return err
 	}
+	if c.full {
+		// The contact's refused messages can come now.
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	c.inbox, c.full = 0, false
 	if c.unread == 0 {
 		return nil
 	}
@@ -389,6 +397,9 @@ func (e *Engine) expireLocked(c *contact, id MessageID) {
 			if m.Kind == TextMessage && m.seq >= c.rec.ReadSeq && c.unread > 0 {
 				c.unread--
 			}
+		}
+		if m.Dir != Outgoing && m.seq >= c.rec.ReadSeq && c.inbox > 0 {
+			c.inbox--
 		}
 		m.Text = ""
 		c.msgs = append(c.msgs[:i], c.msgs[i+1:]...)

@@ -19,7 +19,16 @@
 // held for approval. An ephemeral identity lives in memory only and is gone
 // at [Engine.Close]; [Engine.BurnIdentity] destroys an identity with its
 // keys, contacts and conversations. Long-lived keys and ratchet states are
-// kept in vault.Secret enclaves and opened only while used.
+// kept in vault.Secret enclaves and opened only while used. An identity's
+// keys are stored in a fixed binary record (no JSON or base64 copies); the
+// buffer the vault returns is wiped as soon as they are in their enclave.
+//
+// All identities of a profile share one tor, which keeps one client
+// authorization key per onion address. A contact can therefore belong to
+// only one identity of a profile: adding (or accepting the request of) a
+// contact that another identity already has fails with
+// [ErrContactOfOtherIdentity]; use a separate profile for the second
+// identity.
 //
 // # Delivery
 //
@@ -29,6 +38,27 @@
 // connection; the receiver stores a message before acknowledging it and
 // drops duplicates by ID, so nothing acknowledged is lost and nothing is
 // shown twice, across restarts of either side.
+//
+// A contact cannot make us store without limit: a conversation holds at
+// most 10000 incoming messages (texts and timer changes) not yet marked
+// read. Past that a new message is refused without an acknowledgement and
+// the connection closed; it stays in the contact's outbox and is sent again
+// after [Engine.MarkRead] makes room. The user is told once, with an
+// [ErrorEvent] wrapping [ErrTooManyUnread].
+//
+// # Key continuity
+//
+// Every connection starts with a handshake that adds a new epoch to the
+// contact's conversation keys; it is committed with ratchet's State.Adopt
+// into the current keys, so a connection that was still delivering while the
+// handshake ran keeps what it did (a message decrypted once never decrypts
+// again). When the handshake shows that the contact no longer holds keys it
+// had used with us, or that the new keys could not be chained to earlier
+// ones although both sides had some (one side's vault was restored from an
+// old copy or lost; "both" is known once a message from the contact has
+// decrypted here), the engine reports it as an [ErrorEvent] wrapping
+// [ErrPeerRolledBack] naming the identity and contact; the conversation
+// goes on with the fresh keys.
 //
 // # Events
 //

@@ -71,6 +71,8 @@ type Engine struct {
 	expiry  expiryHeap
 	tick    chan struct{} // wakes the expiry goroutine
 	tor     TorStatus
+
+	maxUnread int // bound on a conversation's unread incoming messages (maxUnread; tests lower it)
 }
 
 type identity struct {
@@ -142,6 +144,8 @@ func newEngine(cfg engineConfig) (*Engine, error) {
 		ev:   newEventQueue(maxQueuedEvents),
 		ids:  map[string]*identity{},
 		tick: make(chan struct{}, 1),
+
+		maxUnread: maxUnread,
 	}
 	if cfg.disk == nil {
 		e.cfg.disk = e.mem
@@ -274,15 +278,7 @@ func (e *Engine) load() error {
 		if err != nil {
 			return fmt.Errorf("sotto: reading an identity: %w", err)
 		}
-		var r record.Identity
-		err = record.Unmarshal(b, &r)
-		clear(b)
-		if err != nil {
-			return err
-		}
-		id, err := e.newIdentityFromKeys(k, r.Name, r.Open, false, r.Seed, r.Auth, e.cfg.disk)
-		clear(r.Seed)
-		clear(r.Auth)
+		id, err := e.identityFromRecord(k, b, e.cfg.disk) // wipes b
 		if err != nil {
 			return err
 		}
@@ -295,6 +291,18 @@ func (e *Engine) load() error {
 		e.ids[id.name] = id
 	}
 	return nil
+}
+
+// identityFromRecord builds an identity from its stored record (the binary
+// layout of record.ParseIdentity) and wipes b, whatever happens: the keys go
+// from b straight into a secretBox, with no decoded copy.
+func (e *Engine) identityFromRecord(key string, b []byte, st store) (*identity, error) {
+	defer clear(b)
+	name, open, keys, err := record.ParseIdentity(b)
+	if err != nil {
+		return nil, fmt.Errorf("sotto: reading an identity: %w", err)
+	}
+	return e.newIdentityFromKeys(key, name, open, false, keys[:32], keys[32:], st)
 }
 
 // newIdentityFromKeys builds an identity; seed and auth are copied into a
@@ -386,7 +394,7 @@ func (e *Engine) NewIdentity(ctx context.Context, name string, o IdentityOptions
 		return IdentityInfo{}, err
 	}
 	if !o.Ephemeral {
-		b, err := record.Marshal(&record.Identity{V: record.Version, Name: name, Open: o.Open, Seed: seed, Auth: auth})
+		b, err := record.MarshalIdentity(name, o.Open, seed, auth)
 		if err == nil {
 			err = st.Put(kindIdentity, id.key, b)
 			clear(b)

@@ -43,6 +43,16 @@ var (
 	// (its vault was rolled back, or it is not the device it was): messages
 	// may show twice there or be missing.
 	ErrPeerRolledBack = errors.New("sotto: the contact's saved conversation keys were rolled back or lost")
+	// ErrTooManyUnread is wrapped by the ErrorEvent reported when a contact
+	// has sent as many unread messages as the engine stores per
+	// conversation: further messages wait in the contact's outbox until
+	// the conversation is marked read.
+	ErrTooManyUnread = errors.New("sotto: too many unread messages in this conversation")
+	// ErrContactOfOtherIdentity: the contact is already a contact of another
+	// identity of this profile. All identities of a profile share one tor,
+	// which holds one client authorization key per onion address, so only
+	// one of them could reach it; use a separate profile for the other.
+	ErrContactOfOtherIdentity = errors.New("sotto: that contact belongs to another identity of this profile")
 	// ErrSelf: a code of one of this profile's own identities.
 	ErrSelf = errors.New("sotto: that is one of your own identities")
 )

@@ -12,11 +12,13 @@ import (
 // refuses the rest; nothing of a refused requester reaches the owner.
 func TestRequestRateLimit(t *testing.T) {
 	n := newMemNet()
-	tip, src := startPeer(t, n, nil), startPeer(t, n, nil)
+	tip := startPeer(t, n, nil)
 	mustID(t, tip, "tips", IdentityOptions{Open: true})
 	code, _ := tip.e.Card("tips")
 	ctx := context.Background()
 	for i := range requestRateN + 3 {
+		// One profile each: a profile's identities cannot share a contact.
+		src := startPeer(t, n, nil)
 		name := fmt.Sprintf("s%d", i)
 		mustID(t, src, name, IdentityOptions{Ephemeral: true})
 		if _, err := src.e.AddContact(ctx, name, "tips", code); err != nil {

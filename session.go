@@ -45,6 +45,18 @@ type session struct {
 // never shown with details of what the peer sent.
 var errDrop = errors.New("sotto: connection dropped")
 
+// errFull ends a session whose contact sent more than maxUnread messages
+// that are not read yet.
+var errFull = errors.New("sotto: too many unread messages from the contact")
+
+// maxUnread bounds what a contact can make us store: the messages of a
+// conversation received and not yet marked read (texts and timer changes).
+// Past it a new message is refused without an acknowledgement and the
+// connection closed; the contact keeps it in its outbox and retries with
+// backoff, so nothing is lost, and the user is told once (ErrTooManyUnread)
+// until [Engine.MarkRead] makes room.
+const maxUnread = 10000
+
 // errPending is returned to the dialer when the contact is an open-mode
 // identity that stored our contact request.
 var errPending = errors.New("sotto: contact request pending")
@@ -169,6 +181,44 @@ func (e *Engine) keepStateLocked(c *contact, st *ratchet.State, persist bool) er
 	return nil
 }
 
+// commitHandshakeLocked commits the State a finished handshake returned
+// (built from a copy of the contact's state taken when the handshake began)
+// into the contact's current state with ratchet.State.Adopt: what the
+// current state did meanwhile (an older connection still decrypting, message
+// keys used and destroyed) is kept, and only the new epoch is added. A
+// contact whose keys were rolled back or lost is reported, never silently:
+// the responder learns it from PeerRolledBack, either side from a handshake
+// that did not continue from an epoch both held although we had a state and
+// the contact had shown it had one too (c.rec.Confirmed: without it, the
+// contact may simply never have stored the keys of a first handshake that
+// broke, which is no rollback).
+// It does not modify or wipe st.
+func (e *Engine) commitHandshakeLocked(c *contact, st *ratchet.State, h *ratchet.Handshake, hadState bool) error {
+	cur, err := e.loadStateLocked(c)
+	if err != nil {
+		return err
+	}
+	confirmed := c.rec.Confirmed
+	if cur == nil {
+		cur = st.Clone()
+	} else if err := cur.Adopt(st); err != nil {
+		cur.Wipe()
+		return fmt.Errorf("sotto: committing a handshake: %w", err)
+	}
+	if err := e.saveStateLocked(c, cur); err != nil {
+		return err
+	}
+	switch {
+	case h.PeerRolledBack():
+		e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %s/%s: it no longer holds keys it had used with you",
+			ErrPeerRolledBack, c.id.name, c.rec.Petname)})
+	case hadState && confirmed && !h.Continued():
+		e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %s/%s: the new keys could not be chained to earlier ones (its saved keys, or yours, are an old copy or were lost)",
+			ErrPeerRolledBack, c.id.name, c.rec.Petname)})
+	}
+	return nil
+}
+
 // sealLocked encrypts messages for the session's contact and persists the
 // state once for all of them.
 func (s *session) sealLocked(msgs []*wire.Message) ([][]byte, error) {
@@ -216,6 +266,13 @@ func (s *session) openLocked(ct []byte) (*wire.Message, error) {
 	if err != nil {
 		st.Wipe()
 		return nil, errDrop
+	}
+	if !c.rec.Confirmed {
+		c.rec.Confirmed = true
+		if err := e.saveContactLocked(c); err != nil {
+			st.Wipe()
+			return nil, err
+		}
 	}
 	// Kept in memory only: the next encryption (at the latest the ack of
 	// this message) stores it. Losing it in a crash only means the peer's
@@ -294,6 +351,16 @@ func (s *session) handleLocked(m *wire.Message) error {
 	case wire.KindText, wire.KindTimer:
 		id := MessageID(m.ID)
 		if !c.seen[id] {
+			if c.inbox >= e.maxUnread {
+				// Refuse it unacknowledged: the contact keeps it in its
+				// outbox and sends it again on a later connection.
+				if !c.full {
+					c.full = true
+					e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %s/%s: %d messages wait to be read; mark the conversation read to receive more",
+						ErrTooManyUnread, c.id.name, c.rec.Petname, c.inbox)})
+				}
+				return errFull
+			}
 			if err := e.receiveLocked(c, m); err != nil {
 				return err
 			}
@@ -347,6 +414,7 @@ func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
 	if msg.Kind == TextMessage {
 		c.unread++
 	}
+	c.inbox++
 	e.ev.emit(MessageEvent{Message: *msg})
 	return nil
 }
@@ -537,6 +605,7 @@ func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen ui
 	if err != nil {
 		return nil, err
 	}
+	hadState := prior != nil
 	if prior != nil {
 		defer prior.Wipe()
 	}
@@ -607,8 +676,14 @@ func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen ui
 	if c.hsGen != gen || c.removed {
 		return nil, errDrop
 	}
-	if err := e.saveStateLocked(c, st.Clone()); err != nil {
+	if err := e.commitHandshakeLocked(c, st, h, hadState); err != nil {
 		return nil, err
+	}
+	if !c.rec.Confirmed { // its hello shows it stored the keys
+		c.rec.Confirmed = true
+		if err := e.saveContactLocked(c); err != nil {
+			return nil, err
+		}
 	}
 	return e.installLocked(c, conn, true), nil
 }
@@ -773,6 +848,7 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 	if err != nil {
 		return nil, err
 	}
+	hadState := prior != nil
 	m4, st, err := h.Accept(prior)
 	if prior != nil {
 		prior.Wipe()
@@ -781,9 +857,6 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 		return nil, errDrop
 	}
 	defer st.Wipe()
-	if h.PeerRolledBack() {
-		e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %s/%s", ErrPeerRolledBack, id.name, c.rec.Petname)})
-	}
 	hello, _ := (&wire.Message{Kind: wire.KindHello, Status: wire.HelloContact}).Marshal()
 	ct, err := st.Encrypt(e.cfg.rand, hello, adFor(id.pub, peer))
 	if err != nil {
@@ -794,7 +867,7 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 		e.mu.Unlock()
 		return nil, errDrop
 	}
-	if err := e.saveStateLocked(c, st.Clone()); err != nil {
+	if err := e.commitHandshakeLocked(c, st, h, hadState); err != nil {
 		e.mu.Unlock()
 		return nil, err
 	}

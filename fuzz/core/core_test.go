@@ -127,12 +127,21 @@ func FuzzContactCode(f *testing.F) {
 
 func seedRecords() []string {
 	return []string{
-		`{"v":1,"name":"work","open":true,"seed":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","auth":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`,
+		identitySeed(),
 		`{"v":1,"petname":"bob","id":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","auth":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","timer":30,"read":2,"seq":9}`,
 		`{"v":1,"seq":3,"id":"AAAAAAAAAAAAAAAAAAAAAA==","dir":1,"kind":0,"text":"hi","at":1700000000,"exp":1700000030}`,
 		`{"v":1,"id":"AAAAAAAAAAAAAAAAAAAAAA==","kind":0,"text":"hi","at":1700000000}`,
 		`{"v":1,"id":"ab12","peer":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","auth":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","msgid":"AAAAAAAAAAAAAAAAAAAAAA==","text":"tip","at":5}`,
 	}
+}
+
+// identitySeed is a binary identity record (see record.ParseIdentity).
+func identitySeed() string {
+	b, err := record.MarshalIdentity("work", true, make([]byte, record.KeyLen), make([]byte, record.KeyLen))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
 
 // FuzzRecord: every stored record type decodes strictly; an accepted record

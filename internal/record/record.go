@@ -1,6 +1,8 @@
 // Package record encodes the records the messenger core keeps in the vault
-// (identities, contacts, messages, outbox entries, contact requests). They are
-// JSON objects with a version field "v", decoded strictly: unknown fields,
+// (identities, contacts, messages, outbox entries, contact requests). The
+// identity record, which holds private keys, has a fixed binary layout (see
+// ParseIdentity) so that its keys never pass through a decoder's copies; the
+// others are JSON objects with a version field "v", decoded strictly: unknown fields,
 // trailing data, a wrong version or an out-of-range value is an error, so a
 // damaged or foreign record is refused with a clear message instead of being
 // half-read.
@@ -31,7 +33,9 @@ const (
 var ErrBad = errors.New("sotto: damaged record")
 
 // Identity is a local identity. Seed and Auth are secrets: the caller moves
-// them into locked memory and wipes the decoded slices.
+// them into locked memory and wipes the decoded slices. Unlike the other
+// records it is stored in a fixed binary layout (see ParseIdentity), which
+// Marshal and Unmarshal use for it; V is always Version in memory.
 type Identity struct {
 	V    int    `json:"v"`
 	Name string `json:"name"`
@@ -53,6 +57,11 @@ type Contact struct {
 	NoHist   bool   `json:"nohist,omitempty"`
 	ReadSeq  uint64 `json:"read,omitempty"` // incoming messages before this sequence number were read
 	Seq      uint64 `json:"seq,omitempty"`  // next local sequence number (at least; the log may hold higher)
+	// Confirmed: a message from the contact decrypted in a session with it,
+	// so it had stored conversation keys with us (a lost continuity after
+	// that is worth a warning; before it, it may be a first handshake that
+	// broke before the contact stored its keys).
+	Confirmed bool `json:"confirmed,omitempty"`
 }
 
 // Message is one line of a conversation.
@@ -92,6 +101,9 @@ type Request struct {
 
 // Marshal encodes a record (one of the types above) after validating it.
 func Marshal(v interface{ Validate() error }) ([]byte, error) {
+	if id, ok := v.(*Identity); ok {
+		return id.MarshalBinary()
+	}
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
@@ -100,6 +112,9 @@ func Marshal(v interface{ Validate() error }) ([]byte, error) {
 
 // Unmarshal decodes b strictly into v and validates it.
 func Unmarshal(b []byte, v interface{ Validate() error }) error {
+	if id, ok := v.(*Identity); ok {
+		return id.UnmarshalBinary(b)
+	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
