@@ -12,7 +12,7 @@ import (
 // Generous bounds for things that happen over the private Tor network; the
 // tests wait for events, these only stop a hang.
 const (
-	readyWithin   = 3 * time.Minute
+	readyWithin = 3 * time.Minute
 	// deliverWithin covers a restart: the contact's service is republished
 	// and the sender's dial backoff (5 s doubling) may stand at 80-160 s by
 	// then. One run in four missed 3 minutes after bob's restart (issue 7's
