@@ -8,6 +8,8 @@ import "errors"
 var (
 	// ErrWrongPassphrase: the passphrase does not open the profile.
 	ErrWrongPassphrase = errors.New("sotto: wrong passphrase")
+	// ErrPassphraseMismatch: the two answers of ReadNewPassphrase differ.
+	ErrPassphraseMismatch = errors.New("sotto: the two passphrases differ; nothing was created")
 	// ErrNoProfile: there is no profile in the directory (run `sotto init`).
 	ErrNoProfile = errors.New("sotto: no profile here")
 	// ErrProfileExists: Init found a profile already.

@@ -84,6 +84,21 @@ func ReadPassphrase(prompt string) (*Passphrase, error) {
 	return &Passphrase{p: p}, nil
 }
 
+// ReadNewPassphrase asks for a new passphrase twice on /dev/tty without
+// echo, each answer read straight into locked memory (within the vault's
+// locked-memory budget), and returns it when both match
+// (ErrPassphraseMismatch if not).
+func ReadNewPassphrase(prompt, confirm string) (*Passphrase, error) {
+	p, err := vault.ReadNewPassphrase(prompt, confirm)
+	if errors.Is(err, vault.ErrPassphraseMismatch) {
+		return nil, ErrPassphraseMismatch
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Passphrase{p: p}, nil
+}
+
 // PassphraseFromFile reads a passphrase from the first line of a file.
 func PassphraseFromFile(path string) (*Passphrase, error) {
 	p, err := vault.PassphraseFromFile(path)
