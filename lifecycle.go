@@ -47,13 +47,17 @@ func (e *Engine) serveIdentity(id *identity, keys [][32]byte) {
 	var svc service
 	for {
 		var err error
+		start := time.Now()
+		e.cfg.logf("%s: publishing its onion service (%d client keys, open %v)", id.name, len(keys), id.open)
 		svc, err = e.cfg.net.Publish(ctx, id.seed, keys, id.open)
 		if err == nil {
+			e.cfg.logf("%s: published in %v", id.name, time.Since(start).Round(time.Millisecond))
 			break
 		}
 		if ctx.Err() != nil {
 			return
 		}
+		e.cfg.logf("%s: publishing failed after %v: %v", id.name, time.Since(start).Round(time.Millisecond), err)
 		e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: identity %s: publishing its onion service: %w", id.name, err)})
 		if !sleepCtx(ctx, e.jitter(backoff)) {
 			return
@@ -100,9 +104,11 @@ func (e *Engine) serveIdentity(id *identity, keys [][32]byte) {
 		}
 		e.mu.Unlock()
 		if busy {
+			e.cfg.logf("%s: inbound stream refused: %d handshakes in flight", id.name, maxInboundHandshakes)
 			conn.Close()
 			continue
 		}
+		e.cfg.logf("%s: inbound stream", id.name)
 		id.wg.Add(1)
 		go func() {
 			defer id.wg.Done()
@@ -175,13 +181,17 @@ func (e *Engine) dialLoop(ctx context.Context, c *contact) {
 				authorized = true
 			} else if ctx.Err() != nil {
 				return
+			} else {
+				e.cfg.logf("%s -> %s: registering the client-auth key with tor: %v", c.id.name, c.rec.Petname, err)
 			}
 		}
 		var err error
 		if authorized {
+			start := time.Now()
+			e.cfg.logf("%s -> %s: dialing", c.id.name, c.rec.Petname)
 			err = e.dialOnce(ctx, c)
 			if err != nil {
-				e.cfg.logf("%s: dial %s: %v", c.id.name, c.rec.Petname, err)
+				e.cfg.logf("%s -> %s: dial failed after %v: %v", c.id.name, c.rec.Petname, time.Since(start).Round(time.Millisecond), err)
 			}
 		} else {
 			err = errors.New("client authorization failed")
@@ -196,7 +206,8 @@ func (e *Engine) dialLoop(ctx context.Context, c *contact) {
 		} else {
 			backoff = min(2*backoff, e.cfg.timing.BackoffMax)
 		}
-		t := time.NewTimer(e.jitter(wait))
+		wait = e.jitter(wait)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -204,6 +215,7 @@ func (e *Engine) dialLoop(ctx context.Context, c *contact) {
 		case <-t.C:
 		case <-c.wake:
 			t.Stop()
+			e.cfg.logf("%s -> %s: woken before the %v backoff ended", c.id.name, c.rec.Petname, wait.Round(time.Millisecond))
 		}
 	}
 }

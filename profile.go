@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +25,13 @@ type Options struct {
 	ExternalTor bool     // use TOR_* environment variables instead of launching tor
 	Offline     bool     // do not start tor (management commands)
 	Debug       bool
-	Now         func() time.Time // nil = time.Now
+	// Log, when set, receives the engine's debug log: one line per
+	// publication, connection attempt, handshake and session, naming
+	// identities and contacts by their names only (never keys, addresses
+	// beyond tor's 6-character abbreviation, or message text). sotto
+	// headless --debug points it at stderr.
+	Log io.Writer
+	Now func() time.Time // nil = time.Now
 
 	// unsafeVaultWork, for this package's tests only, sets the vault's
 	// scrypt work factor (see vault.Options.UnsafeWorkFactor).
@@ -205,6 +213,9 @@ func Open(ctx context.Context, o Options, p *Passphrase) (*Engine, error) {
 		now:       o.Now,
 		timing:    o.timing,
 		logf:      o.logf,
+	}
+	if cfg.logf == nil && o.Log != nil {
+		cfg.logf = writerLog(o.Log, time.Now)
 	}
 	var t *onion.Tor
 	ts := &torState{status: TorStatus{State: TorStarting}}
@@ -396,4 +407,20 @@ func (n *onionNet) Deauthorize(ctx context.Context, to string) error {
 }
 func (n *onionNet) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	return n.t.Dial(ctx, from, to)
+}
+
+// writerLog turns w into the engine's logf: one timestamped line per call,
+// written whole (lines from concurrent goroutines never interleave). Write
+// errors are ignored: a debug log must never stop the engine.
+func writerLog(w io.Writer, now func() time.Time) func(string, ...any) {
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+		line := now().UTC().Format("15:04:05.000") + " sotto: " + fmt.Sprintf(format, args...)
+		if !strings.HasSuffix(line, "\n") {
+			line += "\n"
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = io.WriteString(w, line)
+	}
 }

@@ -289,6 +289,7 @@ func (s *session) openLocked(ct []byte) (*wire.Message, error) {
 // run serves an established session until it ends. The caller owns it.
 func (s *session) run() {
 	e, c := s.e, s.c
+	e.cfg.logf("%s <-> %s: session up", c.id.name, c.rec.Petname)
 	e.ev.emit(ContactEvent{Identity: c.id.name, Contact: c.rec.Petname, Online: true})
 	stop := context.AfterFunc(c.id.ctx, s.close)
 	defer stop()
@@ -300,7 +301,9 @@ func (s *session) run() {
 	s.nudge()
 	err := s.readLoop()
 	if err != nil && !errors.Is(err, io.EOF) {
-		e.cfg.logf("session with %s ended: %v", c.onion[:6], err)
+		e.cfg.logf("%s <-> %s: session ended: %v", c.id.name, c.rec.Petname, err)
+	} else {
+		e.cfg.logf("%s <-> %s: session ended by the contact", c.id.name, c.rec.Petname)
 	}
 	s.close()
 	<-writerDone
@@ -572,6 +575,7 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
 	if err != nil {
 		return err
 	}
+	e.cfg.logf("%s -> %s: stream open, handshake", id.name, c.rec.Petname)
 	stop := context.AfterFunc(hctx, func() { conn.Close() })
 	s, err := e.initiate(hctx, c, conn, gen)
 	// The handshake is over: from now on an inbound connection from the

@@ -41,7 +41,7 @@ func (a *app) options(offline bool) sotto.Options {
 // memory wiped on SIGINT/SIGTERM/SIGHUP. It also hands the external-tor
 // flags to the engine, which reads the TOR_* variables.
 func (a *app) harden() error {
-	if err := vault.Harden(nil); err != nil && a.g.debug {
+	if err := vault.Harden(a.onSignal); err != nil && a.g.debug {
 		fmt.Fprintln(a.stderr, "sotto: warning:", err)
 	}
 	t := a.g.tor
@@ -158,6 +158,10 @@ func (a *app) doRun() error {
 	} else {
 		tty.Close()
 	}
+	// A signal exits through memguard's handler, which wipes and exits at
+	// once: hand the terminal back first.
+	term := saveTerminal(os.Stdin, os.Stdout)
+	a.onSignal = func(os.Signal) { term.restore() }
 	if err := a.harden(); err != nil {
 		return err
 	}
@@ -165,7 +169,23 @@ func (a *app) doRun() error {
 }
 
 func (a *app) doHeadless() error {
-	e, err := a.open(false)
+	if err := a.harden(); err != nil {
+		return err
+	}
+	if err := a.haveProfile(); err != nil {
+		return err
+	}
+	p, err := a.passphrase("Passphrase for " + a.profileDir() + ": ")
+	if err != nil {
+		return err
+	}
+	o := a.options(false)
+	if a.g.debug {
+		// stdout carries only JSON lines; the debug log goes to stderr.
+		o.Log = a.stderr
+	}
+	e, err := sotto.Open(a.ctx, o, p)
+	p.Destroy()
 	if err != nil {
 		return err
 	}

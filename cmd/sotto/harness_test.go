@@ -149,6 +149,7 @@ func cleanEnv() []string {
 type node struct {
 	t    *testing.T
 	name string
+	dir  string // the profile directory
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	done chan struct{} // closed when stdout ends
@@ -163,7 +164,9 @@ type node struct {
 
 func (p *profile) headless() *node {
 	p.t.Helper()
-	cmd := exec.Command(sottoBin, p.args("headless")...)
+	// --debug: the engine's connection log goes to stderr (shown when a
+	// test fails) and tor logs notices to the profile's tor/tor.log.
+	cmd := exec.Command(sottoBin, p.args("--debug", "headless")...)
 	cmd.Env = cleanEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	in, err := cmd.StdinPipe()
@@ -174,7 +177,7 @@ func (p *profile) headless() *node {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	n := &node{t: p.t, name: p.name, cmd: cmd, in: in, done: make(chan struct{}), errb: &lockedBuf{}, notify: make(chan struct{})}
+	n := &node{t: p.t, name: p.name, dir: p.dir, cmd: cmd, in: in, done: make(chan struct{}), errb: &lockedBuf{}, notify: make(chan struct{})}
 	cmd.Stderr = n.errb
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
@@ -366,6 +369,10 @@ func dumpOnFailure(t *testing.T, nodes map[string]*node) {
 		}
 		for name, n := range nodes {
 			t.Logf("--- %s: last output lines:\n%s\n--- %s: stderr:\n%s", name, n.tail(40), name, n.errb.String())
+			if b, err := os.ReadFile(filepath.Join(n.dir, "tor", "tor.log")); err == nil {
+				lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+				t.Logf("--- %s: tor.log (last 60 lines):\n%s", name, strings.Join(lines[max(0, len(lines)-60):], "\n"))
+			}
 		}
 	})
 }

@@ -33,6 +33,9 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// onSignal runs when SIGINT, SIGTERM or SIGHUP arrives, before the
+	// secrets are wiped and the process exits (vault.Harden).
+	onSignal func(os.Signal)
 }
 
 // run executes one command line and returns the process exit code. All the

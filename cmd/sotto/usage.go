@@ -55,7 +55,8 @@ const globalFlagsUsage = `Global flags (before or after the command):
   --tor-control-socket S  or its control socket (TOR_CONTROL_SOCKET)
   --tor-socks-host H      its SOCKS host (TOR_SOCKS_HOST, default 127.0.0.1)
   --tor-socks-port P      its SOCKS port (TOR_SOCKS_PORT, default 9050)
-  --debug                 more detail in errors (never keys, messages or addresses)
+  --debug                 more detail in errors; headless: a connection log on stderr
+                          (names and timings; never keys or messages)
 `
 
 const initUsage = `Usage: sotto init
