@@ -35,8 +35,9 @@ type contact struct {
 
 	sess      *session           // the connection in use, if any
 	hsGen     uint64             // bumped by every handshake that claims the contact; the latest wins
-	outActive bool               // our dial's handshake is under way
-	hsOut     context.CancelFunc // cancels it
+	dialing   bool               // our dial is waiting for tor: no stream to the contact yet
+	outActive bool               // our dial reached the contact: its handshake is under way
+	hsOut     context.CancelFunc // cancels our dial, in either phase
 	wake      chan struct{}      // nudges the dialer
 	stopDial  context.CancelFunc
 	dialDone  chan struct{}

@@ -52,11 +52,16 @@ func startPeer(t testing.TB, n *memNet, disk *memStore) *testPeer {
 
 func startPeerClock(t testing.TB, n *memNet, disk *memStore, now func() time.Time) *testPeer {
 	t.Helper()
+	return startPeerWith(t, n, disk, now, fastTiming)
+}
+
+func startPeerWith(t testing.TB, n *memNet, disk *memStore, now func() time.Time, tm timing) *testPeer {
+	t.Helper()
 	if disk == nil {
 		disk = newMemStore()
 	}
 	tor := n.tor()
-	e, err := newEngine(engineConfig{disk: disk, net: tor, newSecret: testSecret, timing: fastTiming, now: now, logf: t.Logf})
+	e, err := newEngine(engineConfig{disk: disk, net: tor, newSecret: testSecret, timing: tm, now: now, logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}

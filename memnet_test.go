@@ -29,6 +29,10 @@ type memTor struct {
 	mu    sync.Mutex
 	auth  map[string][32]byte // onion -> our client-auth public key registered for it
 	onion map[string]bool     // our own services
+	// stall, if set, makes Dial to an address it returns true for hang
+	// until the dial's context ends, as tor does while it tries a stale
+	// descriptor's introduction points.
+	stall func(to string) bool
 }
 
 func (n *memNet) tor() *memTor {
@@ -88,6 +92,13 @@ func (t *memTor) Deauthorize(ctx context.Context, to string) error {
 }
 
 func (t *memTor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
+	t.mu.Lock()
+	stall := t.stall
+	t.mu.Unlock()
+	if stall != nil && stall(to) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	t.n.mu.Lock()
 	s := t.n.svcs[to]
 	t.n.mu.Unlock()

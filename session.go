@@ -557,7 +557,10 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
 	}
 	c.hsGen++
 	gen := c.hsGen
-	c.outActive = true
+	// Until tor hands us a stream the dial has not reached the contact:
+	// it must not win a tie against the contact's own connection, which
+	// has (claimInbound cancels it instead).
+	c.dialing = true
 	hctx, cancel := context.WithTimeout(ctx, e.cfg.timing.Handshake)
 	c.hsOut = cancel
 	id := c.id
@@ -565,6 +568,7 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
 	defer func() {
 		e.mu.Lock()
 		if c.hsGen == gen {
+			c.dialing = false
 			c.outActive = false
 		}
 		e.mu.Unlock()
@@ -572,6 +576,21 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
 	}()
 
 	conn, err := e.cfg.net.Dial(hctx, id.onion, c.onion)
+	e.mu.Lock()
+	superseded := c.hsGen != gen
+	if !superseded && err == nil {
+		c.dialing = false
+		c.outActive = true
+	}
+	e.mu.Unlock()
+	if superseded {
+		// The contact's connection won meanwhile: not a failure.
+		if conn != nil {
+			conn.Close()
+		}
+		e.cfg.logf("%s -> %s: dial given up for the contact's own connection", id.name, c.rec.Petname)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -904,14 +923,18 @@ func (e *Engine) claimInbound(ctx context.Context, id *identity, peer ed25519.Pu
 		}
 		return nil, 0, errDrop
 	}
+	// Only a dial that reached the contact (its handshake under way) takes
+	// part in the tie-break; one still waiting for tor is cancelled.
 	if c.outActive && bytes.Compare(id.pub, peer) < 0 {
+		e.cfg.logf("%s <- %s: refused: our own dial's handshake wins the tie", id.name, c.rec.Petname)
 		return nil, 0, errDrop // our dial wins
 	}
-	if c.outActive && c.hsOut != nil {
+	if (c.outActive || c.dialing) && c.hsOut != nil {
 		c.hsOut() // theirs wins: abandon ours
 	}
 	c.hsGen++
 	c.outActive = false
+	c.dialing = false
 	return c, c.hsGen, nil
 }
 
