@@ -188,8 +188,18 @@ func (e *Engine) dialLoop(ctx context.Context, c *contact) {
 		var err error
 		if authorized {
 			start := time.Now()
-			e.cfg.logf("%s -> %s: dialing", c.id.name, c.rec.Petname)
 			err = e.dialOnce(ctx, c)
+			if errors.Is(err, errConnected) {
+				// A session is up (ours or the contact's): nothing to do
+				// until it ends, which wakes us, or until a wake.
+				backoff = e.cfg.timing.BackoffMin
+				select {
+				case <-ctx.Done():
+					return
+				case <-c.wake:
+				}
+				continue
+			}
 			if err != nil {
 				e.cfg.logf("%s -> %s: dial failed after %v: %v", c.id.name, c.rec.Petname, time.Since(start).Round(time.Millisecond), err)
 			}

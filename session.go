@@ -549,11 +549,15 @@ func (s *session) writeLoop() {
 
 // dialOnce connects to a contact, runs the handshake and, if it succeeds,
 // serves the session until it ends.
+// errConnected: dialOnce found the contact connected already; the dialer
+// waits for the session to end (or a wake) instead of polling.
+var errConnected = errors.New("sotto: already connected")
+
 func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
 	e.mu.Lock()
 	if c.sess != nil || c.removed {
 		e.mu.Unlock()
-		return nil
+		return errConnected
 	}
 	c.hsGen++
 	gen := c.hsGen
@@ -565,6 +569,7 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
 	c.hsOut = cancel
 	id := c.id
 	e.mu.Unlock()
+	e.cfg.logf("%s -> %s: dialing", id.name, c.rec.Petname)
 	defer func() {
 		e.mu.Lock()
 		if c.hsGen == gen {
