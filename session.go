@@ -547,12 +547,12 @@ func (s *session) writeLoop() {
 
 // ---- handshake: initiator ----
 
-// dialOnce connects to a contact, runs the handshake and, if it succeeds,
-// serves the session until it ends.
 // errConnected: dialOnce found the contact connected already; the dialer
 // waits for the session to end (or a wake) instead of polling.
 var errConnected = errors.New("sotto: already connected")
 
+// dialOnce connects to a contact, runs the handshake and, if it succeeds,
+// serves the session until it ends.
 func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
 	e.mu.Lock()
 	if c.sess != nil || c.removed {
