@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"github.com/sottochat/sotto/internal/e2e"
 	"github.com/sottochat/sotto/vault/format"
 )
 
@@ -46,15 +47,15 @@ func ageTool(t *testing.T) string {
 // record shard and log segment with the age tool, and returns the
 // plaintexts. This is what someone holding the disk and the passphrase can
 // read.
-func ageDecryptVault(t *testing.T, p *profile) map[string][]byte {
+func ageDecryptVault(t *testing.T, p *e2e.Profile) map[string][]byte {
 	t.Helper()
 	tool := ageTool(t)
-	vdir := filepath.Join(p.dir, profileVault)
+	vdir := filepath.Join(p.Dir, profileVault)
 	kf, err := os.ReadFile(filepath.Join(vdir, "vault.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	si, err := age.NewScryptIdentity(p.passphrase)
+	si, err := age.NewScryptIdentity(p.Passphrase)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sottochat/sotto/internal/e2e"
 )
 
 // Generous bounds for things that happen over the private Tor network; the
@@ -29,26 +31,26 @@ func TestThreeProfiles(t *testing.T) {
 	needNetwork(t)
 	t.Parallel()
 	names := []string{"alice", "bob", "carol"}
-	ps := map[string]*profile{}
+	ps := map[string]*e2e.Profile{}
 	codes := map[string]string{}
 	for _, n := range names {
-		p := newProfile(t, n)
+		p := harness.NewProfile(t, n)
 		ps[n] = p
-		p.must("init")
-		p.must("id", "new", n)
-		code := strings.TrimSpace(p.must("id", "card", n, "--no-qr"))
+		p.Must("init")
+		p.Must("id", "new", n)
+		code := strings.TrimSpace(p.Must("id", "card", n, "--no-qr"))
 		if code == "" || strings.ContainsAny(code, " \n") {
 			t.Fatalf("%s: card --no-qr printed %q, want one code line", n, code)
 		}
 		codes[n] = code
 	}
-	if card := ps["alice"].must("id", "card", "alice"); !strings.HasPrefix(card, codes["alice"]+"\n") || strings.Count(card, "\n") < 10 {
+	if card := ps["alice"].Must("id", "card", "alice"); !strings.HasPrefix(card, codes["alice"]+"\n") || strings.Count(card, "\n") < 10 {
 		t.Fatalf("card with QR code:\n%s", card)
 	}
 	for _, a := range names {
 		for _, b := range names {
 			if a != b {
-				ps[a].must("contact", "add", a, b, codes[b])
+				ps[a].Must("contact", "add", a, b, codes[b])
 			}
 		}
 	}
@@ -60,12 +62,12 @@ func TestThreeProfiles(t *testing.T) {
 		}
 		return strings.TrimSpace(lines[2])
 	}
-	sa := safety(ps["alice"].must("contact", "verify", "alice", "bob", "--yes"))
-	sb := safety(ps["bob"].must("contact", "verify", "bob", "alice", "--yes"))
+	sa := safety(ps["alice"].Must("contact", "verify", "alice", "bob", "--yes"))
+	sb := safety(ps["bob"].Must("contact", "verify", "bob", "alice", "--yes"))
 	if sa != sb {
 		t.Fatalf("safety codes differ: alice sees %q, bob sees %q", sa, sb)
 	}
-	out := ps["alice"].must("contact", "list", "alice")
+	out := ps["alice"].Must("contact", "list", "alice")
 	if !strings.Contains(out, "bob") || !strings.Contains(out, "carol") {
 		t.Fatalf("contact list:\n%s", out)
 	}
@@ -76,13 +78,13 @@ func TestThreeProfiles(t *testing.T) {
 		}
 	}
 
-	nodes := map[string]*node{}
+	nodes := map[string]*e2e.Node{}
 	for _, n := range names {
-		nodes[n] = ps[n].headless()
+		nodes[n] = ps[n].Headless()
 	}
-	dumpOnFailure(t, nodes)
+	e2e.DumpOnFailure(t, nodes)
 	for _, n := range names {
-		nodes[n].waitFor(0, readyWithin, "ready", is(map[string]any{"event": "ready", "identity": n}))
+		nodes[n].WaitFor(0, readyWithin, "ready", e2e.Is(map[string]any{"event": "ready", "identity": n}))
 	}
 
 	{
@@ -95,46 +97,46 @@ func TestThreeProfiles(t *testing.T) {
 					continue
 				}
 				text := fmt.Sprintf("hello %s, this is %s", b, a)
-				r := nodes[a].do("ok", map[string]any{"cmd": "send", "identity": a, "contact": b, "text": text})
+				r := nodes[a].Do(time.Minute, map[string]any{"cmd": "send", "identity": a, "contact": b, "text": text})
 				all = append(all, sent{a, b, fmt.Sprint(r["message"]), text})
 			}
 		}
 		for _, s := range all {
-			m, _ := nodes[s.to].waitFor(0, deliverWithin, "message from "+s.from,
-				is(map[string]any{"event": "message", "identity": s.to, "contact": s.from, "message": s.id}))
+			m, _ := nodes[s.to].WaitFor(0, deliverWithin, "message from "+s.from,
+				e2e.Is(map[string]any{"event": "message", "identity": s.to, "contact": s.from, "message": s.id}))
 			if m["text"] != s.text {
 				t.Fatalf("%s got %q from %s, want %q", s.to, m["text"], s.from, s.text)
 			}
 			if x, ok := m["expires_at"]; !ok || x != nil {
 				t.Fatalf("expires_at = %v (present %v), want null without a timer", x, ok)
 			}
-			nodes[s.from].waitFor(0, deliverWithin, "delivered to "+s.to,
-				is(map[string]any{"event": "delivered", "identity": s.from, "contact": s.to, "message": s.id}))
+			nodes[s.from].WaitFor(0, deliverWithin, "delivered to "+s.to,
+				e2e.Is(map[string]any{"event": "delivered", "identity": s.from, "contact": s.to, "message": s.id}))
 		}
 	}
 
 	{
 		t.Log("== bob away, 20 messages")
-		nodes["bob"].stop()
-		from := nodes["alice"].mark()
+		nodes["bob"].Stop()
+		from := nodes["alice"].Mark()
 		var ids []string
 		for i := 0; i < 20; i++ {
-			r := nodes["alice"].do("ok", map[string]any{"cmd": "send", "identity": "alice", "contact": "bob", "text": fmt.Sprintf("offline %02d", i)})
+			r := nodes["alice"].Do(time.Minute, map[string]any{"cmd": "send", "identity": "alice", "contact": "bob", "text": fmt.Sprintf("offline %02d", i)})
 			ids = append(ids, fmt.Sprint(r["message"]))
 		}
-		if k := nodes["alice"].count(from, is(map[string]any{"event": "delivered", "contact": "bob"})); k != 0 {
+		if k := nodes["alice"].Count(from, e2e.Is(map[string]any{"event": "delivered", "contact": "bob"})); k != 0 {
 			t.Fatalf("%d messages delivered while bob was stopped", k)
 		}
-		bob := ps["bob"].headless()
+		bob := ps["bob"].Headless()
 		nodes["bob"] = bob
 		// alice sees all 20 delivered; bob got each once, in order.
 		for _, id := range ids {
-			nodes["alice"].waitFor(from, deliverWithin, "delivered "+id, is(map[string]any{"event": "delivered", "contact": "bob", "message": id}))
+			nodes["alice"].WaitFor(from, deliverWithin, "delivered "+id, e2e.Is(map[string]any{"event": "delivered", "contact": "bob", "message": id}))
 		}
 		for i, id := range ids {
-			bob.waitFor(0, deliverWithin, fmt.Sprintf("offline message %d", i), is(map[string]any{"event": "message", "contact": "alice", "message": id}))
+			bob.WaitFor(0, deliverWithin, fmt.Sprintf("offline message %d", i), e2e.Is(map[string]any{"event": "message", "contact": "alice", "message": id}))
 		}
-		got := bob.all(0, func(m map[string]any) bool {
+		got := bob.All(0, func(m map[string]any) bool {
 			return m["event"] == "message" && m["contact"] == "alice" && strings.HasPrefix(fmt.Sprint(m["text"]), "offline ")
 		})
 		if len(got) != 20 {
@@ -146,7 +148,7 @@ func TestThreeProfiles(t *testing.T) {
 			}
 		}
 		// The stored conversation agrees.
-		r := bob.do("ok", map[string]any{"cmd": "messages", "identity": "bob", "contact": "alice"})
+		r := bob.Do(time.Minute, map[string]any{"cmd": "messages", "identity": "bob", "contact": "alice"})
 		var stored []string
 		for _, x := range r["messages"].([]any) {
 			m := x.(map[string]any)
@@ -157,7 +159,7 @@ func TestThreeProfiles(t *testing.T) {
 		if len(stored) != 20 || stored[0] != "offline 00" || stored[19] != "offline 19" {
 			t.Fatalf("bob's stored conversation: %v", stored)
 		}
-		if k := nodes["alice"].count(from, is(map[string]any{"event": "delivered", "contact": "bob"})); k != 20 {
+		if k := nodes["alice"].Count(from, e2e.Is(map[string]any{"event": "delivered", "contact": "bob"})); k != 20 {
 			t.Fatalf("alice saw %d delivered events for 20 messages", k)
 		}
 	}
@@ -167,13 +169,13 @@ func TestThreeProfiles(t *testing.T) {
 		// The engine's shortest timer is 30 s (issue 7 allows 30 s .. 4
 		// weeks); the issue's "5 s" is below what the engine accepts.
 		alice, carol := nodes["alice"], nodes["carol"]
-		cfrom := carol.mark()
-		alice.do("ok", map[string]any{"cmd": "timer", "identity": "alice", "contact": "carol", "seconds": 30})
-		carol.waitFor(cfrom, deliverWithin, "timer change", is(map[string]any{"event": "timer", "contact": "alice", "seconds": 30, "by": "contact"}))
+		cfrom := carol.Mark()
+		alice.Do(time.Minute, map[string]any{"cmd": "timer", "identity": "alice", "contact": "carol", "seconds": 30})
+		carol.WaitFor(cfrom, deliverWithin, "timer change", e2e.Is(map[string]any{"event": "timer", "contact": "alice", "seconds": 30, "by": "contact"}))
 		secret := "this line self-destructs"
-		r := alice.do("ok", map[string]any{"cmd": "send", "identity": "alice", "contact": "carol", "text": secret})
+		r := alice.Do(time.Minute, map[string]any{"cmd": "send", "identity": "alice", "contact": "carol", "text": secret})
 		id := fmt.Sprint(r["message"])
-		m, _ := carol.waitFor(cfrom, deliverWithin, "timed message", is(map[string]any{"event": "message", "message": id}))
+		m, _ := carol.WaitFor(cfrom, deliverWithin, "timed message", e2e.Is(map[string]any{"event": "message", "message": id}))
 		exp, err := time.Parse(time.RFC3339, fmt.Sprint(m["expires_at"]))
 		if err != nil {
 			t.Fatalf("expires_at %v: %v", m["expires_at"], err)
@@ -181,14 +183,14 @@ func TestThreeProfiles(t *testing.T) {
 		if d := time.Until(exp); d > 31*time.Second {
 			t.Fatalf("expires in %s, more than the 30 s timer", d)
 		}
-		carol.do("ok", map[string]any{"cmd": "read", "identity": "carol", "contact": "alice"})
-		carol.waitFor(cfrom, 2*time.Minute, "expired on carol", is(map[string]any{"event": "expired", "message": id}))
-		alice.waitFor(0, 2*time.Minute, "expired on alice", is(map[string]any{"event": "expired", "message": id}))
+		carol.Do(time.Minute, map[string]any{"cmd": "read", "identity": "carol", "contact": "alice"})
+		carol.WaitFor(cfrom, 2*time.Minute, "expired on carol", e2e.Is(map[string]any{"event": "expired", "message": id}))
+		alice.WaitFor(0, 2*time.Minute, "expired on alice", e2e.Is(map[string]any{"event": "expired", "message": id}))
 		for _, side := range []struct {
-			n        *node
+			n        *e2e.Node
 			me, peer string
 		}{{alice, "alice", "carol"}, {carol, "carol", "alice"}} {
-			r := side.n.do("ok", map[string]any{"cmd": "messages", "identity": side.me, "contact": side.peer})
+			r := side.n.Do(time.Minute, map[string]any{"cmd": "messages", "identity": side.me, "contact": side.peer})
 			for _, x := range r["messages"].([]any) {
 				if x.(map[string]any)["id"] == id {
 					t.Fatalf("%s still lists the expired message", side.me)
@@ -197,29 +199,29 @@ func TestThreeProfiles(t *testing.T) {
 		}
 		// An ephemeral identity made in the running process goes online,
 		// and is gone after a restart, leaving nothing in the vault.
-		r = carol.do("ok", map[string]any{"cmd": "new_identity", "identity": "dropbox7q", "ephemeral": true})
+		r = carol.Do(time.Minute, map[string]any{"cmd": "new_identity", "identity": "dropbox7q", "ephemeral": true})
 		dropOnion := fmt.Sprint(r["identity_info"].(map[string]any)["onion"])
-		carol.waitFor(0, readyWithin, "ephemeral identity ready", is(map[string]any{"event": "ready", "identity": "dropbox7q"}))
+		carol.WaitFor(0, readyWithin, "ephemeral identity ready", e2e.Is(map[string]any{"event": "ready", "identity": "dropbox7q"}))
 		// After a restart, carol's vault does not give it back either, and
 		// no file of her profile holds the text in the clear.
-		carol.stop()
-		carol = ps["carol"].headless()
+		carol.Stop()
+		carol = ps["carol"].Headless()
 		nodes["carol"] = carol
-		r = carol.do("ok", map[string]any{"cmd": "messages", "identity": "carol", "contact": "alice"})
+		r = carol.Do(time.Minute, map[string]any{"cmd": "messages", "identity": "carol", "contact": "alice"})
 		for _, x := range r["messages"].([]any) {
 			if x.(map[string]any)["id"] == id || x.(map[string]any)["text"] == secret {
 				t.Fatal("the expired message came back from carol's vault after a restart")
 			}
 		}
-		grepProfile(t, ps["carol"].dir, secret)
-		r = carol.do("ok", map[string]any{"cmd": "identities"})
+		grepProfile(t, ps["carol"].Dir, secret)
+		r = carol.Do(time.Minute, map[string]any{"cmd": "identities"})
 		for _, x := range r["identities"].([]any) {
 			if x.(map[string]any)["name"] == "dropbox7q" {
 				t.Fatal("the ephemeral identity survived a restart")
 			}
 		}
-		grepProfile(t, ps["carol"].dir, dropOnion)
-		grepProfile(t, ps["carol"].dir, "dropbox7q")
+		grepProfile(t, ps["carol"].Dir, dropOnion)
+		grepProfile(t, ps["carol"].Dir, "dropbox7q")
 		// Decrypted with the age tool and the passphrase, neither vault holds
 		// the expired text, while an earlier message without a timer is
 		// there (so the check can see a message when there is one).
@@ -269,33 +271,33 @@ func grepProfile(t *testing.T, dir, s string) {
 func TestStrangerAndOpenMode(t *testing.T) {
 	needNetwork(t)
 	t.Parallel()
-	owner := newProfile(t, "owner")
-	owner.must("init")
-	owner.must("id", "new", "private")
-	owner.must("id", "new", "tips", "--open")
-	privCode := strings.TrimSpace(owner.must("id", "card", "private", "--no-qr"))
-	tipsCode := strings.TrimSpace(owner.must("id", "card", "tips", "--no-qr"))
+	owner := harness.NewProfile(t, "owner")
+	owner.Must("init")
+	owner.Must("id", "new", "private")
+	owner.Must("id", "new", "tips", "--open")
+	privCode := strings.TrimSpace(owner.Must("id", "card", "private", "--no-qr"))
+	tipsCode := strings.TrimSpace(owner.Must("id", "card", "tips", "--no-qr"))
 
-	eve := newProfile(t, "eve")
-	eve.must("init")
-	eve.must("id", "new", "eve")
-	eve.must("contact", "add", "eve", "private", privCode)
-	eve.must("contact", "add", "eve", "tips", tipsCode)
+	eve := harness.NewProfile(t, "eve")
+	eve.Must("init")
+	eve.Must("id", "new", "eve")
+	eve.Must("contact", "add", "eve", "private", privCode)
+	eve.Must("contact", "add", "eve", "tips", tipsCode)
 
-	o := owner.headless()
-	e := eve.headless()
-	dumpOnFailure(t, map[string]*node{"owner": o, "eve": e})
-	o.waitFor(0, readyWithin, "private ready", is(map[string]any{"event": "ready", "identity": "private"}))
-	o.waitFor(0, readyWithin, "tips ready", is(map[string]any{"event": "ready", "identity": "tips"}))
-	e.waitFor(0, readyWithin, "eve ready", is(map[string]any{"event": "ready", "identity": "eve"}))
+	o := owner.Headless()
+	e := eve.Headless()
+	e2e.DumpOnFailure(t, map[string]*e2e.Node{"owner": o, "eve": e})
+	o.WaitFor(0, readyWithin, "private ready", e2e.Is(map[string]any{"event": "ready", "identity": "private"}))
+	o.WaitFor(0, readyWithin, "tips ready", e2e.Is(map[string]any{"event": "ready", "identity": "tips"}))
+	e.WaitFor(0, readyWithin, "eve ready", e2e.Is(map[string]any{"event": "ready", "identity": "eve"}))
 
 	start := time.Now()
-	toPriv := e.do("ok", map[string]any{"cmd": "send", "identity": "eve", "contact": "private", "text": "let me in"})
-	e.do("ok", map[string]any{"cmd": "send", "identity": "eve", "contact": "tips", "text": "I have documents"})
-	e.do("ok", map[string]any{"cmd": "send", "identity": "eve", "contact": "tips", "text": "second line"})
+	toPriv := e.Do(time.Minute, map[string]any{"cmd": "send", "identity": "eve", "contact": "private", "text": "let me in"})
+	e.Do(time.Minute, map[string]any{"cmd": "send", "identity": "eve", "contact": "tips", "text": "I have documents"})
+	e.Do(time.Minute, map[string]any{"cmd": "send", "identity": "eve", "contact": "tips", "text": "second line"})
 
-	req, _ := o.waitFor(0, deliverWithin, "contact request on tips", is(map[string]any{"event": "request", "identity": "tips"}))
-	r := o.do("ok", map[string]any{"cmd": "requests", "identity": "tips"})
+	req, _ := o.WaitFor(0, deliverWithin, "contact request on tips", e2e.Is(map[string]any{"event": "request", "identity": "tips"}))
+	r := o.Do(time.Minute, map[string]any{"cmd": "requests", "identity": "tips"})
 	if rs := r["requests"].([]any); len(rs) != 1 {
 		t.Fatalf("requests %v, want one", rs)
 	}
@@ -303,22 +305,22 @@ func TestStrangerAndOpenMode(t *testing.T) {
 	if d := 20*time.Second - time.Since(start); d > 0 {
 		time.Sleep(d)
 	}
-	if m := o.all(0, func(m map[string]any) bool { return m["event"] == "message" || m["event"] == "contact" }); len(m) != 0 {
+	if m := o.All(0, func(m map[string]any) bool { return m["event"] == "message" || m["event"] == "contact" }); len(m) != 0 {
 		t.Fatalf("before any approval the owner saw %v", m)
 	}
-	if k := e.count(0, is(map[string]any{"event": "delivered", "message": toPriv["message"]})); k != 0 {
+	if k := e.Count(0, e2e.Is(map[string]any{"event": "delivered", "message": toPriv["message"]})); k != 0 {
 		t.Fatal("a message to the restricted identity was delivered to a stranger's sender")
 	}
-	r = o.do("ok", map[string]any{"cmd": "contacts", "identity": "private"})
+	r = o.Do(time.Minute, map[string]any{"cmd": "contacts", "identity": "private"})
 	if cs := r["contacts"].([]any); len(cs) != 0 {
 		t.Fatalf("the restricted identity has contacts %v", cs)
 	}
 
-	from := o.mark()
-	o.do("ok", map[string]any{"cmd": "accept", "identity": "tips", "request": req["request"], "contact": "source"})
-	e.do("ok", map[string]any{"cmd": "send", "identity": "eve", "contact": "tips", "text": "after approval"})
-	o.waitFor(from, deliverWithin, "message after approval", is(map[string]any{"event": "message", "identity": "tips", "contact": "source", "text": "after approval"}))
-	if m := o.all(0, is(map[string]any{"event": "message", "identity": "private"})); len(m) != 0 {
+	from := o.Mark()
+	o.Do(time.Minute, map[string]any{"cmd": "accept", "identity": "tips", "request": req["request"], "contact": "source"})
+	e.Do(time.Minute, map[string]any{"cmd": "send", "identity": "eve", "contact": "tips", "text": "after approval"})
+	o.WaitFor(from, deliverWithin, "message after approval", e2e.Is(map[string]any{"event": "message", "identity": "tips", "contact": "source", "text": "after approval"}))
+	if m := o.All(0, e2e.Is(map[string]any{"event": "message", "identity": "private"})); len(m) != 0 {
 		t.Fatalf("the restricted identity received %v", m)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sottochat/sotto/internal/e2e"
 )
 
 // wantExit checks an exit code and that stderr says what and what to do.
@@ -28,71 +30,71 @@ func wantExit(t *testing.T, what string, code int, errs string, wantCode int, sa
 func TestErrorPaths(t *testing.T) {
 	needNetwork(t)
 	t.Parallel()
-	p := newProfile(t, "err")
+	p := harness.NewProfile(t, "err")
 
-	code, _, errs := p.run("id", "list")
+	code, _, errs := p.Run("id", "list")
 	wantExit(t, "no profile", code, errs, exitNoProfile, "sotto init")
 
-	p.must("init")
-	code, _, errs = p.run("init")
+	p.Must("init")
+	code, _, errs = p.Run("init")
 	wantExit(t, "init twice", code, errs, exitProfileExists, "--profile")
 
-	code, _, errs = runSotto(t, "", "--profile", p.dir, "id", "list")
+	code, _, errs = harness.Run(t, "", "--profile", p.Dir, "id", "list")
 	wantExit(t, "no terminal, no passphrase file", code, errs, exitUsage, "--passphrase-file")
-	code, _, errs = runSotto(t, "", "--profile", p.dir)
+	code, _, errs = harness.Run(t, "", "--profile", p.Dir)
 	wantExit(t, "chat screen without a terminal", code, errs, exitUsage, "sotto headless")
-	code, _, errs = runSotto(t, "", "--profile", p.dir+"-typo", "panic", "--yes")
+	code, _, errs = harness.Run(t, "", "--profile", p.Dir+"-typo", "panic", "--yes")
 	wantExit(t, "panic on a missing profile", code, errs, exitNoProfile, "nothing was wiped")
 
-	wrong := filepath.Join(filepath.Dir(p.pwFile), "wrong")
+	wrong := filepath.Join(filepath.Dir(p.PwFile), "wrong")
 	os.WriteFile(wrong, []byte("not the passphrase\n"), 0o600)
-	code, _, errs = runSotto(t, "", "--profile", p.dir, "--passphrase-file", wrong, "id", "list")
+	code, _, errs = harness.Run(t, "", "--profile", p.Dir, "--passphrase-file", wrong, "id", "list")
 	wantExit(t, "wrong passphrase", code, errs, exitWrongPassphrase, "nothing was changed")
 
-	loose := filepath.Join(filepath.Dir(p.pwFile), "loose")
-	os.WriteFile(loose, []byte("correct horse err battery staple\n"), 0o644)
-	code, _, errs = runSotto(t, "", "--profile", p.dir, "--passphrase-file", loose, "id", "list")
+	loose := filepath.Join(filepath.Dir(p.PwFile), "loose")
+	os.WriteFile(loose, []byte(p.Passphrase+"\n"), 0o644)
+	code, _, errs = harness.Run(t, "", "--profile", p.Dir, "--passphrase-file", loose, "id", "list")
 	if code == 0 || !strings.Contains(errs, "chmod 600") {
 		t.Fatalf("world-readable passphrase file: exit %d\n%s", code, errs)
 	}
 
-	p.must("id", "new", "me")
-	code, _, errs = p.run("id", "new", "me")
+	p.Must("id", "new", "me")
+	code, _, errs = p.Run("id", "new", "me")
 	wantExit(t, "identity exists", code, errs, exitExists, "id list")
 
-	code, _, errs = p.run("id", "card", "nobody")
+	code, _, errs = p.Run("id", "card", "nobody")
 	wantExit(t, "unknown identity", code, errs, exitNotFound, "id list")
 
-	code, _, errs = p.run("contact", "remove", "me", "nobody")
+	code, _, errs = p.Run("contact", "remove", "me", "nobody")
 	wantExit(t, "unknown contact", code, errs, exitNotFound, "contact list")
 
-	myCode := strings.TrimSpace(p.must("id", "card", "me", "--no-qr"))
+	myCode := strings.TrimSpace(p.Must("id", "card", "me", "--no-qr"))
 	for _, bad := range []string{"garbage", myCode[:len(myCode)-3], myCode[:10] + "x" + myCode[11:]} {
-		code, _, errs = p.run("contact", "add", "me", "friend", bad)
+		code, _, errs = p.Run("contact", "add", "me", "friend", bad)
 		wantExit(t, "bad code "+bad, code, errs, exitBadCode, "ask for the code again")
 	}
 
 	// The profile is locked while a headless process has it open.
 	t.Log("profile in use")
-	h := p.headless()
-	h.do("ok", map[string]any{"cmd": "ping"})
+	h := p.Headless()
+	h.Do(time.Minute, map[string]any{"cmd": "ping"})
 	t.Log("headless answers")
-	code, _, errs = p.run("id", "list")
+	code, _, errs = p.Run("id", "list")
 	wantExit(t, "profile in use", code, errs, exitProfileInUse, "close it first")
 	t.Log("refused")
-	h.stop()
+	h.Stop()
 	t.Log("stopped")
-	p.must("id", "list")
+	p.Must("id", "list")
 
 	// check reads the vault back; with the wrong passphrase it exits 3;
 	// a changed byte in a vault file is reported as damage.
-	if out := p.must("check"); !strings.Contains(out, "ok") {
+	if out := p.Must("check"); !strings.Contains(out, "ok") {
 		t.Fatalf("check:\n%s", out)
 	}
-	code, _, errs = runSotto(t, "", "--profile", p.dir, "--passphrase-file", wrong, "check")
+	code, _, errs = harness.Run(t, "", "--profile", p.Dir, "--passphrase-file", wrong, "check")
 	wantExit(t, "check, wrong passphrase", code, errs, exitWrongPassphrase, "wrong passphrase")
 	var victim string
-	filepath.Walk(filepath.Join(p.dir, "vault"), func(path string, fi os.FileInfo, err error) error {
+	filepath.Walk(filepath.Join(p.Dir, "vault"), func(path string, fi os.FileInfo, err error) error {
 		if err == nil && fi.Mode().IsRegular() && fi.Size() > 64 && victim == "" && filepath.Base(filepath.Dir(path)) != "vault" {
 			victim = path
 		}
@@ -109,7 +111,7 @@ func TestErrorPaths(t *testing.T) {
 	if err := os.WriteFile(victim, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs := p.run("check")
+	code, out, errs := p.Run("check")
 	wantExit(t, "check, damaged file", code, errs, exitFailure, "damaged")
 	if !strings.Contains(out, "damaged: ") {
 		t.Fatalf("check does not name the damaged file:\n%s", out)
@@ -135,9 +137,9 @@ func TestPassphraseFromTerminal(t *testing.T) {
 	// prompt for it has appeared on the terminal.
 	inTTY := func(answers []string, args ...string) (int, string) {
 		t.Helper()
-		line := sottoBin + " --profile " + dir + " " + strings.Join(args, " ")
+		line := harness.Bin + " --profile " + dir + " " + strings.Join(args, " ")
 		cmd := exec.Command("script", "-qec", line, "/dev/null")
-		cmd.Env = cleanEnv()
+		cmd.Env = e2e.CleanEnv()
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
 			t.Fatal(err)

@@ -22,14 +22,14 @@ func TestNetUpDown(t *testing.T) {
 	}
 	defer os.RemoveAll(base)
 	dir := filepath.Join(base, "net")
-	code, out, errs := runSotto(t, "", "net", "up", dir)
+	code, out, errs := harness.Run(t, "", "net", "up", dir)
 	if code != 0 {
 		t.Fatalf("net up: exit %d\n%s", code, errs)
 	}
 	up := true
 	defer func() {
 		if up {
-			runSotto(t, "", "net", "down", dir)
+			harness.Run(t, "", "net", "down", dir)
 		}
 	}()
 	if !strings.Contains(out, filepath.Join(dir, "network.torrc")) {
@@ -40,7 +40,7 @@ func TestNetUpDown(t *testing.T) {
 		t.Fatalf("network.torrc: %v\n%s", err, frag)
 	}
 
-	code, _, errs = runSotto(t, "", "net", "up", dir)
+	code, _, errs = harness.Run(t, "", "net", "up", dir)
 	if code != exitFailure || !strings.Contains(errs, "hint: ") || !strings.Contains(errs, "net down") {
 		t.Fatalf("second net up: exit %d\n%s", code, errs)
 	}
@@ -50,14 +50,14 @@ func TestNetUpDown(t *testing.T) {
 	other := filepath.Join(base, "other")
 	os.MkdirAll(other, 0o700)
 	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o600)
-	code, _, errs = runSotto(t, "", "net", "up", other)
+	code, _, errs = harness.Run(t, "", "net", "up", other)
 	if code != exitFailure || !strings.Contains(errs, "sotto") {
 		t.Fatalf("net up on a foreign directory: exit %d\n%s", code, errs)
 	}
 	if b, err := os.ReadFile(filepath.Join(other, "notes.txt")); err != nil || string(b) != "mine" {
 		t.Fatal("net up touched a foreign directory's files")
 	}
-	code, _, errs = runSotto(t, "", "net", "up", filepath.Join(base, "far"), "--listen", "192.0.2.1")
+	code, _, errs = harness.Run(t, "", "net", "up", filepath.Join(base, "far"), "--listen", "192.0.2.1")
 	if code != exitFailure || strings.Count(strings.TrimSpace(errs), "\n") > 6 {
 		t.Fatalf("net up on an address not ours: exit %d\n%s", code, errs)
 	}
@@ -94,12 +94,12 @@ func TestNetUpDown(t *testing.T) {
 		time.Sleep(500 * time.Millisecond) // polling a log file tor writes
 	}
 
-	code, _, errs = runSotto(t, "", "net", "down", dir)
+	code, _, errs = harness.Run(t, "", "net", "down", dir)
 	if code != 0 {
 		t.Fatalf("net down: exit %d\n%s", code, errs)
 	}
 	up = false
-	code, _, errs = runSotto(t, "", "net", "down", dir)
+	code, _, errs = harness.Run(t, "", "net", "down", dir)
 	if code != exitFailure || !strings.Contains(errs, "hint: ") {
 		t.Fatalf("second net down: exit %d\n%s", code, errs)
 	}
