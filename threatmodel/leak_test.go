@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sottochat/sotto/internal/e2e"
 )
 
 // T21: a client leaks a byte outside Tor (a DNS query, a direct dial, UDP).
@@ -305,22 +307,22 @@ func TestT21NoSocketButTor(t *testing.T) {
 	}
 	trace := filepath.Join(t.TempDir(), "strace.log")
 	pa, _, na, nb := pair(t, "leaky", "peer", straceWrap(trace)...)
-	pid := na.pid(true)
+	pid := na.PID(true)
 
 	// A conversation both ways, a disappearing timer, an identity made at
 	// run time: everything a client does on the network.
-	send(na, "leaky", "peer", nb, "peer", "out through tor only")
-	send(nb, "peer", "leaky", na, "leaky", "and back")
-	na.do(time.Minute, map[string]any{"cmd": "timer", "identity": "leaky", "contact": "peer", "seconds": 30})
-	na.do(2*time.Minute, map[string]any{"cmd": "new_identity", "identity": "drop", "ephemeral": true})
-	na.waitFor(0, readyWithin, "drop ready", is(map[string]any{"event": "ready", "identity": "drop"}))
+	send(t, na, "leaky", "peer", nb, "peer", "out through tor only")
+	send(t, nb, "peer", "leaky", na, "leaky", "and back")
+	na.Do(time.Minute, map[string]any{"cmd": "timer", "identity": "leaky", "contact": "peer", "seconds": 30})
+	na.Do(2*time.Minute, map[string]any{"cmd": "new_identity", "identity": "drop", "ephemeral": true})
+	na.WaitFor(0, readyWithin, "drop ready", e2e.Is(map[string]any{"event": "ready", "identity": "drop"}))
 
 	// tor's listening ports, while it runs, for a TCP control or SOCKS port.
 	f, err := os.Open(trace)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := checkTrace(f, sottoBin, pa.dir, nil)
+	rep, err := checkTrace(f, harness.Bin, pa.Dir, nil)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -336,14 +338,14 @@ func TestT21NoSocketButTor(t *testing.T) {
 	if vmRSS(t, pid) == 0 {
 		t.Fatal("sotto is not running")
 	}
-	na.stop() // flushes the trace: strace exits with sotto
+	na.Stop() // flushes the trace: strace exits with sotto
 
 	f, err = os.Open(trace)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rep, err = checkTrace(f, sottoBin, pa.dir, torPorts)
+	rep, err = checkTrace(f, harness.Bin, pa.Dir, torPorts)
 	if err != nil {
 		t.Fatal(err)
 	}

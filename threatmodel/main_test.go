@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sottochat/sotto/internal/e2e"
 	"github.com/sottochat/sotto/onion/testnet"
 )
 
@@ -30,10 +31,11 @@ const (
 )
 
 var (
-	sottoBin string           // the sotto binary
-	netFile  string           // the private network's client torrc fragment
-	tnet     *testnet.Network // the private network
-	inNetns  bool             // running in the loopback-only namespace
+	// harness runs the sotto binary on the private network, without
+	// --debug: the attack tests run the client as its users do.
+	harness *e2e.Sotto
+	tnet    *testnet.Network // the private network
+	inNetns bool             // running in the loopback-only namespace
 )
 
 func TestMain(m *testing.M) {
@@ -49,7 +51,7 @@ func TestMain(m *testing.M) {
 
 func main1(m *testing.M) int {
 	inNetns = os.Getenv(envNetns) == "1"
-	sottoBin = os.Getenv(envBin)
+	sottoBin := os.Getenv(envBin)
 	var dir string
 	if sottoBin == "" {
 		var err error
@@ -64,16 +66,13 @@ func main1(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "FAIL:", err)
 			return 1
 		}
-		sottoBin = filepath.Join(dir, "sotto")
-		build := exec.Command("go", "build", "-tags", "sottocore sottonet", "-o", sottoBin, "../cmd/sotto")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "FAIL: building sotto:", err)
+		if sottoBin, err = e2e.Build(dir, "../cmd/sotto"); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL:", err)
 			return 1
 		}
 	}
 	if !inNetns && os.Getenv(envNetns) != "0" && canUnshare() {
-		return reexecInNetns()
+		return reexecInNetns(sottoBin)
 	}
 	if inNetns {
 		if err := onlyLoopback(); err != nil {
@@ -92,10 +91,11 @@ func main1(m *testing.M) int {
 	}
 	return testnet.Main(m, func(n *testnet.Network) {
 		tnet = n
-		netFile = filepath.Join(dir, "network.torrc")
+		netFile := filepath.Join(dir, "network.torrc")
 		if err := os.WriteFile(netFile, []byte(n.ClientTorrc()), 0o644); err != nil {
 			panic(err)
 		}
+		harness = &e2e.Sotto{Bin: sottoBin, Network: netFile}
 	})
 }
 
@@ -112,8 +112,8 @@ func canUnshare() bool {
 
 // reexecInNetns runs this test binary again, with the same arguments, in a
 // new network namespace whose only interface is loopback, and returns its
-// exit code. Its output is ours.
-func reexecInNetns() int {
+// exit code. Its output is ours; it is given the sotto binary built here.
+func reexecInNetns(sottoBin string) int {
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)

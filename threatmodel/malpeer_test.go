@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sottochat/sotto/internal/contactcode"
+	"github.com/sottochat/sotto/internal/e2e"
 	"github.com/sottochat/sotto/internal/wire"
 	"github.com/sottochat/sotto/onion"
 	"github.com/sottochat/sotto/ratchet"
@@ -177,14 +178,14 @@ func TestT23HostilePeerOverTor(t *testing.T) {
 	defer cancel()
 
 	owner, oc := newUser(t, "owner", false)
-	owner.must("id", "new", "tips", "--open")
-	tipsCode := strings.TrimSpace(owner.must("id", "card", "tips", "--no-qr"))
+	owner.Must("id", "new", "tips", "--open")
+	tipsCode := strings.TrimSpace(owner.Must("id", "card", "tips", "--no-qr"))
 	friend, fc := newUser(t, "friend", false)
-	owner.must("contact", "add", "owner", "friend", fc)
-	friend.must("contact", "add", "friend", "owner", oc)
+	owner.Must("contact", "add", "owner", "friend", fc)
+	friend.Must("contact", "add", "friend", "owner", oc)
 
-	no, nf := owner.startReady([]string{"tips", "owner"}), friend.startReady([]string{"friend"})
-	tips := no.waitFor(0, readyWithin, "tips ready", is(map[string]any{"event": "ready", "identity": "tips"}))
+	no, nf := startReady(t, owner, []string{"tips", "owner"}), startReady(t, friend, []string{"friend"})
+	tips, _ := no.WaitFor(0, readyWithin, "tips ready", e2e.Is(map[string]any{"event": "ready", "identity": "tips"}))
 	// The attacker knows what the tip line's contact code says, nothing more.
 	code, err := contactcode.Parse(tipsCode)
 	if err != nil {
@@ -195,9 +196,9 @@ func TestT23HostilePeerOverTor(t *testing.T) {
 	if tipsOnion != fmt.Sprint(tips["onion"]) {
 		t.Fatalf("the code names %s, the ready event %s", tipsOnion, tips["onion"])
 	}
-	pid := no.pid(false)
+	pid := no.PID(false)
 	a := newAttacker(t, ctx)
-	send(nf, "friend", "owner", no, "owner", "before the attack")
+	send(t, nf, "friend", "owner", no, "owner", "before the attack")
 	rssBefore := vmRSS(t, pid)
 	var rssPeak atomic.Int64
 	rssPeak.Store(int64(rssBefore))
@@ -254,7 +255,7 @@ func TestT23HostilePeerOverTor(t *testing.T) {
 	})
 
 	t.Run("replayed session", func(t *testing.T) {
-		mark := no.mark()
+		mark := no.Mark()
 		conn := &recorder{Conn: dial("replay-1")}
 		st, err := a.handshake(conn, tipsPub)
 		if err != nil {
@@ -275,7 +276,7 @@ func TestT23HostilePeerOverTor(t *testing.T) {
 		if err := wire.WriteFrame(conn, wire.FrameData, ct); err != nil {
 			t.Fatal(err)
 		}
-		no.waitFor(mark, deliverWithin, "the honest request", is(map[string]any{"event": "request", "identity": "tips"}))
+		no.WaitFor(mark, deliverWithin, "the honest request", e2e.Is(map[string]any{"event": "request", "identity": "tips"}))
 		conn.Close()
 		st.Wipe()
 		conn.mu.Lock()
@@ -290,7 +291,7 @@ func TestT23HostilePeerOverTor(t *testing.T) {
 			dropped(t, c, "replayed session", 60*time.Second)
 			c.Close()
 		}
-		r := no.do(time.Minute, map[string]any{"cmd": "requests", "identity": "tips"})
+		r := no.Do(time.Minute, map[string]any{"cmd": "requests", "identity": "tips"})
 		if rs := r["requests"].([]any); len(rs) != 1 {
 			t.Fatalf("%d requests after replays, want the one honest request", len(rs))
 		}
@@ -360,8 +361,8 @@ func TestT23HostilePeerOverTor(t *testing.T) {
 		// During the flood: the client answers, and the friend's message
 		// gets through.
 		time.Sleep(2 * time.Second)
-		no.do(time.Minute, map[string]any{"cmd": "ping"})
-		send(nf, "friend", "owner", no, "owner", "during the flood")
+		no.Do(time.Minute, map[string]any{"cmd": "ping"})
+		send(t, nf, "friend", "owner", no, "owner", "during the flood")
 		wg.Wait()
 		sample()
 		mu.Lock()
@@ -371,27 +372,27 @@ func TestT23HostilePeerOverTor(t *testing.T) {
 		if open < total/2 {
 			t.Fatalf("only %d of %d half-open streams got through: the flood did not happen", open, total)
 		}
-		no.do(time.Minute, map[string]any{"cmd": "ping"})
-		send(nf, "friend", "owner", no, "owner", "with the flood still open")
-		send(no, "owner", "friend", nf, "friend", "and back")
+		no.Do(time.Minute, map[string]any{"cmd": "ping"})
+		send(t, nf, "friend", "owner", no, "owner", "with the flood still open")
+		send(t, no, "owner", "friend", nf, "friend", "and back")
 		sample()
 		for _, c := range conns {
 			c.Close()
 		}
 	})
 
-	no.do(time.Minute, map[string]any{"cmd": "ping"})
-	send(nf, "friend", "owner", no, "owner", "after the attack")
-	if m := no.all(0, func(m map[string]any) bool { return m["event"] == "message" && m["identity"] == "tips" }); len(m) != 0 {
+	no.Do(time.Minute, map[string]any{"cmd": "ping"})
+	send(t, nf, "friend", "owner", no, "owner", "after the attack")
+	if m := no.All(0, func(m map[string]any) bool { return m["event"] == "message" && m["identity"] == "tips" }); len(m) != 0 {
 		t.Fatalf("the attacker got messages through to tips: %v", m)
 	}
 	// Everything the attacker sent became, in all, the one request of its
 	// honest session.
-	r := no.do(time.Minute, map[string]any{"cmd": "requests", "identity": "tips"})
+	r := no.Do(time.Minute, map[string]any{"cmd": "requests", "identity": "tips"})
 	if rs := r["requests"].([]any); len(rs) != 1 {
 		t.Fatalf("%d requests on tips after the attack, want the one honest request", len(rs))
 	}
-	if k := len(no.all(0, is(map[string]any{"event": "request"}))); k != 1 {
+	if k := len(no.All(0, e2e.Is(map[string]any{"event": "request"}))); k != 1 {
 		t.Fatalf("%d request events, want 1", k)
 	}
 	peak := int(rssPeak.Load())

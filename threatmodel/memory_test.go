@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sottochat/sotto/internal/e2e"
 	"github.com/sottochat/sotto/internal/record"
 	"github.com/sottochat/sotto/vault"
 )
@@ -59,14 +60,14 @@ func keyNeedles(id *record.Identity) map[string][]byte {
 // identityKeys opens a profile's vault with its passphrase (the profile is
 // not running) and returns its identities' key records. This is how the
 // test learns keys the client generated itself.
-func identityKeys(t *testing.T, p *profile) []*record.Identity {
+func identityKeys(t *testing.T, p *e2e.Profile) []*record.Identity {
 	t.Helper()
-	pass, err := vault.NewPassphrase([]byte(p.pass))
+	pass, err := vault.NewPassphrase([]byte(p.Passphrase))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pass.Destroy()
-	v, err := vault.Open(filepath.Join(p.dir, "vault"), pass, nil)
+	v, err := vault.Open(filepath.Join(p.Dir, "vault"), pass, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,23 +208,23 @@ func searchMemory(pid int, needles map[string][]byte) (map[string][]hit, int64, 
 const nobody = 65534
 
 // runAsNobody hands a profile to nobody and makes its path reachable.
-func runAsNobody(t *testing.T, p *profile) {
+func runAsNobody(t *testing.T, p *e2e.Profile) {
 	t.Helper()
-	base := filepath.Dir(p.dir)
-	for _, d := range []string{base, filepath.Dir(sottoBin), filepath.Dir(netFile)} {
+	base := filepath.Dir(p.Dir)
+	for _, d := range []string{base, filepath.Dir(harness.Bin), filepath.Dir(harness.Network)} {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Chmod(netFile, 0o644); err != nil {
+	if err := os.Chmod(harness.Network, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{p.pwFile} {
+	for _, path := range []string{p.PwFile} {
 		if err := os.Chown(path, nobody, nobody); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := filepath.Walk(p.dir, func(path string, _ os.FileInfo, err error) error {
+	if err := filepath.Walk(p.Dir, func(path string, _ os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
@@ -231,7 +232,7 @@ func runAsNobody(t *testing.T, p *profile) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	p.uid = nobody
+	p.UID = nobody
 }
 
 // readAsNobody tries, as user nobody, to read a few bytes of /proc/PID/environ
@@ -278,8 +279,8 @@ func TestT22MemoryOfIdleClient(t *testing.T) {
 	asRoot := os.Geteuid() == 0
 	carol, cc := newUser(t, "carol", false)
 	dave, dc := newUser(t, "dave", false)
-	carol.must("contact", "add", "carol", "dave", dc)
-	dave.must("contact", "add", "dave", "carol", cc)
+	carol.Must("contact", "add", "carol", "dave", dc)
+	dave.Must("contact", "add", "dave", "carol", cc)
 	ids := identityKeys(t, carol)
 	if asRoot {
 		runAsNobody(t, carol)
@@ -290,8 +291,8 @@ func TestT22MemoryOfIdleClient(t *testing.T) {
 	if _, err := exec.LookPath("prlimit"); err == nil {
 		wrap = []string{"prlimit", "--memlock=65536:65536", "--"}
 	}
-	nc, nd := carol.startReady([]string{"carol"}, wrap...), dave.startReady([]string{"dave"})
-	pid := nc.pid(false)
+	nc, nd := startReady(t, carol, []string{"carol"}, wrap...), startReady(t, dave, []string{"dave"})
+	pid := nc.PID(false)
 
 	t.Run("hardening", func(t *testing.T) {
 		if wrap != nil {
@@ -336,25 +337,25 @@ func TestT22MemoryOfIdleClient(t *testing.T) {
 	// A live message (the positive control of the search), then two
 	// messages under a 30 s timer (the engine's shortest), one each way.
 	live := randomText("LIVE")
-	send(nd, "dave", "carol", nc, "carol", live)
-	mark := nc.mark()
-	nd.do(time.Minute, map[string]any{"cmd": "timer", "identity": "dave", "contact": "carol", "seconds": 30})
-	nc.waitFor(mark, deliverWithin, "timer change", is(map[string]any{"event": "timer", "contact": "dave", "seconds": 30}))
+	send(t, nd, "dave", "carol", nc, "carol", live)
+	mark := nc.Mark()
+	nd.Do(time.Minute, map[string]any{"cmd": "timer", "identity": "dave", "contact": "carol", "seconds": 30})
+	nc.WaitFor(mark, deliverWithin, "timer change", e2e.Is(map[string]any{"event": "timer", "contact": "dave", "seconds": 30}))
 	gone1, gone2 := randomText("GONE-IN"), randomText("GONE-OUT")
-	id1 := send(nd, "dave", "carol", nc, "carol", gone1)
-	id2 := send(nc, "carol", "dave", nd, "dave", gone2)
-	nc.waitFor(mark, 2*time.Minute, "expiry of the received message", is(map[string]any{"event": "expired", "message": id1}))
-	nc.waitFor(mark, 2*time.Minute, "expiry of the sent message", is(map[string]any{"event": "expired", "message": id2}))
+	id1 := send(t, nd, "dave", "carol", nc, "carol", gone1)
+	id2 := send(t, nc, "carol", "dave", nd, "dave", gone2)
+	nc.WaitFor(mark, 2*time.Minute, "expiry of the received message", e2e.Is(map[string]any{"event": "expired", "message": id1}))
+	nc.WaitFor(mark, 2*time.Minute, "expiry of the sent message", e2e.Is(map[string]any{"event": "expired", "message": id2}))
 	// Idle: nothing to do for a few seconds (the Go runtime's background
 	// GC and scavenger run on their own).
 	time.Sleep(5 * time.Second)
-	nc.do(time.Minute, map[string]any{"cmd": "ping"})
+	nc.Do(time.Minute, map[string]any{"cmd": "ping"})
 
 	if !asRoot {
 		t.Skip("reading another process's memory needs root here")
 	}
 	secrets := map[string][]byte{
-		"passphrase":            []byte(carol.pass),
+		"passphrase":            []byte(carol.Passphrase),
 		"expired received text": []byte(gone1),
 		"expired sent text":     []byte(gone2),
 	}
