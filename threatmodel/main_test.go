@@ -51,21 +51,20 @@ func TestMain(m *testing.M) {
 
 func main1(m *testing.M) int {
 	inNetns = os.Getenv(envNetns) == "1"
+	// The binary (unless the parent built it) and the network's fragment.
+	dir, err := os.MkdirTemp("", "sotto-threat")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	// 0755 so that a process of another uid can run the binary.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
 	sottoBin := os.Getenv(envBin)
-	var dir string
 	if sottoBin == "" {
-		var err error
-		dir, err = os.MkdirTemp("", "sotto-threat")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "FAIL:", err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		// 0755 so that a process of another uid can run the binary.
-		if err := os.Chmod(dir, 0o755); err != nil {
-			fmt.Fprintln(os.Stderr, "FAIL:", err)
-			return 1
-		}
 		if sottoBin, err = e2e.Build(dir, "../cmd/sotto"); err != nil {
 			fmt.Fprintln(os.Stderr, "FAIL:", err)
 			return 1
@@ -79,15 +78,6 @@ func main1(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "FAIL: the namespace is not loopback-only:", err)
 			return 1
 		}
-	}
-	if dir == "" {
-		var err error
-		dir, err = os.MkdirTemp("", "sotto-threat")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "FAIL:", err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
 	}
 	return testnet.Main(m, func(n *testnet.Network) {
 		tnet = n
