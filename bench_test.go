@@ -255,3 +255,51 @@ func unbounded(p *testPeer) {
 	p.e.maxUnread = math.MaxInt
 	p.e.mu.Unlock()
 }
+
+// BenchmarkTorRestartDelivery: bob's process stops, alice writes 20
+// messages, bob starts again; measured from bob's Open (his tor launching)
+// to alice holding all 20 acknowledgements. Both run the product's timing
+// (5 s backoff doubling to 10 min, 90 s handshake), not the tests' shorter
+// one: this is the wait a person sees after restarting. Run with
+// -benchtime Nx; ns/op is one restart.
+func BenchmarkTorRestartDelivery(b *testing.B) {
+	ad, an := torProfile(b)
+	cd, cn := torProfile(b)
+	ao, co := torOptions(ad, an, nil), torOptions(cd, cn, nil)
+	ao.timing, co.timing = timing{}, timing{} // defaultTiming
+	a := openTorPeer(b, ao)
+	c := openTorPeer(b, co)
+	mustID(b, a, "alice", IdentityOptions{})
+	mustID(b, c, "bob", IdentityOptions{})
+	a.waitOnline("alice")
+	c.waitOnline("bob")
+	befriend(b, a, "alice", "alice", c, "bob", "bob")
+	ctx := context.Background()
+	if _, err := a.e.Send(ctx, "alice", "bob", "warm-up"); err != nil {
+		b.Fatal(err)
+	}
+	c.waitText("warm-up")
+	const queued = 20
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		c.close()
+		want := map[MessageID]bool{}
+		for j := range queued {
+			id, err := a.e.Send(ctx, "alice", "bob", fmt.Sprintf("while away %d/%d", i, j))
+			if err != nil {
+				b.Fatal(err)
+			}
+			want[id] = true
+		}
+		b.StartTimer()
+		c = openTorPeer(b, co)
+		for len(want) > 0 {
+			ev := a.waitFor(10*time.Minute, "delivered after bob's restart", func(ev Event) bool {
+				d, ok := ev.(DeliveredEvent)
+				return ok && want[d.ID]
+			})
+			delete(want, ev.(DeliveredEvent).ID)
+		}
+	}
+}
