@@ -161,7 +161,11 @@ func (n *Network) waitUsable(ctx context.Context, want int) error {
 	for i := 0; ; i++ {
 		for _, nd := range n.nodes {
 			if nd.proc.exited() {
-				return fmt.Errorf("testnet: tor %s exited during start-up (%v): %s", nd.name, nd.proc.err, tailLog(nd))
+				tail := tailLog(nd)
+				if strings.Contains(tail, "Could not bind") || strings.Contains(tail, "Address already in use") {
+					return fmt.Errorf("%w: tor %s exited during start-up (%v): %s", errPortTaken, nd.name, nd.proc.err, tail)
+				}
+				return fmt.Errorf("testnet: tor %s exited during start-up (%v): %s", nd.name, nd.proc.err, tail)
 			}
 		}
 		c, err := fetchConsensus(ctx, client, auths[i%len(auths)])

@@ -119,11 +119,39 @@ func (n *Network) progress(format string, args ...any) {
 // error naming the directory where the logs were kept; when ctx is cancelled
 // it stops everything and removes its temporary directory.
 func Start(ctx context.Context, o Options) (*Network, error) {
-	n, err := launch(ctx, o, false)
-	if err != nil {
-		return nil, err
+	return launchRetry(ctx, o, false)
+}
+
+// errPortTaken: a tor could not bind a port pickPorts had found free,
+// because another process (often another test package starting its own
+// network at the same moment) took it in between.
+var errPortTaken = errors.New("testnet: a port was taken by another process before tor bound it")
+
+// startAttempts bounds the launches when ports are taken (see errPortTaken);
+// each attempt picks new ports.
+const startAttempts = 3
+
+// launchRetry is launch, tried again with new ports when another process
+// took one of the chosen ports first. Other failures return at once.
+func launchRetry(ctx context.Context, o Options, detached bool) (*Network, error) {
+	for attempt := 1; ; attempt++ {
+		n, err := launch(ctx, o, detached)
+		if err == nil {
+			return n, nil
+		}
+		if !errors.Is(err, errPortTaken) || attempt >= startAttempts || ctx.Err() != nil {
+			if errors.Is(err, errPortTaken) {
+				err = fmt.Errorf("testnet: %d attempts with new ports: %w", attempt, err)
+			}
+			return nil, err
+		}
+		if n != nil && n.ownDir {
+			os.RemoveAll(n.dir) // its processes are stopped; the next attempt gets a new directory
+		}
+		if o.Logf != nil {
+			o.Logf("testnet: a port was taken before tor bound it; starting again with new ports")
+		}
 	}
-	return n, nil
 }
 
 // launch is Start, and Up when detached is true: detached tors run in their

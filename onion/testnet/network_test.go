@@ -335,6 +335,11 @@ func TestTorFailsToStart(t *testing.T) {
 	if !strings.Contains(msg, "exited during start-up") || !strings.Contains(msg, "Could not bind") || m == nil {
 		t.Fatalf("Start error does not say what failed and where the logs are: %v", err)
 	}
+	// A taken port is a race with another process: Start tried again with
+	// new ports before giving up, and says so.
+	if !errors.Is(err, errPortTaken) || !strings.Contains(msg, fmt.Sprintf("%d attempts with new ports", startAttempts)) {
+		t.Errorf("Start did not retry a taken port %d times: %v", startAttempts, err)
+	}
 	dir := m[1]
 	defer os.RemoveAll(dir)
 	if _, err := os.Stat(filepath.Join(dir, nodesDir, "a0", nodeStdout)); err != nil {

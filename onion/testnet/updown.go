@@ -44,7 +44,7 @@ func Up(ctx context.Context, dir string, o Options) error {
 	}
 	defer unlock()
 	o.Dir = dir
-	n, err := launch(ctx, o, true)
+	n, err := launchRetry(ctx, o, true)
 	if err != nil {
 		return err
 	}
