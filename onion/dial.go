@@ -34,15 +34,31 @@ const (
 	dialMaxDescMisses = 3
 	maxFromLen        = 256
 	isolationLabel    = "sotto socks isolation v1"
+	dialMaxStalls     = 2
 )
+
+// dialStallTimeout bounds one SOCKS request that tor leaves unanswered.
+// After a contact's tor dies without closing its circuits (kill -9, a lost
+// network), our tor keeps the old rendezvous circuit as "joined" and attaches
+// new streams to it; such a stream waits for tor's SocksTimeout (120 s) and
+// the next request with the same credentials attaches to the same dead
+// circuit again. Past this timeout Dial gives up on the request and retries
+// with new isolation credentials for the pair, so that tor builds new
+// introduction and rendezvous circuits (and fetches a new descriptor when
+// the old introduction points fail). Seen in onion's TestKillRestart: one
+// run in six hung until its 90 s deadline before this. A healthy first
+// connection over the real network takes seconds; one slower than this is
+// retried on new circuits, which costs little. A variable for tests.
+var dialStallTimeout = 30 * time.Second
 
 // Dial opens a stream to the onion service to (an onion address, with or
 // without ".onion") on behalf of the local identity from. The stream goes
 // through tor's SOCKS port with the host name (nothing is resolved here),
 // with SOCKS credentials derived from (from, to) by a keyed hash, so tor
 // isolates it on circuits no other (identity, contact) pair uses and no
-// address appears in tor's memory as a credential. ctx bounds the whole
-// dial, retries included; the returned conn is not bound to ctx.
+// address appears in tor's memory as a credential. A request tor leaves
+// unanswered for dialStallTimeout is retried on new circuits. ctx bounds the
+// whole dial, retries included; the returned conn is not bound to ctx.
 func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("%w: nil context", ErrBadConfig)
@@ -54,15 +70,38 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	user, pass := t.isolation(from, addr)
+	pair := from + "\x00" + addr
+	t.mu.Lock()
+	gen := t.isoGen[pair]
+	t.mu.Unlock()
+	user, pass := t.isolation(from, addr, gen)
 	start := time.Now()
 	backoff := dialRetryFirst
 	refetched := false
-	misses := 0
+	misses, stalls := 0, 0
 	for attempt := 1; ; attempt++ {
-		c, err := t.dialOnce(ctx, user, pass, addr)
+		actx, acancel := context.WithTimeout(ctx, dialStallTimeout)
+		c, err := t.dialOnce(actx, user, pass, addr)
+		stalled := err != nil && ctx.Err() == nil && actx.Err() != nil
+		acancel()
 		if err == nil {
 			return c, nil
+		}
+		if stalled {
+			if stalls++; stalls > dialMaxStalls {
+				return nil, t.dialError(ctx, addr, fmt.Errorf("tor did not answer within %v, %d times", dialStallTimeout, stalls))
+			}
+			// New credentials for the pair: new circuits, now and for
+			// later dials.
+			t.mu.Lock()
+			if t.isoGen == nil {
+				t.isoGen = map[string]uint32{}
+			}
+			t.isoGen[pair]++
+			gen = t.isoGen[pair]
+			t.mu.Unlock()
+			user, pass = t.isolation(from, addr, gen)
+			continue
 		}
 		var re *socks.ReplyError
 		if !errors.As(err, &re) {
@@ -113,13 +152,17 @@ func transient(code byte) bool {
 	return false
 }
 
-// isolation derives the SOCKS username and password for (from, to).
-func (t *Tor) isolation(from, to string) (user, pass []byte) {
+// isolation derives the SOCKS username and password for (from, to) and the
+// pair's stall generation (0 until a dial stalled; see dialStallTimeout).
+func (t *Tor) isolation(from, to string, gen uint32) (user, pass []byte) {
 	m := hmac.New(sha256.New, t.isoKey[:])
 	m.Write([]byte(isolationLabel))
 	m.Write([]byte{byte(len(from))})
 	m.Write([]byte(from))
 	m.Write([]byte(to))
+	if gen != 0 {
+		m.Write([]byte{byte(gen >> 24), byte(gen >> 16), byte(gen >> 8), byte(gen)})
+	}
 	sum := m.Sum(nil)
 	h := hex.EncodeToString(sum)
 	return []byte(h[:32]), []byte(h[32:])

@@ -226,9 +226,9 @@ func TestDialContextCancel(t *testing.T) {
 
 func TestIsolationCredentials(t *testing.T) {
 	f := newFakeTor(t, 0)
-	u1, p1 := f.isolation("alice", vectorAddress)
-	u2, p2 := f.isolation("bob", vectorAddress)
-	u3, p3 := f.isolation("alice", vectorAddress)
+	u1, p1 := f.isolation("alice", vectorAddress, 0)
+	u2, p2 := f.isolation("bob", vectorAddress, 0)
+	u3, p3 := f.isolation("alice", vectorAddress, 0)
 	if string(u1)+string(p1) == string(u2)+string(p2) {
 		t.Fatal("two identities share SOCKS credentials")
 	}
@@ -236,9 +236,73 @@ func TestIsolationCredentials(t *testing.T) {
 		t.Fatal("credentials of one pair are not stable")
 	}
 	// Length framing: ("ab", "c...") and ("a", "bc...") differ.
-	ua, _ := f.isolation("ab", "c")
-	ub, _ := f.isolation("a", "bc")
+	ua, _ := f.isolation("ab", "c", 0)
+	ub, _ := f.isolation("a", "bc", 0)
 	if string(ua) == string(ub) {
 		t.Fatal("isolation input is ambiguous")
+	}
+}
+
+// TestDialStalledRequestGetsNewCircuits: tor leaves the first SOCKS request
+// unanswered (a stream attached to a dead rendezvous circuit). Dial gives up
+// on it after dialStallTimeout and retries with new isolation credentials,
+// which tor puts on new circuits; later dials of the pair keep the new
+// credentials, and other pairs are not affected. Without a bound, Dial
+// waited for its context (TestKillRestart's intermittent 90 s hang).
+func TestDialStalledRequestGetsNewCircuits(t *testing.T) {
+	old := dialStallTimeout
+	dialStallTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { dialStallTimeout = old })
+	f := newFakeTor(t, 0xff, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 2 {
+		c, err := f.Dial(ctx, "me", vectorAddress)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	c, err := f.Dial(ctx, "other", vectorAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.socksReq) != 4 {
+		t.Fatalf("%d SOCKS requests, want 4 (stalled, retried, next dial, other pair): %q", len(f.socksReq), f.socksReq)
+	}
+	creds := func(i int) string { return strings.SplitN(f.socksReq[i], "@", 2)[0] }
+	u0, p0 := f.isolation("me", vectorAddress, 0)
+	u1, p1 := f.isolation("me", vectorAddress, 1)
+	uo, po := f.isolation("other", vectorAddress, 0)
+	for i, want := range []string{string(u0) + ":" + string(p0), string(u1) + ":" + string(p1), string(u1) + ":" + string(p1), string(uo) + ":" + string(po)} {
+		if creds(i) != want {
+			t.Errorf("request %d used credentials %q, want %q", i, creds(i), want)
+		}
+	}
+	if creds(0) == creds(1) {
+		t.Error("the retry after a stall reused the stalled request's credentials (same dead circuit)")
+	}
+}
+
+// TestDialGivesUpAfterStalls: a tor that never answers makes Dial fail with
+// ErrUnreachable after dialMaxStalls retries, before its context ends.
+func TestDialGivesUpAfterStalls(t *testing.T) {
+	old := dialStallTimeout
+	dialStallTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { dialStallTimeout = old })
+	f := newFakeTor(t, 0xff)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := f.Dial(ctx, "me", vectorAddress)
+	if !errors.Is(err, ErrUnreachable) || ctx.Err() != nil {
+		t.Fatalf("Dial: %v (context: %v), want ErrUnreachable before the context ends", err, ctx.Err())
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.socksReq) != dialMaxStalls+1 {
+		t.Fatalf("%d SOCKS requests, want %d", len(f.socksReq), dialMaxStalls+1)
 	}
 }

@@ -110,6 +110,10 @@ type Tor struct {
 	services   map[string]*Service
 	clientAuth map[string]KeyFunc
 	descWait   map[string][]chan string // HS_DESC RECEIVED/FAILED waiters by address
+	// isoGen counts, per (from, to) pair, the dials that stalled on a dead
+	// circuit; it is part of the pair's SOCKS credentials, so that the next
+	// dial gets new circuits (see dialStallTimeout).
+	isoGen map[string]uint32
 }
 
 // generation is one life of tor: a process (launch mode) and a control
