@@ -38,15 +38,17 @@ const (
 )
 
 // dialStallTimeout bounds one SOCKS request that tor leaves unanswered.
-// After a contact's tor dies without closing its circuits (kill -9, a lost
-// network), our tor keeps the old rendezvous circuit as "joined" and attaches
-// new streams to it; such a stream waits for tor's SocksTimeout (120 s) and
-// the next request with the same credentials attaches to the same dead
-// circuit again. Past this timeout Dial gives up on the request and retries
-// with new isolation credentials for the pair, so that tor builds new
-// introduction and rendezvous circuits (and fetches a new descriptor when
-// the old introduction points fail). Seen in onion's TestKillRestart: one
-// run in six hung until its 90 s deadline before this. A healthy first
+// When a contact's tor dies without its circuits being torn down at once
+// (kill -9 here; a lost network in real life), relays keep its old circuits
+// for a while: our tor may attach a new stream to the old rendezvous circuit
+// it still holds as joined, or an old introduction point still ACKs our
+// INTRODUCE1 and no RENDEZVOUS2 ever comes. Either way tor waits for its
+// SocksTimeout (120 s), and a retry with the same credentials lands on the
+// same circuits. Seen in onion's TestKillRestart (one run in six hung until
+// its 90 s deadline; tor's info log shows both cases). Past this timeout Dial
+// abandons the request, has tor fetch the descriptor again (HSFETCH: the
+// contact's new introduction points) and retries with new isolation
+// credentials for the pair, so that tor builds new circuits. A healthy first
 // connection over the real network takes seconds; one slower than this is
 // retried on new circuits, which costs little. A variable for tests.
 var dialStallTimeout = 30 * time.Second
@@ -91,8 +93,10 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 			if stalls++; stalls > dialMaxStalls {
 				return nil, t.dialError(ctx, addr, fmt.Errorf("tor did not answer within %v, %d times", dialStallTimeout, stalls))
 			}
-			// New credentials for the pair: new circuits, now and for
-			// later dials.
+			// A fresh descriptor (the contact's tor may have published
+			// new introduction points), then new credentials for the pair:
+			// new circuits, now and for later dials.
+			t.refetch(ctx, addr)
 			t.mu.Lock()
 			if t.isoGen == nil {
 				t.isoGen = map[string]uint32{}

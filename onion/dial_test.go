@@ -285,6 +285,9 @@ func TestDialStalledRequestGetsNewCircuits(t *testing.T) {
 	if creds(0) == creds(1) {
 		t.Error("the retry after a stall reused the stalled request's credentials (same dead circuit)")
 	}
+	if cmds := strings.Join(f.commands, "|"); cmds != "HSFETCH "+vectorAddress {
+		t.Errorf("control commands %q, want one HSFETCH after the stall", cmds)
+	}
 }
 
 // TestDialGivesUpAfterStalls: a tor that never answers makes Dial fail with
