@@ -101,6 +101,12 @@ func TestTorrcBridges(t *testing.T) {
 			t.Errorf("torrc lacks %q", want)
 		}
 	}
+	// A pasted line with its newline (and stray spaces) is taken, trimmed:
+	// the torrc gets the clean line and nothing after it.
+	rc = string(testPlan(t, Config{DataDir: "/tmp/x", Bridges: []string{"  Bridge " + line + " \r\n"}}).torrc())
+	if !strings.Contains(rc, "\nBridge "+line+"\n") || strings.Contains(rc, "\r") || strings.Contains(rc, line+" ") {
+		t.Errorf("pasted bridge line not trimmed to one clean torrc line:\n%s", rc)
+	}
 	for name, bad := range map[string]string{
 		"newline":   line + "\nControlPort 9051",
 		"hostname":  "obfs4 bridge.example:443 FP cert=x iat-mode=0",
