@@ -81,6 +81,9 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	backoff := dialRetryFirst
 	refetched := false
 	misses, stalls := 0, 0
+	// attempt counts the requests since start; a stall starts a new retry
+	// window (the stalled request's 30 s must not use up the window of the
+	// transient errors that may follow on the new circuits).
 	for attempt := 1; ; attempt++ {
 		actx, acancel := context.WithTimeout(ctx, dialStallTimeout)
 		c, err := t.dialOnce(actx, user, pass, addr)
@@ -105,6 +108,7 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 			gen = t.isoGen[pair]
 			t.mu.Unlock()
 			user, pass = t.isolation(from, addr, gen)
+			start, backoff, attempt = time.Now(), dialRetryFirst, 0
 			continue
 		}
 		var re *socks.ReplyError

@@ -309,3 +309,26 @@ func TestDialGivesUpAfterStalls(t *testing.T) {
 		t.Fatalf("%d SOCKS requests, want %d", len(f.socksReq), dialMaxStalls+1)
 	}
 }
+
+// TestDialRetriesAfterStall: transient errors on the new circuits after a
+// stall get their own retry window and attempts; before, the stalled
+// requests used them up and the first transient error after a stall ended
+// the dial (seen in CI: a 0x01 right after the retry).
+func TestDialRetriesAfterStall(t *testing.T) {
+	old := dialStallTimeout
+	dialStallTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { dialStallTimeout = old })
+	f := newFakeTor(t, 0xff, 0xff, 0xF2, 0xF2, 0xF2, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := f.Dial(ctx, "me", vectorAddress)
+	if err != nil {
+		t.Fatalf("Dial after two stalls and three transient errors: %v", err)
+	}
+	c.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.socksReq) != 6 {
+		t.Fatalf("%d SOCKS requests, want 6", len(f.socksReq))
+	}
+}
