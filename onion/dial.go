@@ -81,6 +81,7 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	backoff := dialRetryFirst
 	refetched := false
 	misses, stalls := 0, 0
+	windowRefreshed := false
 	// attempt counts the requests since start; a stall starts a new retry
 	// window (the stalled request's 30 s must not use up the window of the
 	// transient errors that may follow on the new circuits).
@@ -92,13 +93,11 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 		if err == nil {
 			return c, nil
 		}
-		if stalled {
-			if stalls++; stalls > dialMaxStalls {
-				return nil, t.dialError(ctx, addr, fmt.Errorf("tor did not answer within %v, %d times", dialStallTimeout, stalls))
-			}
-			// A fresh descriptor (the contact's tor may have published
-			// new introduction points), then new credentials for the pair:
-			// new circuits, now and for later dials.
+		// freshCircuits fetches the descriptor again (the contact's tor may
+		// have published new introduction points) and moves the pair to
+		// new credentials: new circuits, now and for later dials. The
+		// retry window starts again.
+		freshCircuits := func() {
 			t.refetch(ctx, addr)
 			t.mu.Lock()
 			if t.isoGen == nil {
@@ -109,6 +108,12 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 			t.mu.Unlock()
 			user, pass = t.isolation(from, addr, gen)
 			start, backoff, attempt = time.Now(), dialRetryFirst, 0
+		}
+		if stalled {
+			if stalls++; stalls > dialMaxStalls {
+				return nil, t.dialError(ctx, addr, fmt.Errorf("tor did not answer within %v, %d times", dialStallTimeout, stalls))
+			}
+			freshCircuits()
 			continue
 		}
 		var re *socks.ReplyError
@@ -132,8 +137,20 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 			}
 			t.refetch(ctx, addr)
 			continue
-		case !transient(re.Code) || time.Since(start)+backoff >= dialRetryWindow || attempt >= dialMaxAttempts:
+		case !transient(re.Code):
 			return nil, t.dialError(ctx, addr, err)
+		case time.Since(start)+backoff >= dialRetryWindow || attempt >= dialMaxAttempts:
+			// Introductions or rendezvous kept failing for a whole window:
+			// as after a stall, the circuits or the cached descriptor may
+			// be stale (a contact's tor that died and came back). One more
+			// window on fresh ones, once per Dial: a contact that is simply
+			// offline costs one HSFETCH per Dial, not more.
+			if re.Code == socks.OnionDescNotFound || windowRefreshed {
+				return nil, t.dialError(ctx, addr, err)
+			}
+			windowRefreshed = true
+			freshCircuits()
+			continue
 		case re.Code == socks.OnionDescNotFound:
 			if misses++; misses >= dialMaxDescMisses {
 				return nil, t.dialError(ctx, addr, err)

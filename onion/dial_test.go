@@ -332,3 +332,28 @@ func TestDialRetriesAfterStall(t *testing.T) {
 		t.Fatalf("%d SOCKS requests, want 6", len(f.socksReq))
 	}
 }
+
+// TestDialRefreshesAfterFailedWindow: introductions that keep failing for a
+// whole retry window (a restarted contact whose old introduction points and
+// circuits tor still uses) get one more window on a fresh descriptor and
+// new circuits, once per Dial. Seen in TestKillRestart: 0x01 replies until
+// the window closed, then the dial gave up while the contact was online.
+func TestDialRefreshesAfterFailedWindow(t *testing.T) {
+	f := newFakeTor(t, 0xF2, 0xF2, 0xF2, 0xF2, 0xF2, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := f.Dial(ctx, "me", vectorAddress)
+	if err != nil {
+		t.Fatalf("Dial after a window of failed introductions: %v", err)
+	}
+	c.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	creds := func(i int) string { return strings.SplitN(f.socksReq[i], "@", 2)[0] }
+	if len(f.socksReq) != 6 || creds(4) == creds(5) {
+		t.Fatalf("%d SOCKS requests (want 6, the last on new credentials): %q", len(f.socksReq), f.socksReq)
+	}
+	if cmds := strings.Join(f.commands, "|"); cmds != "HSFETCH "+vectorAddress {
+		t.Errorf("control commands %q, want one HSFETCH", cmds)
+	}
+}
