@@ -215,7 +215,7 @@ func Open(ctx context.Context, o Options, p *Passphrase) (*Engine, error) {
 		logf:      o.logf,
 	}
 	if cfg.logf == nil && o.Log != nil {
-		cfg.logf = writerLog(o.Log, time.Now)
+		cfg.logf = writerLog(o.Log)
 	}
 	var t *onion.Tor
 	ts := &torState{status: TorStatus{State: TorStarting}}
@@ -412,10 +412,10 @@ func (n *onionNet) Dial(ctx context.Context, from, to string) (net.Conn, error) 
 // writerLog turns w into the engine's logf: one timestamped line per call,
 // written whole (lines from concurrent goroutines never interleave). Write
 // errors are ignored: a debug log must never stop the engine.
-func writerLog(w io.Writer, now func() time.Time) func(string, ...any) {
+func writerLog(w io.Writer) func(string, ...any) {
 	var mu sync.Mutex
 	return func(format string, args ...any) {
-		line := now().UTC().Format("15:04:05.000") + " sotto: " + fmt.Sprintf(format, args...)
+		line := time.Now().UTC().Format("15:04:05.000") + " sotto: " + fmt.Sprintf(format, args...)
 		if !strings.HasSuffix(line, "\n") {
 			line += "\n"
 		}

@@ -82,32 +82,30 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	refetched := false
 	misses, stalls := 0, 0
 	windowRefreshed := false
-	// attempt counts the requests since start; a stall starts a new retry
-	// window (the stalled request's 30 s must not use up the window of the
-	// transient errors that may follow on the new circuits).
-	for attempt := 1; ; attempt++ {
+	// attempt counts the requests since start.
+	attempt := 0
+	// freshCircuits fetches the descriptor again (the contact's tor may have
+	// published new introduction points) and moves the pair to new
+	// credentials: new circuits, now and for later dials. The retry window
+	// starts again (a stalled request's 30 s must not use up the window of
+	// the transient errors that may follow on the new circuits).
+	freshCircuits := func() {
+		t.refetch(ctx, addr)
+		t.mu.Lock()
+		t.isoGen[pair]++
+		gen = t.isoGen[pair]
+		t.mu.Unlock()
+		user, pass = t.isolation(from, addr, gen)
+		start, backoff, attempt = time.Now(), dialRetryFirst, 0
+	}
+	for {
+		attempt++
 		actx, acancel := context.WithTimeout(ctx, dialStallTimeout)
 		c, err := t.dialOnce(actx, user, pass, addr)
 		stalled := err != nil && ctx.Err() == nil && actx.Err() != nil
 		acancel()
 		if err == nil {
 			return c, nil
-		}
-		// freshCircuits fetches the descriptor again (the contact's tor may
-		// have published new introduction points) and moves the pair to
-		// new credentials: new circuits, now and for later dials. The
-		// retry window starts again.
-		freshCircuits := func() {
-			t.refetch(ctx, addr)
-			t.mu.Lock()
-			if t.isoGen == nil {
-				t.isoGen = map[string]uint32{}
-			}
-			t.isoGen[pair]++
-			gen = t.isoGen[pair]
-			t.mu.Unlock()
-			user, pass = t.isolation(from, addr, gen)
-			start, backoff, attempt = time.Now(), dialRetryFirst, 0
 		}
 		if stalled {
 			if stalls++; stalls > dialMaxStalls {
@@ -178,7 +176,8 @@ func transient(code byte) bool {
 }
 
 // isolation derives the SOCKS username and password for (from, to) and the
-// pair's stall generation (0 until a dial stalled; see dialStallTimeout).
+// pair's generation (0 until a dial moved the pair to new circuits; see
+// dialStallTimeout).
 func (t *Tor) isolation(from, to string, gen uint32) (user, pass []byte) {
 	m := hmac.New(sha256.New, t.isoKey[:])
 	m.Write([]byte(isolationLabel))

@@ -57,7 +57,7 @@ func newFakeTor(t *testing.T, replies ...byte) *fakeTor {
 		}
 	}()
 	g := &generation{c: c, down: make(chan struct{}), socksNet: "unix", socksAddr: sock}
-	f.Tor = &Tor{gen: g, closing: make(chan struct{}), evq: make(chan Event, 8), descWait: map[string][]chan string{}}
+	f.Tor = &Tor{gen: g, closing: make(chan struct{}), evq: make(chan Event, 8), descWait: map[string][]chan string{}, isoGen: map[string]uint32{}}
 	f.Tor.isoKey[0] = 1
 	go func() {
 		for {

@@ -110,9 +110,9 @@ type Tor struct {
 	services   map[string]*Service
 	clientAuth map[string]KeyFunc
 	descWait   map[string][]chan string // HS_DESC RECEIVED/FAILED waiters by address
-	// isoGen counts, per (from, to) pair, the dials that stalled on a dead
-	// circuit; it is part of the pair's SOCKS credentials, so that the next
-	// dial gets new circuits (see dialStallTimeout).
+	// isoGen counts, per (from, to) pair, the times Dial moved the pair to
+	// new circuits (after a stall or a window of failed introductions); it
+	// is part of the pair's SOCKS credentials (see dialStallTimeout).
 	isoGen map[string]uint32
 }
 
@@ -154,6 +154,7 @@ func Start(ctx context.Context, cfg Config) (*Tor, error) {
 		services:   make(map[string]*Service),
 		clientAuth: make(map[string]KeyFunc),
 		descWait:   make(map[string][]chan string),
+		isoGen:     make(map[string]uint32),
 	}
 	if _, err := rand.Read(t.isoKey[:]); err != nil {
 		return nil, err

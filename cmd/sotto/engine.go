@@ -34,6 +34,7 @@ func (a *app) options(offline bool) sotto.Options {
 		ExternalTor: a.g.tor.external(a.getenv),
 		Offline:     offline,
 		Debug:       a.g.debug,
+		Log:         a.engineLog,
 	}
 }
 
@@ -169,23 +170,11 @@ func (a *app) doRun() error {
 }
 
 func (a *app) doHeadless() error {
-	if err := a.harden(); err != nil {
-		return err
-	}
-	if err := a.haveProfile(); err != nil {
-		return err
-	}
-	p, err := a.passphrase("Passphrase for " + a.profileDir() + ": ")
-	if err != nil {
-		return err
-	}
-	o := a.options(false)
 	if a.g.debug {
 		// stdout carries only JSON lines; the debug log goes to stderr.
-		o.Log = a.stderr
+		a.engineLog = a.stderr
 	}
-	e, err := sotto.Open(a.ctx, o, p)
-	p.Destroy()
+	e, err := a.open(false)
 	if err != nil {
 		return err
 	}

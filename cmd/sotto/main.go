@@ -36,6 +36,8 @@ type app struct {
 	// onSignal runs when SIGINT, SIGTERM or SIGHUP arrives, before the
 	// secrets are wiped and the process exits (vault.Harden).
 	onSignal func(os.Signal)
+	// engineLog receives the engine's debug log (headless --debug).
+	engineLog io.Writer
 }
 
 // run executes one command line and returns the process exit code. All the

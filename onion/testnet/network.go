@@ -139,11 +139,11 @@ func launchRetry(ctx context.Context, o Options, detached bool) (*Network, error
 		if err == nil {
 			return n, nil
 		}
-		if !errors.Is(err, errPortTaken) || attempt >= startAttempts || ctx.Err() != nil {
-			if errors.Is(err, errPortTaken) {
-				err = fmt.Errorf("testnet: %d attempts with new ports: %w", attempt, err)
-			}
+		if !errors.Is(err, errPortTaken) || ctx.Err() != nil {
 			return nil, err
+		}
+		if attempt >= startAttempts {
+			return nil, fmt.Errorf("testnet: %d attempts with new ports: %w", attempt, err)
 		}
 		if n != nil && n.ownDir {
 			os.RemoveAll(n.dir) // its processes are stopped; the next attempt gets a new directory
