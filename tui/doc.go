@@ -45,7 +45,7 @@
 // The UI talks to the engine through [Engine], the methods of *sotto.Engine
 // it uses, and to the root package's functions through [Profile] (create,
 // open, check the passphrase, panic wipe, codes). [Run] wires both to the
-// root package; package tuitest has an in-memory engine for tests.
+// root package; package sottotest has an in-memory engine for tests.
 //
 // # Tests
 //
