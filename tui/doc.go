@@ -34,6 +34,9 @@
 //   - Typed and pasted text (outside the passphrase fields) is cleaned like a
 //     peer's before it reaches a field, so a paste cannot carry escape or
 //     bidi characters into the composer, a name or a code.
+//   - Sotto never reads the clipboard itself: the text fields' ctrl+v, which
+//     in bubbles runs xclip, xsel or wl-paste from PATH, is off. The
+//     terminal's own paste works.
 //
 // What Go cannot guarantee: message texts arrive from the engine as Go
 // strings, which cannot be wiped. Locking drops every reference the UI

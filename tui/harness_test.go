@@ -184,7 +184,8 @@ var namedKeys = map[string]tea.KeyType{
 	"backspace": tea.KeyBackspace, "space": tea.KeySpace, "f1": tea.KeyF1,
 	"ctrl+c": tea.KeyCtrlC, "ctrl+l": tea.KeyCtrlL, `ctrl+\`: tea.KeyCtrlBackslash,
 	"ctrl+o": tea.KeyCtrlO, "ctrl+t": tea.KeyCtrlT, "ctrl+u": tea.KeyCtrlU, "ctrl+y": tea.KeyCtrlY,
-	"ctrl+j": tea.KeyCtrlJ,
+	"ctrl+j": tea.KeyCtrlJ, "ctrl+v": tea.KeyCtrlV, "ctrl+s": tea.KeyCtrlS, "ctrl+a": tea.KeyCtrlA,
+	"home": tea.KeyHome, "end": tea.KeyEnd, "ctrl+home": tea.KeyCtrlHome, "ctrl+end": tea.KeyCtrlEnd,
 }
 
 // key presses named keys ("enter", "ctrl+l", "alt+enter") or single runes.
