@@ -5,10 +5,12 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 	"unicode/utf8"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/internal/record"
 	"github.com/sottochat/sotto/internal/wire"
 )
@@ -348,15 +350,20 @@ func (e *Engine) expiryLoop() {
 	for {
 		e.mu.Lock()
 		now := e.cfg.now()
+		expired := false
 		for e.expiry.Len() > 0 && !e.expiry[0].at.After(now) {
 			it := heap.Pop(&e.expiry).(expiryItem)
 			e.expireLocked(it.c, it.id)
+			expired = true
 		}
 		wait := time.Hour
 		if e.expiry.Len() > 0 {
 			wait = e.expiry[0].at.Sub(now)
 		}
 		e.mu.Unlock()
+		if expired {
+			erase.Collect() // zero, now, the memory that held the expired texts
+		}
 		if wait > time.Second {
 			wait = time.Second // the clock may be a test clock; look again often
 		}
@@ -402,7 +409,9 @@ func (e *Engine) expireLocked(c *contact, id MessageID) {
 			c.inbox--
 		}
 		m.Text = ""
-		c.msgs = append(c.msgs[:i], c.msgs[i+1:]...)
+		// slices.Delete clears the slot left over at the end, which would
+		// keep the message reachable (and its memory unzeroed, T22).
+		c.msgs = slices.Delete(c.msgs, i, i+1)
 		e.ev.dropMessage(id)
 		e.ev.emit(ExpiredEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
 		return

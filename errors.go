@@ -57,4 +57,8 @@ var (
 	ErrContactOfOtherIdentity = errors.New("sotto: that contact belongs to another identity of this profile")
 	// ErrSelf: a code of one of this profile's own identities.
 	ErrSelf = errors.New("sotto: that is one of your own identities")
+	// ErrHardening is wrapped by the ErrorEvent, queued when a profile is
+	// opened, that says which protection of the process's memory could not
+	// be set up (Options.Hardening): Sotto runs, but less protected.
+	ErrHardening = errors.New("sotto: warning: the process is less protected than it should be")
 )

@@ -20,4 +20,5 @@ var errorCodes = []struct {
 	{sotto.ErrTooLong, "too_long"},
 	{sotto.ErrOffline, "offline"},
 	{sotto.ErrClosed, "closed"},
+	{sotto.ErrHardening, "hardening"},
 }

@@ -36,6 +36,7 @@ func (a *app) options(offline bool) sotto.Options {
 		Offline:     offline,
 		Debug:       a.g.debug,
 		Log:         a.engineLog,
+		Hardening:   a.hardening,
 	}
 }
 
@@ -43,8 +44,12 @@ func (a *app) options(offline bool) sotto.Options {
 // memory wiped on SIGINT/SIGTERM/SIGHUP. It also hands the external-tor
 // flags to the engine, which reads the TOR_* variables.
 func (a *app) harden() error {
-	if err := vault.Harden(a.onSignal); err != nil && a.g.debug {
+	// A hardening failure is said every time, here and (through the
+	// engine's first event) in the TUI's status line and headless output.
+	if err := vault.Harden(a.onSignal); err != nil {
+		a.hardening = err
 		fmt.Fprintln(a.stderr, "sotto: warning:", err)
+		fmt.Fprintln(a.stderr, "hint: Sotto carries on, but a crash dump or another program of this user may be able to read its memory")
 	}
 	t := a.g.tor
 	for k, v := range map[string]string{
@@ -482,6 +487,11 @@ func (a *app) classifyCore(err error) (classified, bool) {
 		return classified{exitTor, []string{"this needs tor running: do it in 'sotto run' or 'sotto headless'"}}, true
 	case is(onion.ErrTorUnavailable, onion.ErrTorTooOld):
 		return classified{exitTor, []string{"is tor installed ('make deps')? or point to a running tor with --tor-skip-launch and --tor-control-port"}}, true
+	case errors.Is(err, vault.ErrRolledBack):
+		return classified{exitFailure, []string{
+			"an older copy of the file named was put back in the profile (by someone with the disk, or a partial restore of a backup): messages or keys written since may be gone",
+			"if you restored a backup, restore all of the profile directory, not single files; 'sotto check' lists every file concerned",
+		}}, true
 	case errors.Is(err, errDamaged):
 		return classified{exitFailure, []string{"the files listed cannot be read: they were truncated or changed on disk; restore the profile from a backup if you have one"}}, true
 	case errors.Is(err, errMismatch):

@@ -41,6 +41,8 @@ type app struct {
 	// mailboxCmd: a 'sotto mailbox' command runs (its errors get the
 	// mailbox's hints, mailbox.go).
 	mailboxCmd bool
+	// hardening is what vault.Harden could not do (engine.go).
+	hardening error
 }
 
 // run executes one command line and returns the process exit code. All the
