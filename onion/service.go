@@ -156,7 +156,7 @@ func (s *Service) listen(g *generation) error {
 		case e.ControlNetwork == "tcp":
 			// The address tor (or onion-grater, as {client-address})
 			// sees us at: the local end of the control connection.
-			if a, ok := g.c.nc.LocalAddr().(*net.TCPAddr); ok {
+			if a, ok := g.c.localAddr().(*net.TCPAddr); ok {
 				host = a.IP.String()
 			}
 		}

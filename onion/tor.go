@@ -122,8 +122,8 @@ type generation struct {
 	c         *ctrl
 	proc      *exec.Cmd
 	output    *tailBuffer
-	exited    chan struct{} // launch mode: process has exited
-	down      chan struct{} // closed when this generation is dead
+	exited    chan struct{}   // launch mode: process has exited
+	down      <-chan struct{} // closed when this generation is dead
 	socksNet  string
 	socksAddr string
 }
@@ -247,7 +247,8 @@ func (t *Tor) launch(ctx context.Context) (*generation, error) {
 		}
 		return nil, fmt.Errorf("%w: cannot start tor: %v", ErrTorUnavailable, err)
 	}
-	g := &generation{proc: cmd, output: out, exited: make(chan struct{}), down: make(chan struct{})}
+	down := make(chan struct{})
+	g := &generation{proc: cmd, output: out, exited: make(chan struct{}), down: down}
 	go func() {
 		_ = cmd.Wait()
 		close(g.exited)
@@ -278,7 +279,7 @@ func (t *Tor) launch(ctx context.Context) (*generation, error) {
 			}
 		}
 		<-g.exited
-		close(g.down)
+		close(down)
 	}()
 	if p.socksSocket != "" {
 		g.socksNet, g.socksAddr = "unix", p.socksSocket

@@ -270,7 +270,7 @@ func fakeControl(t *testing.T, version string) string {
 				return
 			}
 			switch strings.TrimSpace(l) {
-			case "PROTOCOLINFO":
+			case "PROTOCOLINFO 1":
 				io.WriteString(c, "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250-VERSION Tor=\""+version+"\"\r\n250 OK\r\n")
 			case "GETINFO version":
 				io.WriteString(c, "250-version="+version+"\r\n250 OK\r\n")
