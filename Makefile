@@ -8,7 +8,7 @@ FUZZTIME ?= 30s
 SMOKETIME ?= 2s
 BENCHTIME ?= 1s
 TEST_TIMEOUT ?= 18m
-DEBS := tor obfs4proxy tmux age strace gdb
+DEBS := tor obfs4proxy tmux age strace gdb mat2 libimage-exiftool-perl
 
 .PHONY: all deps build test lint fuzz fuzz-smoke bench reproducible demo clean
 
