@@ -20,4 +20,6 @@ var errorCodes = []struct {
 	{sotto.ErrTooLong, "too_long"},
 	{sotto.ErrOffline, "offline"},
 	{sotto.ErrClosed, "closed"},
+	{sotto.ErrTooManyContacts, "too_many_contacts"},
+	{sotto.ErrClientAuthShared, "client_auth_shared"},
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/sottochat/sotto/onion/torctl"
@@ -22,6 +23,17 @@ type ctrl struct {
 	c      *torctl.Conn
 	events <-chan torctl.Event
 	done   <-chan struct{}
+
+	// probe, set for an external tor, sends each form of a key-bearing
+	// command first with throwaway keys (see probeAddOnion).
+	probe bool
+	// onShared, if set, is called when tor already held another client-auth
+	// key for an onion this connection had not registered (see noteAuth).
+	onShared func(addr string)
+
+	mu        sync.Mutex
+	probed    map[string]bool // command forms a probe got through
+	authAdded map[string]bool // onions whose client-auth key this connection registered
 }
 
 type ctrlEndpoint struct {
@@ -56,7 +68,11 @@ func dialCtrl(ctx context.Context, ep ctrlEndpoint) (*ctrl, error) {
 	if err != nil {
 		return nil, authError(ctx, err)
 	}
-	return &ctrl{c: c, events: c.Events(), done: c.Done()}, nil
+	return newCtrl(c), nil
+}
+
+func newCtrl(c *torctl.Conn) *ctrl {
+	return &ctrl{c: c, events: c.Events(), done: c.Done(), probed: map[string]bool{}, authAdded: map[string]bool{}}
 }
 
 // authError says what to do about a failed authentication.

@@ -35,5 +35,5 @@ func openTestCtrl(t *testing.T, nc net.Conn) *ctrl {
 	if err != nil {
 		t.Fatalf("authenticating on the fake control port: %v", err)
 	}
-	return &ctrl{c: c, events: c.Events(), done: c.Done()}
+	return newCtrl(c)
 }

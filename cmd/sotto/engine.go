@@ -475,6 +475,8 @@ func (a *app) classifyCore(err error) (classified, bool) {
 		return classified{exitExists, []string{"'sotto id list' shows the names in use"}}, true
 	case is(sotto.ErrContactExists):
 		return classified{exitExists, []string{"'sotto contact list' shows the names in use; a contact can be added once"}}, true
+	case is(sotto.ErrTooManyContacts):
+		return classified{exitFailure, []string{"make another identity ('sotto id new NAME') for more contacts"}}, true
 	case is(sotto.ErrBadName):
 		return classified{exitUsage, []string{"use a short name of letters, digits, '-' and '_'"}}, true
 	case is(sotto.ErrBadTimer):

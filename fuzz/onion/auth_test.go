@@ -108,3 +108,29 @@ func FuzzServiceListen(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOnionList: the value of GETINFO onions/current, by which Sotto tells
+// that an external tor lost its services. Accepted lists hold v3
+// addresses only, each of which parses.
+func FuzzOnionList(f *testing.F) {
+	a := "eip6l5uftine73dzav6j2mwi2p6dk3qujmo2hmhzafxpn4uyrdndlcqd"
+	seeds := []string{"", a, a + "\n" + a, a + "\r\n", "abc", a + "\nxyz", "\n\n"}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	fuzzcheck.RequireSeeds(f, len(seeds))
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := torctl.ParseOnions(s)
+		if err != nil {
+			if !errors.Is(err, torctl.ErrProtocol) {
+				t.Fatalf("error %v does not wrap ErrProtocol", err)
+			}
+			return
+		}
+		for addr := range m {
+			if len(addr) != 56 || !bytes.Contains([]byte(s), []byte(addr)) {
+				t.Fatalf("%.80q listed %q", s, addr)
+			}
+		}
+	})
+}

@@ -451,3 +451,27 @@ func ParseStreamStatus(s string) ([]Stream, error) {
 	}
 	return out, nil
 }
+
+// maxOnions bounds the onion services one GETINFO onions/* value may list.
+const maxOnions = 4096
+
+// ParseOnions parses the value of GETINFO onions/current (or
+// onions/detached): onion addresses without ".onion", one a line (a single
+// one inline). Anything that is not a v3 address is an error.
+func ParseOnions(s string) (map[string]bool, error) {
+	out := make(map[string]bool)
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimSuffix(l, "\r")
+		if l == "" {
+			continue
+		}
+		if len(l) != 56 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+			return nil, fmt.Errorf("%w: not an onion address in an onions list", ErrProtocol)
+		}
+		out[l] = true
+		if len(out) > maxOnions {
+			return nil, fmt.Errorf("%w: too many onions", ErrProtocol)
+		}
+	}
+	return out, nil
+}
