@@ -72,11 +72,15 @@ func (p *pasteReader) Read(b []byte) (int, error) {
 	if n == 0 {
 		return copy(b, data), err
 	}
-	// A character cut at the end waits for its other bytes, when there is
-	// something else to hand over now.
-	if cut := cutRune(data); cut > 0 && cut < len(data) {
+	// A character cut at the end waits for its other bytes (the reader
+	// then returns nothing this time, which Bubble Tea takes as a short
+	// read).
+	if cut := cutRune(data); cut < len(data) && err == nil {
 		p.carry = append(p.carry, data[cut:]...)
 		data = data[:cut]
+		if len(data) == 0 {
+			return 0, err
+		}
 	}
 	wasIn := p.inPaste
 	p.track(data)
