@@ -89,6 +89,9 @@ func (a *addScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.busy = false
 		if msg.err != nil {
 			a.err = sanitize.Line(errText(msg.err))
+		} else {
+			a.name.Reset()
+			a.code.Reset()
 		}
 	case tea.KeyMsg:
 		if a.busy {

@@ -390,10 +390,12 @@ func (m *Model) panicKey(k tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-// unsent reports whether a screen holds text the person typed and has not
-// sent or saved: a draft in any conversation, a half-filled form.
+// unsent reports whether the person typed text and has not sent or saved
+// it: a draft in any conversation (drafts are kept per conversation), or
+// a half-filled form on the screen in front of them (a form left is
+// emptied when it is opened again).
 func (m *Model) unsent() bool {
-	for _, sc := range m.screens {
+	for _, sc := range []screen{m.screens[pageChat], m.active()} {
 		if d, ok := sc.(interface{ draft() bool }); ok && d.draft() {
 			return true
 		}

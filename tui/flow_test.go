@@ -277,6 +277,10 @@ func TestFlowAddContact(t *testing.T) {
 	h.wantPage(pageContacts)
 	h.wantView("dave")
 	h.wantView("dave added")
+	h.key("ctrl+c") // nothing left unsent: quits at once
+	if !h.quit {
+		t.Fatal("ctrl+c after adding a contact asked about unsent text")
+	}
 }
 
 func TestFlowVerify(t *testing.T) {
