@@ -16,6 +16,9 @@ type globals struct {
 	network        string
 	debug          bool
 	tor            torFlags
+	// The chat screen's panic wipe: its key and its word (env
+	// SOTTO_PANIC_KEY, SOTTO_PANIC_WORD).
+	panicKey, panicWord string
 }
 
 // torFlags select a running tor instead of launching one. Each has the
@@ -84,6 +87,8 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.tor.socksHost, "tor-socks-host", g.tor.socksHost, "tor SOCKS host")
 	fs.StringVar(&g.tor.socksPort, "tor-socks-port", g.tor.socksPort, "tor SOCKS port")
 	fs.StringVar(&g.tor.serviceListen, "service-listen", g.tor.serviceListen, "where onion services listen with a running tor")
+	fs.StringVar(&g.panicKey, "panic-key", g.panicKey, "the chat screen's panic key")
+	fs.StringVar(&g.panicWord, "panic-word", g.panicWord, "the word that completes the panic wipe")
 }
 
 // usageError is a mistake in the command line: exit code 2, with a hint.
