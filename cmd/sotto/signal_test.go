@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -27,8 +28,27 @@ func TestSignalCode(t *testing.T) {
 			t.Errorf("%v: %d, want %d", sig, got, want)
 		}
 	}
-	// A command whose context a signal cancelled exits with that
-	// signal's code.
+	// A command whose context a signal cancelled exits with that signal's
+	// code. The signal goes to a child (this test binary again): in this
+	// process other tests' handlers (vault.Harden) would exit on it.
+	cmd := exec.Command(os.Args[0], "-test.short", "-test.run=^TestSignalContextChild$")
+	cmd.Env = append(os.Environ(), "SOTTO_TEST_SIGNAL_CHILD=1")
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 143 {
+		t.Fatalf("a command cancelled by SIGTERM ended with %v, want exit status 143", err)
+	}
+	if c := (&app{ctx: context.Background()}).classify(context.Canceled); c.code != exitInterrupted {
+		t.Fatalf("exit code of a cancel without a signal: %d", c.code)
+	}
+}
+
+// TestSignalContextChild is TestSignalCode's child: it sends itself
+// SIGTERM under signalContext and exits with the code classify gives.
+func TestSignalContextChild(t *testing.T) {
+	if os.Getenv("SOTTO_TEST_SIGNAL_CHILD") != "1" {
+		t.Skip("run by TestSignalCode")
+	}
 	ctx, stop := signalContext(context.Background())
 	defer stop()
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
@@ -39,13 +59,7 @@ func TestSignalCode(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("SIGTERM did not cancel the command's context")
 	}
-	a := &app{ctx: ctx}
-	if c := a.classify(context.Canceled); c.code != 143 {
-		t.Fatalf("exit code after SIGTERM: %d, want 143", c.code)
-	}
-	if c := (&app{ctx: context.Background()}).classify(context.Canceled); c.code != exitInterrupted {
-		t.Fatalf("exit code of a cancel without a signal: %d", c.code)
-	}
+	os.Exit((&app{ctx: ctx}).classify(context.Canceled).code)
 }
 
 // TOR_SKIP_LAUNCH=true is accepted wherever 1 is (issue 17), and
