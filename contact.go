@@ -369,6 +369,7 @@ func (e *Engine) deleteContactDataLocked(c *contact) error {
 	keep(st.DropLog(c.logMsgs()))
 	keep(st.DropLog(c.logOut()))
 	keep(st.DropLog(c.logSeen()))
+	keep(e.deleteFilesLocked(c))
 	keep(c.id.st.Delete(kindRatchet, c.key))
 	keep(c.id.st.Delete(kindContact, c.key))
 	e.expiry.removeContact(c)

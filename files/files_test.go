@@ -75,8 +75,8 @@ type memBlob struct {
 }
 
 func (w *memBlob) Write(p []byte) (int, error) { return w.b.Write(p) }
-func (w *memBlob) Commit() error                { w.s.m[w.name] = w.b.Bytes(); return nil }
-func (w *memBlob) Abort()                       {}
+func (w *memBlob) Commit() error               { w.s.m[w.name] = w.b.Bytes(); return nil }
+func (w *memBlob) Abort()                      {}
 
 func (s *memStore) CreateBlob(n string) (BlobWriter, error) { return &memBlob{s: s, name: n}, nil }
 func (s *memStore) OpenBlob(n string) (io.ReadCloser, error) {
@@ -155,5 +155,32 @@ func TestRecord(t *testing.T) {
 		if _, err := ParseRecord([]byte(bad)); !errors.Is(err, ErrRecord) {
 			t.Errorf("ParseRecord(%s) = %v", bad, err)
 		}
+	}
+}
+
+func TestWriterUnknownSize(t *testing.T) {
+	st := &memStore{m: map[string][]byte{}}
+	w, err := NewWriter(st, "u", 0, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 2*SegmentSize+5)
+	rand.Read(data)
+	w.Write(data)
+	size, sum, err := w.Finish()
+	if err != nil || size != uint64(len(data)) || sum != sha256.Sum256(data) {
+		t.Fatalf("Finish: %d %v", size, err)
+	}
+	got, err := io.ReadAll(NewReader(st, "u", size, 0))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatal("read back differs")
+	}
+	w2, _ := NewWriter(st, "v", 0, 0, nil)
+	if _, _, err := w2.Finish(); err == nil {
+		t.Error("an empty file finishes")
+	}
+	w.Discard()
+	if len(st.m) != 0 {
+		t.Errorf("%d segments left after Discard", len(st.m))
 	}
 }

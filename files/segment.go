@@ -57,12 +57,18 @@ type Writer struct {
 	segLen  int
 	h       hash.Hash
 	state   []byte // hash state at durable
+	unknown bool   // the size is set by Finish
 }
 
 // NewWriter starts or resumes a file at offset (0, or a durable offset a
-// previous Writer reported, with its HashState).
+// previous Writer reported, with its HashState). A size of 0 means not
+// known yet: Finish then ends the file.
 func NewWriter(st Store, key string, size, offset uint64, hashState []byte) (*Writer, error) {
-	if size == 0 || size > MaxSize || offset > size || offset%SegmentSize != 0 && offset != size {
+	unknown := size == 0
+	if unknown {
+		size = MaxSize
+	}
+	if size > MaxSize || offset > size || offset%SegmentSize != 0 && offset != size || unknown && offset != 0 {
 		return nil, fmt.Errorf("files: bad size %d or offset %d", size, offset)
 	}
 	h := sha256.New()
@@ -71,7 +77,7 @@ func NewWriter(st Store, key string, size, offset uint64, hashState []byte) (*Wr
 			return nil, fmt.Errorf("%w: hash state", ErrRecord)
 		}
 	}
-	w := &Writer{st: st, key: key, size: size, off: offset, durable: offset, h: h}
+	w := &Writer{st: st, key: key, size: size, off: offset, durable: offset, h: h, unknown: unknown}
 	w.state, _ = h.(encoding.BinaryMarshaler).MarshalBinary()
 	return w, nil
 }
@@ -101,13 +107,41 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.segLen += n
 		done += n
 		p = p[n:]
-		if w.segLen == SegmentSize || w.off == w.size {
+		if w.segLen == SegmentSize || w.off == w.size && !w.unknown {
 			if err := w.commit(); err != nil {
 				return done, err
 			}
 		}
 	}
 	return done, nil
+}
+
+// Finish ends a file written without a known size: its size is what was
+// written, the last segment is committed, and the size and SHA-256 are
+// returned.
+func (w *Writer) Finish() (uint64, [HashLen]byte, error) {
+	if !w.unknown || w.h == nil {
+		return 0, [HashLen]byte{}, errors.New("files: Finish on a file of known size, or after a failed write")
+	}
+	if w.off == 0 {
+		return 0, [HashLen]byte{}, errors.New("files: the file is empty")
+	}
+	w.size, w.unknown = w.off, false
+	if w.seg != nil {
+		if err := w.commit(); err != nil {
+			return 0, [HashLen]byte{}, err
+		}
+	}
+	sum, err := w.Sum()
+	return w.size, sum, err
+}
+
+// Discard removes every segment this Writer committed (a send given up).
+func (w *Writer) Discard() {
+	w.Close()
+	for i := uint64(0); i*SegmentSize < w.durable; i++ {
+		w.st.RemoveBlob(SegmentName(w.key, i))
+	}
 }
 
 func (w *Writer) commit() error {
