@@ -36,6 +36,7 @@ type sessionFiles struct {
 	ignored uint64             // bytes of chunks for transfers no longer running
 	rd      *files.Reader      // writer goroutine: the file being sent
 	rdID    MessageID
+	writers []*files.Writer // writers this session's reader created (closed when it ends)
 }
 
 type pendingChunk struct {
@@ -60,8 +61,10 @@ func (s *session) queueLocked(m *wire.Message) {
 // queueAcceptLocked tells the sender where to resume an accepted file,
 // and directs its chunks to this session.
 func (s *session) queueAcceptLocked(t *transfer) {
-	if t.w != nil && t.wSess != s {
-		t.w.Close()
+	if t.wSess != s {
+		// Another session's reader may be writing with t.w right now,
+		// outside the lock: it keeps (and closes) that writer; this
+		// session starts its own at the durable offset.
 		t.w = nil
 	}
 	t.wSess, t.expect = s, t.rec.Offset
@@ -307,6 +310,7 @@ func (s *session) chunkLocked(t *transfer, m *wire.Message) error {
 			return nil
 		}
 		t.w = w
+		s.fs().writers = append(s.fs().writers, w)
 	}
 	t.expect += uint64(len(m.Data))
 	s.fs().pend = append(s.fs().pend, pendingChunk{t: t, w: t.w, data: m.Data})
@@ -349,8 +353,16 @@ func (s *session) flushFiles() error {
 		e.mu.Lock()
 		t := p.t
 		if t.w != p.w || t.rec.State != files.Accepted {
-			// Refused or cancelled meanwhile: what this wrote goes too.
-			p.w.Discard()
+			// Taken over by a newer session, or ended meanwhile: this
+			// writer's unfinished segment is dropped; if the transfer
+			// ended, so is what it committed since.
+			p.w.Close()
+			if t.rec.State != files.Accepted && t.rec.State != files.Complete {
+				st := e.blobStore(t.c)
+				for i := before / files.SegmentSize; i*files.SegmentSize < after; i++ {
+					st.RemoveBlob(files.SegmentName(t.key, i))
+				}
+			}
 			e.mu.Unlock()
 			continue
 		}
@@ -473,6 +485,7 @@ type chunkPlan struct {
 func (s *session) readChunks() *chunkPlan {
 	e, c := s.e, s.c
 	e.mu.Lock()
+	fs := s.fs()
 	var t *transfer
 	var from, n uint64
 	for _, o := range e.fx().byID {
@@ -497,7 +510,11 @@ func (s *session) readChunks() *chunkPlan {
 		} else {
 			from = t.sent
 			left := t.rec.Size - from
-			n = min(chunksPerBatch, (min(room, left)+files.ChunkSize-1)/files.ChunkSize)
+			if left <= room {
+				n = min(chunksPerBatch, (left+files.ChunkSize-1)/files.ChunkSize)
+			} else {
+				n = min(chunksPerBatch, room/files.ChunkSize) // never past the window
+			}
 		}
 	}
 	var st files.Store
@@ -507,7 +524,6 @@ func (s *session) readChunks() *chunkPlan {
 		st, key, size = e.blobStore(c), t.key, t.rec.Size
 	}
 	e.mu.Unlock()
-	fs := s.fs()
 	if t == nil {
 		return nil
 	}
@@ -592,12 +608,14 @@ func (s *session) closeFilesLocked() {
 		}
 		if t.wSess == s {
 			t.wSess = nil
-			if t.w != nil {
-				t.w.Close()
-				t.w = nil
-			}
+			t.w = nil
 		}
 	}
+	// The reader has stopped: its writers' unfinished segments go.
+	for _, w := range s.files.writers {
+		w.Close()
+	}
+	s.files.writers = nil
 }
 
 // ---- conversation hooks ----
