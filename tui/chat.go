@@ -54,6 +54,7 @@ func newComposer(s *shared) textarea.Model {
 	ta.CharLimit = maxMessageRunes
 	ta.SetHeight(composerH)
 	ta.KeyMap.InsertNewline = s.keys.Newline
+	noClipboard(&ta.KeyMap.Paste)
 	ta.Cursor.SetMode(cursor.CursorStatic)
 	ta.FocusedStyle.CursorLine = s.st.Body
 	ta.FocusedStyle.Placeholder = s.st.Subtle

@@ -63,6 +63,9 @@ func (a *app) classify(err error) classified {
 	if c, ok := a.classifyFile(err); ok {
 		return c
 	}
+	if c, ok := a.classifyMailbox(err); ok {
+		return c
+	}
 	if c, ok := a.classifyCore(err); ok {
 		return c
 	}

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -191,7 +190,10 @@ func (a *app) cmdFile(args []string) error {
 			if s.v == "" {
 				continue
 			}
-			n, err := parseSize(s.v)
+			n, err := int64(0), error(nil)
+			if strings.TrimSpace(s.v) != "0" {
+				n, err = parseSize(strings.TrimSpace(s.v)) // mailbox.go
+			}
 			if err != nil {
 				return usagef("a size is bytes, or a number with K, M or G (--max 4G)", "%s: %v", s.f, err)
 			}
@@ -220,24 +222,6 @@ func (a *app) cmdFile(args []string) error {
 	default:
 		return usagef("the file sub-commands are send, list, accept, reject, cancel, save, limits", "unknown sub-command %q", "file "+clip(sub))
 	}
-}
-
-// parseSize reads "1048576", "512K", "10M", "2G".
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(strings.ToUpper(s))
-	mult := int64(1)
-	for suf, m := range map[string]int64{"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40} {
-		if strings.HasSuffix(s, suf) || strings.HasSuffix(s, suf+"B") || strings.HasSuffix(s, suf+"IB") {
-			s = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(s, "B"), "I"), suf)
-			mult = m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n > (1<<40)/mult {
-		return 0, errors.New("not a size")
-	}
-	return n * mult, nil
 }
 
 func sizeText(n int64) string {

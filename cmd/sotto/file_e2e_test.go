@@ -164,6 +164,9 @@ func TestFilesOverTor(t *testing.T) {
 		for from := 0; stored < 30<<20; {
 			p, i := nb.WaitFor(from, fileWithin, "progress", e2e.Is(map[string]any{"event": "file_progress", "file": id}))
 			stored, from = p["done"].(float64), i+1
+			if int(stored)%(10<<20) == 0 {
+				t.Logf("bob stored %.0f MiB after %v", stored/(1<<20), time.Since(start).Round(time.Millisecond))
+			}
 		}
 		if err := syscall.Kill(nb.PID(false), syscall.SIGKILL); err != nil {
 			t.Fatal(err)
