@@ -39,6 +39,7 @@ type chatScreen struct {
 	loaded bool
 	with   [2]string // identity and contact of the draft in ta
 	w, h   int
+	files  map[sotto.MessageID]sotto.FileInfo // files of the conversation (files.go)
 }
 
 func newChat(s *shared) *chatScreen {
@@ -95,7 +96,9 @@ func (c *chatScreen) ShortHelp() []key.Binding {
 	k := c.s.keys
 	return []key.Binding{k.Send, withHelp(k.Newline, "alt+⏎", "newline"), withHelp(k.PageUp, "pgup/pgdn", "scroll"), withHelp(k.ChatSetup, "ctrl+t", "timer"), k.Back}
 }
-func (c *chatScreen) FullHelp() [][]key.Binding { return [][]key.Binding{c.ShortHelp()} }
+func (c *chatScreen) FullHelp() [][]key.Binding {
+	return [][]key.Binding{c.ShortHelp(), {fileKeys.Attach, fileKeys.Accept, fileKeys.Cancel}} // files.go
+}
 
 func (c *chatScreen) mine(identity, contact string) bool {
 	return identity == c.s.identity && contact == c.s.contact.Name
@@ -103,6 +106,9 @@ func (c *chatScreen) mine(identity, contact string) bool {
 
 func (c *chatScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	k := c.s.keys
+	if cmd, ok := c.fileUpdate(msg); ok { // files.go
+		return c, cmd
+	}
 	switch msg := msg.(type) {
 	case messagesMsg:
 		if !c.mine(msg.identity, msg.contact) {
@@ -113,6 +119,7 @@ func (c *chatScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		c.msgs, c.loaded = msg.list, true
 		c.scroll = clamp(c.scroll, 0, max(len(c.msgs)-1, 0))
+		return c, loadFiles(c.s.eng, msg.identity, msg.contact)
 	case contactsMsg:
 		c.s.updateContact(msg)
 	case sentMsg:
@@ -144,6 +151,10 @@ func (c *chatScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			if text == "" {
 				return c, nil
 			}
+			if cmd := c.fileCommand(text); cmd != nil { // "/attach PATH", "/save PATH"...
+				c.ta.Reset()
+				return c, cmd
+			}
 			c.ta.Reset()
 			c.scroll = 0
 			return c, send(c.s.ctx, c.s.eng, c.s.identity, c.s.contact.Name, text)
@@ -156,6 +167,9 @@ func (c *chatScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (c *chatScreen) onEvent(ev sotto.Event) tea.Cmd {
+	if c.onFileEvent(ev) { // files.go
+		return nil
+	}
 	switch ev := ev.(type) {
 	case sotto.MessageEvent:
 		m := ev.Message
@@ -302,6 +316,9 @@ func (c *chatScreen) renderMessage(m *sotto.Message, w int) []string {
 	}
 	textW := max(w-timeWidth-authorWidth-metaWidth-1, 10)
 	raw := m.Text
+	if m.Kind == sotto.FileMessage {
+		raw = c.fileText(m) // files.go
+	}
 	cut := ""
 	if len(raw) > maxShownBytes {
 		raw = strings.ToValidUTF8(raw[:maxShownBytes], "")
