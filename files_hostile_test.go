@@ -18,7 +18,7 @@ import (
 )
 
 // TestFileExpires: a file in a conversation with a timer is deleted on
-// both sides, stored bytes and all, when its clock runs out (T35).
+// both sides, stored bytes and all, when its clock runs out (T33).
 func TestFileExpires(t *testing.T) {
 	n := newMemNet()
 	clock := &testClock{t: time.Now()}
@@ -63,7 +63,7 @@ func TestFileExpires(t *testing.T) {
 // TestFileReceiverNeverAcks: a contact accepts a file and then never
 // acknowledges a byte (while keeping the session alive). The sender stops
 // at its window, and after the idle time ends the transfer with a clear
-// error (T33).
+// error (T31).
 func TestFileReceiverNeverAcks(t *testing.T) {
 	n := newMemNet()
 	a := startPeer(t, n, nil)

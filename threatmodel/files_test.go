@@ -23,7 +23,7 @@ import (
 	"github.com/sottochat/sotto/scrub/scrubtest"
 )
 
-// T30, T31, T32: a contact sends hostile files. The attacker is a real
+// T28, T29, T30: a contact sends hostile files. The attacker is a real
 // contact of the victim (the victim added its code), with its own tor, and
 // speaks the protocol itself, so it can lie in every field: names that
 // climb out of a directory or hide behind bidi and invisible characters, a
@@ -151,7 +151,7 @@ func (s *hostileSession) expect(kind wire.Kind, id [16]byte) *wire.Message {
 	}
 }
 
-func TestT30HostileFileSenderOverTor(t *testing.T) {
+func TestT28HostileFileSenderOverTor(t *testing.T) {
 	needNetwork(t)
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
