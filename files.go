@@ -150,7 +150,7 @@ const (
 	maxFailedPerContact = 256
 	// chunksPerBatch bounds the chunks written between two looks at the
 	// outbox, so that texts keep flowing while a file moves.
-	chunksPerBatch = 16
+	chunksPerBatch = 32
 )
 
 // transfer is one file, in memory. Guarded by Engine.mu.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sottochat/sotto/onion"
+	"github.com/sottochat/sotto/vault"
 )
 
 // BenchmarkTorFileThroughput moves a file from alice to bob over the
@@ -194,4 +195,57 @@ func rssKiB(b testing.TB) int64 {
 	}
 	b.Fatal("no VmRSS")
 	return 0
+}
+
+// BenchmarkPipeFileVault: the engine's own cost of moving a file (scrub
+// skipped, ratchet, framing, vault storage with its fsyncs on both sides)
+// over an in-memory pipe, no Tor: the ceiling Tor's throughput is compared
+// against.
+func BenchmarkPipeFileVault(b *testing.B) {
+	n := newMemNet()
+
+	mk := func() *testPeer {
+		dir := b.TempDir() + "/v"
+		v, err := vault.Create(dir, benchPass(b), &vault.Options{UnsafeWorkFactor: 10})
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, err := newEngine(engineConfig{disk: &vaultStore{v: v}, net: n.tor(), timing: torTiming,
+			newSecret: func(b []byte) (secretBox, error) { return vault.NewSecret(b) }, closeFn: v.Close})
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.start()
+		p := &testPeer{t: b, e: e, evs: make(chan Event, 100000), done: make(chan struct{})}
+		go func() {
+			defer close(p.done)
+			for ev := range e.Events() {
+				p.evs <- ev
+			}
+		}()
+		b.Cleanup(p.close)
+		return p
+	}
+	a, c := mk(), mk()
+	mustID(b, a, "alice", IdentityOptions{})
+	mustID(b, c, "bob", IdentityOptions{})
+	befriend(b, a, "alice", "alice", c, "bob", "bob")
+	const size = 16 << 20
+	c.e.SetFileLimits(FileLimits{MaxSize: size, AutoAccept: size})
+	path := filepath.Join(b.TempDir(), "f.bin")
+	writeRandom(b, path, size)
+	ctx := context.Background()
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fi, err := a.e.SendFile(ctx, "alice", "bob", path, SendFileOptions{KeepMetadata: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.waitFor(10*time.Minute, "received", func(ev Event) bool {
+			r, ok := ev.(FileReceivedEvent)
+			return ok && r.File.ID == fi.ID
+		})
+		c.e.RejectFile(ctx, fi.ID)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sottochat/sotto/files"
 	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/wire"
 	"github.com/sottochat/sotto/ratchet"
@@ -76,7 +77,7 @@ func TestFileReceiverNeverAcks(t *testing.T) {
 	if _, err := a.e.AddContact(context.Background(), "alice", "mallory", code); err != nil {
 		t.Fatal(err)
 	}
-	path, _ := randomFile(t, 12<<20)
+	path, _ := randomFile(t, 24<<20)
 	fi, err := a.e.SendFile(context.Background(), "alice", "mallory", path, SendFileOptions{KeepMetadata: true})
 	if err != nil {
 		t.Fatal(err)
@@ -121,8 +122,8 @@ func TestFileReceiverNeverAcks(t *testing.T) {
 	if !strings.Contains(f.File.Err, "stopped acknowledging") {
 		t.Errorf("error %q", f.File.Err)
 	}
-	if received > 4<<20 {
-		t.Errorf("the sender sent %d bytes without an acknowledgement, more than its 4 MiB window", received)
+	if received > files.Window {
+		t.Errorf("the sender sent %d bytes without an acknowledgement, more than its window", received)
 	}
 	t.Logf("the sender stopped after %d bytes: %s", received, f.File.Err)
 }

@@ -81,7 +81,7 @@ func TestFileTransferMemnet(t *testing.T) {
 	mustID(t, b, "bob", IdentityOptions{})
 	befriend(t, a, "alice", "alice", b, "bob", "bob")
 	ctx := context.Background()
-	path, data := randomFile(t, files.SegmentSize+4321)
+	path, data := randomFile(t, files.SegmentSize/2+4321)
 	if _, err := a.e.SendFile(ctx, "alice", "bob", path, SendFileOptions{}); !errors.Is(err, ErrMetadata) {
 		t.Fatalf("random data without KeepMetadata: %v, want ErrMetadata", err)
 	}
@@ -140,13 +140,13 @@ func TestFileResumesAfterRestart(t *testing.T) {
 	befriend(t, a, "alice", "alice", b, "bob", "bob")
 	ctx := context.Background()
 	b.e.SetFileLimits(FileLimits{MaxSize: 1 << 30, AutoAccept: 1 << 30})
-	path, data := randomFile(t, 7*files.SegmentSize+99)
+	path, data := randomFile(t, 4*files.SegmentSize+99)
 	fi, err := a.e.SendFile(ctx, "alice", "bob", path, SendFileOptions{KeepMetadata: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := waitFile[FileProgressEvent](b, "progress", fi.ID)
-	for p.File.Done < 2*files.SegmentSize {
+	for p.File.Done < files.SegmentSize {
 		p = waitFile[FileProgressEvent](b, "progress", fi.ID)
 	}
 	bdisk := b.disk

@@ -17,10 +17,13 @@ const (
 	// also applies its user's own limit.
 	MaxSize = 1 << 40
 	// SegmentSize is the number of file bytes per stored segment, and so
-	// the granularity of acknowledgements and of resuming.
-	SegmentSize = 1 << 20
-	// Window is how many unacknowledged bytes a sender may have in flight.
-	Window = 4 << 20
+	// the granularity of acknowledgements and of resuming: each costs the
+	// receiver two fsyncs for the segment and two for its record.
+	SegmentSize = 4 << 20
+	// Window is how many unacknowledged bytes a sender may have in
+	// flight: several segments, so that the sender keeps sending while the
+	// receiver commits one.
+	Window = 16 << 20
 	// IDLen is the size of a transfer ID.
 	IDLen = 16
 	// HashLen is the size of a SHA-256.
