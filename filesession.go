@@ -342,11 +342,12 @@ func (s *session) flushFiles() error {
 		after := p.w.Durable()
 		var sum [32]byte
 		var sumErr, bombErr error
+		var img scrub.Info
 		if werr == nil && after == p.t.rec.Size && after > before {
 			sum, sumErr = p.w.Sum()
 			if sumErr == nil && bytes.Equal(sum[:], p.t.rec.Hash) {
 				r := files.NewReader(e.blobStore(p.t.c), p.t.key, p.t.rec.Size, 0)
-				_, bombErr = scrub.Inspect(r)
+				img, bombErr = scrub.Inspect(r)
 				r.Close()
 			}
 		}
@@ -384,7 +385,8 @@ func (s *session) flushFiles() error {
 			case sumErr != nil || !bytes.Equal(sum[:], t.rec.Hash):
 				e.failLocked(t, "the file's data does not match its SHA-256: it was damaged or altered")
 			case bombErr != nil:
-				e.failLocked(t, "it is an image that "+bombErr.Error())
+				e.failLocked(t, fmt.Sprintf("it is a %s image declaring %d × %d pixels, more than Sotto accepts: a decompression bomb",
+					img.Format, img.Width, img.Height))
 			default:
 				e.completeLocked(t)
 			}
