@@ -81,6 +81,7 @@ func (c *chatScreen) fileUpdate(msg tea.Msg) (tea.Cmd, bool) {
 		case key.Matches(msg, fileKeys.Attach):
 			c.ta.SetValue("/attach ")
 			c.ta.CursorEnd()
+			c.measure()
 			return func() tea.Msg {
 				return infoMsg("type the path of the file and press enter; metadata is removed before it is sent")
 			}, true
