@@ -11,6 +11,7 @@ import (
 
 	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/record"
+	"github.com/sottochat/sotto/ratchet"
 )
 
 // contact is one contact of an identity with its conversation. All fields
@@ -116,7 +117,11 @@ func (e *Engine) loadContacts(id *identity) error {
 		}
 		c.pub = ed25519.PublicKey(c.rec.ID)
 		c.onion = contactcode.OnionAddress(c.pub)
-		if st, err := id.st.Get(kindRatchet, k); err == nil {
+		if st, err := id.st.Get(kindRatchet, k); err == nil && ratchet.IsOldState(st) {
+			if err := e.dropOldStateLocked(c, st); err != nil {
+				return err
+			}
+		} else if err == nil {
 			if c.ratchet, err = e.cfg.newSecret(st); err != nil {
 				return err
 			}
@@ -376,6 +381,7 @@ func (e *Engine) deleteContactDataLocked(c *contact) error {
 	keep(st.DropLog(c.logMsgs()))
 	keep(st.DropLog(c.logOut()))
 	keep(st.DropLog(c.logSeen()))
+	keep(e.deleteFilesLocked(c))
 	keep(c.id.st.Delete(kindRatchet, c.key))
 	keep(c.id.st.Delete(kindContact, c.key))
 	e.expiry.removeContact(c)
