@@ -25,4 +25,6 @@ var errorCodes = []struct {
 	{sotto.ErrFileTooLarge, "too_large"},
 	{sotto.ErrFileNotReady, "not_ready"},
 	{sotto.ErrFileExists, "file_exists"},
+	{sotto.ErrTooManyContacts, "too_many_contacts"},
+	{sotto.ErrClientAuthShared, "client_auth_shared"},
 }
