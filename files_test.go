@@ -140,7 +140,7 @@ func TestFileResumesAfterRestart(t *testing.T) {
 	befriend(t, a, "alice", "alice", b, "bob", "bob")
 	ctx := context.Background()
 	b.e.SetFileLimits(FileLimits{MaxSize: 1 << 30, AutoAccept: 1 << 30})
-	path, data := randomFile(t, 4*files.SegmentSize+99)
+	path, data := randomFile(t, 2*files.SegmentSize+99)
 	fi, err := a.e.SendFile(ctx, "alice", "bob", path, SendFileOptions{KeepMetadata: true})
 	if err != nil {
 		t.Fatal(err)
