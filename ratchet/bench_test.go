@@ -2,17 +2,37 @@ package ratchet
 
 import (
 	"crypto/rand"
+	"fmt"
 	"math/bits"
 	"testing"
 	"time"
 )
 
+// cpuMeter adds the CPU time of the timed parts of a benchmark and reports
+// it per operation as cpu-ns/op (see cpuTime).
+type cpuMeter struct {
+	total time.Duration
+	start time.Duration
+}
+
+func (m *cpuMeter) begin() { m.start = cpuTime() }
+func (m *cpuMeter) end()   { m.total += cpuTime() - m.start }
+func (m *cpuMeter) report(b *testing.B) {
+	if m.total > 0 {
+		b.ReportMetric(float64(m.total.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}
+
 // BenchmarkHandshake is a full handshake, both sides (four messages).
 func BenchmarkHandshake(b *testing.B) {
 	x, y := newParty(b), newParty(b)
+	var cpu cpuMeter
+	cpu.begin()
 	for b.Loop() {
 		handshake(b, x, y, nil, nil)
 	}
+	cpu.end()
+	cpu.report(b)
 }
 
 // BenchmarkHandshakeContinued is a handshake chained to an earlier epoch
@@ -20,9 +40,13 @@ func BenchmarkHandshake(b *testing.B) {
 func BenchmarkHandshakeContinued(b *testing.B) {
 	x, y := newParty(b), newParty(b)
 	sx, sy := handshake(b, x, y, nil, nil)
+	var cpu cpuMeter
+	cpu.begin()
 	for b.Loop() {
 		handshake(b, x, y, sx, sy)
 	}
+	cpu.end()
+	cpu.report(b)
 }
 
 // pingPong sends one message from x to y and returns (y, x): the next
@@ -71,14 +95,18 @@ func benchmarkKind(b *testing.B, kind int) {
 	now := time.Now()
 	pt := make([]byte, 64)
 	from, to := sa, sb
+	var cpu cpuMeter
 	for b.Loop() {
 		b.StopTimer()
 		for messageKind(from, to) != kind {
 			from, to = pingPong(b, from, to, pt, now)
 		}
 		b.StartTimer()
+		cpu.begin()
 		from, to = pingPong(b, from, to, pt, now)
+		cpu.end()
 	}
+	cpu.report(b)
 }
 
 // BenchmarkDHStep is one message that starts a new chain (a DH ratchet step
@@ -132,6 +160,8 @@ func BenchmarkSymmetricStep(b *testing.B) {
 			pt := make([]byte, 1024)
 			ad := []byte("ad")
 			b.SetBytes(int64(len(pt)))
+			var cpu cpuMeter
+			cpu.begin()
 			for b.Loop() {
 				m, err := from.Encrypt(rand.Reader, pt, ad)
 				if err != nil {
@@ -141,26 +171,42 @@ func BenchmarkSymmetricStep(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			cpu.end()
+			cpu.report(b)
 		})
 	}
 }
 
-// BenchmarkMarshal is a serialisation and a parse of a State with one epoch
-// in the middle of a post-quantum round.
+// BenchmarkMarshal is a serialisation and a parse of a State in the middle
+// of a post-quantum round, with one epoch and with MaxEpochs: what a caller
+// that keeps the State serialised in protected memory pays per message.
 func BenchmarkMarshal(b *testing.B) {
-	x, y := newParty(b), newParty(b)
-	sa, sb := handshake(b, x, y, nil, nil)
-	now := time.Now()
-	pt := make([]byte, 16)
-	from, to := sa, sb
-	for range 3 {
-		from, to = pingPong(b, from, to, pt, now)
-	}
-	for b.Loop() {
-		buf, _ := sa.MarshalBinary()
-		var s State
-		if err := s.UnmarshalBinary(buf); err != nil {
-			b.Fatal(err)
-		}
+	for _, epochs := range []int{1, MaxEpochs} {
+		b.Run(fmt.Sprintf("epochs=%d", epochs), func(b *testing.B) {
+			x, y := newParty(b), newParty(b)
+			var sa, sb *State
+			for range epochs {
+				sa, sb = handshake(b, x, y, sa, sb)
+			}
+			now := time.Now()
+			pt := make([]byte, 16)
+			from, to := sa, sb
+			for range 3 {
+				from, to = pingPong(b, from, to, pt, now)
+			}
+			buf, _ := sa.MarshalBinary()
+			b.SetBytes(int64(len(buf)))
+			var s State
+			var cpu cpuMeter
+			cpu.begin()
+			for b.Loop() {
+				buf, _ = sa.AppendBinary(buf[:0])
+				if err := s.UnmarshalBinary(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu.end()
+			cpu.report(b)
+		})
 	}
 }

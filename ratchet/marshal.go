@@ -137,16 +137,16 @@ func (e *epoch) appendBinary(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, p.round)
 	b = append(b, p.have, p.next)
 	if p.hasSeed {
-		b = append(b, p.seed[:]...)
+		b = append(b, p.buf.seed[:]...)
 	}
 	if p.hasSecret {
-		b = append(b, p.secret[:]...)
+		b = append(b, p.buf.secret[:]...)
 	}
 	if p.hasEK {
-		b = append(b, p.ek[:]...)
+		b = append(b, p.buf.ek[:]...)
 	}
 	if p.hasCT {
-		b = append(b, p.ct[:]...)
+		b = append(b, p.buf.ct[:]...)
 	}
 	b = append(b, uint8(len(e.skipped)))
 	for _, c := range e.skipped {
@@ -177,12 +177,10 @@ func (s *State) UnmarshalBinary(data []byte) error {
 		!in.ReadUint8(&n) || n == 0 || n > MaxEpochs {
 		return ErrBadState
 	}
-	if _, err := identityX25519(local); err != nil {
-		return ErrBadState
-	}
-	if _, err := identityX25519(peer); err != nil {
-		return ErrBadState
-	}
+	// The identities are not decoded as curve points here (that costs more
+	// than the rest of a parse): a State is only ever used with a handshake
+	// whose identities were checked and must equal these bytes, and Encrypt
+	// and Decrypt do not use them.
 	out := &State{epochs: make([]*epoch, 0, n)}
 	copy(out.local[:], local)
 	copy(out.peer[:], peer)
@@ -248,9 +246,12 @@ func (e *epoch) parse(in *cryptobyte.String) bool {
 	p.hasSecret = f&sfPQSecret != 0
 	p.hasEK = f&sfPQEK != 0
 	p.hasCT = f&sfPQCT != 0
-	if p.hasSeed && !readArray(in, p.seed[:]) || p.hasSecret && !readArray(in, p.secret[:]) ||
-		p.hasEK && !readArray(in, p.ek[:]) || p.hasCT && !readArray(in, p.ct[:]) {
-		return false
+	if p.hasSeed || p.hasSecret || p.hasEK || p.hasCT {
+		b := p.mutable(nil)
+		if p.hasSeed && !readArray(in, b.seed[:]) || p.hasSecret && !readArray(in, b.secret[:]) ||
+			p.hasEK && !readArray(in, b.ek[:]) || p.hasCT && !readArray(in, b.ct[:]) {
+			return false
+		}
 	}
 	var zero [KeySize]byte
 	switch {
@@ -319,7 +320,7 @@ func (e *epoch) pqValid() bool {
 			int(p.next) >= pqEKChunks || !p.hasSeed && p.next != 0:
 			return false
 		}
-		return chunksZero(p.ct[:], p.have, pqCTChunks)
+		return !p.hasCT || chunksZero(p.buf.ct[:], p.have, pqCTChunks)
 	}
 	switch {
 	case e.sendMix, p.hasSeed,
@@ -331,7 +332,7 @@ func (e *epoch) pqValid() bool {
 		int(p.next) >= pqCTChunks || !p.hasCT && p.next != 0:
 		return false
 	}
-	return chunksZero(p.ek[:], p.have, pqEKChunks)
+	return !p.hasEK || chunksZero(p.buf.ek[:], p.have, pqEKChunks)
 }
 
 // chunksZero reports whether the chunks of buf not in have are all zero.

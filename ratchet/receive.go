@@ -41,7 +41,9 @@ func (s *State) Decrypt(now time.Time, message, ad []byte) ([]byte, error) {
 			}
 		}
 		// Commit over the old epoch, which overwrites its used chain key.
+		oldPQ := old.pq.buf
 		*old = w
+		replaced(oldPQ, &old.pq)
 		return pt, nil
 	}
 	return nil, ErrDecrypt
@@ -97,7 +99,7 @@ func (e *epoch) decrypt(w *epoch, now int64, m *wireMessage, ad []byte, others i
 				return nil, ErrDecrypt
 			}
 			*w = *e
-			if !w.pq.receive(w.initiator, &h) {
+			if !w.pq.receive(w.initiator, &h, &e.pq) {
 				return nil, w.reject(e, pt)
 			}
 			w.skipped = cloneSkipped(e.skipped)
@@ -131,7 +133,7 @@ func (e *epoch) decrypt(w *epoch, now int64, m *wireMessage, ad []byte, others i
 			if !ok {
 				return nil, w.discard(e, ErrDecrypt)
 			}
-			if !w.pq.receive(w.initiator, &h) {
+			if !w.pq.receive(w.initiator, &h, &e.pq) {
 				return nil, w.reject(e, pt)
 			}
 			w.ckr = next
@@ -170,14 +172,14 @@ func (e *epoch) decrypt(w *epoch, now int64, m *wireMessage, ad []byte, others i
 	}
 	var pq *[KeySize]byte
 	if mix {
-		pq = &w.pq.secret
+		pq = w.pq.secretKey()
 	}
 	w.dhr = h.DH
 	w.hasDHr = true
 	w.hkr = w.nhkr
 	w.rk, w.ckr, w.nhkr = kdfRK(&w.rk, &dh, pq)
 	if mix {
-		w.pq.mixed()
+		w.pq.mixed(&e.pq)
 	}
 	w.recvMix = mix
 	w.hasCKr = true
@@ -192,7 +194,7 @@ func (e *epoch) decrypt(w *epoch, now int64, m *wireMessage, ad []byte, others i
 	if !ok {
 		return nil, w.discard(e, ErrDecrypt)
 	}
-	if !w.pq.receive(w.initiator, &h) {
+	if !w.pq.receive(w.initiator, &h, &e.pq) {
 		return nil, w.reject(e, pt)
 	}
 	w.ckr = next
@@ -216,6 +218,7 @@ func (w *epoch) discard(e *epoch, err error) error {
 			clear(w.skipped[i].keys)
 		}
 	}
+	w.pq.abandon(&e.pq)
 	w.forget()
 	return err
 }

@@ -33,17 +33,23 @@ func (s *State) encrypt(rand io.Reader, plaintext, ad []byte, edit func(wire.Hea
 	}
 	e := s.epochs[0]
 	w := *e
-	defer w.forget() // the working copy's keys, whether committed or not
+	committed := false
+	defer func() {
+		if !committed {
+			w.pq.abandon(&e.pq)
+		}
+		w.forget() // the working copy's keys, whether committed or not
+	}()
 	if !w.sendPending && !w.hasDHs {
 		return nil, errCorrupt
 	}
 	if w.sendPending {
-		if err := w.sendStep(rand); err != nil {
+		if err := w.sendStep(rand, &e.pq); err != nil {
 			return nil, err
 		}
 	}
 	if !w.initiator {
-		if err := w.pq.answer(); err != nil {
+		if err := w.pq.answer(&e.pq); err != nil {
 			return nil, err
 		}
 	}
@@ -82,7 +88,10 @@ func (s *State) encrypt(rand io.Reader, plaintext, ad []byte, edit func(wire.Hea
 	wipe(bad)
 	w.cks = next
 	w.ns++
+	old := e.pq.buf
 	*e = w
+	replaced(old, &e.pq)
+	committed = true
 	return out, nil
 }
 
@@ -92,7 +101,7 @@ func (w *epoch) kdfSend() (next, mk [KeySize]byte) { return kdfCK(&w.cks) }
 // Encrypt after a new receiving chain (Decrypt has no randomness). On the
 // initiator's side it mixes in the secret of a completed post-quantum round
 // and starts the next round.
-func (w *epoch) sendStep(rand io.Reader) error {
+func (w *epoch) sendStep(rand io.Reader, orig *pqState) error {
 	var priv [KeySize]byte
 	defer wipe(priv[:])
 	if err := readSecret(rand, priv[:]); err != nil {
@@ -110,7 +119,7 @@ func (w *epoch) sendStep(rand io.Reader) error {
 	}
 	var pq *[KeySize]byte
 	if w.initiator && w.pq.hasSecret {
-		pq = &w.pq.secret
+		pq = w.pq.secretKey()
 	}
 	w.pn = w.ns
 	w.ns = 0
@@ -121,7 +130,7 @@ func (w *epoch) sendStep(rand io.Reader) error {
 	w.sendMix = pq != nil
 	w.sendPending = false
 	if w.initiator && (pq != nil || w.pq.round == 0) {
-		if err := w.pq.startRound(rand); err != nil {
+		if err := w.pq.startRound(rand, orig); err != nil {
 			return err
 		}
 	}
