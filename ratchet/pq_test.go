@@ -65,7 +65,7 @@ func TestPQBuffersWiped(t *testing.T) {
 	for messageKind(from, to) != kindDecaps {
 		from, to = pingPong(t, from, to, []byte("x"), now)
 	}
-	seedBuf := sa.epochs[0].pq.buf // the offer's seed
+	seedBuf := sa.epochs[0].pq.buf                     // the offer's seed
 	from, to = pingPong(t, from, to, []byte("x"), now) // the initiator decapsulates
 	if !zero(seedBuf) || !sa.epochs[0].pq.hasSecret {
 		t.Fatal("the offer's seed was not wiped after decapsulation")
