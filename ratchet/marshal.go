@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/ratchet/wire"
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -59,15 +60,28 @@ const (
 // MarshalBinary serialises the State (docs/PROTOCOL.md, "State
 // serialisation"). The result holds every secret of the session: the caller
 // encrypts it at rest and wipes it after use.
-func (s *State) MarshalBinary() ([]byte, error) {
+func (s *State) MarshalBinary() (b []byte, err error) {
 	if len(s.epochs) == 0 || len(s.epochs) > MaxEpochs {
 		return nil, errors.New("ratchet: cannot marshal an empty state")
 	}
-	return s.AppendBinary(make([]byte, 0, s.size()))
+	// Allocated inside erase.Do: the bytes are erased once the caller drops
+	// them.
+	erase.Do(func() { b, err = s.appendBinary(make([]byte, 0, s.size())) })
+	return b, err
 }
 
-// AppendBinary appends the serialised State to b, as MarshalBinary.
+// MarshalSize is the length of the State's serialisation, for a caller that
+// serialises into a buffer of its own with AppendBinary (a locked one, say).
+func (s *State) MarshalSize() int { return s.size() }
+
+// AppendBinary appends the serialised State to b, as MarshalBinary. With
+// room for MarshalSize more bytes, b is not reallocated, so the serialised
+// secrets land only in the caller's buffer.
 func (s *State) AppendBinary(b []byte) ([]byte, error) {
+	return s.appendBinary(b)
+}
+
+func (s *State) appendBinary(b []byte) ([]byte, error) {
 	if len(s.epochs) == 0 || len(s.epochs) > MaxEpochs {
 		return nil, errors.New("ratchet: cannot marshal an empty state")
 	}
@@ -165,7 +179,12 @@ func (e *epoch) appendBinary(b []byte) []byte {
 // every length, bound and invariant and never panics; on error s is
 // unchanged. A State of an earlier protocol version is refused with
 // ErrOldState.
-func (s *State) UnmarshalBinary(data []byte) error {
+func (s *State) UnmarshalBinary(data []byte) (err error) {
+	erase.Do(func() { err = s.unmarshal(data) })
+	return err
+}
+
+func (s *State) unmarshal(data []byte) error {
 	if IsOldState(data) {
 		return ErrOldState
 	}

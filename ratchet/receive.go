@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/ratchet/wire"
 )
 
@@ -12,7 +13,13 @@ import (
 // used. Decrypt works on a copy and commits only when the message
 // authenticates; on any error s is unchanged. A message decrypts at most
 // once: its message key is destroyed.
-func (s *State) Decrypt(now time.Time, message, ad []byte) ([]byte, error) {
+func (s *State) Decrypt(now time.Time, message, ad []byte) (pt []byte, err error) {
+	// Inside erase.Do: the plaintext too is erased once the caller drops it.
+	erase.Do(func() { pt, err = s.decrypt(now, message, ad) })
+	return pt, err
+}
+
+func (s *State) decrypt(now time.Time, message, ad []byte) ([]byte, error) {
 	m, ok := parseMessage(message)
 	if !ok {
 		return nil, ErrDecrypt

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/ratchet/wire"
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -20,13 +21,22 @@ func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
 }
 
 // encrypt is Encrypt; tests pass edit to forge headers a dishonest peer
-// could send.
-func (s *State) encrypt(rand io.Reader, plaintext, ad []byte, edit func(wire.Header) wire.Header) ([]byte, error) {
-	if len(s.epochs) == 0 {
-		return nil, errors.New("ratchet: empty state")
-	}
+// could send. The work runs inside erase.Do; the message is allocated
+// before, since it is not secret.
+func (s *State) encrypt(rand io.Reader, plaintext, ad []byte, edit func(wire.Header) wire.Header) (out []byte, err error) {
 	if len(plaintext) > MaxPlaintextSize {
 		return nil, errors.New("ratchet: plaintext too large")
+	}
+	out = make([]byte, 0, wire.Overhead+len(plaintext))
+	erase.Do(func() { out, err = s.seal(out, rand, plaintext, ad, edit) })
+	return out, err
+}
+
+// seal appends to out (with room for the whole message) the encryption of
+// plaintext.
+func (s *State) seal(out []byte, rand io.Reader, plaintext, ad []byte, edit func(wire.Header) wire.Header) ([]byte, error) {
+	if len(s.epochs) == 0 {
+		return nil, errors.New("ratchet: empty state")
 	}
 	if rand == nil {
 		return nil, errors.New("ratchet: nil random source")
@@ -63,8 +73,8 @@ func (s *State) encrypt(rand io.Reader, plaintext, ad []byte, edit func(wire.Hea
 	if edit != nil {
 		h = edit(h)
 	}
-	out := make([]byte, wire.PrefixSize+headerNonceSize, wire.Overhead+len(plaintext))
-	out[0] = Version
+	out = append(out[:0], Version)
+	out = out[:wire.PrefixSize+headerNonceSize]
 	prefix := out[:wire.PrefixSize]
 	nonce := out[wire.PrefixSize:]
 	if _, err := io.ReadFull(rand, nonce); err != nil {

@@ -4,6 +4,8 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+
+	"github.com/sottochat/sotto/internal/erase"
 )
 
 // ErrDecrypt is the one error of a message that does not decrypt: forged,
@@ -44,7 +46,12 @@ func (s *State) Local() ed25519.PublicKey { return append(ed25519.PublicKey(nil)
 func (s *State) Peer() ed25519.PublicKey { return append(ed25519.PublicKey(nil), s.peer[:]...) }
 
 // Clone returns a deep copy of s.
-func (s *State) Clone() *State {
+func (s *State) Clone() (c *State) {
+	erase.Do(func() { c = s.clone() })
+	return c
+}
+
+func (s *State) clone() *State {
 	c := &State{local: s.local, peer: s.peer, epochs: make([]*epoch, len(s.epochs))}
 	for i, e := range s.epochs {
 		c.epochs[i] = e.clone()
@@ -66,7 +73,7 @@ func (s *State) cloneOrNew(local, peer [PublicKeySize]byte) *State {
 	if s == nil {
 		return &State{local: local, peer: peer}
 	}
-	return s.Clone()
+	return s.clone()
 }
 
 // addEpoch adds e as the newest epoch and, past MaxEpochs, drops one: the
@@ -131,7 +138,12 @@ func (s *State) skippedCount() int {
 // (message keys used, chains advanced): st, _ := h.Finish(m4);
 // current.Adopt(st). The two States must be between the same identities;
 // from is not modified.
-func (s *State) Adopt(from *State) error {
+func (s *State) Adopt(from *State) (err error) {
+	erase.Do(func() { err = s.adopt(from) })
+	return err
+}
+
+func (s *State) adopt(from *State) error {
 	if from == nil || from.local != s.local || from.peer != s.peer {
 		return ErrStateMismatch
 	}
