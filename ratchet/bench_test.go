@@ -4,35 +4,53 @@ import (
 	"crypto/rand"
 	"fmt"
 	"math/bits"
+	"slices"
 	"testing"
 	"time"
 )
 
-// cpuMeter adds the CPU time of the timed parts of a benchmark and reports
-// it per operation as cpu-ns/op (see cpuTime).
-type cpuMeter struct {
-	total time.Duration
+// meter times each operation of a benchmark on its own and reports, beside
+// ns/op (the mean wall time), the fastest and the median operation
+// (min-ns/op, median-ns/op) and the CPU time per operation (cpu-ns/op, see
+// cpuTime). On a machine shared with other work the mean measures the queue
+// for a core as much as the code; the fastest operation ran without waiting.
+type meter struct {
 	start time.Duration
+	walls []time.Duration
 }
 
-func (m *cpuMeter) begin() { m.start = cpuTime() }
-func (m *cpuMeter) end()   { m.total += cpuTime() - m.start }
-func (m *cpuMeter) report(b *testing.B) {
-	if m.total > 0 {
-		b.ReportMetric(float64(m.total.Nanoseconds())/float64(b.N), "cpu-ns/op")
+func (m *meter) begin() { m.start = cpuTime() }
+
+// time runs f once and records how long it took.
+func (m *meter) time(f func()) {
+	t := time.Now()
+	f()
+	m.walls = append(m.walls, time.Since(t))
+}
+
+func (m *meter) report(b *testing.B) {
+	cpu := cpuTime() - m.start
+	n := len(m.walls)
+	if n == 0 {
+		return
+	}
+	slices.Sort(m.walls)
+	b.ReportMetric(float64(m.walls[0].Nanoseconds()), "min-ns/op")
+	b.ReportMetric(float64(m.walls[n/2].Nanoseconds()), "median-ns/op")
+	if cpu > 0 && m.start > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/op")
 	}
 }
 
 // BenchmarkHandshake is a full handshake, both sides (four messages).
 func BenchmarkHandshake(b *testing.B) {
 	x, y := newParty(b), newParty(b)
-	var cpu cpuMeter
-	cpu.begin()
+	var m meter
+	m.begin()
 	for b.Loop() {
-		handshake(b, x, y, nil, nil)
+		m.time(func() { handshake(b, x, y, nil, nil) })
 	}
-	cpu.end()
-	cpu.report(b)
+	m.report(b)
 }
 
 // BenchmarkHandshakeContinued is a handshake chained to an earlier epoch
@@ -40,13 +58,12 @@ func BenchmarkHandshake(b *testing.B) {
 func BenchmarkHandshakeContinued(b *testing.B) {
 	x, y := newParty(b), newParty(b)
 	sx, sy := handshake(b, x, y, nil, nil)
-	var cpu cpuMeter
-	cpu.begin()
+	var m meter
+	m.begin()
 	for b.Loop() {
-		handshake(b, x, y, sx, sy)
+		m.time(func() { handshake(b, x, y, sx, sy) })
 	}
-	cpu.end()
-	cpu.report(b)
+	m.report(b)
 }
 
 // pingPong sends one message from x to y and returns (y, x): the next
@@ -95,18 +112,16 @@ func benchmarkKind(b *testing.B, kind int) {
 	now := time.Now()
 	pt := make([]byte, 64)
 	from, to := sa, sb
-	var cpu cpuMeter
+	var m meter // no CPU time: it would include the untimed messages
 	for b.Loop() {
 		b.StopTimer()
 		for messageKind(from, to) != kind {
 			from, to = pingPong(b, from, to, pt, now)
 		}
 		b.StartTimer()
-		cpu.begin()
-		from, to = pingPong(b, from, to, pt, now)
-		cpu.end()
+		m.time(func() { from, to = pingPong(b, from, to, pt, now) })
 	}
-	cpu.report(b)
+	m.report(b)
 }
 
 // BenchmarkDHStep is one message that starts a new chain (a DH ratchet step
@@ -160,19 +175,20 @@ func BenchmarkSymmetricStep(b *testing.B) {
 			pt := make([]byte, 1024)
 			ad := []byte("ad")
 			b.SetBytes(int64(len(pt)))
-			var cpu cpuMeter
-			cpu.begin()
+			var m meter
+			m.begin()
 			for b.Loop() {
-				m, err := from.Encrypt(rand.Reader, pt, ad)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := to.Decrypt(now, m, ad); err != nil {
-					b.Fatal(err)
-				}
+				m.time(func() {
+					msg, err := from.Encrypt(rand.Reader, pt, ad)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := to.Decrypt(now, msg, ad); err != nil {
+						b.Fatal(err)
+					}
+				})
 			}
-			cpu.end()
-			cpu.report(b)
+			m.report(b)
 		})
 	}
 }
@@ -197,16 +213,17 @@ func BenchmarkMarshal(b *testing.B) {
 			buf, _ := sa.MarshalBinary()
 			b.SetBytes(int64(len(buf)))
 			var s State
-			var cpu cpuMeter
-			cpu.begin()
+			var m meter
+			m.begin()
 			for b.Loop() {
-				buf, _ = sa.AppendBinary(buf[:0])
-				if err := s.UnmarshalBinary(buf); err != nil {
-					b.Fatal(err)
-				}
+				m.time(func() {
+					buf, _ = sa.AppendBinary(buf[:0])
+					if err := s.UnmarshalBinary(buf); err != nil {
+						b.Fatal(err)
+					}
+				})
 			}
-			cpu.end()
-			cpu.report(b)
+			m.report(b)
 		})
 	}
 }
