@@ -200,13 +200,17 @@ func (s *State) unmarshal(data []byte) error {
 	// than the rest of a parse): a State is only ever used with a handshake
 	// whose identities were checked and must equal these bytes, and Encrypt
 	// and Decrypt do not use them.
-	out := &State{epochs: make([]*epoch, 0, n)}
+	// One allocation for the epochs (a State is parsed for every message
+	// by a caller that keeps it serialised) and one for their pointers.
+	block := make([]epoch, n)
+	out := State{epochs: make([]*epoch, 0, n)}
 	copy(out.local[:], local)
 	copy(out.peer[:], peer)
 	total := 0
-	for range n {
-		e, ok := parseEpoch(&in)
-		if !ok {
+	for i := range block {
+		e := &block[i]
+		if !e.parse(&in) {
+			e.wipe()
 			out.Wipe()
 			return ErrBadState
 		}
@@ -225,17 +229,8 @@ func (s *State) unmarshal(data []byte) error {
 		return ErrBadState
 	}
 	s.Wipe()
-	*s = *out
+	*s = out
 	return nil
-}
-
-func parseEpoch(in *cryptobyte.String) (*epoch, bool) {
-	e := new(epoch)
-	if !e.parse(in) {
-		e.wipe()
-		return nil, false
-	}
-	return e, true
 }
 
 func (e *epoch) parse(in *cryptobyte.String) bool {
