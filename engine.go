@@ -16,6 +16,7 @@ import (
 
 	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/record"
+	"github.com/sottochat/sotto/onion"
 	"github.com/sottochat/sotto/vault"
 )
 
@@ -324,7 +325,7 @@ func (e *Engine) newIdentityFromKeys(key, name string, open, ephemeral bool, see
 	}
 	id := &identity{
 		key: key, name: name, open: open, ephemeral: ephemeral,
-		pub: pub, onion: contactcode.OnionAddress(pub), keys: box, st: st,
+		pub: pub, onion: onion.AddressFromPublicKey(pub), keys: box, st: st,
 		contacts: map[string]*contact{}, byPub: map[string]*contact{}, requests: map[string]*request{},
 	}
 	copy(id.authPub[:], ap)

@@ -247,6 +247,31 @@ func (e *Engine) MarkRead(identity, contact string) error {
 	return err
 }
 
+// MarkShown implements headless.Engine: the messages named that are
+// Unshown stop being so and expire their timer after the fake's now.
+func (e *Engine) MarkShown(identity, contact string, ids ...sotto.MessageID) ([]sotto.Message, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, err := e.contact(identity, contact); err != nil {
+		return nil, err
+	}
+	e.record("shown %s %s %d", identity, contact, len(ids))
+	want := map[sotto.MessageID]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var started []sotto.Message
+	ms := e.messages[identity+"\x00"+contact]
+	for i := range ms {
+		if want[ms[i].ID] && ms[i].Unshown {
+			ms[i].Unshown = false
+			ms[i].ExpiresAt = e.now().Add(ms[i].Timer)
+			started = append(started, ms[i])
+		}
+	}
+	return started, nil
+}
+
 // Send implements headless.Engine: it stores the message as pending and
 // returns its new ID; it emits nothing (the test emits Sent/Delivered).
 func (e *Engine) Send(ctx context.Context, identity, contact, text string) (sotto.MessageID, error) {
@@ -354,3 +379,15 @@ func (e *Engine) PutContact(c sotto.ContactInfo) {
 	defer e.mu.Unlock()
 	e.contacts[c.Identity][c.Name] = c
 }
+
+// PutMessage appends a message to its conversation (m.Identity, m.Contact),
+// as if it had arrived earlier; it emits nothing.
+func (e *Engine) PutMessage(m sotto.Message) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := m.Identity + "\x00" + m.Contact
+	e.messages[k] = append(e.messages[k], m)
+}
+
+// Now is the fake's clock.
+func (e *Engine) Now() time.Time { return e.now() }
