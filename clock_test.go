@@ -217,6 +217,18 @@ func TestTimerChangesCrossed(t *testing.T) {
 			if superseded != 1 {
 				t.Fatalf("%d lines superseded, want 1 (on the side whose change won)", superseded)
 			}
+			// Who made each change, stored (alice's own line was written
+			// before her restart): headless's "by", the TUI's "you set".
+			for _, side := range []struct {
+				ms          []Message
+				mine, their time.Duration
+			}{{ma, time.Minute, time.Hour}, {mb, time.Hour, time.Minute}} {
+				for _, m := range side.ms {
+					if m.Kind == TimerMessage && (m.Timer == side.mine) != (m.By == Outgoing) || m.Kind == TimerMessage && (m.Timer == side.their) != (m.By == Incoming) {
+						t.Fatalf("the %v line says it was made by %v", m.Timer, m.By)
+					}
+				}
+			}
 			return
 		}
 		if time.Now().After(deadline) {

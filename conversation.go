@@ -83,6 +83,16 @@ func messageFromRecord(c *contact, r *record.Message) *Message {
 		seq: r.Seq,
 	}
 	copy(m.ID[:], r.ID)
+	switch {
+	case m.Dir != System:
+		m.By = m.Dir
+	case r.By == 1:
+		m.By = Outgoing
+	case r.By == 2:
+		m.By = Incoming
+	default:
+		m.By = System
+	}
 	if r.ExpiresAt != 0 {
 		m.ExpiresAt = time.Unix(r.ExpiresAt, 0)
 	}
@@ -97,6 +107,14 @@ func messageRecord(m *Message) *record.Message {
 	}
 	if !m.ExpiresAt.IsZero() {
 		r.ExpiresAt = m.ExpiresAt.Unix()
+	}
+	if m.Dir == System {
+		switch m.By {
+		case Outgoing:
+			r.By = 1
+		case Incoming:
+			r.By = 2
+		}
 	}
 	return r
 }
@@ -256,7 +274,7 @@ func (e *Engine) queueLocked(c *contact, kind MessageKind, text string, timer ti
 		Text: text, Timer: timer, At: at.Truncate(time.Second), State: Pending,
 	}
 	if kind == TimerMessage {
-		m.Dir = System
+		m.Dir = System // By stays Outgoing: this side's user made it
 	}
 	if kind == TextMessage && timer > 0 {
 		// The writer's clock starts now, delivered or not (§2.9).

@@ -36,7 +36,7 @@ func noticeText(n Notice, count int) string {
 // noticeLocked stores a notice in the conversation and emits it.
 func (e *Engine) noticeLocked(c *contact, n Notice, count int) error {
 	m := &Message{
-		ID: e.randomID(), Identity: c.id.name, Contact: c.rec.Petname, Dir: System, Kind: NoticeMessage,
+		ID: e.randomID(), Identity: c.id.name, Contact: c.rec.Petname, Dir: System, By: System, Kind: NoticeMessage,
 		Text: noticeText(n, count), At: e.cfg.now().Truncate(time.Second), Notice: n, Count: count,
 	}
 	if err := e.storeMessageLocked(c, m); err != nil {

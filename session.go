@@ -392,7 +392,7 @@ func (s *session) handleLocked(m *wire.Message) error {
 func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
 	now := e.cfg.now()
 	msg := &Message{
-		ID: MessageID(m.ID), Identity: c.id.name, Contact: c.rec.Petname, Dir: Incoming,
+		ID: MessageID(m.ID), Identity: c.id.name, Contact: c.rec.Petname, Dir: Incoming, By: Incoming,
 		Timer: time.Duration(m.Timer) * time.Second, At: peerTime(m.At, now),
 	}
 	switch m.Kind {

@@ -221,8 +221,8 @@ func encodeEvent(ev sotto.Event) (v any, ok bool) {
 		}
 		if m.Kind == sotto.TimerMessage {
 			by := "contact"
-			if m.Dir == sotto.Outgoing {
-				by = "me"
+			if m.By == sotto.Outgoing && m.Dir != sotto.Incoming {
+				by = "me" // the engine stores who made a change (Message.By)
 			}
 			return timerEvent{Event: "timer", Identity: m.Identity, Contact: m.Contact, Message: m.ID.String(),
 				Seconds: seconds(m.Timer), By: by, At: timestamp(m.At), ExpiresAt: expiry(m.ExpiresAt)}, true

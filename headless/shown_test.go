@@ -57,3 +57,20 @@ func TestNoticeAndExpiredFlags(t *testing.T) {
 		t.Fatalf("unread written for an undelivered expiry: %v", ev)
 	}
 }
+
+// Issue 18: a timer change the user made is "by":"me" (the engine's timer
+// lines are System lines; Message.By says who made them).
+func TestTimerChangeBy(t *testing.T) {
+	e := withAlice()
+	s := start(t, e)
+	for _, c := range []struct {
+		by   sotto.Direction
+		want string
+	}{{sotto.Outgoing, "me"}, {sotto.Incoming, "contact"}} {
+		e.Emit(sotto.MessageEvent{Message: sotto.Message{ID: sotto.MessageID{5}, Identity: "alice", Contact: "bob", Dir: sotto.System,
+			By: c.by, Kind: sotto.TimerMessage, Timer: time.Minute, At: e.Now()}})
+		ev := s.next()
+		want(t, ev, "event", "timer")
+		want(t, ev, "by", c.want)
+	}
+}

@@ -82,6 +82,7 @@ type Message struct {
 	// clock when they arrived).
 	Unshown    bool `json:"unshown,omitempty"`
 	Superseded bool `json:"superseded,omitempty"` // a timer change that never took effect
+	By         int  `json:"by,omitempty"`         // dir 2: who made it, 1 this side, 2 the contact (0: Sotto, or not recorded)
 	Notice     int  `json:"notice,omitempty"`     // kind 2: which notice (1..MaxNotice)
 	Count      int  `json:"count,omitempty"`      // kind 2: how many messages it is about
 }
@@ -213,7 +214,7 @@ func (r *Message) Validate() error {
 		return bad("message timer")
 	case r.Kind == 2 && (r.Dir != 2 || r.Notice < 1 || r.Notice > MaxNotice || r.Count < 0 || r.Count > 1<<20),
 		r.Kind != 2 && (r.Notice != 0 || r.Count != 0),
-		r.Superseded && r.Kind != 1:
+		r.Superseded && r.Kind != 1, r.By < 0 || r.By > 2 || r.By != 0 && r.Dir != 2:
 		return bad("message notice")
 	}
 	return nil

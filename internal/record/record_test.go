@@ -88,3 +88,19 @@ func TestClockAndNoticeFields(t *testing.T) {
 		t.Errorf("an outbox entry from before 1970 accepted (%v)", err)
 	}
 }
+
+func TestSystemLineAuthor(t *testing.T) {
+	const id = `"id":"AAAAAAAAAAAAAAAAAAAAAA=="`
+	var m Message
+	if err := Unmarshal([]byte(`{"v":1,"seq":1,`+id+`,"dir":2,"kind":1,"timer":60,"at":1,"by":1}`), &m); err != nil || m.By != 1 {
+		t.Fatalf("by 1: %v %d", err, m.By)
+	}
+	for _, s := range []string{
+		`{"v":1,"seq":1,` + id + `,"dir":2,"kind":1,"timer":60,"at":1,"by":3}`,
+		`{"v":1,"seq":1,` + id + `,"dir":1,"kind":0,"text":"x","at":1,"by":2}`,
+	} {
+		if err := Unmarshal([]byte(s), &m); !errors.Is(err, ErrBad) {
+			t.Errorf("%s accepted (%v)", s, err)
+		}
+	}
+}
