@@ -88,7 +88,7 @@ type Message struct {
 	Identity   string
 	Contact    string
 	Dir        Direction
-	By         Direction     // who made it: Outgoing (this side's user) or Incoming (the contact); for System lines too (a timer change), System for Sotto's own notices and for timer lines stored before this field
+	By         Direction // who made it: Outgoing (this side's user) or Incoming (the contact); for System lines too (a timer change), System for Sotto's own notices and for timer lines stored before this field
 	Kind       MessageKind
 	Text       string        // for TextMessage (untrusted if Dir is Incoming) and NoticeMessage
 	Timer      time.Duration // TextMessage: its disappearing timer; TimerMessage: the new timer (0 = off)

@@ -15,7 +15,7 @@ import (
 )
 
 // Engine is the part of *sotto.Engine the headless mode drives. cmd/sotto
-// passes the real engine; tests pass headlesstest.Engine.
+// passes the real engine; tests pass sottotest.Engine.
 type Engine interface {
 	Events() <-chan sotto.Event
 	TorStatus() sotto.TorStatus

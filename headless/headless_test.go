@@ -14,21 +14,21 @@ import (
 
 	"github.com/sottochat/sotto"
 	"github.com/sottochat/sotto/headless"
-	"github.com/sottochat/sotto/headless/headlesstest"
+	"github.com/sottochat/sotto/sottotest"
 )
 
-var _ headless.Engine = (*headlesstest.Engine)(nil)
+var _ headless.Engine = (*sottotest.Engine)(nil)
 
 // session runs headless.Run over pipes against a fake engine.
 type session struct {
 	t    *testing.T
-	e    *headlesstest.Engine
+	e    *sottotest.Engine
 	in   *io.PipeWriter
 	out  *bufio.Reader
 	done chan error
 }
 
-func start(t *testing.T, e *headlesstest.Engine) *session {
+func start(t *testing.T, e *sottotest.Engine) *session {
 	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
@@ -102,8 +102,8 @@ func want(t *testing.T, m map[string]any, key string, v any) {
 	}
 }
 
-func withAlice() *headlesstest.Engine {
-	e := headlesstest.New(16)
+func withAlice() *sottotest.Engine {
+	e := sottotest.New(nil)
 	e.AddIdentity(sotto.IdentityInfo{Name: "alice", Onion: strings.Repeat("a", 56)})
 	return e
 }
@@ -211,8 +211,8 @@ func TestContactFlow(t *testing.T) {
 	e := withAlice()
 	s := start(t, e)
 	r := s.call(`{"cmd":"card","identity":"alice"}`)
-	want(t, r, "contact_code", "sotto1-"+strings.Repeat("a", 56))
-	r = s.call(`{"cmd":"add_contact","identity":"alice","contact":"bob","code":"sotto1-` + strings.Repeat("b", 56) + `"}`)
+	want(t, r, "contact_code", sottotest.MakeCode("alice"))
+	r = s.call(`{"cmd":"add_contact","identity":"alice","contact":"bob","code":"` + sottotest.MakeCode("bob") + `"}`)
 	want(t, r, "event", "ok")
 	info := r["contact_info"].(map[string]any)
 	want(t, info, "name", "bob")
@@ -221,7 +221,7 @@ func TestContactFlow(t *testing.T) {
 		t.Fatalf("contacts %v", cs)
 	}
 	want(t, s.call(`{"cmd":"verify","identity":"alice","contact":"bob"}`), "event", "ok")
-	want(t, s.call(`{"cmd":"safety_code","identity":"alice","contact":"bob"}`), "safety_code", "12345 67890 12345 67890")
+	want(t, s.call(`{"cmd":"safety_code","identity":"alice","contact":"bob"}`), "safety_code", must(e.SafetyCode("alice", "bob")))
 	want(t, s.call(`{"cmd":"timer","identity":"alice","contact":"bob","seconds":30}`), "event", "ok")
 	r = s.call(`{"cmd":"timer","identity":"alice","contact":"bob","seconds":5}`)
 	want(t, r, "event", "error")
@@ -246,7 +246,7 @@ func TestContactFlow(t *testing.T) {
 func TestSendAndEvents(t *testing.T) {
 	e := withAlice()
 	s := start(t, e)
-	s.call(`{"cmd":"add_contact","identity":"alice","contact":"bob","code":"sotto1-` + strings.Repeat("b", 56) + `"}`)
+	s.call(`{"cmd":"add_contact","identity":"alice","contact":"bob","code":"` + sottotest.MakeCode("bob") + `"}`)
 	r := s.call(`{"cmd":"send","identity":"alice","contact":"bob","text":"hello \u001b[31m"}`)
 	want(t, r, "event", "ok")
 	id := fmt.Sprint(r["message"])
@@ -314,7 +314,7 @@ func TestSendAndEvents(t *testing.T) {
 func TestEventsFlowWhileCommandBlocks(t *testing.T) {
 	e := withAlice()
 	s := start(t, e)
-	s.call(`{"cmd":"add_contact","identity":"alice","contact":"bob","code":"sotto1-` + strings.Repeat("b", 56) + `"}`)
+	s.call(`{"cmd":"add_contact","identity":"alice","contact":"bob","code":"` + sottotest.MakeCode("bob") + `"}`)
 	release := e.BlockSend()
 	s.send(`{"cmd":"send","identity":"alice","contact":"bob","text":"slow","tag":"s"}`)
 	e.Emit(sotto.ContactEvent{Identity: "alice", Contact: "bob", Online: true})
@@ -327,8 +327,8 @@ func TestEventsFlowWhileCommandBlocks(t *testing.T) {
 
 func TestRequests(t *testing.T) {
 	e := withAlice()
-	e.AddRequest(sotto.Request{ID: "r1", Identity: "alice", Onion: strings.Repeat("c", 56), Text: "tip"})
-	e.AddRequest(sotto.Request{ID: "r2", Identity: "alice", Onion: strings.Repeat("d", 56)})
+	e.PutRequest(sotto.Request{ID: "r1", Identity: "alice", Onion: strings.Repeat("c", 56), Text: "tip"})
+	e.PutRequest(sotto.Request{ID: "r2", Identity: "alice", Onion: strings.Repeat("d", 56)})
 	s := start(t, e)
 	r := s.call(`{"cmd":"requests","identity":"alice"}`)
 	if rs := r["requests"].([]any); len(rs) != 2 {
@@ -357,7 +357,7 @@ func TestEngineCloseEndsRun(t *testing.T) {
 	e := withAlice()
 	s := start(t, e)
 	want(t, s.call(`{"cmd":"ping"}`), "event", "ok")
-	e.CloseEvents()
+	e.Close()
 	select {
 	case err := <-s.done:
 		if err == nil || !strings.Contains(err.Error(), "engine stopped") {
@@ -421,10 +421,10 @@ func TestNewIdentityAndErrorCodes(t *testing.T) {
 		want(t, r, "event", "error")
 		want(t, r, "code", c.code)
 	}
-	s.call(`{"cmd":"add_contact","identity":"alice","contact":"bob","code":"sotto1-` + strings.Repeat("b", 56) + `"}`)
+	s.call(`{"cmd":"add_contact","identity":"alice","contact":"bob","code":"` + sottotest.MakeCode("bob") + `"}`)
 	r = s.call(`{"cmd":"timer","identity":"alice","contact":"bob","seconds":5}`)
 	want(t, r, "code", "bad_timer")
-	if calls := e.Calls(); calls[0] != "NewIdentity drop true true" {
+	if calls := e.Calls(); calls[0] != "NewIdentity drop ephemeral=true open=true" {
 		t.Fatalf("calls %v", calls)
 	}
 }
@@ -479,4 +479,11 @@ func TestNoGoroutineLeak(t *testing.T) {
 		runtime.Gosched()
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -318,6 +318,10 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	if m.statusErr || m.status != "" {
 		m.status, m.statusErr = "", false
 	}
+	if k.Type == tea.KeyCtrlV && m.active().typing() {
+		m.setInfo(pasteHint)
+		return nil
+	}
 	if k.Type == tea.KeyRunes && m.page != pageCreate && m.page != pageUnlock {
 		// Typed or pasted text is cleaned like a peer's: a paste from a
 		// hostile page must not carry escape or bidi characters into the
@@ -329,6 +333,10 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	_, cmd := m.active().Update(k)
 	return cmd
 }
+
+// pasteHint answers ctrl+v in a text field: Sotto never reads the
+// clipboard itself (see noClipboard).
+const pasteHint = "Sotto does not read the clipboard: paste with your terminal (ctrl+shift+v, shift+insert or the middle button)"
 
 // lock drops every decrypted string from the model, clears the screen and
 // asks for the passphrase again.

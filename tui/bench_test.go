@@ -8,7 +8,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/sottochat/sotto"
-	"github.com/sottochat/sotto/tui/tuitest"
+	"github.com/sottochat/sotto/sottotest"
 )
 
 const benchMessages = 10000
@@ -31,7 +31,7 @@ func benchChat(b *testing.B) *harness {
 		if i%50 == 0 {
 			sb.WriteString("\x1b[31mwith escapes\x1b[0m\nand a second line")
 		}
-		m := sotto.Message{ID: tuitest.ID(uint64(10000 + i)), Identity: "alice", Contact: "bob", Dir: sotto.Direction(i % 2), Text: sb.String(),
+		m := sotto.Message{ID: sottotest.ID(uint64(10000 + i)), Identity: "alice", Contact: "bob", Dir: sotto.Direction(i % 2), Text: sb.String(),
 			At: t0.Add(time.Duration(i-benchMessages) * time.Minute), State: sotto.Delivered}
 		if i%3 == 0 {
 			m.ExpiresAt = t0.Add(time.Duration(i) * time.Second)
@@ -87,7 +87,7 @@ func BenchmarkIncoming(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		m := sotto.Message{ID: tuitest.ID(uint64(1<<40 + i)), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: fmt.Sprint("incoming ", i), At: t0}
+		m := sotto.Message{ID: sottotest.ID(uint64(1<<40 + i)), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: fmt.Sprint("incoming ", i), At: t0}
 		h.m.Update(eventMsg{sotto.MessageEvent{Message: m}})
 		_ = h.m.View()
 		i++

@@ -54,6 +54,7 @@ func newComposer(s *shared) textarea.Model {
 	ta.CharLimit = maxMessageRunes
 	ta.SetHeight(composerH)
 	ta.KeyMap.InsertNewline = s.keys.Newline
+	noClipboard(&ta.KeyMap.Paste)
 	ta.Cursor.SetMode(cursor.CursorStatic)
 	ta.FocusedStyle.CursorLine = s.st.Body
 	ta.FocusedStyle.Placeholder = s.st.Subtle
@@ -112,6 +113,9 @@ func (c *chatScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		c.msgs, c.loaded = msg.list, true
 		c.scroll = clamp(c.scroll, 0, max(len(c.msgs)-1, 0))
+		return c, c.showVisible()
+	case shownMsg:
+		return c, c.onShown(msg)
 	case contactsMsg:
 		c.s.updateContact(msg)
 	case sentMsg:
@@ -134,10 +138,10 @@ func (c *chatScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return c, nav(pageSettings)
 		case key.Matches(msg, k.PageUp):
 			c.scroll = min(c.scroll+max(c.listHeight()/2, 1), max(len(c.msgs)-1, 0))
-			return c, nil
+			return c, c.showVisible()
 		case key.Matches(msg, k.PageDown):
 			c.scroll = max(c.scroll-max(c.listHeight()/2, 1), 0)
-			return c, nil
+			return c, c.showVisible()
 		case key.Matches(msg, k.Send) && !msg.Alt && !msg.Paste:
 			text := strings.TrimSpace(c.ta.Value())
 			if text == "" {
@@ -170,7 +174,7 @@ func (c *chatScreen) onEvent(ev sotto.Event) tea.Cmd {
 		if c.scroll > 0 {
 			c.scroll++ // keep the view where the reader is
 		}
-		cmds := []tea.Cmd{markRead(c.s.eng, m.Identity, m.Contact)}
+		cmds := []tea.Cmd{markRead(c.s.eng, m.Identity, m.Contact), c.showVisible()}
 		if m.Kind == sotto.TimerMessage {
 			cmds = append(cmds, loadContacts(c.s.eng, c.s.identity))
 		}
@@ -338,7 +342,10 @@ func (c *chatScreen) meta(m *sotto.Message) string {
 		}
 	}
 	left := ""
-	if !m.ExpiresAt.IsZero() {
+	switch {
+	case m.Unshown:
+		left = st.Timer.Render("⏱" + shortDuration(m.Timer)) // its clock starts once shown
+	case !m.ExpiresAt.IsZero():
 		left = st.Timer.Render("⏱" + shortDuration(m.ExpiresAt.Sub(c.s.now)))
 	}
 	return state + " " + pad(left, metaWidth-3)
@@ -349,7 +356,15 @@ func (c *chatScreen) systemText(m *sotto.Message) string {
 	if m.Timer > 0 {
 		what = "set messages to disappear after " + longDuration(m.Timer)
 	}
-	switch m.Dir {
+	if m.Superseded {
+		// It never took effect: a later change was in force (§2.9).
+		what += " (not applied: a later change was already in force)"
+	}
+	by := m.Dir
+	if by == sotto.System && m.Kind == sotto.TimerMessage {
+		by = m.By // the engine's timer lines are System lines; By says who
+	}
+	switch by {
 	case sotto.Outgoing:
 		return "you " + what
 	case sotto.Incoming:

@@ -34,6 +34,9 @@
 //   - Typed and pasted text (outside the passphrase fields) is cleaned like a
 //     peer's before it reaches a field, so a paste cannot carry escape or
 //     bidi characters into the composer, a name or a code.
+//   - Sotto never reads the clipboard itself: the text fields' ctrl+v, which
+//     in bubbles runs xclip, xsel or wl-paste from PATH, is off. The
+//     terminal's own paste works.
 //
 // What Go cannot guarantee: message texts arrive from the engine as Go
 // strings, which cannot be wiped. Locking drops every reference the UI
@@ -45,7 +48,7 @@
 // The UI talks to the engine through [Engine], the methods of *sotto.Engine
 // it uses, and to the root package's functions through [Profile] (create,
 // open, check the passphrase, panic wipe, codes). [Run] wires both to the
-// root package; package tuitest has an in-memory engine for tests.
+// root package; package sottotest has an in-memory engine for tests.
 //
 // # Tests
 //

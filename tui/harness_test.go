@@ -17,7 +17,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 	"github.com/sottochat/sotto"
-	"github.com/sottochat/sotto/tui/tuitest"
+	"github.com/sottochat/sotto/sottotest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -29,18 +29,18 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-var _ Engine = (*tuitest.Engine)(nil)
+var _ Engine = (*sottotest.Engine)(nil)
 
 // t0 is the clock of every test.
 var t0 = time.Date(2026, 11, 22, 14, 30, 0, 0, time.UTC)
 
 var errWrongPassphrase = errors.New("sotto: wrong passphrase")
 
-// fakeProfile implements Profile over a tuitest.Engine. It keeps the
+// fakeProfile implements Profile over a sottotest.Engine. It keeps the
 // passphrase in plain memory: it is a test double.
 type fakeProfile struct {
 	mu       sync.Mutex
-	eng      *tuitest.Engine
+	eng      *sottotest.Engine
 	exists   bool
 	pass     []byte
 	handed   [][]byte // every slice the UI handed over, to check it was wiped
@@ -93,7 +93,7 @@ func (p *fakeProfile) CheckPassphrase(e Engine, pass []byte) error {
 }
 
 func (p *fakeProfile) NewIdentity(ctx context.Context, e Engine, name string, ephemeral, open bool) (sotto.IdentityInfo, error) {
-	return p.eng.NewIdentity(name, ephemeral, open)
+	return p.eng.NewIdentity(ctx, name, sotto.IdentityOptions{Ephemeral: ephemeral, Open: open})
 }
 
 func (p *fakeProfile) Panic(e Engine) error {
@@ -106,9 +106,9 @@ func (p *fakeProfile) Panic(e Engine) error {
 	return nil
 }
 
-func (p *fakeProfile) QRCode(text string) string { return tuitest.QRCode(text) }
+func (p *fakeProfile) QRCode(text string) string { return sottotest.QRCode(text) }
 func (p *fakeProfile) CheckCode(code string) error {
-	return tuitest.CheckCode(code)
+	return sotto.CheckCode(code)
 }
 
 const testPass = "correct horse battery staple"
@@ -120,7 +120,7 @@ type harness struct {
 	t    testing.TB
 	m    *Model
 	prof *fakeProfile
-	eng  *tuitest.Engine
+	eng  *sottotest.Engine
 	now  time.Time
 	quit bool
 	// titles are the window titles the UI asked for.
@@ -129,7 +129,7 @@ type harness struct {
 
 func newHarness(t testing.TB, exists bool) *harness {
 	t.Helper()
-	eng := tuitest.NewEngine(func() time.Time { return t0 })
+	eng := sottotest.New(func() time.Time { return t0 })
 	prof := &fakeProfile{eng: eng, exists: exists}
 	if exists {
 		prof.pass = []byte(testPass)
@@ -184,7 +184,8 @@ var namedKeys = map[string]tea.KeyType{
 	"backspace": tea.KeyBackspace, "space": tea.KeySpace, "f1": tea.KeyF1,
 	"ctrl+c": tea.KeyCtrlC, "ctrl+l": tea.KeyCtrlL, `ctrl+\`: tea.KeyCtrlBackslash,
 	"ctrl+o": tea.KeyCtrlO, "ctrl+t": tea.KeyCtrlT, "ctrl+u": tea.KeyCtrlU, "ctrl+y": tea.KeyCtrlY,
-	"ctrl+j": tea.KeyCtrlJ,
+	"ctrl+j": tea.KeyCtrlJ, "ctrl+v": tea.KeyCtrlV, "ctrl+s": tea.KeyCtrlS, "ctrl+a": tea.KeyCtrlA,
+	"home": tea.KeyHome, "end": tea.KeyEnd, "ctrl+home": tea.KeyCtrlHome, "ctrl+end": tea.KeyCtrlEnd,
 }
 
 // key presses named keys ("enter", "ctrl+l", "alt+enter") or single runes.
@@ -307,21 +308,21 @@ func unlocked(t *testing.T) *harness {
 	return h
 }
 
-func seed(e *tuitest.Engine) {
-	e.AddIdentity(sotto.IdentityInfo{Name: "alice", Onion: tuitest.FakeOnion("alice"), Online: true, Open: true})
-	e.AddIdentity(sotto.IdentityInfo{Name: "burner", Onion: tuitest.FakeOnion("burner"), Ephemeral: true})
-	e.PutContact(sotto.ContactInfo{Identity: "alice", Name: "bob", Onion: tuitest.FakeOnion("bob"), Online: true, Verified: true, Unread: 2, Timer: time.Hour, History: true})
-	e.PutContact(sotto.ContactInfo{Identity: "alice", Name: "carol", Onion: tuitest.FakeOnion("carol"), History: false})
-	e.PutRequest(sotto.Request{ID: "r1", Identity: "alice", Onion: tuitest.FakeOnion("stranger"), Text: "I have documents about the port authority.", At: t0.Add(-20 * time.Minute)})
-	e.PutRequest(sotto.Request{ID: "r2", Identity: "alice", Onion: tuitest.FakeOnion("spammer"), Text: "\x1b]0;owned\x07hi \x1b[2J\u202egnp.exe", At: t0.Add(-5 * time.Minute)})
+func seed(e *sottotest.Engine) {
+	e.AddIdentity(sotto.IdentityInfo{Name: "alice", Onion: sottotest.Onion("alice"), Online: true, Open: true})
+	e.AddIdentity(sotto.IdentityInfo{Name: "burner", Onion: sottotest.Onion("burner"), Ephemeral: true})
+	e.PutContact(sotto.ContactInfo{Identity: "alice", Name: "bob", Onion: sottotest.Onion("bob"), Online: true, Verified: true, Unread: 2, Timer: time.Hour, History: true})
+	e.PutContact(sotto.ContactInfo{Identity: "alice", Name: "carol", Onion: sottotest.Onion("carol"), History: false})
+	e.PutRequest(sotto.Request{ID: "r1", Identity: "alice", Onion: sottotest.Onion("stranger"), Text: "I have documents about the port authority.", At: t0.Add(-20 * time.Minute)})
+	e.PutRequest(sotto.Request{ID: "r2", Identity: "alice", Onion: sottotest.Onion("spammer"), Text: "\x1b]0;owned\x07hi \x1b[2J\u202egnp.exe", At: t0.Add(-5 * time.Minute)})
 	e.PutMessages(
-		sotto.Message{ID: tuitest.ID(1), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: "Are you there? I can talk now.", At: t0.Add(-30 * time.Minute)},
-		sotto.Message{ID: tuitest.ID(2), Identity: "alice", Contact: "bob", Dir: sotto.Outgoing, Text: "Yes. Use this channel only from now on.", At: t0.Add(-29 * time.Minute), State: sotto.Delivered},
-		sotto.Message{ID: tuitest.ID(3), Identity: "alice", Contact: "bob", Dir: sotto.Outgoing, Kind: sotto.TimerMessage, Timer: time.Hour, At: t0.Add(-28 * time.Minute)},
-		sotto.Message{ID: tuitest.ID(4), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: "Understood. The files are large; I will send the summary first. It is long enough to wrap onto a second line of the conversation view.", At: t0.Add(-10 * time.Minute), ExpiresAt: t0.Add(50 * time.Minute)},
-		sotto.Message{ID: tuitest.ID(5), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: "\x1b[31mRED\x1b[0m \x1b]0;pwned\x07title \x1b[2J\x1b[Hclear \u202eevil\u202c\nsecond line", At: t0.Add(-2 * time.Minute), ExpiresAt: t0.Add(58 * time.Minute)},
-		sotto.Message{ID: tuitest.ID(6), Identity: "alice", Contact: "bob", Dir: sotto.Outgoing, Text: "Got it.", At: t0.Add(-1 * time.Minute), State: sotto.Sent, ExpiresAt: t0.Add(59 * time.Minute)},
-		sotto.Message{ID: tuitest.ID(7), Identity: "alice", Contact: "bob", Dir: sotto.Outgoing, Text: "Sending the rest when you confirm.", At: t0, State: sotto.Pending, ExpiresAt: t0.Add(time.Hour)},
+		sotto.Message{ID: sottotest.ID(1), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: "Are you there? I can talk now.", At: t0.Add(-30 * time.Minute)},
+		sotto.Message{ID: sottotest.ID(2), Identity: "alice", Contact: "bob", Dir: sotto.Outgoing, Text: "Yes. Use this channel only from now on.", At: t0.Add(-29 * time.Minute), State: sotto.Delivered},
+		sotto.Message{ID: sottotest.ID(3), Identity: "alice", Contact: "bob", Dir: sotto.Outgoing, Kind: sotto.TimerMessage, Timer: time.Hour, At: t0.Add(-28 * time.Minute)},
+		sotto.Message{ID: sottotest.ID(4), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: "Understood. The files are large; I will send the summary first. It is long enough to wrap onto a second line of the conversation view.", At: t0.Add(-10 * time.Minute), ExpiresAt: t0.Add(50 * time.Minute)},
+		sotto.Message{ID: sottotest.ID(5), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: "\x1b[31mRED\x1b[0m \x1b]0;pwned\x07title \x1b[2J\x1b[Hclear \u202eevil\u202c\nsecond line", At: t0.Add(-2 * time.Minute), ExpiresAt: t0.Add(58 * time.Minute)},
+		sotto.Message{ID: sottotest.ID(6), Identity: "alice", Contact: "bob", Dir: sotto.Outgoing, Text: "Got it.", At: t0.Add(-1 * time.Minute), State: sotto.Sent, ExpiresAt: t0.Add(59 * time.Minute)},
+		sotto.Message{ID: sottotest.ID(7), Identity: "alice", Contact: "bob", Dir: sotto.Outgoing, Text: "Sending the rest when you confirm.", At: t0, State: sotto.Pending, ExpiresAt: t0.Add(time.Hour)},
 	)
 	e.SetSafetyCode("alice", "bob", "48213 99021 57310 08842 61177 35509")
 }

@@ -33,7 +33,7 @@ func (s *syncBuffer) String() string {
 // program runs on its own goroutines, so the test polls its output).
 func waitFor(t *testing.T, out *syncBuffer, from int, want string) int {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		s := out.String()
 		if i := strings.Index(s[from:], want); i >= 0 {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/sottochat/sotto"
-	"github.com/sottochat/sotto/tui/tuitest"
+	"github.com/sottochat/sotto/sottotest"
 )
 
 // Random key presses, pastes, ticks and engine events never crash the UI,
@@ -32,7 +32,7 @@ func TestRandomInput(t *testing.T) {
 			case n < 90:
 				h.tick(time.Duration(rng.IntN(120)) * time.Second)
 			case n < 95:
-				h.event(sotto.MessageEvent{Message: sotto.Message{ID: tuitest.ID(uint64(5000 + step)), Identity: "alice", Contact: "bob",
+				h.event(sotto.MessageEvent{Message: sotto.Message{ID: sottotest.ID(uint64(5000 + step)), Identity: "alice", Contact: "bob",
 					Dir: sotto.Incoming, Text: "\x1b[2Jevent", At: h.now, ExpiresAt: h.now.Add(time.Minute)}})
 			default:
 				h.event(sotto.TorEvent{Status: sotto.TorStatus{State: sotto.TorState(rng.IntN(4)), Percent: rng.IntN(120) - 10, Summary: "\x1b]0;x\x07s"}})

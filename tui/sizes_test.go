@@ -7,7 +7,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/sottochat/sotto"
-	"github.com/sottochat/sotto/tui/tuitest"
+	"github.com/sottochat/sotto/sottotest"
 )
 
 // Every screen fits the terminal at small, usual and large sizes: exactly
@@ -60,7 +60,7 @@ func checkFit(t *testing.T, name, view string, w, h int) {
 func TestHugeMessage(t *testing.T) {
 	h := unlocked(t)
 	big := strings.Repeat("word ", 100000)
-	h.eng.PutMessages(sotto.Message{ID: tuitest.ID(900), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: big, At: t0})
+	h.eng.PutMessages(sotto.Message{ID: sottotest.ID(900), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: big, At: t0})
 	h.key("enter", "enter")
 	h.wantView("more bytes not shown")
 	checkFit(t, "chat", h.view(), 80, 24)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sottochat/sotto"
 	"github.com/sottochat/sotto/headless"
+	"github.com/sottochat/sotto/mailbox"
 	"github.com/sottochat/sotto/onion"
 	"github.com/sottochat/sotto/tui"
 	"github.com/sottochat/sotto/vault"
@@ -237,9 +238,14 @@ func (a *app) doPanic() error {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%w (%s): nothing was wiped", sotto.ErrNoProfile, dir)
 	}
+	if mailbox.IsMailbox(dir) && mailboxPanicRunning(dir) {
+		fmt.Fprintln(a.stdout, "the running mailbox wiped its keys and stopped")
+	}
 	if err := sotto.Panic(dir); err != nil {
 		return err
 	}
+	os.Remove(filepath.Join(dir, mailbox.ControlSocket))
+	os.Remove(dir)
 	fmt.Fprintf(a.stdout, "wiped %s\n", dir)
 	return nil
 }

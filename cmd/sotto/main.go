@@ -38,6 +38,9 @@ type app struct {
 	onSignal func(os.Signal)
 	// engineLog receives the engine's debug log (headless --debug).
 	engineLog io.Writer
+	// mailboxCmd: a 'sotto mailbox' command runs (its errors get the
+	// mailbox's hints, mailbox.go).
+	mailboxCmd bool
 }
 
 // run executes one command line and returns the process exit code. All the
@@ -89,6 +92,8 @@ func (a *app) dispatch(args []string) error {
 		return a.cmdCheck(rest)
 	case "panic":
 		return a.cmdPanic(rest)
+	case "mailbox":
+		return a.cmdMailbox(rest)
 	case "version", "--version":
 		return a.cmdVersion(rest)
 	case "threatmodel":

@@ -24,6 +24,8 @@ Commands:
   contact accept IDENTITY REQUEST PETNAME
   contact reject IDENTITY REQUEST
   headless                      JSON lines on stdin/stdout, for scripts (docs/headless.md)
+  mailbox init|serve|code|status
+                                run a mailbox that keeps messages while you are offline
   net up DIR [--listen ADDR]    run a private Tor network in DIR
   net down DIR                  stop it
   check                         open the profile and check it is intact

@@ -15,7 +15,7 @@ import (
 	"github.com/sottochat/sotto"
 	"github.com/sottochat/sotto/fuzz/fuzzcheck"
 	"github.com/sottochat/sotto/headless"
-	"github.com/sottochat/sotto/headless/headlesstest"
+	"github.com/sottochat/sotto/sottotest"
 )
 
 // FuzzParseCommand checks that ParseCommand never panics, fails only with a
@@ -87,10 +87,10 @@ func FuzzOutputText(f *testing.F) {
 		if !utf8.ValidString(text) {
 			return // the engine's strings are valid UTF-8; JSON would replace invalid bytes
 		}
-		e := headlesstest.New(1)
+		e := sottotest.New(nil)
 		e.AddIdentity(sotto.IdentityInfo{Name: "a", Onion: text})
 		var out bytes.Buffer
-		if err := headless.Run(context.Background(), e, strings.NewReader(`{"cmd":"card","identity":"a"}`+"\n"), &out); err != nil {
+		if err := headless.Run(context.Background(), e, strings.NewReader(`{"cmd":"identities"}`+"\n"), &out); err != nil {
 			t.Fatal(err)
 		}
 		line := out.Bytes()
@@ -103,12 +103,14 @@ func FuzzOutputText(f *testing.F) {
 				t.Fatalf("raw %U in output %q", r, line)
 			}
 		}
-		var m map[string]any
+		var m struct {
+			Identities []struct{ Onion string }
+		}
 		if err := json.Unmarshal(line, &m); err != nil {
 			t.Fatalf("output is not JSON: %v: %q", err, line)
 		}
-		if m["contact_code"] != "sotto1-"+text {
-			t.Fatalf("decoded %q, want %q", m["contact_code"], "sotto1-"+text)
+		if len(m.Identities) != 1 || m.Identities[0].Onion != text {
+			t.Fatalf("decoded %+v, want one identity with onion %q", m, text)
 		}
 	})
 }

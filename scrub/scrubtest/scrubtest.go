@@ -1,0 +1,68 @@
+// Package scrubtest makes files with metadata for tests of package scrub
+// and of the file transfers that use it.
+package scrubtest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/png"
+)
+
+// PDF returns a small, valid one-page PDF whose document information
+// dictionary names author as its Author.
+func PDF(author string) []byte {
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+		"<< /Length 37 >>\nstream\nBT /F1 24 Tf 20 100 Td (Hello) Tj ET\nendstream",
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+		fmt.Sprintf("<< /Author (%s) /Creator (Writer) /Producer (Office 7) /Title (Report) >>", author),
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.4\n")
+	offs := make([]int, len(objs))
+	for i, o := range objs {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, len(objs), xref)
+	return b.Bytes()
+}
+
+// Image is a w×h image with varied pixels.
+func Image(w, h int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Set(x, y, color.NRGBA{uint8(x * 3), uint8(y * 5), uint8(x ^ y), uint8(128 + x)})
+		}
+	}
+	return img
+}
+
+// BombPNG is a valid PNG of a few hundred bytes whose header declares
+// w×h pixels (a decompression bomb's header; the data is one tiny row).
+func BombPNG(w, h uint32) []byte {
+	var b bytes.Buffer
+	png.Encode(&b, image.NewGray(image.Rect(0, 0, 1, 1)))
+	raw := b.Bytes()
+	SetPNGSize(raw, w, h)
+	return raw
+}
+
+// SetPNGSize rewrites the dimensions in a PNG's IHDR (and its CRC).
+func SetPNGSize(p []byte, w, h uint32) {
+	binary.BigEndian.PutUint32(p[16:], w)
+	binary.BigEndian.PutUint32(p[20:], h)
+	binary.BigEndian.PutUint32(p[29:], crc32.ChecksumIEEE(p[12:29]))
+}
