@@ -26,24 +26,22 @@ func markShown(e Engine, identity, contact string, ids []sotto.MessageID) tea.Cm
 	}
 }
 
-// visibleUnshown lists the unshown received texts in the rows the
-// conversation shows now: the same selection as visibleLines.
+// visibleUnshown lists the unshown received texts with at least one row in
+// the view: the same selection as window.
 func (c *chatScreen) visibleUnshown() []sotto.MessageID {
 	var ids []sotto.MessageID
-	h, n, skip, now := c.listHeight(), 0, c.scroll, c.s.now
-	for i := len(c.msgs) - 1; i >= 0 && n < h; i-- {
+	h, bottom := c.listHeight(), 0
+	for i := len(c.msgs) - 1; i >= 0 && bottom < c.scroll+h; i-- {
 		m := &c.msgs[i]
-		if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
+		n := c.height(m)
+		if n == 0 {
 			continue
 		}
-		if skip > 0 {
-			skip--
-			continue
-		}
-		n += len(c.renderMessage(m, c.w))
-		if m.Unshown && m.Dir == sotto.Incoming {
+		top := bottom + n
+		if top > c.scroll && m.Unshown && m.Dir == sotto.Incoming {
 			ids = append(ids, m.ID)
 		}
+		bottom = top
 	}
 	return ids
 }
