@@ -10,6 +10,7 @@ import (
 
 	"github.com/sottochat/sotto/internal/record"
 	"github.com/sottochat/sotto/onion"
+	"github.com/sottochat/sotto/ratchet"
 )
 
 // contact is one contact of an identity with its conversation. All fields
@@ -118,7 +119,11 @@ func (e *Engine) loadContacts(id *identity) error {
 		}
 		c.pub = ed25519.PublicKey(c.rec.ID)
 		c.onion = onion.AddressFromPublicKey(c.pub)
-		if st, err := id.st.Get(kindRatchet, k); err == nil {
+		if st, err := id.st.Get(kindRatchet, k); err == nil && ratchet.IsOldState(st) {
+			if err := e.dropOldStateLocked(c, st); err != nil {
+				return err
+			}
+		} else if err == nil {
 			if c.ratchet, err = e.cfg.newSecret(st); err != nil {
 				return err
 			}
@@ -461,6 +466,7 @@ func (e *Engine) deleteContactDataLocked(c *contact) error {
 	keep(st.DropLog(c.logOut()))
 	keep(st.DropLog(c.logSeen()))
 	keep(st.DropLog(c.logShown()))
+	keep(e.deleteFilesLocked(c))
 	keep(c.id.st.Delete(kindRatchet, c.key))
 	keep(c.id.st.Delete(kindContact, c.key))
 	e.expiry.removeContact(c)

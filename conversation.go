@@ -142,6 +142,21 @@ func (e *Engine) storeMessageLocked(c *contact, m *Message) error {
 	return nil
 }
 
+// rewriteMessageLocked stores a changed message (remove, then append).
+// A crash between the two loses the message from the vault: the clocks of
+// texts do not use it (MarkShown appends to the shown log instead).
+func (e *Engine) rewriteMessageLocked(c *contact, m *Message) error {
+	b, err := record.Marshal(messageRecord(m))
+	if err != nil {
+		return err
+	}
+	st := e.msgStore(c)
+	if err := st.Remove(c.logMsgs(), hexID(m.ID)); err != nil {
+		return err
+	}
+	return st.Append(c.logMsgs(), hexID(m.ID), b)
+}
+
 // Messages returns the conversation with a contact, oldest first.
 func (e *Engine) Messages(identity, contact string) ([]Message, error) {
 	e.mu.Lock()
@@ -623,6 +638,7 @@ func (e *Engine) removeExpiredLocked(x expiring) error {
 	}
 	e.ev.dropMessage(id)
 	e.ev.emit(ExpiredEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id, Unread: x.unread, Undelivered: x.undelivered})
+	e.fileExpiredLocked(c, id)
 	return nil
 }
 

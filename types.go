@@ -71,9 +71,13 @@ const (
 type MessageKind int
 
 const (
-	TextMessage   MessageKind = iota // a text written by a person
-	TimerMessage                     // a change of the disappearing timer
-	NoticeMessage                    // a line Sotto writes itself (Dir System): Notice says which, Text says it in words
+	TextMessage  MessageKind = iota // a text written by a person
+	TimerMessage                    // a change of the disappearing timer
+	// 2 is FileMessage (files.go).
+
+	// NoticeMessage is a line Sotto writes itself (Dir System): Notice says
+	// which, Text says it in words.
+	NoticeMessage MessageKind = 3
 )
 
 // Message is one line of a conversation.

@@ -215,6 +215,9 @@ func encodeEvent(ev sotto.Event) (v any, ok bool) {
 			Unread: ev.Unread, Undelivered: ev.Undelivered}, true
 	case sotto.MessageEvent:
 		m := ev.Message
+		if m.Kind == sotto.FileMessage {
+			return nil, false // file_offer says it
+		}
 		if m.Kind == sotto.NoticeMessage {
 			return noticeEvent{Event: "notice", Identity: m.Identity, Contact: m.Contact, Message: m.ID.String(),
 				Notice: noticeName(m.Notice), Count: m.Count, Text: m.Text, At: timestamp(m.At)}, true
@@ -239,7 +242,7 @@ func encodeEvent(ev sotto.Event) (v any, ok bool) {
 		}
 		return errorEvent{Event: "error", Error: msg, Code: errorCode(ev.Err)}, true
 	}
-	return nil, false
+	return encodeFileEvent(ev)
 }
 
 func torState(s sotto.TorState) string {
@@ -289,6 +292,8 @@ func toMessage(m sotto.Message) messageJSON {
 		out.Direction = "system"
 	}
 	switch m.Kind {
+	case sotto.FileMessage:
+		out.Kind = "file" // Text is its name; "files" lists its state
 	case sotto.TimerMessage:
 		out.Kind = "timer"
 		s := seconds(m.Timer)

@@ -60,6 +60,9 @@ func (a *app) classify(err error) classified {
 	case errors.Is(err, context.Canceled):
 		return classified{exitInterrupted, nil}
 	}
+	if c, ok := a.classifyFile(err); ok {
+		return c
+	}
 	if c, ok := a.classifyMailbox(err); ok {
 		return c
 	}

@@ -86,6 +86,8 @@ func (a *app) dispatch(args []string) error {
 		return a.cmdContact(rest)
 	case "headless":
 		return a.cmdHeadless(rest)
+	case "file", "files":
+		return a.cmdFile(rest)
 	case "net":
 		return a.cmdNet(rest)
 	case "check":

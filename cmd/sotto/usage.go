@@ -23,6 +23,10 @@ Commands:
   contact requests IDENTITY     contact requests to an open identity
   contact accept IDENTITY REQUEST PETNAME
   contact reject IDENTITY REQUEST
+  file send IDENTITY CONTACT PATH
+                                send a file, its metadata removed ('sotto file --help')
+  file list|accept|reject|cancel|save|limits
+                                the files of a conversation, and the size limits
   headless                      JSON lines on stdin/stdout, for scripts (docs/headless.md)
   mailbox init|serve|code|status
                                 run a mailbox that keeps messages while you are offline

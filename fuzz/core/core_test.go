@@ -29,6 +29,13 @@ func seedMessages() [][]byte {
 		{Kind: wire.KindClose, Status: wire.ClosePending},
 		{Kind: wire.KindKeepalive},
 		{Kind: wire.KindHello, Status: wire.HelloContact},
+		{Kind: wire.KindFileOffer, ID: id, At: 7, Timer: 60, Size: 1 << 20, Hash: [32]byte{9}, Name: "report.pdf"},
+		{Kind: wire.KindFileAccept, ID: id, Offset: 1 << 20},
+		{Kind: wire.KindFileReject, ID: id, Status: wire.RejectTooLarge},
+		{Kind: wire.KindFileChunk, ID: id, Offset: 29696, Data: []byte("chunk")},
+		{Kind: wire.KindFileAck, ID: id, Offset: 2 << 20},
+		{Kind: wire.KindFileDone, ID: id},
+		{Kind: wire.KindFileCancel, ID: id, Status: wire.CancelUser},
 	}
 	var out [][]byte
 	for _, m := range ms {
@@ -194,7 +201,7 @@ func FuzzRecord(f *testing.F) {
 	}{
 		{1, `{"v":1,"petname":"bob","id":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","auth":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","verified":true,"safety_v":2,"timer_at":1700000000,"timer_id":"AAAAAAAAAAAAAAAAAAAAAA=="}`},
 		{2, `{"v":1,"seq":4,"id":"AAAAAAAAAAAAAAAAAAAAAA==","dir":1,"kind":0,"text":"hi","timer":30,"at":1700000000,"exp":1700086431,"unshown":true}`},
-		{2, `{"v":1,"seq":5,"id":"AAAAAAAAAAAAAAAAAAAAAA==","dir":2,"kind":2,"text":"2 messages expired","at":1700000000,"notice":1,"count":2}`},
+		{2, `{"v":1,"seq":5,"id":"AAAAAAAAAAAAAAAAAAAAAA==","dir":2,"kind":3,"text":"2 messages expired","at":1700000000,"notice":1,"count":2}`},
 		{2, `{"v":1,"seq":6,"id":"AAAAAAAAAAAAAAAAAAAAAA==","dir":2,"kind":1,"timer":60,"at":1700000000,"superseded":true}`},
 		{5, `{"v":1,"exp":1700000030}`},
 	} {

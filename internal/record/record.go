@@ -71,7 +71,7 @@ type Message struct {
 	Seq       uint64 `json:"seq"`
 	ID        []byte `json:"id"`
 	Dir       int    `json:"dir"`  // 0 outgoing, 1 incoming, 2 system
-	Kind      int    `json:"kind"` // 0 text, 1 timer, 2 notice
+	Kind      int    `json:"kind"` // 0 text, 1 timer, 2 file (Text is its name), 3 notice
 	Text      string `json:"text,omitempty"`
 	Timer     int64  `json:"timer,omitempty"`
 	At        int64  `json:"at"`
@@ -83,11 +83,11 @@ type Message struct {
 	Unshown    bool `json:"unshown,omitempty"`
 	Superseded bool `json:"superseded,omitempty"` // a timer change that never took effect
 	By         int  `json:"by,omitempty"`         // dir 2: who made it, 1 this side, 2 the contact (0: Sotto, or not recorded)
-	Notice     int  `json:"notice,omitempty"`     // kind 2: which notice (1..MaxNotice)
-	Count      int  `json:"count,omitempty"`      // kind 2: how many messages it is about
+	Notice     int  `json:"notice,omitempty"`     // kind 3: which notice (1..MaxNotice)
+	Count      int  `json:"count,omitempty"`      // kind 3: how many messages it is about
 }
 
-// MaxNotice is the largest notice number of a Message of kind 2.
+// MaxNotice is the largest notice number of a Message of kind 3.
 const MaxNotice = 3
 
 // Outbox is a message waiting for its acknowledgement.
@@ -206,14 +206,14 @@ func (r *Message) Validate() error {
 		return bad("message version")
 	case len(r.ID) != IDLen:
 		return bad("message id")
-	case r.Dir < 0 || r.Dir > 2 || r.Kind < 0 || r.Kind > 2 || r.State < 0 || r.State > 2:
+	case r.Dir < 0 || r.Dir > 2 || r.Kind < 0 || r.Kind > 3 || r.State < 0 || r.State > 2:
 		return bad("message kind")
 	case len(r.Text) > MaxText || !utf8.ValidString(r.Text):
 		return bad("message text")
 	case !ValidTimer(r.Timer) || r.ExpiresAt < 0 || r.Unshown && (r.Dir != 1 || r.Kind != 0 || r.ExpiresAt == 0):
 		return bad("message timer")
-	case r.Kind == 2 && (r.Dir != 2 || r.Notice < 1 || r.Notice > MaxNotice || r.Count < 0 || r.Count > 1<<20),
-		r.Kind != 2 && (r.Notice != 0 || r.Count != 0),
+	case r.Kind == 3 && (r.Dir != 2 || r.Notice < 1 || r.Notice > MaxNotice || r.Count < 0 || r.Count > 1<<20),
+		r.Kind != 3 && (r.Notice != 0 || r.Count != 0),
 		r.Superseded && r.Kind != 1, r.By < 0 || r.By > 2 || r.By != 0 && r.Dir != 2:
 		return bad("message notice")
 	}

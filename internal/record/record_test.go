@@ -48,19 +48,20 @@ func TestClockAndNoticeFields(t *testing.T) {
 	const id = `"id":"AAAAAAAAAAAAAAAAAAAAAA=="`
 	good := []string{
 		`{"v":1,"seq":1,` + id + `,"dir":1,"kind":0,"text":"hi","timer":30,"at":1,"exp":86431,"unshown":true}`,
-		`{"v":1,"seq":1,` + id + `,"dir":2,"kind":2,"text":"gone","at":1,"notice":1,"count":2}`,
-		`{"v":1,"seq":1,` + id + `,"dir":2,"kind":2,"text":"verify","at":1,"notice":3}`,
+		`{"v":1,"seq":1,` + id + `,"dir":2,"kind":3,"text":"gone","at":1,"notice":1,"count":2}`,
+		`{"v":1,"seq":1,` + id + `,"dir":2,"kind":3,"text":"verify","at":1,"notice":3}`,
 		`{"v":1,"seq":1,` + id + `,"dir":2,"kind":1,"timer":60,"at":1,"superseded":true}`,
 	}
 	bad := map[string]string{
 		"unshown outgoing":      `{"v":1,"seq":1,` + id + `,"dir":0,"kind":0,"text":"hi","timer":30,"at":1,"exp":9,"unshown":true}`,
 		"unshown without bound": `{"v":1,"seq":1,` + id + `,"dir":1,"kind":0,"text":"hi","timer":30,"at":1,"unshown":true}`,
-		"notice unknown":        `{"v":1,"seq":1,` + id + `,"dir":2,"kind":2,"at":1,"notice":9}`,
-		"notice not system":     `{"v":1,"seq":1,` + id + `,"dir":1,"kind":2,"at":1,"notice":1}`,
+		"notice unknown":        `{"v":1,"seq":1,` + id + `,"dir":2,"kind":3,"at":1,"notice":9}`,
+		"notice not system":     `{"v":1,"seq":1,` + id + `,"dir":1,"kind":3,"at":1,"notice":1}`,
 		"notice on a text":      `{"v":1,"seq":1,` + id + `,"dir":1,"kind":0,"text":"hi","at":1,"notice":1}`,
-		"negative count":        `{"v":1,"seq":1,` + id + `,"dir":2,"kind":2,"at":1,"notice":1,"count":-1}`,
+		"negative count":        `{"v":1,"seq":1,` + id + `,"dir":2,"kind":3,"at":1,"notice":1,"count":-1}`,
 		"superseded text":       `{"v":1,"seq":1,` + id + `,"dir":1,"kind":0,"text":"hi","at":1,"superseded":true}`,
-		"kind 3":                `{"v":1,"seq":1,` + id + `,"dir":2,"kind":3,"at":1}`,
+		"kind 4":                `{"v":1,"seq":1,` + id + `,"dir":2,"kind":4,"at":1}`,
+		"notice on a file":      `{"v":1,"seq":1,` + id + `,"dir":1,"kind":2,"text":"a.pdf","at":1,"notice":1}`,
 	}
 	for _, s := range good {
 		var m Message
