@@ -15,6 +15,7 @@ import (
 
 	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/record"
+	"github.com/sottochat/sotto/onion"
 	"github.com/sottochat/sotto/vault"
 )
 
@@ -325,7 +326,7 @@ func (e *Engine) newIdentityFromKeys(key, name string, open, ephemeral bool, see
 	}
 	id := &identity{
 		key: key, name: name, open: open, ephemeral: ephemeral,
-		pub: pub, onion: contactcode.OnionAddress(pub), keys: box, st: st,
+		pub: pub, onion: onion.AddressFromPublicKey(pub), keys: box, st: st,
 		contacts: map[string]*contact{}, byPub: map[string]*contact{}, requests: map[string]*request{},
 	}
 	id.authPub = ap

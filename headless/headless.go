@@ -30,6 +30,7 @@ type Engine interface {
 	Verify(identity, contact string) error
 	Messages(identity, contact string) ([]sotto.Message, error)
 	MarkRead(identity, contact string) error
+	MarkShown(identity, contact string, ids ...sotto.MessageID) ([]sotto.Message, error)
 	Send(ctx context.Context, identity, contact, text string) (sotto.MessageID, error)
 	SetTimer(ctx context.Context, identity, contact string, d time.Duration) error
 	SetHistory(identity, contact string, keep bool) error
@@ -62,7 +63,7 @@ func Run(ctx context.Context, e Engine, in io.Reader, out io.Writer) error {
 
 	// One goroutine pumps engine events to out; Run waits for it.
 	pumpDone := make(chan error, 1)
-	go func() { pumpDone <- pump(ctx, e.Events(), w) }()
+	go func() { pumpDone <- pump(ctx, e, e.Events(), w) }()
 
 	// One goroutine reads lines; it hands each over and waits to be asked for
 	// the next, so it never reads ahead of the command being run.
@@ -165,7 +166,7 @@ func readLines(in io.Reader, lines chan<- lineResult, next <-chan struct{}, done
 }
 
 // pump writes engine events until ctx is done or the channel closes.
-func pump(ctx context.Context, events <-chan sotto.Event, w *writer) error {
+func pump(ctx context.Context, e Engine, events <-chan sotto.Event, w *writer) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -174,7 +175,7 @@ func pump(ctx context.Context, events <-chan sotto.Event, w *writer) error {
 			if !ok {
 				return errors.New("headless: the engine stopped")
 			}
-			if v, ok := encodeEvent(ev); ok {
+			if v, ok := encodeEvent(shown(e, ev)); ok {
 				if err := w.write(v); err != nil {
 					return err
 				}
@@ -288,6 +289,7 @@ func execute(ctx context.Context, e Engine, c Command) (reply, error) {
 		if err != nil {
 			return r, err
 		}
+		ms = shownList(e, c.Identity, c.Contact, ms)
 		list := []messageJSON{}
 		for _, m := range ms {
 			list = append(list, toMessage(m))

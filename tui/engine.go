@@ -27,6 +27,9 @@ type Engine interface {
 	Verify(identity, contact string) error
 	Messages(identity, contact string) ([]sotto.Message, error)
 	MarkRead(identity, contact string) error
+	// MarkShown starts the disappearing clocks of received texts; the UI
+	// calls it only for texts really on screen (see shown.go).
+	MarkShown(identity, contact string, ids ...sotto.MessageID) ([]sotto.Message, error)
 	Send(ctx context.Context, identity, contact, text string) (sotto.MessageID, error)
 	SetTimer(ctx context.Context, identity, contact string, d time.Duration) error
 	SetHistory(identity, contact string, keep bool) error
