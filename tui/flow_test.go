@@ -74,8 +74,8 @@ func TestFlowUnlock(t *testing.T) {
 	h.wantView("wrong passphrase")
 	h.typ(testPass)
 	h.key("enter")
-	h.wantPage(pageIdentities)
-	h.wantView("alice")
+	h.wantPage(pageConversations)
+	h.wantView("bob · alice")
 	h.wantHandedWiped()
 	if u := h.m.screens[pageUnlock].(*unlockScreen); u.field.Len() != 0 {
 		t.Fatal("the unlock screen kept the passphrase")
@@ -187,7 +187,7 @@ func TestFlowIncomingMessages(t *testing.T) {
 	other := sotto.Message{ID: sottotest.ID(101), Identity: "alice", Contact: "carol", Dir: sotto.Incoming, Text: "secret from carol", At: t0}
 	h.eng.PutMessages(other)
 	h.event(sotto.MessageEvent{Message: other})
-	h.wantView("new message from carol (alice)")
+	h.wantView("new message from carol to alice")
 	h.wantNoView("secret from carol")
 }
 
@@ -376,7 +376,9 @@ func TestFlowIdleLock(t *testing.T) {
 	h.wantView("wrong passphrase")
 	h.typ(testPass)
 	h.key("enter")
-	h.wantPage(pageIdentities)
+	h.wantPage(pageChat) // where the person was
+	h.wantView("Are you there?")
+	h.wantNoView("draft not sent") // typed text went with the lock, as the lock screen says
 	if h.m.locked {
 		t.Fatal("still locked")
 	}
@@ -422,7 +424,7 @@ func TestFlowLockKey(t *testing.T) {
 	h2.typ(testPass)
 	h2.key("enter")
 	h2.tick(24 * time.Hour)
-	h2.wantPage(pageIdentities)
+	h2.wantPage(pageConversations)
 }
 
 func TestFlowPanic(t *testing.T) {
@@ -646,8 +648,13 @@ func TestFlowHelp(t *testing.T) {
 	}
 	h.key("f1")
 	h.wantView("Everywhere")
+	h.wantView("delivered: on their device")
 	for _, g := range h.m.s.keys.All() {
 		for _, b := range g {
+			if b.Help() == h.m.s.keys.Panic.Help() {
+				h.wantView("PANIC, then type wipe")
+				continue
+			}
 			h.wantView(b.Help().Desc)
 		}
 	}
@@ -738,4 +745,73 @@ func TestFlowPasteCleaned(t *testing.T) {
 	h.paste("a\x1b[31mb\x1b]0;t\x07c\u202ed")
 	h.key("enter")
 	h.wantCall(`Send alice bob "abcd"`)
+}
+
+// One list of every conversation, newest first, one key from anywhere
+// (even from the composer, where letters are text).
+func TestFlowConversations(t *testing.T) {
+	h := unlocked(t)
+	seedMore(h.eng)
+	h.key("enter", "enter") // alice › bob
+	h.typ("draft")
+	h.key("ctrl+g")
+	h.wantPage(pageConversations)
+	v := h.view()
+	if !(strings.Index(v, "bob · alice") < strings.Index(v, "source · burner") &&
+		strings.Index(v, "source · burner") < strings.Index(v, "editor · burner") &&
+		strings.Index(v, "editor · burner") < strings.Index(v, "carol · alice")) {
+		t.Fatalf("not newest first:\n%s", v)
+	}
+	h.wantView("3 new")
+	// A new message moves its conversation to the top; the cursor stays
+	// on the conversation it was on.
+	h.tick(time.Minute)
+	m := sotto.Message{ID: sottotest.ID(60), Identity: "alice", Contact: "carol", Dir: sotto.Incoming, Text: "now", At: t0.Add(time.Second)}
+	h.eng.PutMessages(m)
+	h.event(sotto.MessageEvent{Message: m})
+	v = h.view()
+	if strings.Index(v, "carol · alice") > strings.Index(v, "bob · alice") {
+		t.Fatalf("carol's new message did not move her up:\n%s", v)
+	}
+	h.key("down") // source
+	h.key("enter")
+	h.wantPage(pageChat)
+	h.wantView("new documents")
+	if h.m.s.identity != "burner" || h.m.s.contact.Name != "source" {
+		t.Fatalf("opened %s › %s", h.m.s.identity, h.m.s.contact.Name)
+	}
+	h.key("esc") // back where the chat was opened from
+	h.wantPage(pageConversations)
+	h.send(tea.KeyMsg{Type: tea.KeyF2})
+	h.wantPage(pageConversations)
+	h.key("esc")
+	h.wantPage(pageIdentities)
+	// bob's draft is still there.
+	h.key("enter", "enter")
+	h.wantView("draft")
+}
+
+// Keys that did nothing say so.
+func TestFlowSilentKeysSpeak(t *testing.T) {
+	h := unlocked(t)
+	h.key("q")
+	h.wantView("ctrl+c quits")
+	h.key("down", "enter") // burner: not a tip line
+	h.key("r")
+	h.wantPage(pageContacts)
+	h.wantView("burner takes no contact requests")
+}
+
+// An identity whose service is not published yet but which talks with a
+// contact over a connection it made is not shown as offline.
+func TestIdentityConnectedNotOffline(t *testing.T) {
+	h := unlocked(t)
+	h.eng.PutContact(sotto.ContactInfo{Identity: "burner", Name: "source", Online: true, History: true})
+	h.event(sotto.ContactEvent{Identity: "burner", Contact: "source", Online: true})
+	v := h.view()
+	for _, l := range strings.Split(v, "\n") {
+		if strings.Contains(l, "burner") && !strings.Contains(l, "◐ connected") {
+			t.Fatalf("burner row: %q", l)
+		}
+	}
 }
