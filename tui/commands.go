@@ -32,7 +32,7 @@ type (
 		open map[string]bool
 		err  error
 	}
-	contactsMsg     struct {
+	contactsMsg struct {
 		identity string
 		list     []sotto.ContactInfo
 		err      error

@@ -219,7 +219,7 @@ func TestTwoUIsOverTor(t *testing.T) {
 	}
 	m.text("alice", passphrase)
 	m.keys("alice", "Enter")
-	m.waitText("alice", "Your identities", 30*time.Second)
+	m.waitText("alice", "Write a message", 30*time.Second) // back in the conversation she locked
 
 	// Quit both: the terminal is left clean (alternate screen).
 	for _, who := range []string{"alice", "bob"} {
