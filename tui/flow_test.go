@@ -36,17 +36,21 @@ func (h *harness) wantHandedWiped() {
 func TestFlowCreateProfile(t *testing.T) {
 	h := newHarness(t, false)
 	h.wantPage(pageCreate)
-	h.typ("short")
+	h.typ("abc")
 	h.key("enter") // to the second field
-	h.typ("short")
+	h.typ("abc")
 	h.key("enter")
-	h.wantView("this passphrase is too short")
+	h.wantView("This passphrase is very weak")
+	h.wantView("guess it in less than a second")
+	h.key("enter") // by reflex: not a yes
 	if h.prof.exists {
-		t.Fatal("a weak passphrase created the profile")
+		t.Fatal("a weak passphrase created the profile without a yes")
 	}
+	h.wantView("not created: choose a stronger passphrase")
 	c := h.m.screens[pageCreate].(*createScreen)
-	c.fields[0].Wipe()
-	c.fields[1].Wipe()
+	if c.fields[0].Len() != 0 || c.fields[1].Len() != 0 {
+		t.Fatal("the refused passphrase stayed in the fields")
+	}
 	h.typ(testPass)
 	h.key("tab")
 	h.typ(testPass + "!")
@@ -54,7 +58,7 @@ func TestFlowCreateProfile(t *testing.T) {
 	h.wantView("the two entries differ")
 	h.typ(testPass)
 	h.key("enter")
-	h.wantPage(pageIdentities)
+	h.wantPage(pageIdentities) // a new profile has no conversation
 	if !h.prof.exists || string(h.prof.pass) != testPass || h.prof.opened != 1 {
 		t.Fatalf("profile: exists=%v pass=%q opened=%d", h.prof.exists, h.prof.pass, h.prof.opened)
 	}
@@ -814,4 +818,22 @@ func TestIdentityConnectedNotOffline(t *testing.T) {
 			t.Fatalf("burner row: %q", l)
 		}
 	}
+}
+
+// A weak passphrase is used when the person says y, as `sotto init` does
+// when they type weak.
+func TestFlowCreateWeakConfirmed(t *testing.T) {
+	h := newHarness(t, false)
+	h.typ("two words")
+	h.key("tab")
+	h.tick(time.Second) // the estimate follows a pause in the typing
+	h.wantView("weak: guessed in")
+	h.typ("two words")
+	h.key("enter")
+	h.wantView("y uses it anyway")
+	h.key("y")
+	if !h.prof.exists || string(h.prof.pass) != "two words" {
+		t.Fatalf("profile: exists=%v pass=%q", h.prof.exists, h.prof.pass)
+	}
+	h.wantHandedWiped()
 }

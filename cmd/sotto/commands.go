@@ -13,10 +13,13 @@ import (
 // engine or the network live in engine.go and net.go.
 
 func (a *app) cmdInit(args []string) error {
-	if _, done, err := a.simple("init", initUsage, args, 0, 0, "no arguments", nil); done || err != nil {
+	var weakOK bool
+	if _, done, err := a.simple("init", initUsage, args, 0, 0, "no arguments", func(fs *flag.FlagSet) {
+		fs.BoolVar(&weakOK, "weak-passphrase", false, "")
+	}); done || err != nil {
 		return err
 	}
-	return a.doInit()
+	return a.doInit(weakOK)
 }
 
 func (a *app) cmdRun(args []string) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/sottochat/sotto/headless"
 	"github.com/sottochat/sotto/mailbox"
 	"github.com/sottochat/sotto/onion"
+	"github.com/sottochat/sotto/strength"
 	"github.com/sottochat/sotto/tui"
 	"github.com/sottochat/sotto/vault"
 )
@@ -124,7 +125,7 @@ func (a *app) withEngine(fn func(e *sotto.Engine) error) (err error) {
 	return fn(e)
 }
 
-func (a *app) doInit() error {
+func (a *app) doInit(weakOK bool) error {
 	if err := a.harden(); err != nil {
 		return err
 	}
@@ -147,10 +148,45 @@ func (a *app) doInit() error {
 		}
 	}
 	defer p.Destroy()
+	if err := a.checkStrength(p, weakOK); err != nil {
+		return err
+	}
 	if err := sotto.Init(a.ctx, a.options(true), p); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "created a profile in %s\nnext: sotto id new NAME\n", a.profileDir())
+	return nil
+}
+
+// checkStrength estimates a new passphrase (package strength, as the chat
+// screen does). Below the bar it goes on only when the person confirms on
+// the terminal, or gave --weak-passphrase; a passphrase from a file with
+// no such flag is refused, since no one is there to ask.
+func (a *app) checkStrength(p *sotto.Passphrase, weakOK bool) error {
+	e, err := p.Strength()
+	if err != nil {
+		return err
+	}
+	if e.Good() {
+		return nil
+	}
+	why := fmt.Sprintf("this passphrase is %s: someone with a copy of the profile could guess it in %s", e.Level(), e.CrackTime())
+	switch {
+	case weakOK:
+		fmt.Fprintf(a.stderr, "sotto: warning: %s (used anyway: --weak-passphrase)\n", why)
+		return nil
+	case a.g.passphraseFile != "":
+		return usagef("choose a stronger one ("+strength.Advice+"), or add --weak-passphrase to use it anyway", "%s; nothing was created", why)
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return usagef("add --weak-passphrase to use it anyway", "%s; nothing was created", why)
+	}
+	fmt.Fprintf(tty, "%s.\nHint: %s.\n", why, strength.Advice)
+	tty.Close()
+	if err := a.confirm("Type 'weak' to use it anyway (anything else stops): ", "weak", "init --weak-passphrase"); err != nil {
+		return errors.New("sotto: nothing was created: run sotto init again with a stronger passphrase")
+	}
 	return nil
 }
 

@@ -134,7 +134,9 @@ func TestPassphraseFromTerminal(t *testing.T) {
 	defer os.RemoveAll(base)
 	dir := filepath.Join(base, "p")
 	// inTTY runs sotto under script(1) and types each answer after the
-	// prompt for it has appeared on the terminal.
+	// prompt for it has appeared on the terminal: a passphrase prompt, or
+	// the question of the strength check for an answer that starts with
+	// "weak:".
 	inTTY := func(answers []string, args ...string) (int, string) {
 		t.Helper()
 		line := harness.Bin + " --profile " + dir + " " + strings.Join(args, " ")
@@ -149,8 +151,16 @@ func TestPassphraseFromTerminal(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		prompts := 0
 		for i, a := range answers {
-			if !out.waitCount("assphrase", i+1, time.Minute) {
+			want := "assphrase"
+			n := prompts + 1
+			if rest, ok := strings.CutPrefix(a, "weak:"); ok {
+				want, n, a = "Type 'weak'", 1, rest
+			} else {
+				prompts++
+			}
+			if !out.waitCount(want, n, time.Minute) {
 				cmd.Process.Kill()
 				cmd.Wait()
 				t.Fatalf("prompt %d never came:\n%s", i+1, out.String())
@@ -170,7 +180,16 @@ func TestPassphraseFromTerminal(t *testing.T) {
 	if code, out := inTTY([]string{"two words", "other words"}, "init"); code != exitUsage || !strings.Contains(out, "differ") {
 		t.Fatalf("mismatched passphrases: exit %d\n%s", code, out)
 	}
-	if code, out := inTTY([]string{"two words", "two words"}, "init"); code != 0 || strings.Contains(out, "two words") {
+	// Issue 18: a weak passphrase is named as such, with the time it would
+	// take, and used only when the person types 'weak'.
+	if code, out := inTTY([]string{"two words", "two words", "weak:no"}, "init"); code != exitFailure ||
+		!strings.Contains(out, "this passphrase is weak") || !strings.Contains(out, "nothing was created") {
+		t.Fatalf("weak passphrase not confirmed: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatal("a profile was created from an unconfirmed weak passphrase")
+	}
+	if code, out := inTTY([]string{"two words", "two words", "weak:weak"}, "init"); code != 0 || strings.Contains(out, "two words") {
 		t.Fatalf("init on a terminal (the passphrase must not be echoed): exit %d\n%s", code, out)
 	}
 	if code, out := inTTY([]string{"two words"}, "id", "list"); code != 0 || !strings.Contains(out, "NAME") {

@@ -61,15 +61,22 @@ const globalFlagsUsage = `Global flags (before or after the command):
                           (names and timings; never keys or messages)
 `
 
-const initUsage = `Usage: sotto init
+const initUsage = `Usage: sotto init [--weak-passphrase]
 
 Creates a profile: an encrypted vault in the profile directory, unlocked by a
 passphrase you choose. Sotto asks for it twice on the terminal, or reads it
 from --passphrase-file.
 
+Sotto estimates how hard the passphrase is to guess (zxcvbn: common words,
+names, dates, keyboard patterns and l33t spellings count for little). Below
+about 10^12 guesses it says how long an attacker with a copy of the profile
+would need and asks you to type 'weak' before going on; a weak passphrase
+from --passphrase-file is refused unless --weak-passphrase is given.
+
 Examples:
   sotto init
   sotto --profile ~/sotto-work init
+  sotto --passphrase-file pw init --weak-passphrase   # a throw-away test profile
 
 hint: a long passphrase of several random words is both strong and typeable.
 hint: there is no recovery: without the passphrase the profile cannot be opened.
