@@ -263,7 +263,9 @@ func TestFlowAddContact(t *testing.T) {
 	h := unlocked(t)
 	h.key("enter", "a")
 	h.wantPage(pageAdd)
-	h.wantView(sottotest.MakeCode("alice")[:40]) // the box wraps the code
+	for _, l := range codeLines(sottotest.MakeCode("alice"), 5) {
+		h.wantView("     " + l + "  ") // in groups of five, five to a line
+	}
 	h.typ("dave")
 	h.key("enter") // to the code field
 	code := sottotest.MakeCode("dave")
@@ -272,9 +274,13 @@ func TestFlowAddContact(t *testing.T) {
 	h.wantView("mistyped")
 	h.key("enter")
 	h.wantPage(pageAdd)
-	h.wantView("this code is not valid")
+	if n := strings.Count(h.view(), "mistyped"); n != 1 {
+		t.Fatalf("the error is shown %d times:\n%s", n, h.view())
+	}
 	h.key("ctrl+u")
-	h.paste(code)
+	// The code as copied from a terminal or a mail: wrapped, indented, in
+	// groups of five.
+	h.paste("  " + strings.Join(codeLines(code, 5), "\n     ") + "\n")
 	h.wantView("✓ the code is valid")
 	h.key("enter")
 	h.wantCall("AddContact alice dave " + code)
@@ -305,10 +311,23 @@ func TestFlowVerify(t *testing.T) {
 	h.wantCall("Verify alice carol")
 	h.wantPage(pageContacts)
 
-	// ctrl+y marks verified without typing.
+	// ctrl+y marks verified without typing, once the person says y: a
+	// reflex (enter, ctrl+y again) does not.
 	h2 := unlocked(t)
 	h2.key("enter", "down", "v", "ctrl+y")
-	h2.wantCall("Verify alice carol")
+	h2.wantView("Mark carol verified without typing the code?")
+	h2.wantView("all 12")
+	if len(h2.eng.Calls()) != 0 {
+		t.Fatalf("ctrl+y alone called %q", h2.eng.Calls())
+	}
+	h2.key("enter")
+	h2.wantView("carol is not marked verified")
+	h2.key("ctrl+y", "ctrl+y")
+	h2.key("ctrl+y", "y")
+	if c := h2.eng.Calls(); len(c) != 1 || c[0] != "Verify alice carol" {
+		t.Fatalf("calls %q, want one Verify", c)
+	}
+	h2.wantPage(pageContacts)
 }
 
 func TestFlowRequests(t *testing.T) {

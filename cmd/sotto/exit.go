@@ -24,6 +24,15 @@ const (
 	exitInterrupted     = 130 // interrupted (Ctrl-C, SIGTERM)
 )
 
+// hintError is a failure (exit 1) that comes with what to do about it.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
 // classified is an error with its exit code and hint lines.
 type classified struct {
 	code  int
@@ -59,6 +68,9 @@ func (a *app) classify(err error) classified {
 		return classified{exitUsage, hints}
 	case errors.Is(err, context.Canceled):
 		return classified{exitInterrupted, nil}
+	}
+	if he := (*hintError)(nil); errors.As(err, &he) {
+		return classified{exitFailure, []string{he.hint}}
 	}
 	if c, ok := a.classifyMailbox(err); ok {
 		return c

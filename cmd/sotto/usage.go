@@ -112,7 +112,7 @@ hint: an ephemeral identity lives in memory only, so it dies with the process
 hint: give the code to a contact out of band: read it aloud, paste it, or show the QR code.
 `
 
-const contactUsage = `Usage: sotto contact add IDENTITY PETNAME CODE
+const contactUsage = `Usage: sotto contact add IDENTITY PETNAME CODE|-
        sotto contact list [IDENTITY]
        sotto contact verify IDENTITY PETNAME [--yes]
        sotto contact remove IDENTITY PETNAME
@@ -121,10 +121,15 @@ const contactUsage = `Usage: sotto contact add IDENTITY PETNAME CODE
        sotto contact reject IDENTITY REQUEST
 
   add       add the contact whose code is CODE to IDENTITY, under the name PETNAME;
-            once both sides have added each other they connect by themselves
+            once both sides have added each other they connect by themselves.
+            White space inside the code does not matter (a code wrapped over
+            lines, or in groups of five, may come in several arguments); with
+            - the code is read from standard input, as pasted
   list      list the contacts of IDENTITY (of every identity without it)
-  verify    show the safety code (the same on both screens) and record that you
-            compared it in person; --yes records without asking
+  verify    show the safety code (the same on both screens) and ask you to type
+            what the contact reads out; the contact is marked verified only when
+            the two match. --yes marks it verified without asking (you compared
+            the codes some other way)
   remove    remove a contact and the conversation with it
   requests  list contact requests waiting for an open-mode identity
   accept    make the request REQUEST a contact named PETNAME
@@ -132,6 +137,7 @@ const contactUsage = `Usage: sotto contact add IDENTITY PETNAME CODE
 
 Examples:
   sotto contact add work alice "$(cat alice.code)"
+  sotto contact add work alice -        # then paste the code, enter, ctrl+d
   sotto contact verify work alice
   sotto contact requests tips
   sotto contact accept tips 3f9a source1
