@@ -50,7 +50,7 @@ func (v *verifyScreen) ShortHelp() []key.Binding {
 }
 
 // draft reports whether a code was typed and not used.
-func (v *verifyScreen) draft() bool { return v.in.Value() != "" }
+func (v *verifyScreen) draft() bool               { return v.in.Value() != "" }
 func (v *verifyScreen) FullHelp() [][]key.Binding { return [][]key.Binding{v.ShortHelp()} }
 
 // normalCode keeps the letters and digits of a code, lower case.
