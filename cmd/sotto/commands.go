@@ -147,7 +147,7 @@ func (a *app) cmdContact(args []string) error {
 		return err
 	}
 	var yes bool
-	pos, done, err := a.simple("contact "+sub, contactUsage, rest, 0, 3, "", func(fs *flag.FlagSet) {
+	pos, done, err := a.simple("contact "+sub, contactUsage, rest, 0, 64, "", func(fs *flag.FlagSet) {
 		if sub == "verify" {
 			fs.BoolVar(&yes, "yes", false, "")
 			fs.BoolVar(&yes, "y", false, "")
