@@ -72,6 +72,8 @@ type Engine struct {
 	tor     TorStatus
 
 	maxUnread int // bound on a conversation's unread incoming messages (maxUnread; tests lower it)
+
+	files *fileEngine // file transfers (files.go); guarded by mu
 }
 
 type identity struct {
@@ -289,7 +291,7 @@ func (e *Engine) load() error {
 		}
 		e.ids[id.name] = id
 	}
-	return nil
+	return e.loadFiles()
 }
 
 // identityFromRecord builds an identity from its stored record (the binary

@@ -36,6 +36,7 @@ type session struct {
 	once      sync.Once
 
 	// guarded by Engine.mu
+	files    *sessionFiles // file transfers (filesession.go)
 	acks     []MessageID
 	sent     map[MessageID]bool
 	lastSend time.Time
@@ -308,6 +309,7 @@ func (s *session) run() {
 	s.close()
 	<-writerDone
 	e.mu.Lock()
+	s.closeFilesLocked()
 	if c.sess == s {
 		c.sess = nil
 		e.ev.emit(ContactEvent{Identity: c.id.name, Contact: c.rec.Petname, Online: false})
@@ -342,6 +344,9 @@ func (s *session) readLoop() error {
 			err = s.handleLocked(m)
 		}
 		s.e.mu.Unlock()
+		if err == nil {
+			err = s.flushFiles() // received file chunks, stored outside the lock
+		}
 		if err != nil {
 			return err
 		}
@@ -379,6 +384,9 @@ func (s *session) handleLocked(m *wire.Message) error {
 	case wire.KindKeepalive:
 	case wire.KindClose:
 		return io.EOF
+	case wire.KindFileOffer, wire.KindFileAccept, wire.KindFileReject, wire.KindFileChunk,
+		wire.KindFileAck, wire.KindFileDone, wire.KindFileCancel:
+		return s.handleFileLocked(m)
 	default:
 		return errDrop // hello and request only at the start
 	}
@@ -469,6 +477,7 @@ func (s *session) writeLoop() {
 		case <-s.wake:
 		case <-ka.C:
 		}
+		plan := s.readChunks() // the next file chunks, read outside the lock
 		e.mu.Lock()
 		if c.sess != s {
 			e.mu.Unlock()
@@ -499,6 +508,7 @@ func (s *session) writeLoop() {
 			msgs = append(msgs, m)
 			sentIDs = append(sentIDs, o.id)
 		}
+		msgs = append(msgs, s.fileMsgsLocked(plan)...)
 		now := time.Now() // network timing uses the real clock, not the injected one
 		if len(msgs) == 0 && now.Sub(s.lastSend) >= e.cfg.timing.Keepalive/2 {
 			msgs = append(msgs, &wire.Message{Kind: wire.KindKeepalive})

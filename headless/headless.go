@@ -320,6 +320,9 @@ func execute(ctx context.Context, e Engine, c Command) (reply, error) {
 	case "reject":
 		return r, e.RejectRequest(ctx, c.Identity, c.Request)
 	default:
+		if isFileCommand(c.Cmd) {
+			return executeFile(ctx, e, c)
+		}
 		// ParseCommand only lets known commands through.
 		return r, fmt.Errorf("headless: command %q not handled", c.Cmd)
 	}

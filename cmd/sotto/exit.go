@@ -21,7 +21,7 @@ const (
 	exitBadCode         = 8   // a contact code is malformed
 	exitExists          = 9   // an identity or contact with that name exists already
 	exitTor             = 10  // tor could not be started, reached or used
-	exitInterrupted     = 130 // interrupted (Ctrl-C, SIGTERM)
+	exitInterrupted     = 130 // interrupted: 128 + the signal's number (SIGINT 130, SIGTERM 143, SIGHUP 129)
 )
 
 // hintError is a failure (exit 1) that comes with what to do about it.
@@ -67,7 +67,10 @@ func (a *app) classify(err error) classified {
 		}
 		return classified{exitUsage, hints}
 	case errors.Is(err, context.Canceled):
-		return classified{exitInterrupted, nil}
+		return classified{interruptCode(a.ctx), nil}
+	}
+	if c, ok := a.classifyFile(err); ok {
+		return c
 	}
 	if he := (*hintError)(nil); errors.As(err, &he) {
 		return classified{exitFailure, []string{he.hint}}
