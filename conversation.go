@@ -22,8 +22,7 @@ import (
 // when the acknowledgement arrives. A message waiting in the outbox does not
 // expire. When the clock runs out the message is removed from memory and the
 // vault on that side, and an ExpiredEvent is emitted. A timer change is itself
-// a message (Kind TimerMessage, shown on both sides as a line of its own,
-// Dir saying who made it) and does not expire.
+// a message (shown on both sides as a System line) and does not expire.
 
 const (
 	// MinTimer is the shortest disappearing timer.
@@ -172,6 +171,9 @@ func (e *Engine) queueLocked(c *contact, kind MessageKind, text string, timer ti
 	m := &Message{
 		ID: e.randomID(), Identity: c.id.name, Contact: c.rec.Petname, Dir: Outgoing, Kind: kind,
 		Text: text, Timer: timer, At: at.Truncate(time.Second), State: Pending,
+	}
+	if kind == TimerMessage {
+		m.Dir = System
 	}
 	o := &outEntry{id: m.ID, rec: record.Outbox{
 		V: record.Version, ID: append([]byte(nil), m.ID[:]...), Kind: int(kind), Text: text,

@@ -409,6 +409,7 @@ func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
 		}
 	case wire.KindTimer:
 		msg.Kind = TimerMessage
+		msg.Dir = System
 		if e.adoptTimerLocked(c, int64(m.At), MessageID(m.ID), msg.Timer) {
 			if err := e.saveContactLocked(c); err != nil {
 				return err

@@ -54,9 +54,9 @@ type ContactInfo struct {
 type Direction int
 
 const (
-	Outgoing Direction = iota // written (or, for a timer change, made) here
-	Incoming                  // written or made by the contact
-	System                    // a line of Sotto's own; timer changes stored before 2026-12 carry it instead of who made them
+	Outgoing Direction = iota // written here
+	Incoming                  // written by the contact
+	System                    // a line Sotto shows, such as a timer change
 )
 
 // Delivery is the delivery state of an outgoing message.
@@ -153,8 +153,8 @@ type DeliveredEvent struct {
 	ID                MessageID
 }
 
-// MessageEvent reports a message received, or a timer change made on either
-// side (Kind TimerMessage, Dir saying who made it), after it was stored.
+// MessageEvent reports a message received (or a timer change, as a System
+// message) after it was stored.
 type MessageEvent struct{ Message Message }
 
 // ExpiredEvent reports that a message's disappearing timer ran out; it is gone

@@ -154,7 +154,7 @@ type (
 		Contact   string  `json:"contact"`
 		Message   string  `json:"message"`
 		Seconds   int64   `json:"seconds"`
-		By        string  `json:"by"` // "me", "contact", or "unknown" (stored by an older Sotto)
+		By        string  `json:"by"` // "me" or "contact"
 		At        string  `json:"at"`
 		ExpiresAt *string `json:"expires_at"`
 	}
@@ -203,12 +203,9 @@ func encodeEvent(ev sotto.Event) (v any, ok bool) {
 			return nil, false // file_offer says it
 		}
 		if m.Kind == sotto.TimerMessage {
-			by := "unknown" // a change stored before timer lines said who made it
-			switch m.Dir {
-			case sotto.Outgoing:
+			by := "contact"
+			if m.Dir == sotto.Outgoing {
 				by = "me"
-			case sotto.Incoming:
-				by = "contact"
 			}
 			return timerEvent{Event: "timer", Identity: m.Identity, Contact: m.Contact, Message: m.ID.String(),
 				Seconds: seconds(m.Timer), By: by, At: timestamp(m.At), ExpiresAt: expiry(m.ExpiresAt)}, true

@@ -266,8 +266,6 @@ func TestSendAndEvents(t *testing.T) {
 	e.Emit(sotto.MessageEvent{Message: sotto.Message{ID: mid, Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: "hi", At: exp.Add(-30 * time.Second), ExpiresAt: exp}})
 	e.Emit(sotto.MessageEvent{Message: sotto.Message{ID: mid, Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: "forever"}})
 	e.Emit(sotto.MessageEvent{Message: sotto.Message{ID: mid, Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Kind: sotto.TimerMessage, Timer: time.Minute}})
-	e.Emit(sotto.MessageEvent{Message: sotto.Message{ID: mid, Identity: "alice", Contact: "bob", Dir: sotto.Outgoing, Kind: sotto.TimerMessage, Timer: time.Hour}})
-	e.Emit(sotto.MessageEvent{Message: sotto.Message{ID: mid, Identity: "alice", Contact: "bob", Dir: sotto.System, Kind: sotto.TimerMessage, Timer: 0}})
 	e.Emit(sotto.ExpiredEvent{Identity: "alice", Contact: "bob", ID: mid})
 	e.Emit(sotto.RequestEvent{Request: sotto.Request{ID: "r1", Identity: "alice", Onion: strings.Repeat("c", 56), Text: "let me in"}})
 	e.Emit(sotto.ContactEvent{Identity: "alice", Contact: "bob", Online: false})
@@ -281,8 +279,6 @@ func TestSendAndEvents(t *testing.T) {
 		{"event": "message", "identity": "alice", "contact": "bob", "message": id, "text": "hi", "expires_at": "2026-11-22T03:00:30Z"},
 		{"event": "message", "text": "forever", "expires_at": nil},
 		{"event": "timer", "seconds": 60, "by": "contact"},
-		{"event": "timer", "seconds": 3600, "by": "me"}, // a change made here is never the contact's
-		{"event": "timer", "seconds": 0, "by": "unknown"},
 		{"event": "expired", "message": id},
 		{"event": "request", "request": "r1", "text": "let me in"},
 		{"event": "contact", "state": "offline"},

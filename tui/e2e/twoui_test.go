@@ -79,14 +79,14 @@ func TestTwoUIsOverTor(t *testing.T) {
 	m.waitText("alice", "hi alice, bob here", 2*time.Minute)
 	m.save("alice", "tmux-alice-chat")
 
-	// A 30-second timer, set by alice, shown on both sides as hers.
+	// A 30-second timer, set by alice, shown on both sides.
 	m.keys("alice", "C-t")
 	m.waitText("alice", "Disappearing messages", 10*time.Second)
 	m.keys("alice", "Down", "Enter")
 	m.waitText("alice", "messages now disappear after 30 seconds", 30*time.Second)
 	m.keys("alice", "Escape")
-	m.waitText("alice", "you set messages to disappear after 30 seconds", 10*time.Second)
-	m.waitText("bob", "alice set messages to disappear after 30 seconds", 2*time.Minute)
+	m.waitText("alice", "disappear after 30 seconds ──", 10*time.Second)
+	m.waitText("bob", "disappear after 30 seconds ──", 2*time.Minute)
 	m.waitText("bob", "⏱ 30 seconds", 10*time.Second)
 	m.text("alice", "this one disappears")
 	m.keys("alice", "Enter")
