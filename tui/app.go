@@ -512,7 +512,7 @@ func (m *Model) onEvent(ev sotto.Event) tea.Cmd {
 	case sotto.MessageEvent:
 		msg := ev.Message
 		if !m.locked && (m.page != pageChat || msg.Identity != m.s.identity || msg.Contact != m.s.contact.Name) && msg.Dir == sotto.Incoming && msg.Kind == sotto.TextMessage {
-			m.setInfo(fmt.Sprintf("new message from %s to %s: ctrl+g lists every conversation", sanitize.Line(msg.Contact), sanitize.Line(msg.Identity)))
+			m.setInfo(fmt.Sprintf("new message from %s to %s: ctrl+k lists every conversation", sanitize.Line(msg.Contact), sanitize.Line(msg.Identity)))
 		}
 	case sotto.RequestEvent:
 		if !m.locked {

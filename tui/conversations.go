@@ -14,7 +14,7 @@ import (
 
 // convsScreen lists every conversation of every identity, newest activity
 // first, with unread counts: the place to land after unlocking, one key
-// (ctrl+g or f2) from anywhere.
+// (ctrl+k or f2) from anywhere.
 type convsScreen struct {
 	s      *shared
 	list   []sotto.ContactInfo
@@ -124,7 +124,7 @@ func (c *convsScreen) View() string {
 	if unread > 0 {
 		b.WriteString("   " + st.Unread.Render(fmt.Sprintf("%d unread", unread)))
 	}
-	b.WriteString("\n  " + st.Subtle.Render("Contact · your identity, newest first. ctrl+g or f2 leads here from anywhere.") + "\n\n")
+	b.WriteString("\n  " + st.Subtle.Render("Contact · your identity, newest first. ctrl+k or f2 leads here from anywhere.") + "\n\n")
 	if c.loaded && len(c.list) == 0 {
 		b.WriteString("  No conversations yet. esc goes to your identities: open one and press " + st.HelpKey.Render("a") + "\n")
 		b.WriteString("  to add a contact.\n")

@@ -777,7 +777,7 @@ func TestFlowConversations(t *testing.T) {
 	seedMore(h.eng)
 	h.key("enter", "enter") // alice › bob
 	h.typ("draft")
-	h.key("ctrl+g")
+	h.key("ctrl+k")
 	h.wantPage(pageConversations)
 	v := h.view()
 	if !(strings.Index(v, "bob · alice") < strings.Index(v, "source · burner") &&

@@ -172,7 +172,7 @@ func TestGoldenTor(t *testing.T) {
 func TestGoldenConversations(t *testing.T) {
 	h := unlocked(t)
 	seedMore(h.eng)
-	h.key("ctrl+g")
+	h.key("ctrl+k")
 	h.golden("conversations")
 }
 

@@ -170,7 +170,7 @@ nothing but show the panel; esc cancels.
 
 Flags:
   --panic-key KEY    ctrl+\ (default), ctrl+] ctrl+^ ctrl+_ ctrl+q ctrl+r
-                     ctrl+s ctrl+x f3..f12, or none; env SOTTO_PANIC_KEY
+                     ctrl+s f3..f12, or none; env SOTTO_PANIC_KEY
   --panic-word WORD  3 to 16 letters (default wipe); env SOTTO_PANIC_WORD
 
 hint: the screen locks itself after 5 minutes without a key press.

@@ -57,7 +57,8 @@ func TestReadmeUsingSotto(t *testing.T) {
 	t.Parallel()
 	cmds := readmeCommands(t)
 	want := []string{"sotto init", "sotto id new work", "sotto id card work", "sotto contact add work alice CODE",
-		"sotto contact verify work alice", "sotto", "sotto headless", "sotto panic"}
+		"sotto contact verify work alice", "sotto", "sotto file send work alice scan.pdf", "sotto file save FILE ~/Downloads/",
+		"sotto headless", "sotto panic"}
 	if strings.Join(cmds, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("README's Using Sotto commands changed; update this test with them:\n%s", strings.Join(cmds, "\n"))
 	}
@@ -72,6 +73,13 @@ func TestReadmeUsingSotto(t *testing.T) {
 		t.Fatal(err)
 	}
 	profile := filepath.Join(home, "share", "sotto")
+	// What a newcomer's home has: a scan to send, a Downloads directory.
+	if err := os.MkdirAll(filepath.Join(home, "Downloads"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "scan.pdf"), minimalPDF, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	const pass = "quiet lantern orbit velvet canyon"
 	// Each command runs in a shell of its own window; the shell reports the
 	// exit status and waits, so the window's screen can be read.
@@ -82,7 +90,7 @@ func TestReadmeUsingSotto(t *testing.T) {
 		t.Helper()
 		step++
 		win := "s" + string(rune('0'+step))
-		m.window(win, env+"sh -c '"+cmd+"; echo EXIT=$?; sleep 3600'")
+		m.window(win, env+"sh -c 'cd; "+cmd+"; echo EXIT=$?; sleep 3600'")
 		return win
 	}
 	exit := func(win string, code string) string {
@@ -204,6 +212,20 @@ func TestReadmeUsingSotto(t *testing.T) {
 		t.Fatalf("the parts add up to %d bytes, not the 20,000 pasted", len(got))
 	}
 
+	// alice sends a file; the UI shows the offer and ctrl+g accepts it
+	// (it is saved below, by the README's 'sotto file save').
+	note := filepath.Join(t.TempDir(), "note.txt")
+	const noteText = "the minutes of the meeting, plain text\n"
+	if err := os.WriteFile(note, []byte(noteText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	from = node.Mark()
+	r := node.Do(time.Minute, map[string]any{"cmd": "send_file", "identity": "alice", "contact": "work", "path": note})
+	fileID := r["file_info"].(map[string]any)["file"].(string)
+	m.waitText(w, "note.txt", 2*time.Minute)
+	m.keys(w, "C-g")
+	node.WaitFor(from, 2*time.Minute, "the file delivered", e2e.Is(map[string]any{"event": "file_delivered", "file": fileID}))
+
 	// ctrl+c over a draft asks; esc keeps the draft; without one it quits.
 	m.text(w, "a draft not sent")
 	m.keys(w, "C-c")
@@ -217,8 +239,22 @@ func TestReadmeUsingSotto(t *testing.T) {
 	exit(w, "0")
 	node.Stop()
 
-	// sotto headless: JSON lines, typed.
+	// sotto file send work alice scan.pdf: its metadata removed (mat2).
 	w = run(cmds[6])
+	answer(w, "Passphrase for", pass)
+	if s := exit(w, "0"); !strings.Contains(s, "scan.pdf") {
+		t.Fatalf("sotto file send:\n%s", s)
+	}
+	// sotto file save FILE ~/Downloads/: FILE is the id of alice's file.
+	w = run(strings.Replace(cmds[7], "FILE", fileID, 1))
+	answer(w, "Passphrase for", pass)
+	exit(w, "0")
+	if b, err := os.ReadFile(filepath.Join(home, "Downloads", "note.txt")); err != nil || string(b) != noteText {
+		t.Fatalf("the saved file: %q, %v", b, err)
+	}
+
+	// sotto headless: JSON lines, typed.
+	w = run(cmds[8])
 	answer(w, "Passphrase for", pass)
 	m.text(w, `{"cmd":"contacts","identity":"work"}`)
 	m.keys(w, "Enter")
@@ -228,10 +264,20 @@ func TestReadmeUsingSotto(t *testing.T) {
 	exit(w, "0")
 
 	// sotto panic: type wipe, and the profile is gone.
-	w = run(cmds[7])
+	w = run(cmds[9])
 	answer(w, "Type 'wipe'", "wipe")
 	exit(w, "0")
 	if _, err := os.Stat(filepath.Join(profile, "vault")); !os.IsNotExist(err) {
 		t.Fatalf("the profile's vault is still there after sotto panic (%v)", err)
 	}
 }
+
+// minimalPDF is a valid one-page PDF with an author in its metadata.
+var minimalPDF = []byte(`%PDF-1.4
+1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj
+2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj
+3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >> endobj
+4 0 obj << /Author (A. Source) /Producer (scanner) >> endobj
+trailer << /Root 1 0 R /Info 4 0 R >>
+%%EOF
+`)

@@ -21,7 +21,7 @@ type tmux struct {
 // target names a window (or window.pane) of the session.
 func (m *tmux) target(win string) string {
 	if m.session == "" {
-		return m.target(win)
+		return "e2e:" + win
 	}
 	return m.session + ":" + win
 }

@@ -56,7 +56,7 @@ func Default() KeyMap {
 		Panic: b(`ctrl+\`, "PANIC: arm the wipe", `ctrl+\`),
 		Help:  b("?/f1", "help", "?", "f1"),
 		Back:  b("esc", "back", "esc"),
-		Convs: b("ctrl+g/f2", "all conversations", "ctrl+g", "f2"),
+		Convs: b("ctrl+k/f2", "all conversations", "ctrl+k", "f2"),
 
 		Up:    b("↑/k", "up", "up", "k"),
 		Down:  b("↓/j", "down", "down", "j"),
