@@ -414,15 +414,20 @@ func (m *Model) back() tea.Cmd {
 }
 
 // panicKey handles a key while the panic wipe is armed: the letters of
-// the panic word, in order, wipe; esc, ctrl+c or the panic key cancel
-// without doing anything else; any other key starts the word again. A key
-// hit by reflex (the panic key again, enter, ctrl+c, esc) never wipes.
+// the panic word, in order, wipe; esc or ctrl+c cancel without doing
+// anything else; the panic key again keeps the panel (and its time) as it
+// is new; any other key starts the word again. A key hit by reflex (the
+// panic key again and again, enter, ctrl+c, esc) never wipes, and the
+// panel does not flicker on and off under a hammered key.
 func (m *Model) panicKey(k tea.KeyMsg) tea.Cmd {
 	word := []rune(m.panicWord)
 	switch {
-	case k.Type == tea.KeyEsc, k.Type == tea.KeyCtrlC, key.Matches(k, m.s.keys.Panic):
+	case k.Type == tea.KeyEsc, k.Type == tea.KeyCtrlC:
 		m.panicAt, m.panicTyped = time.Time{}, 0
 		m.setInfo("panic cancelled: nothing was wiped")
+		return nil
+	case key.Matches(k, m.s.keys.Panic):
+		m.panicAt, m.panicTyped = m.s.now, 0
 		return nil
 	case k.Type == tea.KeyRunes && !k.Paste && len(k.Runes) == 1 && m.panicTyped < len(word) &&
 		unicode.ToLower(k.Runes[0]) == unicode.ToLower(word[m.panicTyped]):

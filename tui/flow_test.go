@@ -464,6 +464,10 @@ func TestFlowPanic(t *testing.T) {
 	h.wantPage(pageChat)
 	h.wantView("half a message")
 	h.wantNoView("PANIC")
+	// A hammered panic key keeps the panel up (no flicker on and off).
+	h.key(`ctrl+\`, `ctrl+\`)
+	h.wantView("PANIC WIPE")
+	h.key("esc")
 	// Esc cancels without leaving the conversation.
 	h.key(`ctrl+\`)
 	h.wantView("PANIC WIPE")

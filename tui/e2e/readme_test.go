@@ -118,7 +118,8 @@ func TestReadmeUsingSotto(t *testing.T) {
 	// sotto id card work: the code on one line, then the QR code.
 	w = run(cmds[2])
 	answer(w, "Passphrase for", pass)
-	s := exit(w, "0")
+	exit(w, "0")
+	s := m.joined(w) // the code as one line, though the terminal wrapped it
 	card := regexp.MustCompile(`sotto1:[a-z2-7:]+`).FindString(s)
 	if len(card) != 125 || !strings.Contains(s, "█") {
 		t.Fatalf("sotto id card work: no code of 125 characters and QR code:\n%s", s)

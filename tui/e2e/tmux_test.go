@@ -107,6 +107,13 @@ func (m *tmux) save(win, name string) {
 	}
 }
 
+// joined is the window's screen with the lines the terminal wrapped
+// joined again.
+func (m *tmux) joined(win string) string {
+	m.t.Helper()
+	return m.run("capture-pane", "-p", "-J", "-t", m.target(win))
+}
+
 func (m *tmux) screen(win string) string {
 	m.t.Helper()
 	return m.run("capture-pane", "-p", "-t", m.target(win))
