@@ -150,6 +150,8 @@ func (c *createScreen) create() tea.Cmd {
 	b.Wipe()
 	c.focus = 0
 	c.busy = true
+	c.est, c.estN = strength.Estimate{}, 0
+	erase.Collect() // zero what the estimator allocated
 	return createProfile(c.s.ctx, c.s.prof, p1, p2)
 }
 
