@@ -58,11 +58,15 @@ type outEntry struct {
 const maxSeen = 4096
 
 func (c *contact) info() ContactInfo {
-	return ContactInfo{
+	ci := ContactInfo{
 		Identity: c.id.name, Name: c.rec.Petname, Onion: c.onion, Verified: c.rec.Verified,
 		Online: c.sess != nil, Unread: c.unread, Timer: time.Duration(c.rec.Timer) * time.Second,
 		History: !c.rec.NoHist,
 	}
+	if n := len(c.msgs); n > 0 {
+		ci.Last = c.msgs[n-1].At
+	}
+	return ci
 }
 
 func (c *contact) wipe() {

@@ -322,8 +322,13 @@ func (s *torState) onEvent(ev onion.Event) {
 	var out Event
 	switch ev.Kind {
 	case onion.Bootstrap:
-		s.status = TorStatus{State: TorBootstrapping, Percent: ev.Progress, Summary: ev.Summary}
-		out = TorEvent{Status: s.status}
+		// tor reports some phases again on the way (it connects to another
+		// relay after "done connecting"): shown progress never goes back
+		// within one bootstrap (a restart starts one again at 0).
+		if s.status.State != TorBootstrapping || ev.Progress >= s.status.Percent {
+			s.status = TorStatus{State: TorBootstrapping, Percent: ev.Progress, Summary: ev.Summary}
+			out = TorEvent{Status: s.status}
+		}
 	case onion.Ready:
 		s.status = TorStatus{State: TorReady, Percent: 100, Summary: "done"}
 		out = TorEvent{Status: s.status}

@@ -47,6 +47,7 @@ type ContactInfo struct {
 	Unread   int           // received messages not yet marked read
 	Timer    time.Duration // disappearing timer; 0 means off
 	History  bool          // false: the conversation is kept in memory only
+	Last     time.Time     // when the newest message still held was written; zero: none
 }
 
 // Direction says who wrote a message.

@@ -302,14 +302,25 @@ func (e *Engine) RemoveContact(ctx context.Context, identity, petname string) er
 	return nil
 }
 
-// Contacts implements the engine method (sorted by name).
+// Contacts implements the engine method (sorted by name); Last is the time
+// of the newest message not expired, as the engine reports it.
 func (e *Engine) Contacts(identity string) ([]sotto.ContactInfo, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, err := e.identity(identity); err != nil {
 		return nil, err
 	}
-	return slices.Clone(e.contacts[identity]), nil
+	out := slices.Clone(e.contacts[identity])
+	now := e.now()
+	for i := range out {
+		out[i].Last = time.Time{}
+		for _, m := range e.msgs[[2]string{identity, out[i].Name}] {
+			if m.ExpiresAt.IsZero() || now.Before(m.ExpiresAt) {
+				out[i].Last = m.At
+			}
+		}
+	}
+	return out, nil
 }
 
 // SafetyCode implements the engine method: the code set by SetSafetyCode,

@@ -578,8 +578,12 @@ func (c *chatScreen) rule() string {
 	var note string
 	switch {
 	case c.split != nil:
-		note = st.Warn.Render(fmt.Sprintf(" %s bytes is more than one message (%s): enter sends it as %d messages marked (1/%d)…(%d/%d), esc goes back to it ",
-			thousands(c.draftBytes), thousands(sotto.MaxText), len(c.split), len(c.split), len(c.split), len(c.split)))
+		n := len(c.split)
+		marks := fmt.Sprintf("(1/%d) and (2/2)", n)
+		if n > 2 {
+			marks = fmt.Sprintf("(1/%d)…(%d/%d)", n, n, n)
+		}
+		note = st.Warn.Render(fmt.Sprintf(" %s bytes > %s: enter sends it as %d messages, %s ", thousands(c.draftBytes), thousands(sotto.MaxText), n, marks))
 	case c.draftBytes > sotto.MaxText:
 		note = st.Error.Render(fmt.Sprintf(" %s / %s bytes: too long for one message; enter offers to send it in parts ", thousands(c.draftBytes), thousands(sotto.MaxText)))
 	case c.draftBytes >= counterFrom:

@@ -110,11 +110,13 @@ const (
 )
 
 // panicKeys are the keys the panic wipe may be put on: keys no screen uses
-// and no one types as text.
+// (ctrl+k and f2 list the conversations, ctrl+f, ctrl+g and ctrl+x handle
+// files), no text field edits with (ctrl+a, e, f, b, d, k, n, p, w, h move
+// or delete in the fields) and no one hits to stop a program (ctrl+c,
+// ctrl+z).
 var panicKeys = []string{
-	`ctrl+\`, "ctrl+]", "ctrl+^", "ctrl+_",
-	"ctrl+b", "ctrl+d", "ctrl+e", "ctrl+f", "ctrl+g", "ctrl+k", "ctrl+n", "ctrl+p", "ctrl+q", "ctrl+r", "ctrl+s", "ctrl+w", "ctrl+x", "ctrl+z",
-	"f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12",
+	`ctrl+\`, "ctrl+]", "ctrl+^", "ctrl+_", "ctrl+q", "ctrl+r", "ctrl+s",
+	"f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12",
 }
 
 // ParsePanicKey checks a panic key name (for --panic-key): one of
