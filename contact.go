@@ -42,6 +42,8 @@ type contact struct {
 	stopDial  context.CancelFunc
 	dialDone  chan struct{}
 	removed   bool
+
+	mb contactMailbox // mailboxes with this contact (mailbox.go)
 }
 
 // outEntry is a message in the outbox, waiting for its acknowledgement.
@@ -370,6 +372,7 @@ func (e *Engine) deleteContactDataLocked(c *contact) error {
 	keep(st.DropLog(c.logOut()))
 	keep(st.DropLog(c.logSeen()))
 	keep(c.id.st.Delete(kindRatchet, c.key))
+	keep(e.deleteContactMailboxLocked(c))
 	keep(c.id.st.Delete(kindContact, c.key))
 	e.expiry.removeContact(c)
 	return first

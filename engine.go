@@ -73,6 +73,8 @@ type Engine struct {
 	tor     TorStatus
 
 	maxUnread int // bound on a conversation's unread incoming messages (maxUnread; tests lower it)
+
+	mbt mbTiming // delivery through mailboxes (mailbox.go; zero: the defaults, tests shorten them)
 }
 
 type identity struct {
@@ -96,6 +98,7 @@ type identity struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	removed   bool
+	mb        *ownMailbox // its mailbox (mailbox.go); nil: none paired
 }
 
 func (id *identity) local() *localKeys {
@@ -286,6 +289,9 @@ func (e *Engine) load() error {
 			return err
 		}
 		if err := e.loadRequests(id); err != nil {
+			return err
+		}
+		if err := e.loadMailboxLocked(id); err != nil {
 			return err
 		}
 		e.ids[id.name] = id

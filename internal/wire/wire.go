@@ -282,6 +282,8 @@ type Message struct {
 	HasFirst bool             // Request: it carries a first message (ID, At, Text)
 
 	Status uint8 // Hello: HelloContact or HelloRequest; Close: the reason
+
+	MB *Mailbox // the mailbox kinds 16..19 (mailbox.go)
 }
 
 func validTimer(t uint32) bool { return t == 0 || t >= MinTimer && t <= MaxTimer }
@@ -341,9 +343,15 @@ func (m *Message) Marshal() ([]byte, error) {
 		}
 		b.AddUint8(m.Status)
 	default:
+		if !isMailboxKind(m.Kind) || !m.marshalMailbox(&b) {
+			return nil, ErrMalformed
+		}
+	}
+	out, err := b.Bytes()
+	if err == nil && m.Kind == KindBundle && len(out)-1 > MaxBundleBytes {
 		return nil, ErrMalformed
 	}
-	return b.Bytes()
+	return out, err
 }
 
 // ParseMessage decodes a message; any deviation from the encoding (unknown
@@ -392,7 +400,7 @@ func ParseMessage(p []byte) (*Message, error) {
 	case KindHello:
 		ok = s.ReadUint8(&m.Status) && m.Status <= HelloRequest
 	default:
-		ok = false
+		ok = isMailboxKind(m.Kind) && parseMailbox(m, &s)
 	}
 	if !ok || !s.Empty() {
 		return nil, ErrMalformed
