@@ -490,10 +490,24 @@ func (e *Engine) PairMailbox(ctx context.Context, identity, code string) (Mailbo
 	if err != nil {
 		return MailboxInfo{}, err
 	}
+	// A pairing service whose key was just authorised needs a moment
+	// before tor can fetch its new descriptor: retry what is not the
+	// mailbox's own answer until the time is up.
 	octx, cancel := context.WithTimeout(ctx, e.mbTiming().Op)
 	defer cancel()
-	svc, intake, err := mailbox.Pair(octx, e.cfg.net, id.onion, pc, [32]byte(authPub),
-		func(use func(*[32]byte) error) error { return use(&token) }, id.open)
+	var svc, intake ed25519.PublicKey
+	for wait := time.Second; ; wait = min(2*wait, 15*time.Second) {
+		svc, intake, err = mailbox.Pair(octx, e.cfg.net, id.onion, pc, [32]byte(authPub),
+			func(use func(*[32]byte) error) error { return use(&token) }, id.open)
+		var re *mailbox.RemoteError
+		if err == nil || errors.As(err, &re) || errors.Is(err, mailbox.ErrMalformed) || ctx.Err() != nil {
+			break
+		}
+		e.cfg.logf("%s: pairing: %s; again in %v", id.name, scrub(err), wait)
+		if !sleepCtx(octx, wait) {
+			break
+		}
+	}
 	if err != nil {
 		return MailboxInfo{}, e.mailboxErr(err)
 	}

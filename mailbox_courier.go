@@ -381,6 +381,7 @@ func (e *Engine) depositRound(ctx context.Context, c *contact, target uint8) err
 		blobs = append(blobs, blob)
 	}
 	e.mu.Unlock()
+	e.cfg.logf("%s -> %s: mailbox: depositing %d bundles (%s)", c.id.name, c.rec.Petname, len(bundles), targetName(target))
 	for i, b := range bundles {
 		if _, err := mc.Deposit(rel, b.ttl, blobs[i]); err != nil {
 			return err
@@ -604,6 +605,7 @@ func (e *Engine) pollPeer(ctx context.Context, c *contact) error {
 		if err != nil {
 			return err
 		}
+		e.cfg.logf("%s <- %s: mailbox: collected %d items from its mailbox", c.id.name, c.rec.Petname, len(items))
 		if len(items) > 0 {
 			e.mu.Lock()
 			del := e.receiveItemsLocked(c, items)
@@ -638,4 +640,11 @@ func (e *Engine) dropPeerLocked(c *contact) {
 		e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: forgetting a contact's mailbox: %w", err)})
 	}
 	c.mbNudge()
+}
+
+func targetName(t uint8) string {
+	if t == targetPeer {
+		return "its mailbox"
+	}
+	return "our mailbox"
 }

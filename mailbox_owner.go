@@ -118,12 +118,14 @@ func (e *Engine) ownerRound(ctx context.Context, id *identity, o *ownMailbox) er
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	notified := make(chan struct{}, 1)
-	watchErr := make(chan error, 1)
+	watchDone := make(chan struct{})
+	var watchErr error // set before watchDone closes
 	go func() {
+		defer close(watchDone)
 		defer watch.Close()
 		for {
 			if err := watch.Wait(rctx); err != nil {
-				watchErr <- err
+				watchErr = err
 				cancel()
 				return
 			}
@@ -135,7 +137,7 @@ func (e *Engine) ownerRound(ctx context.Context, id *identity, o *ownMailbox) er
 	}()
 	defer func() {
 		cancel()
-		<-watchErr
+		<-watchDone
 	}()
 	e.cfg.logf("%s: mailbox reached", id.name)
 	e.setMailboxState(id, o, MailboxReachable, "")
@@ -170,7 +172,8 @@ func (e *Engine) ownerRound(ctx context.Context, id *identity, o *ownMailbox) er
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("the watching stream ended: %w", <-watchErr)
+			<-watchDone
+			return fmt.Errorf("the watching stream ended: %w", watchErr)
 		case <-notified:
 		case <-o.wake:
 		case <-poll.C:
@@ -272,6 +275,7 @@ func (e *Engine) collectOwn(ctx context.Context, id *identity, o *ownMailbox, op
 		if len(order) == 0 {
 			return nil
 		}
+		e.cfg.logf("%s: mailbox: collected %d relations' items", id.name, len(order))
 		dels := map[[16]byte][][8]byte{}
 		e.mu.Lock()
 		for _, rel := range order {

@@ -220,3 +220,193 @@ func TestMailboxDeliveryBothWays(t *testing.T) {
 	b.wait("reply delivered", func(ev Event) bool { d, ok := ev.(DeliveredEvent); return ok && d.ID == rid })
 	eventually(t, "the mailbox empties", func() bool { return mb.m.Stats().Items == 0 })
 }
+
+// pairedPair makes alice and bob contacts with bob paired and his offer
+// confirmed by alice.
+func pairedPair(t *testing.T, n *memNet, mb *testMailbox) (a, b *testPeer) {
+	t.Helper()
+	a, b = startMbPeer(t, n, nil), startMbPeer(t, n, nil)
+	mustID(t, a, "alice", IdentityOptions{})
+	mustID(t, b, "bob", IdentityOptions{})
+	befriend(t, a, "alice", "alice", b, "bob", "bob")
+	if _, err := b.e.PairMailbox(context.Background(), "bob", mb.code()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alice confirms bob's offer", func() bool { return b.mailboxInfo("bob").Confirmed == 1 })
+	return a, b
+}
+
+// ownerConnFromDisk opens a stream to bob's mailbox as its owner with the
+// credentials in his (closed) engine's store, as a test's eye on the
+// mailbox.
+func ownerConnFromDisk(t *testing.T, n *memNet, disk *memStore) (*mailbox.Conn, [16]byte) {
+	t.Helper()
+	keys, _ := disk.Keys(kindMbOwn)
+	if len(keys) != 1 {
+		t.Fatal("no mailbox record")
+	}
+	b, _ := disk.Get(kindMbOwn, keys[0])
+	r, err := parseMbOwn(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rels, _ := disk.Keys(kindMbRel)
+	rb, _ := disk.Get(kindMbRel, rels[0])
+	rr, err := parseMbRel(rb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tor := n.tor()
+	ctx := context.Background()
+	addr := onionOfKey(r.Service[:])
+	if err := tor.Authorize(ctx, addr, func(use func(*[32]byte) error) error { return use(&r.AuthPriv) }); err != nil {
+		t.Fatal(err)
+	}
+	c, err := mailbox.Dial(ctx, tor, "test", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Hello(mailbox.RoleOwner, func(use func(*[32]byte) error) error { return use(&r.Token) }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, rr.ID
+}
+
+// TestHostileMailboxBlobs: a mailbox that returns blobs duplicated,
+// reordered, withheld and then delivered late, replayed, garbage or with a
+// damaged ratchet message. Every message is stored once, the late ones are
+// reported, nothing else happens, and the conversation goes on.
+func TestHostileMailboxBlobs(t *testing.T) {
+	n := newMemNet()
+	mb := startTestMailbox(t, n, "")
+	a, b := pairedPair(t, n, mb)
+	ctx := context.Background()
+	bdisk := b.disk
+	b.close()
+	for i := 1; i <= 6; i++ {
+		id, err := a.e.Send(ctx, "alice", "bob", fmt.Sprintf("h%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.wait("queued", func(ev Event) bool { q, ok := ev.(QueuedEvent); return ok && q.ID == id })
+	}
+	// The test takes the blobs out of the mailbox, so that bob's engine
+	// gets only what the "mailbox" below hands it.
+	oc, rel := ownerConnFromDisk(t, n, bdisk)
+	var items []mailbox.Item
+	if _, err := oc.Collect(rel, 100, func(it mailbox.Item) error { items = append(items, it); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var ids [][8]byte
+	for _, it := range items {
+		ids = append(ids, it.ID)
+	}
+	if _, err := oc.Delete(rel, ids); err != nil {
+		t.Fatal(err)
+	}
+	// The first blob may carry alice's mailbox messages alone; the last six
+	// carry h1..h6.
+	if len(items) < 6 {
+		t.Fatalf("%d blobs", len(items))
+	}
+	h := items[len(items)-6:]
+	garbage := mailbox.Item{ID: [8]byte{9}, Blob: make([]byte, 960)}
+	for i := range garbage.Blob {
+		garbage.Blob[i] = byte(i*7 + 3)
+	}
+	recs, _ := mailbox.Unpack(h[0].Blob)
+	bad := append([]byte(nil), recs[0].Payload...)
+	bad[len(bad)-1] ^= 1
+	badBlob, _ := mailbox.Pack(mailbox.Record{Type: mailbox.RecRatchet, Payload: bad})
+	damaged := mailbox.Item{ID: [8]byte{10}, Blob: badBlob}
+	b = startMbPeer(t, n, bdisk)
+	feed := func(items ...mailbox.Item) {
+		b.e.mu.Lock()
+		c := b.e.ids["bob"].contacts["alice"]
+		b.e.receiveItemsLocked(c, items)
+		b.e.mu.Unlock()
+	}
+	// Batch 1: h5, h4, garbage, h1, h1 again, a damaged h1: h2 and h3 held back.
+	feed(append(items[:len(items)-6:len(items)-6], h[4], h[3], garbage, h[0], h[0], damaged)...)
+	for _, want := range []string{"h1", "h4", "h5"} {
+		b.waitMessage(want)
+	}
+	// Batch 2: the held-back ones arrive late, with h6; then everything again.
+	feed(h[1], h[2], h[5])
+	b.wait("the late delivery is reported", func(ev Event) bool { _, ok := ev.(MailboxUnorderedEvent); return ok })
+	feed(h...)
+	msgs, _ := b.e.Messages("bob", "alice")
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.Text)
+	}
+	if fmt.Sprint(got) != "[h1 h4 h5 h2 h3 h6]" {
+		t.Fatalf("bob's conversation: %q", got)
+	}
+	// The conversation goes on, both ways, by session.
+	if _, err := b.e.Send(ctx, "bob", "alice", "after all that"); err != nil {
+		t.Fatal(err)
+	}
+	a.waitMessage("after all that")
+	delivered := 0
+	a.wait("alice's six delivered", func(ev Event) bool {
+		if _, ok := ev.(DeliveredEvent); ok {
+			delivered++
+		}
+		return delivered == 6
+	})
+}
+
+// TestMailboxRevokedAndUnpaired: a removed contact's credentials stop
+// working and it forgets them; unpairing tells every contact to stop.
+func TestMailboxRevokedAndUnpaired(t *testing.T) {
+	n := newMemNet()
+	mb := startTestMailbox(t, n, "")
+	a, b := pairedPair(t, n, mb)
+	ctx := context.Background()
+	if st := mb.m.Stats(); st.Relations != 1 {
+		t.Fatalf("%d relations", st.Relations)
+	}
+	// Unpairing: the service goes, alice is told and forgets the offer.
+	if err := b.e.UnpairMailbox(ctx, "bob", false); err != nil {
+		t.Fatal(err)
+	}
+	if st := mb.m.Stats(); st.Services != 0 || st.Relations != 0 {
+		t.Fatalf("after unpair: %+v", st)
+	}
+	eventually(t, "alice forgets bob's mailbox", func() bool { return !a.hasPeerOffer("alice", "bob") })
+	eventually(t, "bob's relation record goes once alice confirmed", func() bool {
+		b.e.mu.Lock()
+		defer b.e.mu.Unlock()
+		return b.e.ids["bob"].contacts["alice"].mb.rel == nil
+	})
+	if info := b.mailboxInfo("bob"); info.State != MailboxNone {
+		t.Fatalf("after unpair: %+v", info)
+	}
+	// Pair again (a new code), then bob removes alice: her relation goes
+	// from the mailbox, and her credentials are refused.
+	if _, err := b.e.PairMailbox(ctx, "bob", mb.code()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alice takes the new offer", func() bool { return a.hasPeerOffer("alice", "bob") })
+	if err := b.e.RemoveContact(ctx, "bob", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the relation leaves the mailbox", func() bool { return mb.m.Stats().Relations == 0 })
+	// Her tor can no longer fetch the service's descriptor: what she
+	// writes stays in her outbox, never reported queued.
+	id, err := a.e.Send(ctx, "alice", "bob", "are you there?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * fastMb.Grace)
+	msgs, _ := a.e.Messages("alice", "bob")
+	for _, m := range msgs {
+		if m.ID == id && m.State != Pending {
+			t.Fatalf("a message to a contact that removed us is %v", m.State)
+		}
+	}
+}
+
+func onionOfKey(pub []byte) string { return mailbox.OnionOf(pub) }

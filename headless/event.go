@@ -219,7 +219,7 @@ func encodeEvent(ev sotto.Event) (v any, ok bool) {
 		}
 		return errorEvent{Event: "error", Error: msg, Code: errorCode(ev.Err)}, true
 	}
-	return nil, false
+	return encodeMailboxEvent(ev)
 }
 
 func torState(s sotto.TorState) string {
@@ -262,6 +262,8 @@ func toMessage(m sotto.Message) messageJSON {
 			out.State = "sent"
 		case sotto.Delivered:
 			out.State = "delivered"
+		case sotto.Queued:
+			out.State = "queued"
 		}
 	case sotto.Incoming:
 		out.Direction = "in"
@@ -315,5 +317,5 @@ func errorCode(err error) string {
 			return c.code
 		}
 	}
-	return ""
+	return mailboxErrorCode(err)
 }

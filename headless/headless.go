@@ -320,6 +320,9 @@ func execute(ctx context.Context, e Engine, c Command) (reply, error) {
 	case "reject":
 		return r, e.RejectRequest(ctx, c.Identity, c.Request)
 	default:
+		if mr, ok, err := executeMailbox(ctx, e, c); ok {
+			return mr, err
+		}
 		// ParseCommand only lets known commands through.
 		return r, fmt.Errorf("headless: command %q not handled", c.Cmd)
 	}
