@@ -4,6 +4,16 @@ GO ?= go
 BIN := bin/sotto
 # Reproducible: no paths, no VCS stamp, no build id; cgo off for the binary.
 BUILDFLAGS := -trimpath -buildvcs=false -ldflags=-buildid=
+# runtime/secret: the Go runtime erases the registers, stack and heap
+# allocations of the code that handles keys and texts (internal/erase). Every
+# target builds and tests with it; the code also builds without it (see
+# SECURITY.md for what is then not erased). Added to any GOEXPERIMENT the
+# environment sets.
+comma := ,
+ifeq ($(filter runtimesecret,$(subst $(comma), ,$(GOEXPERIMENT))),)
+GOEXPERIMENT := $(if $(GOEXPERIMENT),$(GOEXPERIMENT)$(comma))runtimesecret
+endif
+export GOEXPERIMENT
 FUZZTIME ?= 30s
 SMOKETIME ?= 2s
 BENCHTIME ?= 1s

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/record"
+	"github.com/sottochat/sotto/ratchet"
 )
 
 // contact is one contact of an identity with its conversation. All fields
@@ -117,7 +118,11 @@ func (e *Engine) loadContacts(id *identity) error {
 		}
 		c.pub = ed25519.PublicKey(c.rec.ID)
 		c.onion = contactcode.OnionAddress(c.pub)
-		if st, err := id.st.Get(kindRatchet, k); err == nil {
+		if st, err := id.st.Get(kindRatchet, k); err == nil && ratchet.IsOldState(st) {
+			if err := e.dropOldStateLocked(c, st); err != nil {
+				return err
+			}
+		} else if err == nil {
 			if c.ratchet, err = e.cfg.newSecret(st); err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package sotto
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/crypto/curve25519"
 
 	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/record"
@@ -317,9 +316,9 @@ func (e *Engine) newIdentityFromKeys(key, name string, open, ephemeral bool, see
 	priv := ed25519.NewKeyFromSeed(seed)
 	pub := append(ed25519.PublicKey(nil), priv.Public().(ed25519.PublicKey)...)
 	clear(priv)
-	ap, err := curve25519.X25519(auth, curve25519.Basepoint)
+	ap, err := clientAuthPublic(auth)
 	if err != nil {
-		return nil, errors.New("sotto: bad client-auth key")
+		return nil, err
 	}
 	buf := make([]byte, 64)
 	copy(buf, seed)
@@ -333,8 +332,20 @@ func (e *Engine) newIdentityFromKeys(key, name string, open, ephemeral bool, see
 		pub: pub, onion: contactcode.OnionAddress(pub), keys: box, st: st,
 		contacts: map[string]*contact{}, byPub: map[string]*contact{}, requests: map[string]*request{},
 	}
-	copy(id.authPub[:], ap)
+	id.authPub = ap
 	return id, nil
+}
+
+// clientAuthPublic returns the x25519 public key of a client-auth private
+// key (crypto/ecdh, as everywhere else in Sotto).
+func clientAuthPublic(priv []byte) ([32]byte, error) {
+	var pub [32]byte
+	k, err := ecdh.X25519().NewPrivateKey(priv)
+	if err != nil {
+		return pub, errors.New("sotto: bad client-auth key")
+	}
+	copy(pub[:], k.PublicKey().Bytes())
+	return pub, nil
 }
 
 // ---- identities ----

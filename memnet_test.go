@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net"
 	"sync"
-
-	"golang.org/x/crypto/curve25519"
 )
 
 // memNet is an in-memory stand-in for the Tor network: onion services are
@@ -71,13 +69,11 @@ func (t *memTor) Publish(ctx context.Context, keys func(use func(seed *[32]byte)
 
 func (t *memTor) Authorize(ctx context.Context, to string, priv func(use func(priv *[32]byte) error) error) error {
 	return priv(func(p *[32]byte) error {
-		pub, err := curve25519.X25519(p[:], curve25519.Basepoint)
+		k, err := clientAuthPublic(p[:])
 		if err != nil {
 			return err
 		}
 		t.mu.Lock()
-		var k [32]byte
-		copy(k[:], pub)
 		t.auth[to] = k
 		t.mu.Unlock()
 		return nil

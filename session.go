@@ -633,7 +633,7 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
 }
 
 func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen uint64) (*session, error) {
-	fc := &frameConn{conn: conn, t: e.cfg.timing, now: e.cfg.now}
+	hc := e.newHSConn(&frameConn{conn: conn, t: e.cfg.timing, now: e.cfg.now})
 	e.mu.Lock()
 	prior, err := e.loadStateLocked(c)
 	id := c.id
@@ -654,17 +654,10 @@ func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen ui
 	if err != nil {
 		return nil, err
 	}
-	conn.SetWriteDeadline(time.Now().Add(e.cfg.timing.Handshake))
-	b, _ := wire.AppendFrame(wire.Preamble(), wire.FrameHandshake, m1)
-	if _, err := conn.Write(b); err != nil {
+	if err := hc.write(wire.FrameHandshake, m1); err != nil {
 		return nil, err
 	}
-	hsDeadline := e.cfg.timing.Handshake
-	conn.SetReadDeadline(time.Now().Add(hsDeadline))
-	if err := wire.ReadPreamble(conn); err != nil {
-		return nil, errDrop
-	}
-	m2, err := readHandshake(fc, hsDeadline)
+	m2, err := hc.read(wire.FrameHandshake)
 	if err != nil {
 		return nil, err
 	}
@@ -677,10 +670,10 @@ func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen ui
 	if err != nil {
 		return nil, errDrop
 	}
-	if err := fc.write(wire.FrameHandshake, m3); err != nil {
+	if err := hc.write(wire.FrameHandshake, m3); err != nil {
 		return nil, err
 	}
-	m4, err := readHandshake(fc, hsDeadline)
+	m4, err := hc.read(wire.FrameHandshake)
 	if err != nil {
 		return nil, err
 	}
@@ -690,20 +683,12 @@ func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen ui
 	}
 	defer st.Wipe()
 	// The responder's hello says whether we are its contact.
-	t, ct, err := fc.read(hsDeadline)
-	if err != nil || t != wire.FrameData {
-		return nil, errDrop
-	}
-	pt, err := st.Decrypt(e.cfg.now(), ct, adFor(c.pub, id.pub))
+	hello, err := hc.receive(e, st, wire.KindHello, c.pub, id.pub)
 	if err != nil {
-		return nil, errDrop
-	}
-	hello, err := wire.ParseMessage(pt)
-	if err != nil || hello.Kind != wire.KindHello {
-		return nil, errDrop
+		return nil, err
 	}
 	if hello.Status == wire.HelloRequest {
-		return nil, e.sendRequest(c, st, fc)
+		return nil, e.sendRequest(c, st, hc)
 	}
 	// Commit: the new epoch becomes the contact's state and this connection
 	// its session, unless a newer handshake has taken over meanwhile.
@@ -724,17 +709,6 @@ func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen ui
 	return e.installLocked(c, conn, true), nil
 }
 
-func readHandshake(fc *frameConn, d time.Duration) ([]byte, error) {
-	t, content, err := fc.read(d)
-	if err != nil {
-		return nil, err
-	}
-	if t != wire.FrameHandshake {
-		return nil, errDrop
-	}
-	return append([]byte(nil), content...), nil
-}
-
 // installLocked makes a new connection the contact's session, replacing (and
 // closing) the previous one.
 func (e *Engine) installLocked(c *contact, conn net.Conn, initiator bool) *session {
@@ -751,7 +725,7 @@ func (e *Engine) installLocked(c *contact, conn net.Conn, initiator bool) *sessi
 // any) in a session with an open-mode identity that does not know us yet,
 // then waits for its verdict. The session's keys are thrown away: no state
 // is kept on either side until the request is accepted.
-func (e *Engine) sendRequest(c *contact, st *ratchet.State, fc *frameConn) error {
+func (e *Engine) sendRequest(c *contact, st *ratchet.State, hc *hsConn) error {
 	e.mu.Lock()
 	req := &wire.Message{Kind: wire.KindRequest, AuthKey: c.id.authPub}
 	for _, o := range c.outbox {
@@ -762,29 +736,12 @@ func (e *Engine) sendRequest(c *contact, st *ratchet.State, fc *frameConn) error
 	}
 	id := c.id
 	e.mu.Unlock()
-	pt, err := req.Marshal()
-	if err != nil {
+	if err := hc.send(e, st, req, id.pub, c.pub); err != nil {
 		return err
 	}
-	ct, err := st.Encrypt(e.cfg.rand, pt, adFor(id.pub, c.pub))
-	clear(pt)
+	m, err := hc.receive(e, st, wire.KindClose, c.pub, id.pub)
 	if err != nil {
 		return err
-	}
-	if err := fc.write(wire.FrameData, ct); err != nil {
-		return err
-	}
-	t, ct, err := fc.read(e.cfg.timing.Handshake)
-	if err != nil || t != wire.FrameData {
-		return errDrop
-	}
-	pt, err = st.Decrypt(e.cfg.now(), ct, adFor(c.pub, id.pub))
-	if err != nil {
-		return errDrop
-	}
-	m, err := wire.ParseMessage(pt)
-	if err != nil || m.Kind != wire.KindClose {
-		return errDrop
 	}
 	if m.Status == wire.CloseRejected {
 		return fmt.Errorf("sotto: the contact refused the request for now")
@@ -832,13 +789,8 @@ func (e *Engine) abandon(s *session) {
 }
 
 func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*session, error) {
-	fc := &frameConn{conn: conn, t: e.cfg.timing, now: e.cfg.now}
-	d := e.cfg.timing.Handshake
-	conn.SetReadDeadline(time.Now().Add(d))
-	if err := wire.ReadPreamble(conn); err != nil {
-		return nil, errDrop
-	}
-	m1, err := readHandshake(fc, d)
+	hc := e.newHSConn(&frameConn{conn: conn, t: e.cfg.timing, now: e.cfg.now})
+	m1, err := hc.read(wire.FrameHandshake)
 	if err != nil {
 		return nil, err
 	}
@@ -856,12 +808,10 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 	if err != nil {
 		return nil, errDrop
 	}
-	conn.SetWriteDeadline(time.Now().Add(d))
-	b, _ := wire.AppendFrame(wire.Preamble(), wire.FrameHandshake, m2)
-	if _, err := conn.Write(b); err != nil {
+	if err := hc.write(wire.FrameHandshake, m2); err != nil {
 		return nil, err
 	}
-	m3, err := readHandshake(fc, d)
+	m3, err := hc.read(wire.FrameHandshake)
 	if err != nil {
 		return nil, err
 	}
@@ -876,7 +826,7 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 		return nil, err
 	}
 	if c == nil {
-		return nil, e.receiveRequest(id, peer, h, fc)
+		return nil, e.receiveRequest(id, peer, h, hc)
 	}
 	e.mu.Lock()
 	prior, err := e.loadStateLocked(c)
@@ -893,6 +843,8 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 		return nil, errDrop
 	}
 	defer st.Wipe()
+	// The hello is sealed before the new State is committed, so that the
+	// stored State has already used the key it was sealed with.
 	hello, _ := (&wire.Message{Kind: wire.KindHello, Status: wire.HelloContact}).Marshal()
 	ct, err := st.Encrypt(e.cfg.rand, hello, adFor(id.pub, peer))
 	if err != nil {
@@ -909,10 +861,10 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 	}
 	s := e.installLocked(c, conn, false)
 	e.mu.Unlock()
-	if err := fc.write(wire.FrameHandshake, m4); err != nil {
+	if err := hc.write(wire.FrameHandshake, m4); err != nil {
 		return s, err
 	}
-	if err := fc.write(wire.FrameData, ct); err != nil {
+	if err := hc.write(wire.FrameData, ct); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -958,44 +910,27 @@ const (
 	requestRateEvery = 10 * time.Minute // ... per this period, per identity
 )
 
-func (e *Engine) receiveRequest(id *identity, peer ed25519.PublicKey, h *ratchet.Handshake, fc *frameConn) error {
+func (e *Engine) receiveRequest(id *identity, peer ed25519.PublicKey, h *ratchet.Handshake, hc *hsConn) error {
 	m4, st, err := h.Accept(nil)
 	if err != nil {
 		return errDrop
 	}
 	defer st.Wipe()
-	hello, _ := (&wire.Message{Kind: wire.KindHello, Status: wire.HelloRequest}).Marshal()
-	ct, err := st.Encrypt(e.cfg.rand, hello, adFor(id.pub, peer))
+	if err := hc.write(wire.FrameHandshake, m4); err != nil {
+		return err
+	}
+	if err := hc.send(e, st, &wire.Message{Kind: wire.KindHello, Status: wire.HelloRequest}, id.pub, peer); err != nil {
+		return err
+	}
+	m, err := hc.receive(e, st, wire.KindRequest, peer, id.pub)
 	if err != nil {
 		return err
-	}
-	if err := fc.write(wire.FrameHandshake, m4); err != nil {
-		return err
-	}
-	if err := fc.write(wire.FrameData, ct); err != nil {
-		return err
-	}
-	t, ct, err := fc.read(e.cfg.timing.Handshake)
-	if err != nil || t != wire.FrameData {
-		return errDrop
-	}
-	pt, err := st.Decrypt(e.cfg.now(), ct, adFor(peer, id.pub))
-	if err != nil {
-		return errDrop
-	}
-	m, err := wire.ParseMessage(pt)
-	clear(pt)
-	if err != nil || m.Kind != wire.KindRequest {
-		return errDrop
 	}
 	status := uint8(wire.ClosePending)
 	if err := e.storeRequest(id, peer, m); err != nil {
 		status = wire.CloseRejected
 	}
-	bye, _ := (&wire.Message{Kind: wire.KindClose, Status: status}).Marshal()
-	if ct, err := st.Encrypt(e.cfg.rand, bye, adFor(id.pub, peer)); err == nil {
-		fc.write(wire.FrameData, ct)
-	}
+	hc.send(e, st, &wire.Message{Kind: wire.KindClose, Status: status}, id.pub, peer)
 	return io.EOF
 }
 

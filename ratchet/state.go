@@ -69,20 +69,38 @@ func (s *State) cloneOrNew(local, peer [PublicKeySize]byte) *State {
 	return s.Clone()
 }
 
+// addEpoch adds e as the newest epoch and, past MaxEpochs, drops one: the
+// oldest unconfirmed epoch other than e, or if every other epoch is
+// confirmed the oldest one, but never the newest confirmed epoch (the
+// newest one the peer is known to hold). A lost message 4 leaves the
+// responder with an epoch the initiator never got; however many are lost,
+// they cannot push out the epoch both sides hold, which the next handshake
+// needs for continuity and which rollback detection is anchored on
+// (docs/PROTOCOL.md, section 1.3).
 func (s *State) addEpoch(e *epoch) {
 	s.epochs = append([]*epoch{e}, s.epochs...)
 	for len(s.epochs) > MaxEpochs {
-		s.epochs[len(s.epochs)-1].wipe()
-		s.epochs = s.epochs[:len(s.epochs)-1]
+		anchor := -1
+		for i, x := range s.epochs {
+			if x.confirmed {
+				anchor = i
+				break
+			}
+		}
+		drop := -1
+		for i := len(s.epochs) - 1; i > 0 && drop < 0; i-- {
+			if i != anchor && !s.epochs[i].confirmed {
+				drop = i
+			}
+		}
+		for i := len(s.epochs) - 1; i > 0 && drop < 0; i-- {
+			if i != anchor {
+				drop = i
+			}
+		}
+		s.epochs[drop].wipe()
+		s.epochs = append(s.epochs[:drop], s.epochs[drop+1:]...)
 	}
-}
-
-func (s *State) epochIDs() [][epochIDSize]byte {
-	ids := make([][epochIDSize]byte, len(s.epochs))
-	for i, e := range s.epochs {
-		ids[i] = e.id
-	}
-	return ids
 }
 
 func (s *State) epochByID(id [epochIDSize]byte) *epoch {
@@ -106,14 +124,21 @@ func (s *State) skippedCount() int {
 }
 
 // Adopt adds to s the epochs of from that are newer than every epoch both
-// hold, keeping their order (the newest becomes s's sending epoch). It lets a caller commit a
-// handshake that started from an older copy of the State into the current
-// one, without undoing what the current one did meanwhile (message keys
-// used, chains advanced): st, _ := h.Finish(m4); current.Adopt(st). The two
-// States must be between the same identities; from is not modified.
+// hold, keeping their order (the newest becomes s's sending epoch), and
+// marks confirmed the epochs of s that from knows the peer holds. It lets a
+// caller commit a handshake that started from an older copy of the State
+// into the current one, without undoing what the current one did meanwhile
+// (message keys used, chains advanced): st, _ := h.Finish(m4);
+// current.Adopt(st). The two States must be between the same identities;
+// from is not modified.
 func (s *State) Adopt(from *State) error {
 	if from == nil || from.local != s.local || from.peer != s.peer {
 		return ErrStateMismatch
+	}
+	for _, e := range from.epochs {
+		if x := s.epochByID(e.id); x != nil && e.confirmed {
+			x.confirmed = true
+		}
 	}
 	k := 0
 	for k < len(from.epochs) && s.epochByID(from.epochs[k].id) == nil {

@@ -39,6 +39,9 @@ func (a *addScreen) SetSize(w, h int) {
 }
 func (a *addScreen) typing() bool { return true }
 
+// draft reports whether a name or a code was typed and not saved.
+func (a *addScreen) draft() bool { return a.name.Value() != "" || a.code.Value() != "" }
+
 // fullscreen: the QR code takes the whole terminal.
 func (a *addScreen) fullscreen() bool { return a.showQR }
 func (a *addScreen) wipe() {
@@ -86,6 +89,9 @@ func (a *addScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.busy = false
 		if msg.err != nil {
 			a.err = sanitize.Line(errText(msg.err))
+		} else {
+			a.name.Reset()
+			a.code.Reset()
 		}
 	case tea.KeyMsg:
 		if a.busy {

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/term"
 	"github.com/sottochat/sotto"
 	"github.com/sottochat/sotto/tui/keymap"
 	"github.com/sottochat/sotto/tui/sanitize"
@@ -70,6 +73,8 @@ type shared struct {
 	contact      sotto.ContactInfo
 	// returnTo is where Back goes from the settings screen.
 	returnTo page
+	// chatFrom is where Back goes from a conversation.
+	chatFrom page
 	width    int
 	height   int
 }
@@ -97,13 +102,16 @@ type Model struct {
 	tor        sotto.TorStatus
 	status     string
 	statusErr  bool
-	panicAt    time.Time // first press of the panic key; zero when not armed
+	panicAt    time.Time // when the panic key armed the wipe; zero when not armed
+	panicTyped int       // letters of the panic word typed so far
+	quitAsk    bool      // ctrl+c with unsent text: waiting for y
 	lastKey    time.Time
 	idle       time.Duration
 	locked     bool
 	quitting   bool
 	err        error // returned by Run
-	background bool  // run the tick and the event reader (off in tests)
+	panicWord  string
+	background bool // run the tick and the event reader (off in tests)
 }
 
 // New returns the root model for a profile. now is the clock (nil: time.Now).
@@ -115,8 +123,10 @@ func New(ctx context.Context, p Profile, c Config, now func() time.Time) *Model 
 	if idle == 0 {
 		idle = DefaultIdleLock
 	}
-	s := &shared{ctx: ctx, prof: p, keys: keymap.Default(), st: styles.Default(), now: now(), width: 80, height: 24}
-	m := &Model{s: s, page: pageLoading, idle: idle, lastKey: s.now, background: true}
+	keys := keymap.Default()
+	keys.SetPanic(c.panicKey())
+	s := &shared{ctx: ctx, prof: p, keys: keys, st: styles.Default(), now: now(), width: 80, height: 24, chatFrom: pageContacts}
+	m := &Model{s: s, page: pageLoading, idle: idle, lastKey: s.now, background: true, panicWord: c.panicWord()}
 	m.help = help.New()
 	m.help.ShortSeparator = " · "
 	m.help.Styles.ShortKey = s.st.HelpKey
@@ -205,6 +215,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.err = fmt.Errorf("panic wipe: %w", msg.err)
 		}
 		return m, tea.Quit
+	case sentMsg:
+		// To the conversation screen wherever the person is now: a failed
+		// send gives its text back to its draft.
+		if !m.locked {
+			_, cmd := m.screens[pageChat].Update(msg)
+			return m, cmd
+		}
+		return m, nil
 	case errMsg:
 		m.setError(msg.err)
 		return m, nil
@@ -270,8 +288,8 @@ func (m *Model) onTick(t time.Time) tea.Cmd {
 		cmds = append(cmds, tick())
 	}
 	if !m.panicAt.IsZero() && t.Sub(m.panicAt) > PanicWindow {
-		m.panicAt = time.Time{}
-		m.setInfo("panic cancelled")
+		m.panicAt, m.panicTyped = time.Time{}, 0
+		m.setInfo("panic cancelled: nothing was wiped")
 	}
 	if m.idle > 0 && m.s.eng != nil && !m.locked && t.Sub(m.lastKey) >= m.idle {
 		cmds = append(cmds, m.lock("locked after being idle"))
@@ -286,19 +304,34 @@ func (m *Model) onTick(t time.Time) tea.Cmd {
 func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	keys := m.s.keys
 	m.lastKey = m.s.now
+	if !m.panicAt.IsZero() {
+		return m.panicKey(k)
+	}
 	if key.Matches(k, keys.Panic) {
-		if !m.panicAt.IsZero() && m.s.now.Sub(m.panicAt) <= PanicWindow {
-			return m.panic()
-		}
-		m.panicAt = m.s.now
+		m.panicAt, m.panicTyped = m.s.now, 0
+		m.quitAsk = false
 		return nil
 	}
-	if !m.panicAt.IsZero() {
-		m.panicAt = time.Time{}
-		m.setInfo("panic cancelled")
+	if m.quitAsk {
+		m.quitAsk = false
+		if k.Type == tea.KeyRunes && !k.Paste && (string(k.Runes) == "y" || string(k.Runes) == "Y") {
+			return m.quit()
+		}
+		m.setInfo("nothing was discarded")
+		return nil
+	}
+	if k.Paste {
+		// A terminal sends a pasted line break as CR (or CR LF); the
+		// text fields take LF.
+		r := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(string(k.Runes))
+		k.Runes = []rune(r)
 	}
 	switch {
 	case key.Matches(k, keys.Quit):
+		if m.s.eng != nil && !m.locked && m.unsent() {
+			m.quitAsk = true
+			return nil
+		}
 		return m.quit()
 	case key.Matches(k, keys.Lock):
 		if m.s.eng != nil && !m.locked {
@@ -334,6 +367,42 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	return cmd
 }
 
+// panicKey handles a key while the panic wipe is armed: the letters of
+// the panic word, in order, wipe; esc, ctrl+c or the panic key cancel
+// without doing anything else; any other key starts the word again. A key
+// hit by reflex (the panic key again, enter, ctrl+c, esc) never wipes.
+func (m *Model) panicKey(k tea.KeyMsg) tea.Cmd {
+	word := []rune(m.panicWord)
+	switch {
+	case k.Type == tea.KeyEsc, k.Type == tea.KeyCtrlC, key.Matches(k, m.s.keys.Panic):
+		m.panicAt, m.panicTyped = time.Time{}, 0
+		m.setInfo("panic cancelled: nothing was wiped")
+		return nil
+	case k.Type == tea.KeyRunes && !k.Paste && len(k.Runes) == 1 && m.panicTyped < len(word) &&
+		unicode.ToLower(k.Runes[0]) == unicode.ToLower(word[m.panicTyped]):
+		m.panicTyped++
+		if m.panicTyped == len(word) {
+			return m.panic()
+		}
+		return nil
+	}
+	m.panicTyped = 0
+	return nil
+}
+
+// unsent reports whether the person typed text and has not sent or saved
+// it: a draft in any conversation (drafts are kept per conversation), or
+// a half-filled form on the screen in front of them (a form left is
+// emptied when it is opened again).
+func (m *Model) unsent() bool {
+	for _, sc := range []screen{m.screens[pageChat], m.active()} {
+		if d, ok := sc.(interface{ draft() bool }); ok && d.draft() {
+			return true
+		}
+	}
+	return false
+}
+
 // pasteHint answers ctrl+v in a text field: Sotto never reads the
 // clipboard itself (see noClipboard).
 const pasteHint = "Sotto does not read the clipboard: paste with your terminal (ctrl+shift+v, shift+insert or the middle button)"
@@ -344,6 +413,7 @@ func (m *Model) lock(why string) tea.Cmd {
 	m.wipeAll()
 	m.locked = true
 	m.showHelp = false
+	m.quitAsk = false
 	m.page = pageUnlock
 	u := m.screens[pageUnlock].(*unlockScreen)
 	u.locked = true
@@ -370,7 +440,7 @@ func (m *Model) quit() tea.Cmd {
 func (m *Model) panic() tea.Cmd {
 	m.wipeAll()
 	m.quitting = true
-	m.panicAt = time.Time{}
+	m.panicAt, m.panicTyped = time.Time{}, 0
 	return tea.Batch(tea.ClearScreen, wipeProfile(m.s.prof, m.s.eng))
 }
 
@@ -440,16 +510,21 @@ func (m *Model) View() string {
 	}
 	header := m.header()
 	var body string
-	if m.showHelp {
+	switch {
+	case !m.panicAt.IsZero():
+		body = m.panicView()
+	case m.showHelp:
 		body = m.helpView()
-	} else {
+	default:
 		body = m.active().View()
 	}
 	body = fit(body, w, m.bodyHeight())
 	var status string
 	switch {
 	case !m.panicAt.IsZero():
-		status = st.Panic.Render(ansi.Truncate(` PANIC: ctrl+\ again wipes this profile and quits. Any other key cancels.`, w, "…"))
+		status = st.Panic.Render(ansi.Truncate(fmt.Sprintf(" PANIC: type %s to wipe this profile and quit · esc cancels", m.panicWord), w, "…"))
+	case m.quitAsk:
+		status = st.Warn.Render(ansi.Truncate(" Quit and lose the text you have not sent? y quits · any other key keeps it", w, "…"))
 	case m.status != "" && m.statusErr:
 		status = st.Error.Render(ansi.Truncate(m.status, w, "…"))
 	case m.status != "":
@@ -457,11 +532,61 @@ func (m *Model) View() string {
 	default:
 		status = m.torDetail()
 	}
-	keys := m.help.ShortHelpView(append(m.active().ShortHelp(), m.s.keys.Help))
-	if m.showHelp {
+	help := m.s.keys.Help
+	if m.active().typing() {
+		help = withHelp(help, "f1", "help") // "?" is text here
+	}
+	keys := m.keyLine(m.active().ShortHelp(), help)
+	switch {
+	case !m.panicAt.IsZero():
+		keys = m.help.ShortHelpView([]key.Binding{withHelp(m.s.keys.Back, "esc", "cancel the wipe")})
+	case m.showHelp:
 		keys = m.help.ShortHelpView([]key.Binding{m.s.keys.Back})
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, header, body, fit(status, w, 1), fit(keys, w, 1))
+}
+
+// keyLine is the bottom line: the screen's keys, cut to fit, and the help
+// key always at the end, so that the line never hides where help is.
+func (m *Model) keyLine(screen []key.Binding, help key.Binding) string {
+	last := m.help.ShortHelpView([]key.Binding{help})
+	hm := m.help
+	hm.Width = max(m.s.width-lipgloss.Width(last)-lipgloss.Width(hm.ShortSeparator), 1)
+	return hm.ShortHelpView(screen) + m.s.st.HelpDesc.Render(hm.ShortSeparator) + last
+}
+
+// panicView is the armed panic wipe: what it does, how to go on, how to
+// get out, and the letters typed so far.
+func (m *Model) panicView() string {
+	st := m.s.st
+	word := []rune(m.panicWord)
+	var typed strings.Builder
+	for i, r := range word {
+		if i > 0 {
+			typed.WriteByte(' ')
+		}
+		if i < m.panicTyped {
+			typed.WriteRune(unicode.ToUpper(r))
+		} else {
+			typed.WriteByte('_')
+		}
+	}
+	lines := []string{
+		"",
+		"PANIC WIPE",
+		"",
+		fmt.Sprintf("Type  %s  to erase this profile for good and quit:", m.panicWord),
+		"every identity, contact, conversation and key, and tor's state.",
+		"Nothing can bring it back.",
+		"",
+		typed.String(),
+		"",
+		"esc cancels; nothing happens if you wait.",
+		"",
+	}
+	w := min(max(m.s.width-4, 20), 72)
+	box := st.Panic.Width(w).Align(lipgloss.Center).Render(strings.Join(lines, "\n"))
+	return "\n" + lipgloss.PlaceHorizontal(m.s.width, lipgloss.Center, box)
 }
 
 // header is the top line: where you are on the left, tor on the right.
@@ -604,7 +729,26 @@ func (m *Model) Err() error { return m.err }
 // RunProfile runs the UI for a profile until the person quits. It uses the
 // alternate screen and leaves it cleared.
 func RunProfile(ctx context.Context, p Profile, c Config) error {
-	return runProgram(ctx, p, c)
+	in, closeIn, err := terminalInput()
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	return runProgram(ctx, p, c, tea.WithInput(in))
+}
+
+// terminalInput is the terminal the UI reads, behind a pasteReader:
+// standard input when it is a terminal, else /dev/tty (as Bubble Tea
+// itself would choose).
+func terminalInput() (io.Reader, func(), error) {
+	if term.IsTerminal(os.Stdin.Fd()) {
+		return &pasteFile{newPasteReader(os.Stdin, nil), os.Stdin}, func() {}, nil
+	}
+	f, err := os.Open("/dev/tty")
+	if err != nil {
+		return nil, nil, fmt.Errorf("tui: the chat screen needs a terminal: %w", err)
+	}
+	return &pasteFile{newPasteReader(f, nil), f}, func() { f.Close() }, nil
 }
 
 func runProgram(ctx context.Context, p Profile, c Config, opts ...tea.ProgramOption) error {
@@ -622,7 +766,8 @@ func runProgram(ctx context.Context, p Profile, c Config, opts ...tea.ProgramOpt
 }
 
 // withTestIO returns program options that run the UI on in and out instead
-// of the terminal, for tests.
+// of the terminal, for tests; in is read through a pasteReader, as the
+// terminal is.
 func withTestIO(in io.Reader, out io.Writer) []tea.ProgramOption {
-	return []tea.ProgramOption{tea.WithInput(in), tea.WithOutput(out)}
+	return []tea.ProgramOption{tea.WithInput(newPasteReader(in, nil)), tea.WithOutput(out)}
 }

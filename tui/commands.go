@@ -52,10 +52,14 @@ type (
 		err  error
 		then page // page to go to on success; pageNone to stay
 	}
+	// sentMsg reports a send: of parts were to go, sent went; on an error
+	// unsent is the text that did not go (without part marks).
 	sentMsg struct {
 		identity, contact string
 		id                sotto.MessageID
 		err               error
+		unsent            string
+		sent, of          int
 	}
 	panicDoneMsg struct{ err error }
 	navMsg       struct{ to page }
@@ -66,6 +70,9 @@ type (
 )
 
 func nav(to page) tea.Cmd { return func() tea.Msg { return navMsg{to} } }
+
+// info shows a notice in the status line.
+func info(s string) tea.Cmd { return func() tea.Msg { return infoMsg(s) } }
 
 func waitEvent(ch <-chan sotto.Event) tea.Cmd {
 	return func() tea.Msg {
@@ -157,13 +164,6 @@ func loadRequests(e Engine, identity string) tea.Cmd {
 	return func() tea.Msg {
 		l, err := e.Requests(identity)
 		return requestsMsg{identity, l, err}
-	}
-}
-
-func send(ctx context.Context, e Engine, identity, contact, text string) tea.Cmd {
-	return func() tea.Msg {
-		id, err := e.Send(ctx, identity, contact, text)
-		return sentMsg{identity, contact, id, err}
 	}
 }
 

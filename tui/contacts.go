@@ -103,6 +103,7 @@ func (c *contactsScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return c, nav(pageRequests)
 		case key.Matches(msg, k.Open) && ok:
 			c.s.contact = sel
+			c.s.chatFrom = pageContacts
 			return c, nav(pageChat)
 		case key.Matches(msg, k.Check) && ok:
 			c.s.contact = sel

@@ -277,6 +277,10 @@ func TestFlowAddContact(t *testing.T) {
 	h.wantPage(pageContacts)
 	h.wantView("dave")
 	h.wantView("dave added")
+	h.key("ctrl+c") // nothing left unsent: quits at once
+	if !h.quit {
+		t.Fatal("ctrl+c after adding a contact asked about unsent text")
+	}
 }
 
 func TestFlowVerify(t *testing.T) {
@@ -424,17 +428,40 @@ func TestFlowLockKey(t *testing.T) {
 func TestFlowPanic(t *testing.T) {
 	h := unlocked(t)
 	h.key("enter", "enter")
-	h.key(`ctrl+\`)
-	h.wantView("PANIC")
-	h.key("x") // any other key cancels
-	h.wantNoView("PANIC")
-	h.key(`ctrl+\`)
-	h.tick(PanicWindow + time.Second) // too slow: cancelled
-	h.key(`ctrl+\`)
-	if h.prof.panicked {
-		t.Fatal("panic after the window closed")
+	h.typ("half a message")
+	// Reflexes: the panic key again and again, enter, ctrl+c, esc.
+	for _, k := range []string{`ctrl+\`, `ctrl+\`, `ctrl+\`, "enter", "enter", "ctrl+c"} {
+		h.key(k)
+		if h.prof.panicked || h.quit {
+			t.Fatalf("%s wiped or quit (panicked=%v quit=%v)", k, h.prof.panicked, h.quit)
+		}
 	}
+	h.wantPage(pageChat)
+	h.wantView("half a message")
+	h.wantNoView("PANIC")
+	// Esc cancels without leaving the conversation.
 	h.key(`ctrl+\`)
+	h.wantView("PANIC WIPE")
+	h.wantNoView("half a message") // nothing of the conversation behind the banner
+	h.key("esc")
+	h.wantPage(pageChat)
+	h.wantView("half a message")
+	h.wantView("panic cancelled")
+	// A wrong letter starts the word again; waiting cancels.
+	h.key(`ctrl+\`, "w", "i", "x", "p", "e")
+	if h.prof.panicked {
+		t.Fatal("w i x p e wiped")
+	}
+	h.tick(PanicWindow + time.Second)
+	h.wantNoView("PANIC")
+	h.key("w", "i", "p", "e") // not armed: typed into the composer
+	if h.prof.panicked {
+		t.Fatal("the word alone wiped")
+	}
+	// The gesture: the key, then the word.
+	h.key(`ctrl+\`, "w", "i", "p")
+	h.wantView("W I P _")
+	h.key("e")
 	if !h.prof.panicked || !h.quit {
 		t.Fatalf("panicked=%v quit=%v", h.prof.panicked, h.quit)
 	}
@@ -447,6 +474,41 @@ func TestFlowPanic(t *testing.T) {
 	assertWipedModel(t, h)
 }
 
+// The panic key and word can be changed, or the key turned off.
+func TestFlowPanicConfigured(t *testing.T) {
+	h := newHarnessConfig(t, true, Config{PanicKey: "f12", PanicWord: "gone"})
+	seed(h.eng)
+	h.typ(testPass)
+	h.key("enter")
+	h.key(`ctrl+\`, "w", "i", "p", "e")
+	h.wantNoView("PANIC")
+	h.send(tea.KeyMsg{Type: tea.KeyF12})
+	h.wantView("Type  gone")
+	h.key("g", "o", "n", "e")
+	if !h.prof.panicked {
+		t.Fatal("f12 g o n e did not wipe")
+	}
+	h = newHarnessConfig(t, true, Config{PanicKey: "none"})
+	seed(h.eng)
+	h.typ(testPass)
+	h.key("enter")
+	h.key(`ctrl+\`, "w", "i", "p", "e")
+	h.wantNoView("PANIC")
+	for _, bad := range []string{"q", "enter", "ctrl+c", "esc", "f1", "ctrl+l", ""} {
+		if _, err := ParsePanicKey(bad); err == nil {
+			t.Errorf("ParsePanicKey(%q) accepted", bad)
+		}
+	}
+	if k, err := ParsePanicKey(" F12 "); err != nil || k != "f12" {
+		t.Errorf("ParsePanicKey(F12) = %q, %v", k, err)
+	}
+	for _, bad := range []string{"go", "wipe it", "w1pe", "averyveryverylongword"} {
+		if _, err := ParsePanicWord(bad); err == nil {
+			t.Errorf("ParsePanicWord(%q) accepted", bad)
+		}
+	}
+}
+
 func assertWipedModel(t *testing.T, h *harness) {
 	t.Helper()
 	if c := h.m.screens[pageChat].(*chatScreen); c.msgs != nil || c.ta.Value() != "" {
@@ -457,12 +519,121 @@ func assertWipedModel(t *testing.T, h *harness) {
 func TestFlowQuit(t *testing.T) {
 	h := unlocked(t)
 	h.key("enter", "enter")
-	h.typ("unsent")
-	h.key("ctrl+c")
+	h.key("ctrl+c") // nothing typed: quits at once
 	if !h.quit || h.view() != "" {
 		t.Fatalf("quit=%v view=%q", h.quit, h.view())
 	}
 	assertWipedModel(t, h)
+}
+
+// ctrl+c asks before discarding a draft, in this or another conversation;
+// only y quits.
+func TestFlowQuitWithDraft(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.typ("unsent words")
+	for _, k := range []string{"ctrl+c", "ctrl+c", "ctrl+c", "enter", "ctrl+c", "n"} {
+		h.key(k)
+		if h.quit {
+			t.Fatalf("quit on %s with a draft", k)
+		}
+	}
+	h.wantView("unsent words")
+	h.wantNoView("Quit and lose")
+	if len(h.eng.Calls()) != 0 {
+		t.Fatalf("calls %q", h.eng.Calls())
+	}
+	// The draft stays with its conversation while another is open.
+	h.key("esc", "down", "enter")
+	h.wantPage(pageChat)
+	h.wantNoView("unsent words")
+	h.key("ctrl+c")
+	h.wantView("Quit and lose the text you have not sent?")
+	h.key("esc")
+	h.key("esc", "up", "enter")
+	h.wantView("unsent words")
+	h.key("ctrl+c", "y")
+	if !h.quit {
+		t.Fatal("y did not quit")
+	}
+	assertWipedModel(t, h)
+}
+
+// A text longer than one message: the counter says so where one types,
+// enter asks, and the text goes as numbered parts whose concatenation is
+// the text; nothing is cut.
+func TestFlowLongText(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.paste(strings.Repeat("x", counterFrom-1))
+	h.wantNoView("/ 16,384 bytes")
+	h.typ("y")
+	h.wantView(thousands(counterFrom) + " / 16,384 bytes")
+	h.key("ctrl+u")
+	h.wantNoView("/ 16,384 bytes")
+	var b strings.Builder
+	for i := 0; b.Len() < 20000; i++ {
+		fmt.Fprintf(&b, "line %d of a long paste, é日本👩‍👩‍👧\n", i)
+	}
+	text := strings.TrimRight(b.String(), "\n")
+	h.paste(text)
+	h.wantView("too long for one message")
+	h.key("enter")
+	h.wantView("enter sends it as 2 messages")
+	if len(h.eng.Calls()) != 0 {
+		t.Fatal("sent before the person confirmed")
+	}
+	h.key("esc") // back to the draft
+	h.wantNoView("enter sends it as")
+	h.wantView("too long for one message")
+	h.key("enter", "enter")
+	calls := h.eng.Calls()
+	if len(calls) != 2 {
+		t.Fatalf("calls %d, want 2", len(calls))
+	}
+	msgs, _ := h.eng.Messages("alice", "bob")
+	p1, p2 := msgs[len(msgs)-2].Text, msgs[len(msgs)-1].Text
+	if !strings.HasPrefix(p1, "(1/2) ") || !strings.HasPrefix(p2, "(2/2) ") || len(p1) > sotto.MaxText || len(p2) > sotto.MaxText {
+		t.Fatalf("parts: %q… (%d bytes), %q… (%d bytes)", p1[:12], len(p1), p2[:12], len(p2))
+	}
+	if p1[6:]+p2[6:] != text {
+		t.Fatal("the parts do not add up to the text")
+	}
+	if !strings.HasSuffix(p1, "\n") {
+		t.Fatalf("part 1 not cut at a line break: %q", p1[len(p1)-20:])
+	}
+	// More than a draft holds: refused whole, with a line saying so.
+	h.paste(strings.Repeat("z", maxDraftBytes+1))
+	h.wantView("nothing was pasted")
+	if v := h.m.screens[pageChat].(*chatScreen).ta.Value(); v != "" {
+		t.Fatalf("a refused paste left %d bytes in the draft", len(v))
+	}
+}
+
+// ctrl+u clears the whole draft, not only its last line.
+func TestFlowClearDraft(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.paste("one\ntwo\nthree")
+	h.key("ctrl+u")
+	if v := h.m.screens[pageChat].(*chatScreen).ta.Value(); v != "" {
+		t.Fatalf("after ctrl+u the draft is %q", v)
+	}
+	h.wantView("draft cleared")
+}
+
+// A send the engine refuses gives the text back.
+func TestFlowSendErrorKeepsText(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.typ("keep me")
+	h.m.s.contact.Name = "nobody"
+	h.m.screens[pageChat].(*chatScreen).with = [2]string{"alice", "nobody"}
+	h.key("enter")
+	h.wantView("the text is back in the composer")
+	if v := h.m.screens[pageChat].(*chatScreen).ta.Value(); v != "keep me" {
+		t.Fatalf("composer = %q", v)
+	}
 }
 
 func TestFlowHelp(t *testing.T) {

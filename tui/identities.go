@@ -41,6 +41,9 @@ func newIdentities(s *shared) *identitiesScreen {
 func (v *identitiesScreen) Init() tea.Cmd    { return nil }
 func (v *identitiesScreen) SetSize(w, h int) { v.w, v.h = w, h; v.name.Width = 30 }
 func (v *identitiesScreen) typing() bool     { return v.form }
+
+// draft reports whether a new identity's name was typed and not created.
+func (v *identitiesScreen) draft() bool { return v.form && v.name.Value() != "" }
 func (v *identitiesScreen) wipe() {
 	v.list, v.cur, v.form, v.loaded = nil, 0, false, false
 	v.name.Reset()

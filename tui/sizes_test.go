@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -56,12 +57,32 @@ func checkFit(t *testing.T, name, view string, w, h int) {
 	}
 }
 
-// A huge message renders only its first maxShownBytes.
-func TestHugeMessage(t *testing.T) {
+// The longest message the protocol carries is shown whole: paging up
+// through it shows every one of its lines, and every frame fits.
+func TestLongestMessageReadable(t *testing.T) {
 	h := unlocked(t)
-	big := strings.Repeat("word ", 100000)
+	var b strings.Builder
+	for i := 0; b.Len() < sotto.MaxText-20; i++ {
+		fmt.Fprintf(&b, "w%05d ", i)
+	}
+	big := b.String()
 	h.eng.PutMessages(sotto.Message{ID: sottotest.ID(900), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: big, At: t0})
 	h.key("enter", "enter")
-	h.wantView("more bytes not shown")
-	checkFit(t, "chat", h.view(), 80, 24)
+	seen := map[string]bool{}
+	for range 400 {
+		v := h.view()
+		checkFit(t, "chat", v, 80, 24)
+		for _, w := range strings.Fields(v) {
+			seen[w] = true
+		}
+		h.key("pgup")
+	}
+	for _, w := range strings.Fields(big) {
+		if !seen[w] {
+			t.Fatalf("%q of the %d-byte message was never on screen", w, len(big))
+		}
+	}
+	if !seen["Are"] {
+		t.Fatal("paging up never reached the first message")
+	}
 }

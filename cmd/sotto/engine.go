@@ -154,7 +154,38 @@ func (a *app) doInit() error {
 	return nil
 }
 
+// uiConfig is the chat screen's configuration from the flags and the
+// environment (a flag wins).
+func (a *app) uiConfig() (tui.Config, error) {
+	var c tui.Config
+	pick := func(flag, env string) string {
+		if flag != "" {
+			return flag
+		}
+		return a.getenv(env)
+	}
+	if k := pick(a.g.panicKey, "SOTTO_PANIC_KEY"); k != "" {
+		v, err := tui.ParsePanicKey(k)
+		if err != nil {
+			return c, usagef("run 'sotto run --help' for the keys it can be", "%s", strings.TrimPrefix(err.Error(), "tui: "))
+		}
+		c.PanicKey = v
+	}
+	if w := pick(a.g.panicWord, "SOTTO_PANIC_WORD"); w != "" {
+		v, err := tui.ParsePanicWord(w)
+		if err != nil {
+			return c, usagef("for example --panic-word gone", "%s", strings.TrimPrefix(err.Error(), "tui: "))
+		}
+		c.PanicWord = v
+	}
+	return c, nil
+}
+
 func (a *app) doRun() error {
+	cfg, err := a.uiConfig()
+	if err != nil {
+		return err
+	}
 	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err != nil {
 		return usagef("for scripts and services use 'sotto headless' (docs/headless.md)", "the chat screen needs a terminal")
 	} else {
@@ -167,7 +198,7 @@ func (a *app) doRun() error {
 	if err := a.harden(); err != nil {
 		return err
 	}
-	return tui.Run(a.ctx, a.options(false), tui.Config{})
+	return tui.Run(a.ctx, a.options(false), cfg)
 }
 
 func (a *app) doHeadless() error {

@@ -15,6 +15,9 @@ type globals struct {
 	network        string
 	debug          bool
 	tor            torFlags
+	// The chat screen's panic wipe: its key and its word (env
+	// SOTTO_PANIC_KEY, SOTTO_PANIC_WORD).
+	panicKey, panicWord string
 }
 
 // torFlags select a running tor instead of launching one. Each has the
@@ -68,6 +71,8 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.tor.controlSocket, "tor-control-socket", g.tor.controlSocket, "tor control socket")
 	fs.StringVar(&g.tor.socksHost, "tor-socks-host", g.tor.socksHost, "tor SOCKS host")
 	fs.StringVar(&g.tor.socksPort, "tor-socks-port", g.tor.socksPort, "tor SOCKS port")
+	fs.StringVar(&g.panicKey, "panic-key", g.panicKey, "the chat screen's panic key")
+	fs.StringVar(&g.panicWord, "panic-word", g.panicWord, "the word that completes the panic wipe")
 }
 
 // usageError is a mistake in the command line: exit code 2, with a hint.

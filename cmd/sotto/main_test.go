@@ -35,6 +35,9 @@ func TestUsageErrors(t *testing.T) {
 		{"version with args", []string{"version", "x"}, "no arguments"},
 		{"init with args", []string{"init", "secret"}, "no arguments"},
 		{"flag needs value", []string{"--profile"}, "flag needs an argument"},
+		{"panic key typed as text", []string{"--panic-key", "q", "run"}, `"q" cannot be the panic key`},
+		{"panic key is quit", []string{"run", "--panic-key", "ctrl+c"}, `"ctrl+c" cannot be the panic key`},
+		{"panic word too short", []string{"--panic-word", "go"}, "the panic word is 3 to 16 letters"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -48,7 +51,7 @@ func TestUsageErrors(t *testing.T) {
 			if !strings.Contains(errs, c.say) || !strings.Contains(errs, "\nhint: ") {
 				t.Fatalf("stderr %q does not say %q with a hint", errs, c.say)
 			}
-			if strings.Contains(errs, "goroutine ") || strings.Contains(errs, "panic") {
+			if strings.Contains(errs, "goroutine ") || strings.HasPrefix(errs, "panic: ") || strings.Contains(errs, "\npanic: ") {
 				t.Fatalf("stack trace in %q", errs)
 			}
 		})

@@ -142,6 +142,18 @@ Examples:
   sotto
   sotto --network /tmp/net/network.torrc run
 
+Panic wipe: press the panic key (ctrl+\ unless --panic-key says otherwise),
+then type the panic word ("wipe" unless --panic-word): the profile is erased
+and the screen closes. The key alone, pressed any number of times, does
+nothing but show the panel; esc cancels.
+
+Flags:
+  --panic-key KEY    ctrl+\ (default), ctrl+] ctrl+^ ctrl+_ ctrl+b ctrl+d
+                     ctrl+e ctrl+f ctrl+g ctrl+k ctrl+n ctrl+p ctrl+q ctrl+r
+                     ctrl+s ctrl+w ctrl+x ctrl+z f2..f12, or none;
+                     env SOTTO_PANIC_KEY
+  --panic-word WORD  3 to 16 letters (default wipe); env SOTTO_PANIC_WORD
+
 hint: the screen locks itself after 5 minutes without a key press.
 `
 

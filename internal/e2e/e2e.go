@@ -33,15 +33,31 @@ const runWithin = 2 * time.Minute
 
 // Build compiles the sotto command of package pkg (a go build package
 // argument, such as "." or "../cmd/sotto") to dir/sotto and returns its
-// path. The compiler's output goes to the test binary's stderr.
+// path. The compiler's output goes to the test binary's stderr. It builds
+// as the Makefile does, with GOEXPERIMENT=runtimesecret added to the
+// environment's (internal/erase), so the tests run the binary users run.
 func Build(dir, pkg string) (string, error) {
 	bin := filepath.Join(dir, "sotto")
 	build := exec.Command("go", "build", "-o", bin, pkg)
+	build.Env = append(os.Environ(), "GOEXPERIMENT="+WithSecret(os.Getenv("GOEXPERIMENT")))
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return "", fmt.Errorf("building sotto: %w", err)
 	}
 	return bin, nil
+}
+
+// WithSecret returns the GOEXPERIMENT list exp with runtimesecret in it.
+func WithSecret(exp string) string {
+	for _, e := range strings.Split(exp, ",") {
+		if strings.TrimSpace(e) == "runtimesecret" {
+			return exp
+		}
+	}
+	if strings.TrimSpace(exp) == "" {
+		return "runtimesecret"
+	}
+	return exp + ",runtimesecret"
 }
 
 // Sotto is a built sotto binary and the private network its profiles join.

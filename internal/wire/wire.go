@@ -25,7 +25,9 @@ import (
 // Protocol constants (docs/PROTOCOL.md Part 2).
 const (
 	// Version is the transport protocol version carried in the preamble.
-	Version = 1
+	// Version 2 goes with version 2 of the ratchet (Part 1); a peer of
+	// another version is refused (docs/PROTOCOL.md, section 1.10).
+	Version = 2
 	// PreambleLen is the size of the preamble: "sotto" 0x00 0x00 then a
 	// one-byte version... see Preamble.
 	PreambleLen = 8
@@ -52,8 +54,16 @@ const (
 )
 
 // Buckets are the only frame body sizes allowed on the wire. A frame is padded
-// with zeros to the smallest bucket its content fits in.
-var buckets = [...]int{256, 1024, 4096, 16384, MaxFrame}
+// with zeros to the smallest bucket its content fits in. The two smallest
+// fill one and two Tor relay cells exactly (498 bytes of stream data each,
+// with the 4-byte size): every ratchet message carries a fixed 343 bytes of
+// overhead, so a short message (up to 146 bytes of plaintext) costs one
+// cell on the wire, and one of up to 644 bytes two.
+var buckets = [...]int{CellBucket, 2*CellBucket + FrameHeaderLen, 4096, 16384, MaxFrame}
+
+// CellBucket is the smallest bucket: with its 4-byte size, a frame of this
+// bucket is exactly one Tor relay cell's payload (498 bytes).
+const CellBucket = 498 - FrameHeaderLen
 
 // Bucket returns the body size a frame whose content has n bytes is padded
 // to, or -1 if it is too large.

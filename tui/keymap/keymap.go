@@ -9,7 +9,7 @@ type KeyMap struct {
 	// Everywhere.
 	Quit  key.Binding
 	Lock  key.Binding
-	Panic key.Binding // must be pressed twice within PanicWindow
+	Panic key.Binding // arms the panic wipe; a word typed after it wipes
 	Help  key.Binding // "?" only where no text is being typed; f1 everywhere
 	Back  key.Binding
 
@@ -52,7 +52,7 @@ func Default() KeyMap {
 	return KeyMap{
 		Quit:  b("ctrl+c", "quit", "ctrl+c"),
 		Lock:  b("ctrl+l", "lock now", "ctrl+l"),
-		Panic: b(`ctrl+\ ×2`, "PANIC: wipe and quit", `ctrl+\`),
+		Panic: b(`ctrl+\`, "PANIC: arm the wipe", `ctrl+\`),
 		Help:  b("?/f1", "help", "?", "f1"),
 		Back:  b("esc", "back", "esc"),
 
@@ -82,6 +82,17 @@ func Default() KeyMap {
 		Accept:  b("a", "accept request", "a"),
 		Reject:  b("x", "reject request", "x"),
 	}
+}
+
+// SetPanic binds the panic key to name (a Bubble Tea key name such as
+// `ctrl+\` or "f12"); "none" leaves the panic wipe without a key.
+func (k *KeyMap) SetPanic(name string) {
+	if name == "none" {
+		k.Panic = key.NewBinding(key.WithHelp("(none)", "PANIC: no key set"))
+		k.Panic.SetEnabled(false)
+		return
+	}
+	k.Panic = key.NewBinding(key.WithKeys(name), key.WithHelp(name, "PANIC: arm the wipe"))
 }
 
 // Global returns the bindings that work on every screen.
