@@ -101,13 +101,10 @@ func (e *Engine) ownerConn(ctx context.Context, id *identity, o *ownMailbox) (*m
 	return c, nil
 }
 
-// ownerRound serves one connection to the mailbox until it fails.
+// ownerRound keeps a watching stream to the mailbox, and does its work on
+// a fresh stream each time it wakes (the mailbox closes streams idle for
+// three minutes), until something fails.
 func (e *Engine) ownerRound(ctx context.Context, id *identity, o *ownMailbox) error {
-	ops, err := e.ownerConn(ctx, id, o)
-	if err != nil {
-		return err
-	}
-	defer ops.Close()
 	watch, err := e.ownerConn(ctx, id, o)
 	if err != nil {
 		return err
@@ -144,13 +141,7 @@ func (e *Engine) ownerRound(ctx context.Context, id *identity, o *ownMailbox) er
 	poll := time.NewTimer(0)
 	defer poll.Stop()
 	for {
-		if err := e.reconcileRelations(ctx, id, o, ops); err != nil {
-			return err
-		}
-		if err := e.collectOwn(ctx, id, o, ops); err != nil {
-			return err
-		}
-		counts, err := ops.Status()
+		counts, err := e.ownerWork(ctx, id, o)
 		if err != nil {
 			return err
 		}
@@ -179,6 +170,23 @@ func (e *Engine) ownerRound(ctx context.Context, id *identity, o *ownMailbox) er
 		case <-poll.C:
 		}
 	}
+}
+
+// ownerWork reconciles the relations, collects and asks for the counts, on
+// one stream.
+func (e *Engine) ownerWork(ctx context.Context, id *identity, o *ownMailbox) (mailbox.Counts, error) {
+	ops, err := e.ownerConn(ctx, id, o)
+	if err != nil {
+		return mailbox.Counts{}, err
+	}
+	defer ops.Close()
+	if err := e.reconcileRelations(ctx, id, o, ops); err != nil {
+		return mailbox.Counts{}, err
+	}
+	if err := e.collectOwn(ctx, id, o, ops); err != nil {
+		return mailbox.Counts{}, err
+	}
+	return ops.Status()
 }
 
 // reconcileRelations makes the mailbox hold one relation per contact and

@@ -320,7 +320,12 @@ func TestHostileMailboxBlobs(t *testing.T) {
 	bad[len(bad)-1] ^= 1
 	badBlob, _ := mailbox.Pack(mailbox.Record{Type: mailbox.RecRatchet, Payload: bad})
 	damaged := mailbox.Item{ID: [8]byte{10}, Blob: badBlob}
-	b = startMbPeer(t, n, bdisk)
+	// No session while the "mailbox" feeds bob: only what it hands him counts.
+	noSession := func(to string) bool { return true }
+	a.tor.mu.Lock()
+	a.tor.stall = noSession
+	a.tor.mu.Unlock()
+	b = startMbPeerStalled(t, n, bdisk, noSession)
 	feed := func(items ...mailbox.Item) {
 		b.e.mu.Lock()
 		c := b.e.ids["bob"].contacts["alice"]
@@ -345,17 +350,54 @@ func TestHostileMailboxBlobs(t *testing.T) {
 		t.Fatalf("bob's conversation: %q", got)
 	}
 	// The conversation goes on, both ways, by session.
+	for _, p := range []*testPeer{a, b} {
+		p.tor.mu.Lock()
+		p.tor.stall = nil
+		p.tor.mu.Unlock()
+		p.e.mu.Lock()
+		for _, id := range p.e.ids {
+			for _, c := range id.contacts {
+				c.nudge()
+			}
+		}
+		p.e.mu.Unlock()
+	}
 	if _, err := b.e.Send(ctx, "bob", "alice", "after all that"); err != nil {
 		t.Fatal(err)
 	}
 	a.waitMessage("after all that")
-	delivered := 0
-	a.wait("alice's six delivered", func(ev Event) bool {
-		if _, ok := ev.(DeliveredEvent); ok {
-			delivered++
+	eventually(t, "alice's six delivered", func() bool {
+		msgs, _ := a.e.Messages("alice", "bob")
+		n := 0
+		for _, m := range msgs {
+			if m.Dir == Outgoing && m.State == Delivered {
+				n++
+			}
 		}
-		return delivered == 6
+		return n == 6
 	})
+}
+
+// startMbPeerStalled is startMbPeer with dials stalled where stall says.
+func startMbPeerStalled(t testing.TB, n *memNet, disk *memStore, stall func(string) bool) *testPeer {
+	t.Helper()
+	tor := n.tor()
+	tor.stall = stall
+	e, err := newEngine(engineConfig{disk: disk, net: tor, newSecret: testSecret, timing: fastTiming, logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mbt = fastMb
+	e.start()
+	p := &testPeer{t: t, e: e, disk: disk, tor: tor, evs: make(chan Event, 10000), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for ev := range e.Events() {
+			p.evs <- ev
+		}
+	}()
+	t.Cleanup(func() { p.close() })
+	return p
 }
 
 // TestMailboxRevokedAndUnpaired: a removed contact's credentials stop

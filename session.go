@@ -88,6 +88,7 @@ func (c *contact) nudge() {
 	if c.sess != nil {
 		c.sess.nudge()
 	}
+	c.mbNudge() // its courier, for what no session carries (mailbox_courier.go)
 	select {
 	case c.wake <- struct{}{}:
 	default:
