@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
+	"github.com/sottochat/sotto/onion"
 	"strings"
 	"time"
 
@@ -307,6 +308,12 @@ func (e *Engine) addContactLocked(id *identity, petname string, pub ed25519.Publ
 	if _, ok := id.contacts[petname]; ok {
 		return nil, fmt.Errorf("%w: the petname is taken", ErrContactExists)
 	}
+	if err := id.roomForContact(); err != nil {
+		return nil, err
+	}
+	if err := onion.CheckClientAuthKey(&auth); err != nil {
+		return nil, fmt.Errorf("%w: its client-authorization key is not a usable key (all zero or of small order): the code was forged or damaged", ErrBadCode)
+	}
 	if _, ok := id.byPub[string(pub)]; ok {
 		return nil, fmt.Errorf("%w: that code is already a contact of this identity", ErrContactExists)
 	}
@@ -376,6 +383,7 @@ func (e *Engine) deleteContactDataLocked(c *contact) error {
 	keep(st.DropLog(c.logMsgs()))
 	keep(st.DropLog(c.logOut()))
 	keep(st.DropLog(c.logSeen()))
+	keep(e.deleteFilesLocked(c))
 	keep(c.id.st.Delete(kindRatchet, c.key))
 	keep(e.deleteContactMailboxLocked(c))
 	keep(c.id.st.Delete(kindContact, c.key))
@@ -429,6 +437,11 @@ func (id *identity) clientAuthKeys() [][32]byte {
 	for _, c := range id.contacts {
 		var k [32]byte
 		copy(k[:], c.rec.Auth)
+		// A key tor cannot use (saved before codes were checked for
+		// it) would keep the whole identity offline: leave it out.
+		if onion.CheckClientAuthKey(&k) != nil {
+			continue
+		}
 		keys = append(keys, k)
 	}
 	return keys

@@ -405,6 +405,7 @@ func (e *Engine) expireLocked(c *contact, id MessageID) {
 		c.msgs = append(c.msgs[:i], c.msgs[i+1:]...)
 		e.ev.dropMessage(id)
 		e.ev.emit(ExpiredEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
+		e.fileExpiredLocked(c, id)
 		return
 	}
 }

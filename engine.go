@@ -74,6 +74,8 @@ type Engine struct {
 	maxUnread int // bound on a conversation's unread incoming messages (maxUnread; tests lower it)
 
 	mbt mbTiming // delivery through mailboxes (mailbox.go; zero: the defaults, tests shorten them)
+
+	files *fileEngine // file transfers (files.go); guarded by mu
 }
 
 type identity struct {
@@ -295,7 +297,7 @@ func (e *Engine) load() error {
 		}
 		e.ids[id.name] = id
 	}
-	return nil
+	return e.loadFiles()
 }
 
 // identityFromRecord builds an identity from its stored record (the binary

@@ -503,7 +503,7 @@ func (e *Engine) PairMailbox(ctx context.Context, identity, code string) (Mailbo
 		if err == nil || errors.As(err, &re) || errors.Is(err, mailbox.ErrMalformed) || ctx.Err() != nil {
 			break
 		}
-		e.cfg.logf("%s: pairing: %s; again in %v", id.name, scrub(err), wait)
+		e.cfg.logf("%s: pairing: %s; again in %v", id.name, errText(err), wait)
 		if !sleepCtx(octx, wait) {
 			break
 		}
@@ -672,12 +672,12 @@ func (e *Engine) mailboxErr(err error) error {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: no answer in time", ErrMailboxUnreachable)
 	}
-	return fmt.Errorf("%w: %s", ErrMailboxUnreachable, scrub(err))
+	return fmt.Errorf("%w: %s", ErrMailboxUnreachable, errText(err))
 }
 
-// scrub shortens an error for a user or a log line: onion addresses in it
+// errText shortens an error for a user or a log line: onion addresses in it
 // are abbreviated.
-func scrub(err error) string {
+func errText(err error) string {
 	if err == nil {
 		return ""
 	}

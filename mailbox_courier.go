@@ -97,7 +97,7 @@ func (e *Engine) courierLoop(ctx context.Context, c *contact) {
 		next := t.Poll
 		switch {
 		case err != nil:
-			e.cfg.logf("%s -> %s: mailbox: %s", c.id.name, c.rec.Petname, scrub(err))
+			e.cfg.logf("%s -> %s: mailbox: %s", c.id.name, c.rec.Petname, errText(err))
 			e.mailboxTrouble(c, err)
 			failed = now.Add(e.jitter(backoff))
 			next = failed.Sub(now)

@@ -51,7 +51,7 @@ func (e *Engine) ownerLoop(ctx context.Context, id *identity, o *ownMailbox) {
 		if time.Since(start) > time.Minute {
 			backoff = e.cfg.timing.BackoffMin // it was up a while: this is a new failure
 		}
-		msg := scrub(err)
+		msg := errText(err)
 		if errors.Is(err, mailbox.ErrDenied) || errors.Is(err, mailbox.ErrGone) {
 			msg = "the mailbox does not know this identity any more (was it wiped?): unpair and pair again"
 			backoff = e.cfg.timing.BackoffMax

@@ -344,6 +344,13 @@ func (s *torState) onEvent(ev onion.Event) {
 			e.serviceEvent(ev.Service, ev.Kind == onion.ServiceOnline)
 		}
 		return
+	case onion.ClientAuthShared:
+		if e := s.e; e != nil {
+			s.mu.Unlock()
+			e.clientAuthShared(ev.Onion)
+			return
+		}
+		out = ErrorEvent{Err: clientAuthSharedError(onion.Abbrev(ev.Onion))}
 	}
 	e := s.e
 	if out != nil && e == nil {

@@ -36,6 +36,7 @@ type session struct {
 	once      sync.Once
 
 	// guarded by Engine.mu
+	files    *sessionFiles // file transfers (filesession.go)
 	acks     []MessageID
 	sent     map[MessageID]bool
 	lastSend time.Time
@@ -222,7 +223,9 @@ func (e *Engine) commitHandshakeLocked(c *contact, st *ratchet.State, h *ratchet
 
 // sealLocked encrypts messages for the session's contact and persists the
 // state once for all of them.
-func (s *session) sealLocked(msgs []*wire.Message) ([][]byte, error) { return s.e.sealLocked(s.c, msgs) }
+func (s *session) sealLocked(msgs []*wire.Message) ([][]byte, error) {
+	return s.e.sealLocked(s.c, msgs)
+}
 
 // sealLocked encrypts messages for c (on a session, or for a mailbox) and
 // persists the state once for all of them, before anything is sent.
@@ -315,6 +318,7 @@ func (s *session) run() {
 	s.close()
 	<-writerDone
 	e.mu.Lock()
+	s.closeFilesLocked()
 	if c.sess == s {
 		c.sess = nil
 		e.ev.emit(ContactEvent{Identity: c.id.name, Contact: c.rec.Petname, Online: false})
@@ -349,6 +353,9 @@ func (s *session) readLoop() error {
 			err = s.handleLocked(m)
 		}
 		s.e.mu.Unlock()
+		if err == nil {
+			err = s.flushFiles() // received file chunks, stored outside the lock
+		}
 		if err != nil {
 			return err
 		}
@@ -386,6 +393,9 @@ func (s *session) handleLocked(m *wire.Message) error {
 	case wire.KindKeepalive:
 	case wire.KindClose:
 		return io.EOF
+	case wire.KindFileOffer, wire.KindFileAccept, wire.KindFileReject, wire.KindFileChunk,
+		wire.KindFileAck, wire.KindFileDone, wire.KindFileCancel:
+		return s.handleFileLocked(m)
 	default:
 		// The mailbox kinds (mailbox_recv.go); hello and request only at the start.
 		return e.sessionMailboxMsgLocked(s, m)
@@ -478,6 +488,7 @@ func (s *session) writeLoop() {
 		case <-s.wake:
 		case <-ka.C:
 		}
+		plan := s.readChunks() // the next file chunks, read outside the lock
 		e.mu.Lock()
 		if c.sess != s {
 			e.mu.Unlock()
@@ -509,6 +520,7 @@ func (s *session) writeLoop() {
 			msgs = append(msgs, m)
 			sentIDs = append(sentIDs, o.id)
 		}
+		msgs = append(msgs, s.fileMsgsLocked(plan)...)
 		now := time.Now() // network timing uses the real clock, not the injected one
 		if len(msgs) == 0 && now.Sub(s.lastSend) >= e.cfg.timing.Keepalive/2 {
 			msgs = append(msgs, &wire.Message{Kind: wire.KindKeepalive})

@@ -37,6 +37,15 @@ type Command struct {
 	Ephemeral bool   `json:"ephemeral,omitempty"`
 	Open      bool   `json:"open,omitempty"`
 	Force     bool   `json:"force,omitempty"` // mailbox_unpair (mailbox.go)
+
+	// Files (file.go).
+	File         string `json:"file,omitempty"`
+	Path         string `json:"path,omitempty"`
+	Name         string `json:"name,omitempty"`
+	KeepMetadata bool   `json:"keep_metadata,omitempty"`
+	Overwrite    bool   `json:"overwrite,omitempty"`
+	MaxSize      *int64 `json:"max_size,omitempty"`
+	AutoAccept   *int64 `json:"auto_accept,omitempty"`
 }
 
 // field names, as they appear in JSON.
@@ -81,6 +90,14 @@ var commands = map[string]spec{
 	"requests":       {required: []string{fIdentity}},
 	"accept":         {required: []string{fIdentity, fRequest, fContact}},
 	"reject":         {required: []string{fIdentity, fRequest}},
+	// Files (file.go).
+	"send_file":   {required: []string{fIdentity, fContact, fPath}, optional: []string{fName, fKeepMetadata}},
+	"accept_file": {required: []string{fFile}},
+	"reject_file": {required: []string{fFile}},
+	"cancel_file": {required: []string{fFile}},
+	"save_file":   {required: []string{fFile, fPath}, optional: []string{fOverwrite}},
+	"files":       {required: []string{fIdentity, fContact}},
+	"file_limits": {optional: []string{fMaxSize, fAutoAccept}},
 }
 
 // CommandError is the error of a line that is not a valid command. Tag is

@@ -199,6 +199,9 @@ func encodeEvent(ev sotto.Event) (v any, ok bool) {
 		return messageIDEvent{Event: "expired", Identity: ev.Identity, Contact: ev.Contact, Message: ev.ID.String()}, true
 	case sotto.MessageEvent:
 		m := ev.Message
+		if m.Kind == sotto.FileMessage {
+			return nil, false // file_offer says it
+		}
 		if m.Kind == sotto.TimerMessage {
 			by := "contact"
 			if m.Dir == sotto.Outgoing {
@@ -219,7 +222,10 @@ func encodeEvent(ev sotto.Event) (v any, ok bool) {
 		}
 		return errorEvent{Event: "error", Error: msg, Code: errorCode(ev.Err)}, true
 	}
-	return encodeMailboxEvent(ev)
+	if v, ok := encodeMailboxEvent(ev); ok {
+		return v, true
+	}
+	return encodeFileEvent(ev)
 }
 
 func torState(s sotto.TorState) string {
@@ -271,6 +277,8 @@ func toMessage(m sotto.Message) messageJSON {
 		out.Direction = "system"
 	}
 	switch m.Kind {
+	case sotto.FileMessage:
+		out.Kind = "file" // Text is its name; "files" lists its state
 	case sotto.TimerMessage:
 		out.Kind = "timer"
 		s := seconds(m.Timer)

@@ -323,6 +323,9 @@ func execute(ctx context.Context, e Engine, c Command) (reply, error) {
 		if mr, ok, err := executeMailbox(ctx, e, c); ok {
 			return mr, err
 		}
+		if isFileCommand(c.Cmd) {
+			return executeFile(ctx, e, c)
+		}
 		// ParseCommand only lets known commands through.
 		return r, fmt.Errorf("headless: command %q not handled", c.Cmd)
 	}

@@ -62,6 +62,7 @@ type chatScreen struct {
 	loaded  bool
 	wrapped map[sotto.MessageID]wrapped
 	w, h    int
+	files   map[sotto.MessageID]sotto.FileInfo // files of the conversation (files.go)
 }
 
 // wrapped is a message's text, cleaned and wrapped to w cells.
@@ -153,7 +154,9 @@ func (c *chatScreen) ShortHelp() []key.Binding {
 	}
 	return []key.Binding{k.Send, withHelp(k.Newline, "alt+⏎", "newline"), withHelp(k.PageUp, "pgup/dn", "scroll"), withHelp(k.ChatSetup, "ctrl+t", "timer"), k.Back}
 }
-func (c *chatScreen) FullHelp() [][]key.Binding { return [][]key.Binding{c.ShortHelp()} }
+func (c *chatScreen) FullHelp() [][]key.Binding {
+	return [][]key.Binding{c.ShortHelp(), {fileKeys.Attach, fileKeys.Accept, fileKeys.Cancel}} // files.go
+}
 
 func (c *chatScreen) mine(identity, contact string) bool {
 	return identity == c.s.identity && contact == c.s.contact.Name
@@ -169,6 +172,9 @@ func (c *chatScreen) measure() {
 }
 
 func (c *chatScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if cmd, ok := c.fileUpdate(msg); ok { // files.go
+		return c, cmd
+	}
 	switch msg := msg.(type) {
 	case messagesMsg:
 		if !c.mine(msg.identity, msg.contact) {
@@ -180,6 +186,7 @@ func (c *chatScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		c.msgs, c.loaded = msg.list, true
 		c.prune()
 		c.scroll = min(c.scroll, c.maxScroll())
+		return c, loadFiles(c.s.eng, msg.identity, msg.contact) // files.go
 	case contactsMsg:
 		c.s.updateContact(msg)
 	case sentMsg:
@@ -243,6 +250,10 @@ func (c *chatScreen) onKey(msg tea.KeyMsg) tea.Cmd {
 		case len(text) > sotto.MaxText:
 			c.split = splitText(text, sotto.MaxText-partMarkRoom)
 			return nil
+		}
+		if cmd := c.fileCommand(text); cmd != nil { // "/attach PATH", "/save PATH"... (files.go)
+			c.newComposer()
+			return cmd
 		}
 		c.newComposer()
 		c.scroll = 0
@@ -355,6 +366,9 @@ func trimDraft(s string) string {
 }
 
 func (c *chatScreen) onEvent(ev sotto.Event) tea.Cmd {
+	if c.onFileEvent(ev) { // files.go
+		return nil
+	}
 	switch ev := ev.(type) {
 	case sotto.MessageEvent:
 		m := ev.Message
@@ -606,6 +620,9 @@ func (c *chatScreen) render(m *sotto.Message, w int) []string {
 // body returns a message's text, cleaned and wrapped to w cells, from the
 // cache when it was wrapped to w before. Every byte that arrived is shown.
 func (c *chatScreen) body(m *sotto.Message, w int) []string {
+	if m.Kind == sotto.FileMessage { // its state changes: never cached (files.go)
+		return strings.Split(ansi.Wrap(sanitize.Text(c.fileText(m)), w, " -"), "\n")
+	}
 	if x, ok := c.wrapped[m.ID]; ok && x.w == w {
 		return x.lines
 	}

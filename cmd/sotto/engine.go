@@ -43,22 +43,29 @@ func (a *app) options(offline bool) sotto.Options {
 // memory wiped on SIGINT/SIGTERM/SIGHUP. It also hands the external-tor
 // flags to the engine, which reads the TOR_* variables.
 func (a *app) harden() error {
-	if err := vault.Harden(a.onSignal); err != nil && a.g.debug {
+	onSignal := a.onSignal
+	// The handler exits with the signal's status (SIGTERM 143), wiping
+	// first; vault.Harden's own exit, after it, would be 1.
+	err := vault.Harden(func(sig os.Signal) {
+		if onSignal != nil {
+			onSignal(sig)
+		}
+		vault.Exit(signalCode(sig))
+	})
+	if err != nil && a.g.debug {
 		fmt.Fprintln(a.stderr, "sotto: warning:", err)
 	}
-	t := a.g.tor
-	for k, v := range map[string]string{
-		"TOR_CONTROL_HOST": t.controlHost, "TOR_CONTROL_PORT": t.controlPort, "TOR_CONTROL_SOCKET": t.controlSocket,
-		"TOR_SOCKS_HOST": t.socksHost, "TOR_SOCKS_PORT": t.socksPort,
-	} {
-		if v != "" {
-			if err := os.Setenv(k, v); err != nil {
-				return err
-			}
+	// The engine reads the environment: put the flags there.
+	for k, v := range a.g.tor.vars() {
+		if v == "" {
+			continue
 		}
-	}
-	if t.skipLaunch {
-		return os.Setenv("TOR_SKIP_LAUNCH", "1")
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+		if k == "TOR_CONTROL_IPC_PATH" {
+			os.Unsetenv("TOR_CONTROL_SOCKET")
+		}
 	}
 	return nil
 }
@@ -505,6 +512,8 @@ func (a *app) classifyCore(err error) (classified, bool) {
 		return classified{exitExists, []string{"'sotto id list' shows the names in use"}}, true
 	case is(sotto.ErrContactExists):
 		return classified{exitExists, []string{"'sotto contact list' shows the names in use; a contact can be added once"}}, true
+	case is(sotto.ErrTooManyContacts):
+		return classified{exitFailure, []string{"make another identity ('sotto id new NAME') for more contacts"}}, true
 	case is(sotto.ErrBadName):
 		return classified{exitUsage, []string{"use a short name of letters, digits, '-' and '_'"}}, true
 	case is(sotto.ErrBadTimer):

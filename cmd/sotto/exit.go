@@ -21,7 +21,7 @@ const (
 	exitBadCode         = 8   // a contact code is malformed
 	exitExists          = 9   // an identity or contact with that name exists already
 	exitTor             = 10  // tor could not be started, reached or used
-	exitInterrupted     = 130 // interrupted (Ctrl-C, SIGTERM)
+	exitInterrupted     = 130 // interrupted: 128 + the signal's number (SIGINT 130, SIGTERM 143, SIGHUP 129)
 )
 
 // classified is an error with its exit code and hint lines.
@@ -58,7 +58,10 @@ func (a *app) classify(err error) classified {
 		}
 		return classified{exitUsage, hints}
 	case errors.Is(err, context.Canceled):
-		return classified{exitInterrupted, nil}
+		return classified{interruptCode(a.ctx), nil}
+	}
+	if c, ok := a.classifyFile(err); ok {
+		return c
 	}
 	if c, ok := a.classifyMailbox(err); ok {
 		return c

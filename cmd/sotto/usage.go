@@ -23,6 +23,10 @@ Commands:
   contact requests IDENTITY     contact requests to an open identity
   contact accept IDENTITY REQUEST PETNAME
   contact reject IDENTITY REQUEST
+  file send IDENTITY CONTACT PATH
+                                send a file, its metadata removed ('sotto file --help')
+  file list|accept|reject|cancel|save|limits
+                                the files of a conversation, and the size limits
   headless                      JSON lines on stdin/stdout, for scripts (docs/headless.md)
   mailbox init|serve|code|status|pair|unpair
                                 run a mailbox that keeps messages while you are offline
@@ -54,9 +58,13 @@ const globalFlagsUsage = `Global flags (before or after the command):
   --tor-skip-launch       use a running tor instead of starting one (TOR_SKIP_LAUNCH=1)
   --tor-control-host H    its control port host (TOR_CONTROL_HOST, default 127.0.0.1)
   --tor-control-port P    its control port (TOR_CONTROL_PORT, default 9051)
-  --tor-control-socket S  or its control socket (TOR_CONTROL_SOCKET)
+  --tor-control-socket S  or its control socket (TOR_CONTROL_IPC_PATH)
   --tor-socks-host H      its SOCKS host (TOR_SOCKS_HOST, default 127.0.0.1)
   --tor-socks-port P      its SOCKS port (TOR_SOCKS_PORT, default 9050)
+  --service-listen A      with a running tor: where onion services listen, IP:PORT,
+                          :PORT or IP; ports PORT..PORT+63, one per identity, for
+                          a firewall to open (SOTTO_SERVICE_LISTEN)
+  --version               print the version and exit
   --debug                 more detail in errors; headless: a connection log on stderr
                           (names and timings; never keys or messages)
 `

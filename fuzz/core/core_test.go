@@ -28,6 +28,13 @@ func seedMessages() [][]byte {
 		{Kind: wire.KindClose, Status: wire.ClosePending},
 		{Kind: wire.KindKeepalive},
 		{Kind: wire.KindHello, Status: wire.HelloContact},
+		{Kind: wire.KindFileOffer, ID: id, At: 7, Timer: 60, Size: 1 << 20, Hash: [32]byte{9}, Name: "report.pdf"},
+		{Kind: wire.KindFileAccept, ID: id, Offset: 1 << 20},
+		{Kind: wire.KindFileReject, ID: id, Status: wire.RejectTooLarge},
+		{Kind: wire.KindFileChunk, ID: id, Offset: 29696, Data: []byte("chunk")},
+		{Kind: wire.KindFileAck, ID: id, Offset: 2 << 20},
+		{Kind: wire.KindFileDone, ID: id},
+		{Kind: wire.KindFileCancel, ID: id, Status: wire.CancelUser},
 	}
 	var out [][]byte
 	for _, m := range ms {

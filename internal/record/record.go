@@ -70,7 +70,7 @@ type Message struct {
 	Seq       uint64 `json:"seq"`
 	ID        []byte `json:"id"`
 	Dir       int    `json:"dir"`  // 0 outgoing, 1 incoming, 2 system
-	Kind      int    `json:"kind"` // 0 text, 1 timer
+	Kind      int    `json:"kind"` // 0 text, 1 timer, 2 file (Text is its name)
 	Text      string `json:"text,omitempty"`
 	Timer     int64  `json:"timer,omitempty"`
 	At        int64  `json:"at"`
@@ -183,7 +183,7 @@ func (r *Message) Validate() error {
 		return bad("message version")
 	case len(r.ID) != IDLen:
 		return bad("message id")
-	case r.Dir < 0 || r.Dir > 2 || r.Kind < 0 || r.Kind > 1 || r.State < 0 || r.State > 2:
+	case r.Dir < 0 || r.Dir > 2 || r.Kind < 0 || r.Kind > 2 || r.State < 0 || r.State > 2:
 		return bad("message kind")
 	case len(r.Text) > MaxText || !utf8.ValidString(r.Text):
 		return bad("message text")

@@ -262,6 +262,9 @@ func (k Kind) String() string {
 	case KindHello:
 		return "hello"
 	}
+	if isFileKind(k) {
+		return fileKindString(k)
+	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
@@ -291,9 +294,16 @@ type Message struct {
 	AuthKey  [AuthKeyLen]byte // Request: the requester's client-auth public key
 	HasFirst bool             // Request: it carries a first message (ID, At, Text)
 
-	Status uint8 // Hello: HelloContact or HelloRequest; Close: the reason
+	Status uint8 // Hello: HelloContact or HelloRequest; Close, FileReject, FileCancel: the reason
 
 	MB *Mailbox // the mailbox kinds 16..19 (mailbox.go)
+
+	// File messages (file.go); ID is the transfer's ID.
+	Size   uint64   // FileOffer: the file's size
+	Hash   [32]byte // FileOffer: its SHA-256
+	Name   string   // FileOffer: its name (checked by the receiver, not here)
+	Offset uint64   // FileAccept, FileAck, FileChunk
+	Data   []byte   // FileChunk
 }
 
 func validTimer(t uint32) bool { return t == 0 || t >= MinTimer && t <= MaxTimer }
@@ -353,7 +363,16 @@ func (m *Message) Marshal() ([]byte, error) {
 		}
 		b.AddUint8(m.Status)
 	default:
-		if !isMailboxKind(m.Kind) || !m.marshalMailbox(&b) {
+		switch {
+		case isMailboxKind(m.Kind):
+			if !m.marshalMailbox(&b) {
+				return nil, ErrMalformed
+			}
+		case isFileKind(m.Kind):
+			if !marshalFile(&b, m) {
+				return nil, ErrMalformed
+			}
+		default:
 			return nil, ErrMalformed
 		}
 	}
@@ -410,7 +429,7 @@ func ParseMessage(p []byte) (*Message, error) {
 	case KindHello:
 		ok = s.ReadUint8(&m.Status) && m.Status <= HelloRequest
 	default:
-		ok = isMailboxKind(m.Kind) && parseMailbox(m, &s)
+		ok = isMailboxKind(m.Kind) && parseMailbox(m, &s) || isFileKind(m.Kind) && parseFile(&s, m)
 	}
 	if !ok || !s.Empty() {
 		return nil, ErrMalformed
