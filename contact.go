@@ -278,7 +278,7 @@ func (e *Engine) AddContact(ctx context.Context, identity, petname, code string)
 	if !record.ValidName(petname) {
 		return ContactInfo{}, fmt.Errorf("%w: a petname is 1 to %d printable characters", ErrBadName, record.MaxName)
 	}
-	cc, err := parseCode(code)
+	ccID, ccAuth, intake, err := parseAnyCode(code) // a contact code, or a tip code (tipline.go)
 	if err != nil {
 		return ContactInfo{}, err
 	}
@@ -288,8 +288,12 @@ func (e *Engine) AddContact(ctx context.Context, identity, petname, code string)
 		e.mu.Unlock()
 		return ContactInfo{}, err
 	}
-	c, err := e.addContactLocked(id, petname, cc.ID, cc.Auth)
+	c, err := e.addContactLocked(id, petname, ccID, ccAuth)
 	if err != nil {
+		e.mu.Unlock()
+		return ContactInfo{}, err
+	}
+	if err := e.setTipLocked(c, intake); err != nil {
 		e.mu.Unlock()
 		return ContactInfo{}, err
 	}

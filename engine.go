@@ -473,6 +473,7 @@ func (e *Engine) BurnIdentity(ctx context.Context, name string) error {
 	for rid := range id.requests {
 		keep(id.st.Delete(kindRequest, id.key+"."+rid))
 	}
+	keep(e.burnMailboxLocked(ctx, id)) // its mailbox (mailbox.go)
 	keep(id.st.Delete(kindIdentity, id.key))
 	e.wipeIdentityLocked(id)
 	e.ev.emit(IdentityEvent{Identity: name, Onion: id.onion, Online: false})
@@ -489,6 +490,9 @@ func (e *Engine) Card(identity string) (string, error) {
 	id, ok := e.ids[identity]
 	if !ok {
 		return "", ErrUnknownIdentity
+	}
+	if tip, ok := e.tipCardLocked(id); ok {
+		return tip, nil // an open identity with a mailbox intake (tipline.go)
 	}
 	c := contactcode.Code{ID: id.pub, Auth: id.authPub}
 	return c.String(), nil

@@ -42,6 +42,9 @@ var defaultMbTiming = mbTiming{Grace: 10 * time.Second, AckDelay: 2 * time.Secon
 const (
 	targetPeer = 1 // the contact's mailbox (its offer)
 	targetOwn  = 2 // our own mailbox's relation for the contact
+	// targetReply: the intake relation a requester collects our answer
+	// from, until it confirmed our offer (tipline.go)
+	targetReply = 3
 )
 
 // ErrNoMailbox: the identity is not paired with a mailbox.
@@ -119,7 +122,7 @@ type MailboxInfo struct {
 // ownMailbox is an identity's paired mailbox. Guarded by Engine.mu.
 type ownMailbox struct {
 	rec    mbOwnRec  // without its secrets
-	keys   secretBox // owner client-auth private key (32) || owner token (32)
+	keys   secretBox // owner client-auth private key (32) || owner token (32) || intake seed (32) || previous intake seed (32)
 	svc    ed25519.PublicKey
 	onion  string
 	intake string
@@ -129,6 +132,8 @@ type ownMailbox struct {
 	gone   map[[16]byte]bool // relations to remove at the mailbox
 	wake   chan struct{}
 	loop   bool // its loop runs
+
+	bundleSet bool // the intake bundle was set at the mailbox since the engine started
 }
 
 // contactMailbox is what one contact and we know of each other's mailboxes.
@@ -149,6 +154,10 @@ type contactMailbox struct {
 	polled   time.Time
 	ctlDone  string // the mailbox messages deposited last (controlKey)
 	depLogOK bool   // the deposit log was read
+
+	tip           *tipState // a contact added by tip code (tipline.go)
+	replyTo       *replyRel // we answer this requester in an intake relation (tipline.go)
+	repliesPolled time.Time
 }
 
 type mbRel struct {
@@ -256,7 +265,12 @@ func (e *Engine) newOwnMailbox(r *mbOwnRec) (*ownMailbox, error) {
 		o.state = MailboxNone
 		return o, nil
 	}
-	keys, err := e.boxOf(&r.AuthPriv, &r.Token)
+	buf := make([]byte, 128)
+	copy(buf, r.AuthPriv[:])
+	copy(buf[32:], r.Token[:])
+	copy(buf[64:], r.IntakeSeed[:])
+	copy(buf[96:], r.PrevSeed[:])
+	keys, err := e.cfg.newSecret(buf) // wipes buf
 	if err != nil {
 		return nil, err
 	}
@@ -308,6 +322,9 @@ func (e *Engine) loadContactMailboxLocked(c *contact) error {
 			return err
 		}
 	} else if !errors.Is(err, errNotFound) {
+		return err
+	}
+	if err := e.loadTipLocked(c); err != nil {
 		return err
 	}
 	return e.loadDepositsLocked(c)
@@ -412,6 +429,14 @@ func (e *Engine) deleteContactMailboxLocked(c *contact) error {
 	}
 	keep(st.Delete(kindMbSeq, c.key))
 	keep(e.msgStore(c).DropLog(c.logDeposits()))
+	if t := c.mb.tip; t != nil {
+		e.dropAsyncLocked(c)
+		c.mb.tip = nil
+		keep(st.Delete(kindMbTip, c.key))
+	}
+	if c.mb.replyTo != nil {
+		e.replyDoneLocked(c)
+	}
 	return first
 }
 
@@ -738,4 +763,53 @@ func (e *Engine) newRelLocked(c *contact, serial uint32) error {
 	c.mb.rel.destroy()
 	c.mb.rel = rel
 	return e.saveRelLocked(c)
+}
+
+// burnMailboxLocked forgets a burned identity's mailbox records and, in the
+// background and for at most a minute, asks the mailbox to wipe its service
+// (so its queues do not wait there until they expire).
+func (e *Engine) burnMailboxLocked(ctx context.Context, id *identity) error {
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	for rid := range id.requests {
+		keep(id.st.Delete(kindMbIntake, id.key+"."+rid))
+	}
+	keys, _ := id.st.Keys(kindMbGone)
+	for _, k := range keys {
+		if _, ok := parseGoneKey(id, k); ok {
+			keep(id.st.Delete(kindMbGone, k))
+		}
+	}
+	keep(id.st.Delete(kindMbOwn, id.key))
+	o := id.mb
+	id.mb = nil
+	if o == nil || !o.rec.Paired || e.cfg.net == nil || o.keys == nil {
+		o.destroy()
+		return first
+	}
+	from, addr := id.onion, o.onion
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer o.keys.Destroy()
+		octx, cancel := context.WithTimeout(e.ctx, time.Minute)
+		defer cancel()
+		if err := e.cfg.net.Authorize(octx, addr, half(o.keys, false)); err != nil {
+			return
+		}
+		c, err := mailbox.Dial(octx, e.cfg.net, from, addr)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if c.Hello(mailbox.RoleOwner, half(o.keys, true)) == nil && c.Unpair() == nil {
+			e.cfg.logf("a burned identity's mailbox service was wiped")
+		}
+		e.cfg.net.Deauthorize(context.Background(), addr)
+	}()
+	return first
 }

@@ -46,6 +46,8 @@ func (e *Engine) startCourierLocked(c *contact) {
 // courierPlan is what the courier does next.
 type courierPlan struct {
 	deposit   uint8 // a target with something due, or 0
+	intake    bool  // leave our sealed contact request at its intake (tipline.go)
+	pollReply bool  // collect the answer to it
 	poll      bool  // collect the contact's mailbox
 	authorize bool  // register the contact's mailbox key with tor first
 	pending   bool  // something waits (look again soon)
@@ -91,6 +93,12 @@ func (e *Engine) courierLoop(ctx context.Context, c *contact) {
 		if err == nil && plan.poll {
 			err = e.pollPeer(ctx, c)
 		}
+		if err == nil && plan.intake {
+			err = e.sendIntake(ctx, c)
+		}
+		if err == nil && plan.pollReply {
+			err = e.pollReply(ctx, c)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -102,7 +110,7 @@ func (e *Engine) courierLoop(ctx context.Context, c *contact) {
 			failed = now.Add(e.jitter(backoff))
 			next = failed.Sub(now)
 			backoff = min(2*backoff, e.cfg.timing.BackoffMax)
-		case plan.pending || plan.deposit != 0:
+		case plan.pending || plan.deposit != 0 || plan.intake:
 			failed, backoff = time.Time{}, e.cfg.timing.BackoffMin
 			next = min(next, time.Second, t.Grace, t.AckDelay)
 		default:
@@ -146,6 +154,13 @@ func (e *Engine) courierPlanLocked(c *contact, now time.Time) courierPlan {
 			p.pending = p.pending || p.authorize
 		}
 	}
+	if t := c.mb.tip; t != nil && t.token != nil {
+		p.pollReply = c.mb.repliesPolled.IsZero() || now.Sub(c.mb.repliesPolled) >= e.mbTiming().Poll
+	}
+	if e.intakeDueLocked(c) && c.sess == nil {
+		p.pending = true
+		p.intake = now.Sub(c.mb.noSess) >= t.Grace
+	}
 	target := e.targetLocked(c)
 	if target == 0 || c.sess != nil {
 		return p
@@ -181,6 +196,9 @@ func (e *Engine) targetLocked(c *contact) uint8 {
 	if r, o := c.mb.rel, c.id.mb; r != nil && o != nil && o.rec.Paired && r.rec.Added && r.rec.Confirmed && !r.rec.Off {
 		return targetOwn
 	}
+	if o := c.id.mb; c.mb.replyTo != nil && o != nil && o.rec.Paired {
+		return targetReply
+	}
 	return 0
 }
 
@@ -198,7 +216,7 @@ func (e *Engine) targetMaxAgeLocked(c *contact, target uint8) time.Duration {
 	age := uint32(0)
 	if target == targetPeer && c.mb.peer != nil {
 		age = c.mb.peer.rec.MaxAge
-	} else if o := c.id.mb; target == targetOwn && o != nil {
+	} else if o := c.id.mb; (target == targetOwn || target == targetReply) && o != nil {
 		age = o.rec.MaxAge
 	}
 	d := time.Duration(age) * time.Second
@@ -284,6 +302,11 @@ func (e *Engine) mbConn(ctx context.Context, c *contact, target uint8) (*mailbox
 			o = c.id.mb
 			rel, addr, tok = r.rec.ID, o.onion, half(o.keys, true)
 		}
+	case targetReply:
+		if r := c.mb.replyTo; r != nil && c.id.mb != nil && c.id.mb.rec.Paired {
+			o = c.id.mb
+			rel, addr, tok = r.rel, o.onion, half(o.keys, true)
+		}
 	}
 	from := c.id.onion
 	e.mu.Unlock()
@@ -302,7 +325,7 @@ func (e *Engine) mbConn(ctx context.Context, c *contact, target uint8) (*mailbox
 		return nil, rel, err
 	}
 	role := mailbox.RoleContact
-	if target == targetOwn {
+	if target != targetPeer {
 		role = mailbox.RoleOwner
 	}
 	if err := mc.Hello(role, tok); err != nil {
@@ -365,6 +388,12 @@ func (e *Engine) depositRound(ctx context.Context, c *contact, target uint8) err
 	serial := e.targetSerialLocked(c, target)
 	ctlKey := e.controlKey(c, target)
 	bundles := e.buildBundlesLocked(c, target, e.cfg.now())
+	// A requester we answer in the intake relation needs the handshake's
+	// answer to read anything: it goes with every blob until it confirms.
+	var answer []byte
+	if target == targetReply && c.mb.replyTo != nil {
+		answer = c.mb.replyTo.msg2
+	}
 	var blobs [][]byte
 	for _, b := range bundles {
 		m := &wire.Message{Kind: wire.KindBundle, MB: &wire.Mailbox{Seq: b.seq, Inner: b.msgs}}
@@ -373,7 +402,11 @@ func (e *Engine) depositRound(ctx context.Context, c *contact, target uint8) err
 			e.mu.Unlock()
 			return err
 		}
-		blob, err := mailbox.Pack(mailbox.Record{Type: mailbox.RecRatchet, Payload: cts[0]})
+		recs := []mailbox.Record{{Type: mailbox.RecRatchet, Payload: cts[0]}}
+		if answer != nil {
+			recs = append([]mailbox.Record{{Type: mailbox.RecAsync2, Payload: answer}}, recs...)
+		}
+		blob, err := mailbox.Pack(recs...)
 		if err != nil {
 			e.mu.Unlock()
 			return err
@@ -643,8 +676,12 @@ func (e *Engine) dropPeerLocked(c *contact) {
 }
 
 func targetName(t uint8) string {
-	if t == targetPeer {
+	switch t {
+	case targetPeer:
 		return "its mailbox"
+	case targetReply:
+		return "our mailbox, its intake relation"
 	}
 	return "our mailbox"
 }
+

@@ -183,6 +183,9 @@ func (e *Engine) ownerWork(ctx context.Context, id *identity, o *ownMailbox) (ma
 	if err := e.reconcileRelations(ctx, id, o, ops); err != nil {
 		return mailbox.Counts{}, err
 	}
+	if err := e.ensureBundle(ctx, id, o, ops); err != nil {
+		return mailbox.Counts{}, err
+	}
 	if err := e.collectOwn(ctx, id, o, ops); err != nil {
 		return mailbox.Counts{}, err
 	}

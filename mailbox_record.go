@@ -36,6 +36,13 @@ type mbOwnRec struct {
 	Intake   [32]byte // zero: none
 	AuthPriv [32]byte // the owner's client-auth private key for the service
 	Token    [32]byte // the owner token
+
+	// The tip line (open identities with an intake): the intake key's
+	// X-Wing seed, the previous one (for requests sealed to it), and when
+	// the bundle that signs the current one expires.
+	IntakeSeed [32]byte
+	PrevSeed   [32]byte
+	BundleExp  int64
 }
 
 func (r *mbOwnRec) marshal() []byte {
@@ -52,6 +59,9 @@ func (r *mbOwnRec) marshal() []byte {
 	b.AddBytes(r.Intake[:])
 	b.AddBytes(r.AuthPriv[:])
 	b.AddBytes(r.Token[:])
+	b.AddBytes(r.IntakeSeed[:])
+	b.AddBytes(r.PrevSeed[:])
+	b.AddUint64(uint64(r.BundleExp))
 	return b.BytesOrPanic()
 }
 
@@ -59,19 +69,24 @@ func parseMbOwn(p []byte) (*mbOwnRec, error) {
 	s := cryptobyte.String(p)
 	r := &mbOwnRec{}
 	var v, f uint8
+	var exp uint64
 	if !s.ReadUint8(&v) || v != mbRecV || !s.ReadUint8(&f) || f > 1 || !s.ReadUint32(&r.Serial) ||
 		!s.ReadUint32(&r.MaxAge) || !s.CopyBytes(r.Service[:]) || !s.CopyBytes(r.Intake[:]) ||
-		!s.CopyBytes(r.AuthPriv[:]) || !s.CopyBytes(r.Token[:]) || !s.Empty() {
+		!s.CopyBytes(r.AuthPriv[:]) || !s.CopyBytes(r.Token[:]) || !s.CopyBytes(r.IntakeSeed[:]) ||
+		!s.CopyBytes(r.PrevSeed[:]) || !s.ReadUint64(&exp) || exp > 1<<62 || !s.Empty() {
 		r.wipe()
 		return nil, errMbRecord
 	}
 	r.Paired = f == 1
+	r.BundleExp = int64(exp)
 	return r, nil
 }
 
 func (r *mbOwnRec) wipe() {
 	clear(r.AuthPriv[:])
 	clear(r.Token[:])
+	clear(r.IntakeSeed[:])
+	clear(r.PrevSeed[:])
 }
 
 // mbRelRec is our relation for one contact on our own mailbox.
@@ -207,7 +222,7 @@ func parseMbDeposit(p []byte) (*mbDepositRec, error) {
 	var v, n uint8
 	var at uint64
 	if !s.ReadUint8(&v) || v != mbRecV || !s.ReadUint64(&at) || !s.ReadUint8(&r.Target) ||
-		r.Target < targetPeer || r.Target > targetOwn || !s.ReadUint32(&r.Serial) || !s.ReadUint8(&n) ||
+		r.Target < targetPeer || r.Target > targetReply || !s.ReadUint32(&r.Serial) || !s.ReadUint8(&n) ||
 		len(s) != int(n)*record.IDLen || at > 1<<62 {
 		return nil, errMbRecord
 	}

@@ -38,16 +38,26 @@ func (e *Engine) receiveItemsLocked(c *contact, items []mailbox.Item) [][mailbox
 			continue
 		}
 		recs, err := mailbox.Unpack(it.Blob)
-		if err != nil || len(recs) != 1 || recs[0].Type != mailbox.RecRatchet {
+		if err != nil {
 			dropped++
 			continue
 		}
-		m, err := e.openLocked(c, recs[0].Payload)
-		if err != nil || m.Kind != wire.KindBundle {
-			dropped++
-			continue
+		for _, rec := range recs {
+			switch rec.Type {
+			case mailbox.RecAsync2:
+				// The answer to our sealed contact request (tipline.go).
+				e.finishAsyncLocked(c, rec.Payload)
+			case mailbox.RecRatchet:
+				m, err := e.openLocked(c, rec.Payload)
+				if err != nil || m.Kind != wire.KindBundle {
+					dropped++
+					continue
+				}
+				bundles = append(bundles, got{seq: m.MB.Seq, inner: m.MB.Inner})
+			default:
+				dropped++
+			}
 		}
-		bundles = append(bundles, got{seq: m.MB.Seq, inner: m.MB.Inner})
 	}
 	if dropped > 0 {
 		e.cfg.logf("%s <- %s: mailbox: %d blobs dropped (not valid, not decryptable or not a bundle)", c.id.name, c.rec.Petname, dropped)
@@ -186,6 +196,7 @@ func (e *Engine) mailboxMsgLocked(c *contact, m *wire.Message) error {
 		}
 		r.rec.Confirmed = true
 		c.mbNudge() // our mailbox is now a target for it
+		e.replyDoneLocked(c)
 		return e.saveRelLocked(c)
 	case wire.KindMailboxOff:
 		if p := c.mb.peer; p != nil && p.rec.Serial <= mb.Serial {
@@ -250,11 +261,3 @@ type ExpiredUnreadEvent struct {
 }
 
 func (ExpiredUnreadEvent) isEvent() {}
-
-// isIntakeBlob reports whether a relation of no contact holds a sealed
-// contact request (the tip line, tipline.go).
-func (e *Engine) isIntakeBlob(items []mailbox.Item) bool { return false }
-
-func (e *Engine) receiveIntakeLocked(id *identity, rel [16]byte, items []mailbox.Item) [][mailbox.ItemLen]byte {
-	return nil
-}

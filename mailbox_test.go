@@ -452,3 +452,92 @@ func TestMailboxRevokedAndUnpaired(t *testing.T) {
 }
 
 func onionOfKey(pub []byte) string { return mailbox.OnionOf(pub) }
+
+// TestTipLine is issue 13's tip line over the in-memory network: a source
+// with a fresh identity and no mailbox sends a contact request with its
+// first text to an open identity whose owner is offline, and goes offline;
+// the journalist accepts and answers while the source is offline; the
+// source reads the answer when it comes back; then they talk through the
+// journalist's mailbox.
+func TestTipLine(t *testing.T) {
+	n := newMemNet()
+	mb := startTestMailbox(t, n, "")
+	ctx := context.Background()
+	j := startMbPeer(t, n, nil)
+	mustID(t, j, "tips", IdentityOptions{Open: true})
+	info, err := j.e.PairMailbox(ctx, "tips", mb.code())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Intake == "" {
+		t.Fatal("an open identity was paired without an intake")
+	}
+	eventually(t, "the intake bundle set", func() bool {
+		j.e.mu.Lock()
+		defer j.e.mu.Unlock()
+		return j.e.ids["tips"].mb.bundleSet
+	})
+	code, err := j.e.Card("tips")
+	if err != nil || !mailbox.IsTipCode(code) {
+		t.Fatalf("card %q: %v", code, err)
+	}
+	if err := CheckCode(code); err != nil {
+		t.Fatal(err)
+	}
+	jdisk := j.disk
+	j.close()
+
+	s := startMbPeer(t, n, nil)
+	mustID(t, s, "src", IdentityOptions{})
+	if _, err := s.e.AddContact(ctx, "src", "tips", code); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.e.Send(ctx, "src", "tips", "I have documents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.wait("the request queued at the intake", func(ev Event) bool { q, ok := ev.(QueuedEvent); return ok && q.ID == first })
+	sdisk := s.disk
+	s.close()
+
+	j = startMbPeer(t, n, jdisk)
+	ev := j.wait("the request", func(ev Event) bool { _, ok := ev.(RequestEvent); return ok })
+	req := ev.(RequestEvent).Request
+	if req.Text != "I have documents" {
+		t.Fatalf("request text %q", req.Text)
+	}
+	if err := j.e.AcceptRequest(ctx, "tips", req.ID, "source"); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := j.e.Send(ctx, "tips", "source", "thank you, tell me more")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.wait("the answer queued", func(ev Event) bool { q, ok := ev.(QueuedEvent); return ok && q.ID == reply })
+	j.close()
+
+	s = startMbPeer(t, n, sdisk)
+	s.waitMessage("thank you, tell me more")
+	eventually(t, "the first text delivered", func() bool {
+		msgs, _ := s.e.Messages("src", "tips")
+		return len(msgs) > 0 && msgs[0].ID == first && msgs[0].State == Delivered
+	})
+	eventually(t, "the journalist's mailbox offer", func() bool { return s.hasPeerOffer("src", "tips") })
+	// The source answers through the journalist's mailbox.
+	more, err := s.e.Send(ctx, "src", "tips", "here is more")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.wait("queued at the journalist's mailbox", func(ev Event) bool { q, ok := ev.(QueuedEvent); return ok && q.ID == more })
+	s.close()
+	j = startMbPeer(t, n, jdisk)
+	j.waitMessage("here is more")
+	msgs, _ := j.e.Messages("tips", "source")
+	var texts []string
+	for _, m := range msgs {
+		texts = append(texts, m.Text)
+	}
+	if fmt.Sprint(texts) != "[I have documents thank you, tell me more here is more]" {
+		t.Fatalf("the journalist's conversation: %q", texts)
+	}
+}
