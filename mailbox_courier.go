@@ -684,4 +684,3 @@ func targetName(t uint8) string {
 	}
 	return "our mailbox"
 }
-

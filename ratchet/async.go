@@ -165,7 +165,9 @@ func SealFirst(rand io.Reader, seed *[32]byte, peer ed25519.PublicKey, intakeKey
 }
 
 // Peer is the responder's identity.
-func (a *AsyncInitiator) Peer() ed25519.PublicKey { return append(ed25519.PublicKey(nil), a.peer[:]...) }
+func (a *AsyncInitiator) Peer() ed25519.PublicKey {
+	return append(ed25519.PublicKey(nil), a.peer[:]...)
+}
 
 // FinishFirst reads message 2 with the identity's seed (read during the
 // call only) and returns the new State. A failure leaves the initiator as
@@ -351,7 +353,9 @@ func OpenFirst(seed *[32]byte, intakeSeed *[IntakeSeedSize]byte, msg1 []byte) (e
 }
 
 // Peer is the initiator's authenticated identity.
-func (r *AsyncResponder) Peer() ed25519.PublicKey { return append(ed25519.PublicKey(nil), r.peer[:]...) }
+func (r *AsyncResponder) Peer() ed25519.PublicKey {
+	return append(ed25519.PublicKey(nil), r.peer[:]...)
+}
 
 // AnswerFirst writes message 2 and returns the new State (a new contact's:
 // no earlier epoch). The responder's identity key is not needed: message 2
