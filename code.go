@@ -16,7 +16,7 @@ const CodeLen = contactcode.Len
 // and returns nil or an error wrapping [ErrBadCode] that says what is wrong,
 // without echoing the code. The format is in docs/PROTOCOL.md Part 2.
 func CheckCode(code string) error {
-	_, err := parseCode(code)
+	_, _, _, err := parseAnyCode(code)
 	return err
 }
 

@@ -44,6 +44,8 @@ type contact struct {
 	stopDial  context.CancelFunc
 	dialDone  chan struct{}
 	removed   bool
+
+	mb contactMailbox // mailboxes with this contact (mailbox.go)
 }
 
 // outEntry is a message in the outbox, waiting for its acknowledgement.
@@ -371,7 +373,7 @@ func (e *Engine) AddContact(ctx context.Context, identity, petname, code string)
 	if !record.ValidName(petname) {
 		return ContactInfo{}, fmt.Errorf("%w: a petname is 1 to %d printable characters", ErrBadName, record.MaxName)
 	}
-	cc, err := parseCode(code)
+	ccID, ccAuth, intake, err := parseAnyCode(code) // a contact code, or a tip code (tipline.go)
 	if err != nil {
 		return ContactInfo{}, err
 	}
@@ -381,8 +383,12 @@ func (e *Engine) AddContact(ctx context.Context, identity, petname, code string)
 		e.mu.Unlock()
 		return ContactInfo{}, err
 	}
-	c, err := e.addContactLocked(id, petname, cc.ID, cc.Auth)
+	c, err := e.addContactLocked(id, petname, ccID, ccAuth)
 	if err != nil {
+		e.mu.Unlock()
+		return ContactInfo{}, err
+	}
+	if err := e.setTipLocked(c, intake); err != nil {
 		e.mu.Unlock()
 		return ContactInfo{}, err
 	}
@@ -479,6 +485,7 @@ func (e *Engine) deleteContactDataLocked(c *contact) error {
 	keep(st.DropLog(c.logShown()))
 	keep(e.deleteFilesLocked(c))
 	keep(c.id.st.Delete(kindRatchet, c.key))
+	keep(e.deleteContactMailboxLocked(c))
 	keep(c.id.st.Delete(kindContact, c.key))
 	e.expiry.removeContact(c)
 	return first

@@ -74,6 +74,8 @@ type Engine struct {
 
 	maxUnread int // bound on a conversation's unread incoming messages (maxUnread; tests lower it)
 
+	mbt mbTiming // delivery through mailboxes (mailbox.go; zero: the defaults, tests shorten them)
+
 	files *fileEngine // file transfers (files.go); guarded by mu
 }
 
@@ -98,6 +100,7 @@ type identity struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	removed   bool
+	mb        *ownMailbox // its mailbox (mailbox.go); nil: none paired
 }
 
 func (id *identity) local() *localKeys {
@@ -290,6 +293,9 @@ func (e *Engine) load() error {
 		if err := e.loadRequests(id); err != nil {
 			return err
 		}
+		if err := e.loadMailboxLocked(id); err != nil {
+			return err
+		}
 		e.ids[id.name] = id
 	}
 	return e.loadFiles()
@@ -468,6 +474,7 @@ func (e *Engine) BurnIdentity(ctx context.Context, name string) error {
 	for rid := range id.requests {
 		keep(id.st.Delete(kindRequest, id.key+"."+rid))
 	}
+	keep(e.burnMailboxLocked(ctx, id)) // its mailbox (mailbox.go)
 	keep(id.st.Delete(kindIdentity, id.key))
 	e.wipeIdentityLocked(id)
 	e.ev.emit(IdentityEvent{Identity: name, Onion: id.onion, Online: false})
@@ -484,6 +491,9 @@ func (e *Engine) Card(identity string) (string, error) {
 	id, ok := e.ids[identity]
 	if !ok {
 		return "", ErrUnknownIdentity
+	}
+	if tip, ok := e.tipCardLocked(id); ok {
+		return tip, nil // an open identity with a mailbox intake (tipline.go)
 	}
 	c := contactcode.Code{ID: id.pub, Auth: id.authPub}
 	return c.String(), nil

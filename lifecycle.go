@@ -39,6 +39,7 @@ func (e *Engine) startIdentityLocked(id *identity) {
 	for _, c := range id.contacts {
 		e.startDialerLocked(c)
 	}
+	e.startMailboxLocked(id)
 }
 
 func (e *Engine) serveIdentity(id *identity, keys [][32]byte) {
@@ -153,6 +154,7 @@ func (e *Engine) startDialerLocked(c *contact) {
 		defer close(c.dialDone)
 		e.dialLoop(ctx, c)
 	}()
+	e.startCourierLocked(c)
 }
 
 // stopContact stops a removed contact's dialer and connection and waits.

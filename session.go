@@ -89,6 +89,7 @@ func (c *contact) nudge() {
 	if c.sess != nil {
 		c.sess.nudge()
 	}
+	c.mbNudge() // its courier, for what no session carries (mailbox_courier.go)
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -223,7 +224,12 @@ func (e *Engine) commitHandshakeLocked(c *contact, st *ratchet.State, h *ratchet
 // sealLocked encrypts messages for the session's contact and persists the
 // state once for all of them.
 func (s *session) sealLocked(msgs []*wire.Message) ([][]byte, error) {
-	e, c := s.e, s.c
+	return s.e.sealLocked(s.c, msgs)
+}
+
+// sealLocked encrypts messages for c (on a session, or for a mailbox) and
+// persists the state once for all of them, before anything is sent.
+func (e *Engine) sealLocked(c *contact, msgs []*wire.Message) ([][]byte, error) {
 	st, err := e.loadStateLocked(c)
 	if err != nil || st == nil {
 		return nil, errDrop
@@ -251,8 +257,11 @@ func (s *session) sealLocked(msgs []*wire.Message) ([][]byte, error) {
 }
 
 // openLocked decrypts one frame; the state is persisted only on success.
-func (s *session) openLocked(ct []byte) (*wire.Message, error) {
-	e, c := s.e, s.c
+func (s *session) openLocked(ct []byte) (*wire.Message, error) { return s.e.openLocked(s.c, ct) }
+
+// openLocked decrypts one ratchet message from c (a frame, or a mailbox
+// blob's); the state changes only on success.
+func (e *Engine) openLocked(c *contact, ct []byte) (*wire.Message, error) {
 	st, err := e.loadStateLocked(c)
 	if err != nil || st == nil {
 		return nil, errDrop
@@ -388,7 +397,8 @@ func (s *session) handleLocked(m *wire.Message) error {
 		wire.KindFileAck, wire.KindFileDone, wire.KindFileCancel:
 		return s.handleFileLocked(m)
 	default:
-		return errDrop // hello and request only at the start
+		// The mailbox kinds (mailbox_recv.go); hello and request only at the start.
+		return e.sessionMailboxMsgLocked(s, m)
 	}
 	return nil
 }
@@ -477,6 +487,7 @@ func (s *session) writeLoop() {
 		}
 		var msgs []*wire.Message
 		var sentIDs []MessageID
+		msgs = append(msgs, e.mailboxMsgsLocked(c, s)...)
 		for len(s.acks) > 0 {
 			n := min(len(s.acks), wire.MaxAcks)
 			am := &wire.Message{Kind: wire.KindAck}

@@ -242,6 +242,9 @@ func encodeEvent(ev sotto.Event) (v any, ok bool) {
 		}
 		return errorEvent{Event: "error", Error: msg, Code: errorCode(ev.Err)}, true
 	}
+	if v, ok := encodeMailboxEvent(ev); ok {
+		return v, true
+	}
 	return encodeFileEvent(ev)
 }
 
@@ -285,6 +288,8 @@ func toMessage(m sotto.Message) messageJSON {
 			out.State = "sent"
 		case sotto.Delivered:
 			out.State = "delivered"
+		case sotto.Queued:
+			out.State = "queued"
 		}
 	case sotto.Incoming:
 		out.Direction = "in"
@@ -356,5 +361,5 @@ func errorCode(err error) string {
 			return c.code
 		}
 	}
-	return ""
+	return mailboxErrorCode(err)
 }

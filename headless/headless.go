@@ -322,6 +322,9 @@ func execute(ctx context.Context, e Engine, c Command) (reply, error) {
 	case "reject":
 		return r, e.RejectRequest(ctx, c.Identity, c.Request)
 	default:
+		if mr, ok, err := executeMailbox(ctx, e, c); ok {
+			return mr, err
+		}
 		if isFileCommand(c.Cmd) {
 			return executeFile(ctx, e, c)
 		}

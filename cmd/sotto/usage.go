@@ -28,7 +28,7 @@ Commands:
   file list|accept|reject|cancel|save|limits
                                 the files of a conversation, and the size limits
   headless                      JSON lines on stdin/stdout, for scripts (docs/headless.md)
-  mailbox init|serve|code|status
+  mailbox init|serve|code|status|pair|unpair
                                 run a mailbox that keeps messages while you are offline
   net up DIR [--listen ADDR]    run a private Tor network in DIR
   net down DIR                  stop it
