@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
-	"github.com/sottochat/sotto/onion"
 	"strings"
 	"time"
 

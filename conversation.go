@@ -5,10 +5,12 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 	"unicode/utf8"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/internal/record"
 	"github.com/sottochat/sotto/internal/wire"
 )
@@ -495,17 +497,22 @@ func (e *Engine) expiryLoop() {
 		e.mu.Lock()
 		now := e.cfg.now()
 		var due []expiryItem
+		expired := false
 		for e.expiry.Len() > 0 && !e.expiry[0].at.After(now) {
 			due = append(due, heap.Pop(&e.expiry).(expiryItem))
 		}
 		if len(due) > 0 {
 			e.expireLocked(due, now)
+			expired = true
 		}
 		wait := time.Hour
 		if e.expiry.Len() > 0 {
 			wait = e.expiry[0].at.Sub(now)
 		}
 		e.mu.Unlock()
+		if expired {
+			erase.Collect() // zero, now, the memory that held the expired texts
+		}
 		if wait > time.Second {
 			wait = time.Second // the clock may be a test clock; look again often
 		}
@@ -613,7 +620,7 @@ func (e *Engine) removeExpiredLocked(x expiring) error {
 		}
 		if i := c.outboxIndex(id); i >= 0 {
 			c.outbox[i].rec.Text = ""
-			c.outbox = append(c.outbox[:i], c.outbox[i+1:]...)
+			c.outbox = slices.Delete(c.outbox, i, i+1)
 		}
 	}
 	if m.Dir == Incoming && m.Kind == TextMessage && m.Timer > 0 {
@@ -634,7 +641,9 @@ func (e *Engine) removeExpiredLocked(x expiring) error {
 	}
 	m.Text = ""
 	if i := c.messageIndex(id); i >= 0 {
-		c.msgs = append(c.msgs[:i], c.msgs[i+1:]...)
+		// slices.Delete clears the slot left over at the end, which would
+		// keep the message reachable (and its memory unzeroed, T22).
+		c.msgs = slices.Delete(c.msgs, i, i+1)
 	}
 	e.ev.dropMessage(id)
 	e.ev.emit(ExpiredEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id, Unread: x.unread, Undelivered: x.undelivered})

@@ -32,6 +32,10 @@ type Options struct {
 	// headless --debug points it at stderr.
 	Log io.Writer
 	Now func() time.Time // nil = time.Now
+	// Hardening is what vault.Harden could not do (nil if all went well).
+	// Open reports it as the first event, an ErrorEvent wrapping
+	// ErrHardening, so that every interface shows it.
+	Hardening error
 
 	// unsafeVaultWork, for this package's tests only, sets the vault's
 	// scrypt work factor (see vault.Options.UnsafeWorkFactor).
@@ -257,6 +261,7 @@ func Open(ctx context.Context, o Options, p *Passphrase) (*Engine, error) {
 		return errors.Join(errs...)
 	}
 	cfg.pass = v.VerifyPassphrase
+	cfg.hardening = o.Hardening
 	e, err := newEngine(cfg)
 	if err != nil {
 		cfg.closeFn()

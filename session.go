@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/internal/record"
 	"github.com/sottochat/sotto/internal/wire"
 	"github.com/sottochat/sotto/ratchet"
@@ -306,7 +308,7 @@ func (s *session) run() {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		s.writeLoop()
+		erase.Do(s.writeLoop)
 	}()
 	s.nudge()
 	err := s.readLoop()
@@ -348,10 +350,15 @@ func (s *session) readLoop() error {
 			s.e.mu.Unlock()
 			return errDrop // replaced by a newer connection
 		}
-		m, err := s.openLocked(content)
-		if err == nil {
-			err = s.handleLocked(m)
-		}
+		// Each frame's plaintext is handled inside erase.Do, so that the
+		// stack it used is erased now, not when the session ends (T22).
+		erase.Do(func() {
+			m, err2 := s.openLocked(content)
+			if err2 == nil {
+				err2 = s.handleLocked(m)
+			}
+			err = err2
+		})
 		s.e.mu.Unlock()
 		if err == nil {
 			err = s.flushFiles() // received file chunks, stored outside the lock
@@ -458,7 +465,9 @@ func (e *Engine) ackedLocked(c *contact, id MessageID) error {
 	if err := e.msgStore(c).Remove(c.logOut(), hexID(id)); err != nil {
 		return err
 	}
-	c.outbox = append(c.outbox[:idx], c.outbox[idx+1:]...)
+	// slices.Delete clears the slot left over at the end, which would keep
+	// the entry, and its text, reachable (T22).
+	c.outbox = slices.Delete(c.outbox, idx, idx+1)
 	if m := c.message(id); m != nil {
 		m.State = Delivered // follows from the outbox: nothing to rewrite
 	}
@@ -518,7 +527,9 @@ func (s *session) writeLoop() {
 		var cts [][]byte
 		var err error
 		if len(msgs) > 0 {
-			cts, err = s.sealLocked(msgs)
+			// Encoding and encryption of the texts inside erase.Do: the
+			// stack they used is erased at once, not when the session ends.
+			erase.Do(func() { cts, err = s.sealLocked(msgs) })
 			s.lastSend = now
 		}
 		if err == nil {

@@ -1,9 +1,8 @@
 package headless
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
+	"reflect"
 	"time"
 
 	"github.com/sottochat/sotto"
@@ -81,38 +80,27 @@ type reply struct {
 
 // MarshalJSON writes the keys in a fixed order, "event" first, and the
 // result key even when its list is empty.
-func (r reply) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString(`{"event":`)
-	add := func(v any) error {
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(v); err != nil {
-			return err
-		}
-		b.Truncate(b.Len() - 1) // Encode's newline
-		return nil
-	}
-	if err := add(r.Event); err != nil {
-		return nil, err
-	}
+func (r reply) MarshalJSON() ([]byte, error) { return r.appendJSON(nil) }
+
+// appendJSON is MarshalJSON into dst (see appendJSON in jsonline.go).
+func (r reply) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"event":`...)
+	b = appendString(b, r.Event)
 	for _, f := range []struct{ k, v string }{{"cmd", r.Cmd}, {"tag", r.Tag}, {"error", r.Error}, {"code", r.Code}} {
 		if f.v == "" {
 			continue
 		}
-		b.WriteString(`,"` + f.k + `":`)
-		if err := add(f.v); err != nil {
-			return nil, err
-		}
+		b = append(b, `,"`+f.k+`":`...)
+		b = appendString(b, f.v)
 	}
 	if r.key != "" {
-		b.WriteString(`,"` + r.key + `":`)
-		if err := add(r.value); err != nil {
+		b = append(b, `,"`+r.key+`":`...)
+		var err error
+		if b, err = appendValue(b, reflect.ValueOf(r.value)); err != nil {
 			return nil, err
 		}
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return append(b, '}'), nil
 }
 
 // Events, one struct per kind so that the key order is stable and "event"

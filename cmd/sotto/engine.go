@@ -40,6 +40,7 @@ func (a *app) options(offline bool) sotto.Options {
 		Offline:     offline,
 		Debug:       a.g.debug,
 		Log:         a.engineLog,
+		Hardening:   a.hardening,
 	}
 }
 
@@ -49,15 +50,19 @@ func (a *app) options(offline bool) sotto.Options {
 func (a *app) harden() error {
 	onSignal := a.onSignal
 	// The handler exits with the signal's status (SIGTERM 143), wiping
-	// first; vault.Harden's own exit, after it, would be 1.
+	// first; vault.Harden's own exit, after it, would be 1. A hardening
+	// failure is said every time, here and (through the engine's first
+	// event) in the TUI's status line and headless output.
 	err := vault.Harden(func(sig os.Signal) {
 		if onSignal != nil {
 			onSignal(sig)
 		}
 		vault.Exit(signalCode(sig))
 	})
-	if err != nil && a.g.debug {
+	if err != nil {
+		a.hardening = err
 		fmt.Fprintln(a.stderr, "sotto: warning:", err)
+		fmt.Fprintln(a.stderr, "hint: Sotto carries on, but a crash dump or another program of this user may be able to read its memory")
 	}
 	// The engine reads the environment: put the flags there.
 	for k, v := range a.g.tor.vars() {
@@ -610,6 +615,11 @@ func (a *app) classifyCore(err error) (classified, bool) {
 		return classified{exitTor, []string{"this needs tor running: do it in 'sotto run' or 'sotto headless'"}}, true
 	case is(onion.ErrTorUnavailable, onion.ErrTorTooOld):
 		return classified{exitTor, []string{"is tor installed ('make deps')? or point to a running tor with --tor-skip-launch and --tor-control-port"}}, true
+	case errors.Is(err, vault.ErrRolledBack):
+		return classified{exitFailure, []string{
+			"an older copy of the file named was put back in the profile (by someone with the disk, or a partial restore of a backup): messages or keys written since may be gone",
+			"if you restored a backup, restore all of the profile directory, not single files; 'sotto check' lists every file concerned",
+		}}, true
 	case errors.Is(err, errDamaged):
 		return classified{exitFailure, []string{"the files listed cannot be read: they were truncated or changed on disk; restore the profile from a backup if you have one"}}, true
 	case errors.Is(err, errMismatch):

@@ -241,7 +241,10 @@ hint: a running sotto also wipes its memory on SIGTERM.
 
 const versionUsage = `Usage: sotto version
 
-Prints the version of this binary (from its build information).
+Prints the version of this binary (from its build information), the Go
+toolchain and target it was built with, and whether it zeroes the memory
+that held keys and message texts once freed (runtime/secret: on when built
+with make on linux/amd64 or linux/arm64; see SECURITY.md).
 
 Examples:
   sotto version
