@@ -18,7 +18,7 @@ FUZZTIME ?= 30s
 SMOKETIME ?= 2s
 BENCHTIME ?= 1s
 TEST_TIMEOUT ?= 18m
-DEBS := tor obfs4proxy tmux age strace gdb mat2 libimage-exiftool-perl
+DEBS := tor obfs4proxy tmux age strace gdb mat2 libimage-exiftool-perl python3-stem python3-psutil python3-yaml python3-sdnotify
 
 .PHONY: all deps build test lint fuzz fuzz-smoke bench reproducible demo clean
 

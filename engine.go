@@ -16,6 +16,7 @@ import (
 	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/internal/record"
+	"github.com/sottochat/sotto/onion"
 	"github.com/sottochat/sotto/vault"
 )
 
@@ -74,6 +75,10 @@ type Engine struct {
 	tor     TorStatus
 
 	maxUnread int // bound on a conversation's unread incoming messages (maxUnread; tests lower it)
+
+	mbt mbTiming // delivery through mailboxes (mailbox.go; zero: the defaults, tests shorten them)
+
+	files *fileEngine // file transfers (files.go); guarded by mu
 }
 
 type identity struct {
@@ -97,6 +102,7 @@ type identity struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	removed   bool
+	mb        *ownMailbox // its mailbox (mailbox.go); nil: none paired
 }
 
 func (id *identity) local() *localKeys {
@@ -311,9 +317,12 @@ func (e *Engine) load() error {
 		if err := e.loadRequests(id); err != nil {
 			return err
 		}
+		if err := e.loadMailboxLocked(id); err != nil {
+			return err
+		}
 		e.ids[id.name] = id
 	}
-	return nil
+	return e.loadFiles()
 }
 
 // identityFromRecord builds an identity from its stored record (the binary
@@ -355,7 +364,7 @@ func (e *Engine) newIdentityFromKeysLocked(key, name string, open, ephemeral boo
 	}
 	id := &identity{
 		key: key, name: name, open: open, ephemeral: ephemeral,
-		pub: pub, onion: contactcode.OnionAddress(pub), keys: box, st: st,
+		pub: pub, onion: onion.AddressFromPublicKey(pub), keys: box, st: st,
 		contacts: map[string]*contact{}, byPub: map[string]*contact{}, requests: map[string]*request{},
 	}
 	id.authPub = ap
@@ -497,6 +506,7 @@ func (e *Engine) BurnIdentity(ctx context.Context, name string) error {
 	for rid := range id.requests {
 		keep(id.st.Delete(kindRequest, id.key+"."+rid))
 	}
+	keep(e.burnMailboxLocked(ctx, id)) // its mailbox (mailbox.go)
 	keep(id.st.Delete(kindIdentity, id.key))
 	e.wipeIdentityLocked(id)
 	e.ev.emit(IdentityEvent{Identity: name, Onion: id.onion, Online: false})
@@ -513,6 +523,9 @@ func (e *Engine) Card(identity string) (string, error) {
 	id, ok := e.ids[identity]
 	if !ok {
 		return "", ErrUnknownIdentity
+	}
+	if tip, ok := e.tipCardLocked(id); ok {
+		return tip, nil // an open identity with a mailbox intake (tipline.go)
 	}
 	c := contactcode.Code{ID: id.pub, Auth: id.authPub}
 	return c.String(), nil

@@ -57,6 +57,15 @@ var (
 	ErrContactOfOtherIdentity = errors.New("sotto: that contact belongs to another identity of this profile")
 	// ErrSelf: a code of one of this profile's own identities.
 	ErrSelf = errors.New("sotto: that is one of your own identities")
+	// ErrTooManyContacts: a restricted identity has onion.MaxClientAuth
+	// contacts already: tor's control command carrying their keys would be
+	// longer than a control-port filter (Whonix's onion-grater) passes.
+	ErrTooManyContacts = errors.New("sotto: this identity has as many contacts as it can have")
+	// ErrClientAuthShared is wrapped by the ErrorEvent reported when tor
+	// held a client-authorization key for a contact that this Sotto had not
+	// registered: another program or Whonix-Workstation using the same tor
+	// has that contact too (tor keeps one key per contact for all of them).
+	ErrClientAuthShared = errors.New("sotto: another user of this tor has the same contact")
 	// ErrHardening is wrapped by the ErrorEvent, queued when a profile is
 	// opened, that says which protection of the process's memory could not
 	// be set up (Options.Hardening): Sotto runs, but less protected.

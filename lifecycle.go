@@ -41,6 +41,7 @@ func (e *Engine) startIdentityLocked(id *identity) {
 	for _, c := range id.contacts {
 		e.startDialerLocked(c)
 	}
+	e.startMailboxLocked(id)
 }
 
 func (e *Engine) serveIdentity(id *identity, keys [][32]byte) {
@@ -155,6 +156,7 @@ func (e *Engine) startDialerLocked(c *contact) {
 		defer close(c.dialDone)
 		erase.Do(func() { e.dialLoop(ctx, c) })
 	}()
+	e.startCourierLocked(c)
 }
 
 // stopContact stops a removed contact's dialer and connection and waits.

@@ -327,8 +327,13 @@ func (s *torState) onEvent(ev onion.Event) {
 	var out Event
 	switch ev.Kind {
 	case onion.Bootstrap:
-		s.status = TorStatus{State: TorBootstrapping, Percent: ev.Progress, Summary: ev.Summary}
-		out = TorEvent{Status: s.status}
+		// tor reports some phases again on the way (it connects to another
+		// relay after "done connecting"): shown progress never goes back
+		// within one bootstrap (a restart starts one again at 0).
+		if s.status.State != TorBootstrapping || ev.Progress >= s.status.Percent {
+			s.status = TorStatus{State: TorBootstrapping, Percent: ev.Progress, Summary: ev.Summary}
+			out = TorEvent{Status: s.status}
+		}
 	case onion.Ready:
 		s.status = TorStatus{State: TorReady, Percent: 100, Summary: "done"}
 		out = TorEvent{Status: s.status}
@@ -349,6 +354,13 @@ func (s *torState) onEvent(ev onion.Event) {
 			e.serviceEvent(ev.Service, ev.Kind == onion.ServiceOnline)
 		}
 		return
+	case onion.ClientAuthShared:
+		if e := s.e; e != nil {
+			s.mu.Unlock()
+			e.clientAuthShared(ev.Onion)
+			return
+		}
+		out = ErrorEvent{Err: clientAuthSharedError(onion.Abbrev(ev.Onion))}
 	}
 	e := s.e
 	if out != nil && e == nil {

@@ -38,6 +38,7 @@ type session struct {
 	once      sync.Once
 
 	// guarded by Engine.mu
+	files    *sessionFiles // file transfers (filesession.go)
 	acks     []MessageID
 	sent     map[MessageID]bool
 	lastSend time.Time
@@ -90,6 +91,7 @@ func (c *contact) nudge() {
 	if c.sess != nil {
 		c.sess.nudge()
 	}
+	c.mbNudge() // its courier, for what no session carries (mailbox_courier.go)
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -224,7 +226,12 @@ func (e *Engine) commitHandshakeLocked(c *contact, st *ratchet.State, h *ratchet
 // sealLocked encrypts messages for the session's contact and persists the
 // state once for all of them.
 func (s *session) sealLocked(msgs []*wire.Message) ([][]byte, error) {
-	e, c := s.e, s.c
+	return s.e.sealLocked(s.c, msgs)
+}
+
+// sealLocked encrypts messages for c (on a session, or for a mailbox) and
+// persists the state once for all of them, before anything is sent.
+func (e *Engine) sealLocked(c *contact, msgs []*wire.Message) ([][]byte, error) {
 	st, err := e.loadStateLocked(c)
 	if err != nil || st == nil {
 		return nil, errDrop
@@ -252,8 +259,11 @@ func (s *session) sealLocked(msgs []*wire.Message) ([][]byte, error) {
 }
 
 // openLocked decrypts one frame; the state is persisted only on success.
-func (s *session) openLocked(ct []byte) (*wire.Message, error) {
-	e, c := s.e, s.c
+func (s *session) openLocked(ct []byte) (*wire.Message, error) { return s.e.openLocked(s.c, ct) }
+
+// openLocked decrypts one ratchet message from c (a frame, or a mailbox
+// blob's); the state changes only on success.
+func (e *Engine) openLocked(c *contact, ct []byte) (*wire.Message, error) {
 	st, err := e.loadStateLocked(c)
 	if err != nil || st == nil {
 		return nil, errDrop
@@ -310,6 +320,7 @@ func (s *session) run() {
 	s.close()
 	<-writerDone
 	e.mu.Lock()
+	s.closeFilesLocked()
 	if c.sess == s {
 		c.sess = nil
 		e.ev.emit(ContactEvent{Identity: c.id.name, Contact: c.rec.Petname, Online: false})
@@ -349,6 +360,9 @@ func (s *session) readLoop() error {
 			err = err2
 		})
 		s.e.mu.Unlock()
+		if err == nil {
+			err = s.flushFiles() // received file chunks, stored outside the lock
+		}
 		if err != nil {
 			return err
 		}
@@ -386,33 +400,45 @@ func (s *session) handleLocked(m *wire.Message) error {
 	case wire.KindKeepalive:
 	case wire.KindClose:
 		return io.EOF
+	case wire.KindFileOffer, wire.KindFileAccept, wire.KindFileReject, wire.KindFileChunk,
+		wire.KindFileAck, wire.KindFileDone, wire.KindFileCancel:
+		return s.handleFileLocked(m)
 	default:
-		return errDrop // hello and request only at the start
+		// The mailbox kinds (mailbox_recv.go); hello and request only at the start.
+		return e.sessionMailboxMsgLocked(s, m)
 	}
 	return nil
 }
 
-// receiveLocked stores a new incoming message; the ack follows it.
+// receiveLocked stores a new incoming message; the ack follows it. The
+// contact's `at` goes through peerTime. A disappearing text waits for
+// MarkShown to start its clock, with the bound of its unshown life as its
+// ExpiresAt meanwhile (§2.9).
 func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
 	now := e.cfg.now()
 	msg := &Message{
-		ID: MessageID(m.ID), Identity: c.id.name, Contact: c.rec.Petname, Dir: Incoming,
-		Timer: time.Duration(m.Timer) * time.Second, At: time.Unix(int64(m.At), 0),
+		ID: MessageID(m.ID), Identity: c.id.name, Contact: c.rec.Petname, Dir: Incoming, By: Incoming,
+		Timer: time.Duration(m.Timer) * time.Second, At: peerTime(m.At, now),
 	}
 	switch m.Kind {
 	case wire.KindText:
 		msg.Kind = TextMessage
 		msg.Text = m.Text
 		if m.Timer != 0 {
-			msg.ExpiresAt = now.Add(msg.Timer).Truncate(time.Second).Add(time.Second)
+			msg.Unshown = true
+			msg.ExpiresAt = deadline(now, msg.Timer+UnshownGrace)
 		}
 	case wire.KindTimer:
 		msg.Kind = TimerMessage
 		msg.Dir = System
-		if e.adoptTimerLocked(c, int64(m.At), MessageID(m.ID), msg.Timer) {
+		if e.adoptTimerLocked(c, msg.At.Unix(), MessageID(m.ID), msg.Timer) {
 			if err := e.saveContactLocked(c); err != nil {
 				return err
 			}
+		} else {
+			// A later change is in force (ours, made at the same time):
+			// the line must not claim this one took effect.
+			msg.Superseded = true
 		}
 	}
 	// The message log doubles as the list of seen IDs while it holds the
@@ -429,18 +455,12 @@ func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
 	return nil
 }
 
-// ackedLocked handles an acknowledgement: the message leaves the outbox, is
-// shown delivered, and its disappearing clock starts.
+// ackedLocked handles an acknowledgement: the message leaves the outbox and
+// is shown delivered. Its disappearing clock started when it was written.
 func (e *Engine) ackedLocked(c *contact, id MessageID) error {
-	idx := -1
-	for i, o := range c.outbox {
-		if o.id == id {
-			idx = i
-			break
-		}
-	}
+	idx := c.outboxIndex(id)
 	if idx < 0 {
-		return nil // a duplicate ack, or one for a message we never sent: ignore
+		return nil // a duplicate ack, one for a message we never sent, or for one that expired: ignore
 	}
 	if err := e.msgStore(c).Remove(c.logOut(), hexID(id)); err != nil {
 		return err
@@ -448,20 +468,8 @@ func (e *Engine) ackedLocked(c *contact, id MessageID) error {
 	// slices.Delete clears the slot left over at the end, which would keep
 	// the entry, and its text, reachable (T22).
 	c.outbox = slices.Delete(c.outbox, idx, idx+1)
-	for _, m := range c.msgs {
-		if m.ID != id {
-			continue
-		}
-		m.State = Delivered
-		if m.Kind == TextMessage && m.Timer > 0 {
-			// Only a message whose clock starts now is rewritten; the
-			// delivered state itself follows from the outbox.
-			m.ExpiresAt = e.cfg.now().Add(m.Timer).Truncate(time.Second).Add(time.Second)
-			if err := e.rewriteMessageLocked(c, m); err != nil {
-				return err
-			}
-			e.armExpiryLocked(c, m)
-		}
+	if m := c.message(id); m != nil {
+		m.State = Delivered // follows from the outbox: nothing to rewrite
 	}
 	e.ev.emit(DeliveredEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
 	return nil
@@ -479,6 +487,7 @@ func (s *session) writeLoop() {
 		case <-s.wake:
 		case <-ka.C:
 		}
+		plan := s.readChunks() // the next file chunks, read outside the lock
 		e.mu.Lock()
 		if c.sess != s {
 			e.mu.Unlock()
@@ -487,6 +496,7 @@ func (s *session) writeLoop() {
 		}
 		var msgs []*wire.Message
 		var sentIDs []MessageID
+		msgs = append(msgs, e.mailboxMsgsLocked(c, s)...)
 		for len(s.acks) > 0 {
 			n := min(len(s.acks), wire.MaxAcks)
 			am := &wire.Message{Kind: wire.KindAck}
@@ -509,6 +519,7 @@ func (s *session) writeLoop() {
 			msgs = append(msgs, m)
 			sentIDs = append(sentIDs, o.id)
 		}
+		msgs = append(msgs, s.fileMsgsLocked(plan)...)
 		now := time.Now() // network timing uses the real clock, not the injected one
 		if len(msgs) == 0 && now.Sub(s.lastSend) >= e.cfg.timing.Keepalive/2 {
 			msgs = append(msgs, &wire.Message{Kind: wire.KindKeepalive})
@@ -636,7 +647,7 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
 }
 
 func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen uint64) (*session, error) {
-	fc := &frameConn{conn: conn, t: e.cfg.timing, now: e.cfg.now}
+	hc := e.newHSConn(&frameConn{conn: conn, t: e.cfg.timing, now: e.cfg.now})
 	e.mu.Lock()
 	prior, err := e.loadStateLocked(c)
 	id := c.id
@@ -657,17 +668,10 @@ func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen ui
 	if err != nil {
 		return nil, err
 	}
-	conn.SetWriteDeadline(time.Now().Add(e.cfg.timing.Handshake))
-	b, _ := wire.AppendFrame(wire.Preamble(), wire.FrameHandshake, m1)
-	if _, err := conn.Write(b); err != nil {
+	if err := hc.write(wire.FrameHandshake, m1); err != nil {
 		return nil, err
 	}
-	hsDeadline := e.cfg.timing.Handshake
-	conn.SetReadDeadline(time.Now().Add(hsDeadline))
-	if err := wire.ReadPreamble(conn); err != nil {
-		return nil, errDrop
-	}
-	m2, err := readHandshake(fc, hsDeadline)
+	m2, err := hc.read(wire.FrameHandshake)
 	if err != nil {
 		return nil, err
 	}
@@ -680,10 +684,10 @@ func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen ui
 	if err != nil {
 		return nil, errDrop
 	}
-	if err := fc.write(wire.FrameHandshake, m3); err != nil {
+	if err := hc.write(wire.FrameHandshake, m3); err != nil {
 		return nil, err
 	}
-	m4, err := readHandshake(fc, hsDeadline)
+	m4, err := hc.read(wire.FrameHandshake)
 	if err != nil {
 		return nil, err
 	}
@@ -693,20 +697,12 @@ func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen ui
 	}
 	defer st.Wipe()
 	// The responder's hello says whether we are its contact.
-	t, ct, err := fc.read(hsDeadline)
-	if err != nil || t != wire.FrameData {
-		return nil, errDrop
-	}
-	pt, err := st.Decrypt(e.cfg.now(), ct, adFor(c.pub, id.pub))
+	hello, err := hc.receive(e, st, wire.KindHello, c.pub, id.pub)
 	if err != nil {
-		return nil, errDrop
-	}
-	hello, err := wire.ParseMessage(pt)
-	if err != nil || hello.Kind != wire.KindHello {
-		return nil, errDrop
+		return nil, err
 	}
 	if hello.Status == wire.HelloRequest {
-		return nil, e.sendRequest(c, st, fc)
+		return nil, e.sendRequest(c, st, hc)
 	}
 	// Commit: the new epoch becomes the contact's state and this connection
 	// its session, unless a newer handshake has taken over meanwhile.
@@ -727,17 +723,6 @@ func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen ui
 	return e.installLocked(c, conn, true), nil
 }
 
-func readHandshake(fc *frameConn, d time.Duration) ([]byte, error) {
-	t, content, err := fc.read(d)
-	if err != nil {
-		return nil, err
-	}
-	if t != wire.FrameHandshake {
-		return nil, errDrop
-	}
-	return append([]byte(nil), content...), nil
-}
-
 // installLocked makes a new connection the contact's session, replacing (and
 // closing) the previous one.
 func (e *Engine) installLocked(c *contact, conn net.Conn, initiator bool) *session {
@@ -754,7 +739,7 @@ func (e *Engine) installLocked(c *contact, conn net.Conn, initiator bool) *sessi
 // any) in a session with an open-mode identity that does not know us yet,
 // then waits for its verdict. The session's keys are thrown away: no state
 // is kept on either side until the request is accepted.
-func (e *Engine) sendRequest(c *contact, st *ratchet.State, fc *frameConn) error {
+func (e *Engine) sendRequest(c *contact, st *ratchet.State, hc *hsConn) error {
 	e.mu.Lock()
 	req := &wire.Message{Kind: wire.KindRequest, AuthKey: c.id.authPub}
 	for _, o := range c.outbox {
@@ -765,29 +750,12 @@ func (e *Engine) sendRequest(c *contact, st *ratchet.State, fc *frameConn) error
 	}
 	id := c.id
 	e.mu.Unlock()
-	pt, err := req.Marshal()
-	if err != nil {
+	if err := hc.send(e, st, req, id.pub, c.pub); err != nil {
 		return err
 	}
-	ct, err := st.Encrypt(e.cfg.rand, pt, adFor(id.pub, c.pub))
-	clear(pt)
+	m, err := hc.receive(e, st, wire.KindClose, c.pub, id.pub)
 	if err != nil {
 		return err
-	}
-	if err := fc.write(wire.FrameData, ct); err != nil {
-		return err
-	}
-	t, ct, err := fc.read(e.cfg.timing.Handshake)
-	if err != nil || t != wire.FrameData {
-		return errDrop
-	}
-	pt, err = st.Decrypt(e.cfg.now(), ct, adFor(c.pub, id.pub))
-	if err != nil {
-		return errDrop
-	}
-	m, err := wire.ParseMessage(pt)
-	if err != nil || m.Kind != wire.KindClose {
-		return errDrop
 	}
 	if m.Status == wire.CloseRejected {
 		return fmt.Errorf("sotto: the contact refused the request for now")
@@ -835,13 +803,8 @@ func (e *Engine) abandon(s *session) {
 }
 
 func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*session, error) {
-	fc := &frameConn{conn: conn, t: e.cfg.timing, now: e.cfg.now}
-	d := e.cfg.timing.Handshake
-	conn.SetReadDeadline(time.Now().Add(d))
-	if err := wire.ReadPreamble(conn); err != nil {
-		return nil, errDrop
-	}
-	m1, err := readHandshake(fc, d)
+	hc := e.newHSConn(&frameConn{conn: conn, t: e.cfg.timing, now: e.cfg.now})
+	m1, err := hc.read(wire.FrameHandshake)
 	if err != nil {
 		return nil, err
 	}
@@ -859,12 +822,10 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 	if err != nil {
 		return nil, errDrop
 	}
-	conn.SetWriteDeadline(time.Now().Add(d))
-	b, _ := wire.AppendFrame(wire.Preamble(), wire.FrameHandshake, m2)
-	if _, err := conn.Write(b); err != nil {
+	if err := hc.write(wire.FrameHandshake, m2); err != nil {
 		return nil, err
 	}
-	m3, err := readHandshake(fc, d)
+	m3, err := hc.read(wire.FrameHandshake)
 	if err != nil {
 		return nil, err
 	}
@@ -879,7 +840,7 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 		return nil, err
 	}
 	if c == nil {
-		return nil, e.receiveRequest(id, peer, h, fc)
+		return nil, e.receiveRequest(id, peer, h, hc)
 	}
 	e.mu.Lock()
 	prior, err := e.loadStateLocked(c)
@@ -896,6 +857,8 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 		return nil, errDrop
 	}
 	defer st.Wipe()
+	// The hello is sealed before the new State is committed, so that the
+	// stored State has already used the key it was sealed with.
 	hello, _ := (&wire.Message{Kind: wire.KindHello, Status: wire.HelloContact}).Marshal()
 	ct, err := st.Encrypt(e.cfg.rand, hello, adFor(id.pub, peer))
 	if err != nil {
@@ -912,10 +875,10 @@ func (e *Engine) respond(ctx context.Context, id *identity, conn net.Conn) (*ses
 	}
 	s := e.installLocked(c, conn, false)
 	e.mu.Unlock()
-	if err := fc.write(wire.FrameHandshake, m4); err != nil {
+	if err := hc.write(wire.FrameHandshake, m4); err != nil {
 		return s, err
 	}
-	if err := fc.write(wire.FrameData, ct); err != nil {
+	if err := hc.write(wire.FrameData, ct); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -961,44 +924,27 @@ const (
 	requestRateEvery = 10 * time.Minute // ... per this period, per identity
 )
 
-func (e *Engine) receiveRequest(id *identity, peer ed25519.PublicKey, h *ratchet.Handshake, fc *frameConn) error {
+func (e *Engine) receiveRequest(id *identity, peer ed25519.PublicKey, h *ratchet.Handshake, hc *hsConn) error {
 	m4, st, err := h.Accept(nil)
 	if err != nil {
 		return errDrop
 	}
 	defer st.Wipe()
-	hello, _ := (&wire.Message{Kind: wire.KindHello, Status: wire.HelloRequest}).Marshal()
-	ct, err := st.Encrypt(e.cfg.rand, hello, adFor(id.pub, peer))
+	if err := hc.write(wire.FrameHandshake, m4); err != nil {
+		return err
+	}
+	if err := hc.send(e, st, &wire.Message{Kind: wire.KindHello, Status: wire.HelloRequest}, id.pub, peer); err != nil {
+		return err
+	}
+	m, err := hc.receive(e, st, wire.KindRequest, peer, id.pub)
 	if err != nil {
 		return err
-	}
-	if err := fc.write(wire.FrameHandshake, m4); err != nil {
-		return err
-	}
-	if err := fc.write(wire.FrameData, ct); err != nil {
-		return err
-	}
-	t, ct, err := fc.read(e.cfg.timing.Handshake)
-	if err != nil || t != wire.FrameData {
-		return errDrop
-	}
-	pt, err := st.Decrypt(e.cfg.now(), ct, adFor(peer, id.pub))
-	if err != nil {
-		return errDrop
-	}
-	m, err := wire.ParseMessage(pt)
-	clear(pt)
-	if err != nil || m.Kind != wire.KindRequest {
-		return errDrop
 	}
 	status := uint8(wire.ClosePending)
 	if err := e.storeRequest(id, peer, m); err != nil {
 		status = wire.CloseRejected
 	}
-	bye, _ := (&wire.Message{Kind: wire.KindClose, Status: status}).Marshal()
-	if ct, err := st.Encrypt(e.cfg.rand, bye, adFor(id.pub, peer)); err == nil {
-		fc.write(wire.FrameData, ct)
-	}
+	hc.send(e, st, &wire.Message{Kind: wire.KindClose, Status: status}, id.pub, peer)
 	return io.EOF
 }
 

@@ -20,5 +20,12 @@ var errorCodes = []struct {
 	{sotto.ErrTooLong, "too_long"},
 	{sotto.ErrOffline, "offline"},
 	{sotto.ErrClosed, "closed"},
+	{sotto.ErrMetadata, "metadata"},
+	{sotto.ErrUnknownFile, "unknown_file"},
+	{sotto.ErrFileTooLarge, "too_large"},
+	{sotto.ErrFileNotReady, "not_ready"},
+	{sotto.ErrFileExists, "file_exists"},
+	{sotto.ErrTooManyContacts, "too_many_contacts"},
+	{sotto.ErrClientAuthShared, "client_auth_shared"},
 	{sotto.ErrHardening, "hardening"},
 }

@@ -36,6 +36,16 @@ type Command struct {
 	Keep      *bool  `json:"keep,omitempty"`
 	Ephemeral bool   `json:"ephemeral,omitempty"`
 	Open      bool   `json:"open,omitempty"`
+	Force     bool   `json:"force,omitempty"` // mailbox_unpair (mailbox.go)
+
+	// Files (file.go).
+	File         string `json:"file,omitempty"`
+	Path         string `json:"path,omitempty"`
+	Name         string `json:"name,omitempty"`
+	KeepMetadata bool   `json:"keep_metadata,omitempty"`
+	Overwrite    bool   `json:"overwrite,omitempty"`
+	MaxSize      *int64 `json:"max_size,omitempty"`
+	AutoAccept   *int64 `json:"auto_accept,omitempty"`
 }
 
 // field names, as they appear in JSON.
@@ -49,6 +59,7 @@ const (
 	fKeep      = "keep"
 	fEphemeral = "ephemeral"
 	fOpen      = "open"
+	fForce     = "force"
 )
 
 // spec says which fields a command requires and which it also accepts.
@@ -79,6 +90,14 @@ var commands = map[string]spec{
 	"requests":       {required: []string{fIdentity}},
 	"accept":         {required: []string{fIdentity, fRequest, fContact}},
 	"reject":         {required: []string{fIdentity, fRequest}},
+	// Files (file.go).
+	"send_file":   {required: []string{fIdentity, fContact, fPath}, optional: []string{fName, fKeepMetadata}},
+	"accept_file": {required: []string{fFile}},
+	"reject_file": {required: []string{fFile}},
+	"cancel_file": {required: []string{fFile}},
+	"save_file":   {required: []string{fFile, fPath}, optional: []string{fOverwrite}},
+	"files":       {required: []string{fIdentity, fContact}},
+	"file_limits": {optional: []string{fMaxSize, fAutoAccept}},
 }
 
 // CommandError is the error of a line that is not a valid command. Tag is
@@ -137,7 +156,7 @@ func ParseCommand(line []byte) (Command, error) {
 	if c.Cmd == "" {
 		return fail("missing \"cmd\"")
 	}
-	sp, ok := commands[c.Cmd]
+	sp, ok := lookupCommand(c.Cmd)
 	if !ok {
 		return Command{Tag: c.Tag}, &CommandError{Cmd: "", Tag: c.Tag, Msg: fmt.Sprintf("unknown command %q (see docs/headless.md)", clip(c.Cmd))}
 	}
@@ -192,7 +211,7 @@ func (c Command) MarshalLine() ([]byte, error) {
 func safeName(present map[string]json.RawMessage) string {
 	var s string
 	if raw, ok := present["cmd"]; ok && json.Unmarshal(raw, &s) == nil {
-		if _, known := commands[s]; known {
+		if _, known := lookupCommand(s); known {
 			return s
 		}
 	}

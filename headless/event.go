@@ -38,12 +38,15 @@ type messageJSON struct {
 	Identity     string  `json:"identity"`
 	Contact      string  `json:"contact"`
 	Direction    string  `json:"direction"` // "in", "out", "system"
-	Kind         string  `json:"kind"`      // "text", "timer"
+	Kind         string  `json:"kind"`      // "text", "timer", "notice"
 	Text         string  `json:"text,omitempty"`
 	TimerSeconds *int64  `json:"timer_seconds,omitempty"` // kind "timer" only
 	At           string  `json:"at"`
 	ExpiresAt    *string `json:"expires_at"`
-	State        string  `json:"state,omitempty"` // direction "out" only: "pending", "sent", "delivered"
+	State        string  `json:"state,omitempty"`      // direction "out" only: "pending", "sent", "delivered"
+	Superseded   bool    `json:"superseded,omitempty"` // kind "timer": a later change was in force, this one never took effect
+	Notice       string  `json:"notice,omitempty"`     // kind "notice": "expired_unread", "expired_undelivered", "reverify"
+	Count        int     `json:"count,omitempty"`      // kind "notice": how many messages it is about
 }
 
 // requestJSON is a contact request waiting for accept or reject.
@@ -122,10 +125,22 @@ type (
 		State    string `json:"state"` // "online", "offline"
 	}
 	messageIDEvent struct {
-		Event    string `json:"event"` // "sent", "delivered", "expired"
+		Event       string `json:"event"` // "sent", "delivered", "expired"
+		Identity    string `json:"identity"`
+		Contact     string `json:"contact"`
+		Message     string `json:"message"`
+		Unread      bool   `json:"unread,omitempty"`      // "expired": a received text that was never handed over
+		Undelivered bool   `json:"undelivered,omitempty"` // "expired": one of ours the contact never acknowledged
+	}
+	noticeEvent struct {
+		Event    string `json:"event"` // "notice"
 		Identity string `json:"identity"`
 		Contact  string `json:"contact"`
 		Message  string `json:"message"`
+		Notice   string `json:"notice"` // "expired_unread", "expired_undelivered", "reverify"
+		Count    int    `json:"count,omitempty"`
+		Text     string `json:"text"`
+		At       string `json:"at"`
 	}
 	messageEvent struct {
 		Event     string  `json:"event"` // "message"
@@ -184,13 +199,21 @@ func encodeEvent(ev sotto.Event) (v any, ok bool) {
 	case sotto.DeliveredEvent:
 		return messageIDEvent{Event: "delivered", Identity: ev.Identity, Contact: ev.Contact, Message: ev.ID.String()}, true
 	case sotto.ExpiredEvent:
-		return messageIDEvent{Event: "expired", Identity: ev.Identity, Contact: ev.Contact, Message: ev.ID.String()}, true
+		return messageIDEvent{Event: "expired", Identity: ev.Identity, Contact: ev.Contact, Message: ev.ID.String(),
+			Unread: ev.Unread, Undelivered: ev.Undelivered}, true
 	case sotto.MessageEvent:
 		m := ev.Message
+		if m.Kind == sotto.FileMessage {
+			return nil, false // file_offer says it
+		}
+		if m.Kind == sotto.NoticeMessage {
+			return noticeEvent{Event: "notice", Identity: m.Identity, Contact: m.Contact, Message: m.ID.String(),
+				Notice: noticeName(m.Notice), Count: m.Count, Text: m.Text, At: timestamp(m.At)}, true
+		}
 		if m.Kind == sotto.TimerMessage {
 			by := "contact"
-			if m.Dir == sotto.Outgoing {
-				by = "me"
+			if m.By == sotto.Outgoing && m.Dir != sotto.Incoming {
+				by = "me" // the engine stores who made a change (Message.By)
 			}
 			return timerEvent{Event: "timer", Identity: m.Identity, Contact: m.Contact, Message: m.ID.String(),
 				Seconds: seconds(m.Timer), By: by, At: timestamp(m.At), ExpiresAt: expiry(m.ExpiresAt)}, true
@@ -207,7 +230,10 @@ func encodeEvent(ev sotto.Event) (v any, ok bool) {
 		}
 		return errorEvent{Event: "error", Error: msg, Code: errorCode(ev.Err)}, true
 	}
-	return nil, false
+	if v, ok := encodeMailboxEvent(ev); ok {
+		return v, true
+	}
+	return encodeFileEvent(ev)
 }
 
 func torState(s sotto.TorState) string {
@@ -250,6 +276,8 @@ func toMessage(m sotto.Message) messageJSON {
 			out.State = "sent"
 		case sotto.Delivered:
 			out.State = "delivered"
+		case sotto.Queued:
+			out.State = "queued"
 		}
 	case sotto.Incoming:
 		out.Direction = "in"
@@ -257,10 +285,16 @@ func toMessage(m sotto.Message) messageJSON {
 		out.Direction = "system"
 	}
 	switch m.Kind {
+	case sotto.FileMessage:
+		out.Kind = "file" // Text is its name; "files" lists its state
 	case sotto.TimerMessage:
 		out.Kind = "timer"
 		s := seconds(m.Timer)
 		out.TimerSeconds = &s
+		out.Superseded = m.Superseded
+	case sotto.NoticeMessage:
+		out.Kind = "notice"
+		out.Notice, out.Count = noticeName(m.Notice), m.Count
 	default:
 		out.Kind = "text"
 	}
@@ -269,6 +303,18 @@ func toMessage(m sotto.Message) messageJSON {
 
 func toRequest(r sotto.Request) requestJSON {
 	return requestJSON{ID: r.ID, Identity: r.Identity, Onion: r.Onion, Text: r.Text, At: timestamp(r.At)}
+}
+
+func noticeName(n sotto.Notice) string {
+	switch n {
+	case sotto.NoticeExpiredUnread:
+		return "expired_unread"
+	case sotto.NoticeExpiredUndelivered:
+		return "expired_undelivered"
+	case sotto.NoticeReverify:
+		return "reverify"
+	}
+	return "other"
 }
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }
@@ -303,5 +349,5 @@ func errorCode(err error) string {
 			return c.code
 		}
 	}
-	return ""
+	return mailboxErrorCode(err)
 }

@@ -30,6 +30,7 @@ type Engine interface {
 	Verify(identity, contact string) error
 	Messages(identity, contact string) ([]sotto.Message, error)
 	MarkRead(identity, contact string) error
+	MarkShown(identity, contact string, ids ...sotto.MessageID) ([]sotto.Message, error)
 	Send(ctx context.Context, identity, contact, text string) (sotto.MessageID, error)
 	SetTimer(ctx context.Context, identity, contact string, d time.Duration) error
 	SetHistory(identity, contact string, keep bool) error
@@ -67,7 +68,7 @@ func Run(ctx context.Context, e Engine, in io.Reader, out io.Writer) error {
 	pumpDone := make(chan error, 1)
 	go func() {
 		var err error
-		erase.Do(func() { err = pump(ctx, e.Events(), w) })
+		erase.Do(func() { err = pump(ctx, e, e.Events(), w) })
 		pumpDone <- err
 	}()
 
@@ -179,7 +180,7 @@ func readLines(in io.Reader, lines chan<- lineResult, next <-chan struct{}, done
 }
 
 // pump writes engine events until ctx is done or the channel closes.
-func pump(ctx context.Context, events <-chan sotto.Event, w *writer) error {
+func pump(ctx context.Context, e Engine, events <-chan sotto.Event, w *writer) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -190,7 +191,7 @@ func pump(ctx context.Context, events <-chan sotto.Event, w *writer) error {
 			}
 			var err error
 			erase.Do(func() { // per event: its stack is erased at once
-				if v, ok := encodeEvent(ev); ok {
+				if v, ok := encodeEvent(shown(e, ev)); ok {
 					err = w.write(v)
 				}
 			})
@@ -311,6 +312,7 @@ func execute(ctx context.Context, e Engine, c Command) (reply, error) {
 		if err != nil {
 			return r, err
 		}
+		ms = shownList(e, c.Identity, c.Contact, ms)
 		list := []messageJSON{}
 		for _, m := range ms {
 			list = append(list, toMessage(m))
@@ -343,6 +345,12 @@ func execute(ctx context.Context, e Engine, c Command) (reply, error) {
 	case "reject":
 		return r, e.RejectRequest(ctx, c.Identity, c.Request)
 	default:
+		if mr, ok, err := executeMailbox(ctx, e, c); ok {
+			return mr, err
+		}
+		if isFileCommand(c.Cmd) {
+			return executeFile(ctx, e, c)
+		}
 		// ParseCommand only lets known commands through.
 		return r, fmt.Errorf("headless: command %q not handled", c.Cmd)
 	}

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/sottochat/sotto/onion/torctl"
 )
 
 // fakeTor is a Tor whose SOCKS port answers with scripted reply codes and
@@ -37,8 +35,6 @@ func newFakeTor(t *testing.T, replies ...byte) *fakeTor {
 	go f.serveSocks(ln)
 
 	a, b := net.Pipe()
-	c := &ctrl{nc: a, r: bufio.NewReader(a), events: make(chan torctl.Event, 8), done: make(chan struct{})}
-	go c.readLoop()
 	go func() {
 		r := bufio.NewReader(b)
 		for {
@@ -47,6 +43,9 @@ func newFakeTor(t *testing.T, replies ...byte) *fakeTor {
 				return
 			}
 			l = strings.TrimSpace(l)
+			if answerAuth(b, l) {
+				continue
+			}
 			f.mu.Lock()
 			f.commands = append(f.commands, l)
 			f.mu.Unlock()
@@ -56,6 +55,7 @@ func newFakeTor(t *testing.T, replies ...byte) *fakeTor {
 			}
 		}
 	}()
+	c := openTestCtrl(t, a)
 	g := &generation{c: c, down: make(chan struct{}), socksNet: "unix", socksAddr: sock}
 	f.Tor = &Tor{gen: g, closing: make(chan struct{}), evq: make(chan Event, 8), descWait: map[string][]chan string{}, isoGen: map[string]uint32{}}
 	f.Tor.isoKey[0] = 1

@@ -5,9 +5,9 @@
 // streams to contacts' onion services through tor's SOCKS port with one
 // isolated set of circuits per (identity, contact) pair.
 //
-// Nothing above this package knows about control ports or SOCKS, and no type
-// of the library underneath (github.com/cretz/bine, which authenticates the
-// control connection) appears in its API.
+// Nothing above this package knows about control ports or SOCKS. The
+// control protocol (authentication included) is onion/torctl's, SOCKS5 is
+// onion/socks': the module's one control-port client and one SOCKS client.
 //
 // # Guarantees
 //
@@ -26,7 +26,12 @@
 //   - Tor older than MinTorVersion is refused with ErrTorTooOld.
 //
 // The exact control-port commands are listed in docs/tor-control.md, with an
-// onion-grater profile in contrib/onion-grater for Whonix and Qubes.
+// onion-grater profile in contrib/onion-grater for Whonix, Qubes and Tails,
+// whose test runs Sotto through the real onion-grater. With a tor Sotto did
+// not start, each key-bearing command form is first sent with throwaway keys
+// (so a filter that refuses it logs none of ours), no line is longer than
+// MaxCommandLine, and a tor that lost our services without our connection
+// ending (restarted behind a filter) is noticed and they are published again.
 //
 // # Specifications
 //

@@ -27,4 +27,11 @@ var (
 	ErrBadConfig = errors.New("onion: bad configuration")
 	// ErrControl: tor refused a control-port command or answered nonsense.
 	ErrControl = errors.New("onion: tor control command failed")
+	// ErrTooManyClients: a restricted onion service would have more than
+	// MaxClientAuth client-auth keys (contacts).
+	ErrTooManyClients = errors.New("onion: too many contacts for one identity")
+	// ErrFiltered: a control-port filter in front of tor (Whonix's or
+	// Tails' onion-grater) refused the form of a command that carries a
+	// key; Sotto sent it with a throwaway key only (see docs/tor-control.md).
+	ErrFiltered = errors.New("onion: tor's control-port filter refuses Sotto's commands")
 )

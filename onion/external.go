@@ -1,11 +1,14 @@
 package onion
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/sottochat/sotto/onion/torctl"
 )
 
 // External describes a tor Sotto does not start: Tor Browser's, a system
@@ -41,14 +44,34 @@ const (
 	defaultControlPort = 9051
 	defaultSocksPort   = 9050
 	maxEnvValue        = 4096
+	maxPassword        = 1024 // bytes of a control-port password
 )
 
-// ExternalFromEnv reads the environment conventions Tor Browser, OnionShare
-// and Whonix use: TOR_SKIP_LAUNCH=1 selects external mode (otherwise it
-// returns nil, nil and Sotto launches its own tor); then TOR_CONTROL_SOCKET
-// or TOR_CONTROL_HOST/TOR_CONTROL_PORT, TOR_CONTROL_PASSWD,
-// TOR_CONTROL_COOKIE_AUTH_FILE, and TOR_SOCKS_IPC_PATH or
-// TOR_SOCKS_HOST/TOR_SOCKS_PORT. Hosts must be IP addresses.
+// SkipLaunch reports whether TOR_SKIP_LAUNCH asks for a running tor
+// instead of a launched one: "1" or "true" (in any case) is yes; unset,
+// "", "0" or "false" is no; anything else is an error saying so. Every
+// place that reads TOR_SKIP_LAUNCH uses this.
+func SkipLaunch(getenv func(string) string) (bool, error) {
+	switch v := strings.TrimSpace(getenv("TOR_SKIP_LAUNCH")); {
+	case v == "1" || strings.EqualFold(v, "true"):
+		return true, nil
+	case v == "" || v == "0" || strings.EqualFold(v, "false"):
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: TOR_SKIP_LAUNCH must be 1 or true (or 0, false, unset to launch tor)", ErrBadConfig)
+}
+
+// ExternalFromEnv reads the environment conventions of Tor Browser (its
+// names and their meaning, exactly), OnionShare and Whonix: TOR_SKIP_LAUNCH
+// selects external mode (see SkipLaunch; otherwise it returns nil, nil and
+// Sotto launches its own tor); then the control port from
+// TOR_CONTROL_IPC_PATH (TOR_CONTROL_SOCKET is an older name for it) or
+// TOR_CONTROL_HOST and TOR_CONTROL_PORT; TOR_CONTROL_PASSWD (hex, or the
+// password in double quotes with tor's escapes, as Tor Browser passes it
+// to AUTHENTICATE); TOR_CONTROL_COOKIE_AUTH_FILE; the SOCKS port from
+// TOR_SOCKS_IPC_PATH or TOR_SOCKS_HOST and TOR_SOCKS_PORT; and Sotto's own
+// SOTTO_SERVICE_LISTEN (see ParseServiceListen). Hosts must be IP
+// addresses: Sotto resolves nothing.
 func ExternalFromEnv(getenv func(string) string) (*External, error) {
 	if getenv == nil {
 		return nil, fmt.Errorf("%w: nil getenv", ErrBadConfig)
@@ -63,37 +86,105 @@ func ExternalFromEnv(getenv func(string) string) (*External, error) {
 		}
 		return v, nil
 	}
-	skip, err := get("TOR_SKIP_LAUNCH")
+	skip, err := SkipLaunch(getenv)
+	if err != nil || !skip {
+		return nil, err
+	}
+	e := &External{}
+	ipc, err := get("TOR_CONTROL_IPC_PATH")
 	if err != nil {
 		return nil, err
 	}
-	if skip == "" || skip == "0" {
-		return nil, nil
+	old, err := get("TOR_CONTROL_SOCKET")
+	if err != nil {
+		return nil, err
 	}
-	if skip != "1" {
-		return nil, fmt.Errorf("%w: TOR_SKIP_LAUNCH must be 0 or 1", ErrBadConfig)
+	// Tor Browser's name wins; the older one is an alias.
+	pathKey := "TOR_CONTROL_IPC_PATH"
+	if ipc == "" {
+		pathKey = "TOR_CONTROL_SOCKET"
+	} else if old != "" && strings.TrimPrefix(ipc, "unix:") != strings.TrimPrefix(old, "unix:") {
+		return nil, fmt.Errorf("%w: TOR_CONTROL_IPC_PATH and TOR_CONTROL_SOCKET name different sockets (set one)", ErrBadConfig)
 	}
-	e := &External{}
-	if e.ControlNetwork, e.ControlAddress, err = endpointFromEnv(get, "TOR_CONTROL_SOCKET", "TOR_CONTROL_HOST", "TOR_CONTROL_PORT", defaultControlPort); err != nil {
+	if e.ControlNetwork, e.ControlAddress, err = endpointFromEnv(get, pathKey, "TOR_CONTROL_HOST", "TOR_CONTROL_PORT", defaultControlPort); err != nil {
 		return nil, err
 	}
 	if e.SocksNetwork, e.SocksAddress, err = endpointFromEnv(get, "TOR_SOCKS_IPC_PATH", "TOR_SOCKS_HOST", "TOR_SOCKS_PORT", defaultSocksPort); err != nil {
 		return nil, err
 	}
 	if pw := getenv("TOR_CONTROL_PASSWD"); pw != "" {
-		if len(pw) > maxEnvValue {
-			return nil, fmt.Errorf("%w: TOR_CONTROL_PASSWD is too long", ErrBadConfig)
+		if e.Password, err = ParseControlPassword(pw); err != nil {
+			return nil, err
 		}
-		// Tor Browser's convention: the value may be a quoted string.
-		if len(pw) >= 2 && pw[0] == '"' && pw[len(pw)-1] == '"' {
-			pw = pw[1 : len(pw)-1]
-		}
-		e.Password = []byte(pw)
 	}
 	if e.CookieFile, err = get("TOR_CONTROL_COOKIE_AUTH_FILE"); err != nil {
 		return nil, err
 	}
+	if sl, err := get("SOTTO_SERVICE_LISTEN"); err != nil {
+		return nil, err
+	} else if sl != "" {
+		if e.ServiceHost, e.ServicePortBase, err = ParseServiceListen(sl); err != nil {
+			return nil, fmt.Errorf("%w (SOTTO_SERVICE_LISTEN)", err)
+		}
+	}
 	return e, nil
+}
+
+// ParseControlPassword reads a control-port password the way Tor Browser
+// hands TOR_CONTROL_PASSWD to tor's AUTHENTICATE: a value in double quotes
+// is a quoted string with tor's escapes (\" \\ \n \t \r \' \xHH, octal);
+// any other value is the password in hex. It returns the password's bytes.
+func ParseControlPassword(v string) ([]byte, error) {
+	if len(v) > maxEnvValue {
+		return nil, fmt.Errorf("%w: TOR_CONTROL_PASSWD is too long", ErrBadConfig)
+	}
+	if strings.HasPrefix(v, `"`) {
+		pw, err := torctl.Unquote(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: TOR_CONTROL_PASSWD starts with a double quote but is not a quoted string (end it with \", escape \" and \\ inside)", ErrBadConfig)
+		}
+		if pw == "" || len(pw) > maxPassword {
+			return nil, fmt.Errorf("%w: TOR_CONTROL_PASSWD is empty or longer than %d bytes", ErrBadConfig, maxPassword)
+		}
+		return []byte(pw), nil
+	}
+	pw, err := hex.DecodeString(v)
+	if err == nil && len(pw) > maxPassword {
+		return nil, fmt.Errorf("%w: TOR_CONTROL_PASSWD is longer than %d bytes", ErrBadConfig, maxPassword)
+	}
+	if err != nil || len(pw) == 0 {
+		return nil, fmt.Errorf("%w: TOR_CONTROL_PASSWD must be hex, or the password in double quotes (as Tor Browser reads it)", ErrBadConfig)
+	}
+	return pw, nil
+}
+
+// ParseServiceListen reads where the onion services' listeners bind in
+// external mode (--service-listen, SOTTO_SERVICE_LISTEN): "IP:PORT" (that
+// address, ports PORT to PORT+63, one per identity), ":PORT" (the usual
+// address, those ports) or "IP" (that address, random ports).
+func ParseServiceListen(v string) (host string, portBase int, err error) {
+	bad := func(why string) (string, int, error) {
+		return "", 0, fmt.Errorf("%w: service listen address %s: use IP:PORT, :PORT or IP (ports PORT to PORT+%d are used, one per identity)", ErrBadConfig, why, servicePortRange-1)
+	}
+	if v == "" || len(v) > 64 {
+		return bad("is empty or too long")
+	}
+	h, p, splitErr := net.SplitHostPort(v)
+	if splitErr != nil {
+		// No port: an address alone.
+		if !isIPLiteral(v) || strings.Contains(v, "[") {
+			return bad("is not an IP address")
+		}
+		return strings.Trim(v, "[]"), 0, nil
+	}
+	if h != "" && !isIPLiteral(h) {
+		return bad("is not an IP address (Sotto never resolves host names)")
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535-(servicePortRange-1) {
+		return bad(fmt.Sprintf("port must be 1-%d", 65535-(servicePortRange-1)))
+	}
+	return h, n, nil
 }
 
 func endpointFromEnv(get func(string) (string, error), pathKey, hostKey, portKey string, defPort int) (network, addr string, err error) {

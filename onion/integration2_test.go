@@ -476,10 +476,14 @@ func TestCloseLeavesNothing(t *testing.T) {
 }
 
 // TestExternalPasswordAuth attaches to a tor (network disabled: no
-// bootstrap needed) that wants HASHEDPASSWORD authentication.
+// bootstrap needed) that wants HASHEDPASSWORD authentication and also
+// offers a cookie this process cannot read (issue 17: the cookie always won),
+// with TOR_CONTROL_PASSWD as Tor Browser passes it: quoted with tor's
+// escapes, or hex.
 func TestExternalPasswordAuth(t *testing.T) {
 	t.Parallel()
-	out, err := exec.Command("tor", "--quiet", "--hash-password", "correct horse").Output()
+	const password = `pa"ss\w rd`
+	out, err := exec.Command("tor", "--quiet", "--hash-password", password).Output()
 	if err != nil {
 		t.Skipf("tor --hash-password: %v", err)
 	}
@@ -487,45 +491,58 @@ func TestExternalPasswordAuth(t *testing.T) {
 	dir := profileDir(t)
 	ctlPort := freePort(t)
 	rc := filepath.Join(dir, "torrc")
-	os.WriteFile(rc, []byte(fmt.Sprintf("DataDirectory %s\nControlPort 127.0.0.1:%d\nHashedControlPassword %s\nSocksPort 0\nDisableNetwork 1\nLog err stdout\n", dir, ctlPort, hash)), 0o600)
+	cookie := filepath.Join(dir, "control_auth_cookie")
+	os.WriteFile(rc, []byte(fmt.Sprintf("DataDirectory %s\nControlPort 127.0.0.1:%d\nHashedControlPassword %s\nCookieAuthentication 1\nCookieAuthFile %s\nSocksPort 0\nDisableNetwork 1\nLog err stdout\n", dir, ctlPort, hash, cookie)), 0o600)
 	cmd := exec.Command("tor", "-f", rc, "--defaults-torrc", os.DevNull)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	env := map[string]string{"TOR_SKIP_LAUNCH": "1", "TOR_CONTROL_PORT": strconv.Itoa(ctlPort), "TOR_CONTROL_PASSWD": `"correct horse"`, "TOR_SOCKS_PORT": "9"}
-	ext, err := ExternalFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var tor *Tor
+	// The cookie tor offers is gone once tor has written it: unreadable.
 	for {
-		tor, err = Start(ctx, Config{External: ext})
-		if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "cannot reach") {
+		if _, err := os.Stat(cookie); err == nil {
 			break
 		}
-		time.Sleep(50 * time.Millisecond) // tor is still opening its control port
+		if ctx.Err() != nil {
+			t.Fatal("tor wrote no cookie")
+		}
+		time.Sleep(50 * time.Millisecond) // polling for a file tor writes
 	}
-	if err != nil {
-		t.Fatalf("Start with the right password: %v", err)
+	os.Remove(cookie)
+	start := func(passwd string) (*Tor, error) {
+		env := map[string]string{"TOR_SKIP_LAUNCH": "true", "TOR_CONTROL_PORT": strconv.Itoa(ctlPort), "TOR_CONTROL_PASSWD": passwd, "TOR_SOCKS_PORT": "9"}
+		ext, err := ExternalFromEnv(func(k string) string { return env[k] })
+		if err != nil {
+			return nil, err
+		}
+		for {
+			tor, err := Start(ctx, Config{External: ext})
+			if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "cannot reach") {
+				return tor, err
+			}
+			time.Sleep(50 * time.Millisecond) // tor is still opening its control port
+		}
 	}
-	// Publishing works without network: tor accepts the service at once.
-	s, err := tor.Publish(ctx, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
-	if err != nil {
-		t.Fatal(err)
+	for _, passwd := range []string{`"pa\"ss\\w rd"`, hex.EncodeToString([]byte(password))} {
+		tor, err := start(passwd)
+		if err != nil {
+			t.Fatalf("Start with TOR_CONTROL_PASSWD=%s: %v", passwd, err)
+		}
+		// Publishing works without network: tor accepts the service at once.
+		s, err := tor.Publish(ctx, ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		tor.Close()
 	}
-	s.Close()
-	tor.Close()
 
-	bad := *ext
-	bad.Password = []byte("wrong")
-	if _, err := Start(ctx, Config{External: &bad}); !errors.Is(err, ErrTorUnavailable) || strings.Contains(err.Error(), "wrong") {
+	if _, err := start(`"wrong"`); !errors.Is(err, ErrTorUnavailable) || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("wrong password: %v", err)
 	}
-	bad.Password = nil
-	if _, err := Start(ctx, Config{External: &bad}); !errors.Is(err, ErrTorUnavailable) || !strings.Contains(err.Error(), "TOR_CONTROL_PASSWD") {
+	if _, err := start(""); !errors.Is(err, ErrTorUnavailable) || !strings.Contains(err.Error(), "TOR_CONTROL_PASSWD") {
 		t.Fatalf("no password: %v", err)
 	}
 }

@@ -53,6 +53,8 @@ type Service struct {
 	nobody [32]byte      // client-auth public key of a restricted service with no contacts yet (its private key is discarded)
 	online bool
 	closed bool
+	// published: the last ADD_ONION succeeded (tor should list it).
+	published bool
 }
 
 // Publish publishes an ephemeral v3 onion service for the identity whose
@@ -72,8 +74,8 @@ func (t *Tor) Publish(ctx context.Context, sc ServiceConfig) (*Service, error) {
 	if sc.MaxStreams < 1 || sc.MaxStreams > maxMaxStreams {
 		return nil, fmt.Errorf("%w: MaxStreams must be 1-%d", ErrBadConfig, maxMaxStreams)
 	}
-	if len(sc.ClientAuth) > maxClientAuth {
-		return nil, fmt.Errorf("%w: at most %d client-auth keys per service", ErrBadConfig, maxClientAuth)
+	if len(sc.ClientAuth) > MaxClientAuth && !sc.Open {
+		return nil, tooManyClients(len(sc.ClientAuth))
 	}
 	sc.ClientAuth = append([][32]byte(nil), sc.ClientAuth...)
 	var addr string
@@ -112,15 +114,21 @@ func (t *Tor) Publish(ctx context.Context, sc ServiceConfig) (*Service, error) {
 	if err := s.listen(g); err != nil {
 		return nil, err
 	}
+	// Under pubMu from here: a check of tor's onions (watch) must not see
+	// this service listed before tor has it.
+	t.pubMu.Lock()
 	t.mu.Lock()
 	if _, dup := t.services[addr]; dup || t.closed {
 		t.mu.Unlock()
+		t.pubMu.Unlock()
 		s.closeListener()
 		return nil, fmt.Errorf("%w: this identity is already published or tor is closed", ErrBadConfig)
 	}
 	t.services[addr] = s
 	t.mu.Unlock()
-	if err := s.add(ctx, g.c); err != nil {
+	err = s.add(ctx, g.c)
+	t.pubMu.Unlock()
+	if err != nil {
 		t.mu.Lock()
 		delete(t.services, addr)
 		t.mu.Unlock()
@@ -156,7 +164,7 @@ func (s *Service) listen(g *generation) error {
 		case e.ControlNetwork == "tcp":
 			// The address tor (or onion-grater, as {client-address})
 			// sees us at: the local end of the control connection.
-			if a, ok := g.c.nc.LocalAddr().(*net.TCPAddr); ok {
+			if a, ok := g.c.localAddr().(*net.TCPAddr); ok {
 				host = a.IP.String()
 			}
 		}
@@ -187,25 +195,21 @@ func (s *Service) target() string {
 }
 
 // add sends ADD_ONION for the service on c.
-func (s *Service) add(ctx context.Context, c *ctrl) error {
-	s.mu.Lock()
-	if s.closed {
+func (s *Service) add(ctx context.Context, c *ctrl) (err error) {
+	defer func() {
+		s.mu.Lock()
+		s.published = err == nil
 		s.mu.Unlock()
-		return ErrClosed
+	}()
+	cfg, args, err := s.args()
+	if err != nil {
+		return err
 	}
-	cfg := s.cfg
-	args := addOnionArgs{target: s.target(), maxStreams: cfg.MaxStreams, pow: cfg.PoW || cfg.Open}
-	if !cfg.Open {
-		args.clientAuth = cfg.ClientAuth
-		if len(args.clientAuth) == 0 {
-			// Restricted with no contacts yet: encrypt the descriptor to a
-			// key nobody holds, so the service is invisible to everyone.
-			args.clientAuth = [][32]byte{s.nobody}
-		}
+	if err := c.probeAddOnion(ctx, args); err != nil {
+		return err
 	}
-	s.mu.Unlock()
 	var cmd []byte
-	err := cfg.Key(func(seed *[32]byte) error {
+	err = cfg.Key(func(seed *[32]byte) error {
 		var ek [64]byte
 		expandKey(seed, &ek)
 		var err error
@@ -234,6 +238,27 @@ func (s *Service) add(ctx context.Context, c *ctrl) error {
 		return fmt.Errorf("%w: tor published an unexpected address", ErrControl)
 	}
 	return nil
+}
+
+// args returns the service's configuration and the non-secret parts of its
+// ADD_ONION, or ErrClosed.
+func (s *Service) args() (ServiceConfig, addOnionArgs, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ServiceConfig{}, addOnionArgs{}, ErrClosed
+	}
+	cfg := s.cfg
+	args := addOnionArgs{target: s.target(), maxStreams: cfg.MaxStreams, pow: cfg.PoW || cfg.Open}
+	if !cfg.Open {
+		args.clientAuth = cfg.ClientAuth
+		if len(args.clientAuth) == 0 {
+			// Restricted with no contacts yet: encrypt the descriptor to a
+			// key nobody holds, so the service is invisible to everyone.
+			args.clientAuth = [][32]byte{s.nobody}
+		}
+	}
+	return cfg, args, nil
 }
 
 // addOnionReply returns the ServiceID of an ADD_ONION reply.
@@ -305,8 +330,8 @@ func (s *Service) SetClientAuth(ctx context.Context, keys [][32]byte) error {
 	if ctx == nil {
 		return fmt.Errorf("%w: nil context", ErrBadConfig)
 	}
-	if len(keys) > maxClientAuth {
-		return fmt.Errorf("%w: at most %d client-auth keys per service", ErrBadConfig, maxClientAuth)
+	if len(keys) > MaxClientAuth {
+		return tooManyClients(len(keys))
 	}
 	g, err := s.t.current()
 	if err != nil {
@@ -319,6 +344,15 @@ func (s *Service) SetClientAuth(ctx context.Context, keys [][32]byte) error {
 	}
 	s.cfg.ClientAuth = append([][32]byte(nil), keys...)
 	s.mu.Unlock()
+	s.t.pubMu.Lock()
+	defer s.t.pubMu.Unlock()
+	// A filter that refuses the new form refuses it before the service
+	// is withdrawn: it stays online with its old clients.
+	if _, args, err := s.args(); err != nil {
+		return err
+	} else if err := g.c.probeAddOnion(ctx, args); err != nil {
+		return err
+	}
 	if _, err := g.c.do(ctx, []byte(cmdDelOnion(s.addr))); err != nil {
 		return err
 	}
@@ -395,6 +429,9 @@ func (t *Tor) AddClientAuth(ctx context.Context, onionAddr string, priv KeyFunc)
 }
 
 func addClientAuth(ctx context.Context, c *ctrl, addr string, priv KeyFunc) error {
+	if err := c.probeClientAuth(ctx); err != nil {
+		return err
+	}
 	var cmd []byte
 	err := priv(func(k *[32]byte) error {
 		if k == nil {
@@ -407,11 +444,12 @@ func addClientAuth(ctx context.Context, c *ctrl, addr string, priv KeyFunc) erro
 	if err != nil {
 		return fmt.Errorf("%w: cannot open the client-auth key", ErrBadConfig)
 	}
-	_, err = c.do(ctx, cmd)
+	rep, err := c.do(ctx, cmd)
 	wipe(cmd)
 	if err != nil {
 		return fmt.Errorf("onion: registering client authorization for %s failed: %w", Abbrev(addr), err)
 	}
+	c.noteAuth(addr, rep.Code)
 	return nil
 }
 

@@ -52,6 +52,12 @@ const (
 	Restarted                           // tor is back (Bootstrap and Ready follow); services are re-published
 	ServiceOnline                       // Service's descriptor was uploaded: reachable
 	ServiceOffline                      // Service withdrawn, or tor died
+	// ClientAuthShared: tor already held a client-auth key for the
+	// contact's onion (Onion) that this Tor had not registered: another
+	// program or Whonix-Workstation using the same tor has that contact
+	// too, and tor keeps one key per onion, so each replaces the other's
+	// (see docs/tor-control.md). Close leaves that key in tor.
+	ClientAuthShared
 )
 
 func (k EventKind) String() string {
@@ -68,6 +74,8 @@ func (k EventKind) String() string {
 		return "service-online"
 	case ServiceOffline:
 		return "service-offline"
+	case ClientAuthShared:
+		return "client-auth-shared"
 	}
 	return "unknown"
 }
@@ -78,6 +86,7 @@ type Event struct {
 	Progress int    // Bootstrap, Ready: 0-100
 	Summary  string // Bootstrap: tor's words
 	Service  string // ServiceOnline/Offline: the local service's onion address
+	Onion    string // ClientAuthShared: the contact's onion address
 	Err      error  // Died; ServiceOffline when re-publishing after a restart failed
 }
 
@@ -115,6 +124,14 @@ type Tor struct {
 	// new circuits (after a stall or a window of failed introductions); it
 	// is part of the pair's SOCKS credentials (see dialStallTimeout).
 	isoGen map[string]uint32
+	// sharedAuth are the contacts' onions whose client-auth key tor held
+	// for someone else too (ClientAuthShared): Close does not remove them.
+	sharedAuth map[string]bool
+
+	// pubMu serialises the changes to tor's set of onion services
+	// (publishing, re-publishing with new clients, restoring after tor
+	// restarted), so that a check of that set never races one.
+	pubMu sync.Mutex
 }
 
 // generation is one life of tor: a process (launch mode) and a control
@@ -123,10 +140,14 @@ type generation struct {
 	c         *ctrl
 	proc      *exec.Cmd
 	output    *tailBuffer
-	exited    chan struct{} // launch mode: process has exited
-	down      chan struct{} // closed when this generation is dead
+	exited    chan struct{}   // launch mode: process has exited
+	down      <-chan struct{} // closed when this generation is dead
 	socksNet  string
 	socksAddr string
+	// recheck asks watch (external mode) to check tor's onions now.
+	recheck chan struct{}
+	// noOnions: the control port (a filter) refuses GETINFO onions/current.
+	noOnions bool
 }
 
 // Check validates the configuration without starting anything: the data
@@ -156,6 +177,7 @@ func Start(ctx context.Context, cfg Config) (*Tor, error) {
 		clientAuth: make(map[string]KeyFunc),
 		descWait:   make(map[string][]chan string),
 		isoGen:     make(map[string]uint32),
+		sharedAuth: make(map[string]bool),
 	}
 	if _, err := rand.Read(t.isoKey[:]); err != nil {
 		return nil, err
@@ -187,6 +209,7 @@ func Start(ctx context.Context, cfg Config) (*Tor, error) {
 	// new tor: inside erase.Do (internal/erase, threat T22).
 	go erase.Do(func() { t.supervise(g) })
 	t.startEvents(g)
+	t.startWatch(g)
 	return t, nil
 }
 
@@ -202,6 +225,9 @@ func (t *Tor) connect(ctx context.Context) (*generation, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.recheck = make(chan struct{}, 1)
+	g.c.probe = t.plan == nil
+	g.c.onShared = t.clientAuthShared
 	if err := t.configure(ctx, g); err != nil {
 		g.kill()
 		return nil, err
@@ -250,7 +276,8 @@ func (t *Tor) launch(ctx context.Context) (*generation, error) {
 		}
 		return nil, fmt.Errorf("%w: cannot start tor: %v", ErrTorUnavailable, err)
 	}
-	g := &generation{proc: cmd, output: out, exited: make(chan struct{}), down: make(chan struct{})}
+	down := make(chan struct{})
+	g := &generation{proc: cmd, output: out, exited: make(chan struct{}), down: down}
 	go func() {
 		_ = cmd.Wait()
 		close(g.exited)
@@ -281,7 +308,7 @@ func (t *Tor) launch(ctx context.Context) (*generation, error) {
 			}
 		}
 		<-g.exited
-		close(g.down)
+		close(down)
 	}()
 	if p.socksSocket != "" {
 		g.socksNet, g.socksAddr = "unix", p.socksSocket
@@ -450,6 +477,17 @@ func (t *Tor) onBootstrap(g *generation, b torctl.Bootstrap) {
 		return
 	}
 	changed := b.Progress != t.progress
+	if b.Progress < t.progress && t.plan == nil {
+		// An external tor whose bootstrap went back: restarted or
+		// reconfigured behind a filter that kept our connection (see
+		// watch). Not ready until it is back at 100 %.
+		select {
+		case <-t.ready:
+			t.ready = make(chan struct{})
+		default:
+		}
+		g.check()
+	}
 	t.progress = b.Progress
 	nowReady := false
 	if b.Progress == 100 {
@@ -466,6 +504,7 @@ func (t *Tor) onBootstrap(g *generation, b torctl.Bootstrap) {
 	}
 	if nowReady {
 		t.emit(Event{Kind: Ready, Progress: 100})
+		g.check()
 	}
 }
 
@@ -549,6 +588,7 @@ func (t *Tor) supervise(g *generation) {
 		// events, so a UI showing "restarting" ends on "ready".
 		t.emit(Event{Kind: Restarted})
 		t.startEvents(g)
+		t.startWatch(g)
 		t.restore(g)
 	}
 }
@@ -560,12 +600,22 @@ func (t *Tor) supervise(g *generation) {
 func (t *Tor) restore(g *generation) {
 	ctx, cancel := context.WithTimeout(t.life, 30*time.Second)
 	defer cancel()
+	t.pubMu.Lock()
+	defer t.pubMu.Unlock()
+	t.mu.Lock()
+	svcs := t.serviceList()
+	t.mu.Unlock()
+	t.republish(ctx, g, svcs)
+}
+
+// republish registers every client authorization again and publishes svcs
+// on g. The caller holds pubMu.
+func (t *Tor) republish(ctx context.Context, g *generation, svcs []*Service) {
 	t.mu.Lock()
 	auths := make(map[string]KeyFunc, len(t.clientAuth))
 	for a, k := range t.clientAuth {
 		auths[a] = k
 	}
-	svcs := t.serviceList()
 	t.mu.Unlock()
 	for addr, k := range auths {
 		_ = addClientAuth(ctx, g.c, addr, k)
@@ -644,7 +694,9 @@ func (t *Tor) Close() error {
 	svcs := t.serviceList()
 	auths := make([]string, 0, len(t.clientAuth))
 	for a := range t.clientAuth {
-		auths = append(auths, a)
+		if !t.sharedAuth[a] {
+			auths = append(auths, a)
+		}
 	}
 	g := t.gen
 	t.mu.Unlock()

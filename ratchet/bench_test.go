@@ -2,122 +2,228 @@ package ratchet
 
 import (
 	"crypto/rand"
+	"fmt"
+	"math/bits"
+	"slices"
 	"testing"
 	"time"
 )
 
+// meter times each operation of a benchmark on its own and reports, beside
+// ns/op (the mean wall time), the fastest and the median operation
+// (min-ns/op, median-ns/op) and the CPU time per operation (cpu-ns/op, see
+// cpuTime). On a machine shared with other work the mean measures the queue
+// for a core as much as the code; the fastest operation ran without waiting.
+type meter struct {
+	start time.Duration
+	walls []time.Duration
+}
+
+func (m *meter) begin() { m.start = cpuTime() }
+
+// time runs f once and records how long it took.
+func (m *meter) time(f func()) {
+	t := time.Now()
+	f()
+	m.walls = append(m.walls, time.Since(t))
+}
+
+func (m *meter) report(b *testing.B) {
+	cpu := cpuTime() - m.start
+	n := len(m.walls)
+	if n == 0 {
+		return
+	}
+	slices.Sort(m.walls)
+	b.ReportMetric(float64(m.walls[0].Nanoseconds()), "min-ns/op")
+	b.ReportMetric(float64(m.walls[n/2].Nanoseconds()), "median-ns/op")
+	if cpu > 0 && m.start > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/op")
+	}
+}
+
 // BenchmarkHandshake is a full handshake, both sides (four messages).
 func BenchmarkHandshake(b *testing.B) {
 	x, y := newParty(b), newParty(b)
+	var m meter
+	m.begin()
 	for b.Loop() {
-		handshake(b, x, y, nil, nil)
+		m.time(func() { handshake(b, x, y, nil, nil) })
 	}
+	m.report(b)
 }
 
-// BenchmarkSymmetricStep encrypts and decrypts a 1 KiB message in one
-// sending chain (no DH step). The chain measured is the initiator's chain 9,
-// an offer chain: every header carries the 1184-byte ML-KEM key, as on one
-// chain in PQPeriod (and an answer chain carries a 1088-byte ciphertext).
-// BenchmarkSymmetricStepPlain measures a chain without either.
-func BenchmarkSymmetricStep(b *testing.B) {
-	benchmarkSymmetricStep(b, PQPeriod, flagEK)
-}
-
-// BenchmarkSymmetricStepPlain is BenchmarkSymmetricStep on a chain whose
-// headers carry no post-quantum field (the initiator's chain 7).
-func BenchmarkSymmetricStepPlain(b *testing.B) {
-	benchmarkSymmetricStep(b, PQPeriod-1, 0)
-}
-
-func benchmarkSymmetricStep(b *testing.B, rounds int, flags byte) {
+// BenchmarkHandshakeContinued is a handshake chained to an earlier epoch
+// (continuity proofs in messages 3 and 4), both sides.
+func BenchmarkHandshakeContinued(b *testing.B) {
 	x, y := newParty(b), newParty(b)
-	sa, sb := handshake(b, x, y, nil, nil)
-	pt := make([]byte, 1024)
-	ad := []byte("ad")
-	now := time.Now()
-	for range rounds {
-		mustDecrypt(b, sb, mustEncrypt(b, sa, "x"), "x")
-		mustDecrypt(b, sa, mustEncrypt(b, sb, "y"), "y")
-	}
-	mustDecrypt(b, sb, mustEncrypt(b, sa, "x"), "x") // the DH step
-	if f := pqFlags(sa.epochs[0].sendChain); f != flags {
-		b.Fatalf("chain %d has flags %d, want %d", sa.epochs[0].sendChain, f, flags)
-	}
-	b.SetBytes(int64(len(pt)))
+	sx, sy := handshake(b, x, y, nil, nil)
+	var m meter
+	m.begin()
 	for b.Loop() {
-		m, err := sa.Encrypt(rand.Reader, pt, ad)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := sb.Decrypt(now, m, ad); err != nil {
-			b.Fatal(err)
-		}
+		m.time(func() { handshake(b, x, y, sx, sy) })
 	}
+	m.report(b)
 }
 
-// benchmarkRoundTrip measures one message each way, so each message starts
-// a new chain (a DH ratchet step on both sides). withPQ selects whether the
-// chains measured carry ML-KEM offers and answers: the loop runs PQPeriod
-// round trips per iteration, so b.N * PQPeriod round trips in total.
-func BenchmarkDHStep(b *testing.B) {
+// pingPong sends one message from x to y and returns (y, x): the next
+// message goes the other way, so every message starts a new chain (a DH
+// ratchet step on both sides).
+func pingPong(tb testing.TB, x, y *State, pt []byte, now time.Time) (*State, *State) {
+	m, err := x.Encrypt(rand.Reader, pt, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := y.Decrypt(now, m, nil); err != nil {
+		tb.Fatal(err)
+	}
+	return y, x
+}
+
+// Kinds of message in a conversation that alternates.
+const (
+	kindDH     = iota // a DH step and nothing else
+	kindKeygen        // the initiator mixes a round's secret and draws the next ML-KEM key
+	kindEncaps        // the responder encapsulates to a complete key
+	kindDecaps        // the last chunk of a ciphertext: the initiator decapsulates
+)
+
+// messageKind says which ML-KEM operation (if any) the next message from x
+// to y costs, from the two states.
+func messageKind(x, y *State) int {
+	ex, ey := x.epochs[0], y.epochs[0]
+	switch {
+	case ex.initiator && ex.sendPending && (ex.pq.hasSecret || ex.pq.round == 0):
+		return kindKeygen
+	case !ex.initiator && !ex.pq.hasCT && ex.pq.have == pqAllEK:
+		return kindEncaps
+	case !ex.initiator && ex.pq.hasCT && ey.pq.hasSeed && bits.OnesCount8(ey.pq.have) == pqCTChunks-1 && ey.pq.have&(1<<ex.pq.next) == 0:
+		return kindDecaps
+	}
+	return kindDH
+}
+
+// benchmarkKind times only the messages (encryption and decryption) of the
+// given kind in an alternating conversation with 64-byte plaintexts: one
+// such message per iteration.
+func benchmarkKind(b *testing.B, kind int) {
 	x, y := newParty(b), newParty(b)
 	sa, sb := handshake(b, x, y, nil, nil)
 	now := time.Now()
 	pt := make([]byte, 64)
-	for range PQPeriod {
-		mustDecrypt(b, sb, mustEncrypt(b, sa, "x"), "x")
-		mustDecrypt(b, sa, mustEncrypt(b, sb, "y"), "y")
-	}
-	// Chain indexes 0 mod 4 and 3 mod 4 are plain DH steps: measure a
-	// round trip from such a point (chains 4k+3 by a, 4k+4 by b) only.
+	from, to := sa, sb
+	var m meter // no CPU time: it would include the untimed messages
 	for b.Loop() {
 		b.StopTimer()
-		for sa.epochs[0].recvChain%PQPeriod != 2 {
-			mustDecrypt(b, sb, mustEncrypt(b, sa, "x"), "x")
-			mustDecrypt(b, sa, mustEncrypt(b, sb, "y"), "y")
+		for messageKind(from, to) != kind {
+			from, to = pingPong(b, from, to, pt, now)
 		}
 		b.StartTimer()
-		m, _ := sa.Encrypt(rand.Reader, pt, nil) // chain 4k+3: new DH key
-		sb.Decrypt(now, m, nil)                  // receiving DH step
-		r, _ := sb.Encrypt(rand.Reader, pt, nil) // chain 4k+4: new DH key
-		if _, err := sa.Decrypt(now, r, nil); err != nil {
-			b.Fatal(err)
-		}
+		m.time(func() { from, to = pingPong(b, from, to, pt, now) })
 	}
+	m.report(b)
 }
 
-// BenchmarkPQStep measures the round trip whose chains carry an ML-KEM
-// offer (a's chain 4k+1: key generation) and its answer (b's chain 4k+2:
-// encapsulation, and decapsulation by a), DH steps included.
+// BenchmarkDHStep is one message that starts a new chain (a DH ratchet step
+// for its sender and its receiver) and costs no ML-KEM operation.
+func BenchmarkDHStep(b *testing.B) { benchmarkKind(b, kindDH) }
+
+// BenchmarkPQStep is one message that starts a new chain and costs one
+// ML-KEM-768 operation: key generation (the initiator mixes a round's
+// secret and starts the next round), encapsulation (the responder answers a
+// complete key) or decapsulation (the ciphertext's last chunk arrives).
+// Each happens once per round, in one message.
 func BenchmarkPQStep(b *testing.B) {
-	x, y := newParty(b), newParty(b)
-	sa, sb := handshake(b, x, y, nil, nil)
-	now := time.Now()
-	pt := make([]byte, 64)
-	for b.Loop() {
-		b.StopTimer()
-		for sa.epochs[0].recvChain%PQPeriod != 0 || sa.epochs[0].sendChain%PQPeriod != 3 && sa.epochs[0].sendChain != 0 {
-			mustDecrypt(b, sb, mustEncrypt(b, sa, "x"), "x")
-			mustDecrypt(b, sa, mustEncrypt(b, sb, "y"), "y")
-		}
-		b.StartTimer()
-		m, _ := sa.Encrypt(rand.Reader, pt, nil) // offer chain
-		sb.Decrypt(now, m, nil)
-		r, _ := sb.Encrypt(rand.Reader, pt, nil) // answer chain
-		if _, err := sa.Decrypt(now, r, nil); err != nil {
-			b.Fatal(err)
-		}
+	b.Run("keygen", func(b *testing.B) { benchmarkKind(b, kindKeygen) })
+	b.Run("encaps", func(b *testing.B) { benchmarkKind(b, kindEncaps) })
+	b.Run("decaps", func(b *testing.B) { benchmarkKind(b, kindDecaps) })
+}
+
+// BenchmarkSymmetricStep encrypts and decrypts a 1 KiB message within a
+// sending chain (no DH step), on each kind of chain: the initiator's while
+// it sends its key's chunks ("offer"), the responder's while it sends its
+// ciphertext's ("answer"), and a chain with an empty chunk ("idle").
+func BenchmarkSymmetricStep(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		ok   func(from *State) bool
+	}{
+		{"offer", func(s *State) bool {
+			return s.epochs[0].initiator && s.epochs[0].pq.hasSeed && s.epochs[0].pq.have == 0
+		}},
+		{"answer", func(s *State) bool { return !s.epochs[0].initiator && s.epochs[0].pq.hasCT }},
+		{"idle", func(s *State) bool { return !s.epochs[0].initiator && !s.epochs[0].pq.hasCT }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			x, y := newParty(b), newParty(b)
+			sa, sb := handshake(b, x, y, nil, nil)
+			now := time.Now()
+			small := make([]byte, 16)
+			// Alternate until a message leaves its sender in a chain of
+			// the kind wanted: its next messages stay in that chain.
+			from, to := sa, sb
+			for i := 0; ; i++ {
+				if i > 100 {
+					b.Fatal("no such chain")
+				}
+				pingPong(b, from, to, small, now)
+				if c.ok(from) {
+					break
+				}
+				from, to = to, from
+			}
+			pt := make([]byte, 1024)
+			ad := []byte("ad")
+			b.SetBytes(int64(len(pt)))
+			var m meter
+			m.begin()
+			for b.Loop() {
+				m.time(func() {
+					msg, err := from.Encrypt(rand.Reader, pt, ad)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := to.Decrypt(now, msg, ad); err != nil {
+						b.Fatal(err)
+					}
+				})
+			}
+			m.report(b)
+		})
 	}
 }
 
+// BenchmarkMarshal is a serialisation and a parse of a State in the middle
+// of a post-quantum round, with one epoch and with MaxEpochs: what a caller
+// that keeps the State serialised in protected memory pays per message.
 func BenchmarkMarshal(b *testing.B) {
-	x, y := newParty(b), newParty(b)
-	sa, _ := handshake(b, x, y, nil, nil)
-	for b.Loop() {
-		buf, _ := sa.MarshalBinary()
-		var s State
-		if err := s.UnmarshalBinary(buf); err != nil {
-			b.Fatal(err)
-		}
+	for _, epochs := range []int{1, MaxEpochs} {
+		b.Run(fmt.Sprintf("epochs=%d", epochs), func(b *testing.B) {
+			x, y := newParty(b), newParty(b)
+			var sa, sb *State
+			for range epochs {
+				sa, sb = handshake(b, x, y, sa, sb)
+			}
+			now := time.Now()
+			pt := make([]byte, 16)
+			from, to := sa, sb
+			for range 3 {
+				from, to = pingPong(b, from, to, pt, now)
+			}
+			buf, _ := sa.MarshalBinary()
+			b.SetBytes(int64(len(buf)))
+			var s State
+			var m meter
+			m.begin()
+			for b.Loop() {
+				m.time(func() {
+					buf, _ = sa.AppendBinary(buf[:0])
+					if err := s.UnmarshalBinary(buf); err != nil {
+						b.Fatal(err)
+					}
+				})
+			}
+			m.report(b)
+		})
 	}
 }

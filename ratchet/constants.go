@@ -12,11 +12,13 @@ import (
 const (
 	// Version is the protocol version: the first byte of handshake message 1
 	// and of every ratchet message, and mixed into the handshake transcript.
-	Version = 1
+	// Version 1 (before issue 14) is not spoken any more; see
+	// docs/PROTOCOL.md, section 1.10.
+	Version = 2
 
 	// protocolName initialises the handshake transcript hash h and chaining
 	// key ck (h = ck = SHA-256(protocolName)).
-	protocolName = "Sotto-v1 XK-hybrid X25519 MLKEM768X25519 ChaCha20Poly1305 SHA256"
+	protocolName = "Sotto-v2 XK-hybrid X25519 MLKEM768X25519 ChaCha20Poly1305 SHA256"
 
 	// KeySize is the size of every symmetric key, chain key and X25519 value.
 	KeySize = 32
@@ -26,6 +28,9 @@ const (
 	epochIDSize = 16
 	// tagSize is the size of a ChaCha20-Poly1305 tag.
 	tagSize = 16
+	// proofSize is the size of a continuity proof: a truncated HMAC-SHA-256
+	// under an epoch's continuity secret (messages 3 and 4).
+	proofSize = 16
 	// headerNonceSize is the size of an XChaCha20-Poly1305 nonce, drawn from
 	// the caller's randomness for every message.
 	headerNonceSize = 24
@@ -46,22 +51,24 @@ const (
 	// mlkemSeedSize is the size of an ML-KEM-768 decapsulation key seed (d || z).
 	mlkemSeedSize = 64
 
-	// PQPeriod is the post-quantum schedule of the double ratchet, counted in
-	// sending chains (DH ratchet steps) of an epoch: chain c with
-	// c mod PQPeriod == 1 carries a fresh ML-KEM-768 encapsulation key in
-	// every header ("offer"); chain c+1 carries a ciphertext to it in every
-	// header ("answer") and mixes the shared secret into the root key.
-	PQPeriod = 4
+	// pqChunkSize is the size of the post-quantum chunk in every message
+	// header; an encapsulation key travels in pqEKChunks of them, a
+	// ciphertext in pqCTChunks.
+	pqChunkSize = wire.ChunkSize
+	pqEKChunks  = wire.EKChunks
+	pqCTChunks  = wire.CTChunks
 )
 
 // Domain-separation labels (HKDF info strings and HPKE contexts). See
 // docs/PROTOCOL.md, Part 1.
 const (
-	labelMixKey      = "sotto v1 handshake mix key"
-	labelXWingInfo   = "sotto v1 handshake x-wing"
-	labelXWingExport = "sotto v1 handshake x-wing secret"
-	labelEpochKeys   = "sotto v1 epoch keys"
-	labelRootKDF     = "sotto v1 root kdf"
+	labelMixKey         = "sotto v2 handshake mix key"
+	labelXWingInfo      = "sotto v2 handshake x-wing"
+	labelXWingExport    = "sotto v2 handshake x-wing secret"
+	labelEpochKeys      = "sotto v2 epoch keys"
+	labelRootKDF        = "sotto v2 root kdf"
+	labelProofInitiator = "sotto v2 continuity initiator"
+	labelProofResponder = "sotto v2 continuity responder"
 )
 
 // KDF_CK inputs, as in Signal's Double Ratchet specification section 5.2:
@@ -90,6 +97,9 @@ const (
 	MaxEpochs = 4
 	// MaxMessageSize bounds a ratchet message (header and body).
 	MaxMessageSize = wire.MaxMessageSize
+	// Overhead is what Encrypt adds to a plaintext: every message is
+	// exactly len(plaintext) + Overhead bytes long.
+	Overhead = wire.Overhead
 	// MaxPlaintextSize bounds a plaintext passed to Encrypt.
 	MaxPlaintextSize = MaxMessageSize - 4096
 )

@@ -48,12 +48,17 @@
 // later handshake adds a new epoch: a fresh double ratchet whose root key
 // mixes the handshake's fresh hybrid secret with the continuity secret of the
 // newest earlier epoch that both sides still hold (the initiator lists its
-// epochs in message 3, the responder names its choice in message 4). Because
+// epochs in message 3, the responder names its choice in message 4, each
+// with a proof, bound to the transcript, that it holds that secret, so that
+// [Handshake.Continued] is key-confirmed on both sides). Because
 // an epoch is created whole by a handshake and never changes the older ones,
 // a connection that breaks with messages in flight cannot desynchronise the
 // two sides: a message encrypted in any epoch the receiver holds decrypts,
 // and the messages the caller re-encrypts on the next connection use the new
-// epoch. A State keeps the newest [MaxEpochs] epochs.
+// epoch. A State keeps [MaxEpochs] epochs; when it drops one, it drops an
+// epoch the peer is not known to hold before one it is, and never the newest
+// epoch the peer is known to hold, so that lost handshake messages can
+// neither break continuity nor raise a false rollback alarm.
 //
 // A handshake returns a copy of the State it was given with the new epoch
 // added. A caller that kept using the State during the handshake (another
@@ -65,10 +70,13 @@
 // [State.Encrypt] and [State.Decrypt] implement the Double Ratchet with
 // header encryption (KDF_RK: HKDF-SHA-256; KDF_CK: HMAC-SHA-256; bodies and
 // headers sealed with XChaCha20-Poly1305, bodies under single-use message
-// keys). Every [PQPeriod] DH ratchet steps an ML-KEM-768 encapsulation key
-// travels in the encrypted headers of one chain and a ciphertext to it in the
-// next, and the shared secret is mixed into the root key, so that a
-// quantum-capable recorder who learns a state loses it again.
+// keys). Alongside the DH steps, rounds of ML-KEM-768 run inside the
+// encrypted headers, one fixed-size chunk per message (the initiator's
+// encapsulation key, then the responder's ciphertext), and each round's
+// shared secret is mixed into the root key, so that a quantum-capable
+// recorder who learns a state loses it again. Every header has the same
+// size: a message is always len(plaintext) + [Overhead] bytes, and its
+// size says nothing of the ratchet's schedule.
 //
 // Decrypt works on a copy and commits only after the message authenticates;
 // on any failure it returns [ErrDecrypt] (or [ErrTooManySkipped] for an
@@ -84,7 +92,9 @@
 // also detected at the epoch level: a responder reports
 // [Handshake.PeerRolledBack] when the initiator no longer holds an epoch it
 // had used, and a side that lost all its epochs shows as
-// [Handshake.Continued] false. See docs/PROTOCOL.md, section 1.6.
+// [Handshake.Continued] false. Neither is ever raised between honest sides
+// with intact states, whatever messages were lost. See docs/PROTOCOL.md,
+// sections 1.3 and 1.6.
 //
 // Package [github.com/sottochat/sotto/ratchet/wire] holds the byte encodings
 // of ratchet messages, and [github.com/sottochat/sotto/ratchet/ratchettest]

@@ -1,13 +1,13 @@
 package ratchet
 
 import (
-	"crypto/ecdh"
 	"slices"
 )
 
 // epoch is one double ratchet, seeded by one handshake (Signal's Double
 // Ratchet with header encryption, section 4 of its specification, with the
-// post-quantum steps of docs/PROTOCOL.md). Field names follow the spec.
+// post-quantum rounds of docs/PROTOCOL.md section 1.5). Field names follow
+// the spec.
 //
 // An epoch is copied by value before a decryption and the copy committed
 // only on success, by copying it over the original (State.Decrypt): every
@@ -18,33 +18,29 @@ type epoch struct {
 	id     [epochIDSize]byte // public name of the epoch, from the handshake
 	resume [KeySize]byte     // continuity secret the next handshake may chain to
 
-	rk   [KeySize]byte       // RK
-	dhs  *ecdh.PrivateKey    // DHs (nil for the initiator until its first Encrypt); never modified, only replaced
-	dhr  [PublicKeySize]byte // DHr
-	cks  [KeySize]byte       // CKs
-	ckr  [KeySize]byte       // CKr
-	hks  [KeySize]byte       // HKs
-	hkr  [KeySize]byte       // HKr
-	nhks [KeySize]byte       // NHKs
-	nhkr [KeySize]byte       // NHKr
-	ns   uint32              // Ns
-	nr   uint32              // Nr
-	pn   uint32              // PN
+	rk   [KeySize]byte // RK
+	dhs  keyPair       // DHs (zero for the initiator until its first Encrypt)
+	dhr  [KeySize]byte // DHr
+	cks  [KeySize]byte // CKs
+	ckr  [KeySize]byte // CKr
+	hks  [KeySize]byte // HKs
+	hkr  [KeySize]byte // HKr
+	nhks [KeySize]byte // NHKs
+	nhkr [KeySize]byte // NHKr
+	ns   uint32        // Ns
+	nr   uint32        // Nr
+	pn   uint32        // PN
 
-	sendChain uint32 // index of our current sending chain (chain 0 is the responder's first)
-	recvChain uint32 // index of our current receiving chain
-
-	confirmed   bool // the peer is known to hold this epoch (it sent a message in it, or confirmed it in message 4)
+	initiator   bool // we dialled the handshake that made this epoch (we are Alice)
+	confirmed   bool // the peer is known to hold this epoch
+	hasDHs      bool // DHs is set
 	hasDHr      bool // DHr is set
 	hasCKr      bool // CKr and HKr are set (a receiving chain exists)
 	sendPending bool // a new receiving chain arrived: the next Encrypt does the sending DH step
+	sendMix     bool // our current sending chain mixed a post-quantum secret (its headers say so)
+	recvMix     bool // the peer's current sending chain did
 
-	// Post-quantum steps (see PQPeriod).
-	hasPQSeed bool                // pqSeed holds the decapsulation key of our last offer
-	pqSeed    [mlkemSeedSize]byte // ML-KEM-768 seed (d || z) of our last offer
-	pqPeerEK  []byte              // peer's offered encapsulation key, to answer at our next sending step
-	pqSendEK  []byte              // our offer, carried in every header of the current sending chain
-	pqSendCT  []byte              // our answer, carried in every header of the current sending chain
+	pq pqState
 
 	skipped []skippedChain // skipped message keys, by header key
 }
@@ -61,28 +57,13 @@ type skippedKey struct {
 	mk [KeySize]byte
 }
 
-func isOffer(chain uint32) bool  { return chain%PQPeriod == 1 }
-func isAnswer(chain uint32) bool { return chain%PQPeriod == 2 }
-
-// pqFlags are the header flags a message of the given chain must carry.
-func pqFlags(chain uint32) byte {
-	var f byte
-	if isOffer(chain) {
-		f |= flagEK
-	}
-	if isAnswer(chain) {
-		f |= flagCT
-	}
-	return f
-}
-
 // newInitiatorEpoch is RatchetInitAlice with header encryption, adapted so
 // that both sides can send at once: the responder's first sending chain
-// (chain 0, key CKb0) exists from the start, and the initiator's first DH
-// step (chain 1) happens at its first Encrypt.
-func newInitiatorEpoch(k epochKeys, responderRatchetKey *ecdh.PublicKey) *epoch {
-	e := &epoch{id: k.id, resume: k.resume, rk: k.rk}
-	copy(e.dhr[:], responderRatchetKey.Bytes())
+// (key CKb0) exists from the start, and the initiator's first DH step happens
+// at its first Encrypt.
+func newInitiatorEpoch(k *epochKeys, responderRatchetKey *[KeySize]byte) *epoch {
+	e := &epoch{id: k.id, resume: k.resume, rk: k.rk, initiator: true}
+	e.dhr = *responderRatchetKey
 	e.hasDHr = true
 	e.ckr = k.ckB0
 	e.hkr = k.hkB0
@@ -95,20 +76,23 @@ func newInitiatorEpoch(k epochKeys, responderRatchetKey *ecdh.PublicKey) *epoch 
 }
 
 // newResponderEpoch is RatchetInitBob with header encryption, with the
-// responder's first ratchet key pair from message 4 and its chain 0.
-func newResponderEpoch(k epochKeys, ratchetKey *ecdh.PrivateKey) *epoch {
+// responder's first ratchet key pair from message 4 and its first chain.
+func newResponderEpoch(k *epochKeys, ratchetKey *keyPair) *epoch {
 	e := &epoch{id: k.id, resume: k.resume, rk: k.rk}
-	e.dhs = ratchetKey
+	e.dhs = *ratchetKey
+	e.hasDHs = true
 	e.cks = k.ckB0
 	e.hks = k.hkB0
 	e.nhks = k.nhkB
 	e.nhkr = k.hkA
+	e.pq.round = 1 // the first offer the initiator will send
 	return e
 }
 
 func (e *epoch) clone() *epoch {
 	c := *e
 	c.skipped = cloneSkipped(e.skipped)
+	c.pq = e.pq.clone()
 	return &c
 }
 
@@ -132,12 +116,15 @@ func (e *epoch) skippedCount() int {
 	return n
 }
 
-// wipe zeroes every secret of the epoch. The ratchet private key lives in a
-// crypto/ecdh value, which cannot be wiped: it is dropped for the garbage
-// collector.
+// forget zeroes w, a working copy of an epoch, without touching the
+// skipped keys it shares with the epoch it was copied from.
+func (w *epoch) forget() { *w = epoch{} }
+
+// wipe zeroes every secret of the epoch.
 func (e *epoch) wipe() {
 	for i := range e.skipped {
 		clear(e.skipped[i].keys)
 	}
+	e.pq.wipe()
 	*e = epoch{}
 }

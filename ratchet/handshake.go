@@ -1,15 +1,13 @@
 package ratchet
 
 import (
-	"crypto/ecdh"
 	"crypto/ed25519"
-	"crypto/hkdf"
 	"crypto/hpke"
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"io"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -31,13 +29,13 @@ const (
 	Msg1Size = 1 + PublicKeySize + xwingPublicKeySize + tagSize
 	// Msg2Size: e_R(32) || xwing_enc(1120) || tag(16).
 	Msg2Size = PublicKeySize + xwingCiphertextSize + tagSize
-	// Msg3Size: enc(s_I)(32+16) || enc(payload3)(1+4*16 + 16).
+	// Msg3Size: enc(s_I)(32+16) || enc(payload3)(1+4*(16+16) + 16).
 	Msg3Size = PublicKeySize + tagSize + payload3Size + tagSize
-	// Msg4Size: enc(payload4)(16+32 + 16).
+	// Msg4Size: enc(payload4)(16+32+16 + 16).
 	Msg4Size = payload4Size + tagSize
 
-	payload3Size = 1 + MaxEpochs*epochIDSize
-	payload4Size = epochIDSize + PublicKeySize
+	payload3Size = 1 + MaxEpochs*(epochIDSize+proofSize)
+	payload4Size = epochIDSize + PublicKeySize + proofSize
 )
 
 // HandshakeState is the step a Handshake is at.
@@ -94,7 +92,9 @@ func (s HandshakeState) String() string {
 // the responder's identity, and a responder, who learns and authenticates the
 // initiator's identity from message 3. Its key agreement mixes X25519 (es,
 // ee, se) and an ephemeral MLKEM768-X25519 (X-Wing) encapsulation from
-// crypto/hpke. A Handshake is not safe for concurrent use.
+// crypto/hpke. Key continuity with earlier epochs is proven, not claimed:
+// each side proves it holds the continuity secret of the epochs it names.
+// A Handshake is not safe for concurrent use.
 type Handshake struct {
 	state HandshakeState
 	rand  io.Reader
@@ -102,16 +102,24 @@ type Handshake struct {
 
 	local [PublicKeySize]byte // our Ed25519 identity
 	peer  [PublicKeySize]byte // the peer's Ed25519 identity (responder: known after ReadAuth)
-	peerX *ecdh.PublicKey     // initiator: the X25519 form of peer
+	peerX [KeySize]byte       // initiator: the X25519 form of peer
 
-	e      *ecdh.PrivateKey // our ephemeral X25519 key
-	re     *ecdh.PublicKey  // the peer's ephemeral X25519 key
-	xwing  hpke.PrivateKey  // initiator: ephemeral X-Wing key until message 2
-	prior  *State           // initiator: the state passed to NewInitiator
-	offers [][epochIDSize]byte
+	e      keyPair         // our ephemeral X25519 key
+	re     [KeySize]byte   // the peer's ephemeral X25519 public key
+	xwing  hpke.PrivateKey // initiator: ephemeral X-Wing key until message 2
+	prior  *State          // initiator: the state passed to NewInitiator
+	offers []offer         // the epochs listed in message 3
+	h3     [32]byte        // responder: the transcript hash the initiator's proofs are bound to
 
 	continued      bool
 	peerRolledBack bool
+}
+
+// offer is an epoch the initiator names in message 3, with its proof that it
+// holds the epoch's continuity secret.
+type offer struct {
+	id    [epochIDSize]byte
+	proof [proofSize]byte
 }
 
 // NewInitiator starts a handshake to the identity peer (an Ed25519 public
@@ -159,17 +167,21 @@ func (h *Handshake) Peer() ed25519.PublicKey {
 }
 
 // PeerRolledBack reports, once Done, on the responder, whether the initiator
-// no longer holds an epoch that it had used with us (it sent a message in
-// it): its state was restored from an old copy, or lost. The handshake
-// still succeeds (the new epoch is fresh); the caller should warn, because
-// the peer may show messages again or have lost some. It is never true for
-// an honest peer with intact state.
+// failed to prove that it holds the newest epoch it is known to hold (it
+// proved so before: in an earlier message 3, by a message sent in it, or by
+// receiving message 4 for it): its state was restored from an old copy or
+// lost, or it is not the initiator at all but someone who holds its stolen
+// identity key. The handshake still succeeds (the new epoch is fresh); the
+// caller should warn. It is never true for an honest peer with intact
+// state, whatever messages were lost (docs/PROTOCOL.md, section 1.6).
 func (h *Handshake) PeerRolledBack() bool { return h.state == Done && h.peerRolledBack }
 
 // Continued reports, once Done, whether the new epoch was chained to an
-// earlier epoch both sides held (key continuity). False on the first
-// handshake between two contacts, and also when one side lost its state
-// (restored from an old copy, or a new device): the caller may warn.
+// earlier epoch both sides hold (key continuity), each side having proven
+// it holds that epoch's continuity secret. False on the first handshake
+// between two contacts, and when one side lost its state (restored from an
+// old copy, a new device) or the peer is someone holding its stolen
+// identity key but not its state: the caller may warn.
 func (h *Handshake) Continued() bool { return h.state == Done && h.continued }
 
 func (h *Handshake) fail(err error) error {
@@ -182,11 +194,12 @@ func (h *Handshake) fail(err error) error {
 // already cleared itself.
 func (h *Handshake) Clear() {
 	h.sym.clear()
-	h.e = nil
-	h.re = nil
+	h.e.wipe()
+	h.re = [KeySize]byte{}
 	h.xwing = nil
 	h.prior = nil
 	h.offers = nil
+	h.h3 = [32]byte{}
 }
 
 // prologue initialises the transcript with the version and the responder's
@@ -197,23 +210,39 @@ func (h *Handshake) prologue(responder []byte) {
 	h.sym.mixHash(responder)
 }
 
-func (h *Handshake) newEphemeral() (*ecdh.PrivateKey, error) {
+func (h *Handshake) newEphemeral() (keyPair, error) {
 	var b [KeySize]byte
 	defer wipe(b[:])
-	if _, err := io.ReadFull(h.rand, b[:]); err != nil {
-		return nil, errors.New("ratchet: random source failed")
+	if err := readSecret(h.rand, b[:]); err != nil {
+		return keyPair{}, err
 	}
-	return ecdh.X25519().NewPrivateKey(b[:])
+	return newKeyPair(&b), nil
+}
+
+// mixDH mixes X25519(priv, pub) into the chaining key; a zero result (a
+// small-order point from the peer) fails the handshake.
+func (h *Handshake) mixDH(priv, pub *[KeySize]byte) bool {
+	var dh [KeySize]byte
+	defer wipe(dh[:])
+	if !x25519(&dh, priv, pub) {
+		return false
+	}
+	h.sym.mixKey(dh[:])
+	return true
 }
 
 // Hello writes message 1: version || e_I || xwing_pk_I || tag.
 // Transcript: MixHash(e_I), MixHash(xwing_pk_I), MixKey(DH(e_I, S_R)),
 // EncryptAndHash("").
-func (h *Handshake) Hello() ([]byte, error) {
-	if h.state != InitiatorStart || h.peerX == nil || h.rand == nil {
+func (h *Handshake) Hello() (msg []byte, err error) {
+	erase.Do(func() { msg, err = h.hello() })
+	return msg, err
+}
+
+func (h *Handshake) hello() ([]byte, error) {
+	if h.state != InitiatorStart || h.rand == nil {
 		return nil, errHandshakeOrder // also a zero Handshake: use NewInitiator
 	}
-	sR := h.peerX
 	h.prologue(h.peer[:])
 	var err error
 	if h.e, err = h.newEphemeral(); err != nil {
@@ -221,25 +250,21 @@ func (h *Handshake) Hello() ([]byte, error) {
 	}
 	var seed [xwingSeedSize]byte
 	defer wipe(seed[:])
-	if _, err := io.ReadFull(h.rand, seed[:]); err != nil {
-		return nil, h.fail(errors.New("ratchet: random source failed"))
+	if err := readSecret(h.rand, seed[:]); err != nil {
+		return nil, h.fail(err)
 	}
 	if h.xwing, err = hpke.MLKEM768X25519().NewPrivateKey(seed[:]); err != nil {
 		return nil, h.fail(err)
 	}
-	epub := h.e.PublicKey().Bytes()
 	xpub := h.xwing.PublicKey().Bytes()
-	h.sym.mixHash(epub)
+	h.sym.mixHash(h.e.pub[:])
 	h.sym.mixHash(xpub)
-	es, err := h.e.ECDH(sR)
-	if err != nil {
+	if !h.mixDH(&h.e.priv, &h.peerX) {
 		return nil, h.fail(ErrHandshake)
 	}
-	h.sym.mixKey(es)
-	wipe(es)
 	msg := make([]byte, 0, Msg1Size)
 	msg = append(msg, Version)
-	msg = append(msg, epub...)
+	msg = append(msg, h.e.pub[:]...)
 	msg = append(msg, xpub...)
 	msg = append(msg, h.sym.encryptAndHash(nil)...)
 	h.state = InitiatorSentHello
@@ -251,7 +276,12 @@ func (h *Handshake) Hello() ([]byte, error) {
 // e_R || xwing_enc || tag. Transcript after message 1: MixHash(e_R),
 // MixKey(DH(e_R, e_I)), MixHash(xwing_enc), MixKey(xwing_secret),
 // EncryptAndHash("").
-func (h *Handshake) Reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
+func (h *Handshake) Reply(msg1 []byte, seed *[32]byte) (msg []byte, err error) {
+	erase.Do(func() { msg, err = h.reply(msg1, seed) })
+	return msg, err
+}
+
+func (h *Handshake) reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
 	if h.state != ResponderStart {
 		return nil, errHandshakeOrder
 	}
@@ -259,6 +289,7 @@ func (h *Handshake) Reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
 		return nil, h.fail(ErrHandshake)
 	}
 	pub, sR, err := identityKeys(seed)
+	defer wipe(sR[:])
 	if err != nil {
 		return nil, h.fail(err)
 	}
@@ -270,21 +301,16 @@ func (h *Handshake) Reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
 	s.ReadBytes(&epub, PublicKeySize)
 	s.ReadBytes(&xpub, xwingPublicKeySize)
 	s.ReadBytes(&tag, tagSize)
-	if h.re, err = ecdh.X25519().NewPublicKey(epub); err != nil {
-		return nil, h.fail(ErrHandshake)
-	}
+	copy(h.re[:], epub)
 	xw, err := hpke.MLKEM768X25519().NewPublicKey(xpub)
 	if err != nil {
 		return nil, h.fail(ErrHandshake)
 	}
 	h.sym.mixHash(epub)
 	h.sym.mixHash(xpub)
-	es, err := sR.ECDH(h.re)
-	if err != nil {
+	if !h.mixDH(&sR, &h.re) {
 		return nil, h.fail(ErrHandshake)
 	}
-	h.sym.mixKey(es)
-	wipe(es)
 	if _, err := h.sym.decryptAndHash(tag); err != nil {
 		return nil, h.fail(ErrHandshake)
 	}
@@ -292,14 +318,10 @@ func (h *Handshake) Reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
 	if h.e, err = h.newEphemeral(); err != nil {
 		return nil, h.fail(err)
 	}
-	repub := h.e.PublicKey().Bytes()
-	h.sym.mixHash(repub)
-	ee, err := h.e.ECDH(h.re)
-	if err != nil {
+	h.sym.mixHash(h.e.pub[:])
+	if !h.mixDH(&h.e.priv, &h.re) {
 		return nil, h.fail(ErrHandshake)
 	}
-	h.sym.mixKey(ee)
-	wipe(ee)
 	enc, sender, err := hpke.NewSender(xw, hpke.HKDFSHA256(), hpke.ExportOnly(), []byte(labelXWingInfo))
 	if err != nil {
 		return nil, h.fail(ErrHandshake)
@@ -312,7 +334,7 @@ func (h *Handshake) Reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
 	h.sym.mixKey(pq)
 	wipe(pq)
 	msg := make([]byte, 0, Msg2Size)
-	msg = append(msg, repub...)
+	msg = append(msg, h.e.pub[:]...)
 	msg = append(msg, enc...)
 	msg = append(msg, h.sym.encryptAndHash(nil)...)
 	h.state = ResponderSentReply
@@ -323,8 +345,14 @@ func (h *Handshake) Reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
 // key, and writes message 3 as the identity whose Ed25519 seed is given (read
 // during the call only; the caller wipes its copy): EncryptAndHash(s_I),
 // MixKey(DH(S_I, e_R)), EncryptAndHash(payload3), where payload3 lists the
-// epochs of the prior State, newest first.
-func (h *Handshake) Authenticate(msg2 []byte, seed *[32]byte) ([]byte, error) {
+// epochs of the prior State, newest first, each with the proof that we hold
+// its continuity secret.
+func (h *Handshake) Authenticate(msg2 []byte, seed *[32]byte) (msg []byte, err error) {
+	erase.Do(func() { msg, err = h.authenticate(msg2, seed) })
+	return msg, err
+}
+
+func (h *Handshake) authenticate(msg2 []byte, seed *[32]byte) ([]byte, error) {
 	if h.state != InitiatorSentHello {
 		return nil, errHandshakeOrder
 	}
@@ -336,17 +364,11 @@ func (h *Handshake) Authenticate(msg2 []byte, seed *[32]byte) ([]byte, error) {
 	s.ReadBytes(&repub, PublicKeySize)
 	s.ReadBytes(&enc, xwingCiphertextSize)
 	s.ReadBytes(&tag, tagSize)
-	var err error
-	if h.re, err = ecdh.X25519().NewPublicKey(repub); err != nil {
-		return nil, h.fail(ErrHandshake)
-	}
+	copy(h.re[:], repub)
 	h.sym.mixHash(repub)
-	ee, err := h.e.ECDH(h.re)
-	if err != nil {
+	if !h.mixDH(&h.e.priv, &h.re) {
 		return nil, h.fail(ErrHandshake)
 	}
-	h.sym.mixKey(ee)
-	wipe(ee)
 	rcpt, err := hpke.NewRecipient(enc, h.xwing, hpke.HKDFSHA256(), hpke.ExportOnly(), []byte(labelXWingInfo))
 	if err != nil {
 		return nil, h.fail(ErrHandshake)
@@ -364,6 +386,7 @@ func (h *Handshake) Authenticate(msg2 []byte, seed *[32]byte) ([]byte, error) {
 	}
 
 	pub, sI, err := identityKeys(seed)
+	defer wipe(sI[:])
 	if err != nil {
 		return nil, h.fail(err)
 	}
@@ -376,24 +399,23 @@ func (h *Handshake) Authenticate(msg2 []byte, seed *[32]byte) ([]byte, error) {
 	h.local = pub
 	msg := make([]byte, 0, Msg3Size)
 	msg = append(msg, h.sym.encryptAndHash(pub[:])...)
-	se, err := sI.ECDH(h.re)
-	sI = nil
-	if err != nil {
+	if !h.mixDH(&sI, &h.re) {
 		return nil, h.fail(ErrHandshake)
 	}
-	h.sym.mixKey(se)
-	wipe(se)
 
-	payload := make([]byte, payload3Size)
+	var payload [payload3Size]byte
 	if h.prior != nil {
-		ids := h.prior.epochIDs()
-		payload[0] = byte(len(ids))
-		for i, id := range ids {
-			copy(payload[1+i*epochIDSize:], id[:])
+		payload[0] = byte(len(h.prior.epochs))
+		at := 1
+		for _, e := range h.prior.epochs {
+			o := offer{id: e.id, proof: continuityProof(&e.resume, labelProofInitiator, &h.sym.h)}
+			at += copy(payload[at:], o.id[:])
+			at += copy(payload[at:], o.proof[:])
+			h.offers = append(h.offers, o)
 		}
-		h.offers = ids
 	}
-	msg = append(msg, h.sym.encryptAndHash(payload)...)
+	msg = append(msg, h.sym.encryptAndHash(payload[:])...)
+	wipe(payload[:])
 	h.state = InitiatorSentAuth
 	return msg, nil
 }
@@ -402,7 +424,12 @@ func (h *Handshake) Authenticate(msg2 []byte, seed *[32]byte) ([]byte, error) {
 // identity. The caller decides whether to accept it (a known contact, or a
 // contact request in open mode) and then calls Accept, or drops the
 // connection.
-func (h *Handshake) ReadAuth(msg3 []byte) (ed25519.PublicKey, error) {
+func (h *Handshake) ReadAuth(msg3 []byte) (peer ed25519.PublicKey, err error) {
+	erase.Do(func() { peer, err = h.readAuth(msg3) })
+	return peer, err
+}
+
+func (h *Handshake) readAuth(msg3 []byte) (ed25519.PublicKey, error) {
 	if h.state != ResponderSentReply {
 		return nil, errHandshakeOrder
 	}
@@ -422,12 +449,10 @@ func (h *Handshake) ReadAuth(msg3 []byte) (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, h.fail(ErrHandshake)
 	}
-	se, err := h.e.ECDH(sI)
-	if err != nil {
+	if !h.mixDH(&h.e.priv, &sI) {
 		return nil, h.fail(ErrHandshake)
 	}
-	h.sym.mixKey(se)
-	wipe(se)
+	h.h3 = h.sym.h
 	payload, err := h.sym.decryptAndHash(encP)
 	if err != nil {
 		return nil, h.fail(ErrHandshake)
@@ -436,78 +461,100 @@ func (h *Handshake) ReadAuth(msg3 []byte) (ed25519.PublicKey, error) {
 	if n > MaxEpochs {
 		return nil, h.fail(ErrHandshake)
 	}
-	for i := 1 + n*epochIDSize; i < len(payload); i++ {
-		if payload[i] != 0 {
+	end := 1 + n*(epochIDSize+proofSize)
+	for _, b := range payload[end:] {
+		if b != 0 {
 			return nil, h.fail(ErrHandshake)
 		}
 	}
-	h.offers = make([][epochIDSize]byte, n)
+	h.offers = make([]offer, n)
 	for i := range h.offers {
-		copy(h.offers[i][:], payload[1+i*epochIDSize:])
+		at := 1 + i*(epochIDSize+proofSize)
+		copy(h.offers[i].id[:], payload[at:])
+		copy(h.offers[i].proof[:], payload[at+epochIDSize:])
+		for _, o := range h.offers[:i] {
+			if o.id == h.offers[i].id {
+				return nil, h.fail(ErrHandshake) // an honest initiator lists each epoch once
+			}
+		}
 	}
+	wipe(payload)
 	copy(h.peer[:], sIpub)
 	h.state = ResponderPeerKnown
 	return append(ed25519.PublicKey(nil), sIpub...), nil
 }
 
 // Accept accepts the authenticated initiator, writes message 4 (explicit key
-// confirmation, the epoch chosen for key continuity and the responder's first
-// ratchet public key) and returns the new State: prior (the State shared with
-// this contact, or nil for a new contact) with a new epoch added. prior is
-// not modified; the caller stores the returned State in its place.
-func (h *Handshake) Accept(prior *State) ([]byte, *State, error) {
+// confirmation, the epoch chosen for key continuity with our proof that we
+// hold its secret, and the responder's first ratchet public key) and
+// returns the new State: prior (the State shared with this contact, or nil
+// for a new contact) with a new epoch added. prior is not modified; the
+// caller stores the returned State in its place.
+//
+// The initiator's list is checked against prior: an epoch counts as held by
+// the initiator only if prior holds it too and the initiator's proof for it
+// verifies. Key continuity uses the first such epoch in the initiator's
+// list; every such epoch is now known to be held by the initiator
+// (confirmed); and if the newest epoch prior had confirmed is not among
+// them, PeerRolledBack reports it.
+func (h *Handshake) Accept(prior *State) (msg []byte, st *State, err error) {
+	erase.Do(func() { msg, st, err = h.accept(prior) })
+	return msg, st, err
+}
+
+func (h *Handshake) accept(prior *State) ([]byte, *State, error) {
 	if h.state != ResponderPeerKnown {
 		return nil, nil, errHandshakeOrder
 	}
 	if prior != nil && (prior.peer != h.peer || prior.local != h.local) {
 		return nil, nil, h.fail(ErrStateMismatch)
 	}
-	// Key continuity: the newest epoch in the initiator's list that we hold.
-	var chosen *epoch
-	if prior != nil {
-		for _, id := range h.offers {
-			if chosen = prior.epochByID(id); chosen != nil {
-				break
-			}
+	st := prior.cloneOrNew(h.local, h.peer)
+	var anchor *epoch // our newest epoch known to be held by the initiator
+	for _, e := range st.epochs {
+		if e.confirmed {
+			anchor = e
+			break
 		}
 	}
-	// Rollback detection: our newest epoch that the initiator is known to
-	// hold must be in its list. Every epoch the initiator holds, we hold
-	// too, so if it had dropped that epoch for newer ones we would have as
-	// well.
-	rolledBack := false
-	if prior != nil {
-		for _, e := range prior.epochs {
-			if !e.confirmed {
-				continue
-			}
-			rolledBack = true
-			for _, id := range h.offers {
-				if id == e.id {
-					rolledBack = false
-				}
-			}
-			break
+	var chosen *epoch
+	rolledBack := anchor != nil
+	for _, o := range h.offers {
+		e := st.epochByID(o.id)
+		if e == nil {
+			continue
+		}
+		p := continuityProof(&e.resume, labelProofInitiator, &h.h3)
+		if subtle.ConstantTimeCompare(p[:], o.proof[:]) != 1 {
+			continue // not proven: as if not listed
+		}
+		e.confirmed = true
+		if chosen == nil {
+			chosen = e
+		}
+		if e == anchor {
+			rolledBack = false
 		}
 	}
 	ratchetKey, err := h.newEphemeral()
 	if err != nil {
+		st.Wipe()
 		return nil, nil, h.fail(err)
 	}
-	payload := make([]byte, 0, payload4Size)
-	var zero [epochIDSize]byte
+	var payload [payload4Size]byte
 	if chosen != nil {
-		payload = append(payload, chosen.id[:]...)
-	} else {
-		payload = append(payload, zero[:]...)
+		copy(payload[:], chosen.id[:])
+		p := continuityProof(&chosen.resume, labelProofResponder, &h.sym.h)
+		copy(payload[epochIDSize+PublicKeySize:], p[:])
 	}
-	payload = append(payload, ratchetKey.PublicKey().Bytes()...)
-	msg := h.sym.encryptAndHash(payload)
+	copy(payload[epochIDSize:], ratchetKey.pub[:])
+	msg := h.sym.encryptAndHash(payload[:])
+	wipe(payload[:])
 
 	keys := h.epochKeys(chosen)
-	ep := newResponderEpoch(keys, ratchetKey)
+	ep := newResponderEpoch(&keys, &ratchetKey)
 	keys.clear()
-	st := prior.cloneOrNew(h.local, h.peer)
+	ratchetKey.wipe()
 	st.addEpoch(ep)
 	h.continued = chosen != nil
 	h.peerRolledBack = rolledBack
@@ -516,43 +563,61 @@ func (h *Handshake) Accept(prior *State) ([]byte, *State, error) {
 	return msg, st, nil
 }
 
-// Finish reads message 4, which confirms the responder derived the same keys,
-// and returns the new State: the prior State passed to NewInitiator (not
-// modified) with a new epoch added.
-func (h *Handshake) Finish(msg4 []byte) (*State, error) {
+// Finish reads message 4, which confirms the responder derived the same keys
+// and, if it chose an epoch for continuity, proves it holds that epoch's
+// secret, and returns the new State: the prior State passed to NewInitiator
+// (not modified) with a new epoch added.
+func (h *Handshake) Finish(msg4 []byte) (st *State, err error) {
+	erase.Do(func() { st, err = h.finish(msg4) })
+	return st, err
+}
+
+func (h *Handshake) finish(msg4 []byte) (*State, error) {
 	if h.state != InitiatorSentAuth {
 		return nil, errHandshakeOrder
 	}
 	if len(msg4) != Msg4Size {
 		return nil, h.fail(ErrHandshake)
 	}
+	h4 := h.sym.h
 	payload, err := h.sym.decryptAndHash(msg4)
 	if err != nil {
 		return nil, h.fail(ErrHandshake)
 	}
+	defer wipe(payload)
 	var id [epochIDSize]byte
 	copy(id[:], payload[:epochIDSize])
+	proof := payload[epochIDSize+PublicKeySize:]
+	st := h.prior.cloneOrNew(h.local, h.peer)
 	var chosen *epoch
 	if id != ([epochIDSize]byte{}) {
-		offered := false
 		for _, o := range h.offers {
-			offered = offered || o == id
-		}
-		if offered {
-			chosen = h.prior.epochByID(id)
+			if o.id == id {
+				chosen = st.epochByID(id)
+			}
 		}
 		if chosen == nil {
+			st.Wipe()
+			return nil, h.fail(ErrHandshake) // not an epoch we offered
+		}
+		p := continuityProof(&chosen.resume, labelProofResponder, &h4)
+		if subtle.ConstantTimeCompare(p[:], proof) != 1 {
+			st.Wipe()
+			return nil, h.fail(ErrHandshake) // the responder does not hold it
+		}
+		chosen.confirmed = true
+	} else {
+		var zero [proofSize]byte
+		if subtle.ConstantTimeCompare(proof, zero[:]) != 1 {
+			st.Wipe()
 			return nil, h.fail(ErrHandshake)
 		}
 	}
-	rk, err := ecdh.X25519().NewPublicKey(payload[epochIDSize:])
-	if err != nil {
-		return nil, h.fail(ErrHandshake)
-	}
+	var rk [KeySize]byte
+	copy(rk[:], payload[epochIDSize:])
 	keys := h.epochKeys(chosen)
-	ep := newInitiatorEpoch(keys, rk)
+	ep := newInitiatorEpoch(&keys, &rk)
 	keys.clear()
-	st := h.prior.cloneOrNew(h.local, h.peer)
 	st.addEpoch(ep)
 	h.continued = chosen != nil
 	h.Clear()
@@ -572,25 +637,23 @@ func (k *epochKeys) clear() { *k = epochKeys{} }
 // the continuity secret of the chosen earlier epoch (32 zero bytes if none),
 // info labelEpochKeys, 6*32+16 bytes.
 func (h *Handshake) epochKeys(chosen *epoch) epochKeys {
-	secret := make([]byte, 0, 2*KeySize)
-	secret = append(secret, h.sym.ck[:]...)
-	secret = append(secret, h.sym.h[:]...)
-	salt := make([]byte, KeySize)
+	var secret [2 * KeySize]byte
+	copy(secret[:], h.sym.ck[:])
+	copy(secret[KeySize:], h.sym.h[:])
+	var salt [KeySize]byte
 	if chosen != nil {
-		copy(salt, chosen.resume[:])
+		salt = chosen.resume
 	}
-	out, err := hkdf.Key(sha256.New, secret, salt, labelEpochKeys, 6*KeySize+epochIDSize)
-	if err != nil {
-		panic("ratchet: hkdf failed")
-	}
+	var out [6*KeySize + epochIDSize]byte
+	hkdfSHA256(out[:], &salt, secret[:], labelEpochKeys)
 	var k epochKeys
 	for i, dst := range []*[KeySize]byte{&k.rk, &k.ckB0, &k.hkA, &k.hkB0, &k.nhkB, &k.resume} {
 		copy(dst[:], out[i*KeySize:])
 	}
 	copy(k.id[:], out[6*KeySize:])
-	wipe(out)
-	wipe(secret)
-	wipe(salt)
+	clear(out[:])
+	clear(secret[:])
+	clear(salt[:])
 	return k
 }
 

@@ -285,7 +285,7 @@ func TestIdentityHiding(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, m := range [][]byte{tr.m1, tr.m2, tr.m3, tr.m4} {
-		if bytes.Contains(m, a.pub[:8]) || bytes.Contains(m, ax.Bytes()[:8]) {
+		if bytes.Contains(m, a.pub[:8]) || bytes.Contains(m, ax[:8]) {
 			t.Fatalf("message %d reveals the initiator", i+1)
 		}
 		if bytes.Contains(m, b.pub[:8]) {

@@ -8,24 +8,17 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// Header flags (see package wire).
-const (
-	flagEK = wire.FlagEK
-	flagCT = wire.FlagCT
-)
-
 // wireMessage is a parsed ratchet message with the byte ranges the AEADs
 // bind.
 type wireMessage struct {
-	prefix []byte // version || sealed_len: associated data of the header
-	nonce  []byte // header nonce, also the salt of the message keys
+	prefix []byte // version: associated data of the header
+	nonce  []byte // nonce of the header and the body
 	encHdr []byte // sealed header (with tag)
 	sealed []byte // nonce || enc_header, bound into the body's associated data
 	body   []byte
 
 	// scr, when set, receives opened headers and the body's associated
-	// data instead of fresh allocations. A Header returned by openHeader
-	// then aliases it: its EK and CT are valid until the next openHeader.
+	// data instead of fresh allocations.
 	scr *scratch
 }
 
@@ -43,8 +36,7 @@ func parseMessage(m []byte) (wireMessage, bool) {
 	}, true
 }
 
-// openHeader tries to decrypt the header with hk. With a scratch buffer, the
-// header's EK and CT alias it (see wireMessage.scr).
+// openHeader tries to decrypt the header with hk.
 func (w *wireMessage) openHeader(hk *[KeySize]byte) (wire.Header, bool) {
 	var dst []byte
 	if w.scr != nil {
@@ -57,7 +49,10 @@ func (w *wireMessage) openHeader(hk *[KeySize]byte) (wire.Header, bool) {
 		return wire.Header{}, false
 	}
 	var h wire.Header
-	return h, h.Unmarshal(pt) == nil
+	if h.Unmarshal(pt) != nil {
+		return wire.Header{}, false
+	}
+	return h, true
 }
 
 // openBody decrypts the body with the single-use message key mk and the

@@ -17,6 +17,11 @@ import (
 	"time"
 )
 
+// katPath holds the vectors of the current protocol version; the file name
+// carries the version so that vectors of another version are never read as
+// these.
+var katPath = filepath.Join("testdata", fmt.Sprintf("vectors-v%d.json", Version))
+
 var update = flag.Bool("update", false, "rewrite the known-answer vectors in testdata/")
 
 // katRand is the deterministic random stream of the vectors:
@@ -54,6 +59,7 @@ type katHandshake struct {
 
 type katVectors struct {
 	Comment           string       `json:"comment"`
+	Version           int          `json:"protocol_version"`
 	GoGlobalRandom    uint64       `json:"go_global_random_seed"`
 	InitiatorSeed     string       `json:"initiator_seed"`
 	ResponderSeed     string       `json:"responder_seed"`
@@ -113,8 +119,12 @@ func runHandshake(t *testing.T, ri, rr *sha3.SHAKE, ia, ib [32]byte, pi, pr *Sta
 }
 
 // katScript is the fixed conversation: who sends, in order. It crosses
-// several DH steps, the post-quantum offer and answer chains, and skips.
-var katScript = []int{1, 0, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 0, 1}
+// chains of one and of several messages, a skipped message, and a whole
+// post-quantum round: the initiator's key in pqEKChunks messages, the
+// responder's encapsulation and ciphertext in pqCTChunks, the
+// initiator's decapsulation and the chain that mixes the secret and starts
+// the next round (TestKnownAnswers checks that it does).
+var katScript = []int{1, 0, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0}
 
 func converse(t *testing.T, st [2]*State, rnd [2]*sha3.SHAKE, tag string) []katMessage {
 	t.Helper()
@@ -160,6 +170,7 @@ func makeVectors(t *testing.T) katVectors {
 	ia, ib := katSeed(0x00), katSeed(0x80)
 	v := katVectors{
 		Comment:           katComment,
+		Version:           Version,
 		GoGlobalRandom:    goSeed,
 		InitiatorSeed:     hex.EncodeToString(ia[:]),
 		ResponderSeed:     hex.EncodeToString(ib[:]),
@@ -172,6 +183,9 @@ func makeVectors(t *testing.T) katVectors {
 	var si, sr *State
 	v.First, si, sr = runHandshake(t, ri, rr, ia, ib, nil, nil)
 	v.Conversation = converse(t, [2]*State{si, sr}, [2]*sha3.SHAKE{ri, rr}, "first")
+	if e := si.epochs[0]; e.pq.round < 2 {
+		t.Fatalf("the conversation of the vectors did not complete a post-quantum round (round %d)", e.pq.round)
+	}
 	// The responder dials back: it is the initiator of the second handshake.
 	var s2r, s2i *State
 	v.Second, s2r, s2i = runHandshake(t, rr, ri, ib, ia, sr, si)
@@ -180,11 +194,11 @@ func makeVectors(t *testing.T) katVectors {
 }
 
 // TestKnownAnswers regenerates the vectors from fixed randomness and
-// compares them byte for byte with testdata/vectors.json (go test -update
-// rewrites the file).
+// compares them byte for byte with testdata/vectors-v2.json (go test
+// -update rewrites the file).
 func TestKnownAnswers(t *testing.T) {
 	v := makeVectors(t)
-	path := filepath.Join("testdata", "vectors.json")
+	path := katPath
 	if *update {
 		b, _ := json.MarshalIndent(v, "", "  ")
 		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
@@ -198,6 +212,9 @@ func TestKnownAnswers(t *testing.T) {
 	var want katVectors
 	if err := json.Unmarshal(b, &want); err != nil {
 		t.Fatal(err)
+	}
+	if want.Version != Version {
+		t.Fatalf("%s holds vectors of version %d", katPath, want.Version)
 	}
 	if !v.Second.Continued || v.First.Continued {
 		t.Fatal("continuity flags wrong")
@@ -216,7 +233,7 @@ func TestKnownAnswers(t *testing.T) {
 // receiver's first DH step) decrypt from the stored states to the stored
 // plaintexts.
 func TestVectorsDecrypt(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("testdata", "vectors.json"))
+	b, err := os.ReadFile(katPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,9 +262,10 @@ func TestVectorsDecrypt(t *testing.T) {
 		if run.swap { // the responder of the first run initiated the second
 			st = map[string]*State{"responder": load(run.hs.InitiatorState), "initiator": load(run.hs.ResponderState)}
 		}
-		// First run: the responder's chain 0, then the initiator's chain 1
-		// (an ML-KEM offer). Second run (roles swapped): the new
-		// initiator's chain 1; the next message needs its sending step.
+		// First run: the responder's first chain, then the initiator's
+		// first (the first chunks of its ML-KEM key). Second run (roles
+		// swapped): the new initiator's first chain; the next message
+		// needs its sending step.
 		for _, m := range run.msgs[:run.n] {
 			to := "responder"
 			if m.From == "responder" {

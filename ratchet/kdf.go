@@ -1,42 +1,107 @@
 package ratchet
 
 import (
-	"crypto/hkdf"
 	"crypto/sha256"
+	"io"
 )
+
+// The key derivations of the handshake and the ratchet are HMAC-SHA-256
+// (RFC 2104) and HKDF-SHA-256 (RFC 5869), spelled out over sha256.Sum256 on
+// fixed-size buffers on the stack: crypto/hmac and crypto/hkdf allocate
+// their digests on the heap at every call and leave there, unwiped, the keyed
+// pads of the root keys, chaining keys and pseudorandom keys they were given.
+// Here every buffer that held a key is wiped before the function returns.
+// The hash's own working state lives in sha256.Sum256's stack frame, which Go
+// gives no way to wipe (docs/PROTOCOL.md, section 1.8). TestKDFMatchesStdlib
+// checks both against crypto/hmac and crypto/hkdf.
+
+// maxHMACMessage bounds the messages hmacSHA256 takes: the longest is an
+// HKDF expansion block (32 + len(info) + 1).
+const maxHMACMessage = 128
+
+// hmacSHA256 sets out to HMAC-SHA-256(key, msg). The key (32 bytes) is
+// shorter than the block, so it is zero-padded and used as is.
+func hmacSHA256(out, key *[KeySize]byte, msg []byte) {
+	if len(msg) > maxHMACMessage {
+		panic("ratchet: hmac message too long") // a programming error: every caller is in this package
+	}
+	var buf [sha256.BlockSize + maxHMACMessage]byte
+	for i := range sha256.BlockSize {
+		buf[i] = 0x36
+	}
+	for i, b := range key {
+		buf[i] ^= b
+	}
+	n := sha256.BlockSize + copy(buf[sha256.BlockSize:], msg)
+	inner := sha256.Sum256(buf[:n])
+	for i := range sha256.BlockSize {
+		buf[i] = 0x5c
+	}
+	for i, b := range key {
+		buf[i] ^= b
+	}
+	copy(buf[sha256.BlockSize:], inner[:])
+	*out = sha256.Sum256(buf[:sha256.BlockSize+sha256.Size])
+	clear(buf[:])
+	clear(inner[:])
+}
+
+// maxHKDFInfo bounds the info strings of hkdfSHA256 (the labels).
+const maxHKDFInfo = maxHMACMessage - sha256.Size - 1
+
+// hkdfSHA256 fills out (at most 255 blocks of 32 bytes) with
+// HKDF-SHA-256(ikm, salt, info): PRK = HMAC(salt, ikm), T(i) = HMAC(PRK,
+// T(i-1) || info || i). ikm is at most maxHMACMessage bytes.
+func hkdfSHA256(out []byte, salt *[KeySize]byte, ikm []byte, info string) {
+	if len(info) > maxHKDFInfo || len(out) > 255*sha256.Size {
+		panic("ratchet: hkdf parameters out of range") // a programming error
+	}
+	var prk, t [KeySize]byte
+	hmacSHA256(&prk, salt, ikm)
+	var block [maxHMACMessage]byte
+	n := 0
+	for i := 1; len(out) > 0; i++ {
+		m := 0
+		if i > 1 {
+			m = copy(block[:], t[:])
+		}
+		m += copy(block[m:], info)
+		block[m] = byte(i)
+		hmacSHA256(&t, &prk, block[:m+1])
+		c := copy(out, t[:])
+		out = out[c:]
+		n += c
+	}
+	clear(prk[:])
+	clear(t[:])
+	clear(block[:])
+}
 
 // kdfRK is Signal's KDF_RK with the header-encryption output: HKDF-SHA-256
 // with the root key as salt and the DH output (followed by an ML-KEM shared
 // secret on post-quantum steps) as input keying material, 96 bytes split into
 // the new root key, a chain key and the next header key.
-func kdfRK(rk *[KeySize]byte, dhOut, pqSecret []byte) (newRK, ck, nhk [KeySize]byte) {
-	ikm := make([]byte, 0, len(dhOut)+len(pqSecret))
-	ikm = append(ikm, dhOut...)
-	ikm = append(ikm, pqSecret...)
-	// A copy of the salt, so that rk (usually a field of an epoch copy on
-	// the caller's stack) does not escape to the heap with it.
-	salt := *rk
-	defer wipe(salt[:])
-	out, err := hkdf.Key(sha256.New, ikm, salt[:], labelRootKDF, 3*KeySize)
-	if err != nil {
-		panic("ratchet: hkdf failed") // only for lengths above 255*32
+func kdfRK(rk, dhOut *[KeySize]byte, pqSecret *[KeySize]byte) (newRK, ck, nhk [KeySize]byte) {
+	var ikm [2 * KeySize]byte
+	n := copy(ikm[:], dhOut[:])
+	if pqSecret != nil {
+		n += copy(ikm[n:], pqSecret[:])
 	}
+	var out [3 * KeySize]byte
+	hkdfSHA256(out[:], rk, ikm[:n], labelRootKDF)
 	copy(newRK[:], out[0:32])
 	copy(ck[:], out[32:64])
 	copy(nhk[:], out[64:96])
-	wipe(out)
-	wipe(ikm)
+	clear(out[:])
+	clear(ikm[:])
 	return
 }
 
 // kdfCK is Signal's KDF_CK: HMAC-SHA-256 keyed with the chain key, over the
 // single byte 0x01 for the message key and 0x02 for the next chain key.
 //
-// HMAC (RFC 2104) is spelled out over sha256.Sum256 so that it runs on stack
-// buffers: crypto/hmac allocates its digests on the heap at every call and
-// leaves copies of the keyed pads there, unwiped. The key (32 bytes) is
-// shorter than the block, so it is zero-padded and used as is.
-// TestKDFCKMatchesHMAC checks it against crypto/hmac.
+// It is HMAC as in hmacSHA256, specialised to share the keyed pads between
+// the two outputs. TestKDFCKMatchesHMAC checks it against crypto/hmac.
 func kdfCK(ck *[KeySize]byte) (next, mk [KeySize]byte) {
 	var ipad [sha256.BlockSize + 1]byte           // (K ^ ipad) || input byte
 	var opad [sha256.BlockSize + sha256.Size]byte // (K ^ opad) || inner hash
@@ -60,6 +125,35 @@ func kdfCK(ck *[KeySize]byte) (next, mk [KeySize]byte) {
 	wipe(opad[:])
 	wipe(inner[:])
 	return
+}
+
+// continuityProof is the proof that a side holds the continuity secret c of
+// an epoch, bound to the handshake's transcript hash h and to the side's
+// role (label): the first proofSize bytes of HMAC-SHA-256(c, label || h).
+func continuityProof(c *[KeySize]byte, label string, h *[32]byte) [proofSize]byte {
+	var msg [len(labelProofInitiator) + 32]byte
+	n := copy(msg[:], label)
+	n += copy(msg[n:], h[:])
+	var mac [KeySize]byte
+	hmacSHA256(&mac, c, msg[:n])
+	var p [proofSize]byte
+	copy(p[:], mac[:])
+	clear(mac[:])
+	return p
+}
+
+// readSecret fills dst (usually a stack array) with secret randomness from
+// rand. An io.Reader may keep the slice it is given, so the bytes are read
+// into a heap buffer of their own, which is wiped once copied: passing dst
+// itself would move it, and with it the key it becomes, to the heap.
+func readSecret(rand io.Reader, dst []byte) error {
+	buf := make([]byte, len(dst))
+	defer clear(buf)
+	if _, err := io.ReadFull(rand, buf); err != nil {
+		return errRandom
+	}
+	copy(dst, buf)
+	return nil
 }
 
 // wipe zeroes b. Go gives no guarantee that no other copy of a secret exists

@@ -1,11 +1,12 @@
 package ratchet
 
 import (
-	"crypto/ecdh"
-	"crypto/mlkem"
 	"encoding"
+	"encoding/binary"
 	"errors"
 
+	"github.com/sottochat/sotto/internal/erase"
+	"github.com/sottochat/sotto/ratchet/wire"
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -14,97 +15,179 @@ var (
 	_ encoding.BinaryUnmarshaler = (*State)(nil)
 )
 
-// stateVersion is the first byte of a serialised State.
-const stateVersion = 1
+// stateVersion is the first byte of a serialised State: the protocol
+// version that wrote it.
+const stateVersion = Version
 
-// Epoch flag bits in the serialised form.
+// Epoch flag bits in the serialised form (a u16).
 const (
-	sfHasDHr      = 0x01
-	sfHasCKr      = 0x02
-	sfSendPending = 0x04
-	sfHasPQSeed   = 0x08
-	sfHasDHs      = 0x10
-	sfConfirmed   = 0x20
-	sfAll         = sfHasDHr | sfHasCKr | sfSendPending | sfHasPQSeed | sfHasDHs | sfConfirmed
+	sfHasDHr      = 0x0001
+	sfHasCKr      = 0x0002
+	sfSendPending = 0x0004
+	sfHasDHs      = 0x0008
+	sfConfirmed   = 0x0010
+	sfInitiator   = 0x0020
+	sfSendMix     = 0x0040
+	sfRecvMix     = 0x0080
+	sfPQSeed      = 0x0100
+	sfPQSecret    = 0x0200
+	sfPQEK        = 0x0400
+	sfPQCT        = 0x0800
+	sfAll         = 0x0fff
 )
 
 // ErrBadState is returned by UnmarshalBinary for bytes that are not a valid
 // serialised State.
 var ErrBadState = errors.New("ratchet: invalid serialised state")
 
+// ErrOldState is returned by UnmarshalBinary for a State written by an
+// earlier protocol version. It cannot be used with the current protocol:
+// the caller discards it and starts again with a first handshake
+// (docs/PROTOCOL.md, section 1.10).
+var ErrOldState = errors.New("ratchet: state of an earlier protocol version")
+
+// IsOldState reports whether b is a State serialised by an earlier protocol
+// version (which UnmarshalBinary refuses with ErrOldState), without parsing
+// the rest.
+func IsOldState(b []byte) bool { return len(b) > 0 && b[0] < stateVersion }
+
+// epoch sizes in the serialised form.
+const (
+	epochFixedSize = epochIDSize + KeySize + 11*KeySize + 3*4 + 2 + 4 + 1 + 1 + 1
+	skippedKeySize = 4 + 8 + KeySize
+)
+
 // MarshalBinary serialises the State (docs/PROTOCOL.md, "State
 // serialisation"). The result holds every secret of the session: the caller
 // encrypts it at rest and wipes it after use.
-func (s *State) MarshalBinary() ([]byte, error) {
+func (s *State) MarshalBinary() (b []byte, err error) {
 	if len(s.epochs) == 0 || len(s.epochs) > MaxEpochs {
 		return nil, errors.New("ratchet: cannot marshal an empty state")
 	}
-	b := cryptobyte.NewBuilder(nil)
-	b.AddUint8(stateVersion)
-	b.AddBytes(s.local[:])
-	b.AddBytes(s.peer[:])
-	b.AddUint8(uint8(len(s.epochs)))
-	for _, e := range s.epochs {
-		e.marshal(b)
-	}
-	return b.Bytes()
+	// Allocated inside erase.Do: the bytes are erased once the caller drops
+	// them.
+	erase.Do(func() { b, err = s.appendBinary(make([]byte, 0, s.size())) })
+	return b, err
 }
 
-func (e *epoch) marshal(b *cryptobyte.Builder) {
-	b.AddBytes(e.id[:])
-	b.AddBytes(e.resume[:])
-	var dhs [KeySize]byte
-	if e.dhs != nil {
-		copy(dhs[:], e.dhs.Bytes())
+// MarshalSize is the length of the State's serialisation, for a caller that
+// serialises into a buffer of its own with AppendBinary (a locked one, say).
+func (s *State) MarshalSize() int { return s.size() }
+
+// AppendBinary appends the serialised State to b, as MarshalBinary. With
+// room for MarshalSize more bytes, b is not reallocated, so the serialised
+// secrets land only in the caller's buffer.
+func (s *State) AppendBinary(b []byte) ([]byte, error) {
+	return s.appendBinary(b)
+}
+
+func (s *State) appendBinary(b []byte) ([]byte, error) {
+	if len(s.epochs) == 0 || len(s.epochs) > MaxEpochs {
+		return nil, errors.New("ratchet: cannot marshal an empty state")
 	}
-	for _, k := range []*[KeySize]byte{&e.rk, &dhs, &e.dhr, &e.cks, &e.ckr, &e.hks, &e.hkr, &e.nhks, &e.nhkr} {
-		b.AddBytes(k[:])
+	b = append(b, stateVersion)
+	b = append(b, s.local[:]...)
+	b = append(b, s.peer[:]...)
+	b = append(b, uint8(len(s.epochs)))
+	for _, e := range s.epochs {
+		b = e.appendBinary(b)
 	}
-	wipe(dhs[:])
-	for _, n := range []uint32{e.ns, e.nr, e.pn, e.sendChain, e.recvChain} {
-		b.AddUint32(n)
-	}
-	var f uint8
-	if e.hasDHr {
-		f |= sfHasDHr
-	}
-	if e.hasCKr {
-		f |= sfHasCKr
-	}
-	if e.sendPending {
-		f |= sfSendPending
-	}
-	if e.hasPQSeed {
-		f |= sfHasPQSeed
-	}
-	if e.dhs != nil {
-		f |= sfHasDHs
-	}
-	if e.confirmed {
-		f |= sfConfirmed
-	}
-	b.AddUint8(f)
-	if e.hasPQSeed {
-		b.AddBytes(e.pqSeed[:])
-	}
-	for _, v := range [][]byte{e.pqPeerEK, e.pqSendEK, e.pqSendCT} {
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(v) })
-	}
-	b.AddUint8(uint8(len(e.skipped)))
-	for _, c := range e.skipped {
-		b.AddBytes(c.hk[:])
-		b.AddUint16(uint16(len(c.keys)))
-		for _, k := range c.keys {
-			b.AddUint32(k.n)
-			b.AddUint64(uint64(k.at))
-			b.AddBytes(k.mk[:])
+	return b, nil
+}
+
+// size is the length of the State's serialisation.
+func (s *State) size() int {
+	n := 1 + 2*PublicKeySize + 1
+	for _, e := range s.epochs {
+		n += epochFixedSize
+		p := &e.pq
+		if p.hasSeed {
+			n += mlkemSeedSize
+		}
+		if p.hasSecret {
+			n += KeySize
+		}
+		if p.hasEK {
+			n += mlkemEncapsulationKeySize
+		}
+		if p.hasCT {
+			n += mlkemCiphertextSize
+		}
+		for _, c := range e.skipped {
+			n += KeySize + 2 + len(c.keys)*skippedKeySize
 		}
 	}
+	return n
+}
+
+func (e *epoch) flags() uint16 {
+	var f uint16
+	for _, b := range []struct {
+		set bool
+		bit uint16
+	}{
+		{e.hasDHr, sfHasDHr}, {e.hasCKr, sfHasCKr}, {e.sendPending, sfSendPending}, {e.hasDHs, sfHasDHs},
+		{e.confirmed, sfConfirmed}, {e.initiator, sfInitiator}, {e.sendMix, sfSendMix}, {e.recvMix, sfRecvMix},
+		{e.pq.hasSeed, sfPQSeed}, {e.pq.hasSecret, sfPQSecret}, {e.pq.hasEK, sfPQEK}, {e.pq.hasCT, sfPQCT},
+	} {
+		if b.set {
+			f |= b.bit
+		}
+	}
+	return f
+}
+
+func (e *epoch) appendBinary(b []byte) []byte {
+	b = append(b, e.id[:]...)
+	b = append(b, e.resume[:]...)
+	for _, k := range []*[KeySize]byte{&e.rk, &e.dhs.priv, &e.dhs.pub, &e.dhr, &e.cks, &e.ckr, &e.hks, &e.hkr, &e.nhks, &e.nhkr} {
+		b = append(b, k[:]...)
+	}
+	b = binary.BigEndian.AppendUint32(b, e.ns)
+	b = binary.BigEndian.AppendUint32(b, e.nr)
+	b = binary.BigEndian.AppendUint32(b, e.pn)
+	b = binary.BigEndian.AppendUint16(b, e.flags())
+	p := &e.pq
+	b = binary.BigEndian.AppendUint32(b, p.round)
+	b = append(b, p.have, p.next)
+	if p.hasSeed {
+		b = append(b, p.buf.seed[:]...)
+	}
+	if p.hasSecret {
+		b = append(b, p.buf.secret[:]...)
+	}
+	if p.hasEK {
+		b = append(b, p.buf.ek[:]...)
+	}
+	if p.hasCT {
+		b = append(b, p.buf.ct[:]...)
+	}
+	b = append(b, uint8(len(e.skipped)))
+	for _, c := range e.skipped {
+		b = append(b, c.hk[:]...)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(c.keys)))
+		for _, k := range c.keys {
+			b = binary.BigEndian.AppendUint32(b, k.n)
+			b = binary.BigEndian.AppendUint64(b, uint64(k.at))
+			b = append(b, k.mk[:]...)
+		}
+	}
+	return b
 }
 
 // UnmarshalBinary replaces s with the State serialised in data. It checks
-// every length and bound and never panics; on error s is unchanged.
-func (s *State) UnmarshalBinary(data []byte) error {
+// every length, bound and invariant and never panics; on error s is
+// unchanged. A State of an earlier protocol version is refused with
+// ErrOldState.
+func (s *State) UnmarshalBinary(data []byte) (err error) {
+	erase.Do(func() { err = s.unmarshal(data) })
+	return err
+}
+
+func (s *State) unmarshal(data []byte) error {
+	if IsOldState(data) {
+		return ErrOldState
+	}
 	in := cryptobyte.String(data)
 	var v, n uint8
 	var local, peer []byte
@@ -113,24 +196,27 @@ func (s *State) UnmarshalBinary(data []byte) error {
 		!in.ReadUint8(&n) || n == 0 || n > MaxEpochs {
 		return ErrBadState
 	}
-	if _, err := identityX25519(local); err != nil {
-		return ErrBadState
-	}
-	if _, err := identityX25519(peer); err != nil {
-		return ErrBadState
-	}
-	out := &State{}
+	// The identities are not decoded as curve points here (that costs more
+	// than the rest of a parse): a State is only ever used with a handshake
+	// whose identities were checked and must equal these bytes, and Encrypt
+	// and Decrypt do not use them.
+	// One allocation for the epochs (a State is parsed for every message
+	// by a caller that keeps it serialised) and one for their pointers.
+	block := make([]epoch, n)
+	out := State{epochs: make([]*epoch, 0, n)}
 	copy(out.local[:], local)
 	copy(out.peer[:], peer)
 	total := 0
-	for range n {
-		e, ok := parseEpoch(&in)
-		if !ok {
+	for i := range block {
+		e := &block[i]
+		if !e.parse(&in) {
+			e.wipe()
 			out.Wipe()
 			return ErrBadState
 		}
 		for _, o := range out.epochs {
 			if o.id == e.id {
+				e.wipe()
 				out.Wipe()
 				return ErrBadState
 			}
@@ -143,99 +229,70 @@ func (s *State) UnmarshalBinary(data []byte) error {
 		return ErrBadState
 	}
 	s.Wipe()
-	*s = *out
+	*s = out
 	return nil
 }
 
-func parseEpoch(in *cryptobyte.String) (*epoch, bool) {
-	e := new(epoch)
+func (e *epoch) parse(in *cryptobyte.String) bool {
 	if !readArray(in, e.id[:]) || !readArray(in, e.resume[:]) {
-		return nil, false
+		return false
 	}
-	var dhs [KeySize]byte
-	defer wipe(dhs[:])
-	for _, k := range []*[KeySize]byte{&e.rk, &dhs, &e.dhr, &e.cks, &e.ckr, &e.hks, &e.hkr, &e.nhks, &e.nhkr} {
+	for _, k := range []*[KeySize]byte{&e.rk, &e.dhs.priv, &e.dhs.pub, &e.dhr, &e.cks, &e.ckr, &e.hks, &e.hkr, &e.nhks, &e.nhkr} {
 		if !readArray(in, k[:]) {
-			return nil, false
+			return false
 		}
 	}
-	for _, n := range []*uint32{&e.ns, &e.nr, &e.pn, &e.sendChain, &e.recvChain} {
-		if !in.ReadUint32(n) {
-			return nil, false
-		}
-	}
-	var f uint8
-	if !in.ReadUint8(&f) || f&^sfAll != 0 {
-		return nil, false
+	var f uint16
+	p := &e.pq
+	if !in.ReadUint32(&e.ns) || !in.ReadUint32(&e.nr) || !in.ReadUint32(&e.pn) || !in.ReadUint16(&f) || f&^sfAll != 0 ||
+		!in.ReadUint32(&p.round) || !in.ReadUint8(&p.have) || !in.ReadUint8(&p.next) {
+		return false
 	}
 	e.hasDHr = f&sfHasDHr != 0
 	e.hasCKr = f&sfHasCKr != 0
 	e.sendPending = f&sfSendPending != 0
-	e.hasPQSeed = f&sfHasPQSeed != 0
+	e.hasDHs = f&sfHasDHs != 0
 	e.confirmed = f&sfConfirmed != 0
-	if e.hasPQSeed && !readArray(in, e.pqSeed[:]) {
-		return nil, false
-	}
-	if e.hasCKr && !e.hasDHr {
-		return nil, false
-	}
-	// Our ratchet key: any 32 bytes are a valid X25519 private key; absent,
-	// it must be zero (one encoding per state).
-	if f&sfHasDHs != 0 {
-		priv, err := ecdh.X25519().NewPrivateKey(dhs[:])
-		if err != nil {
-			return nil, false
+	e.initiator = f&sfInitiator != 0
+	e.sendMix = f&sfSendMix != 0
+	e.recvMix = f&sfRecvMix != 0
+	p.hasSeed = f&sfPQSeed != 0
+	p.hasSecret = f&sfPQSecret != 0
+	p.hasEK = f&sfPQEK != 0
+	p.hasCT = f&sfPQCT != 0
+	if p.hasSeed || p.hasSecret || p.hasEK || p.hasCT {
+		b := p.mutable(nil)
+		if p.hasSeed && !readArray(in, b.seed[:]) || p.hasSecret && !readArray(in, b.secret[:]) ||
+			p.hasEK && !readArray(in, b.ek[:]) || p.hasCT && !readArray(in, b.ct[:]) {
+			return false
 		}
-		e.dhs = priv
-	} else if dhs != ([KeySize]byte{}) {
-		return nil, false
 	}
-	if e.dhs == nil && !e.sendPending {
-		return nil, false // nothing to send with
+	var zero [KeySize]byte
+	switch {
+	case e.hasCKr && !e.hasDHr,
+		!e.hasDHs && (e.dhs.priv != zero || e.dhs.pub != zero),
+		!e.hasDHs && !e.sendPending, // nothing to send with
+		!e.hasDHr && e.dhr != zero,
+		!e.pqValid():
+		return false
 	}
-	var ek, sek, sct cryptobyte.String
-	if !in.ReadUint16LengthPrefixed(&ek) || !in.ReadUint16LengthPrefixed(&sek) || !in.ReadUint16LengthPrefixed(&sct) {
-		return nil, false
-	}
-	if len(ek) != 0 {
-		if _, err := mlkem.NewEncapsulationKey768(ek); err != nil {
-			return nil, false
-		}
-		e.pqPeerEK = append([]byte(nil), ek...)
-	}
-	if len(sek) != 0 {
-		if _, err := mlkem.NewEncapsulationKey768(sek); err != nil {
-			return nil, false
-		}
-		e.pqSendEK = append([]byte(nil), sek...)
-	}
-	if len(sct) != 0 {
-		if len(sct) != mlkemCiphertextSize {
-			return nil, false
-		}
-		e.pqSendCT = append([]byte(nil), sct...)
-	}
-	// The post-quantum fields must match the schedule of the sending chain
-	// (and a pending offer needs its answer to be possible).
-	if !e.sendPending && (len(e.pqSendEK) != 0) != isOffer(e.sendChain) {
-		return nil, false
-	}
-	if !e.sendPending && (len(e.pqSendCT) != 0) != isAnswer(e.sendChain) {
-		return nil, false
-	}
+	// The public half of our ratchet key is stored, not recomputed (a
+	// scalar multiplication per epoch at every load): a State is only ever
+	// read back from the caller's authenticated storage, and a wrong value
+	// could only make the peer fail to decrypt us.
 	var nc uint8
 	if !in.ReadUint8(&nc) || nc > maxSkippedChains {
-		return nil, false
+		return false
 	}
 	for range nc {
 		var c skippedChain
 		var nk uint16
 		if !readArray(in, c.hk[:]) || !in.ReadUint16(&nk) || nk == 0 || int(nk) > MaxSkippedKeys {
-			return nil, false
+			return false
 		}
 		for _, o := range e.skipped {
 			if o.hk == c.hk {
-				return nil, false
+				return false
 			}
 		}
 		c.keys = make([]skippedKey, 0, nk)
@@ -243,17 +300,68 @@ func parseEpoch(in *cryptobyte.String) (*epoch, bool) {
 			var k skippedKey
 			var at uint64
 			if !in.ReadUint32(&k.n) || !in.ReadUint64(&at) || !readArray(in, k.mk[:]) {
-				return nil, false
+				clear(c.keys)
+				return false
 			}
 			k.at = int64(at)
 			if i > 0 && k.n <= c.keys[i-1].n {
-				return nil, false // sorted and unique
+				clear(c.keys)
+				return false // sorted and unique
 			}
 			c.keys = append(c.keys, k)
 		}
 		e.skipped = append(e.skipped, c)
 	}
-	return e, true
+	return true
+}
+
+// pqValid checks that the post-quantum fields describe a state the
+// protocol can reach (section 1.5), with zero bytes wherever a chunk has not
+// arrived, so that each State has one encoding. An encapsulation key that
+// is complete is checked when it is used, not here: parsing one costs as
+// much as a message.
+func (e *epoch) pqValid() bool {
+	p := &e.pq
+	if e.initiator {
+		switch {
+		case e.recvMix,
+			p.hasSeed != p.hasEK,
+			p.hasCT && !p.hasSeed,
+			p.hasCT != (p.have != 0),
+			p.have&^pqAllCT != 0 || p.have == pqAllCT,
+			p.hasSecret && p.hasSeed,
+			p.round == 0 && (p.hasSeed || p.hasSecret || e.sendMix),
+			int(p.next) >= pqEKChunks || !p.hasSeed && p.next != 0:
+			return false
+		}
+		return !p.hasCT || chunksZero(p.buf.ct[:], p.have, pqCTChunks)
+	}
+	switch {
+	case e.sendMix, p.hasSeed,
+		p.round == 0,
+		p.hasCT != p.hasSecret,
+		p.hasCT && (p.hasEK || p.have != pqAllEK),
+		!p.hasCT && p.hasEK != (p.have != 0),
+		p.have&^pqAllEK != 0,
+		int(p.next) >= pqCTChunks || !p.hasCT && p.next != 0:
+		return false
+	}
+	return !p.hasEK || chunksZero(p.buf.ek[:], p.have, pqEKChunks)
+}
+
+// chunksZero reports whether the chunks of buf not in have are all zero.
+func chunksZero(buf []byte, have uint8, n int) bool {
+	for i := range n {
+		if have&(1<<i) != 0 {
+			continue
+		}
+		for _, c := range buf[i*pqChunkSize : i*pqChunkSize+wire.ChunkLen(len(buf), i)] {
+			if c != 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func readArray(in *cryptobyte.String, dst []byte) bool {

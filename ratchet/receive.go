@@ -1,11 +1,11 @@
 package ratchet
 
 import (
-	"bytes"
-	"crypto/ecdh"
-	"crypto/mlkem"
 	"slices"
 	"time"
+
+	"github.com/sottochat/sotto/internal/erase"
+	"github.com/sottochat/sotto/ratchet/wire"
 )
 
 // Decrypt decrypts a message from the peer with associated data ad. now is
@@ -13,7 +13,13 @@ import (
 // used. Decrypt works on a copy and commits only when the message
 // authenticates; on any error s is unchanged. A message decrypts at most
 // once: its message key is destroyed.
-func (s *State) Decrypt(now time.Time, message, ad []byte) ([]byte, error) {
+func (s *State) Decrypt(now time.Time, message, ad []byte) (pt []byte, err error) {
+	// Inside erase.Do: the plaintext too is erased once the caller drops it.
+	erase.Do(func() { pt, err = s.decrypt(now, message, ad) })
+	return pt, err
+}
+
+func (s *State) decrypt(now time.Time, message, ad []byte) ([]byte, error) {
 	m, ok := parseMessage(message)
 	if !ok {
 		return nil, ErrDecrypt
@@ -21,8 +27,10 @@ func (s *State) Decrypt(now time.Time, message, ad []byte) ([]byte, error) {
 	m.scr = getScratch()
 	defer putScratch(m.scr)
 	total := s.skippedCount()
+	var w epoch
+	defer w.forget()
 	for i, e := range s.epochs {
-		pt, w, err := e.decrypt(now.Unix(), &m, ad, total-e.skippedCount())
+		pt, err := e.decrypt(&w, now.Unix(), &m, ad, total-e.skippedCount())
 		if err == ErrTooManySkipped {
 			return nil, err
 		}
@@ -40,7 +48,9 @@ func (s *State) Decrypt(now time.Time, message, ad []byte) ([]byte, error) {
 			}
 		}
 		// Commit over the old epoch, which overwrites its used chain key.
+		oldPQ := old.pq.buf
 		*old = w
+		replaced(oldPQ, &old.pq)
 		return pt, nil
 	}
 	return nil, ErrDecrypt
@@ -75,11 +85,11 @@ func (e *epoch) expire(now int64) {
 }
 
 // decrypt tries m against this epoch: skipped keys, the current receiving
-// chain, then the next one (a DH ratchet step). It returns the plaintext and
-// the new epoch, a copy of e whose skipped lists are cloned before any
-// change; e itself is never modified. others is the number of skipped
-// keys in the other epochs, for the MaxSkippedKeys bound.
-func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byte, epoch, error) {
+// chain, then the next one (a DH ratchet step). On success it returns the
+// plaintext and leaves in w the new epoch, a copy of e whose skipped lists
+// are cloned before any change; e itself is never modified. others is the
+// number of skipped keys in the other epochs, for the MaxSkippedKeys bound.
+func (e *epoch) decrypt(w *epoch, now int64, m *wireMessage, ad []byte, others int) ([]byte, error) {
 	// 1. A skipped message key.
 	for ci := range e.skipped {
 		c := &e.skipped[ci]
@@ -93,9 +103,12 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 			}
 			pt, ok := m.openBody(&k.mk, ad)
 			if !ok {
-				return nil, epoch{}, ErrDecrypt
+				return nil, ErrDecrypt
 			}
-			w := *e
+			*w = *e
+			if !w.pq.receive(w.initiator, &h, &e.pq) {
+				return nil, w.reject(e, pt)
+			}
 			w.skipped = cloneSkipped(e.skipped)
 			wc := &w.skipped[ci]
 			clear(wc.keys[ki].mk[:])
@@ -105,7 +118,7 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 			if len(wc.keys) == 0 {
 				w.skipped = slices.Delete(w.skipped, ci, ci+1)
 			}
-			return pt, w, nil
+			return pt, nil
 		}
 		// The header key matched but not the number: it may be the current
 		// receiving chain, tried next.
@@ -114,114 +127,107 @@ func (e *epoch) decrypt(now int64, m *wireMessage, ad []byte, others int) ([]byt
 	// 2. The current receiving chain.
 	if e.hasCKr {
 		if h, ok := m.openHeader(&e.hkr); ok {
-			if h.DH != e.dhr || h.Flags != pqFlags(e.recvChain) || h.N < e.nr {
-				return nil, epoch{}, ErrDecrypt
+			if h.DH != e.dhr || (h.Flags&wire.FlagMix != 0) != e.recvMix || h.N < e.nr {
+				return nil, ErrDecrypt
 			}
-			w := *e
+			*w = *e
 			if err := w.skip(h.N, now, others); err != nil {
-				return nil, epoch{}, err
+				return nil, w.discard(e, err)
 			}
 			next, mk := kdfCK(&w.ckr)
 			defer wipe(mk[:])
 			pt, ok := m.openBody(&mk, ad)
 			if !ok {
-				return w.discard(e, ErrDecrypt)
+				return nil, w.discard(e, ErrDecrypt)
+			}
+			if !w.pq.receive(w.initiator, &h, &e.pq) {
+				return nil, w.reject(e, pt)
 			}
 			w.ckr = next
 			w.nr = h.N + 1
-			return pt, w, nil
+			return pt, nil
 		}
 	}
 
 	// 3. A new receiving chain: the receiving half of DHRatchet.
 	if e.sendPending {
-		return nil, epoch{}, ErrDecrypt // the peer cannot have a new chain before our next one
+		return nil, ErrDecrypt // the peer cannot have a new chain before our next one
 	}
 	h, ok := m.openHeader(&e.nhkr)
 	if !ok {
-		return nil, epoch{}, ErrDecrypt
+		return nil, ErrDecrypt
 	}
-	r := e.sendChain + 1
-	if h.Flags != pqFlags(r) {
-		return nil, epoch{}, ErrDecrypt
+	mix := h.Flags&wire.FlagMix != 0
+	if mix && (e.initiator || !e.pq.hasSecret) || !e.hasDHs {
+		return nil, ErrDecrypt
 	}
-	w := *e
+	*w = *e
 	if w.hasCKr {
 		if h.PN < w.nr {
-			return nil, epoch{}, ErrDecrypt
+			return nil, ErrDecrypt
 		}
 		if err := w.skip(h.PN, now, others); err != nil {
-			return w.discard(e, err)
+			return nil, w.discard(e, err)
 		}
 	} else if h.PN != 0 {
-		return w.discard(e, ErrDecrypt)
+		return nil, ErrDecrypt
 	}
-	var pq []byte
-	if isAnswer(r) {
-		if !w.hasPQSeed {
-			return w.discard(e, ErrDecrypt)
-		}
-		dk, err := mlkem.NewDecapsulationKey768(w.pqSeed[:])
-		if err != nil {
-			return w.discard(e, ErrDecrypt)
-		}
-		if pq, err = dk.Decapsulate(h.CT); err != nil {
-			return w.discard(e, ErrDecrypt)
-		}
-		defer wipe(pq)
-		w.pqSeed = [mlkemSeedSize]byte{}
-		w.hasPQSeed = false
+	var dh [KeySize]byte
+	defer wipe(dh[:])
+	if !x25519(&dh, &w.dhs.priv, &h.DH) {
+		return nil, w.discard(e, ErrDecrypt)
 	}
-	if isOffer(r) {
-		if _, err := mlkem.NewEncapsulationKey768(h.EK); err != nil {
-			return w.discard(e, ErrDecrypt)
-		}
-		w.pqPeerEK = bytes.Clone(h.EK) // h aliases m's scratch buffer
+	var pq *[KeySize]byte
+	if mix {
+		pq = w.pq.secretKey()
 	}
-	if w.dhs == nil {
-		return w.discard(e, ErrDecrypt)
-	}
-	dhr, err := ecdh.X25519().NewPublicKey(h.DH[:])
-	if err != nil {
-		return w.discard(e, ErrDecrypt)
-	}
-	dh, err := w.dhs.ECDH(dhr)
-	if err != nil {
-		return w.discard(e, ErrDecrypt)
-	}
-	defer wipe(dh)
 	w.dhr = h.DH
 	w.hasDHr = true
 	w.hkr = w.nhkr
-	w.rk, w.ckr, w.nhkr = kdfRK(&w.rk, dh, pq)
+	w.rk, w.ckr, w.nhkr = kdfRK(&w.rk, &dh, pq)
+	if mix {
+		w.pq.mixed(&e.pq)
+	}
+	w.recvMix = mix
 	w.hasCKr = true
 	w.nr = 0
-	w.recvChain = r
 	w.sendPending = true
 	if err := w.skip(h.N, now, others); err != nil {
-		return w.discard(e, err)
+		return nil, w.discard(e, err)
 	}
 	next, mk := kdfCK(&w.ckr)
 	defer wipe(mk[:])
 	pt, ok := m.openBody(&mk, ad)
 	if !ok {
-		return w.discard(e, ErrDecrypt)
+		return nil, w.discard(e, ErrDecrypt)
+	}
+	if !w.pq.receive(w.initiator, &h, &e.pq) {
+		return nil, w.reject(e, pt)
 	}
 	w.ckr = next
 	w.nr = h.N + 1
-	return pt, w, nil
+	return pt, nil
+}
+
+// reject abandons a message whose body authenticated but whose header an
+// honest peer cannot have sent: the plaintext is wiped and w discarded.
+func (w *epoch) reject(e *epoch, pt []byte) error {
+	wipe(pt)
+	return w.discard(e, ErrDecrypt)
 }
 
 // discard destroys the skipped message keys that w, a working copy of e
 // being abandoned, does not share with e (skip cloned them, and added keys
 // derived from the chain), and returns err.
-func (w *epoch) discard(e *epoch, err error) ([]byte, epoch, error) {
+func (w *epoch) discard(e *epoch, err error) error {
 	if len(w.skipped) > 0 && (len(e.skipped) == 0 || &w.skipped[0] != &e.skipped[0]) {
 		for i := range w.skipped {
 			clear(w.skipped[i].keys)
 		}
 	}
-	return nil, epoch{}, err
+	w.pq.abandon(&e.pq)
+	w.forget()
+	return err
 }
 
 // skip stores the message keys of the receiving chain from Nr up to (not

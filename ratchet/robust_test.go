@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sottochat/sotto/ratchet/wire"
 )
 
 func marshal(t testing.TB, s *State) []byte {
@@ -20,12 +22,12 @@ func marshal(t testing.TB, s *State) []byte {
 }
 
 // conversationAt runs an alternating conversation until a message whose
-// header has the given post-quantum flags, and returns its receiver's state
-// and the message (not yet delivered).
+// header has the given flags, and returns its receiver's state and the
+// message (not yet delivered).
 func conversationAt(t *testing.T, wantFlags byte) (*State, []byte) {
 	a, b := newParty(t), newParty(t)
 	sa, sb := handshake(t, a, b, nil, nil)
-	for range 3 * PQPeriod {
+	for range 4 * (pqEKChunks + pqCTChunks + 1) {
 		for _, pair := range [][2]*State{{sa, sb}, {sb, sa}} {
 			from, to := pair[0], pair[1]
 			m := mustEncrypt(t, from, "x")
@@ -41,14 +43,14 @@ func conversationAt(t *testing.T, wantFlags byte) (*State, []byte) {
 	return nil, nil
 }
 
-// TestTamperEveryByte flips every bit position's byte of messages with and
-// without post-quantum fields, truncates and extends them: each must fail
+// TestTamperEveryByte flips every bit position's byte of messages with each
+// kind of post-quantum chunk, truncates and extends them: each must fail
 // with ErrDecrypt and leave the state unchanged; the original then decrypts.
 func TestTamperEveryByte(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		flags byte
-	}{{"plain", 0}, {"offer", flagEK}, {"answer", flagCT}} {
+	}{{"idle", 0}, {"offer", wire.FlagEK}, {"answer", wire.FlagCT}, {"mix", wire.FlagMix | wire.FlagEK}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			sb, m := conversationAt(t, tc.flags)
@@ -168,16 +170,29 @@ func TestForwardSecrecy(t *testing.T) {
 	}
 }
 
+// pqHealRoundTrips is the post-compromise bound against a quantum
+// attacker, in round trips of a conversation that alternates. A round takes
+// pqEKChunks round trips for the key and pqCTChunks-1 more for the
+// ciphertext (its first chunk answers the key's last); the next round trip
+// mixes the secret and starts the next round. A compromise just after a
+// round's secret is fixed (the attacker then knows it) heals only when the
+// next round's secret is mixed: two rounds and the mixing round trip.
+// docs/PROTOCOL.md, section 1.5, states it.
+const pqHealRoundTrips = 2*(pqEKChunks+pqCTChunks-1) + 1
+
 // TestPostCompromiseSecurity: an attacker who copies one side's whole state
 // and then sees every ciphertext, and who can even compute every X25519
 // secret (a quantum computer), stops decrypting messages to that side once
 // an ML-KEM secret it does not know is mixed into the root key: within
-// PQPeriod/2+1 round trips of the compromise (measured at every point of
-// the schedule). A classical attacker stops
-// after the first DH step with fresh randomness (two round trips).
+// pqHealRoundTrips round trips of the compromise, measured at every point of
+// the post-quantum schedule. A classical attacker stops after the first DH
+// step with fresh randomness (two round trips).
 func TestPostCompromiseSecurity(t *testing.T) {
+	worst := 0
 	for _, victim := range []string{"initiator", "responder"} {
-		for start := range 2 * PQPeriod {
+		// A round is 2*(pqEKChunks+pqCTChunks-1) half round trips once the
+		// first has started: the starts cover all of it.
+		for start := range 2*(pqEKChunks+pqCTChunks) + 2 {
 			a, b := newParty(t), newParty(t)
 			sa, sb := handshake(t, a, b, nil, nil)
 			v, o := sb, sa
@@ -198,14 +213,18 @@ func TestPostCompromiseSecurity(t *testing.T) {
 			classical := v.Clone() // knows only the stolen state
 			qAlive, cAlive := true, true
 			var qRounds, cRounds int
-			for round := 1; round <= PQPeriod+2; round++ {
+			for round := 1; round <= pqHealRoundTrips+4 && (qAlive || cAlive); round++ {
 				m := mustEncrypt(t, o, "to victim")
 				mustDecrypt(t, v, m, "to victim")
-				if _, err := quantum.Decrypt(time.Now(), m, []byte("ad")); err != nil && qAlive {
-					qAlive, qRounds = false, round
+				if qAlive {
+					if _, err := quantum.Decrypt(time.Now(), m, []byte("ad")); err != nil {
+						qAlive, qRounds = false, round
+					}
 				}
-				if _, err := classical.Decrypt(time.Now(), m, []byte("ad")); err != nil && cAlive {
-					cAlive, cRounds = false, round
+				if cAlive {
+					if _, err := classical.Decrypt(time.Now(), m, []byte("ad")); err != nil {
+						cAlive, cRounds = false, round
+					}
 				}
 				// The victim replies; the quantum attacker learns its new
 				// X25519 key (it can solve discrete logs) but not its ML-KEM
@@ -222,12 +241,14 @@ func TestPostCompromiseSecurity(t *testing.T) {
 			if cAlive || cRounds > 2 {
 				t.Fatalf("%s, start %d: classical attacker still reading after %d round trips", victim, start, cRounds)
 			}
-			if qAlive || qRounds > PQPeriod/2+1 {
+			if qAlive || qRounds > pqHealRoundTrips {
 				t.Fatalf("%s, start %d: quantum attacker still reading at round trip %d", victim, start, qRounds)
 			}
+			worst = max(worst, qRounds)
 			t.Logf("%s compromised after %d half round trips: classical attacker lost access at round trip %d, quantum at %d", victim, start, cRounds, qRounds)
 		}
 	}
+	t.Logf("quantum attacker: at most %d round trips (bound %d)", worst, pqHealRoundTrips)
 }
 
 // leakyReader records what it hands out; replay gives back the 32-byte reads
@@ -339,7 +360,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 	sa, sb := handshake(t, a, b, nil, nil)
 	sa, sb = handshakeContinued(t, a, b, sa, sb, true)
 	var pending [][]byte
-	for i := range 3 * PQPeriod {
+	for i := range 3 * (pqEKChunks + pqCTChunks + 1) {
 		for j := range i % 4 {
 			m := mustEncrypt(t, sa, "a")
 			if j == 0 {
@@ -397,45 +418,90 @@ func TestAdopt(t *testing.T) {
 	}
 }
 
+// forge encrypts pt from s with a header edited as a dishonest peer could.
+func forge(t *testing.T, s *State, pt string, edit func(*wire.Header)) []byte {
+	t.Helper()
+	m, err := s.encrypt(rand.Reader, []byte(pt), []byte("ad"), func(h wire.Header) wire.Header { edit(&h); return h })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // TestMisbehavingPeer: a peer holding valid keys that breaks the
-// post-quantum schedule (omits its offer, sends a garbage answer) or goes
-// back in a chain is rejected, and the receiver's state is unchanged.
+// post-quantum protocol (sends chunks of the wrong kind or of a future
+// round, mixes a secret that does not exist, changes its mix flag within a
+// chain, sends a garbage answer) or goes back in a chain is rejected, and
+// the receiver's state is unchanged.
 func TestMisbehavingPeer(t *testing.T) {
 	a, b := newParty(t), newParty(t)
-	t.Run("missing offer", func(t *testing.T) {
-		sa, sb := handshake(t, a, b, nil, nil)
-		mustEncrypt(t, sa, "offer chain") // a's chain 1 carries its ek
-		sa.epochs[0].sendChain = 3        // now lie: headers carry no ek
-		sa.epochs[0].pqSendEK = nil
-		m := mustEncrypt(t, sa, "no offer")
-		before := marshal(t, sb)
-		if _, err := sb.Decrypt(time.Now(), m, []byte("ad")); !errors.Is(err, ErrDecrypt) {
-			t.Fatalf("chain without its offer: %v", err)
+	rejected := func(t *testing.T, to *State, m []byte) {
+		t.Helper()
+		before := marshal(t, to)
+		if _, err := to.Decrypt(time.Now(), m, []byte("ad")); !errors.Is(err, ErrDecrypt) {
+			t.Fatalf("accepted: %v", err)
 		}
-		if !bytes.Equal(before, marshal(t, sb)) {
+		if !bytes.Equal(before, marshal(t, to)) {
 			t.Fatal("state changed")
 		}
+	}
+	// An authentic key chunk, to paste where it does not belong.
+	var ekChunk wire.Header
+	ekChunkOf := func(h *wire.Header) { ekChunk = *h }
+	{
+		sa, _ := handshake(t, a, b, nil, nil)
+		forge(t, sa, "x", ekChunkOf)
+	}
+	for _, tc := range []struct {
+		name      string
+		initiator bool // who misbehaves
+		edit      func(h *wire.Header)
+	}{
+		{"responder sends a key chunk", false, func(h *wire.Header) {
+			h.Flags, h.Round, h.Index, h.Chunk = wire.FlagEK, 1, 0, ekChunk.Chunk
+		}},
+		{"responder mixes", false, func(h *wire.Header) { h.Flags |= wire.FlagMix }},
+		{"initiator sends a ciphertext chunk", true, func(h *wire.Header) {
+			h.Flags, h.Round, h.Index = wire.FlagCT, 1, 0
+		}},
+		{"key chunk of a future round", true, func(h *wire.Header) { h.Round = 2 }},
+		{"mix without a round", true, func(h *wire.Header) { h.Flags |= wire.FlagMix }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sa, sb := handshake(t, a, b, nil, nil)
+			if tc.initiator {
+				rejected(t, sb, forge(t, sa, "bad", tc.edit))
+			} else {
+				rejected(t, sa, forge(t, sb, "bad", tc.edit))
+			}
+		})
+	}
+	t.Run("mix flag changes within a chain", func(t *testing.T) {
+		sa, sb := handshake(t, a, b, nil, nil)
+		mustDecrypt(t, sb, mustEncrypt(t, sa, "1"), "1")
+		rejected(t, sb, forge(t, sa, "2", func(h *wire.Header) { h.Flags |= wire.FlagMix }))
 	})
 	t.Run("garbage answer", func(t *testing.T) {
 		sa, sb := handshake(t, a, b, nil, nil)
-		mustDecrypt(t, sb, mustEncrypt(t, sa, "offer"), "offer")
-		m := mustEncrypt(t, sb, "answer") // b's chain 2 carries its ct
-		// Replace b's answer by garbage: re-encrypt with a corrupted ct.
-		sb2 := sb.Clone()
-		ct := bytes.Clone(sb2.epochs[0].pqSendCT)
-		ct[0] ^= 1
-		sb2.epochs[0].pqSendCT = ct
-		bad := mustEncrypt(t, sb2, "garbage answer")
-		before := marshal(t, sa)
-		// ML-KEM's implicit rejection gives a wrong secret: the chain
-		// key is wrong and the body fails.
-		if _, err := sa.Decrypt(time.Now(), bad, []byte("ad")); !errors.Is(err, ErrDecrypt) {
-			t.Fatalf("garbage answer: %v", err)
+		// Alternate until the responder's next message encapsulates.
+		from, to := sa, sb
+		for i := 0; from != sb || !(sb.epochs[0].pq.have == pqAllEK && !sb.epochs[0].pq.hasCT); i++ {
+			if i > 40 {
+				t.Fatal("no encapsulation")
+			}
+			mustDecrypt(t, to, mustEncrypt(t, from, "x"), "x")
+			from, to = to, from
 		}
-		if !bytes.Equal(before, marshal(t, sa)) {
-			t.Fatal("state changed")
+		// The responder sends a ciphertext whose first chunk is corrupted
+		// (as a dishonest peer could) and the rest as it should.
+		mustDecrypt(t, sa, forge(t, sb, "ct", func(h *wire.Header) { h.Chunk[0] ^= 1 }), "ct")
+		for !sa.epochs[0].pq.hasSecret {
+			mustDecrypt(t, sb, mustEncrypt(t, sa, "x"), "x")
+			mustDecrypt(t, sa, mustEncrypt(t, sb, "y"), "y")
 		}
-		mustDecrypt(t, sa, m, "answer")
+		// ML-KEM's implicit rejection gave the initiator a wrong secret: the
+		// chain that mixes it does not decrypt at the responder.
+		rejected(t, sb, mustEncrypt(t, sa, "mix"))
 	})
 	t.Run("counter reused", func(t *testing.T) {
 		sa, sb := handshake(t, a, b, nil, nil)

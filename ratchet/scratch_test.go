@@ -5,16 +5,18 @@ import (
 	"crypto/rand"
 	"testing"
 	"time"
+
+	"github.com/sottochat/sotto/ratchet/wire"
 )
 
-// TestScratchWiped opens the largest kind of header (an offer with its
-// 1184-byte key) and builds a body's associated data in a scratch buffer,
-// then checks that wipe leaves no byte of either behind.
+// TestScratchWiped opens a header (an offer, with a chunk of the key) and
+// builds a body's associated data in a scratch buffer, then checks that
+// wipe leaves no byte of either behind.
 func TestScratchWiped(t *testing.T) {
 	a, b := newParty(t), newParty(t)
 	sa, sb := handshake(t, a, b, nil, nil)
 	mustDecrypt(t, sa, mustEncrypt(t, sb, "y"), "y")
-	msg := mustEncrypt(t, sa, "x") // sa's chain 1: an offer
+	msg := mustEncrypt(t, sa, "x") // sa's first chain: the first chunk of its offer
 	m, ok := parseMessage(msg)
 	if !ok {
 		t.Fatal("parse")
@@ -22,7 +24,7 @@ func TestScratchWiped(t *testing.T) {
 	scr := new(scratch)
 	m.scr = scr
 	h, ok := m.openHeader(&sa.epochs[0].hks)
-	if !ok || h.Flags != flagEK || len(h.EK) != mlkemEncapsulationKeySize {
+	if !ok || h.Flags != wire.FlagEK || isZero(h.Chunk[:]) {
 		t.Fatalf("header: ok %v flags %d", ok, h.Flags)
 	}
 	ad := bytes.Repeat([]byte{0xAA}, 100)
@@ -75,7 +77,7 @@ func TestSymmetricStepAllocs(t *testing.T) {
 	}
 	a, b := newParty(t), newParty(t)
 	sa, sb := handshake(t, a, b, nil, nil)
-	for range PQPeriod {
+	for range pqEKChunks + 2 {
 		mustDecrypt(t, sb, mustEncrypt(t, sa, "x"), "x")
 		mustDecrypt(t, sa, mustEncrypt(t, sb, "y"), "y")
 	}
@@ -126,7 +128,7 @@ func TestDiscardWipesCopy(t *testing.T) {
 	if w.skippedCount() != 4 || &copied[0] == &e.skipped[0] {
 		t.Fatal("skip did not clone and extend the skipped keys")
 	}
-	if _, _, err := w.discard(e, ErrDecrypt); err != ErrDecrypt {
+	if err := w.discard(e, ErrDecrypt); err != ErrDecrypt {
 		t.Fatal(err)
 	}
 	for _, c := range copied {

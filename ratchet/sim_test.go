@@ -20,20 +20,38 @@ type inflight struct {
 
 // TestSimulatedConnections runs two parties over many connections with loss,
 // reordering, duplication, late delivery from an earlier connection, lost
-// handshake messages, and a core that re-encrypts every unacknowledged
-// message on the next connection. Every ciphertext that reaches a side
-// holding its epoch must decrypt exactly once; a duplicate must fail and
-// leave the state unchanged; every message must in the end be delivered.
+// handshake messages (message 3 or message 4, sometimes many in a row), and
+// a core that re-encrypts every unacknowledged message on the next
+// connection. Every ciphertext that reaches a side holding its epoch must
+// decrypt exactly once; a duplicate must fail and leave the state
+// unchanged; every message must in the end be delivered. Every handshake
+// must continue from an epoch both hold and raise no rollback alarm
+// (issue 14 item 3), while a side restored from an older copy of its State
+// is caught whenever it lacks the epoch its peer knows it held.
 func TestSimulatedConnections(t *testing.T) {
-	for seed := range uint64(3) {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+	for _, c := range []struct {
+		seed  uint64
+		lossy int // one message 4 in lossy is lost
+	}{{0, 8}, {1, 8}, {2, 2}, {3, 2}} {
+		t.Run(fmt.Sprint("seed", c.seed), func(t *testing.T) {
 			t.Parallel()
-			simulate(t, seed, 40, 120)
+			simulate(t, c.seed, 40, 100, c.lossy)
 		})
 	}
 }
 
-func simulate(t *testing.T, seed uint64, connections, opsPerConn int) {
+// anchorID returns the id of the newest epoch of s known to be held by the
+// peer.
+func anchorID(s *State) ([16]byte, bool) {
+	for _, e := range s.epochs {
+		if e.confirmed {
+			return e.id, true
+		}
+	}
+	return [16]byte{}, false
+}
+
+func simulate(t *testing.T, seed uint64, connections, opsPerConn, lossy int) {
 	rng := mrand.New(mrand.NewPCG(seed, 0x5eed))
 	p := [2]*party{newParty(t), newParty(t)}
 	var st [2]*State
@@ -54,6 +72,46 @@ func simulate(t *testing.T, seed uint64, connections, opsPerConn int) {
 			t.Fatalf("encrypt: %v", err)
 		}
 		queue = append(queue, inflight{ct: ct, id: id, epoch: st[from].epochs[0].id, to: 1 - from})
+	}
+	type snapshot struct {
+		side int
+		b    []byte
+	}
+	var snaps []snapshot
+	rollbacks, caught := 0, 0
+	// rollback restores a copy of an older State of one side, on the side,
+	// and has it dial: the peer must raise the alarm exactly when the copy
+	// lacks the newest epoch the peer knows it held.
+	rollback := func(sn snapshot) {
+		var old State
+		if err := old.UnmarshalBinary(sn.b); err != nil {
+			t.Fatal(err)
+		}
+		peer := st[1-sn.side].Clone()
+		anchor, ok := anchorID(peer)
+		want := ok && old.epochByID(anchor) == nil
+		hi, _ := NewInitiator(rand.Reader, p[1-sn.side].pub, &old)
+		hr, _ := NewResponder(rand.Reader)
+		m1, _ := hi.Hello()
+		m2, _ := hr.Reply(m1, &p[1-sn.side].seed)
+		m3, _ := hi.Authenticate(m2, &p[sn.side].seed)
+		if _, err := hr.ReadAuth(m3); err != nil {
+			t.Fatal(err)
+		}
+		m4, _, err := hr.Accept(peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hi.Finish(m4); err != nil {
+			t.Fatal(err)
+		}
+		if hr.PeerRolledBack() != want {
+			t.Fatalf("rollback to an older copy: alarm %v, want %v", hr.PeerRolledBack(), want)
+		}
+		rollbacks++
+		if want {
+			caught++
+		}
 	}
 	deliver := func(m inflight) {
 		r := st[m.to]
@@ -91,12 +149,31 @@ func simulate(t *testing.T, seed uint64, connections, opsPerConn int) {
 		delete(outbox[1-m.to], m.id) // acknowledged
 	}
 
+	storm := 0 // message 4s still to lose in a row
 	for conn := range connections {
 		now = now.Add(time.Minute)
+		if rng.IntN(4) == 0 {
+			s := rng.IntN(2)
+			b, _ := st[s].MarshalBinary()
+			snaps = append(snaps, snapshot{s, b})
+		}
+		if len(snaps) > 0 && rng.IntN(3) == 0 {
+			rollback(snaps[rng.IntN(len(snaps))])
+		}
 		// Handshake; sometimes message 4 is lost, so only the responder
 		// has the new epoch, or an earlier message is lost and nothing changes.
 		i := rng.IntN(2)
 		r := 1 - i
+		if storm == 0 && rng.IntN(10) == 0 {
+			storm = 1 + rng.IntN(2*MaxEpochs)
+		}
+		// The invariant behind "no false alarms": each side holds the
+		// newest epoch the other knows it holds.
+		for x := range 2 {
+			if a, ok := anchorID(st[x]); ok && st[1-x].epochByID(a) == nil {
+				t.Fatalf("connection %d: side %d dropped the epoch its peer relies on", conn, 1-x)
+			}
+		}
 		hi, _ := NewInitiator(rand.Reader, p[r].pub, st[i])
 		hr, _ := NewResponder(rand.Reader)
 		m1, _ := hi.Hello()
@@ -121,8 +198,12 @@ func simulate(t *testing.T, seed uint64, connections, opsPerConn int) {
 		if hr.PeerRolledBack() {
 			t.Fatalf("connection %d: false rollback alarm", conn)
 		}
+		if !hr.Continued() {
+			t.Fatalf("connection %d: key continuity lost at the responder", conn)
+		}
 		st[r] = newR
-		if rng.IntN(8) == 0 && conn != connections-1 {
+		if (storm > 0 || rng.IntN(lossy) == 0) && conn != connections-1 {
+			storm = max(0, storm-1)
 			// Message 4 lost: the responder sends into an epoch the
 			// initiator never gets; those messages are lost.
 			// They may still reach it late and must fail there.
@@ -196,5 +277,9 @@ func simulate(t *testing.T, seed uint64, connections, opsPerConn int) {
 			t.Fatalf("message %d never delivered", id)
 		}
 	}
-	t.Logf("%d messages, %d ciphertexts decrypted, %d duplicates rejected, %d from unknown epochs rejected", nextID, total, dups, foreign)
+	if caught == 0 {
+		t.Fatal("no rollback to catch was simulated")
+	}
+	t.Logf("%d messages, %d ciphertexts decrypted, %d duplicates rejected, %d from unknown epochs rejected; %d rollbacks, %d lacking the peer's epoch, all caught",
+		nextID, total, dups, foreign, rollbacks, caught)
 }

@@ -1,7 +1,6 @@
 package ratchet
 
 import (
-	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/binary"
 
@@ -9,8 +8,8 @@ import (
 )
 
 // symmetric is the handshake's transcript hash and key schedule, shaped like
-// Noise's SymmetricState (Noise specification, section 5.2), with HKDF from
-// crypto/hkdf.
+// Noise's SymmetricState (Noise specification, section 5.2), with the
+// package's HKDF-SHA-256 over fixed buffers (kdf.go).
 type symmetric struct {
 	ck   [KeySize]byte // chaining key
 	h    [32]byte      // transcript hash
@@ -34,13 +33,11 @@ func (s *symmetric) mixHash(data []byte) {
 
 // mixKey sets ck, k = HKDF-SHA-256(salt = ck, ikm, info = labelMixKey, 64).
 func (s *symmetric) mixKey(ikm []byte) {
-	out, err := hkdf.Key(sha256.New, ikm, s.ck[:], labelMixKey, 2*KeySize)
-	if err != nil {
-		panic("ratchet: hkdf failed")
-	}
+	var out [2 * KeySize]byte
+	hkdfSHA256(out[:], &s.ck, ikm, labelMixKey)
 	copy(s.ck[:], out[:KeySize])
 	copy(s.k[:], out[KeySize:])
-	wipe(out)
+	clear(out[:])
 	s.hasK = true
 	s.n = 0
 }

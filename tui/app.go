@@ -5,14 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/term"
 	"github.com/sottochat/sotto"
 	"github.com/sottochat/sotto/tui/keymap"
 	"github.com/sottochat/sotto/tui/sanitize"
@@ -52,8 +56,19 @@ const (
 	pageVerify
 	pageSettings
 	pageRequests
+	pageConversations
 	pageCount
 )
+
+// where is a place in the UI: the page and whose it is. Locking keeps it
+// (names only, nothing decrypted) so that unlocking lands there again.
+type where struct {
+	page               page
+	identity           string
+	identityOpen       bool
+	contact            sotto.ContactInfo
+	returnTo, chatFrom page
+}
 
 // shared is the state every screen reads: the engine, the keys and styles,
 // the clock, and the current identity and contact.
@@ -70,6 +85,8 @@ type shared struct {
 	contact      sotto.ContactInfo
 	// returnTo is where Back goes from the settings screen.
 	returnTo page
+	// chatFrom is where Back goes from a conversation.
+	chatFrom page
 	width    int
 	height   int
 }
@@ -94,16 +111,21 @@ type Model struct {
 	screens    [pageCount]screen
 	help       help.Model
 	showHelp   bool
+	helpTop    int // first line of the help shown
 	tor        sotto.TorStatus
 	status     string
 	statusErr  bool
-	panicAt    time.Time // first press of the panic key; zero when not armed
+	panicAt    time.Time // when the panic key armed the wipe; zero when not armed
+	panicTyped int       // letters of the panic word typed so far
+	quitAsk    bool      // ctrl+c with unsent text: waiting for y
+	resume     where     // where the person was when the UI locked
 	lastKey    time.Time
 	idle       time.Duration
 	locked     bool
 	quitting   bool
 	err        error // returned by Run
-	background bool  // run the tick and the event reader (off in tests)
+	panicWord  string
+	background bool // run the tick and the event reader (off in tests)
 }
 
 // New returns the root model for a profile. now is the clock (nil: time.Now).
@@ -115,8 +137,10 @@ func New(ctx context.Context, p Profile, c Config, now func() time.Time) *Model 
 	if idle == 0 {
 		idle = DefaultIdleLock
 	}
-	s := &shared{ctx: ctx, prof: p, keys: keymap.Default(), st: styles.Default(), now: now(), width: 80, height: 24}
-	m := &Model{s: s, page: pageLoading, idle: idle, lastKey: s.now, background: true}
+	keys := keymap.Default()
+	keys.SetPanic(c.panicKey())
+	s := &shared{ctx: ctx, prof: p, keys: keys, st: styles.Default(), now: now(), width: 80, height: 24, chatFrom: pageContacts}
+	m := &Model{s: s, page: pageLoading, idle: idle, lastKey: s.now, background: true, panicWord: c.panicWord()}
 	m.help = help.New()
 	m.help.ShortSeparator = " · "
 	m.help.Styles.ShortKey = s.st.HelpKey
@@ -132,6 +156,7 @@ func New(ctx context.Context, p Profile, c Config, now func() time.Time) *Model 
 	m.screens[pageVerify] = newVerify(s)
 	m.screens[pageSettings] = newSettings(s)
 	m.screens[pageRequests] = newRequests(s)
+	m.screens[pageConversations] = newConvs(s)
 	m.resize(80, 24)
 	return m
 }
@@ -190,7 +215,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.background {
 			cmds = append(cmds, waitEvent(msg.eng.Events()))
 		}
-		cmds = append(cmds, m.goTo(pageIdentities))
+		m.screens[pageConversations].(*convsScreen).landing = true
+		cmds = append(cmds, m.goTo(pageConversations))
 		return m, tea.Batch(cmds...)
 	case unlockedMsg:
 		if msg.err == nil && m.locked {
@@ -198,13 +224,21 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.lastKey = m.s.now
 			m.status = ""
 			_, cmd := m.active().Update(msg)
-			return m, tea.Batch(cmd, m.goTo(pageIdentities))
+			return m, tea.Batch(cmd, m.back())
 		}
 	case panicDoneMsg:
 		if msg.err != nil {
 			m.err = fmt.Errorf("panic wipe: %w", msg.err)
 		}
 		return m, tea.Quit
+	case sentMsg:
+		// To the conversation screen wherever the person is now: a failed
+		// send gives its text back to its draft.
+		if !m.locked {
+			_, cmd := m.screens[pageChat].Update(msg)
+			return m, cmd
+		}
+		return m, nil
 	case errMsg:
 		m.setError(msg.err)
 		return m, nil
@@ -270,8 +304,8 @@ func (m *Model) onTick(t time.Time) tea.Cmd {
 		cmds = append(cmds, tick())
 	}
 	if !m.panicAt.IsZero() && t.Sub(m.panicAt) > PanicWindow {
-		m.panicAt = time.Time{}
-		m.setInfo("panic cancelled")
+		m.panicAt, m.panicTyped = time.Time{}, 0
+		m.setInfo("panic cancelled: nothing was wiped")
 	}
 	if m.idle > 0 && m.s.eng != nil && !m.locked && t.Sub(m.lastKey) >= m.idle {
 		cmds = append(cmds, m.lock("locked after being idle"))
@@ -286,37 +320,70 @@ func (m *Model) onTick(t time.Time) tea.Cmd {
 func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	keys := m.s.keys
 	m.lastKey = m.s.now
+	if !m.panicAt.IsZero() {
+		return m.panicKey(k)
+	}
 	if key.Matches(k, keys.Panic) {
-		if !m.panicAt.IsZero() && m.s.now.Sub(m.panicAt) <= PanicWindow {
-			return m.panic()
-		}
-		m.panicAt = m.s.now
+		m.panicAt, m.panicTyped = m.s.now, 0
+		m.quitAsk = false
 		return nil
 	}
-	if !m.panicAt.IsZero() {
-		m.panicAt = time.Time{}
-		m.setInfo("panic cancelled")
+	if m.quitAsk {
+		m.quitAsk = false
+		if k.Type == tea.KeyRunes && !k.Paste && (string(k.Runes) == "y" || string(k.Runes) == "Y") {
+			return m.quit()
+		}
+		m.setInfo("nothing was discarded")
+		return nil
+	}
+	if k.Paste {
+		// A terminal sends a pasted line break as CR (or CR LF); the
+		// text fields take LF.
+		r := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(string(k.Runes))
+		k.Runes = []rune(r)
 	}
 	switch {
 	case key.Matches(k, keys.Quit):
+		if m.s.eng != nil && !m.locked && m.unsent() {
+			m.quitAsk = true
+			return nil
+		}
 		return m.quit()
 	case key.Matches(k, keys.Lock):
 		if m.s.eng != nil && !m.locked {
 			return m.lock("locked")
 		}
 		return nil
+	case key.Matches(k, keys.Convs) && m.s.eng != nil && !m.locked && (k.Type != tea.KeyRunes || !m.active().typing()):
+		m.quitAsk = false
+		return m.goTo(pageConversations)
 	case key.Matches(k, keys.Help) && (k.Type != tea.KeyRunes || !m.active().typing()):
 		m.showHelp = !m.showHelp
+		m.helpTop = 0
 		return nil
 	}
 	if m.showHelp {
-		if key.Matches(k, keys.Back) {
+		rows := len(m.helpLines()) - m.helpRows()
+		switch {
+		case key.Matches(k, keys.Back):
 			m.showHelp = false
+		case key.Matches(k, keys.Up):
+			m.helpTop = max(m.helpTop-1, 0)
+		case key.Matches(k, keys.Down):
+			m.helpTop = min(m.helpTop+1, max(rows, 0))
+		case key.Matches(k, keys.PageUp):
+			m.helpTop = max(m.helpTop-m.helpRows()+1, 0)
+		case key.Matches(k, keys.PageDown):
+			m.helpTop = min(m.helpTop+m.helpRows()-1, max(rows, 0))
 		}
 		return nil
 	}
 	if m.statusErr || m.status != "" {
 		m.status, m.statusErr = "", false
+	}
+	if k.Type == tea.KeyRunes && !k.Paste && string(k.Runes) == "q" && !m.active().typing() {
+		m.setInfo("q does nothing here: ctrl+c quits, esc goes back")
+		return nil
 	}
 	if k.Type == tea.KeyCtrlV && m.active().typing() {
 		m.setInfo(pasteHint)
@@ -334,6 +401,59 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	return cmd
 }
 
+// back returns to where the person was when the UI locked.
+func (m *Model) back() tea.Cmd {
+	r := m.resume
+	m.resume = where{}
+	if r.page == pageNone {
+		r.page = pageConversations
+	}
+	m.s.identity, m.s.identityOpen, m.s.contact = r.identity, r.identityOpen, r.contact
+	m.s.returnTo, m.s.chatFrom = r.returnTo, r.chatFrom
+	return m.goTo(r.page)
+}
+
+// panicKey handles a key while the panic wipe is armed: the letters of
+// the panic word, in order, wipe; esc or ctrl+c cancel without doing
+// anything else; the panic key again keeps the panel (and its time) as it
+// is new; any other key starts the word again. A key hit by reflex (the
+// panic key again and again, enter, ctrl+c, esc) never wipes, and the
+// panel does not flicker on and off under a hammered key.
+func (m *Model) panicKey(k tea.KeyMsg) tea.Cmd {
+	word := []rune(m.panicWord)
+	switch {
+	case k.Type == tea.KeyEsc, k.Type == tea.KeyCtrlC:
+		m.panicAt, m.panicTyped = time.Time{}, 0
+		m.setInfo("panic cancelled: nothing was wiped")
+		return nil
+	case key.Matches(k, m.s.keys.Panic):
+		m.panicAt, m.panicTyped = m.s.now, 0
+		return nil
+	case k.Type == tea.KeyRunes && !k.Paste && len(k.Runes) == 1 && m.panicTyped < len(word) &&
+		unicode.ToLower(k.Runes[0]) == unicode.ToLower(word[m.panicTyped]):
+		m.panicTyped++
+		if m.panicTyped == len(word) {
+			return m.panic()
+		}
+		return nil
+	}
+	m.panicTyped = 0
+	return nil
+}
+
+// unsent reports whether the person typed text and has not sent or saved
+// it: a draft in any conversation (drafts are kept per conversation), or
+// a half-filled form on the screen in front of them (a form left is
+// emptied when it is opened again).
+func (m *Model) unsent() bool {
+	for _, sc := range []screen{m.screens[pageChat], m.active()} {
+		if d, ok := sc.(interface{ draft() bool }); ok && d.draft() {
+			return true
+		}
+	}
+	return false
+}
+
 // pasteHint answers ctrl+v in a text field: Sotto never reads the
 // clipboard itself (see noClipboard).
 const pasteHint = "Sotto does not read the clipboard: paste with your terminal (ctrl+shift+v, shift+insert or the middle button)"
@@ -341,9 +461,15 @@ const pasteHint = "Sotto does not read the clipboard: paste with your terminal (
 // lock drops every decrypted string from the model, clears the screen and
 // asks for the passphrase again.
 func (m *Model) lock(why string) tea.Cmd {
+	m.resume = where{page: m.page, identity: m.s.identity, identityOpen: m.s.identityOpen, contact: m.s.contact,
+		returnTo: m.s.returnTo, chatFrom: m.s.chatFrom}
+	if m.page < pageIdentities {
+		m.resume.page = pageConversations
+	}
 	m.wipeAll()
 	m.locked = true
 	m.showHelp = false
+	m.quitAsk = false
 	m.page = pageUnlock
 	u := m.screens[pageUnlock].(*unlockScreen)
 	u.locked = true
@@ -370,7 +496,7 @@ func (m *Model) quit() tea.Cmd {
 func (m *Model) panic() tea.Cmd {
 	m.wipeAll()
 	m.quitting = true
-	m.panicAt = time.Time{}
+	m.panicAt, m.panicTyped = time.Time{}, 0
 	return tea.Batch(tea.ClearScreen, wipeProfile(m.s.prof, m.s.eng))
 }
 
@@ -390,8 +516,8 @@ func (m *Model) onEvent(ev sotto.Event) tea.Cmd {
 		return tea.Batch(cmds...)
 	case sotto.MessageEvent:
 		msg := ev.Message
-		if !m.locked && (m.page != pageChat || msg.Identity != m.s.identity || msg.Contact != m.s.contact.Name) && msg.Dir == sotto.Incoming {
-			m.setInfo(fmt.Sprintf("new message from %s (%s)", sanitize.Line(msg.Contact), sanitize.Line(msg.Identity)))
+		if !m.locked && (m.page != pageChat || msg.Identity != m.s.identity || msg.Contact != m.s.contact.Name) && msg.Dir == sotto.Incoming && msg.Kind == sotto.TextMessage {
+			m.setInfo(fmt.Sprintf("new message from %s to %s: ctrl+k lists every conversation", sanitize.Line(msg.Contact), sanitize.Line(msg.Identity)))
 		}
 	case sotto.RequestEvent:
 		if !m.locked {
@@ -440,16 +566,21 @@ func (m *Model) View() string {
 	}
 	header := m.header()
 	var body string
-	if m.showHelp {
+	switch {
+	case !m.panicAt.IsZero():
+		body = m.panicView()
+	case m.showHelp:
 		body = m.helpView()
-	} else {
+	default:
 		body = m.active().View()
 	}
 	body = fit(body, w, m.bodyHeight())
 	var status string
 	switch {
 	case !m.panicAt.IsZero():
-		status = st.Panic.Render(ansi.Truncate(` PANIC: ctrl+\ again wipes this profile and quits. Any other key cancels.`, w, "…"))
+		status = st.Panic.Render(ansi.Truncate(fmt.Sprintf(" PANIC: type %s to wipe this profile and quit · esc cancels", m.panicWord), w, "…"))
+	case m.quitAsk:
+		status = st.Warn.Render(ansi.Truncate(" Quit and lose the text you have not sent? y quits · any other key keeps it", w, "…"))
 	case m.status != "" && m.statusErr:
 		status = st.Error.Render(ansi.Truncate(m.status, w, "…"))
 	case m.status != "":
@@ -457,11 +588,63 @@ func (m *Model) View() string {
 	default:
 		status = m.torDetail()
 	}
-	keys := m.help.ShortHelpView(append(m.active().ShortHelp(), m.s.keys.Help))
-	if m.showHelp {
-		keys = m.help.ShortHelpView([]key.Binding{m.s.keys.Back})
+	help := m.s.keys.Help
+	if m.active().typing() {
+		help = withHelp(help, "f1", "help") // "?" is text here
+	}
+	keys := m.keyLine(m.active().ShortHelp(), help)
+	switch {
+	case !m.panicAt.IsZero():
+		keys = m.help.ShortHelpView([]key.Binding{withHelp(m.s.keys.Back, "esc", "cancel the wipe")})
+	case m.showHelp && len(m.helpLines()) > m.helpRows():
+		keys = m.help.ShortHelpView([]key.Binding{withHelp(m.s.keys.Down, "↑/↓ pgup/pgdn", "scroll"), withHelp(m.s.keys.Back, "esc", "close")})
+	case m.showHelp:
+		keys = m.help.ShortHelpView([]key.Binding{withHelp(m.s.keys.Back, "esc", "close")})
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, header, body, fit(status, w, 1), fit(keys, w, 1))
+}
+
+// keyLine is the bottom line: the screen's keys, cut to fit, and the help
+// key always at the end, so that the line never hides where help is.
+func (m *Model) keyLine(screen []key.Binding, help key.Binding) string {
+	last := m.help.ShortHelpView([]key.Binding{help})
+	hm := m.help
+	hm.Width = max(m.s.width-lipgloss.Width(last)-lipgloss.Width(hm.ShortSeparator), 1)
+	return hm.ShortHelpView(screen) + m.s.st.HelpDesc.Render(hm.ShortSeparator) + last
+}
+
+// panicView is the armed panic wipe: what it does, how to go on, how to
+// get out, and the letters typed so far.
+func (m *Model) panicView() string {
+	st := m.s.st
+	word := []rune(m.panicWord)
+	var typed strings.Builder
+	for i, r := range word {
+		if i > 0 {
+			typed.WriteByte(' ')
+		}
+		if i < m.panicTyped {
+			typed.WriteRune(unicode.ToUpper(r))
+		} else {
+			typed.WriteByte('_')
+		}
+	}
+	lines := []string{
+		"",
+		"PANIC WIPE",
+		"",
+		fmt.Sprintf("Type  %s  to erase this profile for good and quit:", m.panicWord),
+		"every identity, contact, conversation and key, and tor's state.",
+		"Nothing can bring it back.",
+		"",
+		typed.String(),
+		"",
+		"esc cancels; nothing happens if you wait.",
+		"",
+	}
+	w := min(max(m.s.width-4, 20), 72)
+	box := st.Panic.Width(w).Align(lipgloss.Center).Render(strings.Join(lines, "\n"))
+	return "\n" + lipgloss.PlaceHorizontal(m.s.width, lipgloss.Center, box)
 }
 
 // header is the top line: where you are on the left, tor on the right.
@@ -539,29 +722,88 @@ func progressBar(st styles.Styles, pct, width int) string {
 
 func clamp(v, lo, hi int) int { return min(max(v, lo), hi) }
 
-// helpView is the help overlay: every key of the key map, in two columns.
-func (m *Model) helpView() string {
+// helpLines is the help: every key of the key map and what the marks of
+// a conversation mean, in two columns when the terminal is wide enough,
+// else in one.
+func (m *Model) helpLines() []string {
 	st := m.s.st
 	k := m.s.keys
 	groups := k.All()
 	titles := []string{"Everywhere", "Lists", "Conversation", "Forms, settings, requests"}
-	col := func(idx ...int) string {
-		var b strings.Builder
-		for n, i := range idx {
-			if n > 0 {
-				b.WriteString("\n")
+	group := func(i int) []string {
+		out := []string{st.Header.Render(titles[i])}
+		for _, bind := range groups[i] {
+			h := bind.Help()
+			desc := h.Desc
+			if i == 0 && h == k.Panic.Help() && k.Panic.Enabled() {
+				desc = fmt.Sprintf("PANIC, then type %s", m.panicWord)
 			}
-			b.WriteString(st.Header.Render(titles[i]) + "\n")
-			for _, bind := range groups[i] {
-				h := bind.Help()
-				b.WriteString(st.HelpKey.Render(fmt.Sprintf("%-13s", h.Key)) + st.HelpDesc.Render(h.Desc) + "\n")
-			}
+			out = append(out, st.HelpKey.Render(fmt.Sprintf("%-13s", h.Key))+st.HelpDesc.Render(desc))
 		}
-		return strings.TrimRight(b.String(), "\n")
+		return out
 	}
-	left := lipgloss.NewStyle().Width(38).Render(col(0, 1))
-	right := lipgloss.NewStyle().Width(36).Render(col(2, 3))
-	return st.Overlay.Render(lipgloss.JoinHorizontal(lipgloss.Top, left, right))
+	marks := []string{
+		st.Header.Render("Marks in a conversation"),
+		st.HelpKey.Render(fmt.Sprintf("%-4s", "◌")) + st.HelpDesc.Render("waiting in the outbox, not sent yet"),
+		st.HelpKey.Render(fmt.Sprintf("%-4s", "✓")) + st.HelpDesc.Render("sent, not yet confirmed"),
+		st.HelpKey.Render(fmt.Sprintf("%-4s", "✓✓")) + st.HelpDesc.Render("delivered: stored on their device"),
+		st.HelpKey.Render(fmt.Sprintf("%-4s", "⏱")) + st.HelpDesc.Render("time left before it disappears"),
+	}
+	join := func(parts ...[]string) []string {
+		var out []string
+		for i, p := range parts {
+			if i > 0 {
+				out = append(out, "")
+			}
+			out = append(out, p...)
+		}
+		return out
+	}
+	left := join(group(0), group(1))
+	right := join(group(2), group(3))
+	if m.s.width < 78 {
+		return join(marks, left, right)
+	}
+	out := make([]string, max(len(left), len(right)))
+	for i := range out {
+		var l, r string
+		if i < len(left) {
+			l = left[i]
+		}
+		if i < len(right) {
+			r = right[i]
+		}
+		out[i] = pad(l, 38) + r
+	}
+	line := st.HelpKey.Render("◌") + st.HelpDesc.Render(" not sent yet · ") + st.HelpKey.Render("✓") + st.HelpDesc.Render(" sent · ") +
+		st.HelpKey.Render("✓✓") + st.HelpDesc.Render(" delivered: on their device · ") + st.HelpKey.Render("⏱") + st.HelpDesc.Render(" disappears in")
+	return append([]string{line, ""}, out...)
+}
+
+// helpRows is the number of help lines the overlay shows at once.
+func (m *Model) helpRows() int { return max(m.bodyHeight()-2, 1) }
+
+// helpView is the help overlay: the lines that fit, with arrows saying
+// where more is and how to get to it.
+func (m *Model) helpView() string {
+	st := m.s.st
+	lines := m.helpLines()
+	rows := m.helpRows()
+	top := min(m.helpTop, max(len(lines)-rows, 0))
+	end := min(top+rows, len(lines))
+	view := slices.Clone(lines[top:end])
+	if end < len(lines) {
+		view[len(view)-1] = st.Unread.Render(fmt.Sprintf("↓ %d more lines: ↓ or pgdn", len(lines)-end))
+	}
+	if top > 0 {
+		view[0] = st.Unread.Render("↑ more above: ↑ or pgup")
+	}
+	w := max(m.s.width-2, 10)
+	body := make([]string, len(view))
+	for i, l := range view {
+		body[i] = pad(l, w-2)
+	}
+	return st.Overlay.Padding(0, 1).Render(strings.Join(body, "\n"))
 }
 
 // fit cuts or pads s to exactly h lines of at most w cells.
@@ -604,7 +846,26 @@ func (m *Model) Err() error { return m.err }
 // RunProfile runs the UI for a profile until the person quits. It uses the
 // alternate screen and leaves it cleared.
 func RunProfile(ctx context.Context, p Profile, c Config) error {
-	return runProgram(ctx, p, c)
+	in, closeIn, err := terminalInput()
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	return runProgram(ctx, p, c, tea.WithInput(in))
+}
+
+// terminalInput is the terminal the UI reads, behind a pasteReader:
+// standard input when it is a terminal, else /dev/tty (as Bubble Tea
+// itself would choose).
+func terminalInput() (io.Reader, func(), error) {
+	if term.IsTerminal(os.Stdin.Fd()) {
+		return &pasteFile{newPasteReader(os.Stdin, nil), os.Stdin}, func() {}, nil
+	}
+	f, err := os.Open("/dev/tty")
+	if err != nil {
+		return nil, nil, fmt.Errorf("tui: the chat screen needs a terminal: %w", err)
+	}
+	return &pasteFile{newPasteReader(f, nil), f}, func() { f.Close() }, nil
 }
 
 func runProgram(ctx context.Context, p Profile, c Config, opts ...tea.ProgramOption) error {
@@ -622,7 +883,8 @@ func runProgram(ctx context.Context, p Profile, c Config, opts ...tea.ProgramOpt
 }
 
 // withTestIO returns program options that run the UI on in and out instead
-// of the terminal, for tests.
+// of the terminal, for tests; in is read through a pasteReader, as the
+// terminal is.
 func withTestIO(in io.Reader, out io.Writer) []tea.ProgramOption {
-	return []tea.ProgramOption{tea.WithInput(in), tea.WithOutput(out)}
+	return []tea.ProgramOption{tea.WithInput(newPasteReader(in, nil)), tea.WithOutput(out)}
 }

@@ -22,8 +22,17 @@ type (
 	eventMsg        struct{ ev sotto.Event }
 	eventsClosedMsg struct{}
 	tickMsg         time.Time
-	identitiesMsg   struct{ list []sotto.IdentityInfo }
-	contactsMsg     struct {
+	identitiesMsg   struct {
+		list  []sotto.IdentityInfo
+		stats map[string]idStats
+	}
+	// convsMsg is every conversation of every identity.
+	convsMsg struct {
+		list []sotto.ContactInfo
+		open map[string]bool
+		err  error
+	}
+	contactsMsg struct {
 		identity string
 		list     []sotto.ContactInfo
 		err      error
@@ -52,10 +61,14 @@ type (
 		err  error
 		then page // page to go to on success; pageNone to stay
 	}
+	// sentMsg reports a send: of parts were to go, sent went; on an error
+	// unsent is the text that did not go (without part marks).
 	sentMsg struct {
 		identity, contact string
 		id                sotto.MessageID
 		err               error
+		unsent            string
+		sent, of          int
 	}
 	panicDoneMsg struct{ err error }
 	navMsg       struct{ to page }
@@ -66,6 +79,9 @@ type (
 )
 
 func nav(to page) tea.Cmd { return func() tea.Msg { return navMsg{to} } }
+
+// info shows a notice in the status line.
+func info(s string) tea.Cmd { return func() tea.Msg { return infoMsg(s) } }
 
 func waitEvent(ch <-chan sotto.Event) tea.Cmd {
 	return func() tea.Msg {
@@ -112,8 +128,48 @@ func checkPassphrase(p Profile, e Engine, pass []byte) tea.Cmd {
 	return func() tea.Msg { return unlockedMsg{p.CheckPassphrase(e, pass)} }
 }
 
+// idStats sums up an identity's contacts for the identities screen.
+type idStats struct {
+	contacts, connected, unread int
+}
+
 func loadIdentities(e Engine) tea.Cmd {
-	return func() tea.Msg { return identitiesMsg{e.Identities()} }
+	return func() tea.Msg {
+		ids := e.Identities()
+		stats := make(map[string]idStats, len(ids))
+		for _, id := range ids {
+			cs, err := e.Contacts(id.Name)
+			if err != nil {
+				continue // burnt meanwhile: the next event reloads
+			}
+			var st idStats
+			for _, c := range cs {
+				st.contacts++
+				st.unread += c.Unread
+				if c.Online {
+					st.connected++
+				}
+			}
+			stats[id.Name] = st
+		}
+		return identitiesMsg{ids, stats}
+	}
+}
+
+func loadConversations(e Engine) tea.Cmd {
+	return func() tea.Msg {
+		var all []sotto.ContactInfo
+		open := map[string]bool{}
+		for _, id := range e.Identities() {
+			open[id.Name] = id.Open
+			cs, err := e.Contacts(id.Name)
+			if err != nil {
+				continue // burnt meanwhile: the next event reloads
+			}
+			all = append(all, cs...)
+		}
+		return convsMsg{list: all, open: open}
+	}
 }
 
 func loadContacts(e Engine, identity string) tea.Cmd {
@@ -157,13 +213,6 @@ func loadRequests(e Engine, identity string) tea.Cmd {
 	return func() tea.Msg {
 		l, err := e.Requests(identity)
 		return requestsMsg{identity, l, err}
-	}
-}
-
-func send(ctx context.Context, e Engine, identity, contact, text string) tea.Cmd {
-	return func() tea.Msg {
-		id, err := e.Send(ctx, identity, contact, text)
-		return sentMsg{identity, contact, id, err}
 	}
 }
 

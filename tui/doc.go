@@ -25,9 +25,15 @@
 //   - After Config.IdleLock without a key press the UI locks: conversations,
 //     codes and typed text are dropped from the model, and the passphrase is
 //     asked again (checked by the engine, never kept by the UI).
-//   - The panic key is ctrl+\ pressed twice within [PanicWindow]. The first
-//     press shows a red banner; any other key cancels. The second runs the
-//     same wipe as `sotto panic` and exits.
+//   - The panic wipe is a key and a word: the panic key (ctrl+\ unless
+//     Config.PanicKey says otherwise) fills the screen with a red panel,
+//     and typing the panic word ("wipe" unless Config.PanicWord) runs the
+//     same wipe as `sotto panic` and exits. Keys hit by reflex (the panic
+//     key again, ctrl+c, enter, esc) never wipe; esc or ctrl+c cancel
+//     without touching the screen below; after [PanicWindow] the panel
+//     goes away by itself.
+//   - ctrl+c with unsent text (a draft in any conversation, a half-filled
+//     form) asks first; only y quits.
 //   - Passphrases are typed into package passfield's masked field, which keeps
 //     the bytes in locked memory and hands the engine a copy it wipes; they
 //     never pass through bubbles' textinput.

@@ -71,12 +71,30 @@ func TestProgram(t *testing.T) {
 		}
 	}
 	pos := waitFor(t, out, 0, "Unlock your Sotto profile")
-	write(testPass + "\r")
-	pos = waitFor(t, out, pos, "Your identities")
+	write(testPass) // typed, then enter: a read of text and enter together is a paste
 	write("\r")
-	pos = waitFor(t, out, pos, "Contacts of alice")
-	write("\r")
+	pos = waitFor(t, out, pos, "Conversations")
+	write("\r") // the newest: bob's
 	pos = waitFor(t, out, pos, "Are you there?")
+	// A paste without bracketed paste (all its bytes in one read): its line
+	// breaks stay in the draft, nothing is sent until enter.
+	calls := len(eng.Calls())
+	write("first pasted line\rsecond pasted line\rthird pasted line\r")
+	pos = waitFor(t, out, pos, "third pasted line")
+	// The same with bracketed paste.
+	write("\x1b[200~\rfourth\r\x1b[201~")
+	pos = waitFor(t, out, pos, "fourth")
+	time.Sleep(2 * pasteTail) // no longer the tail of a paste
+	if len(eng.Calls()) != calls {
+		t.Fatalf("a paste sent a message: %q", eng.Calls()[calls:])
+	}
+	write("\r")
+	for deadline := time.Now().Add(time.Minute); len(eng.Calls()) == calls && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if c := eng.Calls(); len(c) != calls+1 || c[calls] != `Send alice bob "first pasted line\nsecond pasted line\nthird pasted line\n\nfourth"` {
+		t.Fatalf("calls after enter: %q", c[calls:])
+	}
 	write("\x0c") // ctrl+l
 	lockAt := waitFor(t, out, pos, "Sotto is locked")
 	write("\x03") // ctrl+c

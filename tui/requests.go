@@ -30,6 +30,9 @@ func newRequests(s *shared) *requestsScreen {
 func (r *requestsScreen) Init() tea.Cmd    { return nil }
 func (r *requestsScreen) SetSize(w, h int) { r.w, r.h = w, h; r.name.Width = 30 }
 func (r *requestsScreen) typing() bool     { return r.accepting }
+
+// draft reports whether a name for an accepted request was typed.
+func (r *requestsScreen) draft() bool { return r.accepting && r.name.Value() != "" }
 func (r *requestsScreen) wipe() {
 	clear(r.list)
 	r.list, r.cur, r.accepting, r.loaded = nil, 0, false, false

@@ -105,15 +105,19 @@ func TestProgramCreatesProfile(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- runProgram(context.Background(), p, Config{}, withTestIO(in, out)...) }()
 	pos := waitFor(t, out, 0, "Create your Sotto profile")
-	io.WriteString(inW, testPass+"\r"+testPass+"\r")
+	for _, s := range []string{testPass, "\r", testPass, "\r"} {
+		io.WriteString(inW, s) // typed: one read each
+	}
 	pos = waitFor(t, out, pos, "Your identities")
 	pos = waitFor(t, out, pos, "No identity yet")
 	// Lock, a wrong passphrase, then the right one (checked by the engine).
 	io.WriteString(inW, "\x0c")
 	pos = waitFor(t, out, pos, "Sotto is locked")
-	io.WriteString(inW, "wrong one\r")
+	io.WriteString(inW, "wrong one")
+	io.WriteString(inW, "\r")
 	pos = waitFor(t, out, pos, "wrong passphrase")
-	io.WriteString(inW, testPass+"\r")
+	io.WriteString(inW, testPass)
+	io.WriteString(inW, "\r")
 	waitFor(t, out, pos, "Your identities")
 	io.WriteString(inW, "\x03")
 	select {

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -56,12 +57,68 @@ func checkFit(t *testing.T, name, view string, w, h int) {
 	}
 }
 
-// A huge message renders only its first maxShownBytes.
-func TestHugeMessage(t *testing.T) {
+// The longest message the protocol carries is shown whole: paging up
+// through it shows every one of its lines, and every frame fits.
+func TestLongestMessageReadable(t *testing.T) {
 	h := unlocked(t)
-	big := strings.Repeat("word ", 100000)
+	var b strings.Builder
+	for i := 0; b.Len() < sotto.MaxText-20; i++ {
+		fmt.Fprintf(&b, "w%05d ", i)
+	}
+	big := b.String()
 	h.eng.PutMessages(sotto.Message{ID: sottotest.ID(900), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: big, At: t0})
 	h.key("enter", "enter")
-	h.wantView("more bytes not shown")
-	checkFit(t, "chat", h.view(), 80, 24)
+	seen := map[string]bool{}
+	for range 400 {
+		v := h.view()
+		checkFit(t, "chat", v, 80, 24)
+		for _, w := range strings.Fields(v) {
+			seen[w] = true
+		}
+		h.key("pgup")
+	}
+	for _, w := range strings.Fields(big) {
+		if !seen[w] {
+			t.Fatalf("%q of the %d-byte message was never on screen", w, len(big))
+		}
+	}
+	if !seen["Are"] {
+		t.Fatal("paging up never reached the first message")
+	}
+}
+
+// The delivery marks stay in one column whatever the text: emoji joined by
+// zero-width joiners, flags with variation selectors and wide characters
+// come after them, so a terminal that draws them wider or narrower than
+// Unicode says cannot move them.
+func TestMarksAlignedWithEmoji(t *testing.T) {
+	h := unlocked(t)
+	texts := []string{"plain", "👩‍👩‍👧 family", "🏳️‍🌈 flag", "日本語", "é\u0301 combining"}
+	for i, s := range texts {
+		h.eng.PutMessages(sotto.Message{ID: sottotest.ID(uint64(700 + i)), Identity: "alice", Contact: "bob", Dir: sotto.Outgoing, Text: s, At: t0, State: sotto.Delivered})
+	}
+	h.key("enter", "enter")
+	col := -1
+	for _, l := range strings.Split(h.view(), "\n") {
+		for _, s := range texts {
+			if !strings.Contains(l, s) {
+				continue
+			}
+			i := strings.Index(l, "✓✓")
+			if i < 0 {
+				t.Fatalf("no ✓✓ in %q", l)
+			}
+			c := lipgloss.Width(l[:i])
+			if col >= 0 && c != col {
+				t.Fatalf("✓✓ at cell %d in %q, at %d in an earlier row", c, l, col)
+			}
+			if tx := strings.Index(l, s); tx < i {
+				t.Fatalf("text before the marks in %q", l)
+			}
+			col = c
+		}
+	}
+	if col < 0 {
+		t.Fatal("no message rows found")
+	}
 }

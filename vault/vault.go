@@ -219,6 +219,9 @@ func (v *Vault) load() error {
 			return fmt.Errorf("vault: %w", err)
 		}
 	}
+	if err := v.cleanBlobs(); err != nil {
+		return err
+	}
 	if err := v.nameShards(); err != nil {
 		return err
 	}
@@ -472,6 +475,9 @@ func checkTree(dir string) error {
 				return err
 			}
 		}
+	}
+	if err := checkBlobTree(dir); err != nil {
+		return err
 	}
 	for _, f := range []string{keyFileName, lockFileName, manifestName} {
 		if err := checkPerm(filepath.Join(dir, f), false); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -21,8 +21,17 @@ const (
 	exitBadCode         = 8   // a contact code is malformed
 	exitExists          = 9   // an identity or contact with that name exists already
 	exitTor             = 10  // tor could not be started, reached or used
-	exitInterrupted     = 130 // interrupted (Ctrl-C, SIGTERM)
+	exitInterrupted     = 130 // interrupted: 128 + the signal's number (SIGINT 130, SIGTERM 143, SIGHUP 129)
 )
+
+// hintError is a failure (exit 1) that comes with what to do about it.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
 
 // classified is an error with its exit code and hint lines.
 type classified struct {
@@ -58,7 +67,13 @@ func (a *app) classify(err error) classified {
 		}
 		return classified{exitUsage, hints}
 	case errors.Is(err, context.Canceled):
-		return classified{exitInterrupted, nil}
+		return classified{interruptCode(a.ctx), nil}
+	}
+	if c, ok := a.classifyFile(err); ok {
+		return c
+	}
+	if he := (*hintError)(nil); errors.As(err, &he) {
+		return classified{exitFailure, []string{he.hint}}
 	}
 	if c, ok := a.classifyMailbox(err); ok {
 		return c

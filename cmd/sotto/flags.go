@@ -5,7 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/sottochat/sotto/onion"
 )
 
 // globals are the flags every command accepts, before or after its name.
@@ -15,46 +16,63 @@ type globals struct {
 	network        string
 	debug          bool
 	tor            torFlags
+	// The chat screen's panic wipe: its key and its word (env
+	// SOTTO_PANIC_KEY, SOTTO_PANIC_WORD).
+	panicKey, panicWord string
 }
 
 // torFlags select a running tor instead of launching one. Each has the
-// meaning of the TOR_* environment variable named beside it; a flag wins
-// over the variable.
+// meaning of the environment variable named beside it; a flag wins over the
+// variable.
 type torFlags struct {
 	skipLaunch    bool   // TOR_SKIP_LAUNCH
 	controlHost   string // TOR_CONTROL_HOST
 	controlPort   string // TOR_CONTROL_PORT
-	controlSocket string // TOR_CONTROL_SOCKET
+	controlSocket string // TOR_CONTROL_IPC_PATH (or its older name TOR_CONTROL_SOCKET)
 	socksHost     string // TOR_SOCKS_HOST
 	socksPort     string // TOR_SOCKS_PORT
+	serviceListen string // SOTTO_SERVICE_LISTEN
 }
 
-// env returns a getenv that answers the TOR_* variables from the flags when
-// they are set, and from getenv otherwise.
-func (t torFlags) env(getenv func(string) string) func(string) string {
-	set := map[string]string{
-		"TOR_CONTROL_HOST":   t.controlHost,
-		"TOR_CONTROL_PORT":   t.controlPort,
-		"TOR_CONTROL_SOCKET": t.controlSocket,
-		"TOR_SOCKS_HOST":     t.socksHost,
-		"TOR_SOCKS_PORT":     t.socksPort,
+// vars are the environment variables the flags stand for, with the flag's
+// value ("" when not given).
+func (t torFlags) vars() map[string]string {
+	m := map[string]string{
+		"TOR_CONTROL_HOST":     t.controlHost,
+		"TOR_CONTROL_PORT":     t.controlPort,
+		"TOR_CONTROL_IPC_PATH": t.controlSocket,
+		"TOR_SOCKS_HOST":       t.socksHost,
+		"TOR_SOCKS_PORT":       t.socksPort,
+		"SOTTO_SERVICE_LISTEN": t.serviceListen,
 	}
 	if t.skipLaunch {
-		set["TOR_SKIP_LAUNCH"] = "1"
+		m["TOR_SKIP_LAUNCH"] = "1"
 	}
+	return m
+}
+
+// env returns a getenv that answers the variables from the flags when they
+// are set, and from getenv otherwise. --tor-control-socket also hides
+// TOR_CONTROL_SOCKET, the older name of the same setting.
+func (t torFlags) env(getenv func(string) string) func(string) string {
+	set := t.vars()
 	return func(k string) string {
 		if v := set[k]; v != "" {
 			return v
+		}
+		if k == "TOR_CONTROL_SOCKET" && t.controlSocket != "" {
+			return ""
 		}
 		return getenv(k)
 	}
 }
 
 // external reports whether a running tor is to be used, by flag or by
-// TOR_SKIP_LAUNCH=1 in the environment.
+// TOR_SKIP_LAUNCH (onion.SkipLaunch: 1 or true). A value SkipLaunch does
+// not know counts as yes, so that opening the profile reports it.
 func (t torFlags) external(getenv func(string) string) bool {
-	v := t.env(getenv)("TOR_SKIP_LAUNCH")
-	return v == "1" || strings.EqualFold(v, "true")
+	skip, err := onion.SkipLaunch(t.env(getenv))
+	return skip || err != nil
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
@@ -68,6 +86,9 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.tor.controlSocket, "tor-control-socket", g.tor.controlSocket, "tor control socket")
 	fs.StringVar(&g.tor.socksHost, "tor-socks-host", g.tor.socksHost, "tor SOCKS host")
 	fs.StringVar(&g.tor.socksPort, "tor-socks-port", g.tor.socksPort, "tor SOCKS port")
+	fs.StringVar(&g.tor.serviceListen, "service-listen", g.tor.serviceListen, "where onion services listen with a running tor")
+	fs.StringVar(&g.panicKey, "panic-key", g.panicKey, "the chat screen's panic key")
+	fs.StringVar(&g.panicWord, "panic-word", g.panicWord, "the word that completes the panic wipe")
 }
 
 // usageError is a mistake in the command line: exit code 2, with a hint.

@@ -10,18 +10,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
 	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/threatmodel"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
@@ -68,6 +66,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // dispatch parses the global flags up to the command name and runs it.
 func (a *app) dispatch(args []string) error {
 	fs := newFlagSet("sotto", &a.g)
+	showVersion := fs.Bool("version", false, "print the version")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return a.help(usage)
@@ -75,6 +74,9 @@ func (a *app) dispatch(args []string) error {
 		return usagef("run 'sotto --help' for the global flags and commands", "%v", err)
 	}
 	args = fs.Args()
+	if *showVersion {
+		return a.cmdVersion(args)
+	}
 	if len(args) == 0 {
 		return a.cmdRun(nil)
 	}
@@ -90,6 +92,8 @@ func (a *app) dispatch(args []string) error {
 		return a.cmdContact(rest)
 	case "headless":
 		return a.cmdHeadless(rest)
+	case "file", "files":
+		return a.cmdFile(rest)
 	case "net":
 		return a.cmdNet(rest)
 	case "check":
@@ -98,7 +102,7 @@ func (a *app) dispatch(args []string) error {
 		return a.cmdPanic(rest)
 	case "mailbox":
 		return a.cmdMailbox(rest)
-	case "version", "--version":
+	case "version":
 		return a.cmdVersion(rest)
 	case "threatmodel":
 		return a.cmdThreatmodel(rest)

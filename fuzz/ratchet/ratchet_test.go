@@ -1,6 +1,6 @@
 // Package ratchetfuzz holds the fuzz targets of every decoder in package
 // ratchet and ratchet/wire: serialised states, message envelopes, headers and
-// the four handshake messages.
+// the four handshake messages (with and without continuity proofs).
 package ratchetfuzz
 
 import (
@@ -30,9 +30,11 @@ func newParty(b byte) *party {
 	return p
 }
 
-// session is a handshake's messages and the two states it produced.
+// session is a handshake's messages, the handshakes as they were before
+// each message was read, and the two states it produced.
 type session struct {
 	a, b           *party
+	priorA, priorB *ratchet.State // the states the handshake started from (nil on a first contact)
 	m1, m2, m3, m4 []byte
 	hiAfterHello   ratchet.Handshake // initiator waiting for m2
 	hrAfterReply   ratchet.Handshake // responder waiting for m3
@@ -40,9 +42,9 @@ type session struct {
 	sa, sb         *ratchet.State
 }
 
-func newSession(tb testing.TB) *session {
-	s := &session{a: newParty(1), b: newParty(100)}
-	hi, _ := ratchet.NewInitiator(rand.Reader, s.b.pub, nil)
+func run(tb testing.TB, a, b *party, pa, pb *ratchet.State) *session {
+	s := &session{a: a, b: b, priorA: pa, priorB: pb}
+	hi, _ := ratchet.NewInitiator(rand.Reader, s.b.pub, pa)
 	hr, _ := ratchet.NewResponder(rand.Reader)
 	var err error
 	if s.m1, err = hi.Hello(); err != nil {
@@ -60,7 +62,7 @@ func newSession(tb testing.TB) *session {
 	if _, err = hr.ReadAuth(s.m3); err != nil {
 		tb.Fatal(err)
 	}
-	if s.m4, s.sb, err = hr.Accept(nil); err != nil {
+	if s.m4, s.sb, err = hr.Accept(pb); err != nil {
 		tb.Fatal(err)
 	}
 	if s.sa, err = hi.Finish(s.m4); err != nil {
@@ -69,26 +71,58 @@ func newSession(tb testing.TB) *session {
 	return s
 }
 
-// messages returns a conversation's ciphertexts (a to b), including ones on
-// post-quantum offer and answer chains, leaving them undelivered.
-func (s *session) messages(tb testing.TB) [][]byte {
-	var out [][]byte
-	for i := range 6 {
-		for j := range i%3 + 1 {
-			m, err := s.sa.Encrypt(rand.Reader, []byte("hello"), []byte{byte(j)})
+func newSession(tb testing.TB) *session { return run(tb, newParty(1), newParty(100), nil, nil) }
+
+// continuedSession is a second handshake chained to a first one: its
+// messages 3 and 4 carry continuity proofs.
+func continuedSession(tb testing.TB) *session {
+	first := newSession(tb)
+	exchange(tb, first.sa, first.sb, 3)
+	s := run(tb, first.a, first.b, first.sa, first.sb)
+	return s
+}
+
+// exchange runs n round trips of one message each way.
+func exchange(tb testing.TB, x, y *ratchet.State, n int) {
+	for range n {
+		for _, p := range [][2]*ratchet.State{{x, y}, {y, x}} {
+			m, err := p[0].Encrypt(rand.Reader, []byte("hello"), nil)
 			if err != nil {
 				tb.Fatal(err)
 			}
-			out = append(out, m)
-			if _, err := s.sb.Decrypt(time.Now(), m, []byte{byte(j)}); err != nil {
+			if _, err := p[1].Decrypt(time.Now(), m, nil); err != nil {
 				tb.Fatal(err)
 			}
 		}
-		r, _ := s.sb.Encrypt(rand.Reader, []byte("reply"), nil)
-		out = append(out, r)
-		if _, err := s.sa.Decrypt(time.Now(), r, nil); err != nil {
+	}
+}
+
+// pair is a receiver's serialised state and the next message to it, which
+// decrypts against it.
+type pair struct {
+	base, msg []byte
+}
+
+// conversation runs a conversation that crosses a whole post-quantum round
+// (messages of one and of several per chain) and returns, for every
+// message, its receiver's state before it and the message.
+func (s *session) conversation(tb testing.TB) []pair {
+	var out []pair
+	pattern := []int{0, 1, 0, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1}
+	for _, from := range pattern {
+		x, y := s.sa, s.sb
+		if from == 1 {
+			x, y = s.sb, s.sa
+		}
+		base, _ := y.MarshalBinary()
+		m, err := x.Encrypt(rand.Reader, []byte("hello"), nil)
+		if err != nil {
 			tb.Fatal(err)
 		}
+		if _, err := y.Decrypt(time.Now(), m, nil); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, pair{base, m})
 	}
 	return out
 }
@@ -106,7 +140,10 @@ func FuzzStateUnmarshal(f *testing.F) {
 	}
 	add(s.sa)
 	add(s.sb)
-	s.messages(f)
+	for _, p := range s.conversation(f) {
+		f.Add(p.base) // every point of a post-quantum round, on both sides
+		n++
+	}
 	// Leave skipped keys behind.
 	for range 3 {
 		s.sa.Encrypt(rand.Reader, []byte("lost"), nil)
@@ -115,6 +152,9 @@ func FuzzStateUnmarshal(f *testing.F) {
 	s.sb.Decrypt(time.Now(), last, nil)
 	add(s.sa)
 	add(s.sb)
+	c := continuedSession(f)
+	add(c.sa)
+	add(c.sb)
 	f.Add([]byte{})
 	f.Add([]byte{1})
 	n += 2
@@ -122,8 +162,11 @@ func FuzzStateUnmarshal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var st ratchet.State
 		if err := st.UnmarshalBinary(data); err != nil {
-			if !errors.Is(err, ratchet.ErrBadState) {
+			if !errors.Is(err, ratchet.ErrBadState) && !errors.Is(err, ratchet.ErrOldState) {
 				t.Fatalf("unexpected error type: %v", err)
+			}
+			if errors.Is(err, ratchet.ErrOldState) != ratchet.IsOldState(data) {
+				t.Fatal("ErrOldState and IsOldState disagree")
 			}
 			return
 		}
@@ -142,53 +185,24 @@ func FuzzStateUnmarshal(f *testing.F) {
 }
 
 func FuzzDecrypt(f *testing.F) {
-	// Two receivers and undelivered messages for each: b before a's first
-	// chain (which offers an ML-KEM key), and a before b's answer to it.
+	// Receivers at every point of a post-quantum round and the message each
+	// receives next: key chunks, ciphertext chunks, the chain that mixes the
+	// secret, chains of one and of several messages.
 	s := newSession(f)
-	baseB, _ := s.sb.MarshalBinary()
-	var toB, toA [][]byte
-	for i := range 4 {
-		m, _ := s.sa.Encrypt(rand.Reader, []byte("to b"), []byte{byte(i)})
-		toB = append(toB, m)
-	}
-	for i, m := range toB {
-		if _, err := s.sb.Decrypt(time.Now(), m, []byte{byte(i)}); err != nil {
+	pairs := s.conversation(f)
+	for i, p := range pairs {
+		var st ratchet.State
+		if err := st.UnmarshalBinary(p.base); err != nil {
 			f.Fatal(err)
 		}
-	}
-	baseA, _ := s.sa.MarshalBinary()
-	for i := range 4 {
-		m, _ := s.sb.Encrypt(rand.Reader, []byte("to a"), []byte{byte(i)})
-		toA = append(toA, m)
-	}
-	// Every seed decrypts against its base, so the fuzzer starts from the
-	// success path (including the post-quantum offer and answer).
-	for i := range toB {
-		for _, c := range []struct {
-			base []byte
-			m    []byte
-		}{{baseB, toB[i]}, {baseA, toA[i]}} {
-			var st ratchet.State
-			if err := st.UnmarshalBinary(c.base); err != nil {
-				f.Fatal(err)
-			}
-			if _, err := st.Decrypt(time.Now(), c.m, []byte{byte(i)}); err != nil {
-				f.Fatalf("seed %d does not decrypt: %v", i, err)
-			}
+		if _, err := st.Decrypt(time.Now(), p.msg, nil); err != nil {
+			f.Fatalf("seed %d does not decrypt: %v", i, err)
 		}
+		f.Add(uint8(i), p.msg, []byte(nil))
 	}
-	n := 0
-	for i := len(toB) - 1; i >= 0; i-- {
-		f.Add(false, toB[i], []byte{byte(i)})
-		f.Add(true, toA[i], []byte{byte(i)})
-		n += 2
-	}
-	fuzzcheck.RequireSeeds(f, n)
-	f.Fuzz(func(t *testing.T, toInitiator bool, m, ad []byte) {
-		base := baseB
-		if toInitiator {
-			base = baseA
-		}
+	fuzzcheck.RequireSeeds(f, len(pairs))
+	f.Fuzz(func(t *testing.T, which uint8, m, ad []byte) {
+		base := pairs[int(which)%len(pairs)].base
 		var st ratchet.State
 		if err := st.UnmarshalBinary(base); err != nil {
 			t.Fatal(err)
@@ -213,8 +227,8 @@ func FuzzDecrypt(f *testing.F) {
 func FuzzWireMessage(f *testing.F) {
 	s := newSession(f)
 	n := 0
-	for _, m := range s.messages(f) {
-		f.Add(m)
+	for _, p := range s.conversation(f) {
+		f.Add(p.msg)
 		n++
 	}
 	fuzzcheck.RequireSeeds(f, n)
@@ -227,20 +241,22 @@ func FuzzWireMessage(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !bytes.Equal(m.Marshal(), b) || !bytes.Equal(u.Marshal(), b) {
+		if !bytes.Equal(m.Marshal(), b) || !bytes.Equal(u.Marshal(), b) || len(b) < wire.Overhead {
 			t.Fatal("marshal(parse(b)) != b")
 		}
 	})
 }
 
 func FuzzWireHeader(f *testing.F) {
-	var dh [32]byte
-	seeds := []wire.Header{
-		{DH: dh, PN: 1, N: 2},
-		{DH: dh, Flags: wire.FlagEK, EK: make([]byte, wire.EncapsulationKeySize)},
-		{DH: dh, Flags: wire.FlagCT, CT: make([]byte, wire.CiphertextSize)},
-		{DH: dh, Flags: wire.FlagEK | wire.FlagCT, EK: make([]byte, wire.EncapsulationKeySize), CT: make([]byte, wire.CiphertextSize)},
+	ek := wire.Header{PN: 1, N: 2, Flags: wire.FlagEK, Round: 1, Index: wire.EKChunks - 1}
+	for i := range wire.ChunkLen(wire.EncapsulationKeySize, wire.EKChunks-1) {
+		ek.Chunk[i] = byte(i)
 	}
+	ct := wire.Header{Flags: wire.FlagCT | wire.FlagMix, Round: 7, Index: 2}
+	for i := range ct.Chunk {
+		ct.Chunk[i] = 0xff
+	}
+	seeds := []wire.Header{{PN: 1, N: 2}, {Flags: wire.FlagMix}, ek, ct}
 	for _, h := range seeds {
 		f.Add(h.Marshal())
 	}
@@ -255,7 +271,7 @@ func FuzzWireHeader(f *testing.F) {
 			t.Fatalf("ParseHeader: %v, Unmarshal: %v", err, uerr)
 		}
 		if err != nil {
-			if !bytes.Equal(reused.Marshal(), (&wire.Header{}).Marshal()) {
+			if reused != (wire.Header{}) {
 				t.Fatal("failed Unmarshal left data")
 			}
 			return
@@ -297,11 +313,18 @@ func FuzzHandshakeMsg2(f *testing.F) {
 	})
 }
 
+// FuzzHandshakeMsg3 reads message 3 (a first contact's and a continued
+// handshake's, whose list of epochs carries proofs) and, when it
+// authenticates, accepts it against the responder's prior State, which
+// checks the proofs.
 func FuzzHandshakeMsg3(f *testing.F) {
-	s := newSession(f)
-	f.Add(s.m3)
-	fuzzcheck.RequireSeeds(f, 1)
-	f.Fuzz(func(t *testing.T, m []byte) {
+	sessions := []*session{newSession(f), continuedSession(f)}
+	for i, s := range sessions {
+		f.Add(uint8(i), s.m3)
+	}
+	fuzzcheck.RequireSeeds(f, len(sessions))
+	f.Fuzz(func(t *testing.T, which uint8, m []byte) {
+		s := sessions[int(which)%len(sessions)]
 		h := s.hrAfterReply
 		peer, err := h.ReadAuth(m)
 		if err != nil {
@@ -313,17 +336,38 @@ func FuzzHandshakeMsg3(f *testing.F) {
 		if !bytes.Equal(peer, s.a.pub) {
 			t.Fatal("authenticated the wrong identity")
 		}
+		m4, st, err := h.Accept(s.priorB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m4) != ratchet.Msg4Size {
+			t.Fatal("bad m4 size")
+		}
+		st.Wipe()
 	})
 }
 
+// FuzzHandshakeMsg4 reads message 4 of a first contact and of a continued
+// handshake (with the responder's proof).
 func FuzzHandshakeMsg4(f *testing.F) {
-	s := newSession(f)
-	f.Add(s.m4)
-	fuzzcheck.RequireSeeds(f, 1)
-	f.Fuzz(func(t *testing.T, m []byte) {
+	sessions := []*session{newSession(f), continuedSession(f)}
+	for i, s := range sessions {
+		f.Add(uint8(i), s.m4)
+	}
+	fuzzcheck.RequireSeeds(f, len(sessions))
+	f.Fuzz(func(t *testing.T, which uint8, m []byte) {
+		s := sessions[int(which)%len(sessions)]
 		h := s.hiAfterAuth
-		if _, err := h.Finish(m); err != nil && !errors.Is(err, ratchet.ErrHandshake) {
-			t.Fatalf("unexpected error: %v", err)
+		st, err := h.Finish(m)
+		if err != nil {
+			if !errors.Is(err, ratchet.ErrHandshake) {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			return
 		}
+		if which%2 == 1 && !h.Continued() {
+			t.Fatal("a continued handshake's message 4 finished without continuity")
+		}
+		st.Wipe()
 	})
 }

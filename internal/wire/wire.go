@@ -25,7 +25,9 @@ import (
 // Protocol constants (docs/PROTOCOL.md Part 2).
 const (
 	// Version is the transport protocol version carried in the preamble.
-	Version = 1
+	// Version 2 goes with version 2 of the ratchet (Part 1); a peer of
+	// another version is refused (docs/PROTOCOL.md, section 1.10).
+	Version = 2
 	// PreambleLen is the size of the preamble: "sotto" 0x00 0x00 then a
 	// one-byte version... see Preamble.
 	PreambleLen = 8
@@ -52,8 +54,16 @@ const (
 )
 
 // Buckets are the only frame body sizes allowed on the wire. A frame is padded
-// with zeros to the smallest bucket its content fits in.
-var buckets = [...]int{256, 1024, 4096, 16384, MaxFrame}
+// with zeros to the smallest bucket its content fits in. The two smallest
+// fill one and two Tor relay cells exactly (498 bytes of stream data each,
+// with the 4-byte size): every ratchet message carries a fixed 343 bytes of
+// overhead, so a short message (up to 146 bytes of plaintext) costs one
+// cell on the wire, and one of up to 644 bytes two.
+var buckets = [...]int{CellBucket, 2*CellBucket + FrameHeaderLen, 4096, 16384, MaxFrame}
+
+// CellBucket is the smallest bucket: with its 4-byte size, a frame of this
+// bucket is exactly one Tor relay cell's payload (498 bytes).
+const CellBucket = 498 - FrameHeaderLen
 
 // Bucket returns the body size a frame whose content has n bytes is padded
 // to, or -1 if it is too large.
@@ -252,6 +262,9 @@ func (k Kind) String() string {
 	case KindHello:
 		return "hello"
 	}
+	if isFileKind(k) {
+		return fileKindString(k)
+	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
@@ -281,7 +294,16 @@ type Message struct {
 	AuthKey  [AuthKeyLen]byte // Request: the requester's client-auth public key
 	HasFirst bool             // Request: it carries a first message (ID, At, Text)
 
-	Status uint8 // Hello: HelloContact or HelloRequest; Close: the reason
+	Status uint8 // Hello: HelloContact or HelloRequest; Close, FileReject, FileCancel: the reason
+
+	MB *Mailbox // the mailbox kinds 16..19 (mailbox.go)
+
+	// File messages (file.go); ID is the transfer's ID.
+	Size   uint64   // FileOffer: the file's size
+	Hash   [32]byte // FileOffer: its SHA-256
+	Name   string   // FileOffer: its name (checked by the receiver, not here)
+	Offset uint64   // FileAccept, FileAck, FileChunk
+	Data   []byte   // FileChunk
 }
 
 func validTimer(t uint32) bool { return t == 0 || t >= MinTimer && t <= MaxTimer }
@@ -341,9 +363,24 @@ func (m *Message) Marshal() ([]byte, error) {
 		}
 		b.AddUint8(m.Status)
 	default:
+		switch {
+		case isMailboxKind(m.Kind):
+			if !m.marshalMailbox(&b) {
+				return nil, ErrMalformed
+			}
+		case isFileKind(m.Kind):
+			if !marshalFile(&b, m) {
+				return nil, ErrMalformed
+			}
+		default:
+			return nil, ErrMalformed
+		}
+	}
+	out, err := b.Bytes()
+	if err == nil && m.Kind == KindBundle && len(out)-1 > MaxBundleBytes {
 		return nil, ErrMalformed
 	}
-	return b.Bytes()
+	return out, err
 }
 
 // ParseMessage decodes a message; any deviation from the encoding (unknown
@@ -392,7 +429,7 @@ func ParseMessage(p []byte) (*Message, error) {
 	case KindHello:
 		ok = s.ReadUint8(&m.Status) && m.Status <= HelloRequest
 	default:
-		ok = false
+		ok = isMailboxKind(m.Kind) && parseMailbox(m, &s) || isFileKind(m.Kind) && parseFile(&s, m)
 	}
 	if !ok || !s.Empty() {
 		return nil, ErrMalformed

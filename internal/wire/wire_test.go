@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -103,13 +104,14 @@ func TestFrameRefused(t *testing.T) {
 		"nonzero padding": mut(func(b []byte) []byte { b[len(b)-1] = 1; return b }),
 		"unknown type":    mut(func(b []byte) []byte { b[4] = 9; return b }),
 		"content too long": mut(func(b []byte) []byte {
-			b[8] = 0xff
+			b[7] = 0x02 // 512 + 3 bytes: more than the bucket holds
 			return b
 		}),
 		"wrong bucket": func() []byte {
 			b, _ := AppendFrame(nil, FrameData, make([]byte, 300))
-			b[2] = 0x10 // claims a 4096-byte body: padded beyond the smallest bucket
-			return append(b, make([]byte, 4096-1024)...)
+			// Claims a 4096-byte body: padded beyond the smallest bucket.
+			binary.BigEndian.PutUint32(b, 4096)
+			return append(b, make([]byte, 4096-CellBucket)...)
 		}(),
 	}
 	for name, b := range cases {
@@ -118,7 +120,7 @@ func TestFrameRefused(t *testing.T) {
 		}
 	}
 	// A small frame padded to a bigger bucket than needed is refused.
-	body := make([]byte, 1024)
+	body := make([]byte, buckets[1])
 	body[0] = byte(FrameData)
 	if _, _, err := ParseFrameBody(body); !errors.Is(err, ErrMalformed) {
 		t.Fatal("over-padded frame accepted")
@@ -140,10 +142,12 @@ func TestPreamble(t *testing.T) {
 	if err := ReadPreamble(bytes.NewReader(Preamble())); err != nil {
 		t.Fatal(err)
 	}
-	p := Preamble()
-	p[7] = 2
-	if err := ReadPreamble(bytes.NewReader(p)); !errors.Is(err, ErrVersion) {
-		t.Fatalf("got %v", err)
+	for _, v := range []byte{1, 3} { // version 1 (before issue 14) and a later one
+		p := Preamble()
+		p[7] = v
+		if err := ReadPreamble(bytes.NewReader(p)); !errors.Is(err, ErrVersion) {
+			t.Fatalf("version %d: got %v", v, err)
+		}
 	}
 	if err := ReadPreamble(strings.NewReader("GET / HTTP/1.1\r\n")); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("got %v", err)

@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sottochat/sotto/onion/testnet/internal/torctl"
+	"github.com/sottochat/sotto/onion/socks"
+	"github.com/sottochat/sotto/onion/torctl"
 )
 
 // client is a client tor joined to a test network, driven over its control
@@ -72,7 +73,12 @@ func startClient(ctx context.Context, name, frag, extra string) (c *client, err 
 			return c, fmt.Errorf("tor exited: %v: %s", c.proc.err, tailLog(nd))
 		}
 		if _, err := os.Stat(filepath.Join(dir, "control_auth_cookie")); err == nil {
-			if c.ctl, err = torctl.Dial(ctx, "unix", filepath.Join(dir, "control")); err == nil {
+			var d net.Dialer
+			if nc, err := d.DialContext(ctx, "unix", filepath.Join(dir, "control")); err == nil {
+				// SAFECOOKIE with the cookie file tor names.
+				if c.ctl, err = torctl.Open(ctx, nc, torctl.Auth{}); err != nil {
+					return c, err
+				}
 				break
 			}
 		}
@@ -81,9 +87,6 @@ func startClient(ctx context.Context, name, frag, extra string) (c *client, err 
 			return c, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
-	}
-	if err := c.ctl.AuthenticateCookie(ctx, filepath.Join(dir, "control_auth_cookie")); err != nil {
-		return c, err
 	}
 	return c, nil
 }
@@ -138,48 +141,50 @@ func (c *client) bootstrap(ctx context.Context) error {
 // virtual port 80 to target, and waits until a descriptor is uploaded. It
 // returns the service ID (the address without ".onion").
 func (c *client) publish(ctx context.Context, target string) (string, error) {
-	if r, err := c.ctl.Do(ctx, "SETEVENTS HS_DESC"); err != nil || r.Err() != nil {
-		return "", errors.Join(err, r.Err())
+	if err := c.do(ctx, "SETEVENTS HS_DESC"); err != nil {
+		return "", err
 	}
-	r, err := c.ctl.Do(ctx, "ADD_ONION NEW:ED25519-V3 Flags=DiscardPK Port=80,"+target)
+	// Events must be read while subscribed (torctl.Conn never drops
+	// them): unsubscribe once the upload is seen.
+	defer c.do(ctx, "SETEVENTS")
+	r, err := c.ctl.Do(ctx, []byte("ADD_ONION NEW:ED25519-V3 Flags=DiscardPK Port=80,"+target))
 	if err != nil {
 		return "", err
 	}
-	if err := r.Err(); err != nil {
+	kv, err := r.KeyValues()
+	if err != nil {
 		return "", err
 	}
-	var id string
-	for _, l := range r.Lines {
-		if v, ok := strings.CutPrefix(l, "ServiceID="); ok {
-			id = v
-		}
-	}
+	id := kv["ServiceID"]
 	if len(id) != 56 {
-		return "", fmt.Errorf("ADD_ONION reply has no v3 ServiceID: %q", r.Lines)
+		return "", fmt.Errorf("ADD_ONION reply has no v3 ServiceID: %+v", r.Lines)
 	}
 	for {
 		select {
-		case ev, ok := <-c.ctl.Events():
-			if !ok {
-				return "", errors.New("control connection closed")
-			}
-			f := strings.Fields(ev.Lines[0])
-			if len(f) >= 3 && f[0] == "HS_DESC" && f[1] == "UPLOADED" && f[2] == id {
+		case ev := <-c.ctl.Events():
+			if d, err := torctl.ParseHSDesc(ev.Rest); err == nil && ev.Type == "HS_DESC" && d.Action == "UPLOADED" && d.Address == id {
 				return id, nil
 			}
+		case <-c.ctl.Done():
+			return "", errors.New("control connection closed")
 		case <-ctx.Done():
 			return "", fmt.Errorf("descriptor of the new service not uploaded: %w", ctx.Err())
 		}
 	}
 }
 
-// unpublish removes an ephemeral onion service.
-func (c *client) unpublish(ctx context.Context, id string) error {
-	r, err := c.ctl.Do(ctx, "DEL_ONION "+id)
+// do runs one control command that must succeed.
+func (c *client) do(ctx context.Context, cmd string) error {
+	r, err := c.ctl.Do(ctx, []byte(cmd))
 	if err != nil {
 		return err
 	}
 	return r.Err()
+}
+
+// unpublish removes an ephemeral onion service.
+func (c *client) unpublish(ctx context.Context, id string) error {
+	return c.do(ctx, "DEL_ONION "+id)
 }
 
 // dialOnion connects to id.onion:80 through the client's SocksPort,
@@ -188,17 +193,17 @@ func (c *client) unpublish(ctx context.Context, id string) error {
 func (c *client) dialOnion(ctx context.Context, id string) (net.Conn, error) {
 	backoff := 100 * time.Millisecond
 	for {
-		conn, err := torctl.DialSocks(ctx, "unix", c.socks, id+".onion", 80)
+		conn, err := dialSocks(ctx, c.socks, id+".onion", 80)
 		if err == nil {
 			return conn, nil
 		}
-		var se *torctl.SocksError
+		var se *socks.ReplyError
 		if !errors.As(err, &se) {
 			return nil, err
 		}
 		switch se.Code {
-		case torctl.SocksHSDescNotFound, torctl.SocksHSIntroFailed, torctl.SocksHSRendFailed,
-			torctl.SocksHSIntroTimedOut, 0x01, 0x04, 0x06:
+		case socks.OnionDescNotFound, socks.OnionIntroFailed, socks.OnionRendFailed,
+			socks.OnionIntroTimedOut, socks.GeneralFailure, socks.HostUnreachable, socks.TTLExpired:
 		default:
 			return nil, err
 		}
@@ -209,6 +214,28 @@ func (c *client) dialOnion(ctx context.Context, id string) (net.Conn, error) {
 		}
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// dialSocks opens a stream to host:port through the SOCKS socket at path
+// (the host name goes to tor; nothing is resolved here), with fixed
+// credentials: the test's streams may share circuits.
+func dialSocks(ctx context.Context, path, host string, port uint16) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	err = socks.Connect(c, []byte("testnet"), []byte("testnet"), host, port)
+	if !stop() {
+		c.Close()
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // echoServer accepts connections on loopback and echoes every byte.

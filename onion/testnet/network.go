@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -75,6 +76,22 @@ func (n *Network) ClientTorrc() string { return n.clientTorrc }
 // A client uses it as "Bridge " + line with UseBridges 1 and
 // "ClientTransportPlugin obfs4 exec /usr/bin/obfs4proxy".
 func (n *Network) BridgeLine() string { return n.bridgeLine }
+
+// Addrs returns the address:port of every listener the network's tors
+// reach each other and clients on (ORPorts, the authorities' DirPorts, a
+// bridge's obfs4 port), for a test that carries the network into a network
+// namespace of its own.
+func (n *Network) Addrs() []string {
+	var out []string
+	for _, nd := range n.nodes {
+		for _, p := range []int{nd.orPort, nd.dirPort, nd.ptPort} {
+			if p != 0 {
+				out = append(out, net.JoinHostPort(nd.addr, strconv.Itoa(p)))
+			}
+		}
+	}
+	return out
+}
 
 // LogDir returns the directory holding every node's directory and logs
 // (NODE/notice.log, NODE/stdout.log).

@@ -1,10 +1,13 @@
-// Package torctl implements the reply side of tor's control protocol
-// ([control-spec] sections 2.3 and 4.1): reading bounded replies and
-// asynchronous events from a control connection and parsing the few values
-// Sotto reads (GETINFO key=value pairs, the version, bootstrap status, HS_DESC
-// and listener lists). Every function treats its input as hostile: an
-// external control port may be anything. Commands are written by package
-// onion; authentication is done by bine.
+// Package torctl implements the client side of tor's control protocol
+// ([control-spec]): an authenticated connection ([Open]: NULL,
+// HASHEDPASSWORD or SAFECOOKIE authentication) that sends commands and reads
+// bounded replies and asynchronous events, and parsers for the few values
+// Sotto reads (GETINFO key=value pairs, the version, bootstrap status,
+// HS_DESC, listener lists, PROTOCOLINFO, the onions a connection owns).
+// Every function treats its input as hostile: an external control port may
+// be anything, a filter such as onion-grater included. It is the one
+// control-port client of the module: package onion builds Sotto's commands
+// on it, and onion/testnet's tests drive their client tors with it.
 //
 // [control-spec]: https://spec.torproject.org/control-spec/
 package torctl
@@ -263,33 +266,88 @@ func Args(s string) (pos []string, kv map[string]string, err error) {
 	return pos, kv, nil
 }
 
-// unquote reads a quoted string at the start of s and returns it and the rest.
+// Unquote decodes s, which must be exactly one quoted string as tor reads
+// it (see unquote); TOR_CONTROL_PASSWD in double quotes is one.
+func Unquote(s string) (string, error) {
+	v, rest, err := unquote(s)
+	if err != nil {
+		return "", err
+	}
+	if rest != "" {
+		return "", fmt.Errorf("%w: text after the closing quote", ErrProtocol)
+	}
+	return v, nil
+}
+
+// unquote reads a quoted string at the start of s and returns it and the
+// rest. The escapes are tor's (decode_escaped_string in tor's source, the
+// QuotedString of [control-spec] section 2.1.1): \n \r \t \" \\ \',
+// \x and two hex digits, or one to three octal digits (at most 255);
+// anything else after a backslash, a NUL or a line feed is an error.
 func unquote(s string) (string, string, error) {
+	if s == "" || s[0] != '"' {
+		return "", "", fmt.Errorf("%w: not a quoted string", ErrProtocol)
+	}
 	var b strings.Builder
 	for i := 1; i < len(s); i++ {
-		switch c := s[i]; c {
+		c := s[i]
+		switch c {
 		case '"':
 			return b.String(), s[i+1:], nil
+		case 0, '\n':
+			return "", "", fmt.Errorf("%w: control character in a quoted string", ErrProtocol)
 		case '\\':
 			if i+1 >= len(s) {
 				return "", "", fmt.Errorf("%w: bad escape", ErrProtocol)
 			}
 			i++
-			switch e := s[i]; e {
-			case 'n':
+			switch e := s[i]; {
+			case e == 'x' || e == 'X':
+				if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+					return "", "", fmt.Errorf("%w: bad \\x escape", ErrProtocol)
+				}
+				b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+				i += 2
+			case e >= '0' && e <= '7':
+				n := int(e - '0')
+				for k := 0; k < 2 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '7'; k++ {
+					i++
+					n = n*8 + int(s[i]-'0')
+				}
+				if n > 255 {
+					return "", "", fmt.Errorf("%w: octal escape over 255", ErrProtocol)
+				}
+				b.WriteByte(byte(n))
+			case e == 'n':
 				b.WriteByte('\n')
-			case 't':
-				b.WriteByte('\t')
-			case 'r':
+			case e == 'r':
 				b.WriteByte('\r')
-			default:
+			case e == 't':
+				b.WriteByte('\t')
+			case e == '"' || e == '\\' || e == '\'':
 				b.WriteByte(e)
+			default:
+				return "", "", fmt.Errorf("%w: bad escape", ErrProtocol)
 			}
 		default:
 			b.WriteByte(c)
 		}
 	}
 	return "", "", fmt.Errorf("%w: unterminated quote", ErrProtocol)
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 // Bootstrap is tor's bootstrap status (STATUS_CLIENT BOOTSTRAP events and
@@ -389,6 +447,30 @@ func ParseStreamStatus(s string) ([]Stream, error) {
 		out = append(out, Stream{ID: f[0], Status: f[1], Circuit: f[2], Target: f[3]})
 		if len(out) > 100000 {
 			return nil, fmt.Errorf("%w: too many streams", ErrProtocol)
+		}
+	}
+	return out, nil
+}
+
+// maxOnions bounds the onion services one GETINFO onions/* value may list.
+const maxOnions = 4096
+
+// ParseOnions parses the value of GETINFO onions/current (or
+// onions/detached): onion addresses without ".onion", one a line (a single
+// one inline). Anything that is not a v3 address is an error.
+func ParseOnions(s string) (map[string]bool, error) {
+	out := make(map[string]bool)
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimSuffix(l, "\r")
+		if l == "" {
+			continue
+		}
+		if len(l) != 56 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+			return nil, fmt.Errorf("%w: not an onion address in an onions list", ErrProtocol)
+		}
+		out[l] = true
+		if len(out) > maxOnions {
+			return nil, fmt.Errorf("%w: too many onions", ErrProtocol)
 		}
 	}
 	return out, nil

@@ -6,18 +6,22 @@ import (
 )
 
 func TestHeaderRoundTrip(t *testing.T) {
-	for _, h := range []Header{
-		{PN: 7, N: 9},
-		{Flags: FlagEK, EK: bytes.Repeat([]byte{1}, EncapsulationKeySize)},
-		{Flags: FlagCT, CT: bytes.Repeat([]byte{2}, CiphertextSize)},
-		{Flags: FlagEK | FlagCT, EK: make([]byte, EncapsulationKeySize), CT: make([]byte, CiphertextSize)},
-	} {
+	ek := Header{PN: 1, N: 2, Flags: FlagEK, Round: 3, Index: EKChunks - 1}
+	copy(ek.Chunk[:], bytes.Repeat([]byte{1}, ChunkLen(EncapsulationKeySize, EKChunks-1)))
+	ct := Header{Flags: FlagCT | FlagMix, Round: 1, Index: CTChunks - 1}
+	copy(ct.Chunk[:], bytes.Repeat([]byte{2}, ChunkLen(CiphertextSize, CTChunks-1)))
+	full := Header{Flags: FlagEK, Round: 1}
+	copy(full.Chunk[:], bytes.Repeat([]byte{3}, ChunkSize))
+	for _, h := range []Header{{PN: 7, N: 9}, {Flags: FlagMix}, ek, ct, full} {
 		b := h.Marshal()
+		if len(b) != HeaderSize {
+			t.Fatalf("header of %d bytes", len(b))
+		}
 		g, err := ParseHeader(b)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%+v: %v", h, err)
 		}
-		if !bytes.Equal(g.Marshal(), b) || g.PN != h.PN || g.N != h.N || g.Flags != h.Flags {
+		if !bytes.Equal(g.Marshal(), b) || *g != h {
 			t.Fatalf("round trip of %+v", h)
 		}
 		for _, bad := range [][]byte{b[:len(b)-1], append(bytes.Clone(b), 0)} {
@@ -26,16 +30,47 @@ func TestHeaderRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	b := (&Header{}).Marshal()
-	b[HeaderFixedSize-1] = 0x04 // unknown flag
-	if _, err := ParseHeader(b); err == nil {
-		t.Fatal("unknown flag accepted")
+	at := func(h Header, f func(b []byte)) []byte { b := h.Marshal(); f(b); return b }
+	const flags, round, index, chunk = 40, 41, 45, 46
+	for name, b := range map[string][]byte{
+		"unknown flag":           at(Header{}, func(b []byte) { b[flags] = 0x08 }),
+		"ek and ct":              at(ek, func(b []byte) { b[flags] |= FlagCT }),
+		"round without chunk":    at(Header{}, func(b []byte) { b[round+3] = 1 }),
+		"index without chunk":    at(Header{}, func(b []byte) { b[index] = 1 }),
+		"data without chunk":     at(Header{}, func(b []byte) { b[chunk+5] = 1 }),
+		"round zero":             at(ek, func(b []byte) { b[round+3] = 0 }),
+		"ek index too large":     at(ek, func(b []byte) { b[index] = EKChunks }),
+		"ct index too large":     at(ct, func(b []byte) { b[index] = CTChunks }),
+		"ek padding not zero":    at(ek, func(b []byte) { b[HeaderSize-1] = 1 }),
+		"ct padding not zero":    at(ct, func(b []byte) { b[chunk+ChunkLen(CiphertextSize, CTChunks-1)] = 1 }),
+		"mix data without chunk": at(Header{Flags: FlagMix}, func(b []byte) { b[HeaderSize-1] = 1 }),
+	} {
+		if _, err := ParseHeader(b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestChunkCounts(t *testing.T) {
+	if EKChunks*ChunkSize < EncapsulationKeySize || (EKChunks-1)*ChunkSize >= EncapsulationKeySize ||
+		CTChunks*ChunkSize < CiphertextSize || (CTChunks-1)*ChunkSize >= CiphertextSize {
+		t.Fatal("chunk counts")
+	}
+	n := 0
+	for i := range EKChunks {
+		n += ChunkLen(EncapsulationKeySize, i)
+	}
+	if n != EncapsulationKeySize {
+		t.Fatalf("chunks hold %d bytes", n)
 	}
 }
 
 func TestMessage(t *testing.T) {
-	m := &Message{Nonce: make([]byte, NonceSize), EncHeader: make([]byte, HeaderFixedSize+TagSize), Body: make([]byte, TagSize+5)}
+	m := &Message{Nonce: make([]byte, NonceSize), EncHeader: make([]byte, SealedHeaderSize), Body: make([]byte, TagSize+5)}
 	b := m.Marshal()
+	if len(b) != Overhead+5 {
+		t.Fatalf("message of %d bytes", len(b))
+	}
 	g, err := ParseMessage(b)
 	if err != nil {
 		t.Fatal(err)
@@ -44,8 +79,8 @@ func TestMessage(t *testing.T) {
 		t.Fatal("round trip")
 	}
 	bad := bytes.Clone(b)
-	bad[0] = 2
-	for _, x := range [][]byte{nil, bad, b[:PrefixSize+NonceSize], b[:len(b)-6]} {
+	bad[0] = 1
+	for _, x := range [][]byte{nil, bad, b[:PrefixSize+NonceSize], b[:Overhead-1], make([]byte, MaxMessageSize+1)} {
 		if _, err := ParseMessage(x); err == nil {
 			t.Fatalf("accepted %d bytes", len(x))
 		}
@@ -56,26 +91,25 @@ func TestMessage(t *testing.T) {
 // Unmarshal into a used Header or Message leaves nothing of the previous
 // value, on success and on failure.
 func TestUnmarshalReuse(t *testing.T) {
-	big := Header{PN: 1, N: 2, Flags: FlagEK | FlagCT, EK: bytes.Repeat([]byte{3}, EncapsulationKeySize), CT: bytes.Repeat([]byte{4}, CiphertextSize)}
+	big := Header{PN: 1, N: 2, Flags: FlagEK, Round: 9}
+	big.Chunk[0] = 3
 	small := Header{PN: 5, N: 6}
 	small.DH[0] = 7
-	for _, h := range []Header{big, small} {
-		pre := []byte("prefix")
-		if got := h.Append(bytes.Clone(pre)); !bytes.Equal(got, append(pre, h.Marshal()...)) || len(h.Marshal()) != h.Size() {
-			t.Fatal("Append differs from Marshal")
-		}
+	pre := []byte("prefix")
+	if got := big.Append(bytes.Clone(pre)); !bytes.Equal(got, append(pre, big.Marshal()...)) {
+		t.Fatal("Append differs from Marshal")
 	}
 	var h Header
-	if err := h.Unmarshal(big.Marshal()); err != nil || h.EK == nil || h.CT == nil {
+	if err := h.Unmarshal(big.Marshal()); err != nil || h != big {
 		t.Fatal("parse big header")
 	}
-	if err := h.Unmarshal(small.Marshal()); err != nil || h.EK != nil || h.CT != nil || h.PN != 5 || h.N != 6 || h.Flags != 0 || h.DH != small.DH {
+	if err := h.Unmarshal(small.Marshal()); err != nil || h != small {
 		t.Fatalf("reused header: %+v", h)
 	}
-	if err := h.Unmarshal(small.Marshal()[:10]); err == nil || h.PN != 0 || h.DH != ([PublicKeySize]byte{}) {
+	if err := h.Unmarshal(small.Marshal()[:10]); err == nil || h != (Header{}) {
 		t.Fatal("failed Unmarshal left data")
 	}
-	m := Message{Nonce: make([]byte, NonceSize), EncHeader: make([]byte, HeaderFixedSize+TagSize), Body: make([]byte, TagSize)}
+	m := Message{Nonce: make([]byte, NonceSize), EncHeader: make([]byte, SealedHeaderSize), Body: make([]byte, TagSize)}
 	var g Message
 	if err := g.Unmarshal(m.Marshal()); err != nil || !bytes.Equal(g.Marshal(), m.Marshal()) {
 		t.Fatal("message round trip")

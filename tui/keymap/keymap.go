@@ -9,9 +9,10 @@ type KeyMap struct {
 	// Everywhere.
 	Quit  key.Binding
 	Lock  key.Binding
-	Panic key.Binding // must be pressed twice within PanicWindow
+	Panic key.Binding // arms the panic wipe; a word typed after it wipes
 	Help  key.Binding // "?" only where no text is being typed; f1 everywhere
 	Back  key.Binding
+	Convs key.Binding // every conversation, from anywhere
 
 	// Lists.
 	Up    key.Binding
@@ -52,9 +53,10 @@ func Default() KeyMap {
 	return KeyMap{
 		Quit:  b("ctrl+c", "quit", "ctrl+c"),
 		Lock:  b("ctrl+l", "lock now", "ctrl+l"),
-		Panic: b(`ctrl+\ ×2`, "PANIC: wipe and quit", `ctrl+\`),
+		Panic: b(`ctrl+\`, "PANIC: arm the wipe", `ctrl+\`),
 		Help:  b("?/f1", "help", "?", "f1"),
 		Back:  b("esc", "back", "esc"),
+		Convs: b("ctrl+k/f2", "all conversations", "ctrl+k", "f2"),
 
 		Up:    b("↑/k", "up", "up", "k"),
 		Down:  b("↓/j", "down", "down", "j"),
@@ -84,15 +86,26 @@ func Default() KeyMap {
 	}
 }
 
+// SetPanic binds the panic key to name (a Bubble Tea key name such as
+// `ctrl+\` or "f12"); "none" leaves the panic wipe without a key.
+func (k *KeyMap) SetPanic(name string) {
+	if name == "none" {
+		k.Panic = key.NewBinding(key.WithHelp("(none)", "PANIC: no key set"))
+		k.Panic.SetEnabled(false)
+		return
+	}
+	k.Panic = key.NewBinding(key.WithKeys(name), key.WithHelp(name, "PANIC: arm the wipe"))
+}
+
 // Global returns the bindings that work on every screen.
 func (k KeyMap) Global() []key.Binding {
-	return []key.Binding{k.Help, k.Lock, k.Panic, k.Quit}
+	return []key.Binding{k.Help, k.Convs, k.Lock, k.Panic, k.Quit}
 }
 
 // All returns every binding, grouped as the help overlay shows them.
 func (k KeyMap) All() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Help, k.Back, k.Lock, k.Panic, k.Quit},
+		{k.Help, k.Convs, k.Back, k.Lock, k.Panic, k.Quit},
 		{k.Up, k.Down, k.Open, k.NewID, k.Add, k.Reqs, k.Check, k.Setup},
 		{k.Send, k.Newline, k.PageUp, k.PageDown, k.ChatSetup, k.ClearInput},
 		{k.Next, k.Prev, k.Submit, k.QR, k.Force, k.History, k.Accept, k.Reject},

@@ -1,0 +1,251 @@
+package sotto
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sottochat/sotto/onion"
+	"github.com/sottochat/sotto/vault"
+)
+
+// BenchmarkTorFileThroughput moves a file from alice to bob over the
+// private Tor network, each with its own tor, and in the same run measures
+// a raw onion stream between the same two tors (the bytes written straight
+// to a stream, no Sotto): the file's throughput must be at least 70 % of
+// the raw stream's. It also samples the test process's resident memory
+// (both engines live in it) while the file moves and reports its growth,
+// which must stay under 32 MiB.
+//
+// The size is 64 MiB; SOTTO_BENCH_FILE_MIB=1024 moves 1 GiB (slow):
+//
+//	SOTTO_BENCH_FILE_MIB=1024 go test -run '^$' -bench TorFileThroughput -benchtime 1x .
+func BenchmarkTorFileThroughput(b *testing.B) {
+	mib := 64
+	if s := os.Getenv("SOTTO_BENCH_FILE_MIB"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("SOTTO_BENCH_FILE_MIB=%q: a number of MiB", s)
+		}
+		mib = n
+	}
+	size := int64(mib) << 20
+	a, c := torPair(b)
+	ctx := context.Background()
+	if err := c.e.SetFileLimits(FileLimits{MaxSize: size, AutoAccept: size}); err != nil {
+		b.Fatal(err)
+	}
+	if err := a.e.SetFileLimits(FileLimits{MaxSize: size}); err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "bench.bin")
+	writeRandom(b, path, size)
+	aTor := a.e.cfg.net.(*onionNet).t
+	cTor := c.e.cfg.net.(*onionNet).t
+
+	var rawTotal, fileTotal time.Duration
+	var peakGrowth int64
+	for i := 0; i < b.N; i++ {
+		rawTotal += rawStream(b, aTor, cTor, size)
+
+		base := rssKiB(b)
+		var peak atomic.Int64
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			t := time.NewTicker(100 * time.Millisecond)
+			defer t.Stop()
+			for {
+				if r := rssKiB(b); r > peak.Load() {
+					peak.Store(r)
+				}
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		fi, err := a.e.SendFile(ctx, "alice", "bob", path, SendFileOptions{KeepMetadata: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		c.waitFor(time.Hour, "file received", func(ev Event) bool {
+			r, ok := ev.(FileReceivedEvent)
+			if f, bad := ev.(FileFailedEvent); bad && f.File.ID == fi.ID {
+				b.Fatalf("file failed: %s", f.File.Err)
+			}
+			return ok && r.File.ID == fi.ID
+		})
+		fileTotal += time.Since(start)
+		close(stop)
+		<-done
+		if g := peak.Load() - base; g > peakGrowth {
+			peakGrowth = g
+		}
+		// Make room for the next round.
+		c.e.RejectFile(ctx, fi.ID)
+	}
+	rawMBs := float64(size) * float64(b.N) / rawTotal.Seconds() / 1e6
+	fileMBs := float64(size) * float64(b.N) / fileTotal.Seconds() / 1e6
+	b.ReportMetric(rawMBs, "raw-MB/s")
+	b.ReportMetric(fileMBs, "file-MB/s")
+	b.ReportMetric(100*fileMBs/rawMBs, "%-of-raw")
+	b.ReportMetric(float64(peakGrowth)/1024, "RSS-growth-MiB")
+	b.Logf("%d MiB: raw stream %.2f MB/s, file %.2f MB/s (%.0f %%), resident memory grew by %.1f MiB at most",
+		mib, rawMBs, fileMBs, 100*fileMBs/rawMBs, float64(peakGrowth)/1024)
+}
+
+// writeRandom writes size random bytes to path without holding them.
+func writeRandom(b testing.TB, path string, size int64) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	if _, err := io.CopyN(w, rand.Reader, size); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+}
+
+// rawStream sends size bytes from the client tor to an onion service of
+// the server tor and returns the time from the first byte written to the
+// server's confirmation that it read them all.
+func rawStream(b testing.TB, cli, srv *onion.Tor, size int64) time.Duration {
+	var seed [32]byte
+	rand.Read(seed[:])
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	svc, err := srv.Publish(ctx, onion.ServiceConfig{Key: func(use func(*[32]byte) error) error {
+		k := seed
+		defer clear(k[:])
+		return use(&k)
+	}, Open: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Close()
+	go func() {
+		c, err := svc.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		n, _ := io.CopyN(io.Discard, c, size)
+		var out [8]byte
+		binary.BigEndian.PutUint64(out[:], uint64(n))
+		c.Write(out[:])
+	}()
+	var conn net.Conn
+	for {
+		conn, err = cli.Dial(ctx, "rawbench", svc.Addr())
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	defer conn.Close()
+	buf := make([]byte, 32<<10)
+	start := time.Now()
+	for sent := int64(0); sent < size; {
+		n := min(int64(len(buf)), size-sent)
+		if _, err := conn.Write(buf[:n]); err != nil {
+			b.Fatal(err)
+		}
+		sent += n
+	}
+	var got [8]byte
+	if _, err := io.ReadFull(conn, got[:]); err != nil || int64(binary.BigEndian.Uint64(got[:])) != size {
+		b.Fatalf("raw stream: %v", err)
+	}
+	return time.Since(start)
+}
+
+// rssKiB is this process's resident set, from /proc/self/status.
+func rssKiB(b testing.TB) int64 {
+	s, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(s), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			f := strings.Fields(l)
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+// BenchmarkPipeFileVault: the engine's own cost of moving a file (scrub
+// skipped, ratchet, framing, vault storage with its fsyncs on both sides)
+// over an in-memory pipe, no Tor: the ceiling Tor's throughput is compared
+// against.
+func BenchmarkPipeFileVault(b *testing.B) {
+	n := newMemNet()
+
+	mk := func() *testPeer {
+		dir := b.TempDir() + "/v"
+		v, err := vault.Create(dir, benchPass(b), &vault.Options{UnsafeWorkFactor: 10})
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, err := newEngine(engineConfig{disk: &vaultStore{v: v}, net: n.tor(), timing: torTiming,
+			newSecret: func(b []byte) (secretBox, error) { return vault.NewSecret(b) }, closeFn: v.Close})
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.start()
+		p := &testPeer{t: b, e: e, evs: make(chan Event, 100000), done: make(chan struct{})}
+		go func() {
+			defer close(p.done)
+			for ev := range e.Events() {
+				p.evs <- ev
+			}
+		}()
+		b.Cleanup(p.close)
+		return p
+	}
+	a, c := mk(), mk()
+	mustID(b, a, "alice", IdentityOptions{})
+	mustID(b, c, "bob", IdentityOptions{})
+	befriend(b, a, "alice", "alice", c, "bob", "bob")
+	const size = 16 << 20
+	c.e.SetFileLimits(FileLimits{MaxSize: size, AutoAccept: size})
+	path := filepath.Join(b.TempDir(), "f.bin")
+	writeRandom(b, path, size)
+	ctx := context.Background()
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fi, err := a.e.SendFile(ctx, "alice", "bob", path, SendFileOptions{KeepMetadata: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.waitFor(10*time.Minute, "received", func(ev Event) bool {
+			r, ok := ev.(FileReceivedEvent)
+			return ok && r.File.ID == fi.ID
+		})
+		c.e.RejectFile(ctx, fi.ID)
+	}
+}

@@ -1,0 +1,194 @@
+package sotto
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sottochat/sotto/files"
+)
+
+func randomFile(t *testing.T, n int) (string, []byte) {
+	t.Helper()
+	b := make([]byte, n)
+	rand.Read(b)
+	p := filepath.Join(t.TempDir(), "data.bin")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p, b
+}
+
+func waitFile[T Event](p *testPeer, what string, id MessageID) T {
+	p.t.Helper()
+	ev := p.waitLong(what, func(ev Event) bool {
+		x, ok := ev.(T)
+		if !ok {
+			if f, ok := ev.(FileFailedEvent); ok && f.File.ID == id {
+				p.t.Fatalf("waiting for %s: file failed: %s", what, f.File.Err)
+			}
+			return false
+		}
+		return fileOf(Event(x)).ID == id
+	})
+	return ev.(T)
+}
+
+// waitLong is wait with room for a file to move under the race detector.
+func (p *testPeer) waitLong(what string, match func(Event) bool) Event {
+	p.t.Helper()
+	timeout := time.After(3 * time.Minute)
+	for {
+		select {
+		case ev := <-p.evs:
+			if match(ev) {
+				return ev
+			}
+		case <-timeout:
+			p.t.Fatalf("timed out waiting for %s", what)
+			return nil
+		}
+	}
+}
+
+func fileOf(ev Event) FileInfo {
+	switch x := ev.(type) {
+	case FileOfferEvent:
+		return x.File
+	case FileProgressEvent:
+		return x.File
+	case FileReceivedEvent:
+		return x.File
+	case FileDeliveredEvent:
+		return x.File
+	case FileFailedEvent:
+		return x.File
+	}
+	return FileInfo{}
+}
+
+func TestFileTransferMemnet(t *testing.T) {
+	n := newMemNet()
+	a, b := startPeer(t, n, nil), startPeer(t, n, nil)
+	mustID(t, a, "alice", IdentityOptions{})
+	mustID(t, b, "bob", IdentityOptions{})
+	befriend(t, a, "alice", "alice", b, "bob", "bob")
+	ctx := context.Background()
+	path, data := randomFile(t, files.SegmentSize/2+4321)
+	if _, err := a.e.SendFile(ctx, "alice", "bob", path, SendFileOptions{}); !errors.Is(err, ErrMetadata) {
+		t.Fatalf("random data without KeepMetadata: %v, want ErrMetadata", err)
+	}
+	fi, err := a.e.SendFile(ctx, "alice", "bob", path, SendFileOptions{KeepMetadata: true, Name: "../../evidence.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Name != "_.._evidence.bin" || fi.Method != "kept" || fi.SHA256 != sha256.Sum256(data) {
+		t.Fatalf("sent %+v", fi)
+	}
+	offer := waitFile[FileOfferEvent](b, "offer", fi.ID)
+	if offer.File.Name != fi.Name || offer.File.Size != int64(len(data)) {
+		t.Fatalf("offer %+v", offer.File)
+	}
+	// Texts flow while the file waits and moves.
+	if err := b.e.AcceptFile(ctx, fi.ID); err != nil {
+		t.Fatal(err)
+	}
+	a.e.Send(ctx, "alice", "bob", "while it moves")
+	b.waitMessage("while it moves")
+	got := waitFile[FileReceivedEvent](b, "received", fi.ID)
+	if got.File.State != FileComplete || got.File.SHA256 != fi.SHA256 {
+		t.Fatalf("received %+v", got.File)
+	}
+	waitFile[FileDeliveredEvent](a, "delivered", fi.ID)
+	out := filepath.Join(t.TempDir(), "out.bin")
+	if _, err := b.e.SaveFile(ctx, fi.ID, out, false); err != nil {
+		t.Fatal(err)
+	}
+	if saved, _ := os.ReadFile(out); !bytes.Equal(saved, data) {
+		t.Fatal("saved file differs")
+	}
+	if _, err := b.e.SaveFile(ctx, fi.ID, out, false); !errors.Is(err, ErrFileExists) {
+		t.Fatalf("overwrite without asking: %v", err)
+	}
+	if p, err := b.e.SaveFile(ctx, fi.ID, filepath.Dir(out), false); err != nil || filepath.Base(p) != fi.Name {
+		t.Fatalf("save into a directory: %q %v", p, err)
+	}
+	msgs, _ := b.e.Messages("bob", "alice")
+	var line *Message
+	for i := range msgs {
+		if msgs[i].ID == fi.ID {
+			line = &msgs[i]
+		}
+	}
+	if line == nil || line.Kind != FileMessage || line.Text != fi.Name {
+		t.Fatalf("no file line in bob's conversation: %+v", msgs)
+	}
+}
+
+func TestFileResumesAfterRestart(t *testing.T) {
+	n := newMemNet()
+	a, b := startPeer(t, n, nil), startPeer(t, n, nil)
+	mustID(t, a, "alice", IdentityOptions{})
+	mustID(t, b, "bob", IdentityOptions{})
+	befriend(t, a, "alice", "alice", b, "bob", "bob")
+	ctx := context.Background()
+	b.e.SetFileLimits(FileLimits{MaxSize: 1 << 30, AutoAccept: 1 << 30})
+	path, data := randomFile(t, 2*files.SegmentSize+99)
+	fi, err := a.e.SendFile(ctx, "alice", "bob", path, SendFileOptions{KeepMetadata: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := waitFile[FileProgressEvent](b, "progress", fi.ID)
+	for p.File.Done < files.SegmentSize {
+		p = waitFile[FileProgressEvent](b, "progress", fi.ID)
+	}
+	bdisk := b.disk
+	b.close()
+	stored := p.File.Done
+	b = startPeer(t, n, bdisk)
+	got := waitFile[FileReceivedEvent](b, "received", fi.ID)
+	if got.File.SHA256 != sha256.Sum256(data) {
+		t.Fatal("hash")
+	}
+	d := waitFile[FileDeliveredEvent](a, "delivered", fi.ID)
+	resent := d.File.Sent - d.File.Size
+	t.Logf("stored %d before the restart; sent %d bytes for %d (%d again)", stored, d.File.Sent, d.File.Size, resent)
+	if resent > files.Window+2*files.SegmentSize {
+		t.Errorf("%d bytes sent again: the transfer restarted instead of continuing", resent)
+	}
+	out := filepath.Join(t.TempDir(), "x")
+	if _, err := b.e.SaveFile(ctx, fi.ID, out, false); err != nil {
+		t.Fatal(err)
+	}
+	saved, _ := os.ReadFile(out)
+	if !bytes.Equal(saved, data) {
+		t.Fatal("saved differs")
+	}
+}
+
+func TestFileHostileOffers(t *testing.T) {
+	n := newMemNet()
+	a, b := startPeer(t, n, nil), startPeer(t, n, nil)
+	mustID(t, a, "alice", IdentityOptions{})
+	mustID(t, b, "bob", IdentityOptions{})
+	befriend(t, a, "alice", "alice", b, "bob", "bob")
+	ctx := context.Background()
+	b.e.SetFileLimits(FileLimits{MaxSize: 1 << 20})
+	path, _ := randomFile(t, 2<<20)
+	a.e.SetFileLimits(FileLimits{MaxSize: 1 << 30})
+	fi, err := a.e.SendFile(ctx, "alice", "bob", path, SendFileOptions{KeepMetadata: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := waitFile[FileFailedEvent](a, "refused", fi.ID)
+	if !strings.Contains(f.File.Err, "size limit") {
+		t.Errorf("sender's error: %q", f.File.Err)
+	}
+}
