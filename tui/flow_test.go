@@ -487,6 +487,20 @@ func TestFlowPanic(t *testing.T) {
 	if h.prof.panicked {
 		t.Fatal("the word alone wiped")
 	}
+	// Pasted, the word does not wipe; typed fast (one message), it does
+	// (below, one key at a time).
+	h.key(`ctrl+\`)
+	h.paste("wipe")
+	if h.prof.panicked {
+		t.Fatal("a pasted word wiped")
+	}
+	h.key("esc")
+	h2 := unlocked(t)
+	h2.key(`ctrl+\`)
+	h2.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("wipe")})
+	if !h2.prof.panicked {
+		t.Fatal("the word typed fast (one key message) did not wipe")
+	}
 	// The gesture: the key, then the word.
 	h.key(`ctrl+\`, "w", "i", "p")
 	h.wantView("W I P _")
