@@ -657,7 +657,13 @@ func (c *chatScreen) meta(m *sotto.Message) string {
 	case m.Unshown:
 		left = st.Timer.Render("⏱" + shortDuration(m.Timer)) // its clock starts once shown
 	case !m.ExpiresAt.IsZero():
-		left = st.Timer.Render("⏱" + shortDuration(m.ExpiresAt.Sub(c.s.now)))
+		d := m.ExpiresAt.Sub(c.s.now)
+		if m.Timer > 0 {
+			// The clock runs out on the second after (§2.9): never show
+			// more than the timer itself (31s for a 30-second timer).
+			d = min(d, m.Timer)
+		}
+		left = st.Timer.Render("⏱" + shortDuration(d))
 	}
 	return state + " " + pad(left, metaWidth-3)
 }

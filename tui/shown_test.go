@@ -104,3 +104,19 @@ func TestTimerLineSaysWhoAndWhetherApplied(t *testing.T) {
 		By: sotto.Outgoing, Kind: sotto.TimerMessage, Timer: 8 * time.Hour, At: t0}})
 	h.wantView("you set messages to disappear after 8 hours")
 }
+
+// A clock runs out on the second after its timer (PROTOCOL §2.9), so a
+// text shown just now expires up to 31 s later: its countdown still says
+// no more than the 30 seconds its timer says (a tmux run saw "⏱31s").
+func TestCountdownNeverAboveTimer(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.wantPage(pageChat)
+	h.event(sotto.MessageEvent{Message: sotto.Message{ID: sottotest.ID(40), Identity: "alice", Contact: "bob", Dir: sotto.Incoming,
+		Text: "just shown", Timer: 30 * time.Second, At: t0, ExpiresAt: h.m.s.now.Add(30*time.Second + 900*time.Millisecond)}})
+	h.wantView("just shown")
+	h.wantView("⏱30s")
+	h.wantNoView("⏱31s")
+	h.tick(10 * time.Second)
+	h.wantView("⏱21s")
+}
