@@ -120,3 +120,37 @@ func TestCountdownNeverAboveTimer(t *testing.T) {
 	h.tick(10 * time.Second)
 	h.wantView("⏱21s")
 }
+
+// Issue 18 item 1: a text that expired before it was shown is not gone
+// without a trace: the engine's notice line reaches the open conversation
+// (and one that arrives while the screen is locked is there after unlock).
+func TestExpiredUnreadNoticeShown(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.wantPage(pageChat)
+	notice := func(n uint64, count int, text string) sotto.Message {
+		return sotto.Message{ID: sottotest.ID(n), Identity: "alice", Contact: "bob", Dir: sotto.System, By: sotto.System,
+			Kind: sotto.NoticeMessage, Notice: sotto.NoticeExpiredUnread, Count: count, Text: text, At: t0}
+	}
+	first := notice(50, 1, "a message expired before it was shown: its disappearing timer ran out unread")
+	h.eng.PutMessages(first) // stored, as the engine stores notice lines
+	h.event(sotto.MessageEvent{Message: first})
+	// Wrapped at 80 columns, to its end.
+	h.wantView("── a message expired before it was shown: its disappearing timer ran")
+	h.wantView("out unread ──")
+	h.key("ctrl+l")
+	h.wantPage(pageUnlock)
+	const two = "2 messages expired before they were shown: their disappearing timers ran out unread"
+	m := notice(51, 2, two)
+	h.eng.PutMessages(m)
+	h.event(sotto.MessageEvent{Message: m})
+	h.wantNoView("2 messages expired")
+	h.typ(testPass)
+	h.key("enter")
+	h.wantPage(pageChat)
+	h.wantView("── a message expired before it was shown")
+	h.wantView("── 2 messages expired before they were shown")
+	if n := strings.Count(h.view(), "unread ──"); n != 2 {
+		t.Fatalf("%d notice lines end on screen, want 2:\n%s", n, h.view())
+	}
+}
