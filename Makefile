@@ -20,7 +20,7 @@ BENCHTIME ?= 1s
 TEST_TIMEOUT ?= 18m
 DEBS := tor obfs4proxy tmux age strace gdb mat2 libimage-exiftool-perl python3-stem python3-psutil python3-yaml python3-sdnotify
 
-.PHONY: all deps build test lint fuzz fuzz-smoke bench reproducible demo clean
+.PHONY: all deps build test lint fuzz fuzz-smoke bench release reproducible cross demo clean
 
 all: build
 
@@ -65,13 +65,25 @@ fuzz-smoke:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 30m ./...
 
-## reproducible: build twice from clean caches and compare the hashes.
+## release: reproducible binaries for linux and darwin, amd64 and arm64, in
+## dist/ with dist/SHA256SUMS (README, "Checking a release").
+release:
+	@./scripts/release.sh
+
+## reproducible: the release built twice, from two copies of the source at
+## different paths and empty build caches; fails unless SHA256SUMS match.
 reproducible:
 	@./scripts/reproducible.sh
+
+## cross: go vet every package for every release target (cheap: no binary).
+cross:
+	@for t in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64; do \
+	  echo "cross: $$t"; GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./... || exit 1; \
+	done
 
 ## demo: a private Tor network on loopback and two real clients in tmux.
 demo: build
 	@./scripts/demo.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

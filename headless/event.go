@@ -64,6 +64,7 @@ type torJSON struct {
 	Progress int    `json:"progress"`
 	Summary  string `json:"summary,omitempty"`
 	Error    string `json:"error,omitempty"`
+	Amnesic  bool   `json:"amnesic,omitempty"` // sotto --amnesic: nothing is written to disk
 }
 
 // reply answers one command: event "ok" with the command's result under
@@ -112,11 +113,13 @@ type (
 		State    string `json:"state"`
 		Summary  string `json:"summary,omitempty"`
 		Error    string `json:"error,omitempty"`
+		Amnesic  bool   `json:"amnesic,omitempty"` // sotto --amnesic: nothing is written to disk
 	}
 	identityEvent struct {
 		Event    string `json:"event"` // "ready" or "offline"
 		Identity string `json:"identity"`
 		Onion    string `json:"onion"`
+		Amnesic  bool   `json:"amnesic,omitempty"`
 	}
 	contactEvent struct {
 		Event    string `json:"event"` // "contact"
@@ -350,4 +353,25 @@ func errorCode(err error) string {
 		}
 	}
 	return mailboxErrorCode(err)
+}
+
+// amnesic reports whether e runs an amnesic session (sotto --amnesic): an
+// engine that says so with an Amnesic method. The status reply, the tor
+// events and the ready events then carry "amnesic":true.
+func amnesic(e Engine) bool {
+	a, ok := e.(interface{ Amnesic() bool })
+	return ok && a.Amnesic()
+}
+
+// markAmnesic sets the amnesic field of the events that carry one.
+func markAmnesic(v any) any {
+	switch ev := v.(type) {
+	case torEvent:
+		ev.Amnesic = true
+		return ev
+	case identityEvent:
+		ev.Amnesic = true
+		return ev
+	}
+	return v
 }

@@ -192,6 +192,9 @@ func pump(ctx context.Context, e Engine, events <-chan sotto.Event, w *writer) e
 			var err error
 			erase.Do(func() { // per event: its stack is erased at once
 				if v, ok := encodeEvent(shown(e, ev)); ok {
+					if amnesic(e) {
+						v = markAmnesic(v)
+					}
 					err = w.write(v)
 				}
 			})
@@ -264,7 +267,9 @@ func execute(ctx context.Context, e Engine, c Command) (reply, error) {
 	switch c.Cmd {
 	case "ping", "quit":
 	case "status":
-		r.key, r.value = "tor", toTor(e.TorStatus())
+		t := toTor(e.TorStatus())
+		t.Amnesic = amnesic(e)
+		r.key, r.value = "tor", t
 	case "identities":
 		ids := []identityJSON{}
 		for _, i := range e.Identities() {

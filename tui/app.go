@@ -107,6 +107,7 @@ func (s *shared) updateContact(msg contactsMsg) {
 // Model is the root model of the UI.
 type Model struct {
 	s          *shared
+	label      string // Config.Label, on every screen
 	page       page
 	screens    [pageCount]screen
 	help       help.Model
@@ -140,7 +141,7 @@ func New(ctx context.Context, p Profile, c Config, now func() time.Time) *Model 
 	keys := keymap.Default()
 	keys.SetPanic(c.panicKey())
 	s := &shared{ctx: ctx, prof: p, keys: keys, st: styles.Default(), now: now(), width: 80, height: 24, chatFrom: pageContacts}
-	m := &Model{s: s, page: pageLoading, idle: idle, lastKey: s.now, background: true, panicWord: c.panicWord()}
+	m := &Model{s: s, page: pageLoading, idle: idle, lastKey: s.now, background: true, panicWord: c.panicWord(), label: sanitize.Line(c.Label)}
 	m.help = help.New()
 	m.help.ShortSeparator = " · "
 	m.help.Styles.ShortKey = s.st.HelpKey
@@ -660,6 +661,9 @@ func (m *Model) header() string {
 	st := m.s.st
 	w := m.s.width
 	left := st.Title.Render(" sotto")
+	if m.label != "" {
+		left += " " + st.Warn.Render(m.label)
+	}
 	if m.page >= pageIdentities && !m.locked {
 		crumbs := ""
 		if m.s.identity != "" && m.page != pageIdentities {

@@ -79,6 +79,9 @@ type Config struct {
 	// PanicWord is what must be typed after the panic key to wipe; ""
 	// means DefaultPanicWord.
 	PanicWord string
+	// Label, when set, is shown in the header of every screen, from the
+	// first one on (sotto --amnesic says there that nothing is written).
+	Label string
 }
 
 func (c Config) panicKey() string {

@@ -48,6 +48,10 @@ func (a *app) options(offline bool) sotto.Options {
 // memory wiped on SIGINT/SIGTERM/SIGHUP. It also hands the external-tor
 // flags to the engine, which reads the TOR_* variables.
 func (a *app) harden() error {
+	if a.g.amnesic && a.amnesic == nil {
+		return usagef("use 'sotto --amnesic run' (the chat screen) or 'sotto --amnesic headless'; identities and contacts are made inside that session",
+			"--amnesic keeps everything in one running Sotto: it works with run and headless only")
+	}
 	onSignal := a.onSignal
 	// The handler exits with the signal's status (SIGTERM 143), wiping
 	// first; vault.Harden's own exit, after it, would be 1. A hardening
@@ -246,22 +250,49 @@ func (a *app) doRun() error {
 	// once: hand the terminal back first.
 	term := saveTerminal(os.Stdin, os.Stdout)
 	a.onSignal = func(os.Signal) { term.restore() }
+	if a.g.amnesic {
+		s, err := a.startAmnesic()
+		if err != nil {
+			return err
+		}
+		a.amnesic = s
+		defer s.remove()
+		cfg.Label = amnesicLabel
+	}
 	if err := a.harden(); err != nil {
 		return err
 	}
 	return tui.Run(a.ctx, a.options(false), cfg)
 }
 
-func (a *app) doHeadless() error {
+func (a *app) doHeadless() (err error) {
 	if a.g.debug {
 		// stdout carries only JSON lines; the debug log goes to stderr.
 		a.engineLog = a.stderr
 	}
-	e, err := a.open(false)
+	var e *sotto.Engine
+	var he headless.Engine
+	if a.g.amnesic {
+		s, serr := a.startAmnesic()
+		if serr != nil {
+			return serr
+		}
+		a.amnesic = s
+		defer func() {
+			if rerr := s.remove(); err == nil {
+				err = rerr
+			}
+		}()
+		e, err = a.openAmnesic()
+		he = amnesicEngine{e}
+	} else {
+		e, err = a.open(false)
+		he = e
+	}
 	if err != nil {
 		return err
 	}
-	err = headless.Run(a.ctx, e, a.stdin, a.stdout)
+	err = headless.Run(a.ctx, he, a.stdin, a.stdout)
 	if cerr := e.Close(); err == nil {
 		err = cerr
 	}

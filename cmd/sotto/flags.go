@@ -15,6 +15,7 @@ type globals struct {
 	passphraseFile string
 	network        string
 	debug          bool
+	amnesic        bool
 	tor            torFlags
 	// The chat screen's panic wipe: its key and its word (env
 	// SOTTO_PANIC_KEY, SOTTO_PANIC_WORD).
@@ -80,6 +81,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.passphraseFile, "passphrase-file", g.passphraseFile, "read the passphrase from this file")
 	fs.StringVar(&g.network, "network", g.network, "private network torrc fragment")
 	fs.BoolVar(&g.debug, "debug", g.debug, "more detail in errors")
+	fs.BoolVar(&g.amnesic, "amnesic", g.amnesic, "keep the whole session in memory (run, headless)")
 	fs.BoolVar(&g.tor.skipLaunch, "tor-skip-launch", g.tor.skipLaunch, "use a running tor")
 	fs.StringVar(&g.tor.controlHost, "tor-control-host", g.tor.controlHost, "tor control host")
 	fs.StringVar(&g.tor.controlPort, "tor-control-port", g.tor.controlPort, "tor control port")

@@ -43,6 +43,9 @@ type app struct {
 	mailboxCmd bool
 	// hardening is what vault.Harden could not do (engine.go).
 	hardening error
+	// amnesic is the session directory of 'sotto --amnesic run|headless'
+	// (amnesic.go); nil otherwise.
+	amnesic *amnesicSession
 }
 
 // run executes one command line and returns the process exit code. All the
@@ -81,6 +84,10 @@ func (a *app) dispatch(args []string) error {
 		return a.cmdRun(nil)
 	}
 	cmd, rest := args[0], args[1:]
+	if (a.g.amnesic || amnesicIn(rest)) && cmd != "run" && cmd != "headless" && cmd != "help" && cmd != "version" && cmd != "--version" {
+		return usagef("use 'sotto --amnesic run' (the chat screen) or 'sotto --amnesic headless'; identities and contacts are made inside that session",
+			"--amnesic keeps everything in one running Sotto: it works with run and headless only, not %s", clip(cmd))
+	}
 	switch cmd {
 	case "init":
 		return a.cmdInit(rest)

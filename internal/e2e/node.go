@@ -66,27 +66,46 @@ func (p *Profile) Command(args []string, wrap ...string) *Node {
 		args = append([]string{"--debug"}, args...)
 	}
 	argv := append(append(append([]string(nil), wrap...), p.sotto.Bin), p.Args(args...)...)
+	return start(p.t, p.Name, p.Dir, p.UID, CleanEnv(), argv)
+}
+
+// Start runs the sotto binary with args (no profile flags are added: an
+// amnesic session, say), in the environment env (nil: [CleanEnv]), as
+// [Profile.Command] does; wrap as there. name names it in messages.
+func (s *Sotto) Start(t *testing.T, name string, env []string, args []string, wrap ...string) *Node {
+	t.Helper()
+	if s.Debug {
+		args = append([]string{"--debug"}, args...)
+	}
+	if env == nil {
+		env = CleanEnv()
+	}
+	return start(t, name, "", 0, env, append(append(append([]string(nil), wrap...), s.Bin), args...))
+}
+
+func start(t *testing.T, name, dir string, uid int, env, argv []string) *Node {
+	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = CleanEnv()
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if p.UID != 0 {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(p.UID), Gid: uint32(p.UID)}
+	if uid != 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}
 	}
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
-	n := &Node{Name: p.Name, Dir: p.Dir, t: p.t, cmd: cmd, in: in, done: make(chan struct{}), errb: &lockedBuf{}, notify: make(chan struct{})}
+	n := &Node{Name: name, Dir: dir, t: t, cmd: cmd, in: in, done: make(chan struct{}), errb: &lockedBuf{}, notify: make(chan struct{})}
 	cmd.Stderr = n.errb
 	if err := cmd.Start(); err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	go n.read(out)
-	p.t.Cleanup(n.Stop)
+	t.Cleanup(n.Stop)
 	return n
 }
 
