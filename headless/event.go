@@ -2,7 +2,6 @@ package headless
 
 import (
 	"errors"
-	"reflect"
 	"time"
 
 	"github.com/sottochat/sotto"
@@ -81,10 +80,10 @@ type reply struct {
 
 // MarshalJSON writes the keys in a fixed order, "event" first, and the
 // result key even when its list is empty.
-func (r reply) MarshalJSON() ([]byte, error) { return r.appendJSON(nil) }
+func (r reply) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil) }
 
-// appendJSON is MarshalJSON into dst (see appendJSON in jsonline.go).
-func (r reply) appendJSON(b []byte) ([]byte, error) {
+// AppendJSON is MarshalJSON into dst (jsonenc.Appender).
+func (r reply) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"event":`...)
 	b = appendString(b, r.Event)
 	for _, f := range []struct{ k, v string }{{"cmd", r.Cmd}, {"tag", r.Tag}, {"error", r.Error}, {"code", r.Code}} {
@@ -97,7 +96,7 @@ func (r reply) appendJSON(b []byte) ([]byte, error) {
 	if r.key != "" {
 		b = append(b, `,"`+r.key+`":`...)
 		var err error
-		if b, err = appendValue(b, reflect.ValueOf(r.value)); err != nil {
+		if b, err = appendJSON(b, r.value); err != nil {
 			return nil, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sottochat/sotto/internal/jsonenc"
 	"unicode/utf8"
 )
 
@@ -128,7 +129,10 @@ func Marshal(v interface{ Validate() error }) ([]byte, error) {
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
-	return json.Marshal(v)
+	// Not json.Marshal: it encodes through a buffer encoding/json keeps in
+	// a sync.Pool, which kept a message's text after the record was
+	// written, beyond the reach of runtime/secret (T22).
+	return jsonenc.Append(nil, v)
 }
 
 // Unmarshal decodes b strictly into v and validates it.
