@@ -11,6 +11,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sottochat/sotto/internal/contactcode"
@@ -74,6 +75,8 @@ type Engine struct {
 	maxUnread int // bound on a conversation's unread incoming messages (maxUnread; tests lower it)
 
 	files *fileEngine // file transfers (files.go); guarded by mu
+
+	probe atomic.Pointer[probe] // benchmarks only (probe.go)
 }
 
 type identity struct {

@@ -244,8 +244,19 @@ func (s *session) sealLocked(msgs []*wire.Message) ([][]byte, error) {
 		}
 		out = append(out, ct)
 	}
+	probing := e.probing()
+	if probing {
+		sent, acked := probeIDs(msgs)
+		e.mark(stSealed, sent...)
+		e.mark(stAckSealed, acked...)
+	}
 	if err := e.saveStateLocked(c, st); err != nil {
 		return nil, err
+	}
+	if probing {
+		sent, acked := probeIDs(msgs)
+		e.mark(stSaved, sent...)
+		e.mark(stAckSaved, acked...)
 	}
 	return out, nil
 }
@@ -331,6 +342,10 @@ func (s *session) readLoop() error {
 		if err != nil {
 			return err
 		}
+		var readAt time.Time
+		if s.e.probing() {
+			readAt = time.Now()
+		}
 		if t != wire.FrameData {
 			return errDrop
 		}
@@ -340,6 +355,9 @@ func (s *session) readLoop() error {
 			return errDrop // replaced by a newer connection
 		}
 		m, err := s.openLocked(content)
+		if err == nil && !readAt.IsZero() {
+			s.probeRead(m, readAt)
+		}
 		if err == nil {
 			err = s.handleLocked(m)
 		}
@@ -372,6 +390,7 @@ func (s *session) handleLocked(m *wire.Message) error {
 			if err := e.receiveLocked(c, m); err != nil {
 				return err
 			}
+			e.mark(stStored, id)
 		}
 		s.acks = append(s.acks, id)
 		s.nudge()
@@ -462,6 +481,7 @@ func (e *Engine) ackedLocked(c *contact, id MessageID) error {
 			e.armExpiryLocked(c, m)
 		}
 	}
+	e.mark(stAcked, id)
 	e.ev.emit(DeliveredEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
 	return nil
 }
@@ -510,6 +530,11 @@ func (s *session) writeLoop() {
 			sentIDs = append(sentIDs, o.id)
 		}
 		msgs = append(msgs, s.fileMsgsLocked(plan)...)
+		if e.probing() {
+			sent, acked := probeIDs(msgs)
+			e.mark(stPicked, sent...)
+			e.mark(stAckPicked, acked...)
+		}
 		now := time.Now() // network timing uses the real clock, not the injected one
 		if len(msgs) == 0 && now.Sub(s.lastSend) >= e.cfg.timing.Keepalive/2 {
 			msgs = append(msgs, &wire.Message{Kind: wire.KindKeepalive})
@@ -535,6 +560,11 @@ func (s *session) writeLoop() {
 				s.close()
 				return
 			}
+		}
+		if len(cts) > 0 && e.probing() {
+			sent, acked := probeIDs(msgs)
+			e.mark(stWritten, sent...)
+			e.mark(stAckWritten, acked...)
 		}
 		if len(sentIDs) > 0 {
 			e.mu.Lock()
