@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/sottochat/sotto/internal/contactcode"
+	"github.com/sottochat/sotto/onion"
 )
 
 // CodeLen is the length of a contact code in characters.
@@ -15,7 +16,7 @@ const CodeLen = contactcode.Len
 // and returns nil or an error wrapping [ErrBadCode] that says what is wrong,
 // without echoing the code. The format is in docs/PROTOCOL.md Part 2.
 func CheckCode(code string) error {
-	_, err := parseCode(code)
+	_, _, _, err := parseAnyCode(code)
 	return err
 }
 
@@ -37,5 +38,5 @@ func parseCode(code string) (*contactcode.Code, error) {
 func onionFromSeed(seed []byte) string {
 	priv := ed25519.NewKeyFromSeed(seed)
 	defer clear(priv)
-	return contactcode.OnionAddress(priv.Public().(ed25519.PublicKey))
+	return onion.AddressFromPublicKey(priv.Public().(ed25519.PublicKey))
 }

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/sottochat/sotto/internal/contactcode"
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/internal/record"
+	"github.com/sottochat/sotto/onion"
 	"github.com/sottochat/sotto/vault"
 )
 
@@ -51,6 +53,7 @@ type engineConfig struct {
 	closeFn   func() error // closes what Open started (tor, vault)
 	torStatus func() TorStatus
 	pass      func(*vault.Passphrase) error // checks the profile's passphrase
+	hardening error                         // what vault.Harden could not do
 }
 
 // Engine is an open profile: its identities, contacts and conversations, the
@@ -73,6 +76,8 @@ type Engine struct {
 	tor     TorStatus
 
 	maxUnread int // bound on a conversation's unread incoming messages (maxUnread; tests lower it)
+
+	mbt mbTiming // delivery through mailboxes (mailbox.go; zero: the defaults, tests shorten them)
 
 	files *fileEngine // file transfers (files.go); guarded by mu
 
@@ -100,28 +105,42 @@ type identity struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	removed   bool
+	mb        *ownMailbox // its mailbox (mailbox.go); nil: none paired
 }
 
 func (id *identity) local() *localKeys {
 	return &localKeys{Pub: id.pub, Seed: id.seed}
 }
 
-func (id *identity) seed(use func(seed *[32]byte) error) error {
-	return id.keys.Open(func(b []byte) error {
-		var s [32]byte
-		copy(s[:], b[:32])
-		defer clear(s[:])
-		return use(&s)
+// seed opens the identity's Ed25519 seed for use. use runs inside
+// erase.Do: whatever it derives from the seed (SHA-512(seed) for tor's
+// expanded key or the handshake's X25519 key, library key structs) is
+// erased from the stack when it returns and zeroed on the heap once freed,
+// even when the calling goroutine lives on.
+func (id *identity) seed(use func(seed *[32]byte) error) (err error) {
+	erase.Do(func() {
+		err = id.keys.Open(func(b []byte) error {
+			var s [32]byte
+			copy(s[:], b[:32])
+			defer clear(s[:])
+			return use(&s)
+		})
 	})
+	return err
 }
 
-func (id *identity) authPriv(use func(priv *[32]byte) error) error {
-	return id.keys.Open(func(b []byte) error {
-		var s [32]byte
-		copy(s[:], b[32:64])
-		defer clear(s[:])
-		return use(&s)
+// authPriv opens the identity's x25519 client-auth key for use, inside
+// erase.Do as seed does.
+func (id *identity) authPriv(use func(priv *[32]byte) error) (err error) {
+	erase.Do(func() {
+		err = id.keys.Open(func(b []byte) error {
+			var s [32]byte
+			copy(s[:], b[32:64])
+			defer clear(s[:])
+			return use(&s)
+		})
 	})
+	return err
 }
 
 func (id *identity) info() IdentityInfo {
@@ -155,13 +174,22 @@ func newEngine(cfg engineConfig) (*Engine, error) {
 		e.cfg.disk = e.mem
 	}
 	e.ctx, e.stop = context.WithCancel(context.Background())
-	if err := e.load(); err != nil {
+	// Loading decodes identity keys, contacts and conversations: inside
+	// erase.Do, and what it leaves unreachable is zeroed at once.
+	var err error
+	erase.Do(func() { err = e.load() })
+	erase.Collect()
+	if err != nil {
 		e.wipeMemory()
 		return nil, err
 	}
+	if cfg.hardening != nil {
+		e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %v", ErrHardening, cfg.hardening)})
+	}
 	e.wg.Add(2)
-	go func() { defer e.wg.Done(); e.ev.run(e.ctx.Done()) }()
-	go func() { defer e.wg.Done(); e.expiryLoop() }()
+	// Every goroutine of the engine runs inside erase.Do (secret.go).
+	go func() { defer e.wg.Done(); erase.Do(func() { e.ev.run(e.ctx.Done()) }) }()
+	go func() { defer e.wg.Done(); erase.Do(e.expiryLoop) }()
 	return e, nil
 }
 
@@ -292,6 +320,9 @@ func (e *Engine) load() error {
 		if err := e.loadRequests(id); err != nil {
 			return err
 		}
+		if err := e.loadMailboxLocked(id); err != nil {
+			return err
+		}
 		e.ids[id.name] = id
 	}
 	return e.loadFiles()
@@ -310,8 +341,16 @@ func (e *Engine) identityFromRecord(key string, b []byte, st store) (*identity, 
 }
 
 // newIdentityFromKeys builds an identity; seed and auth are copied into a
-// secretBox and the caller wipes them.
-func (e *Engine) newIdentityFromKeys(key, name string, open, ephemeral bool, seed, auth []byte, st store) (*identity, error) {
+// secretBox and the caller wipes them. It runs inside erase.Do:
+// crypto/ed25519 keeps the seed and SHA-512(seed) in a private key struct,
+// and crypto/ecdh the client-auth key in its own, both on the heap where
+// only the runtime can zero them.
+func (e *Engine) newIdentityFromKeys(key, name string, open, ephemeral bool, seed, auth []byte, st store) (id *identity, err error) {
+	erase.Do(func() { id, err = e.newIdentityFromKeysLocked(key, name, open, ephemeral, seed, auth, st) })
+	return id, err
+}
+
+func (e *Engine) newIdentityFromKeysLocked(key, name string, open, ephemeral bool, seed, auth []byte, st store) (*identity, error) {
 	priv := ed25519.NewKeyFromSeed(seed)
 	pub := append(ed25519.PublicKey(nil), priv.Public().(ed25519.PublicKey)...)
 	clear(priv)
@@ -328,7 +367,7 @@ func (e *Engine) newIdentityFromKeys(key, name string, open, ephemeral bool, see
 	}
 	id := &identity{
 		key: key, name: name, open: open, ephemeral: ephemeral,
-		pub: pub, onion: contactcode.OnionAddress(pub), keys: box, st: st,
+		pub: pub, onion: onion.AddressFromPublicKey(pub), keys: box, st: st,
 		contacts: map[string]*contact{}, byPub: map[string]*contact{}, requests: map[string]*request{},
 	}
 	id.authPub = ap
@@ -470,6 +509,7 @@ func (e *Engine) BurnIdentity(ctx context.Context, name string) error {
 	for rid := range id.requests {
 		keep(id.st.Delete(kindRequest, id.key+"."+rid))
 	}
+	keep(e.burnMailboxLocked(ctx, id)) // its mailbox (mailbox.go)
 	keep(id.st.Delete(kindIdentity, id.key))
 	e.wipeIdentityLocked(id)
 	e.ev.emit(IdentityEvent{Identity: name, Onion: id.onion, Online: false})
@@ -486,6 +526,9 @@ func (e *Engine) Card(identity string) (string, error) {
 	id, ok := e.ids[identity]
 	if !ok {
 		return "", ErrUnknownIdentity
+	}
+	if tip, ok := e.tipCardLocked(id); ok {
+		return tip, nil // an open identity with a mailbox intake (tipline.go)
 	}
 	c := contactcode.Code{ID: id.pub, Auth: id.authPub}
 	return c.String(), nil

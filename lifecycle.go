@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/sottochat/sotto/internal/erase"
 )
 
 // Goroutines and their owners:
@@ -34,11 +36,12 @@ func (e *Engine) startIdentityLocked(id *identity) {
 	id.wg.Add(1)
 	go func() {
 		defer id.wg.Done()
-		e.serveIdentity(id, keys)
+		erase.Do(func() { e.serveIdentity(id, keys) })
 	}()
 	for _, c := range id.contacts {
 		e.startDialerLocked(c)
 	}
+	e.startMailboxLocked(id)
 }
 
 func (e *Engine) serveIdentity(id *identity, keys [][32]byte) {
@@ -112,7 +115,7 @@ func (e *Engine) serveIdentity(id *identity, keys [][32]byte) {
 		id.wg.Add(1)
 		go func() {
 			defer id.wg.Done()
-			e.serveInbound(ctx, id, conn)
+			erase.Do(func() { e.serveInbound(ctx, id, conn) })
 		}()
 	}
 }
@@ -151,8 +154,9 @@ func (e *Engine) startDialerLocked(c *contact) {
 	go func() {
 		defer id.wg.Done()
 		defer close(c.dialDone)
-		e.dialLoop(ctx, c)
+		erase.Do(func() { e.dialLoop(ctx, c) })
 	}()
+	e.startCourierLocked(c)
 }
 
 // stopContact stops a removed contact's dialer and connection and waits.

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/record"
 	"github.com/sottochat/sotto/internal/wire"
+	"github.com/sottochat/sotto/onion"
 )
 
 // request is a pending contact request to an open-mode identity.
@@ -19,7 +19,7 @@ type request struct {
 
 func (r *request) info(id *identity) Request {
 	return Request{
-		ID: r.rec.ID, Identity: id.name, Onion: contactcode.OnionAddress(ed25519.PublicKey(r.rec.Peer)),
+		ID: r.rec.ID, Identity: id.name, Onion: onion.AddressFromPublicKey(ed25519.PublicKey(r.rec.Peer)),
 		Text: r.rec.Text, At: time.Unix(r.rec.At, 0),
 	}
 }
@@ -52,19 +52,26 @@ func (e *Engine) loadRequests(id *identity) error {
 func (e *Engine) storeRequest(id *identity, peer ed25519.PublicKey, m *wire.Message) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	_, err := e.storeRequestLocked(id, peer, m)
+	return err
+}
+
+// storeRequestLocked is storeRequest; it returns the request stored, or the
+// one already pending from peer, or nil if peer is a contact already.
+func (e *Engine) storeRequestLocked(id *identity, peer ed25519.PublicKey, m *wire.Message) (*request, error) {
 	if id.removed || !id.open {
-		return errDrop
+		return nil, errDrop
 	}
 	for _, r := range id.requests {
 		if ed25519.PublicKey(r.rec.Peer).Equal(peer) {
-			return nil
+			return r, nil
 		}
 	}
 	if _, ok := id.byPub[string(peer)]; ok {
-		return nil
+		return nil, nil
 	}
 	if len(id.requests) >= maxRequests {
-		return fmt.Errorf("sotto: too many pending requests")
+		return nil, fmt.Errorf("sotto: too many pending requests")
 	}
 	now := e.cfg.now()
 	recent := id.reqTimes[:0]
@@ -75,7 +82,7 @@ func (e *Engine) storeRequest(id *identity, peer ed25519.PublicKey, m *wire.Mess
 	}
 	id.reqTimes = recent
 	if len(id.reqTimes) >= requestRateN {
-		return fmt.Errorf("sotto: contact requests over the rate limit")
+		return nil, fmt.Errorf("sotto: contact requests over the rate limit")
 	}
 	id.reqTimes = append(id.reqTimes, now)
 	r := &request{rec: record.Request{
@@ -88,14 +95,14 @@ func (e *Engine) storeRequest(id *identity, peer ed25519.PublicKey, m *wire.Mess
 	}
 	b, err := record.Marshal(&r.rec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := id.st.Put(kindRequest, id.key+"."+r.rec.ID, b); err != nil {
-		return err
+		return nil, err
 	}
 	id.requests[r.rec.ID] = r
 	e.ev.emit(RequestEvent{Request: r.info(id)})
-	return nil
+	return r, nil
 }
 
 // Requests lists the pending contact requests of an identity, oldest first.
@@ -150,6 +157,11 @@ func (e *Engine) AcceptRequest(ctx context.Context, identity, requestID, petname
 			return err
 		}
 	}
+	// A request left at the identity's mailbox is answered there (tipline.go).
+	if err := e.acceptIntakeLocked(id, requestID, c, r); err != nil {
+		e.mu.Unlock()
+		return err
+	}
 	delete(id.requests, requestID)
 	err = id.st.Delete(kindRequest, id.key+"."+requestID)
 	e.mu.Unlock()
@@ -171,6 +183,7 @@ func (e *Engine) RejectRequest(ctx context.Context, identity, requestID string) 
 	if _, ok := id.requests[requestID]; !ok {
 		return ErrUnknownRequest
 	}
+	e.rejectIntakeLocked(id, requestID)
 	delete(id.requests, requestID)
 	return id.st.Delete(kindRequest, id.key+"."+requestID)
 }

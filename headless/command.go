@@ -36,6 +36,7 @@ type Command struct {
 	Keep      *bool  `json:"keep,omitempty"`
 	Ephemeral bool   `json:"ephemeral,omitempty"`
 	Open      bool   `json:"open,omitempty"`
+	Force     bool   `json:"force,omitempty"` // mailbox_unpair (mailbox.go)
 
 	// Files (file.go).
 	File         string `json:"file,omitempty"`
@@ -58,6 +59,7 @@ const (
 	fKeep      = "keep"
 	fEphemeral = "ephemeral"
 	fOpen      = "open"
+	fForce     = "force"
 )
 
 // spec says which fields a command requires and which it also accepts.
@@ -154,7 +156,7 @@ func ParseCommand(line []byte) (Command, error) {
 	if c.Cmd == "" {
 		return fail("missing \"cmd\"")
 	}
-	sp, ok := commands[c.Cmd]
+	sp, ok := lookupCommand(c.Cmd)
 	if !ok {
 		return Command{Tag: c.Tag}, &CommandError{Cmd: "", Tag: c.Tag, Msg: fmt.Sprintf("unknown command %q (see docs/headless.md)", clip(c.Cmd))}
 	}
@@ -209,7 +211,7 @@ func (c Command) MarshalLine() ([]byte, error) {
 func safeName(present map[string]json.RawMessage) string {
 	var s string
 	if raw, ok := present["cmd"]; ok && json.Unmarshal(raw, &s) == nil {
-		if _, known := commands[s]; known {
+		if _, known := lookupCommand(s); known {
 			return s
 		}
 	}

@@ -986,6 +986,8 @@ type Stats struct {
 	Relations    int
 	Intakes      int // sealed contact requests waiting
 	Items        int
+	ForOwners    int // items waiting for the owners (deposited by contacts, intake requests)
+	ForContacts  int // items waiting for the contacts (the owners' replies)
 	Bytes        int64
 	Codes        int // pairing codes outstanding
 	Config       Config
@@ -1009,6 +1011,8 @@ func (s *store) stats() Stats {
 			} else {
 				st.Relations++
 			}
+			st.ForOwners += len(r.in.items)
+			st.ForContacts += len(r.out.items)
 			for _, q := range []*queue{&r.in, &r.out} {
 				if len(q.items) > 0 && (oldest == 0 || q.items[0].at < oldest) {
 					oldest = q.items[0].at

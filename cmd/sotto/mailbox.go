@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,7 +28,9 @@ import (
 const mailboxUsage = `Usage: sotto mailbox init [--max-age DURATION] [--quota SIZE]
        sotto mailbox serve [--quiet]
        sotto mailbox code [--no-qr]
-       sotto mailbox status
+       sotto mailbox status [IDENTITY]
+       sotto mailbox pair IDENTITY CODE
+       sotto mailbox unpair IDENTITY [--force]
 
 A mailbox keeps messages for you and your contacts while you are offline. It
 runs on a machine that stays on (a Raspberry Pi, a VPS, a Qubes or Whonix VM)
@@ -45,12 +48,22 @@ On the mailbox's machine (profile default: $XDG_DATA_HOME/sotto-mailbox):
     --no-qr    only the code line
   status     what it holds: identities served, blobs, bytes (no names)
 
+On your messenger profile (default: $XDG_DATA_HOME/sotto):
+  pair IDENTITY CODE   link one of your identities to the mailbox; your
+                       contacts are offered a queue there the next time you
+                       are both online (the code works once, for 24 hours)
+  unpair IDENTITY      wipe that identity's queues on the mailbox and stop
+                       using it; contacts are told to stop too
+    --force              forget it here even if the mailbox cannot be reached
+  status IDENTITY      the identity's mailbox and its contacts' queues
+
 ` + globalFlagsUsage + `
 Examples:
   sotto mailbox init --quota 512MiB
   sotto mailbox serve --quiet &
   sotto mailbox code
-  sotto mailbox status
+  sotto mailbox pair work sottomb1:...
+  sotto mailbox status work
 
 hint: serve needs the passphrase at every start: use --passphrase-file FILE
       (mode 0600) to start it unattended, e.g. from a systemd unit.
@@ -73,7 +86,7 @@ func (a *app) cmdMailbox(args []string) error {
 	}
 	a.mailboxCmd = true
 	var maxAge, quota string
-	var quiet, noQR bool
+	var quiet, noQR, force bool
 	pos, done, err := a.simple("mailbox "+sub, mailboxUsage, rest, 0, 2, "", func(fs *flag.FlagSet) {
 		switch sub {
 		case "init":
@@ -84,6 +97,8 @@ func (a *app) cmdMailbox(args []string) error {
 			fs.BoolVar(&quiet, "q", false, "")
 		case "code":
 			fs.BoolVar(&noQR, "no-qr", false, "")
+		case "unpair":
+			fs.BoolVar(&force, "force", false, "")
 		}
 	})
 	if done || err != nil {
@@ -125,12 +140,28 @@ func (a *app) cmdMailbox(args []string) error {
 		}
 		return a.mailboxCode(!noQR)
 	case "status":
-		if err := nargs("mailbox status", pos, 0, 0, "no arguments"); err != nil {
+		if err := nargs("mailbox status", pos, 0, 1, "an optional IDENTITY"); err != nil {
 			return err
 		}
+		if len(pos) == 1 {
+			a.mailboxCmd = false // the messenger profile's errors
+			return a.mailboxClientStatus(pos[0])
+		}
 		return a.mailboxStatus()
+	case "pair":
+		if err := nargs("mailbox pair", pos, 2, 2, "IDENTITY CODE"); err != nil {
+			return err
+		}
+		a.mailboxCmd = false
+		return a.mailboxPair(pos[0], pos[1])
+	case "unpair":
+		if err := nargs("mailbox unpair", pos, 1, 1, "one IDENTITY"); err != nil {
+			return err
+		}
+		a.mailboxCmd = false
+		return a.mailboxUnpair(pos[0], force)
 	default:
-		return usagef("the mailbox sub-commands are init, serve, code, status", "unknown sub-command %q", "mailbox "+clip(sub))
+		return usagef("the mailbox sub-commands are init, serve, code, status, pair, unpair", "unknown sub-command %q", "mailbox "+clip(sub))
 	}
 }
 
@@ -326,6 +357,7 @@ func (a *app) mailboxServe(quiet bool) error {
 	case err := <-serveErr:
 		return err
 	}
+	go a.mailboxCommands(ctx, m, out, cancel)
 	err = <-serveErr
 	select {
 	case <-panicked:
@@ -341,6 +373,53 @@ func (a *app) mailboxServe(quiet bool) error {
 		return nil // stopped by a signal: a clean end
 	}
 	return err
+}
+
+// mailboxCommands reads JSON-lines commands on stdin while the mailbox
+// serves: {"cmd":"code"}, {"cmd":"status"}, {"cmd":"quit"}, each with an
+// optional "tag" echoed in the reply. The end of stdin is not a quit (a
+// service manager gives /dev/null).
+func (a *app) mailboxCommands(ctx context.Context, m *mailbox.Mailbox, out *jsonLines, quit func()) {
+	sc := bufio.NewScanner(a.stdin)
+	sc.Buffer(make([]byte, 4096), 4096)
+	for sc.Scan() {
+		var c struct {
+			Cmd string `json:"cmd"`
+			Tag string `json:"tag,omitempty"`
+		}
+		reply := map[string]any{"event": "ok"}
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			out.emit(map[string]any{"event": "error", "error": "not a JSON command like {\"cmd\":\"code\"}", "code": "bad_command"})
+			continue
+		}
+		reply["cmd"] = c.Cmd
+		if c.Tag != "" {
+			reply["tag"] = c.Tag
+		}
+		switch c.Cmd {
+		case "quit":
+			out.emit(reply)
+			quit()
+			return
+		case "code":
+			code, err := m.NewCode(ctx)
+			if err != nil {
+				reply["event"], reply["error"] = "error", err.Error()
+				break
+			}
+			reply["code"] = code.String()
+			code.Wipe()
+		case "status":
+			st := m.Stats()
+			reply["services"], reply["relations"], reply["intakes"] = st.Services, st.Relations, st.Intakes
+			reply["items"], reply["bytes"], reply["codes"] = st.Items, st.Bytes, st.Codes
+			reply["for_owners"], reply["for_contacts"] = st.ForOwners, st.ForContacts
+		case "ping":
+		default:
+			reply["event"], reply["error"], reply["code"] = "error", "unknown command (code, status, ping, quit)", "bad_command"
+		}
+		out.emit(reply)
+	}
 }
 
 // mailboxWipe removes a mailbox profile's files as sotto.Panic does a
@@ -435,7 +514,8 @@ func (a *app) mailboxStatus() error {
 	fmt.Fprintf(w, "identities served\t%d\n", st.Services)
 	fmt.Fprintf(w, "contact relations\t%d\n", st.Relations)
 	fmt.Fprintf(w, "contact requests waiting\t%d\n", st.Intakes)
-	fmt.Fprintf(w, "blobs waiting\t%d (%s of %s)\n", st.Items, fmtSize(st.Bytes), fmtSize(st.Config.QuotaBytes))
+	fmt.Fprintf(w, "blobs waiting\t%d (%s of %s): %d for you, %d for your contacts\n", st.Items, fmtSize(st.Bytes),
+		fmtSize(st.Config.QuotaBytes), st.ForOwners, st.ForContacts)
 	if !st.OldestItemAt.IsZero() {
 		fmt.Fprintf(w, "oldest blob\t%s ago (deleted at %s)\n", time.Since(st.OldestItemAt).Round(time.Minute), fmtAge(st.Config.MaxAge))
 	}
@@ -446,6 +526,15 @@ func (a *app) mailboxStatus() error {
 // classifyMailbox gives the mailbox commands' errors their exit codes and
 // hints; it runs before the messenger's own.
 func (a *app) classifyMailbox(err error) (classified, bool) {
+	if c, ok := a.classifyMailboxOwner(err); ok {
+		return c, true
+	}
+	if errors.Is(err, mailbox.ErrBadCode) {
+		return classified{exitBadCode, []string{"print a new one on the mailbox with 'sotto mailbox code' and copy it whole"}}, true
+	}
+	if errors.Is(err, mailbox.ErrDenied) {
+		return classified{exitBadCode, []string{"a pairing code works once and for 24 hours: print a new one with 'sotto mailbox code'"}}, true
+	}
 	if !a.mailboxCmd {
 		return classified{}, false
 	}

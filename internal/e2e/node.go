@@ -55,9 +55,15 @@ type Node struct {
 // --debug when [Sotto.Debug] is.
 func (p *Profile) Headless(wrap ...string) *Node {
 	p.t.Helper()
-	args := []string{"headless"}
+	return p.Command([]string{"headless"}, wrap...)
+}
+
+// Command starts another long-running sotto command that speaks JSON lines
+// and quits on {"cmd":"quit"} ('sotto mailbox serve'), as Headless does.
+func (p *Profile) Command(args []string, wrap ...string) *Node {
+	p.t.Helper()
 	if p.sotto.Debug {
-		args = []string{"--debug", "headless"}
+		args = append([]string{"--debug"}, args...)
 	}
 	argv := append(append(append([]string(nil), wrap...), p.sotto.Bin), p.Args(args...)...)
 	cmd := exec.Command(argv[0], argv[1:]...)

@@ -296,6 +296,8 @@ type Message struct {
 
 	Status uint8 // Hello: HelloContact or HelloRequest; Close, FileReject, FileCancel: the reason
 
+	MB *Mailbox // the mailbox kinds 16..19 (mailbox.go)
+
 	// File messages (file.go); ID is the transfer's ID.
 	Size   uint64   // FileOffer: the file's size
 	Hash   [32]byte // FileOffer: its SHA-256
@@ -361,11 +363,24 @@ func (m *Message) Marshal() ([]byte, error) {
 		}
 		b.AddUint8(m.Status)
 	default:
-		if !isFileKind(m.Kind) || !marshalFile(&b, m) {
+		switch {
+		case isMailboxKind(m.Kind):
+			if !m.marshalMailbox(&b) {
+				return nil, ErrMalformed
+			}
+		case isFileKind(m.Kind):
+			if !marshalFile(&b, m) {
+				return nil, ErrMalformed
+			}
+		default:
 			return nil, ErrMalformed
 		}
 	}
-	return b.Bytes()
+	out, err := b.Bytes()
+	if err == nil && m.Kind == KindBundle && len(out)-1 > MaxBundleBytes {
+		return nil, ErrMalformed
+	}
+	return out, err
 }
 
 // ParseMessage decodes a message; any deviation from the encoding (unknown
@@ -414,7 +429,7 @@ func ParseMessage(p []byte) (*Message, error) {
 	case KindHello:
 		ok = s.ReadUint8(&m.Status) && m.Status <= HelloRequest
 	default:
-		ok = isFileKind(m.Kind) && parseFile(&s, m)
+		ok = isMailboxKind(m.Kind) && parseMailbox(m, &s) || isFileKind(m.Kind) && parseFile(&s, m)
 	}
 	if !ok || !s.Empty() {
 		return nil, ErrMalformed
