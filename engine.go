@@ -46,6 +46,7 @@ type engineConfig struct {
 	net       network
 	suite     suite
 	newSecret func([]byte) (secretBox, error) // takes and wipes its argument
+	newLocked func(n int) (lockedBuf, error)  // a writable locked buffer; nil: states stay in enclaves (livestate.go)
 	now       func() time.Time
 	rand      io.Reader
 	timing    timing

@@ -31,14 +31,14 @@ const (
 	stPicked     stage = iota // sender's writer took the message from the outbox
 	stSealed                  // encrypted (state loaded, ratchet step, state kept)
 	stSaved                   // the sending state persisted
-	stWritten                 // its frame written to the connection
+	stWritten                 // its frame handed to the connection (the lock released)
 	stRead                    // receiver: the frame read from the connection
 	stOpened                  // decrypted
 	stStored                  // stored in the conversation (durable)
 	stAckPicked               // receiver's writer took the acknowledgement
 	stAckSealed               // the acknowledgement encrypted
 	stAckSaved                // the receiving side's state persisted
-	stAckWritten              // the acknowledgement's frame written
+	stAckWritten              // the acknowledgement's frame handed to the connection
 	stAckRead                 // sender: the acknowledgement's frame read
 	stAckOpened               // decrypted
 	stAcked                   // the message left the outbox (durable), delivered

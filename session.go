@@ -132,6 +132,9 @@ func (f *frameConn) write(t wire.FrameType, content []byte) error {
 // ---- ratchet state of a contact ----
 
 func (e *Engine) loadStateLocked(c *contact) (*ratchet.State, error) {
+	if st, ok, err := e.loadLiveLocked(c); ok {
+		return st, err
+	}
 	if c.ratchet == nil {
 		return nil, nil
 	}
@@ -151,10 +154,15 @@ func (e *Engine) saveStateLocked(c *contact, st *ratchet.State) error {
 
 // flushStateLocked stores a state kept only in memory.
 func (e *Engine) flushStateLocked(c *contact) error {
-	if !c.stateDirty || c.ratchet == nil {
+	if !c.stateDirty || (c.ratchet == nil && c.live == nil) {
 		return nil
 	}
-	err := c.ratchet.Open(func(b []byte) error { return c.id.st.Put(kindRatchet, c.key, b) })
+	var err error
+	if c.live != nil {
+		err = c.id.st.Put(kindRatchet, c.key, c.liveBytes())
+	} else {
+		err = c.ratchet.Open(func(b []byte) error { return c.id.st.Put(kindRatchet, c.key, b) })
+	}
 	if err == nil {
 		c.stateDirty = false
 	}
@@ -162,6 +170,18 @@ func (e *Engine) flushStateLocked(c *contact) error {
 }
 
 func (e *Engine) keepStateLocked(c *contact, st *ratchet.State, persist bool) error {
+	if kept, err := e.keepLiveLocked(c, st); kept {
+		if err != nil {
+			return err
+		}
+		if persist {
+			if err := c.id.st.Put(kindRatchet, c.key, c.liveBytes()); err != nil {
+				return fmt.Errorf("sotto: saving a conversation's keys: %w", err)
+			}
+		}
+		c.stateDirty = !persist
+		return nil
+	}
 	b, err := st.MarshalBinary()
 	st.Wipe()
 	if err != nil {
@@ -338,6 +358,12 @@ func (s *session) run() {
 	}
 	if err := e.flushStateLocked(c); err != nil && !c.removed {
 		e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: saving a conversation's keys: %w", err)})
+	}
+	if c.sess == nil && !c.removed {
+		// Back into the enclave until the next session (livestate.go).
+		if err := e.retireLiveLocked(c); err != nil {
+			e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: keeping a conversation's keys: %w", err)})
+		}
 	}
 	e.mu.Unlock()
 	select {
@@ -567,16 +593,16 @@ func (s *session) writeLoop() {
 			s.close()
 			return
 		}
+		if len(cts) > 0 && e.probing() {
+			sent, acked := probeIDs(msgs)
+			e.mark(stWritten, sent...)
+			e.mark(stAckWritten, acked...)
+		}
 		for _, ct := range cts {
 			if err := fc.write(wire.FrameData, ct); err != nil {
 				s.close()
 				return
 			}
-		}
-		if len(cts) > 0 && e.probing() {
-			sent, acked := probeIDs(msgs)
-			e.mark(stWritten, sent...)
-			e.mark(stAckWritten, acked...)
 		}
 		if len(sentIDs) > 0 {
 			e.mu.Lock()
