@@ -167,6 +167,67 @@ func BenchmarkTorFirstMessage(b *testing.B) {
 	}
 }
 
+// BenchmarkTorFirstMessageFloor: the floor of BenchmarkTorFirstMessage on
+// the same network: two plain tors launched at once (bootstrap), an onion
+// service published on one (descriptor upload), the other dialling it until
+// a stream opens (descriptor fetch, rendezvous) and one byte echoed. No
+// Sotto: no vault, no handshake, no message.
+func BenchmarkTorFirstMessageFloor(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		var srv, cli *onion.Tor
+		done := make(chan struct{})
+		go func() { defer close(done); srv = launchRawTor(b) }()
+		cli = launchRawTor(b)
+		<-done
+		if srv == nil {
+			b.FailNow()
+		}
+		var seed [32]byte
+		rand.Read(seed[:])
+		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+		svc, err := srv.Publish(ctx, onion.ServiceConfig{Key: func(use func(*[32]byte) error) error {
+			k := seed
+			defer clear(k[:])
+			return use(&k)
+		}, Open: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			c, err := svc.Accept()
+			if err == nil {
+				io.Copy(c, c)
+				c.Close()
+			}
+		}()
+		var conn net.Conn
+		for {
+			conn, err = cli.Dial(ctx, "bench", svc.Addr())
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		var one [1]byte
+		if _, err := conn.Write(one[:]); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, one[:]); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		conn.Close()
+		svc.Close()
+		cancel()
+		srv.Close()
+		cli.Close()
+		b.StartTimer()
+	}
+}
+
 // BenchmarkTorThroughput: messages per second on one conversation, each
 // stored in both vaults and acknowledged.
 func BenchmarkTorThroughput(b *testing.B) {
