@@ -191,7 +191,7 @@ func TestMailboxDeliveryBothWays(t *testing.T) {
 		}
 	}
 	// bob's acknowledgements wait in his mailbox for alice (she has none).
-	eventually(t, "bob's acknowledgements at his mailbox", func() bool { return mb.m.Stats().Items > 0 })
+	eventually(t, "bob's acknowledgements at his mailbox", func() bool { return mb.m.Stats().ForContacts > 0 })
 	b.close()
 	a = startMbPeer(t, n, adisk)
 	delivered := map[MessageID]bool{}
@@ -214,7 +214,7 @@ func TestMailboxDeliveryBothWays(t *testing.T) {
 	a = startMbPeer(t, n, adisk)
 	a.waitMessage("reply while you were away")
 	// Her acknowledgement goes into bob's mailbox (his offer to her).
-	eventually(t, "alice's acknowledgement at bob's mailbox", func() bool { return mb.m.Stats().Items == 1 })
+	eventually(t, "alice's acknowledgement at bob's mailbox", func() bool { return mb.m.Stats().ForOwners == 1 })
 	a.close()
 	b = startMbPeer(t, n, bdisk)
 	b.wait("reply delivered", func(ev Event) bool { d, ok := ev.(DeliveredEvent); return ok && d.ID == rid })
