@@ -158,6 +158,15 @@ func serviceIDOf(arg string) string {
 	return AddressFromPublicKey(new(edwards25519.Point).ScalarBaseMult(sc).Bytes())
 }
 
+// event writes an asynchronous event line to every connection.
+func (f *ctlFake) event(line string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.conns {
+		io.WriteString(c, line+"\r\n")
+	}
+}
+
 func (f *ctlFake) setRefuse(cmd string, v bool) {
 	f.mu.Lock()
 	f.refuse[cmd] = v
@@ -397,5 +406,40 @@ func TestClientAuthKeyChecked(t *testing.T) {
 		if err := CheckClientAuthKey(&k); err != nil {
 			t.Fatalf("a real key refused: %v", err)
 		}
+	}
+}
+
+// A bootstrap that goes back (tor restarted behind a filter and the filter
+// subscribed us to the new tor's events) makes Sotto check tor's onions at
+// once, not at the next periodic check.
+func TestBootstrapRegressionChecksAtOnce(t *testing.T) {
+	old := externalCheck
+	externalCheck = time.Hour
+	t.Cleanup(func() { externalCheck = old })
+	f, ext := newCtlFake(t)
+	log := newEventLog()
+	tor := startFake(t, ext, log)
+	s, err := tor.Publish(context.Background(), ServiceConfig{Key: newSecret(t).keyFunc(), Open: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.waitFor(t, 5*time.Second, "Ready", func(e Event) bool { return e.Kind == Ready })
+	f.mu.Lock()
+	f.onions = map[string]bool{}
+	f.mu.Unlock()
+	f.event("650 STATUS_CLIENT NOTICE BOOTSTRAP PROGRESS=5 TAG=conn SUMMARY=\"Connecting to a relay\"")
+	log.waitFor(t, 5*time.Second, "Restarted", func(e Event) bool { return e.Kind == Restarted })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.mu.Lock()
+		back := f.onions[s.Addr()]
+		f.mu.Unlock()
+		if back {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the service was not published again after the bootstrap went back")
+		}
+		time.Sleep(20 * time.Millisecond) // polling the fake's state
 	}
 }

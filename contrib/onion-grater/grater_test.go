@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,7 +43,7 @@ var (
 
 // Bounds that only stop a hang: the test waits for events.
 const (
-	readyWithin   = 2 * time.Minute
+	readyWithin   = 3 * time.Minute
 	deliverWithin = 2 * time.Minute
 )
 
@@ -89,7 +90,8 @@ func need(t *testing.T) {
 			t.Fatalf("%s not found: run 'make deps' (as root)", tool)
 		}
 	}
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import stem, psutil, yaml").CombinedOutput(); err != nil {
+	// find_spec, not import: importing stem and psutil takes seconds.
+	if out, err := exec.Command("/usr/bin/python3", "-c", "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ('stem', 'psutil', 'yaml')))").CombinedOutput(); err != nil {
 		t.Fatalf("onion-grater's Python modules are missing (python3-stem, python3-psutil, python3-yaml): run 'make deps'\n%s", out)
 	}
 }
@@ -101,30 +103,29 @@ func need(t *testing.T) {
 // gateway tor is noticed and every identity is published again by itself.
 func TestOnionGrater(t *testing.T) {
 	need(t)
-	g := newGateway(t)
-	g.waitBootstrap(t, 1, readyWithin)
+	began := time.Now()
+	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
 
+	// Profiles, meanwhile: alice on the host; ws on the Workstation; gw on
+	// the Gateway (onion-grater's local client).
+	names := []string{"alice", "ws", "gw"}
+	ps := map[string]*e2e.Profile{}
+	for _, n := range names {
+		ps[n] = harness.NewProfile(t, n)
+	}
+	profiles := make(chan error, 1)
+	go func() { profiles <- makeProfiles(ps) }()
+
+	g := newGateway(t)
+	phase("gateway up: tor started, onion-grater listening")
 	merged, err := os.ReadFile(g.mergedFile)
 	if err != nil || !strings.Contains(string(merged), "onions/current") {
 		t.Fatalf("onion-grater-merger did not merge Sotto's profile (%v):\n%s", err, merged)
 	}
-
-	// Cards and contacts, offline: alice on the host; ws on the
-	// Workstation; gw on the Gateway (onion-grater's local client).
-	names := []string{"alice", "ws", "gw"}
-	ps := map[string]*e2e.Profile{}
-	codes := map[string]string{}
-	for _, n := range names {
-		p := harness.NewProfile(t, n)
-		p.Must("init")
-		p.Must("id", "new", n)
-		codes[n] = strings.TrimSpace(p.Must("id", "card", n, "--no-qr"))
-		ps[n] = p
+	if err := <-profiles; err != nil {
+		t.Fatal(err)
 	}
-	for _, n := range []string{"ws", "gw"} {
-		ps["alice"].Must("contact", "add", "alice", n, codes[n])
-		ps[n].Must("contact", "add", n, "alice", codes["alice"])
-	}
+	phase("profiles made")
 
 	nodes := map[string]*e2e.Node{}
 	e2e.DumpOnFailure(t, nodes)
@@ -136,9 +137,30 @@ func TestOnionGrater(t *testing.T) {
 	nodes["alice"] = ps["alice"].Headless()
 	nodes["ws"] = ps["ws"].Headless(append([]string{"ip", "netns", "exec", g.ws.name, "env"}, workstationEnv()...)...)
 	nodes["gw"] = g.localSotto(t, ps["gw"])
+	// An identity each, named as its profile; alice and each of the
+	// others add each other's code.
+	codes := map[string]string{}
+	for _, n := range names {
+		nodes[n].Do(time.Minute, map[string]any{"cmd": "new_identity", "identity": n})
+		codes[n] = fmt.Sprint(nodes[n].Do(time.Minute, map[string]any{"cmd": "card", "identity": n})["contact_code"])
+	}
+	for _, n := range []string{"ws", "gw"} {
+		nodes["alice"].Do(time.Minute, map[string]any{"cmd": "add_contact", "identity": "alice", "contact": n, "code": codes[n]})
+		nodes[n].Do(time.Minute, map[string]any{"cmd": "add_contact", "identity": n, "contact": "alice", "code": codes["alice"]})
+	}
+	t.Cleanup(func() {
+		// Side by side: each quit takes seconds (tor's shutdown).
+		var wg sync.WaitGroup
+		for _, n := range nodes {
+			wg.Add(1)
+			go func() { defer wg.Done(); n.Stop() }()
+		}
+		wg.Wait()
+	})
 	for _, n := range names {
 		nodes[n].WaitFor(0, readyWithin, "ready", e2e.Is(map[string]any{"event": "ready", "identity": n}))
 	}
+	phase("all three online")
 
 	// The Workstation's service listens where its firewall is opened.
 	if out, err := exec.Command("ip", "netns", "exec", g.ws.name, "ss", "-Htln").CombinedOutput(); err != nil || !strings.Contains(string(out), workstationIP+":41000") {
@@ -146,6 +168,7 @@ func TestOnionGrater(t *testing.T) {
 	}
 
 	exchange(t, nodes, "before")
+	phase("messages exchanged")
 
 	// Both clients matched Sotto's profile, and it filtered nothing.
 	log := g.log()
@@ -170,6 +193,7 @@ func TestOnionGrater(t *testing.T) {
 	}
 
 	t.Run("10KiB", func(t *testing.T) { testLineLimit(t, g) })
+	phase("10 KiB case done")
 
 	t.Log("== the gateway's tor restarts; onion-grater keeps the clients' connections")
 	marks := map[string]int{"ws": nodes["ws"].Mark(), "gw": nodes["gw"].Mark()}
@@ -179,8 +203,33 @@ func TestOnionGrater(t *testing.T) {
 	for _, n := range []string{"ws", "gw"} {
 		nodes[n].WaitFor(marks[n], readyWithin, "tor restarted", e2e.Is(map[string]any{"event": "tor", "summary": "restarted"}))
 	}
+	phase("restart noticed")
 	exchange(t, nodes, "after the restart")
 	checkGraterLog(t, g)
+	phase("messages exchanged after the restart")
+}
+
+// makeProfiles creates the profiles (sotto init, one vault key derivation
+// each, side by side). It reports the first failure instead of failing the
+// test: it runs beside the gateway's set-up.
+func makeProfiles(ps map[string]*e2e.Profile) error {
+	errs := make(chan error, len(ps))
+	for _, p := range ps {
+		go func() {
+			if code, _, stderr := p.Run("init"); code != 0 {
+				errs <- fmt.Errorf("%s: sotto init: exit %d\n%s", p.Name, code, stderr)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range ps {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // exchange sends a message each way between alice and each of ws and gw
