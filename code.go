@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/sottochat/sotto/internal/contactcode"
+	"github.com/sottochat/sotto/onion"
 )
 
 // CodeLen is the length of a contact code in characters.
@@ -37,5 +38,5 @@ func parseCode(code string) (*contactcode.Code, error) {
 func onionFromSeed(seed []byte) string {
 	priv := ed25519.NewKeyFromSeed(seed)
 	defer clear(priv)
-	return contactcode.OnionAddress(priv.Public().(ed25519.PublicKey))
+	return onion.AddressFromPublicKey(priv.Public().(ed25519.PublicKey))
 }

@@ -5,12 +5,11 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
-	"github.com/sottochat/sotto/onion"
 	"strings"
 	"time"
 
-	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/record"
+	"github.com/sottochat/sotto/onion"
 	"github.com/sottochat/sotto/ratchet"
 )
 
@@ -60,11 +59,15 @@ type outEntry struct {
 const maxSeen = 4096
 
 func (c *contact) info() ContactInfo {
-	return ContactInfo{
+	ci := ContactInfo{
 		Identity: c.id.name, Name: c.rec.Petname, Onion: c.onion, Verified: c.rec.Verified,
 		Online: c.sess != nil, Unread: c.unread, Timer: time.Duration(c.rec.Timer) * time.Second,
 		History: !c.rec.NoHist,
 	}
+	if n := len(c.msgs); n > 0 {
+		ci.Last = c.msgs[n-1].At
+	}
+	return ci
 }
 
 func (c *contact) wipe() {
@@ -82,6 +85,9 @@ func (c *contact) wipe() {
 func (c *contact) logMsgs() string { return "msg." + c.key }
 func (c *contact) logOut() string  { return "out." + c.key }
 func (c *contact) logSeen() string { return "seen." + c.key }
+
+// logShown holds the clock starts of received texts (MarkShown).
+func (c *contact) logShown() string { return "shown." + c.key }
 
 // msgStore is where the conversation's messages are kept: memory only when
 // the conversation keeps no history.
@@ -118,7 +124,7 @@ func (e *Engine) loadContacts(id *identity) error {
 			return err
 		}
 		c.pub = ed25519.PublicKey(c.rec.ID)
-		c.onion = contactcode.OnionAddress(c.pub)
+		c.onion = onion.AddressFromPublicKey(c.pub)
 		if st, err := id.st.Get(kindRatchet, k); err == nil && ratchet.IsOldState(st) {
 			if err := e.dropOldStateLocked(c, st); err != nil {
 				return err
@@ -133,6 +139,9 @@ func (e *Engine) loadContacts(id *identity) error {
 		if err := e.loadConversation(c); err != nil {
 			return err
 		}
+		if err := e.upgradeVerifiedLocked(c); err != nil {
+			return err
+		}
 		id.contacts[c.rec.Petname] = c
 		id.byPub[string(c.pub)] = c
 	}
@@ -143,44 +152,18 @@ func (e *Engine) loadConversation(c *contact) error {
 	now := e.cfg.now()
 	// New messages are numbered after everything read or stored before.
 	c.rec.Seq = max(c.rec.Seq, c.rec.ReadSeq)
-	var expired []string
+	var all []*Message
 	err := e.msgStore(c).ReadLog(c.logMsgs(), func(lid string, v []byte) error {
 		var r record.Message
 		if err := record.Unmarshal(v, &r); err != nil {
 			return err
 		}
-		m := messageFromRecord(c, &r)
-		if !m.ExpiresAt.IsZero() && !m.ExpiresAt.After(now) {
-			expired = append(expired, lid)
-			return nil
-		}
-		c.msgs = append(c.msgs, m)
-		if m.Dir == Incoming {
-			c.seenAdd(m.ID)
-			if m.Kind == TextMessage && m.seq >= c.rec.ReadSeq {
-				c.unread++
-			}
-		}
-		if m.Dir != Outgoing && m.seq >= c.rec.ReadSeq {
-			c.inbox++ // incoming texts, and timer lines (ours too: they cannot be told apart here)
-		}
-		if m.seq >= c.rec.Seq {
-			c.rec.Seq = m.seq + 1
-		}
-		if !m.ExpiresAt.IsZero() {
-			e.expiry.push(expiryItem{at: m.ExpiresAt, c: c, id: m.ID})
-		}
+		all = append(all, messageFromRecord(c, &r))
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if len(expired) > 0 {
-		if err := e.msgStore(c).Remove(c.logMsgs(), expired...); err != nil {
-			return err
-		}
-	}
-	sortMessages(c.msgs)
 	err = e.msgStore(c).ReadLog(c.logOut(), func(lid string, v []byte) error {
 		var r record.Outbox
 		if err := record.Unmarshal(v, &r); err != nil {
@@ -194,18 +177,129 @@ func (e *Engine) loadConversation(c *contact) error {
 	if err != nil {
 		return err
 	}
-	// An outgoing message is delivered unless it is still in the outbox.
-	waiting := map[MessageID]bool{}
-	for _, o := range c.outbox {
-		waiting[o.id] = true
+	// The clock starts of received texts (MarkShown).
+	shown := map[MessageID]time.Time{}
+	err = e.msgStore(c).ReadLog(c.logShown(), func(lid string, v []byte) error {
+		var id MessageID
+		var r record.Shown
+		if err := id.UnmarshalText([]byte(lid)); err != nil {
+			return fmt.Errorf("%w: shown id", record.ErrBad)
+		}
+		if err := record.Unmarshal(v, &r); err != nil {
+			return err
+		}
+		shown[id] = time.Unix(r.Exp, 0)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	// The writer's clock started when the text was written (§2.9): an
+	// outbox entry whose clock ran out goes, with its message.
+	waiting := map[MessageID]bool{}
+	var expiredOut []string
+	undelivered := 0
+	kept := c.outbox[:0]
+	for _, o := range c.outbox {
+		if o.rec.Kind == int(TextMessage) && o.rec.Timer > 0 &&
+			!deadline(time.Unix(o.rec.At, 0), time.Duration(o.rec.Timer)*time.Second).After(now) {
+			expiredOut = append(expiredOut, hexID(o.id))
+			undelivered++
+			o.rec.Text = ""
+			continue
+		}
+		waiting[o.id] = true
+		kept = append(kept, o)
+	}
+	clear(c.outbox[len(kept):])
+	c.outbox = kept
+	var expired []string
+	unread := 0
+	for _, m := range all {
+		if exp, ok := shown[m.ID]; ok && m.Unshown {
+			m.Unshown = false
+			if exp.Before(m.ExpiresAt) {
+				m.ExpiresAt = exp
+			}
+		}
+		delete(shown, m.ID)
+		if m.Dir == Outgoing && m.Kind == TextMessage && m.Timer > 0 && m.ExpiresAt.IsZero() {
+			// Written by a version whose clock started at the ack.
+			m.ExpiresAt = deadline(m.At, m.Timer)
+		}
+		if !m.ExpiresAt.IsZero() && !m.ExpiresAt.After(now) {
+			expired = append(expired, hexID(m.ID))
+			if m.Dir == Incoming && m.Unshown {
+				unread++
+			}
+			m.Text = ""
+			continue
+		}
+		c.msgs = append(c.msgs, m)
+		if m.Dir == Incoming {
+			c.seenAdd(m.ID)
+		}
+		if countsUnread(m) && m.seq >= c.rec.ReadSeq {
+			c.unread++
+		}
+		if m.Dir != Outgoing && m.Kind != NoticeMessage && m.seq >= c.rec.ReadSeq {
+			c.inbox++ // incoming texts, and timer lines (ours too: they cannot be told apart here)
+		}
+		if m.seq >= c.rec.Seq {
+			c.rec.Seq = m.seq + 1
+		}
+		if !m.ExpiresAt.IsZero() {
+			e.expiry.push(expiryItem{at: m.ExpiresAt, c: c, id: m.ID})
+		}
+	}
+	sortMessages(c.msgs)
+	// An outgoing message is delivered unless it is still in the outbox.
 	for _, m := range c.msgs {
-		if m.Dir != Incoming {
+		if m.Dir == Outgoing {
 			if waiting[m.ID] {
 				m.State = Pending
 			} else {
 				m.State = Delivered
 			}
+		}
+	}
+	// What expired while the profile was closed: the notices first, so a
+	// crash before the removals repeats them rather than loses them.
+	if unread > 0 {
+		if err := e.noticeLocked(c, NoticeExpiredUnread, unread); err != nil {
+			return err
+		}
+	}
+	if undelivered > 0 {
+		if err := e.noticeLocked(c, NoticeExpiredUndelivered, undelivered); err != nil {
+			return err
+		}
+	}
+	if len(expired) > 0 {
+		if err := e.msgStore(c).Remove(c.logMsgs(), expired...); err != nil {
+			return err
+		}
+	}
+	if len(expiredOut) > 0 {
+		if err := e.msgStore(c).Remove(c.logOut(), expiredOut...); err != nil {
+			return err
+		}
+	}
+	// Clock starts of messages that are gone (expired here, or a crash
+	// between the removal of a message and of its clock start).
+	for _, id := range expired {
+		var mid MessageID
+		if mid.UnmarshalText([]byte(id)) == nil {
+			shown[mid] = time.Time{}
+		}
+	}
+	if len(shown) > 0 {
+		ids := make([]string, 0, len(shown))
+		for id := range shown {
+			ids = append(ids, hexID(id))
+		}
+		if err := e.msgStore(c).Remove(c.logShown(), ids...); err != nil {
+			return err
 		}
 	}
 	var seenLog []MessageID
@@ -331,7 +425,7 @@ func (e *Engine) addContactLocked(id *identity, petname string, pub ed25519.Publ
 	}
 	c := &contact{
 		id: id, key: id.key + "." + e.randomKey(), pub: append(ed25519.PublicKey(nil), pub...),
-		onion: contactcode.OnionAddress(pub), seen: map[MessageID]bool{}, wake: make(chan struct{}, 1),
+		onion: onion.AddressFromPublicKey(pub), seen: map[MessageID]bool{}, wake: make(chan struct{}, 1),
 		rec: record.Contact{V: record.Version, Petname: petname, ID: append([]byte(nil), pub...), Auth: append([]byte(nil), auth[:]...)},
 	}
 	if err := e.saveContactLocked(c); err != nil {
@@ -387,6 +481,7 @@ func (e *Engine) deleteContactDataLocked(c *contact) error {
 	keep(st.DropLog(c.logMsgs()))
 	keep(st.DropLog(c.logOut()))
 	keep(st.DropLog(c.logSeen()))
+	keep(st.DropLog(c.logShown()))
 	keep(e.deleteFilesLocked(c))
 	keep(c.id.st.Delete(kindRatchet, c.key))
 	keep(e.deleteContactMailboxLocked(c))
@@ -409,30 +504,6 @@ func (e *Engine) Contacts(identity string) ([]ContactInfo, error) {
 	}
 	sortBy(out, func(a ContactInfo) string { return a.Name })
 	return out, nil
-}
-
-// SafetyCode returns the safety code of the identity and the contact: 20
-// digits in four groups, the same on both sides, to compare in person.
-func (e *Engine) SafetyCode(identity, contact string) (string, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	id, c, err := e.contactLocked(identity, contact)
-	if err != nil {
-		return "", err
-	}
-	return contactcode.Safety(id.pub, c.pub), nil
-}
-
-// Verify records that the safety code was compared in person.
-func (e *Engine) Verify(identity, contact string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	_, c, err := e.contactLocked(identity, contact)
-	if err != nil {
-		return err
-	}
-	c.rec.Verified = true
-	return e.saveContactLocked(c)
 }
 
 // clientAuthKeys lists the client-auth public keys of an identity's contacts.

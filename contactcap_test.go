@@ -54,7 +54,7 @@ func TestContactsPerIdentityCapped(t *testing.T) {
 	}
 
 	// The clash report names the contact, never its full address.
-	addr := contactcode.OnionAddress(first)
+	addr := onion.AddressFromPublicKey(first)
 	p.e.clientAuthShared(addr)
 	ev := p.wait("client-auth clash", func(ev Event) bool {
 		ee, ok := ev.(ErrorEvent)

@@ -19,8 +19,10 @@ type contractEngine interface {
 	Contacts(identity string) ([]ContactInfo, error)
 	SafetyCode(identity, contact string) (string, error)
 	Verify(identity, contact string) error
+	VerifyCode(identity, contact, code string) error
 	Messages(identity, contact string) ([]Message, error)
 	MarkRead(identity, contact string) error
+	MarkShown(identity, contact string, ids ...MessageID) ([]Message, error)
 	Send(ctx context.Context, identity, contact, text string) (MessageID, error)
 	SetTimer(ctx context.Context, identity, contact string, d time.Duration) error
 	SetHistory(identity, contact string, keep bool) error
@@ -43,5 +45,6 @@ var (
 	_ func(ctx context.Context, o Options, p *Passphrase) (*Engine, error) = Open
 	_ func(profileDir string) error                                        = Panic
 	_ func(code string) error                                              = CheckCode
+	_ func(a, b string) bool                                               = SameSafetyCode
 	_ func(text string) string                                             = QRCode
 )

@@ -5,24 +5,39 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 	"unicode/utf8"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/internal/record"
 	"github.com/sottochat/sotto/internal/wire"
 )
 
-// Disappearing timers.
+// Disappearing timers (docs/PROTOCOL.md §2.9).
 //
 // A conversation's timer is off or between MinTimer and MaxTimer. Every text
 // carries the timer its writer had set when writing it, and both sides use
-// that value for it. The clock of a message starts when it is delivered: on
-// the receiver's side when it has stored the message, on the sender's side
-// when the acknowledgement arrives. A message waiting in the outbox does not
-// expire. When the clock runs out the message is removed from memory and the
-// vault on that side, and an ExpiredEvent is emitted. A timer change is itself
-// a message (shown on both sides as a System line) and does not expire.
+// that value for it. The clock of a text starts:
+//
+//   - on the writer's side when it is written (Send): it expires from the
+//     conversation, the outbox and the vault at the end of its timer whether
+//     or not the contact acknowledged it (ExpiredEvent.Undelivered and a
+//     NoticeExpiredUndelivered line if it had not);
+//   - on the receiver's side when it is first shown to the user
+//     ([Engine.MarkShown]); a text never shown expires at the latest its
+//     timer plus UnshownGrace after it arrived (ExpiredEvent.Unread and a
+//     NoticeExpiredUnread line).
+//
+// When a clock runs out (rounded up to the next second) the text is removed
+// from memory, the event queue and the vault. A timer change is itself a
+// message (a System line on both sides) and does not expire; nor do notices.
+//
+// Times from the contact are never trusted beyond MaxClockSkew: an `at`
+// later than our clock plus MaxClockSkew is taken as our clock plus
+// MaxClockSkew, so no change can claim a place in the order of timer changes
+// that a later change of ours cannot take.
 
 const (
 	// MinTimer is the shortest disappearing timer.
@@ -31,17 +46,55 @@ const (
 	MaxTimer = 4 * 7 * 24 * time.Hour
 	// MaxText is the longest message text, in bytes of UTF-8.
 	MaxText = wire.MaxText
+	// MaxClockSkew is how far ahead of our clock a contact's clock is
+	// believed: a contact's time later than that is taken as our time plus
+	// MaxClockSkew. Whonix and Tails shift clocks by a few minutes on purpose.
+	MaxClockSkew = 10 * time.Minute
+	// UnshownGrace bounds the life of a received disappearing text that is
+	// never shown: it expires at the latest its timer plus UnshownGrace after
+	// it arrived, so an unread text cannot wait for ever on a device that
+	// may be seized. Shown earlier, it expires its timer after it was shown
+	// (and still no later than that bound).
+	UnshownGrace = 24 * time.Hour
 	// maxOutbox bounds the outbox of one conversation.
 	maxOutbox = 10000
 )
+
+// deadline is when a clock started at start with timer d runs out: rounded
+// up to the next whole second.
+func deadline(start time.Time, d time.Duration) time.Time {
+	return start.Add(d).Truncate(time.Second).Add(time.Second)
+}
+
+// peerTime converts a contact's `at` (Unix seconds, the contact's clock) to a
+// time no later than now plus MaxClockSkew. Every time a contact sends goes
+// through it.
+func peerTime(at uint64, now time.Time) time.Time {
+	limit := now.Add(MaxClockSkew).Unix()
+	if limit < 0 || at > uint64(limit) {
+		return time.Unix(max(limit, 0), 0)
+	}
+	return time.Unix(int64(at), 0)
+}
 
 func messageFromRecord(c *contact, r *record.Message) *Message {
 	m := &Message{
 		Identity: c.id.name, Contact: c.rec.Petname, Dir: Direction(r.Dir), Kind: MessageKind(r.Kind),
 		Text: r.Text, Timer: time.Duration(r.Timer) * time.Second, At: time.Unix(r.At, 0),
-		State: Delivery(r.State), seq: r.Seq,
+		State: Delivery(r.State), Unshown: r.Unshown, Superseded: r.Superseded, Notice: Notice(r.Notice), Count: r.Count,
+		seq: r.Seq,
 	}
 	copy(m.ID[:], r.ID)
+	switch {
+	case m.Dir != System:
+		m.By = m.Dir
+	case r.By == 1:
+		m.By = Outgoing
+	case r.By == 2:
+		m.By = Incoming
+	default:
+		m.By = System
+	}
 	if r.ExpiresAt != 0 {
 		m.ExpiresAt = time.Unix(r.ExpiresAt, 0)
 	}
@@ -52,9 +105,18 @@ func messageRecord(m *Message) *record.Message {
 	r := &record.Message{
 		V: record.Version, Seq: m.seq, ID: append([]byte(nil), m.ID[:]...), Dir: int(m.Dir), Kind: int(m.Kind),
 		Text: m.Text, Timer: int64(m.Timer / time.Second), At: m.At.Unix(), State: int(m.State),
+		Unshown: m.Unshown, Superseded: m.Superseded, Notice: int(m.Notice), Count: m.Count,
 	}
 	if !m.ExpiresAt.IsZero() {
 		r.ExpiresAt = m.ExpiresAt.Unix()
+	}
+	if m.Dir == System {
+		switch m.By {
+		case Outgoing:
+			r.By = 1
+		case Incoming:
+			r.By = 2
+		}
 	}
 	return r
 }
@@ -82,7 +144,9 @@ func (e *Engine) storeMessageLocked(c *contact, m *Message) error {
 	return nil
 }
 
-// rewriteMessageLocked stores a changed message (delivery state, expiry).
+// rewriteMessageLocked stores a changed message (remove, then append).
+// A crash between the two loses the message from the vault: the clocks of
+// texts do not use it (MarkShown appends to the shown log instead).
 func (e *Engine) rewriteMessageLocked(c *contact, m *Message) error {
 	b, err := record.Marshal(messageRecord(m))
 	if err != nil {
@@ -110,7 +174,9 @@ func (e *Engine) Messages(identity, contact string) ([]Message, error) {
 	return out, nil
 }
 
-// MarkRead sets the contact's unread count to zero.
+// MarkRead sets the contact's unread count to zero and lets a contact that
+// sent too many unread messages send more. It does not start any
+// disappearing clock: that is MarkShown's, for the texts really on screen.
 func (e *Engine) MarkRead(identity, contact string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -132,6 +198,58 @@ func (e *Engine) MarkRead(identity, contact string) error {
 	c.unread = 0
 	c.rec.ReadSeq = c.rec.Seq
 	return e.saveContactLocked(c)
+}
+
+// MarkShown starts the disappearing clocks of received texts that the user
+// now sees, and returns those whose clock started with this call (with
+// their new ExpiresAt and Unshown false). A text's clock starts once, on the
+// first call that names it; IDs of other messages, of texts without a timer
+// or already shown are ignored. The start is stored, so it survives a
+// restart.
+//
+// Call it only when the texts are really in front of the user: rendered in
+// the visible part of an open conversation, on a terminal that is not
+// locked, hidden or behind another screen. A UI that calls it for every
+// message that arrives, or when a conversation is merely selected, brings
+// back the bug it exists for: a message that disappears before anyone saw
+// it while its sender sees it delivered. A consumer with no screen (a
+// script reading `sotto headless`) is shown a text when it is handed the
+// text; docs/headless.md says how headless does it.
+func (e *Engine) MarkShown(identity, contact string, ids ...MessageID) ([]Message, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, c, err := e.contactLocked(identity, contact)
+	if err != nil {
+		return nil, err
+	}
+	want := make(map[MessageID]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	now := e.cfg.now()
+	var started []Message
+	for _, m := range c.msgs {
+		if !want[m.ID] || !m.Unshown {
+			continue
+		}
+		exp := deadline(now, m.Timer)
+		if exp.After(m.ExpiresAt) {
+			exp = m.ExpiresAt // never past the bound of its unshown life
+		}
+		b, err := record.Marshal(&record.Shown{V: record.Version, Exp: exp.Unix()})
+		if err != nil {
+			return started, err
+		}
+		// Its own log: the message record stays as it is, so no crash
+		// can lose it (loading applies the shown log).
+		if err := e.msgStore(c).Append(c.logShown(), hexID(m.ID), b); err != nil {
+			return started, fmt.Errorf("sotto: storing that a message was shown: %w", err)
+		}
+		m.Unshown, m.ExpiresAt = false, exp
+		e.armExpiryLocked(c, m)
+		started = append(started, *m)
+	}
+	return started, nil
 }
 
 // Send queues a text for a contact and returns its ID. It is in the outbox
@@ -173,7 +291,11 @@ func (e *Engine) queueLocked(c *contact, kind MessageKind, text string, timer ti
 		Text: text, Timer: timer, At: at.Truncate(time.Second), State: Pending,
 	}
 	if kind == TimerMessage {
-		m.Dir = System
+		m.Dir = System // By stays Outgoing: this side's user made it
+	}
+	if kind == TextMessage && timer > 0 {
+		// The writer's clock starts now, delivered or not (§2.9).
+		m.ExpiresAt = deadline(m.At, timer)
 	}
 	o := &outEntry{id: m.ID, rec: record.Outbox{
 		V: record.Version, ID: append([]byte(nil), m.ID[:]...), Kind: int(kind), Text: text,
@@ -213,23 +335,45 @@ func (e *Engine) SetTimer(ctx context.Context, identity, contact string, d time.
 		return err
 	}
 	// A change made here is later than any change already in force, so it
-	// takes effect here and, unless the contact changes it at the same
-	// moment, there too.
-	at := e.cfg.now()
-	if at.Unix() <= c.rec.TimerAt {
-		at = time.Unix(c.rec.TimerAt+1, 0)
-	}
+	// always takes effect here and, unless the contact changes it at the
+	// same moment, there too. The change in force counts as no later than
+	// now plus MaxClockSkew (peerTime bounds a contact's), so the +1
+	// cannot overflow.
+	at := e.timerAtLocked(c)
 	id, err := e.queueLocked(c, TimerMessage, "", d, at)
 	if err != nil {
 		return err
 	}
 	for _, m := range c.msgs {
 		if m.ID == id {
-			e.adoptTimerLocked(c, m.At.Unix(), id, d)
+			if !e.adoptTimerLocked(c, m.At.Unix(), id, d) {
+				// Cannot happen: at is after the change in force.
+				return fmt.Errorf("sotto: the timer change was not ordered after the one in force")
+			}
 			e.ev.emit(MessageEvent{Message: *m})
 		}
 	}
 	return e.saveContactLocked(c)
+}
+
+// timerAtLocked is the `at` of a new timer change of ours: now, or one second
+// after the change in force if that is later (a contact's clock may be a
+// little ahead).
+func (e *Engine) timerAtLocked(c *contact) time.Time {
+	at := e.cfg.now().Truncate(time.Second)
+	if cur := e.timerInForceAtLocked(c); at.Unix() <= cur {
+		at = time.Unix(cur+1, 0)
+	}
+	return at
+}
+
+// timerInForceAtLocked is the `at` of the change in force, as it counts for
+// ordering: never later than now plus MaxClockSkew, so a change stored while
+// a clock (ours, or a contact's before times were bounded) was far ahead
+// cannot outrank every later one.
+func (e *Engine) timerInForceAtLocked(c *contact) int64 {
+	limit := max(e.cfg.now().Add(MaxClockSkew).Unix(), 0)
+	return min(c.rec.TimerAt, limit)
 }
 
 // adoptTimerLocked makes a timer change the conversation's timer unless a
@@ -237,7 +381,8 @@ func (e *Engine) SetTimer(ctx context.Context, identity, contact string, d time.
 // both sides change the timer at the same time they settle on the same one.
 // It reports whether the change was adopted; the caller saves the contact.
 func (e *Engine) adoptTimerLocked(c *contact, at int64, id MessageID, d time.Duration) bool {
-	if at < c.rec.TimerAt || at == c.rec.TimerAt && bytes.Compare(id[:], c.rec.TimerID) <= 0 {
+	cur := e.timerInForceAtLocked(c)
+	if at < cur || at == cur && bytes.Compare(id[:], c.rec.TimerID) <= 0 {
 		return false
 	}
 	c.rec.Timer = int64(d / time.Second)
@@ -293,7 +438,9 @@ func (e *Engine) SetHistory(identity, contact string, keep bool) error {
 	if err := e.saveContactLocked(c); err != nil {
 		return err
 	}
-	for _, l := range []string{c.logMsgs(), c.logOut(), c.logSeen()} {
+	// The shown log is not moved: the messages were written above as they
+	// are in memory, their clocks included.
+	for _, l := range []string{c.logMsgs(), c.logOut(), c.logSeen(), c.logShown()} {
 		if err := from.DropLog(l); err != nil {
 			return err
 		}
@@ -304,9 +451,10 @@ func (e *Engine) SetHistory(identity, contact string, keep bool) error {
 // ---- expiry ----
 
 type expiryItem struct {
-	at time.Time
-	c  *contact
-	id MessageID
+	at      time.Time
+	c       *contact
+	id      MessageID
+	noticed bool // its notice is written (a retry after a failed removal)
 }
 
 type expiryHeap []expiryItem
@@ -348,15 +496,23 @@ func (e *Engine) expiryLoop() {
 	for {
 		e.mu.Lock()
 		now := e.cfg.now()
+		var due []expiryItem
+		expired := false
 		for e.expiry.Len() > 0 && !e.expiry[0].at.After(now) {
-			it := heap.Pop(&e.expiry).(expiryItem)
-			e.expireLocked(it.c, it.id)
+			due = append(due, heap.Pop(&e.expiry).(expiryItem))
+		}
+		if len(due) > 0 {
+			e.expireLocked(due, now)
+			expired = true
 		}
 		wait := time.Hour
 		if e.expiry.Len() > 0 {
 			wait = e.expiry[0].at.Sub(now)
 		}
 		e.mu.Unlock()
+		if expired {
+			erase.Collect() // zero, now, the memory that held the expired texts
+		}
 		if wait > time.Second {
 			wait = time.Second // the clock may be a test clock; look again often
 		}
@@ -376,36 +532,146 @@ func (e *Engine) expiryLoop() {
 	}
 }
 
-func (e *Engine) expireLocked(c *contact, id MessageID) {
-	if c.removed {
-		return
-	}
-	for i, m := range c.msgs {
-		if m.ID != id {
+// expiring is a message whose clock ran out, with what the user is told.
+type expiring struct {
+	it          expiryItem
+	m           *Message
+	unread      bool // an incoming text never shown
+	undelivered bool // one of ours still in the outbox
+}
+
+// noticeCount counts, per conversation, the texts a notice is about.
+type noticeCount struct {
+	c                   *contact
+	unread, undelivered int
+}
+
+// expireLocked removes the messages of due whose clock ran out. The notices
+// of one pass are written first, one per conversation and kind, so that a
+// crash during the removals repeats a notice rather than losing one.
+func (e *Engine) expireLocked(due []expiryItem, now time.Time) {
+	var xs []expiring
+	var counts []*noticeCount
+	byContact := map[*contact]*noticeCount{}
+	for _, it := range due {
+		if it.c.removed {
 			continue
 		}
-		if err := e.msgStore(c).Remove(c.logMsgs(), hexID(id)); err != nil {
+		m := it.c.message(it.id)
+		if m == nil || m.ExpiresAt.IsZero() || m.ExpiresAt.After(now) {
+			continue // gone already, or its clock moved (MarkShown)
+		}
+		x := expiring{it: it, m: m, unread: m.Dir == Incoming && m.Unshown}
+		x.undelivered = m.Dir == Outgoing && it.c.outboxIndex(it.id) >= 0
+		xs = append(xs, x)
+		if it.noticed || !x.unread && !x.undelivered {
+			continue
+		}
+		nc := byContact[it.c]
+		if nc == nil {
+			nc = &noticeCount{c: it.c}
+			byContact[it.c] = nc
+			counts = append(counts, nc)
+		}
+		if x.unread {
+			nc.unread++
+		} else {
+			nc.undelivered++
+		}
+	}
+	for _, nc := range counts {
+		for _, n := range []struct {
+			kind  Notice
+			count int
+		}{{NoticeExpiredUnread, nc.unread}, {NoticeExpiredUndelivered, nc.undelivered}} {
+			if n.count == 0 {
+				continue
+			}
+			if err := e.noticeLocked(nc.c, n.kind, n.count); err != nil {
+				e.ev.emit(ErrorEvent{Err: err})
+			}
+		}
+	}
+	for _, x := range xs {
+		if err := e.removeExpiredLocked(x); err != nil {
 			e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: removing an expired message: %w", err)})
 			// Try again soon: an expired message must not stay.
-			e.expiry.push(expiryItem{at: e.cfg.now().Add(5 * time.Second), c: c, id: id})
-			return
+			e.expiry.push(expiryItem{at: now.Add(5 * time.Second), c: x.it.c, id: x.it.id, noticed: true})
 		}
-		if m.Dir == Incoming {
-			if err := e.rememberExpiredLocked(c, id); err != nil {
-				e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: remembering an expired message: %w", err)})
-			}
-			if m.Kind == TextMessage && m.seq >= c.rec.ReadSeq && c.unread > 0 {
-				c.unread--
-			}
-		}
-		if m.Dir != Outgoing && m.seq >= c.rec.ReadSeq && c.inbox > 0 {
-			c.inbox--
-		}
-		m.Text = ""
-		c.msgs = append(c.msgs[:i], c.msgs[i+1:]...)
-		e.ev.dropMessage(id)
-		e.ev.emit(ExpiredEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
-		e.fileExpiredLocked(c, id)
-		return
 	}
+}
+
+// removeExpiredLocked removes one expired message from the conversation,
+// the outbox, the vault and the event queue, and reports it.
+func (e *Engine) removeExpiredLocked(x expiring) error {
+	c, m, id := x.it.c, x.m, x.m.ID
+	st := e.msgStore(c)
+	// The message first, then its outbox entry: a crash between the two
+	// leaves an outbox entry whose clock has run out, which loading drops
+	// with a notice; never a message that is sent after it expired. Memory
+	// changes only once both are gone, so a retry finds them as they were
+	// (removing what is gone already is a no-op).
+	if err := st.Remove(c.logMsgs(), hexID(id)); err != nil {
+		return err
+	}
+	if x.undelivered {
+		if err := st.Remove(c.logOut(), hexID(id)); err != nil {
+			return err
+		}
+		if i := c.outboxIndex(id); i >= 0 {
+			c.outbox[i].rec.Text = ""
+			c.outbox = slices.Delete(c.outbox, i, i+1)
+		}
+	}
+	if m.Dir == Incoming && m.Kind == TextMessage && m.Timer > 0 {
+		if err := st.Remove(c.logShown(), hexID(id)); err != nil {
+			return err
+		}
+	}
+	if m.Dir == Incoming {
+		if err := e.rememberExpiredLocked(c, id); err != nil {
+			e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: remembering an expired message: %w", err)})
+		}
+	}
+	if countsUnread(m) && m.seq >= c.rec.ReadSeq && c.unread > 0 {
+		c.unread--
+	}
+	if m.Dir != Outgoing && m.seq >= c.rec.ReadSeq && c.inbox > 0 {
+		c.inbox--
+	}
+	m.Text = ""
+	if i := c.messageIndex(id); i >= 0 {
+		// slices.Delete clears the slot left over at the end, which would
+		// keep the message reachable (and its memory unzeroed, T22).
+		c.msgs = slices.Delete(c.msgs, i, i+1)
+	}
+	e.ev.dropMessage(id)
+	e.ev.emit(ExpiredEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id, Unread: x.unread, Undelivered: x.undelivered})
+	e.fileExpiredLocked(c, id)
+	return nil
+}
+
+func (c *contact) messageIndex(id MessageID) int {
+	for i, m := range c.msgs {
+		if m.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func (c *contact) message(id MessageID) *Message {
+	if i := c.messageIndex(id); i >= 0 {
+		return c.msgs[i]
+	}
+	return nil
+}
+
+func (c *contact) outboxIndex(id MessageID) int {
+	for i, o := range c.outbox {
+		if o.id == id {
+			return i
+		}
+	}
+	return -1
 }

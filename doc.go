@@ -46,6 +46,26 @@
 // after [Engine.MarkRead] makes room. The user is told once, with an
 // [ErrorEvent] wrapping [ErrTooManyUnread].
 //
+// # Disappearing messages
+//
+// A text written with a timer expires on each side on that side's clock
+// (docs/PROTOCOL.md §2.9): the writer's starts at [Engine.Send], delivered or
+// not; the reader's starts when the text is first shown to the user, which
+// the UI reports with [Engine.MarkShown] (call it only for texts really on
+// screen). A text never shown expires at the latest [UnshownGrace] after its
+// timer would have, and what expires unread or undelivered is reported: an
+// [ExpiredEvent] with Unread or Undelivered set and a [NoticeMessage] line in
+// the conversation. A contact's times are never believed later than our
+// clock plus [MaxClockSkew], so no timer change can outrank our later ones.
+//
+// # Verification
+//
+// [Engine.SafetyCode] gives the 60-digit code two people compare;
+// [Engine.VerifyCode] marks a contact verified when the code the contact
+// read out matches. A contact verified under an older safety code is
+// unverified on the first open by a version that replaced it, with a
+// [NoticeReverify] line.
+//
 // # Key continuity
 //
 // Every connection starts with a handshake that adds a new epoch to the

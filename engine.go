@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/sottochat/sotto/internal/contactcode"
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/internal/record"
+	"github.com/sottochat/sotto/onion"
 	"github.com/sottochat/sotto/vault"
 )
 
@@ -50,6 +52,7 @@ type engineConfig struct {
 	closeFn   func() error // closes what Open started (tor, vault)
 	torStatus func() TorStatus
 	pass      func(*vault.Passphrase) error // checks the profile's passphrase
+	hardening error                         // what vault.Harden could not do
 }
 
 // Engine is an open profile: its identities, contacts and conversations, the
@@ -106,22 +109,35 @@ func (id *identity) local() *localKeys {
 	return &localKeys{Pub: id.pub, Seed: id.seed}
 }
 
-func (id *identity) seed(use func(seed *[32]byte) error) error {
-	return id.keys.Open(func(b []byte) error {
-		var s [32]byte
-		copy(s[:], b[:32])
-		defer clear(s[:])
-		return use(&s)
+// seed opens the identity's Ed25519 seed for use. use runs inside
+// erase.Do: whatever it derives from the seed (SHA-512(seed) for tor's
+// expanded key or the handshake's X25519 key, library key structs) is
+// erased from the stack when it returns and zeroed on the heap once freed,
+// even when the calling goroutine lives on.
+func (id *identity) seed(use func(seed *[32]byte) error) (err error) {
+	erase.Do(func() {
+		err = id.keys.Open(func(b []byte) error {
+			var s [32]byte
+			copy(s[:], b[:32])
+			defer clear(s[:])
+			return use(&s)
+		})
 	})
+	return err
 }
 
-func (id *identity) authPriv(use func(priv *[32]byte) error) error {
-	return id.keys.Open(func(b []byte) error {
-		var s [32]byte
-		copy(s[:], b[32:64])
-		defer clear(s[:])
-		return use(&s)
+// authPriv opens the identity's x25519 client-auth key for use, inside
+// erase.Do as seed does.
+func (id *identity) authPriv(use func(priv *[32]byte) error) (err error) {
+	erase.Do(func() {
+		err = id.keys.Open(func(b []byte) error {
+			var s [32]byte
+			copy(s[:], b[32:64])
+			defer clear(s[:])
+			return use(&s)
+		})
 	})
+	return err
 }
 
 func (id *identity) info() IdentityInfo {
@@ -155,13 +171,22 @@ func newEngine(cfg engineConfig) (*Engine, error) {
 		e.cfg.disk = e.mem
 	}
 	e.ctx, e.stop = context.WithCancel(context.Background())
-	if err := e.load(); err != nil {
+	// Loading decodes identity keys, contacts and conversations: inside
+	// erase.Do, and what it leaves unreachable is zeroed at once.
+	var err error
+	erase.Do(func() { err = e.load() })
+	erase.Collect()
+	if err != nil {
 		e.wipeMemory()
 		return nil, err
 	}
+	if cfg.hardening != nil {
+		e.ev.emit(ErrorEvent{Err: fmt.Errorf("%w: %v", ErrHardening, cfg.hardening)})
+	}
 	e.wg.Add(2)
-	go func() { defer e.wg.Done(); e.ev.run(e.ctx.Done()) }()
-	go func() { defer e.wg.Done(); e.expiryLoop() }()
+	// Every goroutine of the engine runs inside erase.Do (secret.go).
+	go func() { defer e.wg.Done(); erase.Do(func() { e.ev.run(e.ctx.Done()) }) }()
+	go func() { defer e.wg.Done(); erase.Do(e.expiryLoop) }()
 	return e, nil
 }
 
@@ -313,8 +338,16 @@ func (e *Engine) identityFromRecord(key string, b []byte, st store) (*identity, 
 }
 
 // newIdentityFromKeys builds an identity; seed and auth are copied into a
-// secretBox and the caller wipes them.
-func (e *Engine) newIdentityFromKeys(key, name string, open, ephemeral bool, seed, auth []byte, st store) (*identity, error) {
+// secretBox and the caller wipes them. It runs inside erase.Do:
+// crypto/ed25519 keeps the seed and SHA-512(seed) in a private key struct,
+// and crypto/ecdh the client-auth key in its own, both on the heap where
+// only the runtime can zero them.
+func (e *Engine) newIdentityFromKeys(key, name string, open, ephemeral bool, seed, auth []byte, st store) (id *identity, err error) {
+	erase.Do(func() { id, err = e.newIdentityFromKeysLocked(key, name, open, ephemeral, seed, auth, st) })
+	return id, err
+}
+
+func (e *Engine) newIdentityFromKeysLocked(key, name string, open, ephemeral bool, seed, auth []byte, st store) (*identity, error) {
 	priv := ed25519.NewKeyFromSeed(seed)
 	pub := append(ed25519.PublicKey(nil), priv.Public().(ed25519.PublicKey)...)
 	clear(priv)
@@ -331,7 +364,7 @@ func (e *Engine) newIdentityFromKeys(key, name string, open, ephemeral bool, see
 	}
 	id := &identity{
 		key: key, name: name, open: open, ephemeral: ephemeral,
-		pub: pub, onion: contactcode.OnionAddress(pub), keys: box, st: st,
+		pub: pub, onion: onion.AddressFromPublicKey(pub), keys: box, st: st,
 		contacts: map[string]*contact{}, byPub: map[string]*contact{}, requests: map[string]*request{},
 	}
 	id.authPub = ap

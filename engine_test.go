@@ -315,6 +315,9 @@ func TestTimerExpiresOnBothSides(t *testing.T) {
 	if m.ExpiresAt.IsZero() {
 		t.Fatal("no expiry")
 	}
+	if _, err := b.e.MarkShown("bob", "alice", m.ID); err != nil {
+		t.Fatal(err)
+	}
 	a.wait("delivered", func(ev Event) bool { d, ok := ev.(DeliveredEvent); return ok && d.ID == id })
 	clock.add(32 * time.Second)
 	for _, p := range []*testPeer{a, b} {

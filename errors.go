@@ -66,4 +66,8 @@ var (
 	// registered: another program or Whonix-Workstation using the same tor
 	// has that contact too (tor keeps one key per contact for all of them).
 	ErrClientAuthShared = errors.New("sotto: another user of this tor has the same contact")
+	// ErrHardening is wrapped by the ErrorEvent, queued when a profile is
+	// opened, that says which protection of the process's memory could not
+	// be set up (Options.Hardening): Sotto runs, but less protected.
+	ErrHardening = errors.New("sotto: warning: the process is less protected than it should be")
 )

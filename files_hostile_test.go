@@ -15,6 +15,7 @@ import (
 	"github.com/sottochat/sotto/files"
 	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/wire"
+	"github.com/sottochat/sotto/onion"
 	"github.com/sottochat/sotto/ratchet"
 )
 
@@ -87,7 +88,7 @@ func TestFileReceiverNeverAcks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	apub, _ := contactcode.ParseOnion(ai.Onion)
+	apub, _ := onion.ParseAddress(ai.Onion)
 	st := memHandshake(t, conn, apub, &seed, mpub)
 	var received int
 	deadline := time.Now().Add(2 * time.Minute)

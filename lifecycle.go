@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/sottochat/sotto/internal/erase"
 )
 
 // Goroutines and their owners:
@@ -34,7 +36,7 @@ func (e *Engine) startIdentityLocked(id *identity) {
 	id.wg.Add(1)
 	go func() {
 		defer id.wg.Done()
-		e.serveIdentity(id, keys)
+		erase.Do(func() { e.serveIdentity(id, keys) })
 	}()
 	for _, c := range id.contacts {
 		e.startDialerLocked(c)
@@ -113,7 +115,7 @@ func (e *Engine) serveIdentity(id *identity, keys [][32]byte) {
 		id.wg.Add(1)
 		go func() {
 			defer id.wg.Done()
-			e.serveInbound(ctx, id, conn)
+			erase.Do(func() { e.serveInbound(ctx, id, conn) })
 		}()
 	}
 }
@@ -152,7 +154,7 @@ func (e *Engine) startDialerLocked(c *contact) {
 	go func() {
 		defer id.wg.Done()
 		defer close(c.dialDone)
-		e.dialLoop(ctx, c)
+		erase.Do(func() { e.dialLoop(ctx, c) })
 	}()
 	e.startCourierLocked(c)
 }

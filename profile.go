@@ -32,6 +32,10 @@ type Options struct {
 	// headless --debug points it at stderr.
 	Log io.Writer
 	Now func() time.Time // nil = time.Now
+	// Hardening is what vault.Harden could not do (nil if all went well).
+	// Open reports it as the first event, an ErrorEvent wrapping
+	// ErrHardening, so that every interface shows it.
+	Hardening error
 
 	// unsafeVaultWork, for this package's tests only, sets the vault's
 	// scrypt work factor (see vault.Options.UnsafeWorkFactor).
@@ -257,6 +261,7 @@ func Open(ctx context.Context, o Options, p *Passphrase) (*Engine, error) {
 		return errors.Join(errs...)
 	}
 	cfg.pass = v.VerifyPassphrase
+	cfg.hardening = o.Hardening
 	e, err := newEngine(cfg)
 	if err != nil {
 		cfg.closeFn()
@@ -322,8 +327,13 @@ func (s *torState) onEvent(ev onion.Event) {
 	var out Event
 	switch ev.Kind {
 	case onion.Bootstrap:
-		s.status = TorStatus{State: TorBootstrapping, Percent: ev.Progress, Summary: ev.Summary}
-		out = TorEvent{Status: s.status}
+		// tor reports some phases again on the way (it connects to another
+		// relay after "done connecting"): shown progress never goes back
+		// within one bootstrap (a restart starts one again at 0).
+		if s.status.State != TorBootstrapping || ev.Progress >= s.status.Percent {
+			s.status = TorStatus{State: TorBootstrapping, Percent: ev.Progress, Summary: ev.Summary}
+			out = TorEvent{Status: s.status}
+		}
 	case onion.Ready:
 		s.status = TorStatus{State: TorReady, Percent: 100, Summary: "done"}
 		out = TorEvent{Status: s.status}

@@ -163,8 +163,12 @@ func TestVaultBackedDelivery(t *testing.T) {
 	}
 	a.close()
 	a, b = mk(da), mk(db)
+	var shown []MessageID
 	for i := range 5 {
-		b.waitMessage(fmt.Sprintf("secret %d", i))
+		shown = append(shown, b.waitMessage(fmt.Sprintf("secret %d", i)).ID)
+	}
+	if started, err := b.e.MarkShown("bob", "alice", shown...); err != nil || len(started) != 5 {
+		t.Fatalf("MarkShown started %d clocks: %v", len(started), err)
 	}
 	for len(want) > 0 {
 		ev := a.wait("delivered", func(ev Event) bool { _, ok := ev.(DeliveredEvent); return ok })

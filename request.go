@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/record"
 	"github.com/sottochat/sotto/internal/wire"
+	"github.com/sottochat/sotto/onion"
 )
 
 // request is a pending contact request to an open-mode identity.
@@ -19,7 +19,7 @@ type request struct {
 
 func (r *request) info(id *identity) Request {
 	return Request{
-		ID: r.rec.ID, Identity: id.name, Onion: contactcode.OnionAddress(ed25519.PublicKey(r.rec.Peer)),
+		ID: r.rec.ID, Identity: id.name, Onion: onion.AddressFromPublicKey(ed25519.PublicKey(r.rec.Peer)),
 		Text: r.rec.Text, At: time.Unix(r.rec.At, 0),
 	}
 }

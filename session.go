@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/internal/record"
 	"github.com/sottochat/sotto/internal/wire"
 	"github.com/sottochat/sotto/ratchet"
@@ -306,7 +308,7 @@ func (s *session) run() {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		s.writeLoop()
+		erase.Do(s.writeLoop)
 	}()
 	s.nudge()
 	err := s.readLoop()
@@ -348,10 +350,15 @@ func (s *session) readLoop() error {
 			s.e.mu.Unlock()
 			return errDrop // replaced by a newer connection
 		}
-		m, err := s.openLocked(content)
-		if err == nil {
-			err = s.handleLocked(m)
-		}
+		// Each frame's plaintext is handled inside erase.Do, so that the
+		// stack it used is erased now, not when the session ends (T22).
+		erase.Do(func() {
+			m, err2 := s.openLocked(content)
+			if err2 == nil {
+				err2 = s.handleLocked(m)
+			}
+			err = err2
+		})
 		s.e.mu.Unlock()
 		if err == nil {
 			err = s.flushFiles() // received file chunks, stored outside the lock
@@ -403,27 +410,35 @@ func (s *session) handleLocked(m *wire.Message) error {
 	return nil
 }
 
-// receiveLocked stores a new incoming message; the ack follows it.
+// receiveLocked stores a new incoming message; the ack follows it. The
+// contact's `at` goes through peerTime. A disappearing text waits for
+// MarkShown to start its clock, with the bound of its unshown life as its
+// ExpiresAt meanwhile (§2.9).
 func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
 	now := e.cfg.now()
 	msg := &Message{
-		ID: MessageID(m.ID), Identity: c.id.name, Contact: c.rec.Petname, Dir: Incoming,
-		Timer: time.Duration(m.Timer) * time.Second, At: time.Unix(int64(m.At), 0),
+		ID: MessageID(m.ID), Identity: c.id.name, Contact: c.rec.Petname, Dir: Incoming, By: Incoming,
+		Timer: time.Duration(m.Timer) * time.Second, At: peerTime(m.At, now),
 	}
 	switch m.Kind {
 	case wire.KindText:
 		msg.Kind = TextMessage
 		msg.Text = m.Text
 		if m.Timer != 0 {
-			msg.ExpiresAt = now.Add(msg.Timer).Truncate(time.Second).Add(time.Second)
+			msg.Unshown = true
+			msg.ExpiresAt = deadline(now, msg.Timer+UnshownGrace)
 		}
 	case wire.KindTimer:
 		msg.Kind = TimerMessage
 		msg.Dir = System
-		if e.adoptTimerLocked(c, int64(m.At), MessageID(m.ID), msg.Timer) {
+		if e.adoptTimerLocked(c, msg.At.Unix(), MessageID(m.ID), msg.Timer) {
 			if err := e.saveContactLocked(c); err != nil {
 				return err
 			}
+		} else {
+			// A later change is in force (ours, made at the same time):
+			// the line must not claim this one took effect.
+			msg.Superseded = true
 		}
 	}
 	// The message log doubles as the list of seen IDs while it holds the
@@ -440,37 +455,21 @@ func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
 	return nil
 }
 
-// ackedLocked handles an acknowledgement: the message leaves the outbox, is
-// shown delivered, and its disappearing clock starts.
+// ackedLocked handles an acknowledgement: the message leaves the outbox and
+// is shown delivered. Its disappearing clock started when it was written.
 func (e *Engine) ackedLocked(c *contact, id MessageID) error {
-	idx := -1
-	for i, o := range c.outbox {
-		if o.id == id {
-			idx = i
-			break
-		}
-	}
+	idx := c.outboxIndex(id)
 	if idx < 0 {
-		return nil // a duplicate ack, or one for a message we never sent: ignore
+		return nil // a duplicate ack, one for a message we never sent, or for one that expired: ignore
 	}
 	if err := e.msgStore(c).Remove(c.logOut(), hexID(id)); err != nil {
 		return err
 	}
-	c.outbox = append(c.outbox[:idx], c.outbox[idx+1:]...)
-	for _, m := range c.msgs {
-		if m.ID != id {
-			continue
-		}
-		m.State = Delivered
-		if m.Kind == TextMessage && m.Timer > 0 {
-			// Only a message whose clock starts now is rewritten; the
-			// delivered state itself follows from the outbox.
-			m.ExpiresAt = e.cfg.now().Add(m.Timer).Truncate(time.Second).Add(time.Second)
-			if err := e.rewriteMessageLocked(c, m); err != nil {
-				return err
-			}
-			e.armExpiryLocked(c, m)
-		}
+	// slices.Delete clears the slot left over at the end, which would keep
+	// the entry, and its text, reachable (T22).
+	c.outbox = slices.Delete(c.outbox, idx, idx+1)
+	if m := c.message(id); m != nil {
+		m.State = Delivered // follows from the outbox: nothing to rewrite
 	}
 	e.ev.emit(DeliveredEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
 	return nil
@@ -528,7 +527,9 @@ func (s *session) writeLoop() {
 		var cts [][]byte
 		var err error
 		if len(msgs) > 0 {
-			cts, err = s.sealLocked(msgs)
+			// Encoding and encryption of the texts inside erase.Do: the
+			// stack they used is erased at once, not when the session ends.
+			erase.Do(func() { cts, err = s.sealLocked(msgs) })
 			s.lastSend = now
 		}
 		if err == nil {

@@ -241,6 +241,10 @@ func TestTorEndToEnd(t *testing.T) {
 		id, _ := a.e.Send(ctx, "alice", "bob", "this disappears")
 		b.waitText("this disappears")
 		a.waitFor(60*time.Second, "delivered", func(ev Event) bool { d, ok := ev.(DeliveredEvent); return ok && d.ID == id })
+		// bob's clock starts when the text is on his screen (§2.9).
+		if started, err := b.e.MarkShown("bob", "alice", id); err != nil || len(started) != 1 {
+			t.Fatalf("MarkShown: %d started, %v", len(started), err)
+		}
 		clock.add(31 * time.Second)
 		for _, p := range []*testPeer{a, b} {
 			p.waitFor(10*time.Second, "expired", func(ev Event) bool { x, ok := ev.(ExpiredEvent); return ok && x.ID == id })

@@ -42,11 +42,12 @@ type ContactInfo struct {
 	Identity string // the local identity this contact belongs to
 	Name     string // petname, unique per identity
 	Onion    string
-	Verified bool          // the safety code was compared in person
+	Verified bool          // the safety code was compared in person (see Engine.VerifyCode)
 	Online   bool          // a connection to the contact is up
 	Unread   int           // received messages not yet marked read
 	Timer    time.Duration // disappearing timer; 0 means off
 	History  bool          // false: the conversation is kept in memory only
+	Last     time.Time     // when the newest message still held was written; zero: none
 }
 
 // Direction says who wrote a message.
@@ -73,23 +74,56 @@ type MessageKind int
 const (
 	TextMessage  MessageKind = iota // a text written by a person
 	TimerMessage                    // a change of the disappearing timer
+	// 2 is FileMessage (files.go).
+
+	// NoticeMessage is a line Sotto writes itself (Dir System): Notice says
+	// which, Text says it in words.
+	NoticeMessage MessageKind = 3
 )
 
 // Message is one line of a conversation.
+//
+// A disappearing text (Timer > 0) expires at ExpiresAt. The sender's clock
+// starts when the text is written (Send), delivered or not. The recipient's
+// starts when the text is first shown to the user ([Engine.MarkShown]):
+// until then Unshown is true and ExpiresAt is the latest the text may live
+// unshown (its timer plus [UnshownGrace] after it arrived).
 type Message struct {
-	ID        MessageID
-	Identity  string
-	Contact   string
-	Dir       Direction
-	Kind      MessageKind
-	Text      string        // for TextMessage; untrusted if Dir is Incoming
-	Timer     time.Duration // for TimerMessage: the new timer (0 = off)
-	At        time.Time     // when it was written (sender's clock, coarse)
-	ExpiresAt time.Time     // zero: never expires
-	State     Delivery      // for Outgoing
+	ID         MessageID
+	Identity   string
+	Contact    string
+	Dir        Direction
+	By         Direction // who made it: Outgoing (this side's user) or Incoming (the contact); for System lines too (a timer change), System for Sotto's own notices and for timer lines stored before this field
+	Kind       MessageKind
+	Text       string        // for TextMessage (untrusted if Dir is Incoming) and NoticeMessage
+	Timer      time.Duration // TextMessage: its disappearing timer; TimerMessage: the new timer (0 = off)
+	At         time.Time     // when it was written (the writer's clock, coarse; a contact's is never later than ours plus MaxClockSkew)
+	ExpiresAt  time.Time     // zero: never expires
+	State      Delivery      // for Outgoing
+	Unshown    bool          // Incoming disappearing text whose clock waits for MarkShown
+	Superseded bool          // TimerMessage that never took effect: a later change was already in force
+	Notice     Notice        // for NoticeMessage
+	Count      int           // for NoticeMessage: how many messages it is about
 
 	seq uint64 // position in the conversation (local)
 }
+
+// Notice says what a NoticeMessage is about.
+type Notice int
+
+const (
+	NoNotice Notice = iota
+	// NoticeExpiredUnread: Count texts from the contact expired before they
+	// were shown (see UnshownGrace). ExpiredEvent.Unread reported each.
+	NoticeExpiredUnread
+	// NoticeExpiredUndelivered: Count of our texts expired before the
+	// contact acknowledged them. ExpiredEvent.Undelivered reported each.
+	NoticeExpiredUndelivered
+	// NoticeReverify: the contact was verified under an older safety code,
+	// which this version replaced; it is unverified until the two people
+	// compare the new code.
+	NoticeReverify
+)
 
 // Request is a contact request received by an open-mode identity from someone
 // it does not know yet. It waits for AcceptRequest or RejectRequest.
@@ -157,10 +191,15 @@ type DeliveredEvent struct {
 type MessageEvent struct{ Message Message }
 
 // ExpiredEvent reports that a message's disappearing timer ran out; it is gone
-// from memory and the vault.
+// from memory and the vault. Unread: an incoming text that was never shown
+// (it lived its UnshownGrace). Undelivered: one of ours that the contact had
+// not acknowledged (it is gone from the outbox too and will not be sent).
+// Either way a NoticeMessage follows in the conversation.
 type ExpiredEvent struct {
 	Identity, Contact string
 	ID                MessageID
+	Unread            bool
+	Undelivered       bool
 }
 
 // RequestEvent reports a contact request to an open-mode identity.

@@ -27,4 +27,5 @@ var errorCodes = []struct {
 	{sotto.ErrFileExists, "file_exists"},
 	{sotto.ErrTooManyContacts, "too_many_contacts"},
 	{sotto.ErrClientAuthShared, "client_auth_shared"},
+	{sotto.ErrHardening, "hardening"},
 }

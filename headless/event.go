@@ -1,9 +1,8 @@
 package headless
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
+	"reflect"
 	"time"
 
 	"github.com/sottochat/sotto"
@@ -39,12 +38,15 @@ type messageJSON struct {
 	Identity     string  `json:"identity"`
 	Contact      string  `json:"contact"`
 	Direction    string  `json:"direction"` // "in", "out", "system"
-	Kind         string  `json:"kind"`      // "text", "timer"
+	Kind         string  `json:"kind"`      // "text", "timer", "notice"
 	Text         string  `json:"text,omitempty"`
 	TimerSeconds *int64  `json:"timer_seconds,omitempty"` // kind "timer" only
 	At           string  `json:"at"`
 	ExpiresAt    *string `json:"expires_at"`
-	State        string  `json:"state,omitempty"` // direction "out" only: "pending", "sent", "delivered"
+	State        string  `json:"state,omitempty"`      // direction "out" only: "pending", "sent", "delivered"
+	Superseded   bool    `json:"superseded,omitempty"` // kind "timer": a later change was in force, this one never took effect
+	Notice       string  `json:"notice,omitempty"`     // kind "notice": "expired_unread", "expired_undelivered", "reverify"
+	Count        int     `json:"count,omitempty"`      // kind "notice": how many messages it is about
 }
 
 // requestJSON is a contact request waiting for accept or reject.
@@ -78,38 +80,27 @@ type reply struct {
 
 // MarshalJSON writes the keys in a fixed order, "event" first, and the
 // result key even when its list is empty.
-func (r reply) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString(`{"event":`)
-	add := func(v any) error {
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(v); err != nil {
-			return err
-		}
-		b.Truncate(b.Len() - 1) // Encode's newline
-		return nil
-	}
-	if err := add(r.Event); err != nil {
-		return nil, err
-	}
+func (r reply) MarshalJSON() ([]byte, error) { return r.appendJSON(nil) }
+
+// appendJSON is MarshalJSON into dst (see appendJSON in jsonline.go).
+func (r reply) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"event":`...)
+	b = appendString(b, r.Event)
 	for _, f := range []struct{ k, v string }{{"cmd", r.Cmd}, {"tag", r.Tag}, {"error", r.Error}, {"code", r.Code}} {
 		if f.v == "" {
 			continue
 		}
-		b.WriteString(`,"` + f.k + `":`)
-		if err := add(f.v); err != nil {
-			return nil, err
-		}
+		b = append(b, `,"`+f.k+`":`...)
+		b = appendString(b, f.v)
 	}
 	if r.key != "" {
-		b.WriteString(`,"` + r.key + `":`)
-		if err := add(r.value); err != nil {
+		b = append(b, `,"`+r.key+`":`...)
+		var err error
+		if b, err = appendValue(b, reflect.ValueOf(r.value)); err != nil {
 			return nil, err
 		}
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return append(b, '}'), nil
 }
 
 // Events, one struct per kind so that the key order is stable and "event"
@@ -134,10 +125,22 @@ type (
 		State    string `json:"state"` // "online", "offline"
 	}
 	messageIDEvent struct {
-		Event    string `json:"event"` // "sent", "delivered", "expired"
+		Event       string `json:"event"` // "sent", "delivered", "expired"
+		Identity    string `json:"identity"`
+		Contact     string `json:"contact"`
+		Message     string `json:"message"`
+		Unread      bool   `json:"unread,omitempty"`      // "expired": a received text that was never handed over
+		Undelivered bool   `json:"undelivered,omitempty"` // "expired": one of ours the contact never acknowledged
+	}
+	noticeEvent struct {
+		Event    string `json:"event"` // "notice"
 		Identity string `json:"identity"`
 		Contact  string `json:"contact"`
 		Message  string `json:"message"`
+		Notice   string `json:"notice"` // "expired_unread", "expired_undelivered", "reverify"
+		Count    int    `json:"count,omitempty"`
+		Text     string `json:"text"`
+		At       string `json:"at"`
 	}
 	messageEvent struct {
 		Event     string  `json:"event"` // "message"
@@ -196,16 +199,21 @@ func encodeEvent(ev sotto.Event) (v any, ok bool) {
 	case sotto.DeliveredEvent:
 		return messageIDEvent{Event: "delivered", Identity: ev.Identity, Contact: ev.Contact, Message: ev.ID.String()}, true
 	case sotto.ExpiredEvent:
-		return messageIDEvent{Event: "expired", Identity: ev.Identity, Contact: ev.Contact, Message: ev.ID.String()}, true
+		return messageIDEvent{Event: "expired", Identity: ev.Identity, Contact: ev.Contact, Message: ev.ID.String(),
+			Unread: ev.Unread, Undelivered: ev.Undelivered}, true
 	case sotto.MessageEvent:
 		m := ev.Message
 		if m.Kind == sotto.FileMessage {
 			return nil, false // file_offer says it
 		}
+		if m.Kind == sotto.NoticeMessage {
+			return noticeEvent{Event: "notice", Identity: m.Identity, Contact: m.Contact, Message: m.ID.String(),
+				Notice: noticeName(m.Notice), Count: m.Count, Text: m.Text, At: timestamp(m.At)}, true
+		}
 		if m.Kind == sotto.TimerMessage {
 			by := "contact"
-			if m.Dir == sotto.Outgoing {
-				by = "me"
+			if m.By == sotto.Outgoing && m.Dir != sotto.Incoming {
+				by = "me" // the engine stores who made a change (Message.By)
 			}
 			return timerEvent{Event: "timer", Identity: m.Identity, Contact: m.Contact, Message: m.ID.String(),
 				Seconds: seconds(m.Timer), By: by, At: timestamp(m.At), ExpiresAt: expiry(m.ExpiresAt)}, true
@@ -283,6 +291,10 @@ func toMessage(m sotto.Message) messageJSON {
 		out.Kind = "timer"
 		s := seconds(m.Timer)
 		out.TimerSeconds = &s
+		out.Superseded = m.Superseded
+	case sotto.NoticeMessage:
+		out.Kind = "notice"
+		out.Notice, out.Count = noticeName(m.Notice), m.Count
 	default:
 		out.Kind = "text"
 	}
@@ -291,6 +303,18 @@ func toMessage(m sotto.Message) messageJSON {
 
 func toRequest(r sotto.Request) requestJSON {
 	return requestJSON{ID: r.ID, Identity: r.Identity, Onion: r.Onion, Text: r.Text, At: timestamp(r.At)}
+}
+
+func noticeName(n sotto.Notice) string {
+	switch n {
+	case sotto.NoticeExpiredUnread:
+		return "expired_unread"
+	case sotto.NoticeExpiredUndelivered:
+		return "expired_undelivered"
+	case sotto.NoticeReverify:
+		return "reverify"
+	}
+	return "other"
 }
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sottochat/sotto"
+	"github.com/sottochat/sotto/internal/erase"
 )
 
 // Engine is the part of *sotto.Engine the headless mode drives. cmd/sotto
@@ -30,6 +30,7 @@ type Engine interface {
 	Verify(identity, contact string) error
 	Messages(identity, contact string) ([]sotto.Message, error)
 	MarkRead(identity, contact string) error
+	MarkShown(identity, contact string, ids ...sotto.MessageID) ([]sotto.Message, error)
 	Send(ctx context.Context, identity, contact, text string) (sotto.MessageID, error)
 	SetTimer(ctx context.Context, identity, contact string, d time.Duration) error
 	SetHistory(identity, contact string, keep bool) error
@@ -60,15 +61,22 @@ func Run(ctx context.Context, e Engine, in io.Reader, out io.Writer) error {
 	defer cancel()
 	w := &writer{out: out}
 
+	// Lines in and out carry message texts: every goroutine here handles
+	// them inside erase.Do (T22), and wipes its buffers.
+
 	// One goroutine pumps engine events to out; Run waits for it.
 	pumpDone := make(chan error, 1)
-	go func() { pumpDone <- pump(ctx, e.Events(), w) }()
+	go func() {
+		var err error
+		erase.Do(func() { err = pump(ctx, e, e.Events(), w) })
+		pumpDone <- err
+	}()
 
 	// One goroutine reads lines; it hands each over and waits to be asked for
 	// the next, so it never reads ahead of the command being run.
 	lines := make(chan lineResult)
 	next := make(chan struct{})
-	go readLines(in, lines, next, ctx.Done())
+	go erase.Do(func() { readLines(in, lines, next, ctx.Done()) })
 
 	finish := func(err error) error {
 		cancel()
@@ -91,7 +99,10 @@ func Run(ctx context.Context, e Engine, in io.Reader, out io.Writer) error {
 			if lr.err != nil {
 				return finish(lr.err)
 			}
-			quit, err := handleLine(ctx, e, w, lr)
+			var quit bool
+			var err error
+			erase.Do(func() { quit, err = handleLine(ctx, e, w, lr) })
+			clear(lr.line)
 			if err != nil || quit {
 				return finish(err)
 			}
@@ -124,11 +135,14 @@ func readLines(in io.Reader, lines chan<- lineResult, next <-chan struct{}, done
 		if len(frag) > 0 {
 			if !tooLong && len(buf)+len(frag) > MaxLineBytes+1 { // +1: the newline itself
 				tooLong = true
+				clear(buf)
 				buf = buf[:0]
 			}
 			if !tooLong {
 				buf = append(buf, frag...)
 			}
+			// Read already: wipe it from bufio's buffer (T22).
+			clear(frag)
 		}
 		if err == bufio.ErrBufferFull {
 			continue
@@ -144,6 +158,7 @@ func readLines(in io.Reader, lines chan<- lineResult, next <-chan struct{}, done
 			line := bytes.TrimSuffix(buf, []byte("\n"))
 			line = bytes.TrimSuffix(line, []byte("\r"))
 			lr := lineResult{line: append([]byte(nil), line...), tooLong: tooLong}
+			clear(buf)
 			buf, tooLong = buf[:0], false
 			if len(bytes.TrimSpace(lr.line)) > 0 || lr.tooLong {
 				select {
@@ -165,7 +180,7 @@ func readLines(in io.Reader, lines chan<- lineResult, next <-chan struct{}, done
 }
 
 // pump writes engine events until ctx is done or the channel closes.
-func pump(ctx context.Context, events <-chan sotto.Event, w *writer) error {
+func pump(ctx context.Context, e Engine, events <-chan sotto.Event, w *writer) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -174,10 +189,14 @@ func pump(ctx context.Context, events <-chan sotto.Event, w *writer) error {
 			if !ok {
 				return errors.New("headless: the engine stopped")
 			}
-			if v, ok := encodeEvent(ev); ok {
-				if err := w.write(v); err != nil {
-					return err
+			var err error
+			erase.Do(func() { // per event: its stack is erased at once
+				if v, ok := encodeEvent(shown(e, ev)); ok {
+					err = w.write(v)
 				}
+			})
+			if err != nil {
+				return err
 			}
 		}
 	}
@@ -190,14 +209,19 @@ type writer struct {
 	err error
 }
 
+// write encodes v as one line and writes it. The line (which may hold a
+// message's text) is encoded into buffers of its own, not encoding/json's
+// pooled ones, and wiped once written (threat T22).
 func (w *writer) write(v any) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := appendJSON(nil, v)
+	if err != nil {
+		clear(b)
 		return fmt.Errorf("headless: encoding output: %w", err)
 	}
-	line := escapeInvisible(b.Bytes())
+	b = append(b, '\n')
+	line := escapeInvisible(b)
+	defer clear(b)
+	defer clear(line)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
@@ -288,6 +312,7 @@ func execute(ctx context.Context, e Engine, c Command) (reply, error) {
 		if err != nil {
 			return r, err
 		}
+		ms = shownList(e, c.Identity, c.Contact, ms)
 		list := []messageJSON{}
 		for _, m := range ms {
 			list = append(list, toMessage(m))

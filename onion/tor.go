@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/onion/torctl"
 )
 
@@ -204,7 +205,9 @@ func Start(ctx context.Context, cfg Config) (*Tor, error) {
 	t.gen = g
 	t.wg.Add(2)
 	go t.dispatch()
-	go t.supervise(g)
+	// supervise re-publishes services and client authorizations (keys) on a
+	// new tor: inside erase.Do (internal/erase, threat T22).
+	go erase.Do(func() { t.supervise(g) })
 	t.startEvents(g)
 	t.startWatch(g)
 	return t, nil

@@ -92,6 +92,7 @@ func newResponderEpoch(k *epochKeys, ratchetKey *keyPair) *epoch {
 func (e *epoch) clone() *epoch {
 	c := *e
 	c.skipped = cloneSkipped(e.skipped)
+	c.pq = e.pq.clone()
 	return &c
 }
 

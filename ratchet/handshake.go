@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -233,7 +234,12 @@ func (h *Handshake) mixDH(priv, pub *[KeySize]byte) bool {
 // Hello writes message 1: version || e_I || xwing_pk_I || tag.
 // Transcript: MixHash(e_I), MixHash(xwing_pk_I), MixKey(DH(e_I, S_R)),
 // EncryptAndHash("").
-func (h *Handshake) Hello() ([]byte, error) {
+func (h *Handshake) Hello() (msg []byte, err error) {
+	erase.Do(func() { msg, err = h.hello() })
+	return msg, err
+}
+
+func (h *Handshake) hello() ([]byte, error) {
 	if h.state != InitiatorStart || h.rand == nil {
 		return nil, errHandshakeOrder // also a zero Handshake: use NewInitiator
 	}
@@ -270,7 +276,12 @@ func (h *Handshake) Hello() ([]byte, error) {
 // e_R || xwing_enc || tag. Transcript after message 1: MixHash(e_R),
 // MixKey(DH(e_R, e_I)), MixHash(xwing_enc), MixKey(xwing_secret),
 // EncryptAndHash("").
-func (h *Handshake) Reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
+func (h *Handshake) Reply(msg1 []byte, seed *[32]byte) (msg []byte, err error) {
+	erase.Do(func() { msg, err = h.reply(msg1, seed) })
+	return msg, err
+}
+
+func (h *Handshake) reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
 	if h.state != ResponderStart {
 		return nil, errHandshakeOrder
 	}
@@ -336,7 +347,12 @@ func (h *Handshake) Reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
 // MixKey(DH(S_I, e_R)), EncryptAndHash(payload3), where payload3 lists the
 // epochs of the prior State, newest first, each with the proof that we hold
 // its continuity secret.
-func (h *Handshake) Authenticate(msg2 []byte, seed *[32]byte) ([]byte, error) {
+func (h *Handshake) Authenticate(msg2 []byte, seed *[32]byte) (msg []byte, err error) {
+	erase.Do(func() { msg, err = h.authenticate(msg2, seed) })
+	return msg, err
+}
+
+func (h *Handshake) authenticate(msg2 []byte, seed *[32]byte) ([]byte, error) {
 	if h.state != InitiatorSentHello {
 		return nil, errHandshakeOrder
 	}
@@ -408,7 +424,12 @@ func (h *Handshake) Authenticate(msg2 []byte, seed *[32]byte) ([]byte, error) {
 // identity. The caller decides whether to accept it (a known contact, or a
 // contact request in open mode) and then calls Accept, or drops the
 // connection.
-func (h *Handshake) ReadAuth(msg3 []byte) (ed25519.PublicKey, error) {
+func (h *Handshake) ReadAuth(msg3 []byte) (peer ed25519.PublicKey, err error) {
+	erase.Do(func() { peer, err = h.readAuth(msg3) })
+	return peer, err
+}
+
+func (h *Handshake) readAuth(msg3 []byte) (ed25519.PublicKey, error) {
 	if h.state != ResponderSentReply {
 		return nil, errHandshakeOrder
 	}
@@ -476,7 +497,12 @@ func (h *Handshake) ReadAuth(msg3 []byte) (ed25519.PublicKey, error) {
 // list; every such epoch is now known to be held by the initiator
 // (confirmed); and if the newest epoch prior had confirmed is not among
 // them, PeerRolledBack reports it.
-func (h *Handshake) Accept(prior *State) ([]byte, *State, error) {
+func (h *Handshake) Accept(prior *State) (msg []byte, st *State, err error) {
+	erase.Do(func() { msg, st, err = h.accept(prior) })
+	return msg, st, err
+}
+
+func (h *Handshake) accept(prior *State) ([]byte, *State, error) {
 	if h.state != ResponderPeerKnown {
 		return nil, nil, errHandshakeOrder
 	}
@@ -541,7 +567,12 @@ func (h *Handshake) Accept(prior *State) ([]byte, *State, error) {
 // and, if it chose an epoch for continuity, proves it holds that epoch's
 // secret, and returns the new State: the prior State passed to NewInitiator
 // (not modified) with a new epoch added.
-func (h *Handshake) Finish(msg4 []byte) (*State, error) {
+func (h *Handshake) Finish(msg4 []byte) (st *State, err error) {
+	erase.Do(func() { st, err = h.finish(msg4) })
+	return st, err
+}
+
+func (h *Handshake) finish(msg4 []byte) (*State, error) {
 	if h.state != InitiatorSentAuth {
 		return nil, errHandshakeOrder
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/ratchet/wire"
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -59,15 +60,28 @@ const (
 // MarshalBinary serialises the State (docs/PROTOCOL.md, "State
 // serialisation"). The result holds every secret of the session: the caller
 // encrypts it at rest and wipes it after use.
-func (s *State) MarshalBinary() ([]byte, error) {
+func (s *State) MarshalBinary() (b []byte, err error) {
 	if len(s.epochs) == 0 || len(s.epochs) > MaxEpochs {
 		return nil, errors.New("ratchet: cannot marshal an empty state")
 	}
-	return s.AppendBinary(make([]byte, 0, s.size()))
+	// Allocated inside erase.Do: the bytes are erased once the caller drops
+	// them.
+	erase.Do(func() { b, err = s.appendBinary(make([]byte, 0, s.size())) })
+	return b, err
 }
 
-// AppendBinary appends the serialised State to b, as MarshalBinary.
+// MarshalSize is the length of the State's serialisation, for a caller that
+// serialises into a buffer of its own with AppendBinary (a locked one, say).
+func (s *State) MarshalSize() int { return s.size() }
+
+// AppendBinary appends the serialised State to b, as MarshalBinary. With
+// room for MarshalSize more bytes, b is not reallocated, so the serialised
+// secrets land only in the caller's buffer.
 func (s *State) AppendBinary(b []byte) ([]byte, error) {
+	return s.appendBinary(b)
+}
+
+func (s *State) appendBinary(b []byte) ([]byte, error) {
 	if len(s.epochs) == 0 || len(s.epochs) > MaxEpochs {
 		return nil, errors.New("ratchet: cannot marshal an empty state")
 	}
@@ -137,16 +151,16 @@ func (e *epoch) appendBinary(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, p.round)
 	b = append(b, p.have, p.next)
 	if p.hasSeed {
-		b = append(b, p.seed[:]...)
+		b = append(b, p.buf.seed[:]...)
 	}
 	if p.hasSecret {
-		b = append(b, p.secret[:]...)
+		b = append(b, p.buf.secret[:]...)
 	}
 	if p.hasEK {
-		b = append(b, p.ek[:]...)
+		b = append(b, p.buf.ek[:]...)
 	}
 	if p.hasCT {
-		b = append(b, p.ct[:]...)
+		b = append(b, p.buf.ct[:]...)
 	}
 	b = append(b, uint8(len(e.skipped)))
 	for _, c := range e.skipped {
@@ -165,7 +179,12 @@ func (e *epoch) appendBinary(b []byte) []byte {
 // every length, bound and invariant and never panics; on error s is
 // unchanged. A State of an earlier protocol version is refused with
 // ErrOldState.
-func (s *State) UnmarshalBinary(data []byte) error {
+func (s *State) UnmarshalBinary(data []byte) (err error) {
+	erase.Do(func() { err = s.unmarshal(data) })
+	return err
+}
+
+func (s *State) unmarshal(data []byte) error {
 	if IsOldState(data) {
 		return ErrOldState
 	}
@@ -177,19 +196,21 @@ func (s *State) UnmarshalBinary(data []byte) error {
 		!in.ReadUint8(&n) || n == 0 || n > MaxEpochs {
 		return ErrBadState
 	}
-	if _, err := identityX25519(local); err != nil {
-		return ErrBadState
-	}
-	if _, err := identityX25519(peer); err != nil {
-		return ErrBadState
-	}
-	out := &State{epochs: make([]*epoch, 0, n)}
+	// The identities are not decoded as curve points here (that costs more
+	// than the rest of a parse): a State is only ever used with a handshake
+	// whose identities were checked and must equal these bytes, and Encrypt
+	// and Decrypt do not use them.
+	// One allocation for the epochs (a State is parsed for every message
+	// by a caller that keeps it serialised) and one for their pointers.
+	block := make([]epoch, n)
+	out := State{epochs: make([]*epoch, 0, n)}
 	copy(out.local[:], local)
 	copy(out.peer[:], peer)
 	total := 0
-	for range n {
-		e, ok := parseEpoch(&in)
-		if !ok {
+	for i := range block {
+		e := &block[i]
+		if !e.parse(&in) {
+			e.wipe()
 			out.Wipe()
 			return ErrBadState
 		}
@@ -208,17 +229,8 @@ func (s *State) UnmarshalBinary(data []byte) error {
 		return ErrBadState
 	}
 	s.Wipe()
-	*s = *out
+	*s = out
 	return nil
-}
-
-func parseEpoch(in *cryptobyte.String) (*epoch, bool) {
-	e := new(epoch)
-	if !e.parse(in) {
-		e.wipe()
-		return nil, false
-	}
-	return e, true
 }
 
 func (e *epoch) parse(in *cryptobyte.String) bool {
@@ -248,9 +260,12 @@ func (e *epoch) parse(in *cryptobyte.String) bool {
 	p.hasSecret = f&sfPQSecret != 0
 	p.hasEK = f&sfPQEK != 0
 	p.hasCT = f&sfPQCT != 0
-	if p.hasSeed && !readArray(in, p.seed[:]) || p.hasSecret && !readArray(in, p.secret[:]) ||
-		p.hasEK && !readArray(in, p.ek[:]) || p.hasCT && !readArray(in, p.ct[:]) {
-		return false
+	if p.hasSeed || p.hasSecret || p.hasEK || p.hasCT {
+		b := p.mutable(nil)
+		if p.hasSeed && !readArray(in, b.seed[:]) || p.hasSecret && !readArray(in, b.secret[:]) ||
+			p.hasEK && !readArray(in, b.ek[:]) || p.hasCT && !readArray(in, b.ct[:]) {
+			return false
+		}
 	}
 	var zero [KeySize]byte
 	switch {
@@ -319,7 +334,7 @@ func (e *epoch) pqValid() bool {
 			int(p.next) >= pqEKChunks || !p.hasSeed && p.next != 0:
 			return false
 		}
-		return chunksZero(p.ct[:], p.have, pqCTChunks)
+		return !p.hasCT || chunksZero(p.buf.ct[:], p.have, pqCTChunks)
 	}
 	switch {
 	case e.sendMix, p.hasSeed,
@@ -331,7 +346,7 @@ func (e *epoch) pqValid() bool {
 		int(p.next) >= pqCTChunks || !p.hasCT && p.next != 0:
 		return false
 	}
-	return chunksZero(p.ek[:], p.have, pqEKChunks)
+	return !p.hasEK || chunksZero(p.buf.ek[:], p.have, pqEKChunks)
 }
 
 // chunksZero reports whether the chunks of buf not in have are all zero.

@@ -24,17 +24,25 @@ import (
 //     next round's key.
 //
 // The encapsulating side always holds the secret before the decapsulating
-// side mixes it, so both mix it into the same root KDF step. pqState holds
-// only fixed-size arrays, copied with the epoch.
+// side mixes it, so both mix it into the same root KDF step.
+//
+// The small fields are copied with the epoch; the large ones live in buf,
+// which an epoch and its working copy share until the copy changes it (see
+// mutable), so that copying an epoch for every message stays cheap.
 type pqState struct {
 	round     uint32 // initiator: round of our current (or last) offer, 0 before the first; responder: the round we are answering
 	have      uint8  // bitmap of the chunks received: of the ciphertext (initiator) or of the key (responder)
 	next      uint8  // index of the next chunk we send
-	hasSeed   bool   // initiator: seed is the decapsulation key of the current offer
-	hasEK     bool   // ek holds our offer (initiator) or the chunks of the peer's (responder)
-	hasCT     bool   // ct holds the chunks of the answer (initiator) or our answer (responder)
-	hasSecret bool   // secret is the round's shared secret, not yet mixed into the root key
+	hasSeed   bool   // initiator: buf.seed is the decapsulation key of the current offer
+	hasEK     bool   // buf.ek holds our offer (initiator) or the chunks of the peer's (responder)
+	hasCT     bool   // buf.ct holds the chunks of the answer (initiator) or our answer (responder)
+	hasSecret bool   // buf.secret is the round's shared secret, not yet mixed into the root key
 
+	buf *pqBuffers // nil when none of the above is set
+}
+
+// pqBuffers are the large fields of a pqState.
+type pqBuffers struct {
 	seed   [mlkemSeedSize]byte
 	secret [KeySize]byte
 	ek     [mlkemEncapsulationKeySize]byte
@@ -46,41 +54,101 @@ const (
 	pqAllCT = 1<<pqCTChunks - 1
 )
 
-func (p *pqState) wipe() { *p = pqState{} }
+// mutable returns p's buffers for writing. p is a working copy of orig (the
+// committed state it was copied from; nil if none): while the two share
+// their buffers, p gets a copy of its own first, so that a working copy
+// that is abandoned never changed the committed state.
+func (p *pqState) mutable(orig *pqState) *pqBuffers {
+	if p.buf != nil && (orig == nil || p.buf != orig.buf) {
+		return p.buf
+	}
+	b := new(pqBuffers)
+	if p.buf != nil {
+		*b = *p.buf
+	}
+	p.buf = b
+	return b
+}
+
+// reset empties p (keeping round), wiping buffers of its own; buffers it
+// shares with orig are wiped when the change is committed (settle).
+func (p *pqState) reset(orig *pqState) {
+	if p.buf != nil && (orig == nil || p.buf != orig.buf) {
+		*p.buf = pqBuffers{}
+	}
+	*p = pqState{round: p.round}
+}
+
+// abandon wipes the buffers p, a working copy of committed being
+// abandoned, made for itself.
+func (p *pqState) abandon(committed *pqState) {
+	if p.buf != nil && p.buf != committed.buf {
+		*p.buf = pqBuffers{}
+	}
+}
+
+// replaced wipes old, the buffers of a committed state that a working copy
+// has just replaced with now, unless now still uses them.
+func replaced(old *pqBuffers, now *pqState) {
+	if old != nil && old != now.buf {
+		*old = pqBuffers{}
+	}
+}
+
+func (p *pqState) wipe() {
+	if p.buf != nil {
+		*p.buf = pqBuffers{}
+	}
+	*p = pqState{}
+}
+
+// clone returns a copy of p with buffers of its own.
+func (p *pqState) clone() pqState {
+	c := *p
+	if p.buf != nil {
+		c.buf = new(pqBuffers)
+		*c.buf = *p.buf
+	}
+	return c
+}
 
 // startRound (initiator) draws the decapsulation key of a new offer.
-func (p *pqState) startRound(rand io.Reader) error {
-	*p = pqState{round: p.round + 1, hasSeed: true, hasEK: true}
-	if err := readSecret(rand, p.seed[:]); err != nil {
+func (p *pqState) startRound(rand io.Reader, orig *pqState) error {
+	p.reset(orig)
+	p.round++
+	b := p.mutable(orig)
+	if err := readSecret(rand, b.seed[:]); err != nil {
 		return err
 	}
-	dk, err := mlkem.NewDecapsulationKey768(p.seed[:])
+	dk, err := mlkem.NewDecapsulationKey768(b.seed[:])
 	if err != nil {
 		return errRandom
 	}
-	copy(p.ek[:], dk.EncapsulationKey().Bytes())
+	copy(b.ek[:], dk.EncapsulationKey().Bytes())
+	p.hasSeed, p.hasEK = true, true
 	return nil
 }
 
 // answer (responder) encapsulates to the peer's key once it is complete and
 // not answered yet.
-func (p *pqState) answer() error {
+func (p *pqState) answer(orig *pqState) error {
 	if p.hasCT || p.have != pqAllEK {
 		return nil
 	}
-	ek, err := mlkem.NewEncapsulationKey768(p.ek[:])
+	ek, err := mlkem.NewEncapsulationKey768(p.buf.ek[:])
 	if err != nil {
 		return errCorrupt // checked when the last chunk arrived
 	}
 	// Go 1.26 draws ML-KEM encapsulation randomness from crypto/rand itself;
 	// tests make it deterministic with testing/cryptotest.
 	ss, ct := ek.Encapsulate()
-	copy(p.secret[:], ss)
+	b := p.mutable(orig)
+	copy(b.secret[:], ss)
 	wipe(ss)
-	copy(p.ct[:], ct)
+	copy(b.ct[:], ct)
+	b.ek = [mlkemEncapsulationKeySize]byte{}
 	p.hasSecret, p.hasCT = true, true
 	p.hasEK = false
-	p.ek = [mlkemEncapsulationKeySize]byte{}
 	p.next = 0
 	return nil
 }
@@ -98,10 +166,10 @@ func (e *epoch) fillHeader(h *wire.Header) {
 	switch {
 	case e.initiator && p.hasSeed && p.have == 0:
 		h.Flags |= wire.FlagEK
-		src, n = p.ek[:], pqEKChunks
+		src, n = p.buf.ek[:], pqEKChunks
 	case !e.initiator && p.hasCT:
 		h.Flags |= wire.FlagCT
-		src, n = p.ct[:], pqCTChunks
+		src, n = p.buf.ct[:], pqCTChunks
 	default:
 		return
 	}
@@ -114,7 +182,7 @@ func (e *epoch) fillHeader(h *wire.Header) {
 // receive takes in the chunk of an authenticated header from the peer. It
 // returns false for a header an honest peer cannot send, which rejects the
 // message. Chunks of earlier rounds (late messages) are ignored.
-func (p *pqState) receive(initiator bool, h *wire.Header) bool {
+func (p *pqState) receive(initiator bool, h *wire.Header, orig *pqState) bool {
 	if initiator {
 		if h.Flags&(wire.FlagEK|wire.FlagMix) != 0 {
 			return false // only the initiator offers and mixes
@@ -125,23 +193,24 @@ func (p *pqState) receive(initiator bool, h *wire.Header) bool {
 		if h.Round > p.round {
 			return false
 		}
-		if h.Round < p.round || !p.hasSeed {
-			return true // an earlier round, or this one already decapsulated
+		if h.Round < p.round || !p.hasSeed || p.have&(1<<h.Index) != 0 {
+			return true // an earlier round, this one already decapsulated, or a chunk we have
 		}
-		p.addChunk(p.ct[:], h)
+		b := p.mutable(orig)
+		p.addChunk(b.ct[:], h)
 		p.hasCT = true
 		if p.have == pqAllCT {
-			dk, err := mlkem.NewDecapsulationKey768(p.seed[:])
+			dk, err := mlkem.NewDecapsulationKey768(b.seed[:])
 			if err != nil {
 				return false
 			}
-			ss, err := dk.Decapsulate(p.ct[:])
+			ss, err := dk.Decapsulate(b.ct[:])
 			if err != nil {
 				return false
 			}
-			round := p.round
-			*p = pqState{round: round, hasSecret: true}
-			copy(p.secret[:], ss)
+			p.reset(orig)
+			p.hasSecret = true
+			copy(p.mutable(orig).secret[:], ss)
 			wipe(ss)
 		}
 		return true
@@ -155,13 +224,14 @@ func (p *pqState) receive(initiator bool, h *wire.Header) bool {
 	if h.Round > p.round {
 		return false
 	}
-	if h.Round < p.round || p.hasCT {
-		return true // an earlier round, or this one already answered
+	if h.Round < p.round || p.hasCT || p.have&(1<<h.Index) != 0 {
+		return true // an earlier round, this one already answered, or a chunk we have
 	}
-	p.addChunk(p.ek[:], h)
+	b := p.mutable(orig)
+	p.addChunk(b.ek[:], h)
 	p.hasEK = true
 	if p.have == pqAllEK {
-		if _, err := mlkem.NewEncapsulationKey768(p.ek[:]); err != nil {
+		if _, err := mlkem.NewEncapsulationKey768(b.ek[:]); err != nil {
 			return false
 		}
 	}
@@ -169,17 +239,17 @@ func (p *pqState) receive(initiator bool, h *wire.Header) bool {
 }
 
 func (p *pqState) addChunk(dst []byte, h *wire.Header) {
-	bit := uint8(1) << h.Index
-	if p.have&bit != 0 {
-		return
-	}
 	i := int(h.Index)
 	copy(dst[i*pqChunkSize:], h.Chunk[:wire.ChunkLen(len(dst), i)])
-	p.have |= bit
+	p.have |= 1 << h.Index
 }
 
 // mixed (responder) ends the round whose secret a receiving DH step just
 // mixed into the root key, and waits for the next round's key.
-func (p *pqState) mixed() {
-	*p = pqState{round: p.round + 1}
+func (p *pqState) mixed(orig *pqState) {
+	p.reset(orig)
+	p.round++
 }
+
+// secret returns the round's shared secret, for the root KDF step.
+func (p *pqState) secretKey() *[KeySize]byte { return &p.buf.secret }

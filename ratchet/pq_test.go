@@ -51,3 +51,28 @@ func TestPQRoundLength(t *testing.T) {
 	}
 	t.Logf("rounds mixed at messages %v; %d key generations, %d encapsulations, %d decapsulations", mixes, ops[0], ops[1], ops[2])
 }
+
+// TestPQBuffersWiped checks that the large post-quantum fields an epoch
+// gives up (the offer's seed once the ciphertext is decapsulated, a round's
+// secret once mixed, on both sides) are wiped, not left for the garbage
+// collector.
+func TestPQBuffersWiped(t *testing.T) {
+	a, b := newParty(t), newParty(t)
+	sa, sb := handshake(t, a, b, nil, nil)
+	now := time.Now()
+	zero := func(p *pqBuffers) bool { return *p == pqBuffers{} }
+	from, to := sa, sb
+	for messageKind(from, to) != kindDecaps {
+		from, to = pingPong(t, from, to, []byte("x"), now)
+	}
+	seedBuf := sa.epochs[0].pq.buf                     // the offer's seed
+	from, to = pingPong(t, from, to, []byte("x"), now) // the initiator decapsulates
+	if !zero(seedBuf) || !sa.epochs[0].pq.hasSecret {
+		t.Fatal("the offer's seed was not wiped after decapsulation")
+	}
+	secretI, secretR := sa.epochs[0].pq.buf, sb.epochs[0].pq.buf
+	from, to = pingPong(t, from, to, []byte("x"), now) // the initiator mixes, the responder too
+	if !zero(secretI) || !zero(secretR) || !sa.epochs[0].sendMix {
+		t.Fatal("a mixed secret was not wiped")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/ratchet/wire"
 )
 
@@ -12,7 +13,13 @@ import (
 // used. Decrypt works on a copy and commits only when the message
 // authenticates; on any error s is unchanged. A message decrypts at most
 // once: its message key is destroyed.
-func (s *State) Decrypt(now time.Time, message, ad []byte) ([]byte, error) {
+func (s *State) Decrypt(now time.Time, message, ad []byte) (pt []byte, err error) {
+	// Inside erase.Do: the plaintext too is erased once the caller drops it.
+	erase.Do(func() { pt, err = s.decrypt(now, message, ad) })
+	return pt, err
+}
+
+func (s *State) decrypt(now time.Time, message, ad []byte) ([]byte, error) {
 	m, ok := parseMessage(message)
 	if !ok {
 		return nil, ErrDecrypt
@@ -41,7 +48,9 @@ func (s *State) Decrypt(now time.Time, message, ad []byte) ([]byte, error) {
 			}
 		}
 		// Commit over the old epoch, which overwrites its used chain key.
+		oldPQ := old.pq.buf
 		*old = w
+		replaced(oldPQ, &old.pq)
 		return pt, nil
 	}
 	return nil, ErrDecrypt
@@ -97,7 +106,7 @@ func (e *epoch) decrypt(w *epoch, now int64, m *wireMessage, ad []byte, others i
 				return nil, ErrDecrypt
 			}
 			*w = *e
-			if !w.pq.receive(w.initiator, &h) {
+			if !w.pq.receive(w.initiator, &h, &e.pq) {
 				return nil, w.reject(e, pt)
 			}
 			w.skipped = cloneSkipped(e.skipped)
@@ -131,7 +140,7 @@ func (e *epoch) decrypt(w *epoch, now int64, m *wireMessage, ad []byte, others i
 			if !ok {
 				return nil, w.discard(e, ErrDecrypt)
 			}
-			if !w.pq.receive(w.initiator, &h) {
+			if !w.pq.receive(w.initiator, &h, &e.pq) {
 				return nil, w.reject(e, pt)
 			}
 			w.ckr = next
@@ -170,14 +179,14 @@ func (e *epoch) decrypt(w *epoch, now int64, m *wireMessage, ad []byte, others i
 	}
 	var pq *[KeySize]byte
 	if mix {
-		pq = &w.pq.secret
+		pq = w.pq.secretKey()
 	}
 	w.dhr = h.DH
 	w.hasDHr = true
 	w.hkr = w.nhkr
 	w.rk, w.ckr, w.nhkr = kdfRK(&w.rk, &dh, pq)
 	if mix {
-		w.pq.mixed()
+		w.pq.mixed(&e.pq)
 	}
 	w.recvMix = mix
 	w.hasCKr = true
@@ -192,7 +201,7 @@ func (e *epoch) decrypt(w *epoch, now int64, m *wireMessage, ad []byte, others i
 	if !ok {
 		return nil, w.discard(e, ErrDecrypt)
 	}
-	if !w.pq.receive(w.initiator, &h) {
+	if !w.pq.receive(w.initiator, &h, &e.pq) {
 		return nil, w.reject(e, pt)
 	}
 	w.ckr = next
@@ -216,6 +225,7 @@ func (w *epoch) discard(e *epoch, err error) error {
 			clear(w.skipped[i].keys)
 		}
 	}
+	w.pq.abandon(&e.pq)
 	w.forget()
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/ratchet/wire"
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -20,30 +21,45 @@ func (s *State) Encrypt(rand io.Reader, plaintext, ad []byte) ([]byte, error) {
 }
 
 // encrypt is Encrypt; tests pass edit to forge headers a dishonest peer
-// could send.
-func (s *State) encrypt(rand io.Reader, plaintext, ad []byte, edit func(wire.Header) wire.Header) ([]byte, error) {
-	if len(s.epochs) == 0 {
-		return nil, errors.New("ratchet: empty state")
-	}
+// could send. The work runs inside erase.Do; the message is allocated
+// before, since it is not secret.
+func (s *State) encrypt(rand io.Reader, plaintext, ad []byte, edit func(wire.Header) wire.Header) (out []byte, err error) {
 	if len(plaintext) > MaxPlaintextSize {
 		return nil, errors.New("ratchet: plaintext too large")
+	}
+	out = make([]byte, 0, wire.Overhead+len(plaintext))
+	erase.Do(func() { out, err = s.seal(out, rand, plaintext, ad, edit) })
+	return out, err
+}
+
+// seal appends to out (with room for the whole message) the encryption of
+// plaintext.
+func (s *State) seal(out []byte, rand io.Reader, plaintext, ad []byte, edit func(wire.Header) wire.Header) ([]byte, error) {
+	if len(s.epochs) == 0 {
+		return nil, errors.New("ratchet: empty state")
 	}
 	if rand == nil {
 		return nil, errors.New("ratchet: nil random source")
 	}
 	e := s.epochs[0]
 	w := *e
-	defer w.forget() // the working copy's keys, whether committed or not
+	committed := false
+	defer func() {
+		if !committed {
+			w.pq.abandon(&e.pq)
+		}
+		w.forget() // the working copy's keys, whether committed or not
+	}()
 	if !w.sendPending && !w.hasDHs {
 		return nil, errCorrupt
 	}
 	if w.sendPending {
-		if err := w.sendStep(rand); err != nil {
+		if err := w.sendStep(rand, &e.pq); err != nil {
 			return nil, err
 		}
 	}
 	if !w.initiator {
-		if err := w.pq.answer(); err != nil {
+		if err := w.pq.answer(&e.pq); err != nil {
 			return nil, err
 		}
 	}
@@ -57,8 +73,8 @@ func (s *State) encrypt(rand io.Reader, plaintext, ad []byte, edit func(wire.Hea
 	if edit != nil {
 		h = edit(h)
 	}
-	out := make([]byte, wire.PrefixSize+headerNonceSize, wire.Overhead+len(plaintext))
-	out[0] = Version
+	out = append(out[:0], Version)
+	out = out[:wire.PrefixSize+headerNonceSize]
 	prefix := out[:wire.PrefixSize]
 	nonce := out[wire.PrefixSize:]
 	if _, err := io.ReadFull(rand, nonce); err != nil {
@@ -82,7 +98,10 @@ func (s *State) encrypt(rand io.Reader, plaintext, ad []byte, edit func(wire.Hea
 	wipe(bad)
 	w.cks = next
 	w.ns++
+	old := e.pq.buf
 	*e = w
+	replaced(old, &e.pq)
+	committed = true
 	return out, nil
 }
 
@@ -92,7 +111,7 @@ func (w *epoch) kdfSend() (next, mk [KeySize]byte) { return kdfCK(&w.cks) }
 // Encrypt after a new receiving chain (Decrypt has no randomness). On the
 // initiator's side it mixes in the secret of a completed post-quantum round
 // and starts the next round.
-func (w *epoch) sendStep(rand io.Reader) error {
+func (w *epoch) sendStep(rand io.Reader, orig *pqState) error {
 	var priv [KeySize]byte
 	defer wipe(priv[:])
 	if err := readSecret(rand, priv[:]); err != nil {
@@ -110,7 +129,7 @@ func (w *epoch) sendStep(rand io.Reader) error {
 	}
 	var pq *[KeySize]byte
 	if w.initiator && w.pq.hasSecret {
-		pq = &w.pq.secret
+		pq = w.pq.secretKey()
 	}
 	w.pn = w.ns
 	w.ns = 0
@@ -121,7 +140,7 @@ func (w *epoch) sendStep(rand io.Reader) error {
 	w.sendMix = pq != nil
 	w.sendPending = false
 	if w.initiator && (pq != nil || w.pq.round == 0) {
-		if err := w.pq.startRound(rand); err != nil {
+		if err := w.pq.startRound(rand, orig); err != nil {
 			return err
 		}
 	}

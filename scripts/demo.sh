@@ -2,10 +2,16 @@
 # make demo: two Sotto users, alice and bob, chatting side by side in tmux
 # over real onion services of a private Tor network on loopback. No internet
 # needed. Everything lives in one temporary directory and is torn down when
-# tmux exits (quit both UIs with ctrl+c, or detach: ctrl+b d).
+# tmux exits (ctrl+b d, or ctrl+d in both panes after quitting the UIs).
 #
 #   make demo                 # builds bin/sotto, then runs this script
 #   SOTTO=path/to/sotto scripts/demo.sh
+#
+# For tests (tui/e2e): SOTTO_DEMO_NETWORK=FILE joins a running private
+# network instead of starting one, and SOTTO_DEMO_DETACH=1 leaves the tmux
+# server running without attaching, prints "socket NAME" and "dir DIR",
+# and leaves the teardown (tmux -L NAME kill-server; rm -rf DIR) to the
+# caller.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -17,17 +23,20 @@ die() { echo "demo: $*" >&2; exit 1; }
 for tool in tmux tor; do
 	command -v "$tool" >/dev/null || die "$tool is not installed: run 'sudo make deps'"
 done
-[ -t 0 ] && [ -t 1 ] || die "run me in a terminal: I open tmux"
+detach=${SOTTO_DEMO_DETACH:-}
+[ -n "$detach" ] || { [ -t 0 ] && [ -t 1 ]; } || die "run me in a terminal: I open tmux"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sotto-demo.XXXXXX")
 chmod 700 "$work"
 sock="sotto-demo-$$"
 net="$work/net"
+own_net=1
+[ -z "${SOTTO_DEMO_NETWORK:-}" ] || own_net=
 cleanup() {
 	trap - EXIT INT TERM HUP
 	tmux -L "$sock" kill-server 2>/dev/null || true
 	rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$sock"
-	"$BIN" net down "$net" >/dev/null 2>&1 || true
+	[ -z "$own_net" ] || "$BIN" net down "$net" >/dev/null 2>&1 || true
 	rm -rf "$work"
 	echo "demo: torn down (private network stopped, $work removed)"
 }
@@ -36,9 +45,13 @@ trap cleanup EXIT INT TERM HUP
 printf '%s' "$PASSPHRASE" >"$work/passphrase"
 chmod 600 "$work/passphrase"
 
-echo "demo: starting a private Tor network on loopback in $net (about a minute)…"
-"$BIN" net up "$net" >/dev/null
-network="$net/network.torrc"
+if [ -n "$own_net" ]; then
+	echo "demo: starting a private Tor network on loopback in $net (about a minute)…"
+	"$BIN" net up "$net" >/dev/null
+	network="$net/network.torrc"
+else
+	network=$SOTTO_DEMO_NETWORK
+fi
 [ -f "$network" ] || die "the network did not write $network"
 
 # sotto as alice or bob: its own profile, the demo passphrase, the network.
@@ -59,7 +72,14 @@ as alice contact add alice bob "$card_bob" >/dev/null
 as bob contact add bob alice "$card_alice" >/dev/null
 echo "demo: alice and bob have added each other."
 
-ui() { printf '%q ' "$BIN" --profile "$work/$1" --network "$network" run; }
+# A pane runs its UI again and again: quitting (ctrl+c) leaves a prompt in
+# the pane instead of closing it, so a UI quit by mistake comes back with
+# enter. ctrl+d closes the pane; the demo ends when both are closed.
+ui() {
+	local run
+	run=$(printf '%q ' "$BIN" --profile "$work/$1" --network "$network" run)
+	printf 'while :; do %s; printf "\\n  sotto quit. enter starts it again, ctrl+d closes this pane. "; read -r _ || break; done' "$run"
+}
 
 # Our own tmux server (-L) so the demo never touches your sessions; the
 # session ends when both UIs have quit.
@@ -75,9 +95,16 @@ tmux -L "$sock" set -g pane-border-format " #{@who} "
 tmux -L "$sock" set -g status-style "bg=colour236,fg=colour250"
 tmux -L "$sock" set -g status-left-length 0
 tmux -L "$sock" set -g status-right-length 120
-tmux -L "$sock" set -g status-right "passphrase: $PASSPHRASE · ctrl+b o switches pane · ctrl+c quits a UI · ctrl+b d ends the demo "
+tmux -L "$sock" set -g status-right "passphrase: $PASSPHRASE · ctrl+b o switches pane · ctrl+c quits a UI (enter restarts it) · ctrl+b d ends the demo "
 tmux -L "$sock" set -g remain-on-exit off
 tmux -L "$sock" select-pane -t demo:0.0
+
+if [ -n "$detach" ]; then
+	trap - EXIT INT TERM HUP
+	echo "socket $sock"
+	echo "dir $work"
+	exit 0
+fi
 
 cols=$(tput cols 2>/dev/null || echo 0)
 if [ "$cols" -lt 162 ]; then

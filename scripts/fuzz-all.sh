@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Runs every Fuzz* target under ./fuzz/... (and tui/sanitize) for FUZZTIME each, one at a time
+# Runs every Fuzz* target under ./fuzz/... (and tui/sanitize, headless) for FUZZTIME each, one at a time
 # (go test -fuzz accepts one target per package per run).
 set -euo pipefail
 FUZZTIME=${FUZZTIME:-30s}
 cd "$(dirname "$0")/.."
 total=0
-# tui/sanitize keeps its fuzz target beside the sanitiser (it decodes terminal text from peers).
-for pkg in $(go list ./fuzz/... ./tui/sanitize); do
+# tui/sanitize keeps its fuzz target beside the sanitiser (it decodes terminal text from peers);
+# headless keeps FuzzJSONLine (its own JSON encoder against encoding/json) beside the encoder.
+for pkg in $(go list ./fuzz/... ./tui/sanitize ./headless); do
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     # Targets that are subjects of meta-tests skip themselves; they are not fuzzed.
     case "$target" in FuzzEmptyCorpus) continue ;; esac

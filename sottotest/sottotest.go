@@ -22,6 +22,7 @@ import (
 
 	"github.com/sottochat/sotto"
 	"github.com/sottochat/sotto/internal/contactcode"
+	"github.com/sottochat/sotto/onion"
 )
 
 // Engine is an in-memory stand-in for *sotto.Engine. It is safe for
@@ -268,7 +269,7 @@ func (e *Engine) AddContact(ctx context.Context, identity, petname, code string)
 	if _, err := e.contact(identity, petname); err == nil {
 		return sotto.ContactInfo{}, sotto.ErrContactExists
 	}
-	ci := sotto.ContactInfo{Identity: identity, Name: petname, Onion: contactcode.OnionAddress(c.ID), History: true}
+	ci := sotto.ContactInfo{Identity: identity, Name: petname, Onion: onion.AddressFromPublicKey(c.ID), History: true}
 	l := e.contacts[identity]
 	i, _ := slices.BinarySearchFunc(l, petname, func(a sotto.ContactInfo, name string) int { return strings.Compare(a.Name, name) })
 	e.contacts[identity] = slices.Insert(l, i, ci)
@@ -301,14 +302,25 @@ func (e *Engine) RemoveContact(ctx context.Context, identity, petname string) er
 	return nil
 }
 
-// Contacts implements the engine method (sorted by name).
+// Contacts implements the engine method (sorted by name); Last is the time
+// of the newest message not expired, as the engine reports it.
 func (e *Engine) Contacts(identity string) ([]sotto.ContactInfo, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, err := e.identity(identity); err != nil {
 		return nil, err
 	}
-	return slices.Clone(e.contacts[identity]), nil
+	out := slices.Clone(e.contacts[identity])
+	now := e.now()
+	for i := range out {
+		out[i].Last = time.Time{}
+		for _, m := range e.msgs[[2]string{identity, out[i].Name}] {
+			if m.ExpiresAt.IsZero() || now.Before(m.ExpiresAt) {
+				out[i].Last = m.At
+			}
+		}
+	}
+	return out, nil
 }
 
 // SafetyCode implements the engine method: the code set by SetSafetyCode,
@@ -373,6 +385,35 @@ func (e *Engine) MarkRead(identity, contact string) error {
 	c.Unread = 0
 	e.shown[[2]string{identity, contact}]++
 	return nil
+}
+
+// MarkShown implements the engine method: the named messages that are
+// Unshown stop being so and expire their timer after now (no later than
+// their ExpiresAt). It records "MarkShown identity contact n".
+func (e *Engine) MarkShown(identity, contact string, ids ...sotto.MessageID) ([]sotto.Message, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, err := e.contact(identity, contact); err != nil {
+		return nil, err
+	}
+	e.record("MarkShown %s %s %d", identity, contact, len(ids))
+	want := map[sotto.MessageID]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var started []sotto.Message
+	ms := e.msgs[[2]string{identity, contact}]
+	for i := range ms {
+		if want[ms[i].ID] && ms[i].Unshown {
+			exp := e.now().Add(ms[i].Timer)
+			if ms[i].ExpiresAt.IsZero() || exp.Before(ms[i].ExpiresAt) {
+				ms[i].ExpiresAt = exp
+			}
+			ms[i].Unshown = false
+			started = append(started, ms[i])
+		}
+	}
+	return started, nil
 }
 
 // Send implements the engine method: the message is stored as Pending and
@@ -515,7 +556,7 @@ func keys(seed string) (ed25519.PublicKey, [32]byte) {
 // seed.
 func Onion(seed string) string {
 	pub, _ := keys(seed)
-	return contactcode.OnionAddress(pub)
+	return onion.AddressFromPublicKey(pub)
 }
 
 // MakeCode returns the contact code of the identity made from seed: a real

@@ -19,6 +19,7 @@ import (
 	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/e2e"
 	"github.com/sottochat/sotto/internal/wire"
+	"github.com/sottochat/sotto/onion"
 	"github.com/sottochat/sotto/ratchet"
 	"github.com/sottochat/sotto/scrub/scrubtest"
 )
@@ -169,7 +170,7 @@ func TestT28HostileFileSenderOverTor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vOnion := contactcode.OnionAddress(code.ID)
+	vOnion := onion.AddressFromPublicKey(code.ID)
 	priv := a.auth.Bytes()
 	if err := a.tor.AddClientAuth(ctx, vOnion, func(use func(*[32]byte) error) error {
 		var k [32]byte

@@ -3,11 +3,13 @@ package tui
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/sottochat/sotto/tui/sanitize"
 )
 
@@ -28,7 +30,7 @@ type addScreen struct {
 }
 
 func newAddContact(s *shared) *addScreen {
-	return &addScreen{s: s, name: newInput(s, "a name only you see", 32), code: newInput(s, "paste or type their code", 256)}
+	return &addScreen{s: s, name: newInput(s, "a name only you see", 32), code: newInput(s, "paste or type their code", 2048)}
 }
 
 func (a *addScreen) Init() tea.Cmd { return nil }
@@ -118,8 +120,15 @@ func (a *addScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.name, cmd = a.name.Update(msg)
 		} else {
 			a.code, cmd = a.code.Update(msg)
+			// White space inside a code means nothing: a code copied from
+			// a terminal, a mail or a chat comes wrapped over lines,
+			// indented, or in groups of five. The field keeps the code
+			// alone.
+			if v := a.code.Value(); strings.ContainsFunc(v, unicode.IsSpace) {
+				a.code.SetValue(compactCode(v))
+			}
 			a.check = nil
-			if c := strings.TrimSpace(a.code.Value()); c != "" {
+			if c := a.code.Value(); c != "" {
 				a.check = a.s.prof.CheckCode(c)
 			}
 		}
@@ -141,8 +150,7 @@ func (a *addScreen) submit() tea.Cmd {
 		a.err = "paste or type their code"
 		return nil
 	case a.check != nil:
-		a.err = "this code is not valid: " + sanitize.Line(errText(a.check))
-		return nil
+		return a.setFocus(1) // the line under the code says what is wrong
 	}
 	a.busy = true
 	e, ctx, id := a.s.eng, a.s.ctx, a.s.identity
@@ -170,12 +178,19 @@ func (a *addScreen) View() string {
 		return b.String()
 	}
 	b.WriteString("\n  " + st.Title.Render("Add a contact to "+sanitize.Line(a.s.identity)) + "\n\n")
-	b.WriteString("  " + st.Header.Render("1. Give them your code") + st.Subtle.Render(": read it out, paste it, or show the QR code (ctrl+o)") + "\n")
-	card := st.Subtle.Render("loading…")
-	if a.card != "" {
-		card = st.Value.Render(lipgloss.NewStyle().Width(a.w - 8).Render(sanitize.Line(a.card)))
+	b.WriteString("  " + st.Header.Render("1. Give them your code") + st.Subtle.Render(": send it over a channel you trust, or let them") + "\n")
+	b.WriteString("  " + st.Subtle.Render("scan it (ctrl+o: QR code). To type it, go by the groups of five;") + "\n")
+	b.WriteString("  " + st.Subtle.Render("spaces and line breaks in a code do not matter.") + "\n")
+	if a.card == "" {
+		b.WriteString("     " + st.Subtle.Render("loading…") + "\n")
+	} else {
+		// No box around it: a copy from the terminal takes the code and
+		// white space only.
+		for _, l := range codeLines(sanitize.Line(a.card), clamp((a.w-5)/6, 1, 5)) {
+			b.WriteString("     " + st.Value.Render(l) + "\n")
+		}
 	}
-	b.WriteString(lipgloss.NewStyle().MarginLeft(2).Render(st.Box.Width(a.w-4).Render(card)) + "\n\n")
+	b.WriteString("\n")
 	b.WriteString("  " + st.Header.Render("2. Take theirs") + st.Subtle.Render(" and give them a name only you see") + "\n")
 	cur := func(i int) string {
 		if a.focus == i {
@@ -185,15 +200,20 @@ func (a *addScreen) View() string {
 	}
 	b.WriteString("  " + st.Label.Render(pad("Name", 8)) + cur(0) + a.name.View() + "\n")
 	b.WriteString("  " + st.Label.Render(pad("Code", 8)) + cur(1) + a.code.View() + "\n")
-	feedback := ""
 	switch {
-	case strings.TrimSpace(a.code.Value()) == "":
+	case a.code.Value() == "":
+		b.WriteString("\n")
 	case a.check == nil:
-		feedback = st.OK.Render("✓ the code is valid")
+		b.WriteString("  " + pad("", 10) + st.OK.Render("✓ the code is valid") + "\n")
 	default:
-		feedback = st.Warn.Render("✗ " + sanitize.Line(errText(a.check)))
+		why := strings.TrimPrefix(sanitize.Line(errText(a.check)), "bad contact code: ")
+		for i, l := range strings.Split(ansi.Wrap("✗ "+why, max(a.w-12, 20), " "), "\n") {
+			if i > 0 {
+				l = "  " + l
+			}
+			b.WriteString("  " + pad("", 10) + st.Warn.Render(l) + "\n")
+		}
 	}
-	b.WriteString("  " + pad("", 10) + feedback + "\n")
 	switch {
 	case a.busy:
 		b.WriteString("\n  " + st.Subtle.Render("adding…") + "\n")
@@ -201,4 +221,29 @@ func (a *addScreen) View() string {
 		b.WriteString("\n  " + st.Error.Render(a.err) + "\n")
 	}
 	return b.String()
+}
+
+// compactCode drops every white space character from a contact code.
+func compactCode(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// codeLines writes a contact code in groups of five characters, perLine
+// groups to a line: easier to read and type than 125 characters in a row,
+// and what the parser reads back once the spaces are dropped.
+func codeLines(code string, perLine int) []string {
+	var groups []string
+	for i := 0; i < len(code); i += 5 {
+		groups = append(groups, code[i:min(i+5, len(code))])
+	}
+	var lines []string
+	for i := 0; i < len(groups); i += perLine {
+		lines = append(lines, strings.Join(groups[i:min(i+perLine, len(groups))], " "))
+	}
+	return lines
 }

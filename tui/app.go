@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -55,8 +56,19 @@ const (
 	pageVerify
 	pageSettings
 	pageRequests
+	pageConversations
 	pageCount
 )
+
+// where is a place in the UI: the page and whose it is. Locking keeps it
+// (names only, nothing decrypted) so that unlocking lands there again.
+type where struct {
+	page               page
+	identity           string
+	identityOpen       bool
+	contact            sotto.ContactInfo
+	returnTo, chatFrom page
+}
 
 // shared is the state every screen reads: the engine, the keys and styles,
 // the clock, and the current identity and contact.
@@ -99,12 +111,14 @@ type Model struct {
 	screens    [pageCount]screen
 	help       help.Model
 	showHelp   bool
+	helpTop    int // first line of the help shown
 	tor        sotto.TorStatus
 	status     string
 	statusErr  bool
 	panicAt    time.Time // when the panic key armed the wipe; zero when not armed
 	panicTyped int       // letters of the panic word typed so far
 	quitAsk    bool      // ctrl+c with unsent text: waiting for y
+	resume     where     // where the person was when the UI locked
 	lastKey    time.Time
 	idle       time.Duration
 	locked     bool
@@ -142,6 +156,7 @@ func New(ctx context.Context, p Profile, c Config, now func() time.Time) *Model 
 	m.screens[pageVerify] = newVerify(s)
 	m.screens[pageSettings] = newSettings(s)
 	m.screens[pageRequests] = newRequests(s)
+	m.screens[pageConversations] = newConvs(s)
 	m.resize(80, 24)
 	return m
 }
@@ -200,7 +215,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.background {
 			cmds = append(cmds, waitEvent(msg.eng.Events()))
 		}
-		cmds = append(cmds, m.goTo(pageIdentities))
+		m.screens[pageConversations].(*convsScreen).landing = true
+		cmds = append(cmds, m.goTo(pageConversations))
 		return m, tea.Batch(cmds...)
 	case unlockedMsg:
 		if msg.err == nil && m.locked {
@@ -208,7 +224,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.lastKey = m.s.now
 			m.status = ""
 			_, cmd := m.active().Update(msg)
-			return m, tea.Batch(cmd, m.goTo(pageIdentities))
+			return m, tea.Batch(cmd, m.back())
 		}
 	case panicDoneMsg:
 		if msg.err != nil {
@@ -338,18 +354,36 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 			return m.lock("locked")
 		}
 		return nil
+	case key.Matches(k, keys.Convs) && m.s.eng != nil && !m.locked && (k.Type != tea.KeyRunes || !m.active().typing()):
+		m.quitAsk = false
+		return m.goTo(pageConversations)
 	case key.Matches(k, keys.Help) && (k.Type != tea.KeyRunes || !m.active().typing()):
 		m.showHelp = !m.showHelp
+		m.helpTop = 0
 		return nil
 	}
 	if m.showHelp {
-		if key.Matches(k, keys.Back) {
+		rows := len(m.helpLines()) - m.helpRows()
+		switch {
+		case key.Matches(k, keys.Back):
 			m.showHelp = false
+		case key.Matches(k, keys.Up):
+			m.helpTop = max(m.helpTop-1, 0)
+		case key.Matches(k, keys.Down):
+			m.helpTop = min(m.helpTop+1, max(rows, 0))
+		case key.Matches(k, keys.PageUp):
+			m.helpTop = max(m.helpTop-m.helpRows()+1, 0)
+		case key.Matches(k, keys.PageDown):
+			m.helpTop = min(m.helpTop+m.helpRows()-1, max(rows, 0))
 		}
 		return nil
 	}
 	if m.statusErr || m.status != "" {
 		m.status, m.statusErr = "", false
+	}
+	if k.Type == tea.KeyRunes && !k.Paste && string(k.Runes) == "q" && !m.active().typing() {
+		m.setInfo("q does nothing here: ctrl+c quits, esc goes back")
+		return nil
 	}
 	if k.Type == tea.KeyCtrlV && m.active().typing() {
 		m.setInfo(pasteHint)
@@ -367,16 +401,33 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	return cmd
 }
 
+// back returns to where the person was when the UI locked.
+func (m *Model) back() tea.Cmd {
+	r := m.resume
+	m.resume = where{}
+	if r.page == pageNone {
+		r.page = pageConversations
+	}
+	m.s.identity, m.s.identityOpen, m.s.contact = r.identity, r.identityOpen, r.contact
+	m.s.returnTo, m.s.chatFrom = r.returnTo, r.chatFrom
+	return m.goTo(r.page)
+}
+
 // panicKey handles a key while the panic wipe is armed: the letters of
-// the panic word, in order, wipe; esc, ctrl+c or the panic key cancel
-// without doing anything else; any other key starts the word again. A key
-// hit by reflex (the panic key again, enter, ctrl+c, esc) never wipes.
+// the panic word, in order, wipe; esc or ctrl+c cancel without doing
+// anything else; the panic key again keeps the panel (and its time) as it
+// is new; any other key starts the word again. A key hit by reflex (the
+// panic key again and again, enter, ctrl+c, esc) never wipes, and the
+// panel does not flicker on and off under a hammered key.
 func (m *Model) panicKey(k tea.KeyMsg) tea.Cmd {
 	word := []rune(m.panicWord)
 	switch {
-	case k.Type == tea.KeyEsc, k.Type == tea.KeyCtrlC, key.Matches(k, m.s.keys.Panic):
+	case k.Type == tea.KeyEsc, k.Type == tea.KeyCtrlC:
 		m.panicAt, m.panicTyped = time.Time{}, 0
 		m.setInfo("panic cancelled: nothing was wiped")
+		return nil
+	case key.Matches(k, m.s.keys.Panic):
+		m.panicAt, m.panicTyped = m.s.now, 0
 		return nil
 	case k.Type == tea.KeyRunes && !k.Paste && len(k.Runes) == 1 && m.panicTyped < len(word) &&
 		unicode.ToLower(k.Runes[0]) == unicode.ToLower(word[m.panicTyped]):
@@ -410,6 +461,11 @@ const pasteHint = "Sotto does not read the clipboard: paste with your terminal (
 // lock drops every decrypted string from the model, clears the screen and
 // asks for the passphrase again.
 func (m *Model) lock(why string) tea.Cmd {
+	m.resume = where{page: m.page, identity: m.s.identity, identityOpen: m.s.identityOpen, contact: m.s.contact,
+		returnTo: m.s.returnTo, chatFrom: m.s.chatFrom}
+	if m.page < pageIdentities {
+		m.resume.page = pageConversations
+	}
 	m.wipeAll()
 	m.locked = true
 	m.showHelp = false
@@ -460,8 +516,8 @@ func (m *Model) onEvent(ev sotto.Event) tea.Cmd {
 		return tea.Batch(cmds...)
 	case sotto.MessageEvent:
 		msg := ev.Message
-		if !m.locked && (m.page != pageChat || msg.Identity != m.s.identity || msg.Contact != m.s.contact.Name) && msg.Dir == sotto.Incoming {
-			m.setInfo(fmt.Sprintf("new message from %s (%s)", sanitize.Line(msg.Contact), sanitize.Line(msg.Identity)))
+		if !m.locked && (m.page != pageChat || msg.Identity != m.s.identity || msg.Contact != m.s.contact.Name) && msg.Dir == sotto.Incoming && msg.Kind == sotto.TextMessage {
+			m.setInfo(fmt.Sprintf("new message from %s to %s: ctrl+k lists every conversation", sanitize.Line(msg.Contact), sanitize.Line(msg.Identity)))
 		}
 	case sotto.RequestEvent:
 		if !m.locked {
@@ -540,8 +596,10 @@ func (m *Model) View() string {
 	switch {
 	case !m.panicAt.IsZero():
 		keys = m.help.ShortHelpView([]key.Binding{withHelp(m.s.keys.Back, "esc", "cancel the wipe")})
+	case m.showHelp && len(m.helpLines()) > m.helpRows():
+		keys = m.help.ShortHelpView([]key.Binding{withHelp(m.s.keys.Down, "↑/↓ pgup/pgdn", "scroll"), withHelp(m.s.keys.Back, "esc", "close")})
 	case m.showHelp:
-		keys = m.help.ShortHelpView([]key.Binding{m.s.keys.Back})
+		keys = m.help.ShortHelpView([]key.Binding{withHelp(m.s.keys.Back, "esc", "close")})
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, header, body, fit(status, w, 1), fit(keys, w, 1))
 }
@@ -664,29 +722,88 @@ func progressBar(st styles.Styles, pct, width int) string {
 
 func clamp(v, lo, hi int) int { return min(max(v, lo), hi) }
 
-// helpView is the help overlay: every key of the key map, in two columns.
-func (m *Model) helpView() string {
+// helpLines is the help: every key of the key map and what the marks of
+// a conversation mean, in two columns when the terminal is wide enough,
+// else in one.
+func (m *Model) helpLines() []string {
 	st := m.s.st
 	k := m.s.keys
 	groups := k.All()
 	titles := []string{"Everywhere", "Lists", "Conversation", "Forms, settings, requests"}
-	col := func(idx ...int) string {
-		var b strings.Builder
-		for n, i := range idx {
-			if n > 0 {
-				b.WriteString("\n")
+	group := func(i int) []string {
+		out := []string{st.Header.Render(titles[i])}
+		for _, bind := range groups[i] {
+			h := bind.Help()
+			desc := h.Desc
+			if i == 0 && h == k.Panic.Help() && k.Panic.Enabled() {
+				desc = fmt.Sprintf("PANIC, then type %s", m.panicWord)
 			}
-			b.WriteString(st.Header.Render(titles[i]) + "\n")
-			for _, bind := range groups[i] {
-				h := bind.Help()
-				b.WriteString(st.HelpKey.Render(fmt.Sprintf("%-13s", h.Key)) + st.HelpDesc.Render(h.Desc) + "\n")
-			}
+			out = append(out, st.HelpKey.Render(fmt.Sprintf("%-13s", h.Key))+st.HelpDesc.Render(desc))
 		}
-		return strings.TrimRight(b.String(), "\n")
+		return out
 	}
-	left := lipgloss.NewStyle().Width(38).Render(col(0, 1))
-	right := lipgloss.NewStyle().Width(36).Render(col(2, 3))
-	return st.Overlay.Render(lipgloss.JoinHorizontal(lipgloss.Top, left, right))
+	marks := []string{
+		st.Header.Render("Marks in a conversation"),
+		st.HelpKey.Render(fmt.Sprintf("%-4s", "◌")) + st.HelpDesc.Render("waiting in the outbox, not sent yet"),
+		st.HelpKey.Render(fmt.Sprintf("%-4s", "✓")) + st.HelpDesc.Render("sent, not yet confirmed"),
+		st.HelpKey.Render(fmt.Sprintf("%-4s", "✓✓")) + st.HelpDesc.Render("delivered: stored on their device"),
+		st.HelpKey.Render(fmt.Sprintf("%-4s", "⏱")) + st.HelpDesc.Render("time left before it disappears"),
+	}
+	join := func(parts ...[]string) []string {
+		var out []string
+		for i, p := range parts {
+			if i > 0 {
+				out = append(out, "")
+			}
+			out = append(out, p...)
+		}
+		return out
+	}
+	left := join(group(0), group(1))
+	right := join(group(2), group(3))
+	if m.s.width < 78 {
+		return join(marks, left, right)
+	}
+	out := make([]string, max(len(left), len(right)))
+	for i := range out {
+		var l, r string
+		if i < len(left) {
+			l = left[i]
+		}
+		if i < len(right) {
+			r = right[i]
+		}
+		out[i] = pad(l, 38) + r
+	}
+	line := st.HelpKey.Render("◌") + st.HelpDesc.Render(" not sent yet · ") + st.HelpKey.Render("✓") + st.HelpDesc.Render(" sent · ") +
+		st.HelpKey.Render("✓✓") + st.HelpDesc.Render(" delivered: on their device · ") + st.HelpKey.Render("⏱") + st.HelpDesc.Render(" disappears in")
+	return append([]string{line, ""}, out...)
+}
+
+// helpRows is the number of help lines the overlay shows at once.
+func (m *Model) helpRows() int { return max(m.bodyHeight()-2, 1) }
+
+// helpView is the help overlay: the lines that fit, with arrows saying
+// where more is and how to get to it.
+func (m *Model) helpView() string {
+	st := m.s.st
+	lines := m.helpLines()
+	rows := m.helpRows()
+	top := min(m.helpTop, max(len(lines)-rows, 0))
+	end := min(top+rows, len(lines))
+	view := slices.Clone(lines[top:end])
+	if end < len(lines) {
+		view[len(view)-1] = st.Unread.Render(fmt.Sprintf("↓ %d more lines: ↓ or pgdn", len(lines)-end))
+	}
+	if top > 0 {
+		view[0] = st.Unread.Render("↑ more above: ↑ or pgup")
+	}
+	w := max(m.s.width-2, 10)
+	body := make([]string, len(view))
+	for i, l := range view {
+		body[i] = pad(l, w-2)
+	}
+	return st.Overlay.Padding(0, 1).Render(strings.Join(body, "\n"))
 }
 
 // fit cuts or pads s to exactly h lines of at most w cells.

@@ -186,7 +186,9 @@ func (c *chatScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		c.msgs, c.loaded = msg.list, true
 		c.prune()
 		c.scroll = min(c.scroll, c.maxScroll())
-		return c, loadFiles(c.s.eng, msg.identity, msg.contact) // files.go
+		return c, tea.Batch(c.showVisible(), loadFiles(c.s.eng, msg.identity, msg.contact)) // files.go
+	case shownMsg:
+		return c, c.onShown(msg)
 	case contactsMsg:
 		c.s.updateContact(msg)
 	case sentMsg:
@@ -232,10 +234,10 @@ func (c *chatScreen) onKey(msg tea.KeyMsg) tea.Cmd {
 		return nav(pageSettings)
 	case key.Matches(msg, k.PageUp):
 		c.scroll = min(c.scroll+c.page(), c.maxScroll())
-		return nil
+		return c.showVisible()
 	case key.Matches(msg, k.PageDown):
 		c.scroll = max(c.scroll-c.page(), 0)
-		return nil
+		return c.showVisible()
 	case key.Matches(msg, k.ClearInput):
 		if c.draftBytes > 0 {
 			c.newComposer()
@@ -384,7 +386,7 @@ func (c *chatScreen) onEvent(ev sotto.Event) tea.Cmd {
 		if c.scroll > 0 {
 			c.scroll += c.height(&c.msgs[len(c.msgs)-1]) // keep the view where the reader is
 		}
-		cmds := []tea.Cmd{markRead(c.s.eng, m.Identity, m.Contact)}
+		cmds := []tea.Cmd{markRead(c.s.eng, m.Identity, m.Contact), c.showVisible()}
 		if m.Kind == sotto.TimerMessage {
 			cmds = append(cmds, loadContacts(c.s.eng, c.s.identity))
 		}
@@ -576,8 +578,12 @@ func (c *chatScreen) rule() string {
 	var note string
 	switch {
 	case c.split != nil:
-		note = st.Warn.Render(fmt.Sprintf(" %s bytes is more than one message (%s): enter sends it as %d messages marked (1/%d)…(%d/%d), esc goes back to it ",
-			thousands(c.draftBytes), thousands(sotto.MaxText), len(c.split), len(c.split), len(c.split), len(c.split)))
+		n := len(c.split)
+		marks := fmt.Sprintf("(1/%d) and (2/2)", n)
+		if n > 2 {
+			marks = fmt.Sprintf("(1/%d)…(%d/%d)", n, n, n)
+		}
+		note = st.Warn.Render(fmt.Sprintf(" %s bytes > %s: enter sends it as %d messages, %s ", thousands(c.draftBytes), thousands(sotto.MaxText), n, marks))
 	case c.draftBytes > sotto.MaxText:
 		note = st.Error.Render(fmt.Sprintf(" %s / %s bytes: too long for one message; enter offers to send it in parts ", thousands(c.draftBytes), thousands(sotto.MaxText)))
 	case c.draftBytes >= counterFrom:
@@ -647,7 +653,10 @@ func (c *chatScreen) meta(m *sotto.Message) string {
 		}
 	}
 	left := ""
-	if !m.ExpiresAt.IsZero() {
+	switch {
+	case m.Unshown:
+		left = st.Timer.Render("⏱" + shortDuration(m.Timer)) // its clock starts once shown
+	case !m.ExpiresAt.IsZero():
 		left = st.Timer.Render("⏱" + shortDuration(m.ExpiresAt.Sub(c.s.now)))
 	}
 	return state + " " + pad(left, metaWidth-3)
@@ -658,7 +667,15 @@ func (c *chatScreen) systemText(m *sotto.Message) string {
 	if m.Timer > 0 {
 		what = "set messages to disappear after " + longDuration(m.Timer)
 	}
-	switch m.Dir {
+	if m.Superseded {
+		// It never took effect: a later change was in force (§2.9).
+		what += " (not applied: a later change was already in force)"
+	}
+	by := m.Dir
+	if by == sotto.System && m.Kind == sotto.TimerMessage {
+		by = m.By // the engine's timer lines are System lines; By says who
+	}
+	switch by {
 	case sotto.Outgoing:
 		return "you " + what
 	case sotto.Incoming:

@@ -22,8 +22,17 @@ type (
 	eventMsg        struct{ ev sotto.Event }
 	eventsClosedMsg struct{}
 	tickMsg         time.Time
-	identitiesMsg   struct{ list []sotto.IdentityInfo }
-	contactsMsg     struct {
+	identitiesMsg   struct {
+		list  []sotto.IdentityInfo
+		stats map[string]idStats
+	}
+	// convsMsg is every conversation of every identity.
+	convsMsg struct {
+		list []sotto.ContactInfo
+		open map[string]bool
+		err  error
+	}
+	contactsMsg struct {
 		identity string
 		list     []sotto.ContactInfo
 		err      error
@@ -119,8 +128,48 @@ func checkPassphrase(p Profile, e Engine, pass []byte) tea.Cmd {
 	return func() tea.Msg { return unlockedMsg{p.CheckPassphrase(e, pass)} }
 }
 
+// idStats sums up an identity's contacts for the identities screen.
+type idStats struct {
+	contacts, connected, unread int
+}
+
 func loadIdentities(e Engine) tea.Cmd {
-	return func() tea.Msg { return identitiesMsg{e.Identities()} }
+	return func() tea.Msg {
+		ids := e.Identities()
+		stats := make(map[string]idStats, len(ids))
+		for _, id := range ids {
+			cs, err := e.Contacts(id.Name)
+			if err != nil {
+				continue // burnt meanwhile: the next event reloads
+			}
+			var st idStats
+			for _, c := range cs {
+				st.contacts++
+				st.unread += c.Unread
+				if c.Online {
+					st.connected++
+				}
+			}
+			stats[id.Name] = st
+		}
+		return identitiesMsg{ids, stats}
+	}
+}
+
+func loadConversations(e Engine) tea.Cmd {
+	return func() tea.Msg {
+		var all []sotto.ContactInfo
+		open := map[string]bool{}
+		for _, id := range e.Identities() {
+			open[id.Name] = id.Open
+			cs, err := e.Contacts(id.Name)
+			if err != nil {
+				continue // burnt meanwhile: the next event reloads
+			}
+			all = append(all, cs...)
+		}
+		return convsMsg{list: all, open: open}
+	}
 }
 
 func loadContacts(e Engine, identity string) tea.Cmd {

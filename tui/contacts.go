@@ -101,6 +101,8 @@ func (c *contactsScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return c, nav(pageAdd)
 		case key.Matches(msg, k.Reqs) && c.s.identityOpen:
 			return c, nav(pageRequests)
+		case key.Matches(msg, k.Reqs):
+			return c, info(sanitize.Line(c.s.identity) + " takes no contact requests: only an open identity (a tip line) does; n on the identities screen makes one")
 		case key.Matches(msg, k.Open) && ok:
 			c.s.contact = sel
 			c.s.chatFrom = pageContacts

@@ -29,9 +29,9 @@
 //     Config.PanicKey says otherwise) fills the screen with a red panel,
 //     and typing the panic word ("wipe" unless Config.PanicWord) runs the
 //     same wipe as `sotto panic` and exits. Keys hit by reflex (the panic
-//     key again, ctrl+c, enter, esc) never wipe; esc, ctrl+c or the panic
-//     key cancel without touching the screen below; after [PanicWindow]
-//     the panel goes away by itself.
+//     key again, ctrl+c, enter, esc) never wipe; esc or ctrl+c cancel
+//     without touching the screen below; after [PanicWindow] the panel
+//     goes away by itself.
 //   - ctrl+c with unsent text (a draft in any conversation, a half-filled
 //     form) asks first; only y quits.
 //   - Passphrases are typed into package passfield's masked field, which keeps

@@ -27,6 +27,9 @@ type Engine interface {
 	Verify(identity, contact string) error
 	Messages(identity, contact string) ([]sotto.Message, error)
 	MarkRead(identity, contact string) error
+	// MarkShown starts the disappearing clocks of received texts; the UI
+	// calls it only for texts really on screen (see shown.go).
+	MarkShown(identity, contact string, ids ...sotto.MessageID) ([]sotto.Message, error)
 	Send(ctx context.Context, identity, contact, text string) (sotto.MessageID, error)
 	SetTimer(ctx context.Context, identity, contact string, d time.Duration) error
 	SetHistory(identity, contact string, keep bool) error
@@ -107,11 +110,13 @@ const (
 )
 
 // panicKeys are the keys the panic wipe may be put on: keys no screen uses
-// and no one types as text.
+// (ctrl+k and f2 list the conversations, ctrl+f, ctrl+g and ctrl+x handle
+// files), no text field edits with (ctrl+a, e, f, b, d, k, n, p, w, h move
+// or delete in the fields) and no one hits to stop a program (ctrl+c,
+// ctrl+z).
 var panicKeys = []string{
-	`ctrl+\`, "ctrl+]", "ctrl+^", "ctrl+_",
-	"ctrl+b", "ctrl+d", "ctrl+e", "ctrl+f", "ctrl+g", "ctrl+k", "ctrl+n", "ctrl+p", "ctrl+q", "ctrl+r", "ctrl+s", "ctrl+w", "ctrl+x", "ctrl+z",
-	"f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12",
+	`ctrl+\`, "ctrl+]", "ctrl+^", "ctrl+_", "ctrl+q", "ctrl+r", "ctrl+s",
+	"f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12",
 }
 
 // ParsePanicKey checks a panic key name (for --panic-key): one of

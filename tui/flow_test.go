@@ -36,17 +36,21 @@ func (h *harness) wantHandedWiped() {
 func TestFlowCreateProfile(t *testing.T) {
 	h := newHarness(t, false)
 	h.wantPage(pageCreate)
-	h.typ("short")
+	h.typ("abc")
 	h.key("enter") // to the second field
-	h.typ("short")
+	h.typ("abc")
 	h.key("enter")
-	h.wantView("this passphrase is too short")
+	h.wantView("This passphrase is very weak")
+	h.wantView("guess it in less than a second")
+	h.key("enter") // by reflex: not a yes
 	if h.prof.exists {
-		t.Fatal("a weak passphrase created the profile")
+		t.Fatal("a weak passphrase created the profile without a yes")
 	}
+	h.wantView("not created: choose a stronger passphrase")
 	c := h.m.screens[pageCreate].(*createScreen)
-	c.fields[0].Wipe()
-	c.fields[1].Wipe()
+	if c.fields[0].Len() != 0 || c.fields[1].Len() != 0 {
+		t.Fatal("the refused passphrase stayed in the fields")
+	}
 	h.typ(testPass)
 	h.key("tab")
 	h.typ(testPass + "!")
@@ -54,7 +58,7 @@ func TestFlowCreateProfile(t *testing.T) {
 	h.wantView("the two entries differ")
 	h.typ(testPass)
 	h.key("enter")
-	h.wantPage(pageIdentities)
+	h.wantPage(pageIdentities) // a new profile has no conversation
 	if !h.prof.exists || string(h.prof.pass) != testPass || h.prof.opened != 1 {
 		t.Fatalf("profile: exists=%v pass=%q opened=%d", h.prof.exists, h.prof.pass, h.prof.opened)
 	}
@@ -74,8 +78,8 @@ func TestFlowUnlock(t *testing.T) {
 	h.wantView("wrong passphrase")
 	h.typ(testPass)
 	h.key("enter")
-	h.wantPage(pageIdentities)
-	h.wantView("alice")
+	h.wantPage(pageConversations)
+	h.wantView("bob · alice")
 	h.wantHandedWiped()
 	if u := h.m.screens[pageUnlock].(*unlockScreen); u.field.Len() != 0 {
 		t.Fatal("the unlock screen kept the passphrase")
@@ -187,7 +191,7 @@ func TestFlowIncomingMessages(t *testing.T) {
 	other := sotto.Message{ID: sottotest.ID(101), Identity: "alice", Contact: "carol", Dir: sotto.Incoming, Text: "secret from carol", At: t0}
 	h.eng.PutMessages(other)
 	h.event(sotto.MessageEvent{Message: other})
-	h.wantView("new message from carol (alice)")
+	h.wantView("new message from carol to alice")
 	h.wantNoView("secret from carol")
 }
 
@@ -259,7 +263,9 @@ func TestFlowAddContact(t *testing.T) {
 	h := unlocked(t)
 	h.key("enter", "a")
 	h.wantPage(pageAdd)
-	h.wantView(sottotest.MakeCode("alice")[:40]) // the box wraps the code
+	for _, l := range codeLines(sottotest.MakeCode("alice"), 5) {
+		h.wantView("     " + l + "  ") // in groups of five, five to a line
+	}
 	h.typ("dave")
 	h.key("enter") // to the code field
 	code := sottotest.MakeCode("dave")
@@ -268,9 +274,13 @@ func TestFlowAddContact(t *testing.T) {
 	h.wantView("mistyped")
 	h.key("enter")
 	h.wantPage(pageAdd)
-	h.wantView("this code is not valid")
+	if n := strings.Count(h.view(), "mistyped"); n != 1 {
+		t.Fatalf("the error is shown %d times:\n%s", n, h.view())
+	}
 	h.key("ctrl+u")
-	h.paste(code)
+	// The code as copied from a terminal or a mail: wrapped, indented, in
+	// groups of five.
+	h.paste("  " + strings.Join(codeLines(code, 5), "\n     ") + "\n")
 	h.wantView("✓ the code is valid")
 	h.key("enter")
 	h.wantCall("AddContact alice dave " + code)
@@ -301,10 +311,23 @@ func TestFlowVerify(t *testing.T) {
 	h.wantCall("Verify alice carol")
 	h.wantPage(pageContacts)
 
-	// ctrl+y marks verified without typing.
+	// ctrl+y marks verified without typing, once the person says y: a
+	// reflex (enter, ctrl+y again) does not.
 	h2 := unlocked(t)
 	h2.key("enter", "down", "v", "ctrl+y")
-	h2.wantCall("Verify alice carol")
+	h2.wantView("Mark carol verified without typing the code?")
+	h2.wantView("all 12")
+	if len(h2.eng.Calls()) != 0 {
+		t.Fatalf("ctrl+y alone called %q", h2.eng.Calls())
+	}
+	h2.key("enter")
+	h2.wantView("carol is not marked verified")
+	h2.key("ctrl+y", "ctrl+y")
+	h2.key("ctrl+y", "y")
+	if c := h2.eng.Calls(); len(c) != 1 || c[0] != "Verify alice carol" {
+		t.Fatalf("calls %q, want one Verify", c)
+	}
+	h2.wantPage(pageContacts)
 }
 
 func TestFlowRequests(t *testing.T) {
@@ -376,7 +399,9 @@ func TestFlowIdleLock(t *testing.T) {
 	h.wantView("wrong passphrase")
 	h.typ(testPass)
 	h.key("enter")
-	h.wantPage(pageIdentities)
+	h.wantPage(pageChat) // where the person was
+	h.wantView("Are you there?")
+	h.wantNoView("draft not sent") // typed text went with the lock, as the lock screen says
 	if h.m.locked {
 		t.Fatal("still locked")
 	}
@@ -422,7 +447,7 @@ func TestFlowLockKey(t *testing.T) {
 	h2.typ(testPass)
 	h2.key("enter")
 	h2.tick(24 * time.Hour)
-	h2.wantPage(pageIdentities)
+	h2.wantPage(pageConversations)
 }
 
 func TestFlowPanic(t *testing.T) {
@@ -439,6 +464,10 @@ func TestFlowPanic(t *testing.T) {
 	h.wantPage(pageChat)
 	h.wantView("half a message")
 	h.wantNoView("PANIC")
+	// A hammered panic key keeps the panel up (no flicker on and off).
+	h.key(`ctrl+\`, `ctrl+\`)
+	h.wantView("PANIC WIPE")
+	h.key("esc")
 	// Esc cancels without leaving the conversation.
 	h.key(`ctrl+\`)
 	h.wantView("PANIC WIPE")
@@ -646,8 +675,13 @@ func TestFlowHelp(t *testing.T) {
 	}
 	h.key("f1")
 	h.wantView("Everywhere")
+	h.wantView("delivered: on their device")
 	for _, g := range h.m.s.keys.All() {
 		for _, b := range g {
+			if b.Help() == h.m.s.keys.Panic.Help() {
+				h.wantView("PANIC, then type wipe")
+				continue
+			}
 			h.wantView(b.Help().Desc)
 		}
 	}
@@ -738,4 +772,91 @@ func TestFlowPasteCleaned(t *testing.T) {
 	h.paste("a\x1b[31mb\x1b]0;t\x07c\u202ed")
 	h.key("enter")
 	h.wantCall(`Send alice bob "abcd"`)
+}
+
+// One list of every conversation, newest first, one key from anywhere
+// (even from the composer, where letters are text).
+func TestFlowConversations(t *testing.T) {
+	h := unlocked(t)
+	seedMore(h.eng)
+	h.key("enter", "enter") // alice › bob
+	h.typ("draft")
+	h.key("ctrl+k")
+	h.wantPage(pageConversations)
+	v := h.view()
+	if !(strings.Index(v, "bob · alice") < strings.Index(v, "source · burner") &&
+		strings.Index(v, "source · burner") < strings.Index(v, "editor · burner") &&
+		strings.Index(v, "editor · burner") < strings.Index(v, "carol · alice")) {
+		t.Fatalf("not newest first:\n%s", v)
+	}
+	h.wantView("3 new")
+	// A new message moves its conversation to the top; the cursor stays
+	// on the conversation it was on.
+	h.tick(time.Minute)
+	m := sotto.Message{ID: sottotest.ID(60), Identity: "alice", Contact: "carol", Dir: sotto.Incoming, Text: "now", At: t0.Add(time.Second)}
+	h.eng.PutMessages(m)
+	h.event(sotto.MessageEvent{Message: m})
+	v = h.view()
+	if strings.Index(v, "carol · alice") > strings.Index(v, "bob · alice") {
+		t.Fatalf("carol's new message did not move her up:\n%s", v)
+	}
+	h.key("down") // source
+	h.key("enter")
+	h.wantPage(pageChat)
+	h.wantView("new documents")
+	if h.m.s.identity != "burner" || h.m.s.contact.Name != "source" {
+		t.Fatalf("opened %s › %s", h.m.s.identity, h.m.s.contact.Name)
+	}
+	h.key("esc") // back where the chat was opened from
+	h.wantPage(pageConversations)
+	h.send(tea.KeyMsg{Type: tea.KeyF2})
+	h.wantPage(pageConversations)
+	h.key("esc")
+	h.wantPage(pageIdentities)
+	// bob's draft is still there.
+	h.key("enter", "enter")
+	h.wantView("draft")
+}
+
+// Keys that did nothing say so.
+func TestFlowSilentKeysSpeak(t *testing.T) {
+	h := unlocked(t)
+	h.key("q")
+	h.wantView("ctrl+c quits")
+	h.key("down", "enter") // burner: not a tip line
+	h.key("r")
+	h.wantPage(pageContacts)
+	h.wantView("burner takes no contact requests")
+}
+
+// An identity whose service is not published yet but which talks with a
+// contact over a connection it made is not shown as offline.
+func TestIdentityConnectedNotOffline(t *testing.T) {
+	h := unlocked(t)
+	h.eng.PutContact(sotto.ContactInfo{Identity: "burner", Name: "source", Online: true, History: true})
+	h.event(sotto.ContactEvent{Identity: "burner", Contact: "source", Online: true})
+	v := h.view()
+	for _, l := range strings.Split(v, "\n") {
+		if strings.Contains(l, "burner") && !strings.Contains(l, "◐ connected") {
+			t.Fatalf("burner row: %q", l)
+		}
+	}
+}
+
+// A weak passphrase is used when the person says y, as `sotto init` does
+// when they type weak.
+func TestFlowCreateWeakConfirmed(t *testing.T) {
+	h := newHarness(t, false)
+	h.typ("two words")
+	h.key("tab")
+	h.tick(time.Second) // the estimate follows a pause in the typing
+	h.wantView("weak: guessed in")
+	h.typ("two words")
+	h.key("enter")
+	h.wantView("y uses it anyway")
+	h.key("y")
+	if !h.prof.exists || string(h.prof.pass) != "two words" {
+		t.Fatalf("profile: exists=%v pass=%q", h.prof.exists, h.prof.pass)
+	}
+	h.wantHandedWiped()
 }

@@ -1,6 +1,9 @@
 package tui
 
 import (
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/sottochat/sotto/sottotest"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,6 +133,16 @@ func TestGoldenHelp(t *testing.T) {
 	h := unlocked(t)
 	h.key("?")
 	h.golden("help")
+	h.key("esc")
+	// Narrow: one column that scrolls, nothing cut at the side.
+	h.send(tea.WindowSizeMsg{Width: 60, Height: 24})
+	h.key("enter", "enter", "f1") // in a conversation: f1, as ? is text there
+	h.golden("help_60")
+	h.key("pgdown")
+	h.golden("help_60_more")
+	h.key("pgdown", "pgdown")
+	h.wantView("reject request")
+	h.wantNoView("more lines")
 }
 
 func TestGoldenLocked(t *testing.T) {
@@ -154,4 +167,31 @@ func TestGoldenTor(t *testing.T) {
 	h.event(sotto.TorEvent{Status: sotto.TorStatus{State: sotto.TorStarting}})
 	h.tick(time.Second)
 	h.golden("tor_starting")
+}
+
+func TestGoldenConversations(t *testing.T) {
+	h := unlocked(t)
+	seedMore(h.eng)
+	h.key("ctrl+k")
+	h.golden("conversations")
+}
+
+// seedMore gives burner two conversations, one newer than bob's.
+func seedMore(e *sottotest.Engine) {
+	e.PutContact(sotto.ContactInfo{Identity: "burner", Name: "source", Onion: sottotest.Onion("source"), Online: true, Unread: 3, Timer: 5 * time.Minute, History: true})
+	e.PutContact(sotto.ContactInfo{Identity: "burner", Name: "editor", Onion: sottotest.Onion("editor"), History: true})
+	e.PutMessages(
+		sotto.Message{ID: sottotest.ID(50), Identity: "burner", Contact: "source", Dir: sotto.Incoming, Text: "new documents", At: t0.Add(-time.Minute / 2)},
+		sotto.Message{ID: sottotest.ID(51), Identity: "burner", Contact: "editor", Dir: sotto.Outgoing, Text: "filed", At: t0.Add(-26 * time.Hour), State: sotto.Delivered},
+	)
+}
+
+// A text longer than one message, after enter: the question before it is
+// sent in parts.
+func TestGoldenChatLong(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.paste(strings.Repeat("All of the minutes, word for word. ", 600))
+	h.key("enter")
+	h.golden("chat_long")
 }

@@ -189,7 +189,7 @@ var namedKeys = map[string]tea.KeyType{
 	"backspace": tea.KeyBackspace, "space": tea.KeySpace, "f1": tea.KeyF1,
 	"ctrl+c": tea.KeyCtrlC, "ctrl+l": tea.KeyCtrlL, `ctrl+\`: tea.KeyCtrlBackslash,
 	"ctrl+o": tea.KeyCtrlO, "ctrl+t": tea.KeyCtrlT, "ctrl+u": tea.KeyCtrlU, "ctrl+y": tea.KeyCtrlY,
-	"ctrl+j": tea.KeyCtrlJ, "ctrl+v": tea.KeyCtrlV, "f12": tea.KeyF12, "ctrl+s": tea.KeyCtrlS, "ctrl+a": tea.KeyCtrlA,
+	"ctrl+j": tea.KeyCtrlJ, "ctrl+v": tea.KeyCtrlV, "f12": tea.KeyF12, "ctrl+s": tea.KeyCtrlS, "ctrl+a": tea.KeyCtrlA, "ctrl+g": tea.KeyCtrlG, "ctrl+k": tea.KeyCtrlK, "f2": tea.KeyF2,
 	"home": tea.KeyHome, "end": tea.KeyEnd, "ctrl+home": tea.KeyCtrlHome, "ctrl+end": tea.KeyCtrlEnd,
 }
 
@@ -309,6 +309,8 @@ func unlocked(t *testing.T) *harness {
 	seed(h.eng)
 	h.typ(testPass)
 	h.key("enter")
+	h.wantPage(pageConversations) // where a profile with conversations opens
+	h.key("esc")
 	h.wantPage(pageIdentities)
 	return h
 }

@@ -26,6 +26,7 @@ var identityKinds = []struct {
 type identitiesScreen struct {
 	s      *shared
 	list   []sotto.IdentityInfo
+	stats  map[string]idStats
 	cur    int
 	form   bool
 	name   textinput.Model
@@ -77,11 +78,12 @@ func (v *identitiesScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	k := v.s.keys
 	switch msg := msg.(type) {
 	case identitiesMsg:
-		v.list = msg.list
+		v.list, v.stats = msg.list, msg.stats
 		v.loaded = true
 		v.cur = clamp(v.cur, 0, max(len(v.list)-1, 0))
 	case eventMsg:
-		if _, ok := msg.ev.(sotto.IdentityEvent); ok {
+		switch msg.ev.(type) {
+		case sotto.IdentityEvent, sotto.ContactEvent, sotto.MessageEvent:
 			return v, loadIdentities(v.s.eng)
 		}
 	case doneMsg:
@@ -159,9 +161,16 @@ func (v *identitiesScreen) View() string {
 	top := max(v.cur-rows+1, 0)
 	for i := top; i < len(v.list) && i < top+rows; i++ {
 		id := v.list[i]
-		state := st.Offline.Render("○ offline")
-		if id.Online {
-			state = st.Online.Render("● online ")
+		stats := v.stats[id.Name]
+		// Online: its onion service is published, contacts can reach it.
+		// Connected: not published (yet), but talking with contacts over
+		// connections it made itself.
+		state := st.Offline.Render("○ offline  ")
+		switch {
+		case id.Online:
+			state = st.Online.Render("● online   ")
+		case stats.connected > 0:
+			state = st.Online.Render("◐ connected")
 		}
 		var tags []string
 		if id.Open {
@@ -170,8 +179,21 @@ func (v *identitiesScreen) View() string {
 		if id.Ephemeral {
 			tags = append(tags, "ephemeral")
 		}
-		name := pad(sanitize.Line(id.Name), 18)
-		line := fmt.Sprintf("%s  %s  %s  %s", name, state, st.Subtle.Render(shortOnion(id.Onion)), st.Timer.Render(strings.Join(tags, " ")))
+		name := pad(sanitize.Line(id.Name), 16)
+		var people string
+		switch stats.contacts {
+		case 0:
+			people = "no contacts"
+		case 1:
+			people = "1 contact"
+		default:
+			people = fmt.Sprintf("%d contacts", stats.contacts)
+		}
+		people = st.Subtle.Render(people)
+		if stats.unread > 0 {
+			people += st.Unread.Render(fmt.Sprintf(", %d new", stats.unread))
+		}
+		line := fmt.Sprintf("%s  %s  %s  %s  %s", name, state, st.Subtle.Render(shortOnion(id.Onion)), st.Timer.Render(pad(strings.Join(tags, " "), 9)), people)
 		if i == v.cur {
 			b.WriteString(st.Cursor.Render("  › ") + st.Selected.Render(name) + line[len(name):] + "\n")
 		} else {

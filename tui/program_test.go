@@ -73,10 +73,8 @@ func TestProgram(t *testing.T) {
 	pos := waitFor(t, out, 0, "Unlock your Sotto profile")
 	write(testPass) // typed, then enter: a read of text and enter together is a paste
 	write("\r")
-	pos = waitFor(t, out, pos, "Your identities")
-	write("\r")
-	pos = waitFor(t, out, pos, "Contacts of alice")
-	write("\r")
+	pos = waitFor(t, out, pos, "Conversations")
+	write("\r") // the newest: bob's
 	pos = waitFor(t, out, pos, "Are you there?")
 	// A paste without bracketed paste (all its bytes in one read): its line
 	// breaks stay in the draft, nothing is sent until enter.

@@ -9,9 +9,9 @@ import (
 // docScreens are the golden views copied to docs/screens as text captures
 // of the main screens.
 var docScreens = []string{
-	"create_mismatch", "unlock_typing", "identities", "contacts", "chat",
-	"add_bad_code", "add_qr", "verify_match", "settings", "requests",
-	"help", "locked", "panic_armed", "tor_bootstrapping", "tor_down",
+	"create_mismatch", "unlock_typing", "conversations", "identities", "contacts", "chat",
+	"chat_long", "add_bad_code", "add_qr", "verify_match", "settings", "requests",
+	"help", "help_60", "locked", "panic_armed", "tor_bootstrapping", "tor_down",
 }
 
 // TestDocsScreens keeps docs/screens equal to the goldens (-update copies them).

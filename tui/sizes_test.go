@@ -86,3 +86,39 @@ func TestLongestMessageReadable(t *testing.T) {
 		t.Fatal("paging up never reached the first message")
 	}
 }
+
+// The delivery marks stay in one column whatever the text: emoji joined by
+// zero-width joiners, flags with variation selectors and wide characters
+// come after them, so a terminal that draws them wider or narrower than
+// Unicode says cannot move them.
+func TestMarksAlignedWithEmoji(t *testing.T) {
+	h := unlocked(t)
+	texts := []string{"plain", "👩‍👩‍👧 family", "🏳️‍🌈 flag", "日本語", "é\u0301 combining"}
+	for i, s := range texts {
+		h.eng.PutMessages(sotto.Message{ID: sottotest.ID(uint64(700 + i)), Identity: "alice", Contact: "bob", Dir: sotto.Outgoing, Text: s, At: t0, State: sotto.Delivered})
+	}
+	h.key("enter", "enter")
+	col := -1
+	for _, l := range strings.Split(h.view(), "\n") {
+		for _, s := range texts {
+			if !strings.Contains(l, s) {
+				continue
+			}
+			i := strings.Index(l, "✓✓")
+			if i < 0 {
+				t.Fatalf("no ✓✓ in %q", l)
+			}
+			c := lipgloss.Width(l[:i])
+			if col >= 0 && c != col {
+				t.Fatalf("✓✓ at cell %d in %q, at %d in an earlier row", c, l, col)
+			}
+			if tx := strings.Index(l, s); tx < i {
+				t.Fatalf("text before the marks in %q", l)
+			}
+			col = c
+		}
+	}
+	if col < 0 {
+		t.Fatal("no message rows found")
+	}
+}

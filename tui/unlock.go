@@ -6,6 +6,8 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/sottochat/sotto/internal/erase"
+	"github.com/sottochat/sotto/strength"
 	"github.com/sottochat/sotto/tui/passfield"
 	"github.com/sottochat/sotto/tui/sanitize"
 )
@@ -24,8 +26,9 @@ func (l *loadingScreen) enter() tea.Cmd                      { return nil }
 func (l *loadingScreen) typing() bool                        { return false }
 func (l *loadingScreen) wipe()                               {}
 
-// createScreen creates a profile: the passphrase twice, with strength
-// feedback.
+// createScreen creates a profile: the passphrase twice, with an estimate
+// of its strength (package strength, as `sotto init` makes) and, below the
+// bar, a question before it is used.
 type createScreen struct {
 	s        *shared
 	fields   [2]*passfield.Field
@@ -34,6 +37,13 @@ type createScreen struct {
 	err      string
 	w        int
 	attempts int
+	// est is the estimate of fields[0] when it held estN bytes; it is
+	// brought up to date on the next tick, tab or enter (zxcvbn takes
+	// milliseconds, too much for every key).
+	est  strength.Estimate
+	estN int
+	// weakAsk: the passphrase is below the bar; y uses it anyway.
+	weakAsk bool
 }
 
 func newCreate(s *shared) *createScreen {
@@ -48,6 +58,15 @@ func (c *createScreen) wipe() {
 	c.fields[0].Wipe()
 	c.fields[1].Wipe()
 	c.focus = 0
+	c.est, c.estN, c.weakAsk = strength.Estimate{}, 0, false
+	erase.Collect() // zero what the estimator allocated
+}
+
+// estimate brings the estimate of the first field up to date.
+func (c *createScreen) estimate() {
+	if n := c.fields[0].Len(); n != c.estN || n == 0 {
+		c.est, c.estN = c.fields[0].Check(), n
+	}
 }
 func (c *createScreen) destroy() { c.fields[0].Destroy(); c.fields[1].Destroy() }
 
@@ -65,14 +84,29 @@ func (c *createScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			c.err = "could not create the profile: " + sanitize.Line(errText(msg.err))
 		}
+	case tickMsg:
+		c.estimate()
 	case tea.KeyMsg:
 		if c.busy {
+			return c, nil
+		}
+		if c.weakAsk {
+			c.weakAsk = false
+			if msg.Type == tea.KeyRunes && !msg.Paste && (string(msg.Runes) == "y" || string(msg.Runes) == "Y") {
+				return c, c.create()
+			}
+			c.err = "not created: choose a stronger passphrase (" + strength.Advice + ")"
+			c.fields[0].Wipe()
+			c.fields[1].Wipe()
+			c.focus = 0
+			c.estimate()
 			return c, nil
 		}
 		switch {
 		case key.Matches(msg, k.Next), key.Matches(msg, k.Prev), key.Matches(msg, k.Up), key.Matches(msg, k.Down):
 			if msg.Type != tea.KeyRunes {
 				c.focus = 1 - c.focus
+				c.estimate()
 				return c, nil
 			}
 		case key.Matches(msg, k.Submit):
@@ -86,6 +120,7 @@ func (c *createScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (c *createScreen) submit() tea.Cmd {
 	a, b := c.fields[0], c.fields[1]
+	c.estimate()
 	if c.focus == 0 {
 		if a.Len() > 0 {
 			c.focus = 1
@@ -93,20 +128,30 @@ func (c *createScreen) submit() tea.Cmd {
 		return nil
 	}
 	switch {
-	case !a.Strength().Acceptable():
-		c.err = fmt.Sprintf("this passphrase is %s: use at least %d characters, ideally five or more random words", a.Strength(), passfield.MinRunes)
+	case a.Len() == 0:
 		c.focus = 0
 		return nil
 	case !a.Equal(b):
 		c.err = "the two entries differ: type the passphrase again"
 		b.Wipe()
 		return nil
+	case !c.est.Good():
+		c.weakAsk = true // the view asks
+		return nil
 	}
+	return c.create()
+}
+
+// create creates and opens the profile with the passphrase typed.
+func (c *createScreen) create() tea.Cmd {
+	a, b := c.fields[0], c.fields[1]
 	p1, p2 := a.Copy(), a.Copy() // wiped by Init and Open
 	a.Wipe()
 	b.Wipe()
 	c.focus = 0
 	c.busy = true
+	c.est, c.estN = strength.Estimate{}, 0
+	erase.Collect() // zero what the estimator allocated
 	return createProfile(c.s.ctx, c.s.prof, p1, p2)
 }
 
@@ -132,18 +177,29 @@ func (c *createScreen) View() string {
 	}
 	b.WriteString("\n")
 	a := c.fields[0]
-	s := a.Strength()
-	pct := int(min(a.Bits(), 100))
+	est := c.est
+	if c.estN != a.Len() {
+		est = strength.Estimate{} // being typed: estimated when the typing pauses
+	}
+	lvl := est.Level()
 	style := st.Error
 	switch {
-	case s == passfield.Fair:
-		style = st.Warn
-	case s == passfield.Strong:
-		style = st.OK
-	case s == passfield.Empty:
+	case lvl == strength.Empty:
 		style = st.Subtle
+	case est.Good():
+		style = st.OK
+	case lvl == strength.Fair:
+		style = st.Warn
 	}
-	b.WriteString("  " + st.Label.Render(fmt.Sprintf("%-13s", "Strength")) + progressBar(st, pct, 20) + " " + style.Render(s.String()) + "\n")
+	label := lvl.String()
+	switch {
+	case a.Len() == 0:
+	case c.estN != a.Len():
+		label = "…"
+	default:
+		label += ": guessed in " + est.CrackTime()
+	}
+	b.WriteString("  " + st.Label.Render(fmt.Sprintf("%-13s", "Strength")) + progressBar(st, est.Percent(), 20) + " " + style.Render(label) + "\n")
 	switch {
 	case c.fields[1].Len() == 0:
 		b.WriteString("\n")
@@ -159,6 +215,9 @@ func (c *createScreen) View() string {
 	switch {
 	case c.busy:
 		b.WriteString("  " + st.Subtle.Render("creating the profile and starting tor…") + "\n")
+	case c.weakAsk:
+		b.WriteString("  " + st.Error.Render(fmt.Sprintf("This passphrase is %s: someone with a copy of this profile could", c.est.Level())) + "\n")
+		b.WriteString("  " + st.Error.Render("guess it in "+c.est.CrackTime()+".") + st.Warn.Render(" y uses it anyway; any other key starts again.") + "\n")
 	case c.err != "":
 		b.WriteString("  " + st.Error.Render(c.err) + "\n")
 	}

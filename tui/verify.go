@@ -2,6 +2,7 @@ package tui
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"strings"
 	"unicode"
 
@@ -21,16 +22,18 @@ type verifyScreen struct {
 	err   string
 	w, h  int
 	ready bool
+	// byEye: ctrl+y was pressed; y confirms that the codes were compared.
+	byEye bool
 }
 
 func newVerify(s *shared) *verifyScreen {
-	return &verifyScreen{s: s, in: newInput(s, "type what they read out", 128)}
+	return &verifyScreen{s: s, in: newInput(s, "type what they read out", 512)}
 }
 
 func (v *verifyScreen) Init() tea.Cmd    { return nil }
 func (v *verifyScreen) SetSize(w, h int) { v.w, v.h = w, h; v.in.Width = 128 }
 func (v *verifyScreen) typing() bool     { return true }
-func (v *verifyScreen) wipe()            { v.code, v.err, v.ready = "", "", false; v.in.Reset() }
+func (v *verifyScreen) wipe()            { v.code, v.err, v.ready, v.byEye = "", "", false, false; v.in.Reset() }
 
 func (v *verifyScreen) enter() tea.Cmd {
 	v.wipe()
@@ -40,8 +43,14 @@ func (v *verifyScreen) enter() tea.Cmd {
 
 func (v *verifyScreen) ShortHelp() []key.Binding {
 	k := v.s.keys
+	if v.byEye {
+		return []key.Binding{key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes, mark verified")), key.NewBinding(key.WithKeys("n"), key.WithHelp("any other key", "no"))}
+	}
 	return []key.Binding{withHelp(k.Submit, "enter", "mark verified if equal"), withHelp(k.Force, "ctrl+y", "compared by eye"), k.Back}
 }
+
+// draft reports whether a code was typed and not used.
+func (v *verifyScreen) draft() bool               { return v.in.Value() != "" }
 func (v *verifyScreen) FullHelp() [][]key.Binding { return [][]key.Binding{v.ShortHelp()} }
 
 // normalCode keeps the letters and digits of a code, lower case.
@@ -93,12 +102,21 @@ func (v *verifyScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyMsg:
 		e, id, ct := v.s.eng, v.s.identity, v.s.contact.Name
 		mark := do(sanitize.Line(ct)+" is marked verified", pageContacts, func() error { return e.Verify(id, ct) })
+		if v.byEye {
+			// One key by reflex must not verify: only y does.
+			v.byEye = false
+			if msg.Type == tea.KeyRunes && !msg.Paste && (string(msg.Runes) == "y" || string(msg.Runes) == "Y") {
+				return v, mark
+			}
+			v.err = sanitize.Line(ct) + " is not marked verified"
+			return v, nil
+		}
 		switch {
 		case key.Matches(msg, k.Back):
 			return v, nav(pageContacts)
 		case key.Matches(msg, k.Force):
 			if v.ready {
-				return v, mark
+				v.byEye, v.err = true, ""
 			}
 			return v, nil
 		case key.Matches(msg, k.Submit):
@@ -150,6 +168,12 @@ func (v *verifyScreen) View() string {
 		b.WriteString("  " + st.Warn.Render("✗ the codes differ so far") + "\n")
 	default:
 		b.WriteString("\n")
+	}
+	if v.byEye {
+		n := len(strings.Fields(v.code))
+		b.WriteString("\n  " + st.Warn.Render(fmt.Sprintf("Mark %s verified without typing the code? Only if you compared all %d", name, n)) + "\n")
+		b.WriteString("  " + st.Warn.Render("groups with what "+name+" reads out, in person or on a call you trust.") + "\n")
+		b.WriteString("  " + st.HelpKey.Render("y") + st.Subtle.Render(" marks verified · any other key does not") + "\n")
 	}
 	if v.err != "" {
 		b.WriteString("  " + st.Error.Render(v.err) + "\n")

@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"filippo.io/age"
+
+	"github.com/sottochat/sotto/internal/erase"
 )
 
 // Report is what [Check] found.
@@ -44,22 +46,56 @@ func Check(dir string, pass *Passphrase, o *Options) (*Report, error) {
 	if err := v.nameShards(); err != nil {
 		return nil, err
 	}
+	if v.mem, err = RandomSecret(32); err != nil {
+		return nil, err
+	}
+	defer v.mem.Destroy()
 	rep := &Report{Files: 1}
-	known := map[string]bool{}
-	err = k.withIdentity(func(id age.Identity, _ []byte) error {
+	known := map[string]bool{manifestName: true}
+	erase.Do(func() { err = v.check(rep, known) })
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{recordDir, segmentDir} {
+		ents, err := os.ReadDir(filepath.Join(dir, d))
+		if err != nil {
+			return nil, fmt.Errorf("vault: %w", err)
+		}
+		for _, e := range ents {
+			if rel := d + "/" + e.Name(); !known[rel] {
+				rep.Stray = append(rep.Stray, rel)
+			}
+		}
+	}
+	return rep, nil
+}
+
+// check reads every file (see Check), the manifest first.
+func (v *Vault) check(rep *Report, known map[string]bool) error {
+	return v.key.withIdentity(func(id age.Identity, _ []byte) error {
+		if err := v.loadManifest(id); err != nil {
+			rep.Damaged = append(rep.Damaged, asFileError(err, manifestName))
+			v.ver, v.man, v.noManifest = map[string]uint64{}, map[string]uint64{}, true
+		} else if !v.noManifest {
+			rep.Files++
+		}
+		legacy := true
 		for i := range NumShards {
 			known[v.shardPath(i)] = true
 			rep.Files++
 			sh, err := v.readShard(id, i)
+			if err == nil {
+				legacy = legacy && sh.Legacy
+				rep.Records += len(sh.Records)
+				err = v.keepShard(i, sh)
+				wipeShard(sh)
+			}
 			if err != nil {
 				rep.Damaged = append(rep.Damaged, asFileError(err, v.shardPath(i)))
-				continue
 			}
-			for _, r := range sh.Records {
-				rep.Records++
-				v.setRecord(r.Kind, r.Key, r.Value)
-				v.shardOf[recKey{r.Kind, r.Key}] = i
-			}
+		}
+		if err := v.checkLegacy(legacy); err != nil {
+			rep.Damaged = append(rep.Damaged, asFileError(err, manifestName))
 		}
 		logs := make([]string, 0, len(v.records[metaKind]))
 		for l := range v.records[metaKind] {
@@ -84,25 +120,11 @@ func Check(dir string, pass *Passphrase, o *Options) (*Report, error) {
 					continue
 				}
 				rep.Entries += len(seg.Entries)
+				wipeSegment(seg)
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range []string{recordDir, segmentDir} {
-		ents, err := os.ReadDir(filepath.Join(dir, d))
-		if err != nil {
-			return nil, fmt.Errorf("vault: %w", err)
-		}
-		for _, e := range ents {
-			if rel := d + "/" + e.Name(); !known[rel] {
-				rep.Stray = append(rep.Stray, rel)
-			}
-		}
-	}
-	return rep, nil
 }
 
 func asFileError(err error, rel string) *FileError {

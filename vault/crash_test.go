@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,6 +37,8 @@ func TestCrashKill(t *testing.T) {
 	counter := -1             // last acknowledged Put of the counter
 	next := 0
 	killedBeforeReady := 0
+	var shardCopies map[string][]byte
+	rollbacks := 0
 	for iter := range *crashIters {
 		cmd := child(t, exe, "TestCrashChild", "VAULT_CHILD=crash", "VAULT_DIR="+dir, "VAULT_START="+strconv.Itoa(next))
 		out, err := cmd.StdoutPipe()
@@ -183,13 +186,55 @@ func TestCrashKill(t *testing.T) {
 		for n := range acked {
 			next = max(next, n+1)
 		}
+		// Now and then, put back an older copy of a shard that changed
+		// since (a rollback, not a crash): Open must refuse it, naming it.
+		switch iter % 20 {
+		case 0:
+			shardCopies = readShards(t, dir)
+		case 10:
+			if rel, old, cur := changedShard(t, dir, shardCopies); rel != "" {
+				writeFile(t, dir, rel, old)
+				_, err := Open(dir, pass(t, "correct horse"), testOpts)
+				wantRolledBack(t, err, rel)
+				writeFile(t, dir, rel, cur)
+				rollbacks++
+			}
+		}
 	}
 	v, err := Open(dir, pass(t, "correct horse"), testOpts)
 	must(t, err)
 	es, _ := v.Entries("conv")
-	t.Logf("%d entries acknowledged, %d removed, %d kills before the writer was ready; %d entries left in %d segments",
-		len(acked), len(removed), killedBeforeReady, len(es), len(v.logs["conv"].meta.Live))
+	t.Logf("%d entries acknowledged, %d removed, %d kills before the writer was ready; %d entries left in %d segments; %d rollbacks refused",
+		len(acked), len(removed), killedBeforeReady, len(es), len(v.logs["conv"].meta.Live), rollbacks)
 	v.Close()
+	if *crashIters >= 40 && rollbacks == 0 {
+		t.Error("no shard changed between a copy and its rollback: the rollback check never ran")
+	}
+}
+
+// readShards copies every record shard file of the vault in dir.
+func readShards(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	ents, err := os.ReadDir(filepath.Join(dir, recordDir))
+	must(t, err)
+	for _, e := range ents {
+		rel := recordDir + "/" + e.Name()
+		out[rel] = readFile(t, dir, rel)
+	}
+	return out
+}
+
+// changedShard returns a shard whose content differs from its copy in old,
+// with both versions.
+func changedShard(t *testing.T, dir string, old map[string][]byte) (string, []byte, []byte) {
+	t.Helper()
+	for rel, cur := range readShards(t, dir) {
+		if o, ok := old[rel]; ok && !bytes.Equal(o, cur) {
+			return rel, o, cur
+		}
+	}
+	return "", nil, nil
 }
 
 func contains(ss []string, s string) bool {

@@ -42,6 +42,7 @@
 // A vault directory holds (0700 directories, 0600 files, checked at Open):
 //
 //	vault.key   the vault key, encrypted to the passphrase (age scrypt)
+//	manifest    every shard's and segment's write counter, encrypted to the vault key
 //	lock        flock(2)ed by the process that has the vault open
 //	r/<name>    16 record shards, age files encrypted to the vault key
 //	s/<name>    conversation-log segments, age files encrypted to the vault key
@@ -68,14 +69,44 @@
 // Every write is to a temporary file that is fsynced, renamed into place,
 // and its directory fsynced; a write is acknowledged (its method returns nil)
 // only after that. A crash at any instant leaves the old or the new file.
+// Then the manifest is written the same way (see Rollback below); a crash
+// between the two leaves a file one write ahead of the manifest, which Open
+// accepts.
 // Open deletes temporary files, finishes an interrupted DropLog, adopts a
 // segment written just before its log's metadata, and deletes segment files
 // nothing refers to. The lock file keeps a second process out ([ErrLocked]).
 //
+// # Rollback
+//
+// Every shard and segment carries, inside its encrypted content, a counter
+// of its writes, and the manifest lists every file's counter. A file whose
+// counter is below the manifest's is an older copy of itself put back in
+// place: Open (for shards) and any read (for segments, which are read when
+// needed; an Append to a log whose last segment was rolled back is refused
+// too) fail with a [FileError] that names the file and wraps
+// [ErrRolledBack]; [Check] reports it. A manifest that is missing, or more
+// than one write behind a file, was itself deleted or rolled back, and is
+// refused the same way. Before a file is written again the manifest must
+// already hold its current counter (if the manifest write after the file's
+// last write failed, it is written first), so a crash never leaves a file
+// two writes ahead. A vault written before manifests (version 1 shards and
+// segments, which carry no counter) opens as it is and gets a manifest at
+// its first write; from then on its old copies count as rolled back.
+//
+// What a copy of the directory still allows: putting the whole vault back
+// as it was at an earlier moment (or the manifest together with every file
+// written since then), which is a consistent older vault; telling it from
+// the current one needs a counter kept off the disk. vault.key is not
+// covered: an older copy holds the same vault key under an older
+// passphrase (changing the passphrase does not change the vault key, so
+// whoever knows an old passphrase and kept the old key file can still open
+// the vault).
+//
 // # Cost
 //
 // A log is a list of segments of at most 64 KiB (or 1024 entries); Append
-// rewrites only the last one, so its cost does not grow with history. Open
+// rewrites only the last one (and the manifest), so its cost does not grow
+// with history. Open
 // reads the 16 shards and lists the segment files; logs are decrypted when
 // read ([Vault.Last] reads only the segments it needs). The first
 // [Vault.Remove] on a log decrypts it once to index it; later ones rewrite
@@ -111,13 +142,36 @@
 //     the number of shards, the number and padded sizes of segments (roughly
 //     how much has been written) and the files' times; nothing else.
 //     The passphrase's strength bounds the offline attack on vault.key.
-//   - Someone who can write to the directory can delete files or roll a
-//     file back to an older copy of itself (undetected); any other change,
-//     and moving a file to another name, is detected and reported by name.
+//   - Someone who can write to the directory can delete files (a deleted
+//     shard, live segment or manifest is reported by name, the others are
+//     not needed) or roll the whole vault back to an earlier state; rolling
+//     back one file, any other change, and moving a file to another name,
+//     are detected and reported by name.
 //   - The running process and its user account are trusted: a debugger or
 //     root can read memory. Locked memory keeps secrets out of swap and core
 //     dumps; it does not stop root. Go copies some secrets through ordinary
 //     memory that cannot be wiped; see the next section.
+//
+// # What the vault keeps in memory
+//
+// Record values (identity keys, ratchet states, contacts) and the last
+// segment of each log (messages) are cached sealed: XSalsa20-Poly1305
+// (nacl/secretbox, whose key schedule lives in stack arrays) under a random
+// key of the vault's own held in a [Secret], as memguard seals an enclave.
+// A value is opened into an ordinary slice only for the operation that
+// needs it and wiped when it is done; [Vault.Get] and [Vault.Entries]
+// return copies the caller wipes. Log metadata (segment numbers) is not
+// secret and is kept in the clear.
+//
+// Every operation that decrypts, encrypts or handles plaintext runs inside
+// erase.Do (Go's runtime/secret, GOEXPERIMENT=runtimesecret, which the
+// Makefile sets): on linux/amd64 and linux/arm64 the runtime then erases
+// the registers and stack used, and zeroes every heap allocation made
+// (age's buffers and parsed keys, AEAD key copies, plaintexts) once the
+// garbage collector frees it. TestVaultCacheHoldsNoPlaintext and
+// TestKDFLeavesNoPassphrase read a process's memory to check both. Built
+// without the experiment, or on another platform, what follows still
+// holds.
 //
 // # What Go cannot erase
 //
@@ -181,8 +235,8 @@
 // into locked memory and used only through kdf.HMAC, whose state is wiped
 // (crypto/hmac and crypto/hkdf would keep it, XORed with the pads, in
 // memory the caller cannot reach). The test above checks that too.
-// runtime/secret (experimental in Go 1.26, GOEXPERIMENT=runtimesecret)
-// could erase what age allocates inside a call; the build does not use it.
+// With runtime/secret (above) all of these are zeroed once freed; without
+// it they stay until their memory is reused.
 //
 // [age]: https://age-encryption.org/v1
 package vault

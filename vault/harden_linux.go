@@ -10,12 +10,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// MinLockedMemory is the locked memory (RLIMIT_MEMLOCK) Sotto needs: what
+// an ordinary user has by default, and what [MaxOpenSecrets] is sized for.
+const MinLockedMemory = 64 << 10
+
 // Harden prepares the process to hold secrets. Call it first thing in main,
 // before anything else registers signal handlers. It
 //   - turns core dumps off (RLIMIT_CORE 0) and makes the process
 //     non-dumpable (PR_SET_DUMPABLE 0, which also stops other processes of
 //     the same user from attaching a debugger),
-//   - raises the soft RLIMIT_MEMLOCK to the hard limit,
+//   - raises the soft RLIMIT_MEMLOCK to the hard limit, and reports a limit
+//     below [MinLockedMemory] (unless CAP_IPC_LOCK lifts it),
 //   - on SIGINT, SIGTERM and SIGHUP calls onSignal (if not nil; it must be
 //     quick), wipes every memguard buffer and exits with status 1.
 //
@@ -32,10 +37,17 @@ func Harden(onSignal func(os.Signal)) error {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
 		errs = append(errs, fmt.Errorf("reading RLIMIT_MEMLOCK: %w", err))
-	} else if lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
-			errs = append(errs, fmt.Errorf("raising RLIMIT_MEMLOCK: %w", err))
+	} else {
+		if lim.Cur < lim.Max {
+			lim.Cur = lim.Max
+			if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
+				errs = append(errs, fmt.Errorf("raising RLIMIT_MEMLOCK: %w", err))
+				unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim)
+			}
+		}
+		if _, capLock, _ := lockedUsage(); !capLock && lim.Cur != unix.RLIM_INFINITY && lim.Cur < MinLockedMemory {
+			errs = append(errs, fmt.Errorf("the locked-memory limit is %d KiB, below the %d KiB Sotto needs: opening keys may fail; "+
+				"raise it (ulimit -l %d, or memlock in /etc/security/limits.conf)", lim.Cur/1024, MinLockedMemory/1024, MinLockedMemory/1024))
 		}
 	}
 	// CatchSignal runs the handler, purges every buffer and exits(1);

@@ -17,6 +17,7 @@ import (
 	"github.com/awnumar/memguard"
 	"golang.org/x/crypto/chacha20poly1305"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/vault/format"
 	"github.com/sottochat/sotto/vault/internal/kdf"
 )
@@ -156,20 +157,32 @@ type vaultKey struct {
 	recipient age.Recipient
 }
 
-// newVaultKey generates a fresh post-quantum age identity.
-func newVaultKey() (*vaultKey, error) {
-	id, err := age.GenerateHybridIdentity()
-	if err != nil {
-		return nil, fmt.Errorf("vault: generating the vault key: %w", err)
-	}
-	s := id.String()
-	defer wipeString(s)
-	return packKey(unsafe.Slice(unsafe.StringData(s), len(s)))
+// newVaultKey generates a fresh post-quantum age identity. age's generated
+// identity and the intermediate buffers of its String method are allocated
+// inside erase.Do, which zeroes them once freed.
+func newVaultKey() (k *vaultKey, err error) {
+	erase.Do(func() {
+		id, gerr := age.GenerateHybridIdentity()
+		if gerr != nil {
+			err = fmt.Errorf("vault: generating the vault key: %w", gerr)
+			return
+		}
+		s := id.String()
+		defer wipeString(s)
+		k, err = packKeyLocked(unsafe.Slice(unsafe.StringData(s), len(s)))
+	})
+	return k, err
 }
 
 // packKey builds a vaultKey from an identity string (in locked memory or
-// about to be wiped by the caller).
-func packKey(identity []byte) (*vaultKey, error) {
+// about to be wiped by the caller). age's parse (bech32 lower-cases the
+// string into new ones) runs inside erase.Do.
+func packKey(identity []byte) (k *vaultKey, err error) {
+	erase.Do(func() { k, err = packKeyLocked(identity) })
+	return k, err
+}
+
+func packKeyLocked(identity []byte) (*vaultKey, error) {
 	var lb *memguard.LockedBuffer
 	if err := allocLocked(pagesFor(32+len(identity)), func() { lb = memguard.NewBuffer(32 + len(identity)) }); err != nil {
 		return nil, err
@@ -205,18 +218,31 @@ func wipeString(s string) {
 // withIdentity opens the vault key and calls fn with the age identity. The
 // identity's expanded private key lives in ordinary memory while fn runs
 // (age's types): keep fn short.
-func (k *vaultKey) withIdentity(fn func(id age.Identity, nameKey []byte) error) error {
-	return k.secret.Open(func(b []byte) error {
-		id, err := age.ParseHybridIdentity(unsafe.String(&b[32], len(b)-32))
-		if err != nil {
-			return errors.New("vault: the vault key is malformed")
-		}
-		return fn(id, b[:32])
+//
+// The parse and fn run inside erase.Do: what age allocates (the
+// lower-cased key, the expanded private keys, its file keys and stream
+// buffers) is zeroed once freed.
+func (k *vaultKey) withIdentity(fn func(id age.Identity, nameKey []byte) error) (err error) {
+	erase.Do(func() {
+		err = k.secret.Open(func(b []byte) error {
+			id, err := age.ParseHybridIdentity(unsafe.String(&b[32], len(b)-32))
+			if err != nil {
+				return errors.New("vault: the vault key is malformed")
+			}
+			return fn(id, b[:32])
+		})
 	})
+	return err
 }
 
-// sealKeyFile encrypts the key file plaintext for identity under pass.
-func sealKeyFile(k *vaultKey, pass *Passphrase, logN int) ([]byte, error) {
+// sealKeyFile encrypts the key file plaintext for identity under pass,
+// inside erase.Do (see openKeyFile).
+func sealKeyFile(k *vaultKey, pass *Passphrase, logN int) (ct []byte, err error) {
+	erase.Do(func() { ct, err = sealKeyFileLocked(k, pass, logN) })
+	return ct, err
+}
+
+func sealKeyFileLocked(k *vaultKey, pass *Passphrase, logN int) ([]byte, error) {
 	var out bytes.Buffer
 	err := k.secret.Open(func(b []byte) error {
 		plain, err := format.MarshalKeyFile(b[32:])
@@ -240,8 +266,16 @@ func sealKeyFile(k *vaultKey, pass *Passphrase, logN int) ([]byte, error) {
 }
 
 // openKeyFile decrypts a key file with pass. It returns the key and the
-// file's work factor.
-func openKeyFile(data []byte, pass *Passphrase, maxLogN int) (*vaultKey, int, error) {
+// file's work factor. It runs inside erase.Do, scrypt included (its loops
+// call functions, so the goroutine can still be preempted): what age and
+// chacha20poly1305 allocate from the passphrase-derived key, the file key
+// and the header's MAC key is zeroed once freed.
+func openKeyFile(data []byte, pass *Passphrase, maxLogN int) (k *vaultKey, logN int, err error) {
+	erase.Do(func() { k, logN, err = openKeyFileLocked(data, pass, maxLogN) })
+	return k, logN, err
+}
+
+func openKeyFileLocked(data []byte, pass *Passphrase, maxLogN int) (*vaultKey, int, error) {
 	si := &scryptIdentity{pass: pass, maxLogN: maxLogN}
 	var lb *memguard.LockedBuffer
 	if err := allocLocked(1, func() { lb = memguard.NewBuffer(pageSize) }); err != nil {
@@ -259,7 +293,7 @@ func openKeyFile(data []byte, pass *Passphrase, maxLogN int) (*vaultKey, int, er
 	if err != nil {
 		return nil, 0, &FileError{Name: keyFileName, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
 	}
-	k, err := packKey(id)
+	k, err := packKeyLocked(id)
 	if err != nil {
 		return nil, 0, err
 	}

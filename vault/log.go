@@ -10,6 +10,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/vault/format"
 )
 
@@ -27,7 +28,7 @@ type logState struct {
 	name  string
 	meta  format.LogMeta
 	names map[uint32]string // seq -> file name
-	tail  *format.Segment   // the last live segment, decrypted; nil until needed
+	tail  *tailCache        // the last live segment, sealed in memory; nil until needed
 	// tailBad: the last segment is damaged; the next Append starts a new one.
 	tailBad bool
 	index   *segIndex // entry ID -> segments; nil until built
@@ -107,30 +108,42 @@ func (v *Vault) readSegment(id age.Identity, st *logState, seq uint32) (*format.
 	}
 	seg, err := format.ParseSegment(plain)
 	if err != nil {
+		clear(plain)
 		return nil, &FileError{Name: rel, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
 	}
 	if seg.Log != st.name || seg.Seq != seq {
+		clear(plain)
 		return nil, &FileError{Name: rel, Err: fmt.Errorf("%w: a segment moved from another place", ErrDamaged)}
+	}
+	if err := v.checkVersion(rel, seg.Version); err != nil {
+		clear(plain)
+		return nil, err
 	}
 	return seg, nil
 }
 
+// writeSegment writes seg with the next write counter of its file (and
+// sets seg.Version to it).
 func (v *Vault) writeSegment(st *logState, seg *format.Segment) error {
 	if err := v.nameSegs(st, seg.Seq); err != nil {
 		return err
 	}
-	plain, err := seg.Marshal()
-	if err != nil {
+	seg.Legacy = false
+	return v.writeVersioned(v.segPath(st, seg.Seq), func(version uint64) ([]byte, error) {
+		seg.Version = version
+		return seg.Marshal()
+	})
+}
+
+// removeSegment deletes segment q's file (the caller has taken it out of
+// the log's metadata) and forgets its write counter.
+func (v *Vault) removeSegment(st *logState, q uint32) error {
+	rel := v.segPath(st, q)
+	if err := os.Remove(filepath.Join(v.dir, rel)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("vault: %w", err)
 	}
-	defer clear(plain)
-	ct, err := v.seal(plain)
-	if err != nil {
-		return fmt.Errorf("vault: %w", err)
-	}
-	if err := writeAtomic(filepath.Join(v.dir, segmentDir), st.names[seg.Seq], ct); err != nil {
-		return fmt.Errorf("vault: writing %s: %w", v.segPath(st, seg.Seq), err)
-	}
+	v.forget(rel)
+	delete(st.names, q)
 	return nil
 }
 
@@ -142,20 +155,30 @@ func segSize(seg *format.Segment) int {
 	return n
 }
 
-// loadTail makes sure st.tail holds the last live segment (or tailBad).
-func (v *Vault) loadTail(st *logState) {
+// loadTail makes sure st.tail holds the last live segment (or tailBad: a
+// damaged last segment is left as it is and the next Append starts a new
+// one). A last segment rolled back to an older copy is an error: appending
+// after it would bury the rollback.
+func (v *Vault) loadTail(st *logState) error {
 	if st.tail != nil || st.tailBad || len(st.meta.Live) == 0 {
-		return
+		return nil
 	}
 	last := st.meta.Live[len(st.meta.Live)-1]
 	err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
 		seg, err := v.readSegment(id, st, last)
-		st.tail = seg
-		return err
+		if err != nil {
+			return err
+		}
+		defer wipeSegment(seg)
+		return v.cacheTail(st, seg)
 	})
+	if errors.Is(err, ErrRolledBack) {
+		return err
+	}
 	if err != nil {
 		st.tail, st.tailBad = nil, true
 	}
+	return nil
 }
 
 // Append adds an entry at the end of log (created on first use). It is
@@ -163,7 +186,7 @@ func (v *Vault) loadTail(st *logState) {
 // the last segment (at most 64 KiB, or one large entry) is rewritten. IDs
 // are 1 to 255 bytes and should be unique in the log (the vault does not
 // check; Remove removes every entry with a given ID); values at most 1 MiB.
-func (v *Vault) Append(log, id string, value []byte) error {
+func (v *Vault) Append(log, id string, value []byte) (err error) {
 	if err := format.CheckEntry(log, id, value); err != nil {
 		return fmt.Errorf("vault: %w", err)
 	}
@@ -172,6 +195,11 @@ func (v *Vault) Append(log, id string, value []byte) error {
 	if v.closed {
 		return ErrClosed
 	}
+	erase.Do(func() { err = v.append(log, id, value) })
+	return err
+}
+
+func (v *Vault) append(log, id string, value []byte) error {
 	st, err := v.getLog(log, true)
 	if err != nil {
 		return err
@@ -179,13 +207,15 @@ func (v *Vault) Append(log, id string, value []byte) error {
 	if st.meta.Dropping {
 		return fmt.Errorf("vault: the log is being dropped")
 	}
-	v.loadTail(st)
-	e := format.Entry{ID: id, Value: slices.Clone(value)}
+	if err := v.loadTail(st); err != nil {
+		return err
+	}
+	e := format.Entry{ID: id, Value: value}
 	if e.Value == nil {
 		e.Value = []byte{}
 	}
-	if st.tail == nil || len(st.tail.Entries) >= maxSegmentEntries ||
-		(len(st.tail.Entries) > 0 && segSize(st.tail)+format.EntrySize(id, value) > format.SegmentTarget) {
+	if st.tail == nil || st.tail.entries >= maxSegmentEntries ||
+		(st.tail.entries > 0 && st.tail.size+format.EntrySize(id, value) > format.SegmentTarget) {
 		// Start a new segment: write it, then record it in the metadata.
 		// A crash in between leaves a segment the next Open adopts.
 		seq := st.meta.Next
@@ -215,18 +245,35 @@ func (v *Vault) Append(log, id string, value []byte) error {
 		if err := v.putMeta(st, m); err != nil {
 			return err
 		}
-		st.tail, st.tailBad = seg, false
-	} else {
-		next := &format.Segment{Log: log, Seq: st.tail.Seq, Entries: append(slices.Clip(st.tail.Entries), e)}
-		if err := v.writeSegment(st, next); err != nil {
-			return err
+		v.keepTail(st, seg)
+		if st.index != nil {
+			st.index.add(id, seq)
 		}
-		st.tail = next
+		return nil
 	}
+	cur, err := v.openTail(st)
+	if err != nil {
+		return err
+	}
+	defer wipeSegment(cur)
+	next := &format.Segment{Log: log, Seq: st.tail.seq, Entries: append(slices.Clip(cur.Entries), e)}
+	if err := v.writeSegment(st, next); err != nil {
+		return err
+	}
+	v.keepTail(st, next)
 	if st.index != nil {
-		st.index.add(id, st.tail.Seq)
+		st.index.add(id, next.Seq)
 	}
 	return nil
+}
+
+// keepTail caches seg, just written, as st's tail. If it cannot be sealed
+// (no locked memory for the key, say), the tail is read from disk again
+// when next needed: the write itself is done.
+func (v *Vault) keepTail(st *logState, seg *format.Segment) {
+	if err := v.cacheTail(st, seg); err != nil {
+		st.tail, st.tailBad = nil, false
+	}
 }
 
 // scan decrypts the live segments of st in order (from the end if
@@ -241,20 +288,23 @@ func (v *Vault) scan(st *logState, backwards bool, fn func(seg *format.Segment) 
 	err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
 		for _, q := range seqs {
 			var seg *format.Segment
-			if st.tail != nil && st.tail.Seq == q {
-				seg = st.tail
+			var err error
+			if st.tail != nil && st.tail.seq == q {
+				seg, err = v.openTail(st)
 			} else {
-				var err error
-				if seg, err = v.readSegment(id, st, q); err != nil {
-					var fe *FileError
-					if !errors.As(err, &fe) {
-						return err
-					}
-					damage = append(damage, err)
-					continue
-				}
+				seg, err = v.readSegment(id, st, q)
 			}
-			if !fn(seg) {
+			if err != nil {
+				var fe *FileError
+				if !errors.As(err, &fe) {
+					return err
+				}
+				damage = append(damage, err)
+				continue
+			}
+			more := fn(seg)
+			wipeSegment(seg)
+			if !more {
 				return nil
 			}
 		}
@@ -282,26 +332,35 @@ func (v *Vault) Last(log string, n int) ([]Entry, error) {
 	return v.entries(log, n)
 }
 
-func (v *Vault) entries(log string, n int) ([]Entry, error) {
+func (v *Vault) entries(log string, n int) (out []Entry, err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
 		return nil, ErrClosed
 	}
+	erase.Do(func() { out, err = v.entriesLocked(log, n) })
+	return out, err
+}
+
+// entriesLocked returns copies of the values, which are the caller's to
+// wipe; the segments' plaintexts are wiped.
+func (v *Vault) entriesLocked(log string, n int) ([]Entry, error) {
 	st, err := v.getLog(log, false)
 	if st == nil || err != nil {
 		return nil, err
 	}
-	var segs [][]format.Entry
+	var segs [][]Entry
 	total := 0
 	full := n < 0
 	index := newSegIndex()
 	err = v.scan(st, !full, func(seg *format.Segment) bool {
-		segs = append(segs, seg.Entries)
-		total += len(seg.Entries)
-		for _, e := range seg.Entries {
+		es := make([]Entry, len(seg.Entries))
+		for i, e := range seg.Entries {
+			es[i] = Entry{ID: e.ID, Value: slices.Clone(e.Value)}
 			index.add(e.ID, seg.Seq)
 		}
+		segs = append(segs, es)
+		total += len(es)
 		return full || total < n
 	})
 	if !full {
@@ -311,11 +370,12 @@ func (v *Vault) entries(log string, n int) ([]Entry, error) {
 	}
 	out := make([]Entry, 0, total)
 	for _, es := range segs {
-		for _, e := range es {
-			out = append(out, Entry{ID: e.ID, Value: slices.Clone(e.Value)})
-		}
+		out = append(out, es...)
 	}
 	if !full && len(out) > n {
+		for _, e := range out[:len(out)-n] {
+			clear(e.Value)
+		}
 		out = out[len(out)-n:]
 	}
 	return out, err
@@ -351,12 +411,17 @@ func (v *Vault) buildIndex(st *logState) error {
 // still keep). IDs not in the log are ignored. The first Remove on a log
 // decrypts all of it once to index it; later ones touch only the segments
 // concerned.
-func (v *Vault) Remove(log string, ids ...string) (int, error) {
+func (v *Vault) Remove(log string, ids ...string) (n int, err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
 		return 0, ErrClosed
 	}
+	erase.Do(func() { n, err = v.remove(log, ids) })
+	return n, err
+}
+
+func (v *Vault) remove(log string, ids []string) (int, error) {
 	st, err := v.getLog(log, false)
 	if st == nil || err != nil || len(ids) == 0 {
 		return 0, err
@@ -401,18 +466,22 @@ func (v *Vault) Remove(log string, ids ...string) (int, error) {
 // removeFrom rewrites segment q of st without the given IDs.
 func (v *Vault) removeFrom(st *logState, q uint32, drop map[string]bool) (int, error) {
 	var seg *format.Segment
-	if st.tail != nil && st.tail.Seq == q {
-		seg = st.tail
+	var err error
+	if st.tail != nil && st.tail.seq == q {
+		seg, err = v.openTail(st)
 	} else {
-		err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
+		err = v.key.withIdentity(func(id age.Identity, _ []byte) error {
 			var err error
 			seg, err = v.readSegment(id, st, q)
 			return err
 		})
-		if err != nil {
-			return 0, err
-		}
 	}
+	if err != nil {
+		return 0, err
+	}
+	// The removed entries' values, and the kept ones once rewritten and
+	// cached, are wiped here (they alias the plaintext).
+	defer wipeSegment(seg)
 	kept := make([]format.Entry, 0, len(seg.Entries))
 	for _, e := range seg.Entries {
 		if !drop[e.ID] {
@@ -429,9 +498,9 @@ func (v *Vault) removeFrom(st *logState, q uint32, drop map[string]bool) (int, e
 	for id := range drop {
 		st.index.drop(id, q)
 	}
-	isTail := st.tail != nil && st.tail.Seq == q
+	isTail := st.tail != nil && st.tail.seq == q
 	if isTail {
-		st.tail = next
+		v.keepTail(st, next)
 	}
 	if len(kept) > 0 {
 		return n, v.maybeMerge(st, next)
@@ -441,20 +510,19 @@ func (v *Vault) removeFrom(st *logState, q uint32, drop map[string]bool) (int, e
 	if err := v.putMeta(st, format.LogMeta{Next: st.meta.Next, Live: live}); err != nil {
 		return n, err
 	}
-	if isTail || (len(live) > 0 && st.tail != nil && st.tail.Seq != live[len(live)-1]) {
+	if isTail || (len(live) > 0 && st.tail != nil && st.tail.seq != live[len(live)-1]) {
 		st.tail, st.tailBad = nil, false
 	}
-	if err := os.Remove(filepath.Join(v.dir, v.segPath(st, q))); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return n, fmt.Errorf("vault: %w", err)
+	if err := v.removeSegment(st, q); err != nil {
+		return n, err
 	}
-	delete(st.names, q)
 	return n, syncDir(filepath.Join(v.dir, segmentDir))
 }
 
 // DropLog deletes a whole log (a deleted conversation, a burned identity):
 // its segments are deleted before DropLog returns. Dropping a missing log is
 // not an error.
-func (v *Vault) DropLog(log string) error {
+func (v *Vault) DropLog(log string) (err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
@@ -464,7 +532,8 @@ func (v *Vault) DropLog(log string) error {
 	if st == nil || err != nil {
 		return err
 	}
-	return v.dropLog(st)
+	erase.Do(func() { err = v.dropLog(st) })
+	return err
 }
 
 // dropLog marks the log as dropping (so that a crash midway is finished at
@@ -481,8 +550,8 @@ func (v *Vault) dropLog(st *logState) error {
 		return err
 	}
 	for _, q := range st.meta.Live {
-		if err := os.Remove(filepath.Join(v.dir, v.segPath(st, q))); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("vault: %w", err)
+		if err := v.removeSegment(st, q); err != nil {
+			return err
 		}
 	}
 	if err := syncDir(filepath.Join(v.dir, segmentDir)); err != nil {
@@ -542,7 +611,8 @@ func (v *Vault) recoverLogs() error {
 		if _, err := os.Lstat(filepath.Join(v.dir, v.segPath(st, st.meta.Next))); err == nil {
 			q := st.meta.Next
 			err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
-				_, err := v.readSegment(id, st, q)
+				seg, err := v.readSegment(id, st, q)
+				wipeSegment(seg)
 				return err
 			})
 			if err == nil {
@@ -571,6 +641,7 @@ func (v *Vault) recoverLogs() error {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
 				return fmt.Errorf("vault: %w", err)
 			}
+			v.forget(segmentDir + "/" + e.Name())
 			swept = true
 		}
 	}
@@ -646,23 +717,27 @@ func (v *Vault) maybeMerge(st *logState, a *format.Segment) error {
 		}
 		bseq := st.meta.Live[j]
 		var b *format.Segment
-		if st.tail != nil && st.tail.Seq == bseq {
-			b = st.tail
+		var err error
+		if st.tail != nil && st.tail.seq == bseq {
+			b, err = v.openTail(st)
 		} else {
-			err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
+			err = v.key.withIdentity(func(id age.Identity, _ []byte) error {
 				var err error
 				b, err = v.readSegment(id, st, bseq)
 				return err
 			})
-			if err != nil {
-				continue // a damaged neighbour is left alone
-			}
+		}
+		if err != nil {
+			continue // a damaged neighbour is left alone
 		}
 		if segSize(a)+segSize(b)-format.HeaderSize(st.name) > format.SegmentTarget ||
 			len(a.Entries)+len(b.Entries) > maxSegmentEntries {
+			wipeSegment(b)
 			continue
 		}
-		return v.merge(st, a, b)
+		err = v.merge(st, a, b)
+		wipeSegment(b)
+		return err
 	}
 	return nil
 }
@@ -683,9 +758,9 @@ func (v *Vault) merge(st *logState, a, b *format.Segment) error {
 		return err
 	}
 	switch {
-	case st.tail != nil && st.tail.Seq == b.Seq:
-		st.tail = merged
-	case st.tail != nil && st.tail.Seq == a.Seq:
+	case st.tail != nil && st.tail.seq == b.Seq:
+		v.keepTail(st, merged)
+	case st.tail != nil && st.tail.seq == a.Seq:
 		st.tail = nil // a was the last segment; b now is
 	}
 	for _, e := range a.Entries {
@@ -705,10 +780,9 @@ func (v *Vault) finishMerge(st *logState) error {
 	if err := v.putMeta(st, format.LogMeta{Next: st.meta.Next, Live: live, Dropping: st.meta.Dropping}); err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(v.dir, v.segPath(st, g.From))); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("vault: %w", err)
+	if err := v.removeSegment(st, g.From); err != nil {
+		return err
 	}
-	delete(st.names, g.From)
 	return syncDir(filepath.Join(v.dir, segmentDir))
 }
 
@@ -726,6 +800,7 @@ func (v *Vault) recoverMerge(st *logState) error {
 	if err != nil {
 		return nil // damaged: leave it for Check to report
 	}
+	wipeSegment(into)
 	if uint32(len(into.Entries)) != g.IntoCount {
 		return v.finishMerge(st)
 	}

@@ -147,12 +147,21 @@ func TestMergeCrashStates(t *testing.T) {
 			}
 			v.mu.Lock()
 			var sa, sb *format.Segment
+			// scan wipes each segment after fn: keep copies.
+			clone := func(seg *format.Segment) *format.Segment {
+				c := *seg
+				c.Entries = nil
+				for _, e := range seg.Entries {
+					c.Entries = append(c.Entries, format.Entry{ID: e.ID, Value: slices.Clone(e.Value)})
+				}
+				return &c
+			}
 			err := v.scan(st, false, func(seg *format.Segment) bool {
 				switch seg.Seq {
 				case a:
-					sa = seg
+					sa = clone(seg)
 				case b:
-					sb = seg
+					sb = clone(seg)
 				}
 				return true
 			})

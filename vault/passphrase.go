@@ -58,6 +58,12 @@ func (p *Passphrase) Equal(q *Passphrase) (bool, error) {
 	return eq, err
 }
 
+// Peek calls fn with the passphrase, in locked memory, for a check that
+// keeps nothing (a strength estimate). fn must not keep, copy or change b.
+func (p *Passphrase) Peek(fn func(b []byte)) error {
+	return p.open(func(b []byte) error { fn(b); return nil })
+}
+
 func (p *Passphrase) open(fn func(b []byte) error) error {
 	if p == nil || p.s == nil {
 		return ErrEmptyPassphrase

@@ -2,12 +2,12 @@ package vault
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"filippo.io/age"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/vault/format"
 )
 
@@ -33,12 +33,22 @@ func (v *Vault) readShard(id age.Identity, i int) (*format.Shard, error) {
 	}
 	sh, err := format.ParseShard(plain)
 	if err != nil {
+		clear(plain)
 		return nil, &FileError{Name: rel, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
 	}
 	if int(sh.Index) != i {
+		clear(plain)
 		return nil, &FileError{Name: rel, Err: fmt.Errorf("%w: a shard moved from another place", ErrDamaged)}
 	}
 	return sh, nil
+}
+
+// wipeShard zeroes the record values of a shard the vault decoded (they
+// alias its plaintext).
+func wipeShard(sh *format.Shard) {
+	for i := range sh.Records {
+		clear(sh.Records[i].Value)
+	}
 }
 
 // writeShard writes shard i from the in-memory records.
@@ -53,11 +63,32 @@ func (v *Vault) writeShardWith(i int, change *format.Record) error {
 		return v.shardBad[i]
 	}
 	sh := &format.Shard{Index: uint16(i)}
-	for k, s := range v.shardOf {
-		if s != i || (change != nil && k.kind == change.Kind && k.key == change.Key) {
-			continue
+	var opened [][]byte
+	defer func() {
+		for _, b := range opened {
+			clear(b)
 		}
-		sh.Records = append(sh.Records, format.Record{Kind: k.kind, Key: k.key, Value: v.records[k.kind][k.key]})
+	}()
+	err := v.withMemKey(func(k *[32]byte) error {
+		for rk, s := range v.shardOf {
+			if s != i || (change != nil && rk.kind == change.Kind && rk.key == change.Key) {
+				continue
+			}
+			val := v.records[rk.kind][rk.key]
+			if rk.kind != metaKind {
+				p, err := openMem(k, val)
+				if err != nil {
+					return err
+				}
+				opened = append(opened, p)
+				val = p
+			}
+			sh.Records = append(sh.Records, format.Record{Kind: rk.kind, Key: rk.key, Value: val})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if change != nil && change.Value != nil {
 		sh.Records = append(sh.Records, *change)
@@ -68,28 +99,29 @@ func (v *Vault) writeShardWith(i int, change *format.Record) error {
 		}
 		return strings.Compare(a.Key, b.Key)
 	})
-	plain, err := sh.Marshal()
-	if err != nil {
-		return fmt.Errorf("vault: %w", err)
-	}
-	defer clear(plain)
-	ct, err := v.seal(plain)
-	if err != nil {
-		return fmt.Errorf("vault: %w", err)
-	}
-	if err := writeAtomic(filepath.Join(v.dir, recordDir), v.shardNames[i], ct); err != nil {
-		return fmt.Errorf("vault: writing %s: %w", v.shardPath(i), err)
-	}
-	return nil
+	return v.writeVersioned(v.shardPath(i), func(version uint64) ([]byte, error) {
+		sh.Version = version
+		return sh.Marshal()
+	})
 }
 
-func (v *Vault) setRecord(kind, key string, value []byte) {
+// setRecord keeps a record's value in memory: log metadata as a copy,
+// anything else sealed under k. value stays the caller's.
+func (v *Vault) setRecord(k *[32]byte, kind, key string, value []byte) {
 	m := v.records[kind]
 	if m == nil {
 		m = map[string][]byte{}
 		v.records[kind] = m
 	}
-	m[key] = value
+	v.setRecordIn(m, k, kind, key, value)
+}
+
+func (v *Vault) setRecordIn(m map[string][]byte, k *[32]byte, kind, key string, value []byte) {
+	if kind == metaKind {
+		m[key] = slices.Clone(value)
+		return
+	}
+	m[key] = sealMem(k, value)
 }
 
 // shardFor returns the shard a record lives in (or would).
@@ -119,10 +151,23 @@ func (v *Vault) put(kind, key string, value []byte) error {
 	if val == nil {
 		val = []byte{}
 	}
+	defer clear(val)
+	// Sealed for memory first: once the shard is written, keeping the value
+	// must not fail, or the shard's next write would lose it.
+	kept := map[string][]byte{}
+	if err := v.withMemKey(func(k *[32]byte) error {
+		v.setRecordIn(kept, k, kind, key, val)
+		return nil
+	}); err != nil {
+		return err
+	}
 	if err := v.writeShardWith(s, &format.Record{Kind: kind, Key: key, Value: val}); err != nil {
 		return err
 	}
-	v.setRecord(kind, key, val)
+	if v.records[kind] == nil {
+		v.records[kind] = map[string][]byte{}
+	}
+	v.records[kind][key] = kept[key]
 	v.shardOf[recKey{kind, key}] = s
 	return nil
 }
@@ -151,39 +196,49 @@ func (v *Vault) del(kind, key string) error {
 // 1024, value at most 1 MiB. A Put rewrites the record's shard (about a
 // sixteenth of all records), so records are for small things (contacts,
 // identities, ratchet states, settings); what grows belongs in a log.
-func (v *Vault) Put(kind, key string, value []byte) error {
+func (v *Vault) Put(kind, key string, value []byte) (err error) {
 	if err := checkKind(kind, key, value); err != nil {
 		return err
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.put(kind, key, value)
+	erase.Do(func() { err = v.put(kind, key, value) })
+	return err
 }
 
-// Get returns a copy of the value under (kind, key), or ErrNotFound.
-func (v *Vault) Get(kind, key string) ([]byte, error) {
+// Get returns a copy of the value under (kind, key), or ErrNotFound. The
+// copy is the caller's to wipe; the vault keeps the value sealed.
+func (v *Vault) Get(kind, key string) (val []byte, err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
 		return nil, ErrClosed
 	}
-	val, ok := v.records[kind][key]
+	sealed, ok := v.records[kind][key]
 	if !ok || strings.HasPrefix(kind, "\x00") {
 		return nil, ErrNotFound
 	}
-	return slices.Clone(val), nil
+	erase.Do(func() {
+		err = v.withMemKey(func(k *[32]byte) error {
+			var err error
+			val, err = openMem(k, sealed)
+			return err
+		})
+	})
+	return val, err
 }
 
 // Delete removes (kind, key); the shard that held it is rewritten before
 // Delete returns, so the old value cannot be read back. Deleting a missing
 // record is not an error.
-func (v *Vault) Delete(kind, key string) error {
+func (v *Vault) Delete(kind, key string) (err error) {
 	if err := checkKind(kind, key, nil); err != nil {
 		return err
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.del(kind, key)
+	erase.Do(func() { err = v.del(kind, key) })
+	return err
 }
 
 // Keys returns the keys of kind, sorted.

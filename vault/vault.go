@@ -14,6 +14,7 @@ import (
 	"filippo.io/age"
 	"golang.org/x/sys/unix"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/vault/format"
 	"github.com/sottochat/sotto/vault/internal/kdf"
 )
@@ -77,9 +78,16 @@ type Vault struct {
 
 	shardNames [NumShards]string
 	shardBad   [NumShards]error             // a damaged shard: never overwritten
-	records    map[string]map[string][]byte // kind -> key -> value
+	records    map[string]map[string][]byte // kind -> key -> value, sealed (memory.go) but for log metadata
 	shardOf    map[recKey]int
 	logs       map[string]*logState
+	mem        *Secret // the key that seals what the vault caches in memory
+
+	// Write counters (manifest.go): ver is what each file holds as far as
+	// this process knows, man what the manifest on disk says.
+	ver, man      map[string]uint64
+	noManifest    bool // Open found none (a vault from before manifests)
+	deferManifest bool // Create: one manifest after all the shards
 }
 
 type recKey struct{ kind, key string }
@@ -126,6 +134,10 @@ func Create(dir string, pass *Passphrase, o *Options) (*Vault, error) {
 	if v.key, err = newVaultKey(); err != nil {
 		return fail(err)
 	}
+	if v.mem, err = RandomSecret(32); err != nil {
+		return fail(err)
+	}
+	v.ver, v.man = map[string]uint64{}, map[string]uint64{}
 	for _, d := range []string{recordDir, segmentDir} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
 			return fail(fmt.Errorf("vault: %w", err))
@@ -134,10 +146,15 @@ func Create(dir string, pass *Passphrase, o *Options) (*Vault, error) {
 	if err := v.nameShards(); err != nil {
 		return fail(err)
 	}
+	v.deferManifest = true
 	for i := range NumShards {
 		if err := v.writeShard(i); err != nil {
 			return fail(err)
 		}
+	}
+	v.deferManifest = false
+	if err := v.writeManifest(); err != nil {
+		return fail(err)
 	}
 	kf, err := sealKeyFile(v.key, pass, logN)
 	if err != nil {
@@ -172,7 +189,10 @@ func Open(dir string, pass *Passphrase, o *Options) (*Vault, error) {
 		v.Close()
 		return nil, err
 	}
-	if err := v.load(); err != nil {
+	// Reading the files (age's buffers, the records' plaintexts) inside
+	// erase.Do: what the vault does not wipe itself is zeroed once freed.
+	erase.Do(func() { err = v.load() })
+	if err != nil {
 		v.Close()
 		return nil, err
 	}
@@ -205,24 +225,36 @@ func (v *Vault) load() error {
 	if err := v.nameShards(); err != nil {
 		return err
 	}
-	err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
+	var err error
+	if v.mem, err = RandomSecret(32); err != nil {
+		return err
+	}
+	err = v.key.withIdentity(func(id age.Identity, _ []byte) error {
+		if err := v.loadManifest(id); err != nil {
+			if !v.opts.AllowDamaged {
+				return err
+			}
+			// A damaged manifest: read what the files hold, as a vault
+			// from before manifests; the next write writes a new one.
+			v.ver, v.man, v.noManifest = map[string]uint64{}, map[string]uint64{}, true
+		}
+		legacy := true
 		for i := range NumShards {
 			sh, err := v.readShard(id, i)
+			if err == nil {
+				legacy = legacy && sh.Legacy
+				err = v.keepShard(i, sh)
+				wipeShard(sh)
+			}
 			if err != nil {
 				if !v.opts.AllowDamaged {
 					return err
 				}
 				v.shardBad[i] = err
-				continue
 			}
-			for _, r := range sh.Records {
-				k := recKey{r.Kind, r.Key}
-				if _, dup := v.shardOf[k]; dup {
-					return &FileError{Name: v.shardPath(i), Err: fmt.Errorf("%w: a record stored twice", ErrDamaged)}
-				}
-				v.setRecord(r.Kind, r.Key, r.Value)
-				v.shardOf[k] = i
-			}
+		}
+		if err := v.checkLegacy(legacy); err != nil && !v.opts.AllowDamaged {
+			return err
 		}
 		return nil
 	})
@@ -230,6 +262,26 @@ func (v *Vault) load() error {
 		return err
 	}
 	return v.recoverLogs()
+}
+
+// keepShard checks a shard's write counter and keeps its records in memory
+// (sealed, but for log metadata).
+func (v *Vault) keepShard(i int, sh *format.Shard) error {
+	if err := v.checkVersion(v.shardPath(i), sh.Version); err != nil {
+		return err
+	}
+	for _, r := range sh.Records {
+		if _, dup := v.shardOf[recKey{r.Kind, r.Key}]; dup {
+			return &FileError{Name: v.shardPath(i), Err: fmt.Errorf("%w: a record stored twice", ErrDamaged)}
+		}
+	}
+	return v.withMemKey(func(k *[32]byte) error {
+		for _, r := range sh.Records {
+			v.setRecord(k, r.Kind, r.Key, r.Value)
+			v.shardOf[recKey{r.Kind, r.Key}] = i
+		}
+		return nil
+	})
 }
 
 // Damage lists the record shards Open found damaged (with
@@ -258,6 +310,7 @@ func (v *Vault) Close() error {
 	if v.key != nil {
 		v.key.secret.Destroy()
 	}
+	v.mem.Destroy()
 	v.records, v.logs = nil, nil
 	if v.lock != nil {
 		return v.lock.Close() // releases the flock
@@ -426,7 +479,7 @@ func checkTree(dir string) error {
 	if err := checkBlobTree(dir); err != nil {
 		return err
 	}
-	for _, f := range []string{keyFileName, lockFileName} {
+	for _, f := range []string{keyFileName, lockFileName, manifestName} {
 		if err := checkPerm(filepath.Join(dir, f), false); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -13,10 +14,13 @@ import (
 // engine or the network live in engine.go and net.go.
 
 func (a *app) cmdInit(args []string) error {
-	if _, done, err := a.simple("init", initUsage, args, 0, 0, "no arguments", nil); done || err != nil {
+	var weakOK bool
+	if _, done, err := a.simple("init", initUsage, args, 0, 0, "no arguments", func(fs *flag.FlagSet) {
+		fs.BoolVar(&weakOK, "weak-passphrase", false, "")
+	}); done || err != nil {
 		return err
 	}
-	return a.doInit()
+	return a.doInit(weakOK)
 }
 
 func (a *app) cmdRun(args []string) error {
@@ -143,7 +147,7 @@ func (a *app) cmdContact(args []string) error {
 		return err
 	}
 	var yes bool
-	pos, done, err := a.simple("contact "+sub, contactUsage, rest, 0, 3, "", func(fs *flag.FlagSet) {
+	pos, done, err := a.simple("contact "+sub, contactUsage, rest, 0, 64, "", func(fs *flag.FlagSet) {
 		if sub == "verify" {
 			fs.BoolVar(&yes, "yes", false, "")
 			fs.BoolVar(&yes, "y", false, "")
@@ -154,10 +158,12 @@ func (a *app) cmdContact(args []string) error {
 	}
 	switch sub {
 	case "add":
-		if err := nargs("contact add", pos, 3, 3, "IDENTITY PETNAME CODE"); err != nil {
+		// The code may come in several arguments (groups of five, a line
+		// wrapped in the copy) or, as -, on standard input.
+		if err := nargs("contact add", pos, 3, 64, "IDENTITY PETNAME CODE"); err != nil {
 			return err
 		}
-		return a.contactAdd(pos[0], pos[1], pos[2])
+		return a.contactAdd(pos[0], pos[1], pos[2:])
 	case "list", "ls":
 		if err := nargs("contact list", pos, 0, 1, "an optional IDENTITY"); err != nil {
 			return err
@@ -225,18 +231,28 @@ func (a *app) cmdNet(args []string) error {
 // succeeds only when the answer is want. Without a terminal it says which
 // flag skips the question.
 func (a *app) confirm(prompt, want, flagHint string) error {
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	line, err := a.ask(prompt, flagHint)
 	if err != nil {
-		return usagef("run 'sotto "+flagHint+"' to confirm without a terminal", "no terminal to ask for confirmation")
-	}
-	defer tty.Close()
-	fmt.Fprint(tty, prompt)
-	line, err := bufio.NewReader(tty).ReadString('\n')
-	if err != nil && line == "" {
-		return errors.New("sotto: no answer; nothing was changed")
+		return err
 	}
 	if strings.TrimSpace(line) != want {
 		return errors.New("sotto: not confirmed; nothing was changed")
 	}
 	return nil
+}
+
+// ask asks on the terminal and returns the line typed (up to 1 KiB).
+// Without a terminal it says which flag does without the question.
+func (a *app) ask(prompt, flagHint string) (string, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return "", usagef("run 'sotto "+flagHint+"' to go on without a terminal", "no terminal to ask on")
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, prompt)
+	line, err := bufio.NewReader(io.LimitReader(tty, 1024)).ReadString('\n')
+	if err != nil && line == "" {
+		return "", errors.New("sotto: no answer; nothing was changed")
+	}
+	return line, nil
 }

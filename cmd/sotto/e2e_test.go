@@ -54,13 +54,20 @@ func TestThreeProfiles(t *testing.T) {
 			}
 		}
 	}
-	// The safety code is the same on both sides; verify records it.
+	// The safety code is the same on both sides; verify records it. It is
+	// printed after two lines of explanation and a blank line, in lines of
+	// digit groups.
 	safety := func(out string) string {
-		lines := strings.Split(out, "\n")
-		if len(lines) < 3 || strings.TrimSpace(lines[2]) == "" {
+		var groups []string
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) > 0 && strings.Trim(l, " 0123456789") == "" {
+				groups = append(groups, f...)
+			}
+		}
+		if len(groups) < 4 {
 			t.Fatalf("contact verify printed:\n%s", out)
 		}
-		return strings.TrimSpace(lines[2])
+		return strings.Join(groups, " ")
 	}
 	sa := safety(ps["alice"].Must("contact", "verify", "alice", "bob", "--yes"))
 	sb := safety(ps["bob"].Must("contact", "verify", "bob", "alice", "--yes"))

@@ -1,17 +1,21 @@
 package main
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/sottochat/sotto"
 	"github.com/sottochat/sotto/headless"
 	"github.com/sottochat/sotto/mailbox"
 	"github.com/sottochat/sotto/onion"
+	"github.com/sottochat/sotto/strength"
 	"github.com/sottochat/sotto/tui"
 	"github.com/sottochat/sotto/vault"
 )
@@ -36,6 +40,7 @@ func (a *app) options(offline bool) sotto.Options {
 		Offline:     offline,
 		Debug:       a.g.debug,
 		Log:         a.engineLog,
+		Hardening:   a.hardening,
 	}
 }
 
@@ -45,15 +50,19 @@ func (a *app) options(offline bool) sotto.Options {
 func (a *app) harden() error {
 	onSignal := a.onSignal
 	// The handler exits with the signal's status (SIGTERM 143), wiping
-	// first; vault.Harden's own exit, after it, would be 1.
+	// first; vault.Harden's own exit, after it, would be 1. A hardening
+	// failure is said every time, here and (through the engine's first
+	// event) in the TUI's status line and headless output.
 	err := vault.Harden(func(sig os.Signal) {
 		if onSignal != nil {
 			onSignal(sig)
 		}
 		vault.Exit(signalCode(sig))
 	})
-	if err != nil && a.g.debug {
+	if err != nil {
+		a.hardening = err
 		fmt.Fprintln(a.stderr, "sotto: warning:", err)
+		fmt.Fprintln(a.stderr, "hint: Sotto carries on, but a crash dump or another program of this user may be able to read its memory")
 	}
 	// The engine reads the environment: put the flags there.
 	for k, v := range a.g.tor.vars() {
@@ -131,7 +140,7 @@ func (a *app) withEngine(fn func(e *sotto.Engine) error) (err error) {
 	return fn(e)
 }
 
-func (a *app) doInit() error {
+func (a *app) doInit(weakOK bool) error {
 	if err := a.harden(); err != nil {
 		return err
 	}
@@ -154,10 +163,45 @@ func (a *app) doInit() error {
 		}
 	}
 	defer p.Destroy()
+	if err := a.checkStrength(p, weakOK); err != nil {
+		return err
+	}
 	if err := sotto.Init(a.ctx, a.options(true), p); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "created a profile in %s\nnext: sotto id new NAME\n", a.profileDir())
+	return nil
+}
+
+// checkStrength estimates a new passphrase (package strength, as the chat
+// screen does). Below the bar it goes on only when the person confirms on
+// the terminal, or gave --weak-passphrase; a passphrase from a file with
+// no such flag is refused, since no one is there to ask.
+func (a *app) checkStrength(p *sotto.Passphrase, weakOK bool) error {
+	e, err := p.Strength()
+	if err != nil {
+		return err
+	}
+	if e.Good() {
+		return nil
+	}
+	why := fmt.Sprintf("this passphrase is %s: someone with a copy of the profile could guess it in %s", e.Level(), e.CrackTime())
+	switch {
+	case weakOK:
+		fmt.Fprintf(a.stderr, "sotto: warning: %s (used anyway: --weak-passphrase)\n", why)
+		return nil
+	case a.g.passphraseFile != "":
+		return usagef("choose a stronger one ("+strength.Advice+"), or add --weak-passphrase to use it anyway", "%s; nothing was created", why)
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return usagef("add --weak-passphrase to use it anyway", "%s; nothing was created", why)
+	}
+	fmt.Fprintf(tty, "%s.\nHint: %s.\n", why, strength.Advice)
+	tty.Close()
+	if err := a.confirm("Type 'weak' to use it anyway (anything else stops): ", "weak", "init --weak-passphrase"); err != nil {
+		return errors.New("sotto: nothing was created: run sotto init again with a stronger passphrase")
+	}
 	return nil
 }
 
@@ -346,7 +390,46 @@ func (a *app) idBurn(name string) error {
 	})
 }
 
-func (a *app) contactAdd(id, pet, code string) error {
+// compactCode drops every white space character from a contact code: a
+// code copied from a terminal, a mail or a chat comes wrapped over lines,
+// indented, or in groups of five.
+func compactCode(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// maxCodeInput bounds a contact code read from standard input.
+const maxCodeInput = 4096
+
+// readCode reads a contact code from standard input (contact add ... -),
+// as pasted: over several lines, up to the end of input.
+func (a *app) readCode() (string, error) {
+	if f, ok := a.stdin.(*os.File); ok && isTerminal(f) {
+		fmt.Fprintln(a.stderr, "Paste the code, then press enter and ctrl+d:")
+	}
+	b, err := io.ReadAll(io.LimitReader(a.stdin, maxCodeInput+1))
+	if err != nil {
+		return "", fmt.Errorf("sotto: reading the code from standard input: %w", err)
+	}
+	if len(b) > maxCodeInput {
+		return "", usagef("paste only the code", "more than %d bytes on standard input: that is not one contact code", maxCodeInput)
+	}
+	return string(b), nil
+}
+
+func (a *app) contactAdd(id, pet string, codeArgs []string) error {
+	raw := strings.Join(codeArgs, " ")
+	if raw == "-" {
+		var err error
+		if raw, err = a.readCode(); err != nil {
+			return err
+		}
+	}
+	code := compactCode(raw)
 	// A bad code is refused before the passphrase is asked for.
 	if err := sotto.CheckCode(code); err != nil {
 		return err
@@ -408,16 +491,26 @@ func (a *app) contactVerify(id, pet string, yes bool) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "safety code with %s:\n\n  %s\n\n", pet, code)
+		fmt.Fprintf(a.stdout, "Safety code of you and %s. It is the same on both screens only if nobody\nsits between you; compare it in person or on a call you trust.\n\n%s\n", pet, groupLines(code, 6, "  "))
 		if !yes {
-			if err := a.confirm("Does "+pet+" see the same code? Type 'yes' to record it as verified: ", "yes", "contact verify "+id+" "+pet+" --yes"); err != nil {
+			// As in the chat screen: the person types what the contact
+			// reads out, so that "yes" by reflex verifies nothing.
+			typed, err := a.ask("Type the code "+pet+" reads out to you (spaces do not matter): ", "contact verify "+id+" "+pet+" --yes")
+			if err != nil {
 				return err
+			}
+			if digits(typed) == "" {
+				return errors.New("sotto: nothing typed; " + pet + " is not marked verified")
+			}
+			if subtle.ConstantTimeCompare([]byte(digits(typed)), []byte(digits(code))) != 1 {
+				return &hintError{err: fmt.Errorf("sotto: the codes differ: %s is not marked verified; someone may sit between you", pet),
+					hint: "compare again, group by group; if they still differ, exchange contact codes again, in person, and tell nobody anything sensitive meanwhile"}
 			}
 		}
 		if err := e.Verify(id, pet); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "%s is verified\n", pet)
+		fmt.Fprintf(a.stdout, "the codes match: %s is verified\n", pet)
 		return nil
 	})
 }
@@ -522,10 +615,38 @@ func (a *app) classifyCore(err error) (classified, bool) {
 		return classified{exitTor, []string{"this needs tor running: do it in 'sotto run' or 'sotto headless'"}}, true
 	case is(onion.ErrTorUnavailable, onion.ErrTorTooOld):
 		return classified{exitTor, []string{"is tor installed ('make deps')? or point to a running tor with --tor-skip-launch and --tor-control-port"}}, true
+	case errors.Is(err, vault.ErrRolledBack):
+		return classified{exitFailure, []string{
+			"an older copy of the file named was put back in the profile (by someone with the disk, or a partial restore of a backup): messages or keys written since may be gone",
+			"if you restored a backup, restore all of the profile directory, not single files; 'sotto check' lists every file concerned",
+		}}, true
 	case errors.Is(err, errDamaged):
 		return classified{exitFailure, []string{"the files listed cannot be read: they were truncated or changed on disk; restore the profile from a backup if you have one"}}, true
 	case errors.Is(err, errMismatch):
 		return classified{exitUsage, []string{"run 'sotto init' again and type the same passphrase twice"}}, true
 	}
 	return classified{}, false
+}
+
+// digits keeps the letters and digits of a code, lower case: what two codes
+// are compared on.
+func digits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
+}
+
+// groupLines writes the space-separated groups of a code n to a line, each
+// line indented.
+func groupLines(code string, n int, indent string) string {
+	g := strings.Fields(code)
+	var b strings.Builder
+	for i := 0; i < len(g); i += n {
+		b.WriteString(indent + strings.Join(g[i:min(i+n, len(g))], " ") + "\n")
+	}
+	return b.String()
 }

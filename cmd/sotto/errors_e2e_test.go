@@ -134,7 +134,9 @@ func TestPassphraseFromTerminal(t *testing.T) {
 	defer os.RemoveAll(base)
 	dir := filepath.Join(base, "p")
 	// inTTY runs sotto under script(1) and types each answer after the
-	// prompt for it has appeared on the terminal.
+	// prompt for it has appeared on the terminal: a passphrase prompt, or
+	// the question of the strength check for an answer that starts with
+	// "weak:".
 	inTTY := func(answers []string, args ...string) (int, string) {
 		t.Helper()
 		line := harness.Bin + " --profile " + dir + " " + strings.Join(args, " ")
@@ -149,8 +151,16 @@ func TestPassphraseFromTerminal(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		prompts := 0
 		for i, a := range answers {
-			if !out.waitCount("assphrase", i+1, time.Minute) {
+			want := "assphrase"
+			n := prompts + 1
+			if rest, ok := strings.CutPrefix(a, "weak:"); ok {
+				want, n, a = "Type 'weak'", 1, rest
+			} else {
+				prompts++
+			}
+			if !out.waitCount(want, n, time.Minute) {
 				cmd.Process.Kill()
 				cmd.Wait()
 				t.Fatalf("prompt %d never came:\n%s", i+1, out.String())
@@ -170,7 +180,16 @@ func TestPassphraseFromTerminal(t *testing.T) {
 	if code, out := inTTY([]string{"two words", "other words"}, "init"); code != exitUsage || !strings.Contains(out, "differ") {
 		t.Fatalf("mismatched passphrases: exit %d\n%s", code, out)
 	}
-	if code, out := inTTY([]string{"two words", "two words"}, "init"); code != 0 || strings.Contains(out, "two words") {
+	// Issue 18: a weak passphrase is named as such, with the time it would
+	// take, and used only when the person types 'weak'.
+	if code, out := inTTY([]string{"two words", "two words", "weak:no"}, "init"); code != exitFailure ||
+		!strings.Contains(out, "this passphrase is weak") || !strings.Contains(out, "nothing was created") {
+		t.Fatalf("weak passphrase not confirmed: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatal("a profile was created from an unconfirmed weak passphrase")
+	}
+	if code, out := inTTY([]string{"two words", "two words", "weak:weak"}, "init"); code != 0 || strings.Contains(out, "two words") {
 		t.Fatalf("init on a terminal (the passphrase must not be echoed): exit %d\n%s", code, out)
 	}
 	if code, out := inTTY([]string{"two words"}, "id", "list"); code != 0 || !strings.Contains(out, "NAME") {
@@ -216,4 +235,113 @@ func (w *watched) waitCount(s string, n int, d time.Duration) bool {
 		}
 	}
 	return true
+}
+
+// inTerminal runs sotto under script(1), which gives it a terminal, and
+// types each answer once its prompt has appeared n times on the terminal.
+func inTerminal(t *testing.T, answers []termAnswer, args ...string) (int, string) {
+	t.Helper()
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) not installed")
+	}
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	cmd := exec.Command("script", "-qec", harness.Bin+" "+strings.Join(quoted, " "), "/dev/null")
+	cmd.Env = e2e.CleanEnv()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &watched{changed: make(chan struct{}, 1)}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range answers {
+		if !out.waitCount(a.prompt, a.n, time.Minute) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("prompt %q never came:\n%s", a.prompt, out.String())
+		}
+		io.WriteString(stdin, a.answer+"\n")
+	}
+	err = cmd.Wait()
+	stdin.Close()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), out.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, out.String()
+}
+
+type termAnswer struct {
+	prompt string
+	n      int
+	answer string
+}
+
+// TestVerifyByTyping: `sotto contact verify` marked a contact verified on a
+// "yes" (issue 18). It now asks for the code the contact reads out, as the
+// chat screen does: a wrong code verifies nothing and says so; the right
+// one, typed with other spacing, verifies. A contact code wrapped over
+// lines and indented, as copied from a terminal or a mail, is accepted,
+// in several arguments or on standard input.
+func TestVerifyByTyping(t *testing.T) {
+	needNetwork(t)
+	t.Parallel()
+	alice, bob := harness.NewProfile(t, "alice"), harness.NewProfile(t, "bob")
+	for _, p := range []*e2e.Profile{alice, bob} {
+		p.Must("init")
+		p.Must("id", "new", p.Name)
+	}
+	card := strings.TrimSpace(bob.Must("id", "card", "bob", "--no-qr"))
+	// Wrapped and indented, in groups of five, over three arguments.
+	var groups []string
+	for i := 0; i < len(card); i += 5 {
+		groups = append(groups, card[i:min(i+5, len(card))])
+	}
+	wrapped := []string{strings.Join(groups[:9], " ") + "\n   ", strings.Join(groups[9:18], " "), "\t" + strings.Join(groups[18:], " ") + "\r\n"}
+	alice.Must(append([]string{"contact", "add", "alice", "bob"}, wrapped...)...)
+	code, _, errs := harness.Run(t, strings.Join(wrapped, "\n"), alice.Args("contact", "add", "alice", "bob2", "-")...)
+	if code != 0 {
+		t.Fatalf("contact add - with a wrapped code on stdin: exit %d %s", code, errs)
+	}
+
+	verify := alice.Args("contact", "verify", "alice", "bob")
+	verified := func() bool {
+		for _, l := range strings.Split(alice.Must("contact", "list", "alice"), "\n") {
+			if f := strings.Fields(l); len(f) > 2 && f[1] == "bob" {
+				return f[2] == "yes"
+			}
+		}
+		t.Fatal("bob is not in alice's contact list")
+		return false
+	}
+	code, out := inTerminal(t, []termAnswer{{"reads out", 1, "12345 67890"}}, verify...)
+	if code != exitFailure || !strings.Contains(out, "the codes differ") || !strings.Contains(out, "not marked verified") {
+		t.Fatalf("a wrong code: exit %d\n%s", code, out)
+	}
+	if verified() {
+		t.Fatal("verified after a wrong code")
+	}
+	// The code as shown: the groups after the explanation.
+	var shown []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && len(f[0]) == 5 && strings.Trim(l, " 0123456789\r") == "" {
+			shown = append(shown, f...)
+		}
+	}
+	if n := len(strings.Join(shown, "")); n < 20 {
+		t.Fatalf("the safety code shown has %d digits:\n%s", n, out)
+	}
+	typed := strings.Join(shown, "") // no spaces: they do not matter
+	code, out = inTerminal(t, []termAnswer{{"reads out", 1, typed}}, verify...)
+	if code != 0 || !strings.Contains(out, "the codes match: bob is verified") || !verified() {
+		t.Fatalf("the right code: exit %d\n%s", code, out)
+	}
 }

@@ -24,6 +24,15 @@ const (
 	exitInterrupted     = 130 // interrupted: 128 + the signal's number (SIGINT 130, SIGTERM 143, SIGHUP 129)
 )
 
+// hintError is a failure (exit 1) that comes with what to do about it.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
 // classified is an error with its exit code and hint lines.
 type classified struct {
 	code  int
@@ -62,6 +71,9 @@ func (a *app) classify(err error) classified {
 	}
 	if c, ok := a.classifyFile(err); ok {
 		return c
+	}
+	if he := (*hintError)(nil); errors.As(err, &he) {
+		return classified{exitFailure, []string{he.hint}}
 	}
 	if c, ok := a.classifyMailbox(err); ok {
 		return c

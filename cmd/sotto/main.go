@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
+	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/threatmodel"
 )
 
@@ -39,6 +41,8 @@ type app struct {
 	// mailboxCmd: a 'sotto mailbox' command runs (its errors get the
 	// mailbox's hints, mailbox.go).
 	mailboxCmd bool
+	// hardening is what vault.Harden could not do (engine.go).
+	hardening error
 }
 
 // run executes one command line and returns the process exit code. All the
@@ -143,7 +147,21 @@ func (a *app) cmdVersion(args []string) error {
 		return err
 	}
 	fmt.Fprintln(a.stdout, "sotto", version())
+	fmt.Fprintf(a.stdout, "built with %s for %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintln(a.stdout, "memory erasure:", memoryErasure())
 	return nil
+}
+
+// memoryErasure says whether this build zeroes the memory that held keys
+// and texts once freed (internal/erase, SECURITY.md).
+func memoryErasure() string {
+	switch {
+	case erase.Enabled:
+		return "on (runtime/secret)"
+	case runtime.GOOS != "linux" || (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64"):
+		return "off: runtime/secret exists only on linux/amd64 and linux/arm64 (see SECURITY.md)"
+	}
+	return "off: built without GOEXPERIMENT=runtimesecret (build with make, see SECURITY.md)"
 }
 
 func (a *app) cmdThreatmodel(args []string) error {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -141,5 +143,40 @@ func TestThreatmodel(t *testing.T) {
 	code, out, _ := call("threatmodel")
 	if code != 0 || !strings.Contains(out, "## T01") {
 		t.Fatalf("threatmodel: code %d, output starts %.200q", code, out)
+	}
+}
+
+// TestWeakPassphraseFromFile: `sotto init` accepted "abc" (issue 18). From
+// a file, where no one can be asked, a weak passphrase is refused with the
+// reason and a hint, unless --weak-passphrase says to go on; a strong one
+// passes without a word.
+func TestWeakPassphraseFromFile(t *testing.T) {
+	base := t.TempDir()
+	pw := filepath.Join(base, "pw")
+	run := func(pass string, args ...string) (int, string, string) {
+		t.Helper()
+		if err := os.WriteFile(pw, []byte(pass+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return call(append([]string{"--profile", filepath.Join(base, "p"), "--passphrase-file", pw}, args...)...)
+	}
+	code, _, errs := run("abc", "init")
+	if code != exitUsage || !strings.Contains(errs, "this passphrase is very weak") {
+		t.Fatalf("init abc: exit %d, stderr %q", code, errs)
+	}
+	if !strings.Contains(errs, "less than a second") || !strings.Contains(errs, "--weak-passphrase") {
+		t.Fatalf("the refusal does not say how fast or what to do: %q", errs)
+	}
+	if _, err := os.Stat(filepath.Join(base, "p")); err == nil {
+		t.Fatal("a profile was created from a refused passphrase")
+	}
+	code, _, errs = run("abc", "init", "--weak-passphrase")
+	if code != 0 || !strings.Contains(errs, "warning: this passphrase is very weak") {
+		t.Fatalf("--weak-passphrase: exit %d, stderr %q", code, errs)
+	}
+	os.RemoveAll(filepath.Join(base, "p"))
+	code, _, errs = run("vivid cactus sailor tundra embassy", "init")
+	if code != 0 || errs != "" {
+		t.Fatalf("a strong passphrase: exit %d, stderr %q", code, errs)
 	}
 }

@@ -46,3 +46,9 @@ func (s *savedTerminal) restore() {
 		_, _ = io.WriteString(s.out, terminalReset)
 	}
 }
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -69,15 +69,22 @@ const globalFlagsUsage = `Global flags (before or after the command):
                           (names and timings; never keys or messages)
 `
 
-const initUsage = `Usage: sotto init
+const initUsage = `Usage: sotto init [--weak-passphrase]
 
 Creates a profile: an encrypted vault in the profile directory, unlocked by a
 passphrase you choose. Sotto asks for it twice on the terminal, or reads it
 from --passphrase-file.
 
+Sotto estimates how hard the passphrase is to guess (zxcvbn: common words,
+names, dates, keyboard patterns and l33t spellings count for little). Below
+about 10^12 guesses it says how long an attacker with a copy of the profile
+would need and asks you to type 'weak' before going on; a weak passphrase
+from --passphrase-file is refused unless --weak-passphrase is given.
+
 Examples:
   sotto init
   sotto --profile ~/sotto-work init
+  sotto --passphrase-file pw init --weak-passphrase   # a throw-away test profile
 
 hint: a long passphrase of several random words is both strong and typeable.
 hint: there is no recovery: without the passphrase the profile cannot be opened.
@@ -113,7 +120,7 @@ hint: an ephemeral identity lives in memory only, so it dies with the process
 hint: give the code to a contact out of band: read it aloud, paste it, or show the QR code.
 `
 
-const contactUsage = `Usage: sotto contact add IDENTITY PETNAME CODE
+const contactUsage = `Usage: sotto contact add IDENTITY PETNAME CODE|-
        sotto contact list [IDENTITY]
        sotto contact verify IDENTITY PETNAME [--yes]
        sotto contact remove IDENTITY PETNAME
@@ -122,10 +129,15 @@ const contactUsage = `Usage: sotto contact add IDENTITY PETNAME CODE
        sotto contact reject IDENTITY REQUEST
 
   add       add the contact whose code is CODE to IDENTITY, under the name PETNAME;
-            once both sides have added each other they connect by themselves
+            once both sides have added each other they connect by themselves.
+            White space inside the code does not matter (a code wrapped over
+            lines, or in groups of five, may come in several arguments); with
+            - the code is read from standard input, as pasted
   list      list the contacts of IDENTITY (of every identity without it)
-  verify    show the safety code (the same on both screens) and record that you
-            compared it in person; --yes records without asking
+  verify    show the safety code (the same on both screens) and ask you to type
+            what the contact reads out; the contact is marked verified only when
+            the two match. --yes marks it verified without asking (you compared
+            the codes some other way)
   remove    remove a contact and the conversation with it
   requests  list contact requests waiting for an open-mode identity
   accept    make the request REQUEST a contact named PETNAME
@@ -133,6 +145,7 @@ const contactUsage = `Usage: sotto contact add IDENTITY PETNAME CODE
 
 Examples:
   sotto contact add work alice "$(cat alice.code)"
+  sotto contact add work alice -        # then paste the code, enter, ctrl+d
   sotto contact verify work alice
   sotto contact requests tips
   sotto contact accept tips 3f9a source1
@@ -156,10 +169,8 @@ and the screen closes. The key alone, pressed any number of times, does
 nothing but show the panel; esc cancels.
 
 Flags:
-  --panic-key KEY    ctrl+\ (default), ctrl+] ctrl+^ ctrl+_ ctrl+b ctrl+d
-                     ctrl+e ctrl+f ctrl+g ctrl+k ctrl+n ctrl+p ctrl+q ctrl+r
-                     ctrl+s ctrl+w ctrl+x ctrl+z f2..f12, or none;
-                     env SOTTO_PANIC_KEY
+  --panic-key KEY    ctrl+\ (default), ctrl+] ctrl+^ ctrl+_ ctrl+q ctrl+r
+                     ctrl+s f3..f12, or none; env SOTTO_PANIC_KEY
   --panic-word WORD  3 to 16 letters (default wipe); env SOTTO_PANIC_WORD
 
 hint: the screen locks itself after 5 minutes without a key press.
@@ -230,7 +241,10 @@ hint: a running sotto also wipes its memory on SIGTERM.
 
 const versionUsage = `Usage: sotto version
 
-Prints the version of this binary (from its build information).
+Prints the version of this binary (from its build information), the Go
+toolchain and target it was built with, and whether it zeroes the memory
+that held keys and message texts once freed (runtime/secret: on when built
+with make on linux/amd64 or linux/arm64; see SECURITY.md).
 
 Examples:
   sotto version

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/sottochat/sotto/fuzz/fuzzcheck"
 	"github.com/sottochat/sotto/internal/contactcode"
@@ -103,8 +104,9 @@ func FuzzFrame(f *testing.F) {
 	})
 }
 
-// FuzzContactCode: an accepted code is canonical up to case and surrounding
-// space, and every refusal wraps ErrBad without echoing the input.
+// FuzzContactCode: an accepted code is canonical up to case and white space
+// (anywhere: a code wrapped across lines is accepted), and every refusal
+// wraps ErrBad without echoing the input.
 func FuzzContactCode(f *testing.F) {
 	c := &contactcode.Code{ID: ed25519.PublicKey(bytes.Repeat([]byte{3}, 32))}
 	c.Auth[0] = 1
@@ -114,7 +116,9 @@ func FuzzContactCode(f *testing.F) {
 	f.Add(s[:60])
 	f.Add("sotto2:" + s[7:])
 	f.Add("")
-	fuzzcheck.RequireSeeds(f, 5)
+	f.Add(s[:60] + "\r\n" + s[60:])
+	f.Add(" " + s[:7] + "\t" + s[7:64] + "\u00a0\n" + s[64:] + "\n")
+	fuzzcheck.RequireSeeds(f, 7)
 	f.Fuzz(func(t *testing.T, in string) {
 		got, err := contactcode.Parse(in)
 		if err != nil {
@@ -126,8 +130,40 @@ func FuzzContactCode(f *testing.F) {
 			}
 			return
 		}
-		if got.String() != strings.ToLower(strings.TrimSpace(in)) {
+		if got.String() != strings.ToLower(withoutSpace(in)) {
 			t.Fatal("accepted a non-canonical code")
+		}
+		again, err := contactcode.Parse(got.String())
+		if err != nil || !again.ID.Equal(got.ID) || again.Auth != got.Auth {
+			t.Fatal("a code does not parse back to its keys")
+		}
+	})
+}
+
+func withoutSpace(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// FuzzSafetyEqual: a typed safety code matches exactly when its characters
+// other than white space are the code's 60 digits.
+func FuzzSafetyEqual(f *testing.F) {
+	var auth [32]byte
+	code := contactcode.Safety(ed25519.PublicKey(bytes.Repeat([]byte{1}, 32)), &auth, ed25519.PublicKey(bytes.Repeat([]byte{2}, 32)), &auth)
+	digits := strings.ReplaceAll(code, " ", "")
+	f.Add(code)
+	f.Add(digits)
+	f.Add(digits[:30] + "\n" + digits[30:])
+	f.Add(digits[:59])
+	f.Add("")
+	fuzzcheck.RequireSeeds(f, 5)
+	f.Fuzz(func(t *testing.T, typed string) {
+		if got, want := contactcode.SafetyEqual(code, typed), withoutSpace(typed) == digits; got != want {
+			t.Fatalf("SafetyEqual(%q) = %v, want %v", typed, got, want)
 		}
 	})
 }
@@ -159,10 +195,23 @@ func FuzzRecord(f *testing.F) {
 		f.Add(uint8(i), []byte(s))
 		n++
 	}
+	for _, s := range []struct {
+		which uint8
+		rec   string
+	}{
+		{1, `{"v":1,"petname":"bob","id":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","auth":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","verified":true,"safety_v":2,"timer_at":1700000000,"timer_id":"AAAAAAAAAAAAAAAAAAAAAA=="}`},
+		{2, `{"v":1,"seq":4,"id":"AAAAAAAAAAAAAAAAAAAAAA==","dir":1,"kind":0,"text":"hi","timer":30,"at":1700000000,"exp":1700086431,"unshown":true}`},
+		{2, `{"v":1,"seq":5,"id":"AAAAAAAAAAAAAAAAAAAAAA==","dir":2,"kind":3,"text":"2 messages expired","at":1700000000,"notice":1,"count":2}`},
+		{2, `{"v":1,"seq":6,"id":"AAAAAAAAAAAAAAAAAAAAAA==","dir":2,"kind":1,"timer":60,"at":1700000000,"superseded":true}`},
+		{5, `{"v":1,"exp":1700000030}`},
+	} {
+		f.Add(s.which, []byte(s.rec))
+		n++
+	}
 	fuzzcheck.RequireSeeds(f, n)
 	f.Fuzz(func(t *testing.T, which uint8, b []byte) {
 		var v interface{ Validate() error }
-		switch which % 5 {
+		switch which % 6 {
 		case 0:
 			v = &record.Identity{}
 		case 1:
@@ -173,6 +222,8 @@ func FuzzRecord(f *testing.F) {
 			v = &record.Outbox{}
 		case 4:
 			v = &record.Request{}
+		case 5:
+			v = &record.Shown{}
 		}
 		if err := record.Unmarshal(b, v); err != nil {
 			if !errors.Is(err, record.ErrBad) {

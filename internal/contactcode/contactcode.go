@@ -1,18 +1,21 @@
-// Package contactcode implements Sotto's contact codes (docs/PROTOCOL.md Part 2,
-// "Contact codes"), v3 onion addresses and safety codes: pure functions
-// over strings and keys.
+// Package contactcode implements Sotto's contact codes and safety codes
+// (docs/PROTOCOL.md §2.2 and §2.3): pure functions over strings and keys.
+// Onion addresses are package onion's ([onion.AddressFromPublicKey],
+// [onion.ParseAddress]).
 package contactcode
 
 import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"crypto/sha3"
 	"encoding/base32"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+
+	"github.com/sottochat/sotto/onion"
 )
 
 // Contact codes.
@@ -26,7 +29,8 @@ import (
 // unpadded lowercase base32 (52 characters), and <checksum> the first 5 bytes of
 // SHA-256("sotto contact code" || 0x01 || ed25519 public key || client-auth key)
 // in base32 (8 characters). The code is 125 characters, case-insensitive
-// (upper case makes a smaller QR code), and surrounding white space is ignored.
+// (upper case makes a smaller QR code), and white space anywhere in it (a code
+// wrapped across lines when it was copied) is ignored.
 // docs/PROTOCOL.md Part 2 gives the same definition.
 
 // ErrBad is wrapped by every error of Parse.
@@ -35,10 +39,10 @@ var ErrBad = errors.New("sotto: bad contact code")
 const (
 	codePrefix     = "sotto"
 	codeVersion    = 1
-	codeChecksumLn = 5  // bytes of SHA-256 in the checksum
-	onionLen       = 56 // characters of a v3 onion address
-	keyB32Len      = 52 // characters of a 32-byte key in unpadded base32
-	checkB32Len    = 8  // characters of the 5-byte checksum
+	codeChecksumLn = 5                // bytes of SHA-256 in the checksum
+	onionLen       = onion.AddressLen // characters of a v3 onion address
+	keyB32Len      = 52               // characters of a 32-byte key in unpadded base32
+	checkB32Len    = 8                // characters of the 5-byte checksum
 	// Len is the length of a contact code in characters.
 	Len = len("sotto1") + 1 + onionLen + 1 + keyB32Len + 1 + checkB32Len
 	// codeChecksumLabel is the domain-separation label of the checksum.
@@ -64,7 +68,7 @@ func codeChecksum(id ed25519.PublicKey, auth *[32]byte) []byte {
 
 // String formats the code in lower case.
 func (c *Code) String() string {
-	return fmt.Sprintf("%s%d:%s:%s:%s", codePrefix, codeVersion, OnionAddress(c.ID),
+	return fmt.Sprintf("%s%d:%s:%s:%s", codePrefix, codeVersion, onion.AddressFromPublicKey(c.ID),
 		strings.ToLower(b32.EncodeToString(c.Auth[:])),
 		strings.ToLower(b32.EncodeToString(codeChecksum(c.ID, &c.Auth))))
 }
@@ -88,10 +92,23 @@ func decodeB32(s string, n int) ([]byte, int) {
 	return b, -1
 }
 
+// maxInput bounds what Parse reads: a code with generous white space.
+const maxInput = 16 * Len
+
 // Parse parses a contact code; its errors wrap ErrBad and say what is
-// wrong without echoing the code.
+// wrong without echoing the code. White space anywhere in s is ignored, so a
+// code wrapped across lines reads as one; character positions in errors
+// count the code's own characters, not the white space.
 func Parse(s string) (*Code, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
+	if len(s) > maxInput {
+		return nil, codeErr("the text is too long to be a contact code (%d characters); paste only the line that starts with %s%d:", len(s), codePrefix, codeVersion)
+	}
+	s = strings.ToLower(strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s))
 	if s == "" {
 		return nil, codeErr("the code is empty; paste the whole line that starts with %s%d:", codePrefix, codeVersion)
 	}
@@ -127,7 +144,7 @@ func Parse(s string) (*Code, error) {
 		return nil, codeErr("the code does not have its four parts (%s%d:onion:key:checksum) of the right lengths", codePrefix, codeVersion)
 	}
 	pos := len(parts[0]) + 1
-	id, err := ParseOnion(parts[1])
+	id, err := onion.ParseAddress(parts[1])
 	if err != nil {
 		return nil, codeErr("the onion address in the code is mistyped (its own checksum does not match)")
 	}
@@ -147,43 +164,4 @@ func Parse(s string) (*Code, error) {
 		return nil, codeErr("the checksum does not match: a character was mistyped; copy the code again")
 	}
 	return c, nil
-}
-
-// Onion addresses (rend-spec-v3 section 6): base32(PUBKEY || CHECKSUM || VERSION),
-// CHECKSUM = SHA3-256(".onion checksum" || PUBKEY || VERSION)[:2], VERSION = 3.
-
-const onionVersion = 3
-
-func onionChecksum(pub []byte) []byte {
-	h := sha3.New256()
-	h.Write([]byte(".onion checksum"))
-	h.Write(pub)
-	h.Write([]byte{onionVersion})
-	return h.Sum(nil)[:2]
-}
-
-// OnionAddress returns the 56-character lowercase address of an Ed25519 key.
-func OnionAddress(pub ed25519.PublicKey) string {
-	b := make([]byte, 0, 35)
-	b = append(b, pub...)
-	b = append(b, onionChecksum(pub)...)
-	b = append(b, onionVersion)
-	return strings.ToLower(b32.EncodeToString(b))
-}
-
-// ParseOnion parses a 56-character v3 onion address (lower case, no suffix).
-func ParseOnion(s string) (ed25519.PublicKey, error) {
-	b, _ := decodeB32(s, 35)
-	if b == nil || b[34] != onionVersion || !bytes.Equal(b[32:34], onionChecksum(b[:32])) {
-		return nil, fmt.Errorf("sotto: bad onion address")
-	}
-	return ed25519.PublicKey(b[:32]), nil
-}
-
-// Short abbreviates an onion address for logs and errors: never the full address.
-func Short(s string) string {
-	if len(s) < 8 {
-		return "?"
-	}
-	return s[:6] + "…"
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/sottochat/sotto/onion"
 )
 
 func testCode(t testing.TB) *Code {
@@ -28,7 +30,7 @@ func TestCodeRoundTrip(t *testing.T) {
 		if len(s) != Len {
 			t.Fatalf("len %d, want %d", len(s), Len)
 		}
-		for _, v := range []string{s, strings.ToUpper(s), "  " + s + "\n"} {
+		for _, v := range []string{s, strings.ToUpper(s), "  " + s + "\n", wrap(s, 40, "\n"), wrap(s, 64, "\r\n  "), wrap(strings.ToUpper(s), 8, " ")} {
 			got, err := Parse(v)
 			if err != nil {
 				t.Fatalf("parse %q: %v", v, err)
@@ -77,7 +79,7 @@ func TestCodeErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not say %q", err, tc.want)
 			}
-			if strings.Contains(err.Error(), OnionAddress(c.ID)) {
+			if strings.Contains(err.Error(), onion.AddressFromPublicKey(c.ID)) {
 				t.Fatal("error echoes the onion address")
 			}
 		})
@@ -107,42 +109,46 @@ func TestCodeEveryTypoRefused(t *testing.T) {
 	}
 }
 
-func TestOnionAddressVector(t *testing.T) {
-	// rend-spec-v3 / torproject's example: the all-zero key is not valid
-	// ed25519 but the address encoding is defined for any 32 bytes.
-	pub := make(ed25519.PublicKey, 32)
-	a := OnionAddress(pub)
-	if len(a) != 56 || !strings.HasSuffix(a, "d") {
-		t.Fatalf("address %q", a)
-	}
-	got, err := ParseOnion(a)
-	if err != nil || !got.Equal(pub) {
-		t.Fatal("parse of own address failed")
-	}
-}
-
-func TestSafetyCode(t *testing.T) {
-	a := testCode(t).ID
-	b := testCode(t).ID
-	x, y := Safety(a, b), Safety(b, a)
-	if x != y {
-		t.Fatalf("order matters: %q vs %q", x, y)
-	}
-	if len(x) != 23 || strings.Count(x, " ") != 3 {
-		t.Fatalf("shape %q", x)
-	}
-	if x == Safety(a, testCode(t).ID) {
-		t.Fatal("different pair, same code")
-	}
-	// Fixed vector: a key of all 0x01 and one of all 0x02.
-	k1 := ed25519.PublicKey(strings.Repeat("\x01", 32))
-	k2 := ed25519.PublicKey(strings.Repeat("\x02", 32))
-	if got, want := Safety(k1, k2), "07210 15708 99499 86515"; got != want {
-		t.Fatalf("vector: got %q, want %q (docs/PROTOCOL.md)", got, want)
-	}
-}
-
 func check(s string) error { _, err := Parse(s); return err }
+
+// wrap cuts s into lines of n characters joined by sep, as a mail client or
+// a narrow terminal does to a long code.
+func wrap(s string, n int, sep string) string {
+	var parts []string
+	for len(s) > n {
+		parts = append(parts, s[:n])
+		s = s[n:]
+	}
+	return strings.Join(append(parts, s), sep)
+}
+
+// Issue 18: a contact code wrapped across lines when it was copied is read
+// as one code; errors still count the code's own characters.
+func TestCodeWrappedAcrossLines(t *testing.T) {
+	c := testCode(t)
+	s := c.String()
+	for _, in := range []string{
+		s[:60] + "\n" + s[60:],
+		s[:60] + "\r\n" + s[60:],
+		"\t" + s[:30] + " \n\t " + s[30:90] + "\u00a0" + s[90:] + "\n\n",
+		wrap(s, 1, " "),
+	} {
+		got, err := Parse(in)
+		if err != nil {
+			t.Fatalf("wrapped code %q refused: %v", in, err)
+		}
+		if !got.ID.Equal(c.ID) || got.Auth != c.Auth {
+			t.Fatal("wrapped code parsed to other keys")
+		}
+	}
+	bad := s[:20] + "\n!" + s[21:]
+	if err := check(bad); err == nil || !strings.Contains(err.Error(), "character 21 is not allowed") {
+		t.Fatalf("error for a wrapped code with a bad character: %v", err)
+	}
+	if err := check(strings.Repeat(" ", 16*Len) + s); err == nil || !strings.Contains(err.Error(), "too long") {
+		t.Fatalf("an oversized input: %v", err)
+	}
+}
 
 // The example of docs/PROTOCOL.md Part 2: the identity whose Ed25519 seed is
 // 32 bytes of 0x01 and the client-auth public key of 32 bytes of 0x02.

@@ -51,6 +51,7 @@ type Contact struct {
 	ID       []byte `json:"id"`   // Ed25519 public key
 	Auth     []byte `json:"auth"` // x25519 client-auth public key
 	Verified bool   `json:"verified,omitempty"`
+	SafetyV  int    `json:"safety_v,omitempty"` // the safety code version Verified was given under (0: before version 2)
 	Timer    int64  `json:"timer,omitempty"`    // seconds, 0 = off
 	TimerAt  int64  `json:"timer_at,omitempty"` // the "at" of the change that set Timer
 	TimerID  []byte `json:"timer_id,omitempty"` // and its message ID: the latest (at, id) wins on both sides
@@ -70,13 +71,24 @@ type Message struct {
 	Seq       uint64 `json:"seq"`
 	ID        []byte `json:"id"`
 	Dir       int    `json:"dir"`  // 0 outgoing, 1 incoming, 2 system
-	Kind      int    `json:"kind"` // 0 text, 1 timer, 2 file (Text is its name)
+	Kind      int    `json:"kind"` // 0 text, 1 timer, 2 file (Text is its name), 3 notice
 	Text      string `json:"text,omitempty"`
 	Timer     int64  `json:"timer,omitempty"`
 	At        int64  `json:"at"`
 	ExpiresAt int64  `json:"exp,omitempty"`
 	State     int    `json:"state,omitempty"` // 0 pending, 1 sent, 2 delivered
+	// Unshown: an incoming disappearing text not shown yet; ExpiresAt is
+	// the bound of its unshown life (records without it started their
+	// clock when they arrived).
+	Unshown    bool `json:"unshown,omitempty"`
+	Superseded bool `json:"superseded,omitempty"` // a timer change that never took effect
+	By         int  `json:"by,omitempty"`         // dir 2: who made it, 1 this side, 2 the contact (0: Sotto, or not recorded)
+	Notice     int  `json:"notice,omitempty"`     // kind 3: which notice (1..MaxNotice)
+	Count      int  `json:"count,omitempty"`      // kind 3: how many messages it is about
 }
+
+// MaxNotice is the largest notice number of a Message of kind 3.
+const MaxNotice = 3
 
 // Outbox is a message waiting for its acknowledgement.
 type Outbox struct {
@@ -86,6 +98,15 @@ type Outbox struct {
 	Text  string `json:"text,omitempty"`
 	Timer int64  `json:"timer,omitempty"`
 	At    int64  `json:"at"`
+}
+
+// Shown records that a received disappearing text was first shown: its
+// clock started, and it now expires at Exp (Unix seconds). It is appended
+// to its own log, keyed by the message ID, rather than rewriting the
+// message, so that no crash can lose the message.
+type Shown struct {
+	V   int   `json:"v"`
+	Exp int64 `json:"exp"`
 }
 
 // Request is a pending contact request to an open-mode identity.
@@ -171,8 +192,10 @@ func (r *Contact) Validate() error {
 		return bad("contact keys")
 	case !ValidTimer(r.Timer):
 		return bad("contact timer")
-	case len(r.TimerID) != 0 && len(r.TimerID) != IDLen:
+	case len(r.TimerID) != 0 && len(r.TimerID) != IDLen || r.TimerAt < 0:
 		return bad("contact timer id")
+	case r.SafetyV < 0 || r.SafetyV > 255:
+		return bad("contact safety code version")
 	}
 	return nil
 }
@@ -183,12 +206,16 @@ func (r *Message) Validate() error {
 		return bad("message version")
 	case len(r.ID) != IDLen:
 		return bad("message id")
-	case r.Dir < 0 || r.Dir > 2 || r.Kind < 0 || r.Kind > 2 || r.State < 0 || r.State > 2:
+	case r.Dir < 0 || r.Dir > 2 || r.Kind < 0 || r.Kind > 3 || r.State < 0 || r.State > 2:
 		return bad("message kind")
 	case len(r.Text) > MaxText || !utf8.ValidString(r.Text):
 		return bad("message text")
-	case !ValidTimer(r.Timer) || r.ExpiresAt < 0:
+	case !ValidTimer(r.Timer) || r.ExpiresAt < 0 || r.Unshown && (r.Dir != 1 || r.Kind != 0 || r.ExpiresAt == 0):
 		return bad("message timer")
+	case r.Kind == 3 && (r.Dir != 2 || r.Notice < 1 || r.Notice > MaxNotice || r.Count < 0 || r.Count > 1<<20),
+		r.Kind != 3 && (r.Notice != 0 || r.Count != 0),
+		r.Superseded && r.Kind != 1, r.By < 0 || r.By > 2 || r.By != 0 && r.Dir != 2:
+		return bad("message notice")
 	}
 	return nil
 }
@@ -205,8 +232,18 @@ func (r *Outbox) Validate() error {
 		return bad("outbox text")
 	case r.Kind == 1 && r.Text != "":
 		return bad("outbox text")
-	case !ValidTimer(r.Timer):
+	case !ValidTimer(r.Timer) || r.At < 0:
 		return bad("outbox timer")
+	}
+	return nil
+}
+
+func (r *Shown) Validate() error {
+	switch {
+	case r.V != Version:
+		return bad("shown version")
+	case r.Exp <= 0:
+		return bad("shown expiry")
 	}
 	return nil
 }

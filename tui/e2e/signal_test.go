@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -17,36 +16,12 @@ import (
 // it was (main screen, echo and line editing on, cursor shown). The shell
 // that ran sotto records the terminal mode after sotto is gone.
 func TestSignalRestoresTerminal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds sotto and runs it in tmux")
-	}
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (sudo make deps)")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "sotto")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/sottochat/sotto/cmd/sotto").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	pass := filepath.Join(dir, "passphrase")
-	if err := os.WriteFile(pass, []byte(passphrase), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	profile := filepath.Join(dir, "p")
-	sotto(t, bin, "--profile", profile, "--passphrase-file", pass, "init")
-
-	m := &tmux{t: t, sock: fmt.Sprintf("sotto-sig-%d", os.Getpid())}
-	m.run("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "100", "-y", "30", "-n", "idle", "sleep 600")
-	t.Cleanup(func() {
-		exec.Command("tmux", "-L", m.sock, "kill-server").Run()
-		tmp := os.Getenv("TMUX_TMPDIR")
-		if tmp == "" {
-			tmp = "/tmp"
-		}
-		os.Remove(filepath.Join(tmp, fmt.Sprintf("tmux-%d", os.Getuid()), m.sock))
-	})
-	m.run("set", "-s", "escape-time", "0")
-	m.run("set", "-g", "remain-on-exit", "on")
+	need(t)
+	t.Parallel()
+	p := harness.NewProfile(t, "sig")
+	p.Must("init")
+	dir, bin, profile := t.TempDir(), harness.Bin, p.Dir
+	m := newTmux(t, "idle", "sleep 600", 100, 30)
 
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
 		win := strings.ToLower(strings.TrimPrefix(sig.String(), "SIG"))

@@ -1,11 +1,6 @@
-// Package e2e drives two real `sotto` terminal UIs in tmux over a private
-// Tor network on loopback: unlock, chat both ways, a disappearing timer,
-// lock and unlock. It reads the screens with capture-pane, as a person
-// would see them.
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,23 +10,44 @@ import (
 	"time"
 )
 
-const passphrase = "e2e passphrase, not secret"
-
-// sotto runs the binary for one profile and returns its output.
-func sotto(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("sotto %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+// tmux is one tmux server of a test (its own socket), session "e2e", one
+// window per program.
+type tmux struct {
+	t       *testing.T
+	sock    string
+	session string // "e2e" unless set
 }
 
-type tmux struct {
-	t    *testing.T
-	sock string
+// target names a window (or window.pane) of the session.
+func (m *tmux) target(win string) string {
+	if m.session == "" {
+		return "e2e:" + win
+	}
+	return m.session + ":" + win
+}
+
+// newTmux starts a server whose first window, first, runs cmd in a
+// terminal of w×h cells. Windows stay after their program ends
+// (remain-on-exit), so its last screen can be read.
+func newTmux(t *testing.T, first, cmd string, w, h int) *tmux {
+	t.Helper()
+	m := &tmux{t: t, sock: fmt.Sprintf("sotto-%s-%d", strings.ToLower(t.Name()), os.Getpid())}
+	m.sock = strings.NewReplacer("/", "-", " ", "-").Replace(m.sock)
+	if len(m.sock) > 60 {
+		m.sock = m.sock[len(m.sock)-60:]
+	}
+	m.run("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "-n", first, cmd)
+	t.Cleanup(func() {
+		exec.Command("tmux", "-L", m.sock, "kill-server").Run()
+		tmp := os.Getenv("TMUX_TMPDIR")
+		if tmp == "" {
+			tmp = "/tmp"
+		}
+		os.Remove(filepath.Join(tmp, fmt.Sprintf("tmux-%d", os.Getuid()), m.sock))
+	})
+	m.run("set", "-s", "escape-time", "0")
+	m.run("set", "-g", "remain-on-exit", "on")
+	return m
 }
 
 func (m *tmux) run(args ...string) string {
@@ -43,16 +59,39 @@ func (m *tmux) run(args ...string) string {
 	return string(out)
 }
 
+// window opens another window running cmd.
+func (m *tmux) window(name, cmd string) {
+	m.t.Helper()
+	m.run("new-window", "-d", "-t", "e2e", "-n", name, cmd)
+}
+
 // keys sends tmux key names (Enter, C-l, Down, Escape).
 func (m *tmux) keys(win string, keys ...string) {
 	m.t.Helper()
-	m.run(append([]string{"send-keys", "-t", "e2e:" + win}, keys...)...)
+	m.run(append([]string{"send-keys", "-t", m.target(win)}, keys...)...)
 }
 
-// text types literal text.
+// text types literal text, key by key.
 func (m *tmux) text(win, s string) {
 	m.t.Helper()
-	m.run("send-keys", "-t", "e2e:"+win, "-l", s)
+	m.run("send-keys", "-t", m.target(win), "-l", s)
+}
+
+// paste pastes s as a terminal does: with bracketed paste when the program
+// asked for it and bracketed is true, else as plain bytes, line breaks as
+// CR (what a terminal without bracketed paste sends).
+func (m *tmux) paste(win, s string, bracketed bool) {
+	m.t.Helper()
+	f := filepath.Join(m.t.TempDir(), "paste")
+	if err := os.WriteFile(f, []byte(s), 0o600); err != nil {
+		m.t.Fatal(err)
+	}
+	m.run("load-buffer", "-b", "p", f)
+	args := []string{"paste-buffer", "-d", "-b", "p", "-t", m.target(win)}
+	if bracketed {
+		args = append(args, "-p")
+	}
+	m.run(args...)
 }
 
 // save writes the window's screen to $SOTTO_SCREENS/name.txt when that
@@ -68,9 +107,16 @@ func (m *tmux) save(win, name string) {
 	}
 }
 
+// joined is the window's screen with the lines the terminal wrapped
+// joined again.
+func (m *tmux) joined(win string) string {
+	m.t.Helper()
+	return m.run("capture-pane", "-p", "-J", "-t", m.target(win))
+}
+
 func (m *tmux) screen(win string) string {
 	m.t.Helper()
-	return m.run("capture-pane", "-p", "-t", "e2e:"+win)
+	return m.run("capture-pane", "-p", "-t", m.target(win))
 }
 
 // waitFor polls the window's screen until cond holds.
@@ -83,7 +129,7 @@ func (m *tmux) waitFor(win, what string, timeout time.Duration, cond func(string
 		if cond(s) {
 			return s
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 	m.t.Fatalf("%s: never saw %s within %v; the screen:\n%s", win, what, timeout, s)
 	return ""
@@ -99,133 +145,24 @@ func (m *tmux) waitGone(win, text string, timeout time.Duration) {
 	m.waitFor(win, fmt.Sprintf("%q disappear", text), timeout, func(s string) bool { return !strings.Contains(s, text) })
 }
 
-func TestTwoUIsOverTor(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a private Tor network and two UIs (minutes)")
-	}
-	for _, tool := range []string{"tmux", "tor"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (sudo make deps)", tool)
+// dead reports whether the window's program has ended.
+func (m *tmux) dead(win string) bool {
+	m.t.Helper()
+	return strings.TrimSpace(m.run("display", "-p", "-t", m.target(win), "#{pane_dead}")) == "1"
+}
+
+// waitDead waits for the window's program to end and returns its exit
+// status.
+func (m *tmux) waitDead(win string, timeout time.Duration) int {
+	m.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !m.dead(win) {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("%s: the program did not end within %v; the screen:\n%s", win, timeout, m.screen(win))
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "sotto")
-	build := exec.Command("go", "build", "-o", bin, "github.com/sottochat/sotto/cmd/sotto")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	pass := filepath.Join(dir, "passphrase")
-	if err := os.WriteFile(pass, []byte(passphrase), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	net := filepath.Join(dir, "net")
-	sotto(t, bin, "net", "up", net)
-	t.Cleanup(func() { exec.Command(bin, "net", "down", net).Run() })
-	network := filepath.Join(net, "network.torrc")
-
-	as := func(who string, args ...string) string {
-		return sotto(t, bin, append([]string{"--profile", filepath.Join(dir, who), "--passphrase-file", pass, "--network", network}, args...)...)
-	}
-	for _, who := range []string{"alice", "bob"} {
-		as(who, "init")
-		as(who, "id", "new", who)
-	}
-	cardAlice := strings.TrimSpace(as("alice", "id", "card", "alice", "--no-qr"))
-	cardBob := strings.TrimSpace(as("bob", "id", "card", "bob", "--no-qr"))
-
-	m := &tmux{t: t, sock: fmt.Sprintf("sotto-e2e-%d", os.Getpid())}
-	ui := func(who string) string {
-		return fmt.Sprintf("%s --profile %s --network %s run", bin, filepath.Join(dir, who), network)
-	}
-	m.run("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "100", "-y", "30", "-n", "alice", ui("alice"))
-	t.Cleanup(func() {
-		exec.Command("tmux", "-L", m.sock, "kill-server").Run()
-		tmp := os.Getenv("TMUX_TMPDIR")
-		if tmp == "" {
-			tmp = "/tmp"
-		}
-		os.Remove(filepath.Join(tmp, fmt.Sprintf("tmux-%d", os.Getuid()), m.sock))
-	})
-	m.run("set", "-s", "escape-time", "0")
-	m.run("set", "-g", "remain-on-exit", "on")
-	m.run("new-window", "-d", "-t", "e2e", "-n", "bob", ui("bob"))
-
-	// Unlock both.
-	for _, who := range []string{"alice", "bob"} {
-		m.waitText(who, "Unlock your Sotto profile", 30*time.Second)
-		m.text(who, "not the passphrase")
-		m.keys(who, "Enter")
-		m.waitText(who, "wrong passphrase", 60*time.Second)
-		m.text(who, passphrase)
-		m.keys(who, "Enter")
-		m.waitText(who, "Your identities", 60*time.Second)
-	}
-	m.save("alice", "tmux-alice-identities")
-
-	// Add each other from the UI: contacts screen, a, name, code.
-	add := func(who, name, code string) {
-		m.keys(who, "Enter")
-		m.waitText(who, "Contacts of "+who, 10*time.Second)
-		m.keys(who, "a")
-		m.waitText(who, "Give them your code", 10*time.Second)
-		m.text(who, name)
-		m.keys(who, "Tab")
-		m.text(who, code)
-		m.waitText(who, "the code is valid", 10*time.Second)
-		m.save(who, "tmux-"+who+"-add-contact")
-		m.keys(who, "Enter")
-		m.waitText(who, name+" added", 30*time.Second)
-		m.keys(who, "Enter") // open the conversation
-		m.waitText(who, "Write a message", 10*time.Second)
-	}
-	add("alice", "bob", cardBob)
-	add("bob", "alice", cardAlice)
-
-	// Both ways, over onion services (publishing a descriptor can take a while).
-	m.text("alice", "hello bob, from alice")
-	m.keys("alice", "Enter")
-	m.waitText("bob", "hello bob, from alice", 4*time.Minute)
-	m.waitFor("alice", "✓✓ (delivered)", time.Minute, func(s string) bool { return strings.Contains(s, "✓✓") })
-	m.text("bob", "hi alice, bob here")
-	m.keys("bob", "Enter")
-	m.waitText("alice", "hi alice, bob here", 2*time.Minute)
-	m.save("alice", "tmux-alice-chat")
-
-	// A 30-second timer, set by alice, shown on both sides.
-	m.keys("alice", "C-t")
-	m.waitText("alice", "Disappearing messages", 10*time.Second)
-	m.keys("alice", "Down", "Enter")
-	m.waitText("alice", "messages now disappear after 30 seconds", 30*time.Second)
-	m.keys("alice", "Escape")
-	m.waitText("alice", "disappear after 30 seconds ──", 10*time.Second)
-	m.waitText("bob", "disappear after 30 seconds ──", 2*time.Minute)
-	m.waitText("bob", "⏱ 30 seconds", 10*time.Second)
-	m.text("alice", "this one disappears")
-	m.keys("alice", "Enter")
-	m.waitText("bob", "this one disappears", 2*time.Minute)
-	m.waitText("bob", "⏱", 10*time.Second)
-	m.save("bob", "tmux-bob-disappearing")
-	m.waitGone("bob", "this one disappears", 90*time.Second)
-	m.waitGone("alice", "this one disappears", 90*time.Second)
-
-	// Lock: nothing of the conversation is left on screen; unlock again.
-	m.keys("alice", "C-l")
-	locked := m.waitText("alice", "Sotto is locked", 10*time.Second)
-	m.save("alice", "tmux-alice-locked")
-	for _, s := range []string{"hello bob", "hi alice", "bob"} {
-		if strings.Contains(locked, s) {
-			t.Fatalf("locked screen shows %q:\n%s", s, locked)
-		}
-	}
-	m.text("alice", passphrase)
-	m.keys("alice", "Enter")
-	m.waitText("alice", "Your identities", 30*time.Second)
-
-	// Quit both: the terminal is left clean (alternate screen).
-	for _, who := range []string{"alice", "bob"} {
-		m.keys(who, "C-c")
-		m.waitFor(who, "the UI to exit", 30*time.Second, func(s string) bool {
-			return strings.Contains(s, "Pane is dead") || !strings.Contains(s, "sotto")
-		})
-	}
+	var code int
+	fmt.Sscan(m.run("display", "-p", "-t", m.target(win), "#{pane_dead_status}"), &code)
+	return code
 }

@@ -12,6 +12,7 @@ type KeyMap struct {
 	Panic key.Binding // arms the panic wipe; a word typed after it wipes
 	Help  key.Binding // "?" only where no text is being typed; f1 everywhere
 	Back  key.Binding
+	Convs key.Binding // every conversation, from anywhere
 
 	// Lists.
 	Up    key.Binding
@@ -55,6 +56,7 @@ func Default() KeyMap {
 		Panic: b(`ctrl+\`, "PANIC: arm the wipe", `ctrl+\`),
 		Help:  b("?/f1", "help", "?", "f1"),
 		Back:  b("esc", "back", "esc"),
+		Convs: b("ctrl+k/f2", "all conversations", "ctrl+k", "f2"),
 
 		Up:    b("↑/k", "up", "up", "k"),
 		Down:  b("↓/j", "down", "down", "j"),
@@ -97,13 +99,13 @@ func (k *KeyMap) SetPanic(name string) {
 
 // Global returns the bindings that work on every screen.
 func (k KeyMap) Global() []key.Binding {
-	return []key.Binding{k.Help, k.Lock, k.Panic, k.Quit}
+	return []key.Binding{k.Help, k.Convs, k.Lock, k.Panic, k.Quit}
 }
 
 // All returns every binding, grouped as the help overlay shows them.
 func (k KeyMap) All() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Help, k.Back, k.Lock, k.Panic, k.Quit},
+		{k.Help, k.Convs, k.Back, k.Lock, k.Panic, k.Quit},
 		{k.Up, k.Down, k.Open, k.NewID, k.Add, k.Reqs, k.Check, k.Setup},
 		{k.Send, k.Newline, k.PageUp, k.PageDown, k.ChatSetup, k.ClearInput},
 		{k.Next, k.Prev, k.Submit, k.QR, k.Force, k.History, k.Accept, k.Reject},

@@ -23,13 +23,13 @@ package passfield
 
 import (
 	"crypto/subtle"
-	"math"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/awnumar/memguard"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/sottochat/sotto/strength"
 )
 
 // MaxBytes is the longest passphrase a field takes, in bytes of UTF-8.
@@ -194,95 +194,11 @@ func (f *Field) View(width int) string {
 	return strings.Repeat("•", n)
 }
 
-// Strength is a rough estimate of how hard a passphrase is to guess.
-type Strength int
-
-const (
-	Empty    Strength = iota
-	TooShort          // fewer than MinRunes characters
-	Weak              // under 50 bits by the estimate
-	Fair              // 50..69 bits
-	Strong            // 70 bits or more
-)
-
-// MinRunes is the shortest passphrase a new profile accepts.
-const MinRunes = 10
-
-// Acceptable reports whether a new profile may use a passphrase of this strength.
-func (s Strength) Acceptable() bool { return s >= Fair }
-
-func (s Strength) String() string {
-	switch s {
-	case Empty:
-		return "empty"
-	case TooShort:
-		return "too short"
-	case Weak:
-		return "weak"
-	case Fair:
-		return "fair"
-	case Strong:
-		return "strong"
+// Check estimates the passphrase's strength with package strength, on the
+// field's own (locked) bytes: nothing is copied out to do it.
+func (f *Field) Check() strength.Estimate {
+	if f.n == 0 {
+		return strength.Estimate{}
 	}
-	return "unknown"
-}
-
-// Strength estimates the passphrase's strength from its length and the
-// kinds of characters it uses, with repeated characters counted once per
-// run. It is a guide for the person typing, not a guarantee: five random
-// words from a long list make a strong passphrase; a famous quote does not.
-func (f *Field) Strength() Strength {
-	bits := f.Bits()
-	switch {
-	case f.runes == 0:
-		return Empty
-	case f.runes < MinRunes:
-		return TooShort
-	case bits < 50:
-		return Weak
-	case bits < 70:
-		return Fair
-	}
-	return Strong
-}
-
-// Bits is the estimate behind [Field.Strength], in bits.
-func (f *Field) Bits() float64 {
-	var lower, upper, digit, symbol, other bool
-	effective := 0
-	var prev rune = -1
-	b := f.bytes()[:f.n]
-	for i := 0; i < len(b); {
-		r, w := utf8.DecodeRune(b[i:])
-		i += w
-		switch {
-		case r >= 'a' && r <= 'z':
-			lower = true
-		case r >= 'A' && r <= 'Z':
-			upper = true
-		case r >= '0' && r <= '9':
-			digit = true
-		case r < 0x80:
-			symbol = true
-		default:
-			other = true
-		}
-		if r != prev {
-			effective++
-		}
-		prev = r
-	}
-	pool := 0
-	for _, c := range []struct {
-		on bool
-		n  int
-	}{{lower, 26}, {upper, 26}, {digit, 10}, {symbol, 33}, {other, 100}} {
-		if c.on {
-			pool += c.n
-		}
-	}
-	if pool == 0 {
-		return 0
-	}
-	return float64(effective) * math.Log2(float64(pool))
+	return strength.Check(f.bytes()[:f.n])
 }

@@ -101,23 +101,17 @@ func TestEqual(t *testing.T) {
 	}
 }
 
-func TestStrength(t *testing.T) {
-	tests := []struct {
+// Check estimates from the field's bytes: a field holding "abc" is weak,
+// one holding four random words is not.
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
 		in   string
-		want Strength
-	}{
-		{"", Empty},
-		{"abc", TooShort},
-		{"aaaaaaaaaaaaaaaaaaaa", TooShort + 1}, // long but one repeated letter: weak
-		{"abcdefghij", Weak},
-		{"correct horse battery", Strong},
-		{"abcdefghij12", Fair},
-	}
-	for _, tc := range tests {
+		good bool
+	}{{"", false}, {"abc", false}, {"Password1!", false}, {"vivid cactus sailor tundra", true}} {
 		f := New()
-		typeString(f, tc.in)
-		if got := f.Strength(); got != tc.want {
-			t.Errorf("Strength(%q) = %v (%.0f bits), want %v", tc.in, got, f.Bits(), tc.want)
+		f.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(tc.in)})
+		if e := f.Check(); e.Good() != tc.good {
+			t.Errorf("Check(%q) = 10^%.1f, good %v; want good %v", tc.in, e.Log10, e.Good(), tc.good)
 		}
 		f.Destroy()
 	}

@@ -15,9 +15,13 @@ type Record struct {
 }
 
 // Shard is the plaintext of a record shard file: the records whose
-// (kind, key) hash to shard Index, sorted by kind then key.
+// (kind, key) hash to shard Index, sorted by kind then key. Version counts
+// the writes of the file (see [Manifest]); Legacy marks a version 1
+// encoding, which has no counter (Version is then 0).
 type Shard struct {
 	Index   uint16
+	Version uint64
+	Legacy  bool
 	Records []Record
 }
 
@@ -29,10 +33,14 @@ type Entry struct {
 
 // Segment is the plaintext of a log segment file: a run of entries of log
 // Log, in append order. Seq is the segment's position in the log; it and the
-// log's name bind the content to its file name.
+// log's name bind the content to its file name. Version counts the writes of
+// the file (see [Manifest]); Legacy marks a version 1 encoding, which has no
+// counter (Version is then 0).
 type Segment struct {
 	Log     string
 	Seq     uint32
+	Version uint64
+	Legacy  bool
 	Entries []Entry
 }
 
@@ -122,8 +130,14 @@ func (s *Shard) Marshal() ([]byte, error) {
 	if len(s.Records) > MaxRecords {
 		return nil, malformed("too many records in one shard")
 	}
+	if s.Legacy && s.Version != 0 {
+		return nil, malformed("a version 1 shard has no write counter")
+	}
 	var b cryptobyte.Builder
 	b.AddUint16(s.Index)
+	if !s.Legacy {
+		b.AddUint64(s.Version)
+	}
 	b.AddUint32(uint32(len(s.Records)))
 	for i := range s.Records {
 		r := &s.Records[i]
@@ -141,19 +155,27 @@ func (s *Shard) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, malformed("%v", err)
 	}
+	if s.Legacy {
+		return frame(shardMagicV1, body), nil
+	}
 	return frame(shardMagic, body), nil
 }
 
-// ParseShard decodes a shard. The returned values alias b.
+// ParseShard decodes a shard, version 2 or 1. The returned values alias b.
 func ParseShard(b []byte) (*Shard, error) {
+	sh := &Shard{}
 	body, err := unframe(shardMagic, b)
+	if err != nil && len(b) >= 4 && string(b[:4]) == shardMagicV1 {
+		sh.Legacy = true
+		body, err = unframe(shardMagicV1, b)
+	}
 	if err != nil {
 		return nil, err
 	}
 	s := cryptobyte.String(body)
-	sh := &Shard{}
 	var n uint32
-	if !s.ReadUint16(&sh.Index) || !s.ReadUint32(&n) || n > MaxRecords || int64(n)*7 > int64(len(s)) {
+	if !s.ReadUint16(&sh.Index) || (!sh.Legacy && !s.ReadUint64(&sh.Version)) ||
+		!s.ReadUint32(&n) || n > MaxRecords || int64(n)*7 > int64(len(s)) {
 		return nil, malformed("bad shard header")
 	}
 	sh.Records = make([]Record, 0, n)
@@ -195,12 +217,15 @@ func CheckEntry(log, id string, value []byte) error {
 func EntrySize(id string, value []byte) int { return 1 + len(id) + 4 + len(value) }
 
 // HeaderSize is the size of a segment's encoding before its entries.
-func HeaderSize(log string) int { return 8 + 2 + len(log) + 4 + 4 }
+func HeaderSize(log string) int { return 8 + 2 + len(log) + 4 + 8 + 4 }
 
 // Marshal encodes s, padded.
 func (s *Segment) Marshal() ([]byte, error) {
 	if len(s.Entries) > MaxEntries {
 		return nil, malformed("too many entries in one segment")
+	}
+	if s.Legacy && s.Version != 0 {
+		return nil, malformed("a version 1 segment has no write counter")
 	}
 	var b cryptobyte.Builder
 	if s.Log == "" || len(s.Log) > MaxLogName {
@@ -208,6 +233,9 @@ func (s *Segment) Marshal() ([]byte, error) {
 	}
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(s.Log)) })
 	b.AddUint32(s.Seq)
+	if !s.Legacy {
+		b.AddUint64(s.Version)
+	}
 	b.AddUint32(uint32(len(s.Entries)))
 	for i := range s.Entries {
 		e := &s.Entries[i]
@@ -221,21 +249,30 @@ func (s *Segment) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, malformed("%v", err)
 	}
+	if s.Legacy {
+		return frame(segmentMagicV1, body), nil
+	}
 	return frame(segmentMagic, body), nil
 }
 
-// ParseSegment decodes a segment. The returned values alias b.
+// ParseSegment decodes a segment, version 2 or 1. The returned values alias
+// b.
 func ParseSegment(b []byte) (*Segment, error) {
+	seg := &Segment{}
 	body, err := unframe(segmentMagic, b)
+	if err != nil && len(b) >= 4 && string(b[:4]) == segmentMagicV1 {
+		seg.Legacy = true
+		body, err = unframe(segmentMagicV1, b)
+	}
 	if err != nil {
 		return nil, err
 	}
 	s := cryptobyte.String(body)
 	var log cryptobyte.String
-	seg := &Segment{}
 	var n uint32
 	if !s.ReadUint16LengthPrefixed(&log) || len(log) == 0 || len(log) > MaxLogName ||
-		!s.ReadUint32(&seg.Seq) || !s.ReadUint32(&n) || n > MaxEntries || int64(n)*6 > int64(len(s)) {
+		!s.ReadUint32(&seg.Seq) || (!seg.Legacy && !s.ReadUint64(&seg.Version)) ||
+		!s.ReadUint32(&n) || n > MaxEntries || int64(n)*6 > int64(len(s)) {
 		return nil, malformed("bad segment header")
 	}
 	seg.Log = string(log)

@@ -38,10 +38,16 @@ const (
 const MinBucket = 1024
 
 // Magic numbers opening each padded encoding (they double as the version).
+// Version 2 of shards and segments adds the file's write counter (see
+// [Manifest]); version 1 files, written before it, still parse (as
+// Legacy, counter 0) and marshal back to the same bytes.
 const (
-	shardMagic   = "SVR1" // a record shard
-	segmentMagic = "SVS1" // a conversation-log segment
-	metaMagic    = "SVM1" // a conversation log's metadata (a record value)
+	shardMagic     = "SVR2" // a record shard
+	segmentMagic   = "SVS2" // a conversation-log segment
+	shardMagicV1   = "SVR1" // a record shard without a write counter
+	segmentMagicV1 = "SVS1" // a segment without a write counter
+	metaMagic      = "SVM1" // a conversation log's metadata (a record value)
+	manifestMagic  = "SVF1" // the manifest: every file's write counter
 )
 
 // ErrMalformed is wrapped by every decoding error.

@@ -1,0 +1,86 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sottochat/sotto"
+	"github.com/sottochat/sotto/sottotest"
+)
+
+func shownCalls(h *harness) int {
+	n := 0
+	for _, c := range h.eng.Calls() {
+		if strings.HasPrefix(c, "MarkShown ") {
+			n++
+		}
+	}
+	return n
+}
+
+// Issue 18 item 1: the recipient's clock starts only when the text is on
+// screen. A text that arrives while the screen is locked, or while another
+// page is in front, is not marked shown; opening the conversation marks it.
+func TestShownOnlyWhenOnScreen(t *testing.T) {
+	h := unlocked(t)
+	h.m.idle = -1
+	unshown := func(n uint64, text string) sotto.Message {
+		m := sotto.Message{ID: sottotest.ID(n), Identity: "alice", Contact: "bob", Dir: sotto.Incoming, Text: text,
+			Timer: 30 * time.Second, At: t0, ExpiresAt: t0.Add(sotto.UnshownGrace + 30*time.Second), Unshown: true}
+		h.eng.PutMessages(m)
+		return m
+	}
+	// On the identities page.
+	h.event(sotto.MessageEvent{Message: unshown(20, "behind another page")})
+	if n := shownCalls(h); n != 0 {
+		t.Fatalf("%d MarkShown calls with the conversation not on screen", n)
+	}
+	// Opening the conversation shows it: its countdown starts from now.
+	h.key("enter", "enter")
+	h.wantPage(pageChat)
+	h.wantView("behind another page")
+	h.wantCall("MarkShown alice bob 1")
+	h.wantView("⏱30s")
+	h.tick(10 * time.Second)
+	h.wantView("⏱20s")
+
+	// While the chat is open, a new text is shown at once.
+	h.event(sotto.MessageEvent{Message: unshown(21, "while open")})
+	h.wantView("while open")
+	if n := shownCalls(h); n != 2 {
+		t.Fatalf("%d MarkShown calls, want 2", n)
+	}
+
+	// Locked: nothing reaches the screen, nothing is marked.
+	h.key("ctrl+l")
+	h.wantPage(pageUnlock)
+	h.event(sotto.MessageEvent{Message: unshown(22, "while locked")})
+	if n := shownCalls(h); n != 2 {
+		t.Fatalf("%d MarkShown calls while locked, want still 2", n)
+	}
+	h.typ(testPass)
+	h.key("enter")
+	h.wantPage(pageIdentities)
+	if n := shownCalls(h); n != 2 {
+		t.Fatalf("%d MarkShown calls after unlock, before the conversation is open", n)
+	}
+	h.key("enter", "enter")
+	h.wantView("while locked")
+	if !strings.Contains(strings.Join(h.eng.Calls(), "\n"), "MarkShown alice bob") || shownCalls(h) != 3 {
+		t.Fatalf("opening the conversation after unlock did not mark the text shown: %q", h.eng.Calls())
+	}
+}
+
+// A timer change that lost to a later one says so; a System timer line
+// says who made it (Message.By).
+func TestTimerLineSaysWhoAndWhetherApplied(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.event(sotto.MessageEvent{Message: sotto.Message{ID: sottotest.ID(30), Identity: "alice", Contact: "bob", Dir: sotto.System,
+		By: sotto.Incoming, Kind: sotto.TimerMessage, Timer: 30 * time.Second, At: t0, Superseded: true}})
+	h.wantView("bob set messages to disappear after 30 seconds (not applied")
+	h.event(sotto.MessageEvent{Message: sotto.Message{ID: sottotest.ID(31), Identity: "alice", Contact: "bob", Dir: sotto.System,
+		By: sotto.Outgoing, Kind: sotto.TimerMessage, Timer: 8 * time.Hour, At: t0}})
+	h.wantView("you set messages to disappear after 8 hours")
+}

@@ -1,0 +1,114 @@
+package vault
+
+import (
+	"crypto/rand"
+	"errors"
+
+	"golang.org/x/crypto/nacl/secretbox"
+
+	"github.com/sottochat/sotto/vault/format"
+)
+
+// The vault keeps what it caches of its files in memory (record values, the
+// newest segment of each log) sealed, as memguard seals an enclave: with
+// XSalsa20-Poly1305 (nacl/secretbox, whose keys and key streams live only
+// in stack arrays) under a random key of its own held in a [Secret]. A
+// memory dump of a running, idle process so finds no identity key, ratchet
+// state or message in the clear in the vault's cache; a value is opened
+// into an ordinary slice only for the operation that needs it, wiped once
+// it is done (and allocated inside erase.Do, which zeroes it when freed).
+// Log metadata (segment numbers) is not secret and stays in the clear.
+
+const (
+	memNonceSize = 24
+	memOverhead  = memNonceSize + secretbox.Overhead
+)
+
+var errMemDamaged = errors.New("vault: cached data damaged in memory")
+
+// withMemKey opens the cache key for fn.
+func (v *Vault) withMemKey(fn func(k *[32]byte) error) error {
+	return v.mem.Open(func(b []byte) error { return fn((*[32]byte)(b)) })
+}
+
+// sealMem seals plain under k into a new slice.
+func sealMem(k *[32]byte, plain []byte) []byte {
+	var nonce [memNonceSize]byte
+	rand.Read(nonce[:])
+	out := make([]byte, memNonceSize, memOverhead+len(plain))
+	copy(out, nonce[:])
+	return secretbox.Seal(out, plain, &nonce, k)
+}
+
+// openMem opens a value sealMem sealed into a new slice the caller wipes.
+func openMem(k *[32]byte, sealed []byte) ([]byte, error) {
+	if len(sealed) < memOverhead {
+		return nil, errMemDamaged
+	}
+	var nonce [memNonceSize]byte
+	copy(nonce[:], sealed)
+	out := make([]byte, 0, len(sealed)-memOverhead)
+	out, ok := secretbox.Open(out, sealed[memNonceSize:], &nonce, k)
+	if !ok {
+		return nil, errMemDamaged
+	}
+	return out, nil
+}
+
+// wipeSegment zeroes the entry values of a segment the vault decoded (they
+// alias its plaintext).
+func wipeSegment(seg *format.Segment) {
+	if seg == nil {
+		return
+	}
+	for i := range seg.Entries {
+		clear(seg.Entries[i].Value)
+	}
+}
+
+// tailCache is the newest live segment of a log, sealed in memory, with
+// what Append needs to know without opening it.
+type tailCache struct {
+	seq     uint32
+	version uint64
+	entries int    // number of entries
+	size    int    // segSize
+	sealed  []byte // the segment's encoding, sealed with sealMem
+}
+
+// cacheTail makes seg (already written) the cached tail of st.
+func (v *Vault) cacheTail(st *logState, seg *format.Segment) error {
+	plain, err := seg.Marshal()
+	if err != nil {
+		return err
+	}
+	defer clear(plain)
+	var sealed []byte
+	if err := v.withMemKey(func(k *[32]byte) error {
+		sealed = sealMem(k, plain)
+		return nil
+	}); err != nil {
+		return err
+	}
+	st.tail = &tailCache{seq: seg.Seq, version: seg.Version, entries: len(seg.Entries), size: segSize(seg), sealed: sealed}
+	st.tailBad = false
+	return nil
+}
+
+// openTail decodes the cached tail; the caller calls wipeSegment when done.
+func (v *Vault) openTail(st *logState) (*format.Segment, error) {
+	var plain []byte
+	if err := v.withMemKey(func(k *[32]byte) error {
+		var err error
+		plain, err = openMem(k, st.tail.sealed)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	seg, err := format.ParseSegment(plain)
+	if err != nil {
+		clear(plain)
+		return nil, errMemDamaged
+	}
+	return seg, nil
+}
