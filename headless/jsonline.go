@@ -3,6 +3,7 @@ package headless
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -11,7 +12,7 @@ import (
 // appendJSON appends v encoded exactly as encoding/json encodes it with
 // SetEscapeHTML(false), for the kinds of values the headless mode writes
 // (structs with json tags, slices, pointers, interfaces, strings, bools,
-// integers), into dst.
+// integers, maps with string keys), into dst.
 //
 // Why not encoding/json: it encodes into a buffer it keeps in a sync.Pool
 // and reuses, so the text of a message written as an event stayed in that
@@ -68,8 +69,36 @@ func appendValue(dst []byte, v reflect.Value) ([]byte, error) {
 		return append(dst, ']'), nil
 	case reflect.Struct:
 		return appendStruct(dst, v)
+	case reflect.Map:
+		return appendMap(dst, v)
 	}
 	return dst, fmt.Errorf("headless: cannot encode a %s", v.Type())
+}
+
+// appendMap encodes a map with string keys as encoding/json does: keys
+// sorted, a nil map as null.
+func appendMap(dst []byte, v reflect.Value) ([]byte, error) {
+	if v.Type().Key().Kind() != reflect.String {
+		return dst, fmt.Errorf("headless: cannot encode a %s", v.Type())
+	}
+	if v.IsNil() {
+		return append(dst, "null"...), nil
+	}
+	keys := v.MapKeys()
+	slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k.String())
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendValue(dst, v.MapIndex(k)); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
 }
 
 func appendStruct(dst []byte, v reflect.Value) ([]byte, error) {

@@ -47,6 +47,14 @@ func FuzzJSONLine(f *testing.F) {
 			reply{Event: "ok", key: "tor", value: &torJSON{State: a, Progress: int(n), Error: b}},
 			reply{Event: "ok", key: "contact_code", value: c},
 			identityJSON{Name: a, Onion: b, Ephemeral: flag},
+			reply{Event: "ok", key: "file_limits", value: map[string]int64{"max_size": n, "auto_accept": -n, a: n}},
+			map[string]int64(nil),
+			fileJSON{Event: "file_offer", ID: a, IDAlias: a, Name: b, Size: n, State: c, ExpiresAt: exp, Removed: []string{a, c}},
+			fileJSON{ID: c},
+			mailboxJSON{Identity: a, State: b, Onion: c, Waiting: int(n), Error: a},
+			queuedEvent{Event: "queued", Identity: a, Contact: b, Message: c},
+			mailboxEvent{Event: "mailbox", Identity: a, State: b, Error: c},
+			contactNoticeEvent{Event: "expired_unread", Identity: a, Contact: b, Count: int(n)},
 		}
 		for _, v := range vals {
 			got, err := appendJSON(nil, v)

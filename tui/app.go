@@ -429,11 +429,19 @@ func (m *Model) panicKey(k tea.KeyMsg) tea.Cmd {
 	case key.Matches(k, m.s.keys.Panic):
 		m.panicAt, m.panicTyped = m.s.now, 0
 		return nil
-	case k.Type == tea.KeyRunes && !k.Paste && len(k.Runes) == 1 && m.panicTyped < len(word) &&
-		unicode.ToLower(k.Runes[0]) == unicode.ToLower(word[m.panicTyped]):
-		m.panicTyped++
-		if m.panicTyped == len(word) {
-			return m.panic()
+	case k.Type == tea.KeyRunes && !k.Paste:
+		// Letters typed fast can come in one message: each counts. A
+		// paste never does (a clipboard holding the word, pasted by
+		// reflex, must not wipe).
+		for _, r := range k.Runes {
+			if m.panicTyped < len(word) && unicode.ToLower(r) == unicode.ToLower(word[m.panicTyped]) {
+				m.panicTyped++
+			} else {
+				m.panicTyped = 0
+			}
+			if m.panicTyped == len(word) {
+				return m.panic()
+			}
 		}
 		return nil
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -487,6 +489,20 @@ func TestFlowPanic(t *testing.T) {
 	if h.prof.panicked {
 		t.Fatal("the word alone wiped")
 	}
+	// Pasted, the word does not wipe; typed fast (one message), it does
+	// (below, one key at a time).
+	h.key(`ctrl+\`)
+	h.paste("wipe")
+	if h.prof.panicked {
+		t.Fatal("a pasted word wiped")
+	}
+	h.key("esc")
+	h2 := unlocked(t)
+	h2.key(`ctrl+\`)
+	h2.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("wipe")})
+	if !h2.prof.panicked {
+		t.Fatal("the word typed fast (one key message) did not wipe")
+	}
 	// The gesture: the key, then the word.
 	h.key(`ctrl+\`, "w", "i", "p")
 	h.wantView("W I P _")
@@ -859,4 +875,43 @@ func TestFlowCreateWeakConfirmed(t *testing.T) {
 		t.Fatalf("profile: exists=%v pass=%q", h.prof.exists, h.prof.pass)
 	}
 	h.wantHandedWiped()
+}
+
+// Issue 18 (getting around): PgUp used to jump to the top and leave the
+// screen blank. One PgUp moves up one screen less one row (that row stays
+// in view for the eye to follow), never to the top, never to a blank
+// screen; PgDn comes back to the same rows.
+func TestFlowPgUpByPage(t *testing.T) {
+	h := unlocked(t)
+	for i := range 100 {
+		h.eng.PutMessages(sotto.Message{ID: sottotest.ID(uint64(2000 + i)), Identity: "alice", Contact: "bob", Dir: sotto.Incoming,
+			Text: fmt.Sprintf("numbered %03d", i), At: t0})
+	}
+	h.key("enter", "enter")
+	h.wantPage(pageChat)
+	re := regexp.MustCompile(`numbered ([0-9]{3})`)
+	visible := func() []int {
+		var n []int
+		for _, m := range re.FindAllStringSubmatch(h.view(), -1) {
+			v, _ := strconv.Atoi(m[1])
+			n = append(n, v)
+		}
+		return n
+	}
+	bottom := visible()
+	if len(bottom) < 5 || bottom[len(bottom)-1] != 99 {
+		t.Fatalf("the conversation does not open at its newest rows: %v\n%s", bottom, h.view())
+	}
+	h.key("pgup")
+	up := visible()
+	if len(up) < len(bottom)-1 {
+		t.Fatalf("after one pgup %d numbered rows are on screen, before %d (a page, not a blank screen):\n%s", len(up), len(bottom), h.view())
+	}
+	if up[0] == 0 || up[len(up)-1] != bottom[0] {
+		t.Fatalf("one pgup showed %v after %v: want the page above, its last row the old top row", up, bottom)
+	}
+	h.key("pgdown")
+	if got := visible(); fmt.Sprint(got) != fmt.Sprint(bottom) {
+		t.Fatalf("pgdown after pgup shows %v, want %v again", got, bottom)
+	}
 }

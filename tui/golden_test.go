@@ -105,10 +105,10 @@ func TestGoldenVerify(t *testing.T) {
 	h := unlocked(t)
 	h.key("enter", "down", "v")
 	h.wantPage(pageVerify)
-	h.eng.SetSafetyCode("alice", "carol", "48213 99021 57310 08842 61177 35509")
+	h.eng.SetSafetyCode("alice", "carol", "48213 99021 57310 08842 61177 35509 72046 11893 40527 96314 05768 23190")
 	h.send(h.m.active().enter()())
 	h.golden("verify_empty")
-	h.typ("48213 99021 57310 08842 61177 35509")
+	h.typ("48213 99021 57310 08842 61177 35509 72046 11893 40527 96314 05768 23190")
 	h.golden("verify_match")
 }
 

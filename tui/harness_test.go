@@ -331,5 +331,5 @@ func seed(e *sottotest.Engine) {
 		sotto.Message{ID: sottotest.ID(6), Identity: "alice", Contact: "bob", Dir: sotto.Outgoing, Text: "Got it.", At: t0.Add(-1 * time.Minute), State: sotto.Sent, ExpiresAt: t0.Add(59 * time.Minute)},
 		sotto.Message{ID: sottotest.ID(7), Identity: "alice", Contact: "bob", Dir: sotto.Outgoing, Text: "Sending the rest when you confirm.", At: t0, State: sotto.Pending, ExpiresAt: t0.Add(time.Hour)},
 	)
-	e.SetSafetyCode("alice", "bob", "48213 99021 57310 08842 61177 35509")
+	e.SetSafetyCode("alice", "bob", "48213 99021 57310 08842 61177 35509 72046 11893 40527 96314 05768 23190")
 }

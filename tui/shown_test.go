@@ -59,16 +59,36 @@ func TestShownOnlyWhenOnScreen(t *testing.T) {
 	if n := shownCalls(h); n != 2 {
 		t.Fatalf("%d MarkShown calls while locked, want still 2", n)
 	}
+	if strings.Contains(h.m.View(), "while locked") {
+		t.Fatal("the text that arrived while locked is on the lock screen")
+	}
+	// Unlocking lands where the person was (this chat): the text is on
+	// screen now, and only now is it marked shown.
+	h.typ(testPass)
+	h.key("enter")
+	h.wantPage(pageChat)
+	h.wantView("while locked")
+	if !strings.Contains(strings.Join(h.eng.Calls(), "\n"), "MarkShown alice bob") || shownCalls(h) != 3 {
+		t.Fatalf("unlocking into the conversation did not mark the text shown: %q", h.eng.Calls())
+	}
+
+	// Locked from the identities page: after unlock the text waits
+	// unmarked until its conversation is opened.
+	h.key("esc", "esc")
+	h.wantPage(pageIdentities)
+	h.key("ctrl+l")
+	h.wantPage(pageUnlock)
+	h.event(sotto.MessageEvent{Message: unshown(23, "while locked elsewhere")})
 	h.typ(testPass)
 	h.key("enter")
 	h.wantPage(pageIdentities)
-	if n := shownCalls(h); n != 2 {
-		t.Fatalf("%d MarkShown calls after unlock, before the conversation is open", n)
+	if n := shownCalls(h); n != 3 {
+		t.Fatalf("%d MarkShown calls after unlock, before the conversation is open, want still 3", n)
 	}
 	h.key("enter", "enter")
-	h.wantView("while locked")
-	if !strings.Contains(strings.Join(h.eng.Calls(), "\n"), "MarkShown alice bob") || shownCalls(h) != 3 {
-		t.Fatalf("opening the conversation after unlock did not mark the text shown: %q", h.eng.Calls())
+	h.wantView("while locked elsewhere")
+	if n := shownCalls(h); n != 4 {
+		t.Fatalf("%d MarkShown calls after opening the conversation, want 4", n)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"filippo.io/age"
 	"github.com/sottochat/sotto/internal/e2e"
 	"github.com/sottochat/sotto/vault/format"
 )
@@ -51,23 +50,19 @@ func ageDecryptVault(t *testing.T, p *e2e.Profile) map[string][]byte {
 	t.Helper()
 	tool := ageTool(t)
 	vdir := filepath.Join(p.Dir, profileVault)
-	kf, err := os.ReadFile(filepath.Join(vdir, "vault.key"))
+	// The age tool itself opens it, asking for the passphrase on a
+	// terminal as it asks anyone. (In this race-instrumented test binary,
+	// scrypt at the vault's work factor took minutes on a loaded machine.)
+	keyOut := filepath.Join(t.TempDir(), "vault.key.plain")
+	code, out := inTerminalRun(t, []termAnswer{{"passphrase", 1, p.Passphrase}}, tool, "-d", "-o", keyOut, filepath.Join(vdir, "vault.key"))
+	if code != 0 {
+		t.Fatalf("opening the vault key file with the passphrase: the age tool exited %d:\n%s", code, out)
+	}
+	plain, err := os.ReadFile(keyOut)
 	if err != nil {
 		t.Fatal(err)
 	}
-	si, err := age.NewScryptIdentity(p.Passphrase)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := age.Decrypt(bytes.NewReader(kf), si)
-	if err != nil {
-		t.Fatalf("opening the vault key file with the passphrase: %v", err)
-	}
-	var plain bytes.Buffer
-	if _, err := plain.ReadFrom(r); err != nil {
-		t.Fatal(err)
-	}
-	id, err := format.ParseKeyFile(plain.Bytes())
+	id, err := format.ParseKeyFile(plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +70,7 @@ func ageDecryptVault(t *testing.T, p *e2e.Profile) map[string][]byte {
 	if err := os.WriteFile(idFile, append(bytes.Clone(id), '\n'), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]byte{}
+	files := map[string][]byte{}
 	for _, sub := range []string{"r", "s"} {
 		ents, err := os.ReadDir(filepath.Join(vdir, sub))
 		if err != nil {
@@ -93,13 +88,13 @@ func ageDecryptVault(t *testing.T, p *e2e.Profile) map[string][]byte {
 				}
 				t.Fatalf("age -d %s: %v", path, err)
 			}
-			out[sub+"/"+e.Name()] = b
+			files[sub+"/"+e.Name()] = b
 		}
 	}
-	if len(out) == 0 {
+	if len(files) == 0 {
 		t.Fatal("age decrypted no vault file")
 	}
-	return out
+	return files
 }
 
 // vaultHolds reports whether any decrypted vault file contains s.

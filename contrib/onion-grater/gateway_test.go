@@ -112,7 +112,7 @@ func newGateway(t *testing.T) *gateway {
 	}
 	t.Cleanup(func() { logf.Close() })
 	g.grater = start(t, "onion-grater", logf, "ip", "netns", "exec", g.gw.name, "unshare", "--mount", "--propagation", "private", "sh", "-c", script)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // python3 and stem start slowly on a loaded machine
 	defer cancel()
 	if err := waitLog(ctx, g.graterLog, "Tor control port filter started", g.grater); err != nil {
 		t.Fatalf("onion-grater: %v\n%s", err, g.logTail(20))

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,8 @@ func unlock(m *tmux, win string, p *e2e.Profile) {
 func TestTwoUIsOverTor(t *testing.T) {
 	need(t)
 	t.Parallel()
+	start := time.Now()
+	phase := func(what string) { t.Logf("%5.1fs %s", time.Since(start).Seconds(), what) }
 	alice, bob := harness.NewProfile(t, "alice"), harness.NewProfile(t, "bob")
 	for _, p := range []*e2e.Profile{alice, bob} {
 		p.Must("init")
@@ -38,6 +41,13 @@ func TestTwoUIsOverTor(t *testing.T) {
 
 	m := newTmux(t, "alice", ui(alice), 100, 30)
 	m.window("bob", ui(bob))
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, w := range []string{"alice", "bob"} {
+				t.Logf("%s's last screen:\n%s", w, m.screen(w))
+			}
+		}
+	})
 
 	// Unlock both: a wrong passphrase first.
 	for _, p := range []*e2e.Profile{alice, bob} {
@@ -68,6 +78,7 @@ func TestTwoUIsOverTor(t *testing.T) {
 	}
 	add("alice", "bob", cardBob)
 	add("bob", "alice", cardAlice)
+	phase("both added")
 
 	// Both ways, over onion services (publishing a descriptor can take a while).
 	m.text("alice", "hello bob, from alice")
@@ -77,6 +88,7 @@ func TestTwoUIsOverTor(t *testing.T) {
 	m.text("bob", "hi alice, bob here")
 	m.keys("bob", "Enter")
 	m.waitText("alice", "hi alice, bob here", 2*time.Minute)
+	phase("chatted both ways")
 	m.save("alice", "tmux-alice-chat")
 
 	// A 30-second timer, set by alice, shown on both sides.
@@ -93,11 +105,9 @@ func TestTwoUIsOverTor(t *testing.T) {
 	m.waitText("bob", "this one disappears", 2*time.Minute)
 	m.waitText("bob", "⏱", 10*time.Second)
 	m.save("bob", "tmux-bob-disappearing")
-	m.waitGone("bob", "this one disappears", 90*time.Second)
-	m.waitGone("alice", "this one disappears", 90*time.Second)
+	phase("timer set, first disappearing text received")
 
-	// Lock: nothing of the conversation is left on screen; unlocking
-	// returns to the conversation.
+	// Lock: nothing of the conversation is left on screen.
 	m.keys("alice", "C-l")
 	locked := m.waitText("alice", "Sotto is locked", 10*time.Second)
 	m.save("alice", "tmux-alice-locked")
@@ -106,10 +116,47 @@ func TestTwoUIsOverTor(t *testing.T) {
 			t.Fatalf("locked screen shows %q:\n%s", s, locked)
 		}
 	}
+
+	// Issue 18 item 1, the locked-screen case: bob's disappearing text
+	// reaches alice's locked UI (bob sees ✓✓ and his own countdown) and
+	// waits there longer than its 30 seconds. It used to be gone, without
+	// a trace, when alice unlocked; its clock now starts when it is on her
+	// screen.
+	const whileLocked = "sent while alice was locked"
+	m.text("bob", whileLocked)
+	m.keys("bob", "Enter")
+	m.waitFor("bob", "✓✓ on "+whileLocked, 2*time.Minute, func(s string) bool {
+		l := lineWith(s, whileLocked)
+		return strings.Contains(l, "✓✓") && strings.Contains(l, "⏱")
+	})
+	delivered := time.Now()
+	phase("delivered while locked")
+	m.waitGone("bob", "this one disappears", 90*time.Second)
+	m.waitGone("alice", "this one disappears", 90*time.Second) // the sender's clock ran while locked
+	time.Sleep(time.Until(delivered.Add(35 * time.Second)))
+	phase("waited 35 s")
+	if s := m.screen("alice"); strings.Contains(s, whileLocked) || !strings.Contains(s, "Sotto is locked") {
+		t.Fatalf("the locked screen changed:\n%s", s)
+	}
+	// Unlocking returns to the conversation: the text is there, its
+	// countdown started now.
 	m.text("alice", alice.Passphrase)
 	m.keys("alice", "Enter")
 	m.waitText("alice", "Write a message", 30*time.Second)
 	m.waitText("alice", "hi alice, bob here", 10*time.Second)
+	s := m.waitText("alice", whileLocked, 10*time.Second)
+	m.save("alice", "tmux-alice-unlocked-timer")
+	phase("unlocked")
+	left := countdown(lineWith(s, whileLocked))
+	if left < 20*time.Second || left > 30*time.Second {
+		t.Fatalf("35 s after delivery, the text unlocked into view shows %v left, want 20-30 s (from when it was shown):\n%s", left, s)
+	}
+	// And it runs (a text then goes as "this one disappears" went above;
+	// not waited for here, to keep the test short).
+	m.waitFor("alice", "the countdown of "+whileLocked+" running", 10*time.Second, func(s string) bool {
+		l := countdown(lineWith(s, whileLocked))
+		return l >= 0 && l < left
+	})
 
 	// Quit both: nothing typed, so at once; the terminal is left clean.
 	for _, who := range []string{"alice", "bob"} {
@@ -118,4 +165,29 @@ func TestTwoUIsOverTor(t *testing.T) {
 			t.Fatalf("%s: exit status %d", who, code)
 		}
 	}
+}
+
+// lineWith returns the first line of screen s that holds text ("" if
+// none).
+func lineWith(s, text string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, text) {
+			return l
+		}
+	}
+	return ""
+}
+
+var countdownRE = regexp.MustCompile(`⏱([0-9]+)s`)
+
+// countdown reads the seconds of a "⏱29s" countdown on line l (-1 if it
+// has none).
+func countdown(l string) time.Duration {
+	m := countdownRE.FindStringSubmatch(l)
+	if m == nil {
+		return -1
+	}
+	var n int
+	fmt.Sscan(m[1], &n)
+	return time.Duration(n) * time.Second
 }
