@@ -107,7 +107,7 @@ func (k *killRun) fail(format string, args ...any) {
 func (k *killRun) dial(svc string, role mailbox.Role, token [32]byte) *mailbox.Conn {
 	for !k.failed.Load() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		c, err := mailbox.Dial(ctx, k.u, "kill", svc)
+		c, err := mailbox.Dial(ctx, k.u, "kill", svc) // k.u.Timeout bounds each stream
 		cancel()
 		if err == nil {
 			if err = c.Hello(role, lend(token)); err == nil {
@@ -142,6 +142,9 @@ func (k *killRun) depositor(tag, svc string, role mailbox.Role, token [32]byte, 
 			return
 		}
 		for {
+			if k.failed.Load() {
+				return
+			}
 			if c == nil {
 				if c = k.dial(svc, role, token); c == nil {
 					return
@@ -153,6 +156,10 @@ func (k *killRun) depositor(tag, svc string, role mailbox.Role, token [32]byte, 
 			}
 			var re *mailbox.RemoteError
 			if errors.As(err, &re) {
+				if re.Code != mailbox.CodeBusy && re.Code != mailbox.CodeFull {
+					k.fail("%s's deposit %d refused: %v", tag, seq, err)
+					return
+				}
 				// Rate limited or full: the depositor keeps its blob.
 				time.Sleep(20 * time.Millisecond)
 				continue
@@ -192,6 +199,9 @@ func (k *killRun) collector(svc string, role mailbox.Role, token [32]byte) {
 			if c = k.dial(svc, role, token); c == nil {
 				return
 			}
+		}
+		if k.failed.Load() {
+			return
 		}
 		var items []mailbox.Item
 		_, err := c.Collect([mailbox.RelLen]byte{}, mailbox.MaxCollect, func(it mailbox.Item) error {
@@ -405,7 +415,7 @@ func TestKillMailbox(t *testing.T) {
 	}
 	m.Close()
 
-	k := &killRun{t: t, u: u, stopDep: make(chan struct{}), stopCol: make(chan struct{}),
+	k := &killRun{t: t, u: mailboxtest.Unix{Dir: sockets, Timeout: time.Minute}, stopDep: make(chan struct{}), stopCol: make(chan struct{}),
 		next: map[string]int{}, shown: map[string]int{}, deleted: map[string]bool{}}
 	var deps, cols sync.WaitGroup
 	for i, r := range rels {

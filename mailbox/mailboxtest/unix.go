@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/sottochat/sotto/mailbox"
 	"github.com/sottochat/sotto/onion"
@@ -18,7 +19,10 @@ import (
 // a service's socket is named after its onion address, so a client in
 // another process finds it. It stands in for tor's transport only: it does
 // not enforce restricted discovery (Net does, in one process).
-type Unix struct{ Dir string }
+type Unix struct {
+	Dir     string
+	Timeout time.Duration // if set, a dialled stream's deadline
+}
 
 var (
 	_ mailbox.Network = Unix{}
@@ -68,6 +72,9 @@ func (u Unix) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	c, err := d.DialContext(ctx, "unix", u.path(to))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	if u.Timeout > 0 {
+		c.SetDeadline(time.Now().Add(u.Timeout))
 	}
 	return c, nil
 }
