@@ -712,8 +712,8 @@ func (e *Engine) SaveFile(ctx context.Context, id MessageID, path string, overwr
 		err = os.Rename(tmpName, path)
 	} else {
 		// Never replaces an existing file, atomically.
-		err = unix.Renameat2(unix.AT_FDCWD, tmpName, unix.AT_FDCWD, path, unix.RENAME_NOREPLACE)
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		err = renameNoReplace(tmpName, path)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.ENOTSUP) {
 			if err = os.Link(tmpName, path); err == nil {
 				os.Remove(tmpName)
 			}

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/sottochat/sotto/internal/e2e"
@@ -113,7 +112,7 @@ func reexecInNetns(sottoBin string) int {
 	cmd := exec.Command("unshare", args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), envNetns+"=1", envBin+"="+sottoBin)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = dieWithParent()
 	err = cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

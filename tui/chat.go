@@ -476,9 +476,17 @@ func (c *chatScreen) height(m *sotto.Message) int {
 	case !c.shown(m):
 		return 0
 	case m.Kind == sotto.TimerMessage || m.Dir == sotto.System:
-		return 1
+		return len(c.systemLines(m, c.w))
 	}
 	return len(c.body(m, c.textWidth()))
+}
+
+// systemLines is a timer or notice line's text wrapped to fit between
+// "── " and " ──" after the time column of a screen w cells wide: a notice
+// ("… ran out unread") or a change that was not applied must not lose its
+// end to a narrow screen.
+func (c *chatScreen) systemLines(m *sotto.Message, w int) []string {
+	return strings.Split(ansi.Wrap(c.systemText(m), max(w-timeWidth-6, 10), " -"), "\n")
 }
 
 // textWidth is the width of a message's text column.
@@ -602,7 +610,19 @@ func (c *chatScreen) render(m *sotto.Message, w int) []string {
 	st := c.s.st
 	stamp := st.Time.Render(pad(clock(m.At, c.s.now), timeWidth))
 	if m.Kind == sotto.TimerMessage || m.Dir == sotto.System {
-		return []string{stamp + st.System.Render("── "+c.systemText(m)+" ──")}
+		parts := c.systemLines(m, w)
+		lines := make([]string, len(parts))
+		for i, p := range parts {
+			lead, end := "── ", ""
+			if i > 0 {
+				stamp, lead = strings.Repeat(" ", timeWidth), "   "
+			}
+			if i == len(parts)-1 {
+				end = " ──"
+			}
+			lines[i] = stamp + st.System.Render(lead+p+end)
+		}
+		return lines
 	}
 	var author string
 	if m.Dir == sotto.Outgoing {
@@ -657,7 +677,13 @@ func (c *chatScreen) meta(m *sotto.Message) string {
 	case m.Unshown:
 		left = st.Timer.Render("⏱" + shortDuration(m.Timer)) // its clock starts once shown
 	case !m.ExpiresAt.IsZero():
-		left = st.Timer.Render("⏱" + shortDuration(m.ExpiresAt.Sub(c.s.now)))
+		d := m.ExpiresAt.Sub(c.s.now)
+		if m.Timer > 0 {
+			// The clock runs out on the second after (§2.9): never show
+			// more than the timer itself (31s for a 30-second timer).
+			d = min(d, m.Timer)
+		}
+		left = st.Timer.Render("⏱" + shortDuration(d))
 	}
 	return state + " " + pad(left, metaWidth-3)
 }

@@ -104,3 +104,53 @@ func TestTimerLineSaysWhoAndWhetherApplied(t *testing.T) {
 		By: sotto.Outgoing, Kind: sotto.TimerMessage, Timer: 8 * time.Hour, At: t0}})
 	h.wantView("you set messages to disappear after 8 hours")
 }
+
+// A clock runs out on the second after its timer (PROTOCOL §2.9), so a
+// text shown just now expires up to 31 s later: its countdown still says
+// no more than the 30 seconds its timer says (a tmux run saw "⏱31s").
+func TestCountdownNeverAboveTimer(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.wantPage(pageChat)
+	h.event(sotto.MessageEvent{Message: sotto.Message{ID: sottotest.ID(40), Identity: "alice", Contact: "bob", Dir: sotto.Incoming,
+		Text: "just shown", Timer: 30 * time.Second, At: t0, ExpiresAt: h.m.s.now.Add(30*time.Second + 900*time.Millisecond)}})
+	h.wantView("just shown")
+	h.wantView("⏱30s")
+	h.wantNoView("⏱31s")
+	h.tick(10 * time.Second)
+	h.wantView("⏱21s")
+}
+
+// Issue 18 item 1: a text that expired before it was shown is not gone
+// without a trace: the engine's notice line reaches the open conversation
+// (and one that arrives while the screen is locked is there after unlock).
+func TestExpiredUnreadNoticeShown(t *testing.T) {
+	h := unlocked(t)
+	h.key("enter", "enter")
+	h.wantPage(pageChat)
+	notice := func(n uint64, count int, text string) sotto.Message {
+		return sotto.Message{ID: sottotest.ID(n), Identity: "alice", Contact: "bob", Dir: sotto.System, By: sotto.System,
+			Kind: sotto.NoticeMessage, Notice: sotto.NoticeExpiredUnread, Count: count, Text: text, At: t0}
+	}
+	first := notice(50, 1, "a message expired before it was shown: its disappearing timer ran out unread")
+	h.eng.PutMessages(first) // stored, as the engine stores notice lines
+	h.event(sotto.MessageEvent{Message: first})
+	// Wrapped at 80 columns, to its end.
+	h.wantView("── a message expired before it was shown: its disappearing timer ran")
+	h.wantView("out unread ──")
+	h.key("ctrl+l")
+	h.wantPage(pageUnlock)
+	const two = "2 messages expired before they were shown: their disappearing timers ran out unread"
+	m := notice(51, 2, two)
+	h.eng.PutMessages(m)
+	h.event(sotto.MessageEvent{Message: m})
+	h.wantNoView("2 messages expired")
+	h.typ(testPass)
+	h.key("enter")
+	h.wantPage(pageChat)
+	h.wantView("── a message expired before it was shown")
+	h.wantView("── 2 messages expired before they were shown")
+	if n := strings.Count(h.view(), "unread ──"); n != 2 {
+		t.Fatalf("%d notice lines end on screen, want 2:\n%s", n, h.view())
+	}
+}

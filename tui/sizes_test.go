@@ -122,3 +122,21 @@ func TestMarksAlignedWithEmoji(t *testing.T) {
 		t.Fatal("no message rows found")
 	}
 }
+
+// Issue 14 item 1: the safety code is 60 digits; a narrow terminal must not
+// hide any group of it on the verify screen (a person compares them all).
+func TestVerifyShowsWholeCode(t *testing.T) {
+	const code = "48213 99021 57310 08842 61177 35509 72046 11893 40527 96314 05768 23190"
+	for _, size := range [][2]int{{200, 60}, {100, 30}, {80, 24}, {60, 20}, {50, 16}} {
+		h := unlocked(t)
+		h.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		h.key("enter", "v")
+		h.wantPage(pageVerify)
+		v := h.view()
+		for _, g := range strings.Fields(code) {
+			if !strings.Contains(v, g) {
+				t.Fatalf("%dx%d: group %s of the safety code is not on the verify screen:\n%s", size[0], size[1], g, v)
+			}
+		}
+	}
+}

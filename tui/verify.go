@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/sottochat/sotto/tui/sanitize"
 )
 
@@ -143,9 +144,23 @@ func (v *verifyScreen) View() string {
 	st := v.s.st
 	name := sanitize.Line(v.s.contact.Name)
 	var b strings.Builder
-	b.WriteString("\n  " + st.Title.Render("Verify "+name) + "\n\n")
-	b.WriteString("  " + st.Subtle.Render("Meet or call "+name+" over a channel you trust and compare the codes.") + "\n")
-	b.WriteString("  " + st.Subtle.Render("Both screens show the same code only if nobody sits between you.") + "\n\n")
+	// The explanation wraps to the screen; on a screen too short for it
+	// and the whole code, a shorter one, or none: the code wins (every
+	// group is compared).
+	intro := func(ls ...string) string {
+		var b strings.Builder
+		for _, l := range ls {
+			for _, w := range strings.Split(ansi.Wrap(l, max(v.w-4, 20), " "), "\n") {
+				b.WriteString("  " + st.Subtle.Render(w) + "\n")
+			}
+		}
+		return b.String() + "\n"
+	}
+	intros := []string{
+		intro("Meet or call "+name+" over a channel you trust and compare the codes.",
+			"Both screens show the same code only if nobody sits between you."),
+		intro("Compare in person or on a call you trust."),
+	}
 	boxW := max((v.w-8)/2-2, 20) // two boxes with borders and a gap fit in v.w
 	mine := st.Subtle.Render("loading…")
 	if v.ready {
@@ -178,5 +193,11 @@ func (v *verifyScreen) View() string {
 	if v.err != "" {
 		b.WriteString("  " + st.Error.Render(v.err) + "\n")
 	}
-	return b.String()
+	head := "\n  " + st.Title.Render("Verify "+name) + "\n\n"
+	for _, in := range intros {
+		if v.h <= 0 || lipgloss.Height(head+in+b.String()) <= v.h {
+			return head + in + b.String()
+		}
+	}
+	return head + b.String()
 }

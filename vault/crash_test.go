@@ -3,11 +3,14 @@ package vault
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,7 +41,8 @@ func TestCrashKill(t *testing.T) {
 	next := 0
 	killedBeforeReady := 0
 	var shardCopies map[string][]byte
-	rollbacks := 0
+	var copyVersions map[string]uint64
+	rollbacks, crashWindow := 0, 0
 	for iter := range *crashIters {
 		cmd := child(t, exe, "TestCrashChild", "VAULT_CHILD=crash", "VAULT_DIR="+dir, "VAULT_START="+strconv.Itoa(next))
 		out, err := cmd.StdoutPipe()
@@ -181,31 +185,63 @@ func TestCrashKill(t *testing.T) {
 				t.Fatalf("iteration %d: Check: %+v %v", iter, rep, err)
 			}
 		}
+		// The write counters Open found, and what the manifest on disk says.
+		found, manifest := maps.Clone(v.ver), maps.Clone(v.man)
 		v.Close()
 		next = max(next, last+1)
 		for n := range acked {
 			next = max(next, n+1)
 		}
 		// Now and then, put back an older copy of a shard that changed
-		// since (a rollback, not a crash): Open must refuse it, naming it.
+		// since (a rollback, not a crash): Open must refuse it, naming it,
+		// unless the manifest never saw the newer write (the writer was
+		// killed between the shard and the manifest): that state is what a
+		// crash leaves, and the older copy is then accepted.
 		switch iter % 20 {
 		case 0:
-			shardCopies = readShards(t, dir)
+			shardCopies, copyVersions = readShards(t, dir), found
+		case 5:
+			// A write of the parent's own, cleanly finished, so that a
+			// shard has changed by case 10 however far the writer got.
+			w, err := Open(dir, pass(t, "correct horse"), testOpts)
+			must(t, err)
+			must(t, w.Put("state", "parent", []byte(strconv.Itoa(iter))))
+			must(t, w.Close())
 		case 10:
-			if rel, old, cur := changedShard(t, dir, shardCopies); rel != "" {
+			changed := changedShards(t, dir, shardCopies)
+			slices.SortFunc(changed, func(a, b string) int { // a detectable one first
+				return cmp.Compare(copyVersions[a]-manifest[a], copyVersions[b]-manifest[b])
+			})
+			if len(changed) > 0 {
+				rel := changed[0]
+				old, cur := shardCopies[rel], readFile(t, dir, rel)
 				writeFile(t, dir, rel, old)
-				_, err := Open(dir, pass(t, "correct horse"), testOpts)
-				wantRolledBack(t, err, rel)
+				if copyVersions[rel] < manifest[rel] {
+					// Open fails on the shards, before it changes anything.
+					_, err := Open(dir, pass(t, "correct horse"), testOpts)
+					wantRolledBack(t, err, rel)
+					rollbacks++
+				} else {
+					// Check, which writes nothing: an Open would recover
+					// the log metadata of the older copy (and sweep the
+					// segments only the newer one lists).
+					rep, err := Check(dir, pass(t, "correct horse"), testOpts)
+					if err != nil || !rep.OK() {
+						t.Fatalf("iteration %d: %s put back at write %d, the manifest's %d (a crash's state): %+v %v",
+							iter, rel, copyVersions[rel], manifest[rel], rep, err)
+					}
+					crashWindow++
+				}
 				writeFile(t, dir, rel, cur)
-				rollbacks++
 			}
 		}
 	}
 	v, err := Open(dir, pass(t, "correct horse"), testOpts)
 	must(t, err)
 	es, _ := v.Entries("conv")
-	t.Logf("%d entries acknowledged, %d removed, %d kills before the writer was ready; %d entries left in %d segments; %d rollbacks refused",
-		len(acked), len(removed), killedBeforeReady, len(es), len(v.logs["conv"].meta.Live), rollbacks)
+	t.Logf("%d entries acknowledged, %d removed, %d kills before the writer was ready; %d entries left in %d segments; "+
+		"%d rollbacks refused, %d older copies accepted as a crash's state",
+		len(acked), len(removed), killedBeforeReady, len(es), len(v.logs["conv"].meta.Live), rollbacks, crashWindow)
 	v.Close()
 	if *crashIters >= 40 && rollbacks == 0 {
 		t.Error("no shard changed between a copy and its rollback: the rollback check never ran")
@@ -225,16 +261,17 @@ func readShards(t *testing.T, dir string) map[string][]byte {
 	return out
 }
 
-// changedShard returns a shard whose content differs from its copy in old,
-// with both versions.
-func changedShard(t *testing.T, dir string, old map[string][]byte) (string, []byte, []byte) {
+// changedShards returns the shards whose content differs from their copy
+// in old.
+func changedShards(t *testing.T, dir string, old map[string][]byte) []string {
 	t.Helper()
+	var out []string
 	for rel, cur := range readShards(t, dir) {
 		if o, ok := old[rel]; ok && !bytes.Equal(o, cur) {
-			return rel, o, cur
+			out = append(out, rel)
 		}
 	}
-	return "", nil, nil
+	return out
 }
 
 func contains(ss []string, s string) bool {

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -15,4 +16,12 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(fixture100k.dir))
 	}
 	os.Exit(code)
+}
+
+// child returns a command running this test binary's test named run, with
+// env telling it it is the child.
+func child(t *testing.T, bin, run string, env ...string) *exec.Cmd {
+	cmd := exec.Command(bin, "-test.run=^"+run+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
 }

@@ -175,17 +175,17 @@ func readTTY(prompts ...string) ([]*Passphrase, error) {
 	}
 	defer tty.Close()
 	fd := int(tty.Fd())
-	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	old, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
 	if err != nil {
 		return nil, fmt.Errorf("vault: /dev/tty is not a terminal: %w", err)
 	}
 	quiet := *old
 	quiet.Lflag &^= unix.ECHO
 	quiet.Lflag |= unix.ICANON | unix.ECHONL | unix.ISIG
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+	if err := unix.IoctlSetTermios(fd, ioctlSetTermios, &quiet); err != nil {
 		return nil, fmt.Errorf("vault: cannot turn off echo: %w", err)
 	}
-	defer unix.IoctlSetTermios(fd, unix.TCSETS, old) //nolint:errcheck // best effort on the way out
+	defer unix.IoctlSetTermios(fd, ioctlSetTermios, old) //nolint:errcheck // best effort on the way out
 	var out []*Passphrase
 	for _, prompt := range prompts {
 		_, err := io.WriteString(tty, prompt)

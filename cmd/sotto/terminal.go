@@ -20,7 +20,7 @@ type savedTerminal struct {
 // saveTerminal records the mode of in (the chat screen's input) when it is a
 // terminal; out is where the screen is drawn.
 func saveTerminal(in *os.File, out io.Writer) *savedTerminal {
-	t, err := unix.IoctlGetTermios(int(in.Fd()), unix.TCGETS)
+	t, err := unix.IoctlGetTermios(int(in.Fd()), ioctlGetTermios)
 	if err != nil {
 		return &savedTerminal{fd: -1, out: out}
 	}
@@ -40,7 +40,7 @@ func (s *savedTerminal) restore() {
 		return
 	}
 	if s.t != nil {
-		_ = unix.IoctlSetTermios(s.fd, unix.TCSETS, s.t)
+		_ = unix.IoctlSetTermios(s.fd, ioctlSetTermios, s.t)
 	}
 	if s.out != nil {
 		_, _ = io.WriteString(s.out, terminalReset)
@@ -49,6 +49,6 @@ func (s *savedTerminal) restore() {
 
 // isTerminal reports whether f is a terminal.
 func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	_, err := unix.IoctlGetTermios(int(f.Fd()), ioctlGetTermios)
 	return err == nil
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package grater runs Sotto through the real onion-grater, the control-port
 // filter of Whonix and Tails, with the profile shipped beside this file
 // (issue 17). onion-grater's source is vendored, pinned, under testdata/

@@ -60,7 +60,7 @@ func startTor(torPath string, nd *node, detached bool) (*proc, error) {
 	if detached {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	} else {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.SysProcAttr = childAttr() // its own group, killed with us where the system can
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("testnet: start tor %s: %w", nd.name, err)

@@ -44,8 +44,7 @@ func TestDemoPanesRestart(t *testing.T) {
 	})
 	const pane = "0.0" // alice
 	m.waitText(pane, "Unlock your Sotto profile", time.Minute)
-	m.text(pane, "sotto demo only")
-	m.keys(pane, "Enter")
+	m.typeEnter(pane, "sotto demo only", dots("sotto demo only"))
 	m.waitText(pane, "Conversations", time.Minute)
 	m.waitText(pane, "bob · alice", 10*time.Second)
 	m.keys(pane, "C-c")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // tmux is one tmux server of a test (its own socket), session "e2e", one
@@ -76,6 +77,22 @@ func (m *tmux) text(win, s string) {
 	m.t.Helper()
 	m.run("send-keys", "-t", m.target(win), "-l", s)
 }
+
+// typeEnter types s, waits until the screen shows shown (what the typing
+// puts there: the text itself, or a dot per character in a passphrase
+// field, see dots), then presses enter. Typed text and an enter that reach
+// a busy UI in one read are taken for a paste (tui/paste.go): the enter
+// would become a line break in the field instead of submitting it, and the
+// test would wait for nothing.
+func (m *tmux) typeEnter(win, s, shown string) {
+	m.t.Helper()
+	m.text(win, s)
+	m.waitText(win, shown, 30*time.Second)
+	m.keys(win, "Enter")
+}
+
+// dots is what a passphrase field shows once s is typed into it.
+func dots(s string) string { return strings.Repeat("•", utf8.RuneCountInString(s)) }
 
 // paste pastes s as a terminal does: with bracketed paste when the program
 // asked for it and bracketed is true, else as plain bytes, line breaks as

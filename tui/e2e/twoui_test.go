@@ -19,8 +19,7 @@ func ui(p *e2e.Profile) string {
 func unlock(m *tmux, win string, p *e2e.Profile) {
 	m.t.Helper()
 	m.waitText(win, "Unlock your Sotto profile", time.Minute)
-	m.text(win, p.Passphrase)
-	m.keys(win, "Enter")
+	m.typeEnter(win, p.Passphrase, dots(p.Passphrase))
 }
 
 // TestTwoUIsOverTor: two real UIs in tmux unlock, add each other from the
@@ -52,8 +51,7 @@ func TestTwoUIsOverTor(t *testing.T) {
 	// Unlock both: a wrong passphrase first.
 	for _, p := range []*e2e.Profile{alice, bob} {
 		m.waitText(p.Name, "Unlock your Sotto profile", time.Minute)
-		m.text(p.Name, "not the passphrase")
-		m.keys(p.Name, "Enter")
+		m.typeEnter(p.Name, "not the passphrase", dots("not the passphrase"))
 		m.waitText(p.Name, "wrong passphrase", time.Minute)
 		unlock(m, p.Name, p)
 		m.waitText(p.Name, "Your identities", time.Minute) // no conversation yet
@@ -81,12 +79,10 @@ func TestTwoUIsOverTor(t *testing.T) {
 	phase("both added")
 
 	// Both ways, over onion services (publishing a descriptor can take a while).
-	m.text("alice", "hello bob, from alice")
-	m.keys("alice", "Enter")
+	m.typeEnter("alice", "hello bob, from alice", "hello bob, from alice")
 	m.waitText("bob", "hello bob, from alice", 4*time.Minute)
 	m.waitFor("alice", "✓✓ (delivered)", time.Minute, func(s string) bool { return strings.Contains(s, "✓✓") })
-	m.text("bob", "hi alice, bob here")
-	m.keys("bob", "Enter")
+	m.typeEnter("bob", "hi alice, bob here", "hi alice, bob here")
 	m.waitText("alice", "hi alice, bob here", 2*time.Minute)
 	phase("chatted both ways")
 	m.save("alice", "tmux-alice-chat")
@@ -100,8 +96,7 @@ func TestTwoUIsOverTor(t *testing.T) {
 	m.waitText("alice", "disappear after 30 seconds ──", 10*time.Second)
 	m.waitText("bob", "disappear after 30 seconds ──", 2*time.Minute)
 	m.waitText("bob", "⏱ 30 seconds", 10*time.Second)
-	m.text("alice", "this one disappears")
-	m.keys("alice", "Enter")
+	m.typeEnter("alice", "this one disappears", "this one disappears")
 	m.waitText("bob", "this one disappears", 2*time.Minute)
 	m.waitText("bob", "⏱", 10*time.Second)
 	m.save("bob", "tmux-bob-disappearing")
@@ -123,8 +118,7 @@ func TestTwoUIsOverTor(t *testing.T) {
 	// a trace, when alice unlocked; its clock now starts when it is on her
 	// screen.
 	const whileLocked = "sent while alice was locked"
-	m.text("bob", whileLocked)
-	m.keys("bob", "Enter")
+	m.typeEnter("bob", whileLocked, whileLocked)
 	m.waitFor("bob", "✓✓ on "+whileLocked, 2*time.Minute, func(s string) bool {
 		l := lineWith(s, whileLocked)
 		return strings.Contains(l, "✓✓") && strings.Contains(l, "⏱")
@@ -140,15 +134,14 @@ func TestTwoUIsOverTor(t *testing.T) {
 	}
 	// Unlocking returns to the conversation: the text is there, its
 	// countdown started now.
-	m.text("alice", alice.Passphrase)
-	m.keys("alice", "Enter")
+	m.typeEnter("alice", alice.Passphrase, dots(alice.Passphrase))
 	m.waitText("alice", "Write a message", 30*time.Second)
 	m.waitText("alice", "hi alice, bob here", 10*time.Second)
 	s := m.waitText("alice", whileLocked, 10*time.Second)
 	m.save("alice", "tmux-alice-unlocked-timer")
 	phase("unlocked")
 	left := countdown(lineWith(s, whileLocked))
-	if left < 20*time.Second || left > 30*time.Second {
+	if left < 20*time.Second || left > 30*time.Second { // never more than the timer: TestCountdownNeverAboveTimer
 		t.Fatalf("35 s after delivery, the text unlocked into view shows %v left, want 20-30 s (from when it was shown):\n%s", left, s)
 	}
 	// And it runs (a text then goes as "this one disappears" went above;

@@ -2,6 +2,7 @@ package passfield
 
 import (
 	"bytes"
+	"runtime"
 	"testing"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -155,6 +156,9 @@ func TestHeapFallbackWhenLimitLow(t *testing.T) {
 }
 
 func TestLockedNow(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("VmLck is Linux's")
+	}
 	if _, ok := lockedNow(); !ok {
 		t.Fatal("cannot read VmLck")
 	}

@@ -72,12 +72,7 @@ func Scrypt(password, salt []byte, N, r, p, keyLen int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scrypt: cannot allocate %d MiB: %w", vlen>>20, err)
 	}
-	// Core dumps are off in a hardened process; this keeps V out of one
-	// all the same. Best effort: old kernels refuse it.
-	_ = unix.Madvise(vmem, unix.MADV_DONTDUMP)
-	// Huge pages: 256 faults instead of 131072 for 512 MiB, which keeps
-	// the first touch of V from costing a tenth of the derivation.
-	_ = unix.Madvise(vmem, unix.MADV_HUGEPAGE)
+	adviseV(vmem)
 	v := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(vmem))), vlen/4)
 
 	s := new(hmacState)

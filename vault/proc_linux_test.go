@@ -18,14 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// child returns a command running this test binary's test named run, with
-// env telling it it is the child.
-func child(t *testing.T, bin, run string, env ...string) *exec.Cmd {
-	cmd := exec.Command(bin, "-test.run=^"+run+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), env...)
-	return cmd
-}
-
 // TestMemlock64K runs a child as an ordinary user (nobody, when this runs as
 // root, with every capability dropped) with RLIMIT_MEMLOCK 64 KiB, soft and
 // hard: the vault must work, and running out must be an error, not a crash.
