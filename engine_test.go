@@ -10,16 +10,23 @@ import (
 	"time"
 )
 
-// plainBox is a test secretBox (the engine uses vault.Secret).
-type plainBox struct{ b []byte }
+// plainBox is a test secretBox (the engine uses vault.Secret). Like
+// vault.Secret, it may be destroyed while another goroutine opens it: that
+// Open fails.
+type plainBox struct {
+	mu sync.RWMutex
+	b  []byte
+}
 
 func (p *plainBox) Open(fn func([]byte) error) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
 	if p.b == nil {
 		return errors.New("destroyed")
 	}
 	return fn(p.b)
 }
-func (p *plainBox) Destroy() { clear(p.b); p.b = nil }
+func (p *plainBox) Destroy() { p.mu.Lock(); clear(p.b); p.b = nil; p.mu.Unlock() }
 
 // plainLocked is a test lockedBuf (the engine uses vault.Locked).
 type plainLocked struct{ b []byte }
