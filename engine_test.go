@@ -10,16 +10,31 @@ import (
 	"time"
 )
 
-// plainBox is a test secretBox (the engine uses vault.Secret).
-type plainBox struct{ b []byte }
+// plainBox is a test secretBox (the engine uses vault.Secret). Like
+// vault.Secret, it may be destroyed while another goroutine opens it: that
+// Open fails.
+type plainBox struct {
+	mu sync.RWMutex
+	b  []byte
+}
 
 func (p *plainBox) Open(fn func([]byte) error) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
 	if p.b == nil {
 		return errors.New("destroyed")
 	}
 	return fn(p.b)
 }
-func (p *plainBox) Destroy() { clear(p.b); p.b = nil }
+func (p *plainBox) Destroy() { p.mu.Lock(); clear(p.b); p.b = nil; p.mu.Unlock() }
+
+// plainLocked is a test lockedBuf (the engine uses vault.Locked).
+type plainLocked struct{ b []byte }
+
+func (p *plainLocked) Bytes() []byte { return p.b }
+func (p *plainLocked) Destroy()      { clear(p.b); p.b = nil }
+
+func testLocked(n int) (lockedBuf, error) { return &plainLocked{b: make([]byte, n)}, nil }
 
 func testSecret(b []byte) (secretBox, error) {
 	c := append([]byte(nil), b...)
@@ -61,7 +76,7 @@ func startPeerWith(t testing.TB, n *memNet, disk *memStore, now func() time.Time
 		disk = newMemStore()
 	}
 	tor := n.tor()
-	e, err := newEngine(engineConfig{disk: disk, net: tor, newSecret: testSecret, timing: tm, now: now, logf: t.Logf})
+	e, err := newEngine(engineConfig{disk: disk, net: tor, newSecret: testSecret, newLocked: testLocked, timing: tm, now: now, logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}

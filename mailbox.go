@@ -133,7 +133,8 @@ type ownMailbox struct {
 	wake   chan struct{}
 	loop   bool // its loop runs
 
-	bundleSet bool // the intake bundle was set at the mailbox since the engine started
+	bundleSet bool          // the intake bundle was set at the mailbox since the engine started
+	bundleUp  chan struct{} // closed when it is first set (PairMailbox waits for it)
 }
 
 // contactMailbox is what one contact and we know of each other's mailboxes.
@@ -543,14 +544,35 @@ func (e *Engine) PairMailbox(ctx context.Context, identity, code string) (Mailbo
 	}
 	defer r.wipe()
 	e.mu.Lock()
+	info, up, err := e.pairedLocked(id, r)
+	e.mu.Unlock()
+	if err != nil || up == nil {
+		return info, err
+	}
+	// An open identity's tip code works once the intake bundle is at the
+	// mailbox: wait for the owner's loop to put it there, so that a
+	// journalist who pairs, hands out the code and goes offline has a
+	// working tip line.
+	select {
+	case <-up:
+	case <-octx.Done():
+		e.cfg.logf("%s: mailbox: the tip line's intake key is not at the mailbox yet; it will be once the mailbox is reached", id.name)
+	}
+	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.mailboxInfoLocked(id), nil
+}
+
+// pairedLocked stores a new pairing and starts using it. up, for an
+// identity with a tip line, is closed once its intake bundle is set.
+func (e *Engine) pairedLocked(id *identity, r *mbOwnRec) (info MailboxInfo, up chan struct{}, err error) {
 	if id.removed {
-		return MailboxInfo{}, ErrUnknownIdentity
+		return MailboxInfo{}, nil, ErrUnknownIdentity
 	}
 	if id.mb != nil {
 		r.Serial = id.mb.rec.Serial
 		if id.mb.rec.Paired {
-			return MailboxInfo{}, ErrMailboxPaired
+			return MailboxInfo{}, nil, ErrMailboxPaired
 		}
 	}
 	r.Serial++
@@ -558,19 +580,22 @@ func (e *Engine) PairMailbox(ctx context.Context, identity, code string) (Mailbo
 	err = id.st.Put(kindMbOwn, id.key, b)
 	clear(b)
 	if err != nil {
-		return MailboxInfo{}, fmt.Errorf("sotto: saving the mailbox: %w", err)
+		return MailboxInfo{}, nil, fmt.Errorf("sotto: saving the mailbox: %w", err)
 	}
 	o, err := e.newOwnMailbox(r)
 	if err != nil {
-		return MailboxInfo{}, err
+		return MailboxInfo{}, nil, err
 	}
 	if old := id.mb; old != nil {
 		o.gone = old.gone
 	}
+	if id.open && r.Intake != ([32]byte{}) {
+		o.bundleUp = make(chan struct{})
+	}
 	id.mb = o
 	e.ev.emit(MailboxEvent{Identity: id.name, State: MailboxPaired})
 	e.startMailboxLocked(id)
-	return e.mailboxInfoLocked(id), nil
+	return e.mailboxInfoLocked(id), o.bundleUp, nil
 }
 
 // UnpairMailbox wipes the identity's service on its mailbox (its queues and

@@ -75,6 +75,7 @@ func (e *Engine) receiveItemsLocked(c *contact, items []mailbox.Item) [][mailbox
 		for _, m := range b.inner {
 			isNew, err := e.mailboxInnerLocked(c, m)
 			if err != nil {
+				e.cfg.logf("%s <- %s: mailbox: a message of kind %d: %v", c.id.name, c.rec.Petname, m.Kind, err)
 				e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: %s/%s: a message from the mailbox: %w", c.id.name, c.rec.Petname, err)})
 				break
 			}

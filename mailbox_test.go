@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,7 +192,11 @@ func TestMailboxDeliveryBothWays(t *testing.T) {
 		}
 	}
 	// bob's acknowledgements wait in his mailbox for alice (she has none).
-	eventually(t, "bob's acknowledgements at his mailbox", func() bool { return mb.m.Stats().ForContacts > 0 })
+	// (Items > 0 alone would also hold before he deleted alice's blobs.)
+	eventually(t, "bob's acknowledgements at his mailbox", func() bool {
+		st := mb.m.Stats()
+		return st.ForContacts > 0 && st.ForOwners == 0
+	})
 	b.close()
 	a = startMbPeer(t, n, adisk)
 	delivered := map[MessageID]bool{}
@@ -214,7 +219,11 @@ func TestMailboxDeliveryBothWays(t *testing.T) {
 	a = startMbPeer(t, n, adisk)
 	a.waitMessage("reply while you were away")
 	// Her acknowledgement goes into bob's mailbox (his offer to her).
-	eventually(t, "alice's acknowledgement at bob's mailbox", func() bool { return mb.m.Stats().ForOwners == 1 })
+	// (Items == 1 alone would also hold before she deleted the reply.)
+	eventually(t, "alice's acknowledgement at bob's mailbox", func() bool {
+		st := mb.m.Stats()
+		return st.ForOwners == 1 && st.ForContacts == 0
+	})
 	a.close()
 	b = startMbPeer(t, n, bdisk)
 	b.wait("reply delivered", func(ev Event) bool { d, ok := ev.(DeliveredEvent); return ok && d.ID == rid })
@@ -514,6 +523,17 @@ func TestTipLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.wait("the answer queued", func(ev Event) bool { q, ok := ev.(QueuedEvent); return ok && q.ID == reply })
+	// The journalist's mailbox offer to its new contact follows once the
+	// owner's loop added the relation at the mailbox: in the answer's
+	// bundle or in the next one. (A journalist who goes offline before
+	// that offers it at its next time online.)
+	eventually(t, "the journalist's offer deposited", func() bool {
+		j.e.mu.Lock()
+		defer j.e.mu.Unlock()
+		c := j.e.ids["tips"].contacts["source"]
+		return c != nil && c.mb.rel != nil && c.mb.rel.rec.Added &&
+			strings.HasPrefix(c.mb.ctlDone, fmt.Sprintf("r%d/true/", c.mb.rel.rec.Serial))
+	})
 	j.close()
 
 	s = startMbPeer(t, n, sdisk)

@@ -475,6 +475,10 @@ func (e *Engine) ensureBundle(ctx context.Context, id *identity, o *ownMailbox, 
 	}
 	e.mu.Lock()
 	o.bundleSet = true
+	if o.bundleUp != nil {
+		close(o.bundleUp)
+		o.bundleUp = nil
+	}
 	e.mu.Unlock()
 	e.cfg.logf("%s: mailbox: intake key valid until %s", id.name, exp.UTC().Format(time.RFC3339))
 	return nil

@@ -42,6 +42,8 @@
 // instant loses nothing a client was told was done. A client retries what it
 // was not told: pairing and adding a relation are idempotent, and the
 // messenger drops a blob it already processed (Part 2's message IDs).
+// TestKillMailbox SIGKILLs a mailbox process at random moments while clients
+// deposit, collect and delete, and checks exactly that.
 //
 // [Part 3]: https://github.com/sottochat/sotto/blob/main/docs/PROTOCOL.md
 package mailbox

@@ -33,7 +33,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	pass  string
 	net   *mailboxtest.Net
@@ -43,7 +43,7 @@ type harness struct {
 	done  chan error
 }
 
-func passphrase(t *testing.T, s string) *vault.Passphrase {
+func passphrase(t testing.TB, s string) *vault.Passphrase {
 	p, err := vault.NewPassphrase([]byte(s))
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func passphrase(t *testing.T, s string) *vault.Passphrase {
 	return p
 }
 
-func newHarness(t *testing.T, cfg mailbox.Config) *harness {
+func newHarness(t testing.TB, cfg mailbox.Config) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: filepath.Join(t.TempDir(), "mb"), pass: "mailbox pass", net: mailboxtest.New(),
 		clock: &clock{t: time.Unix(1700000000, 0)}}
@@ -116,7 +116,7 @@ func (h *harness) code() *mailbox.PairingCode {
 	return p
 }
 
-func random32(t *testing.T) [32]byte {
+func random32(t testing.TB) [32]byte {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
@@ -124,7 +124,7 @@ func random32(t *testing.T) [32]byte {
 	return b
 }
 
-func pub(t *testing.T, priv [32]byte) [32]byte {
+func pub(t testing.TB, priv [32]byte) [32]byte {
 	p, err := curve25519.X25519(priv[:], curve25519.Basepoint)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func (h *harness) pair(intake bool) *owner {
 	return o
 }
 
-func (o *owner) conn(t *testing.T) *mailbox.Conn {
+func (o *owner) conn(t testing.TB) *mailbox.Conn {
 	t.Helper()
 	c, err := mailbox.Dial(context.Background(), o.d, "me", o.svc)
 	if err != nil {
@@ -202,7 +202,7 @@ func (h *harness) addContact(o *owner) *contact {
 	return c
 }
 
-func (c *contact) conn(t *testing.T) *mailbox.Conn {
+func (c *contact) conn(t testing.TB) *mailbox.Conn {
 	t.Helper()
 	mc, err := c.dial()
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +18,19 @@ func mailboxNode(t *testing.T, name string) (*e2e.Profile, *e2e.Node) {
 	n := p.Command([]string{"mailbox", "serve"})
 	n.WaitFor(0, readyWithin, "the mailbox ready", e2e.Is(map[string]any{"event": "ready"}))
 	return p, n
+}
+
+// killMailbox SIGKILLs a serving mailbox (its tor goes with it: tor is
+// started owned by the sotto process) and starts it again on its profile.
+func killMailbox(t *testing.T, p *e2e.Profile, mb *e2e.Node) *e2e.Node {
+	t.Helper()
+	if err := syscall.Kill(mb.PID(false), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	mb.Wait() // "signal: killed"
+	n := p.Command([]string{"mailbox", "serve"})
+	n.WaitFor(0, readyWithin, "the mailbox ready again", e2e.Is(map[string]any{"event": "ready"}))
+	return n
 }
 
 // mailboxCode asks a serving mailbox for a pairing code.
@@ -55,11 +69,14 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 // alice sends 20 messages, sees them queued at the mailbox, and stops; bob
 // starts: all 20 arrive once, in order; alice starts later and sees all 20
 // delivered. Then the other way: bob replies while alice is offline, and
-// alice, who has no mailbox, collects the reply from bob's mailbox.
+// alice, who has no mailbox, collects the reply from bob's mailbox. The
+// mailbox is SIGKILLed and restarted twice, once while alice deposits and
+// once while bob collects (mailbox.TestKillMailbox does it hundreds of
+// times to a mailbox process without tor).
 func TestMailboxE2E(t *testing.T) {
 	needNetwork(t)
 	t.Parallel()
-	_, mb := mailboxNode(t, "mbox")
+	mbp, mb := mailboxNode(t, "mbox")
 	ps := map[string]*e2e.Profile{}
 	codes := map[string]string{}
 	for _, n := range []string{"alice", "bob"} {
@@ -95,6 +112,10 @@ func TestMailboxE2E(t *testing.T) {
 		r := alice.Do(time.Minute, map[string]any{"cmd": "send", "identity": "alice", "contact": "bob", "text": fmt.Sprintf("via mailbox %02d", i)})
 		ids = append(ids, fmt.Sprint(r["message"]))
 	}
+	alice.WaitFor(from, deliverWithin, "the first queued", e2e.Is(map[string]any{"event": "queued", "contact": "bob", "message": ids[0]}))
+	t.Log("== the mailbox is killed while alice deposits")
+	mb = killMailbox(t, mbp, mb)
+	nodes["mailbox"] = mb
 	for _, id := range ids {
 		alice.WaitFor(from, deliverWithin, "queued "+id, e2e.Is(map[string]any{"event": "queued", "contact": "bob", "message": id}))
 	}
@@ -109,6 +130,10 @@ func TestMailboxE2E(t *testing.T) {
 	t.Log("== bob back, alice away: all 20 arrive once, in order")
 	bob = ps["bob"].Headless()
 	nodes["bob"] = bob
+	bob.WaitFor(0, deliverWithin, "the first message", e2e.Is(map[string]any{"event": "message", "contact": "alice", "message": ids[0]}))
+	t.Log("== the mailbox is killed while bob collects")
+	mb = killMailbox(t, mbp, mb)
+	nodes["mailbox"] = mb
 	for i, id := range ids {
 		bob.WaitFor(0, deliverWithin, fmt.Sprintf("message %d", i), e2e.Is(map[string]any{"event": "message", "contact": "alice", "message": id}))
 	}
@@ -167,4 +192,82 @@ func TestMailboxE2E(t *testing.T) {
 		all, _, _ := mailboxItems(t, mb)
 		return all == 0
 	})
+}
+
+// TestTipLineE2E is issue 13's tip line over the private Tor network with
+// real sotto processes: a source with a fresh identity and no mailbox sends
+// a contact request with its first text to an open identity whose owner is
+// offline, and goes offline; the journalist comes online, accepts and
+// answers while the source is offline; the source comes back and reads the
+// answer, and sees its first text delivered.
+func TestTipLineE2E(t *testing.T) {
+	needNetwork(t)
+	t.Parallel()
+	_, mb := mailboxNode(t, "tipbox")
+	jp := harness.NewProfile(t, "journalist")
+	jp.Must("init")
+	jp.Must("id", "new", "tips", "--open")
+	j := jp.Headless()
+	nodes := map[string]*e2e.Node{"journalist": j, "mailbox": mb}
+	e2e.DumpOnFailure(t, nodes)
+	j.WaitFor(0, readyWithin, "the journalist ready", e2e.Is(map[string]any{"event": "ready", "identity": "tips"}))
+
+	t.Log("== the journalist pairs the tip line with the mailbox and publishes its tip code")
+	r := j.Do(deliverWithin, map[string]any{"cmd": "mailbox_pair", "identity": "tips", "code": mailboxCode(t, mb)})
+	if st := r["mailbox"].(map[string]any); st["intake"] == nil || st["intake"] == "" {
+		t.Fatalf("mailbox_pair of an open identity: %v, want an intake", r)
+	}
+	var tip string
+	waitUntil(t, deliverWithin, "the tip code", func() bool {
+		r := j.Do(time.Minute, map[string]any{"cmd": "card", "identity": "tips"})
+		tip = fmt.Sprint(r["contact_code"])
+		return strings.HasPrefix(tip, "sottotip1:")
+	})
+	j.Stop()
+
+	t.Log("== journalist offline: a source with a fresh identity and no mailbox leaves its request")
+	sp := harness.NewProfile(t, "source")
+	sp.Must("init")
+	sp.Must("id", "new", "src")
+	sp.Must("contact", "add", "src", "tips", tip)
+	s := sp.Headless()
+	nodes["source"] = s
+	s.WaitFor(0, readyWithin, "the source ready", e2e.Is(map[string]any{"event": "ready", "identity": "src"}))
+	r = s.Do(time.Minute, map[string]any{"cmd": "send", "identity": "src", "contact": "tips", "text": "I have documents"})
+	first := fmt.Sprint(r["message"])
+	s.WaitFor(0, deliverWithin, "the request queued at the intake", e2e.Is(map[string]any{"event": "queued", "contact": "tips", "message": first}))
+	s.Stop()
+	// The request waits at the mailbox for the journalist.
+	if _, forOwners, _ := mailboxItems(t, mb); forOwners == 0 {
+		t.Fatal("the mailbox holds nothing for the journalist")
+	}
+
+	t.Log("== source offline: the journalist accepts and answers")
+	j = jp.Headless()
+	nodes["journalist"] = j
+	req, _ := j.WaitFor(0, deliverWithin, "the request", e2e.Is(map[string]any{"event": "request", "identity": "tips"}))
+	if req["text"] != "I have documents" {
+		t.Fatalf("the request: %v", req)
+	}
+	j.Do(time.Minute, map[string]any{"cmd": "accept", "identity": "tips", "request": req["request"], "contact": "source"})
+	r = j.Do(time.Minute, map[string]any{"cmd": "send", "identity": "tips", "contact": "source", "text": "thank you, tell me more"})
+	reply := fmt.Sprint(r["message"])
+	j.WaitFor(0, deliverWithin, "the answer queued", e2e.Is(map[string]any{"event": "queued", "contact": "source", "message": reply}))
+	j.Stop()
+
+	t.Log("== journalist offline: the source reads the answer")
+	s = sp.Headless()
+	nodes["source"] = s
+	m, _ := s.WaitFor(0, deliverWithin, "the answer", e2e.Is(map[string]any{"event": "message", "contact": "tips", "message": reply}))
+	if m["text"] != "thank you, tell me more" {
+		t.Fatalf("the source got %v", m)
+	}
+	waitUntil(t, deliverWithin, "the first text delivered", func() bool {
+		r := s.Do(time.Minute, map[string]any{"cmd": "messages", "identity": "src", "contact": "tips"})
+		ms := r["messages"].([]any)
+		return len(ms) > 0 && ms[0].(map[string]any)["id"] == first && ms[0].(map[string]any)["state"] == "delivered"
+	})
+	if k := s.Count(0, e2e.Is(map[string]any{"event": "message", "contact": "tips"})); k != 1 {
+		t.Fatalf("the source got %d message events, want 1", k)
+	}
 }
