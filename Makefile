@@ -60,10 +60,11 @@ fuzz:
 fuzz-smoke:
 	@FUZZTIME=$(SMOKETIME) ./scripts/fuzz-all.sh
 
-## bench: Go benchmarks, including end-to-end runs over the private network
-## (a benchmark slower than BENCHTIME runs once: starting a network, say).
+## bench: every speed figure beside its baseline from the same run
+## (scripts/bench.sh says which): libraries, the engine over pipes, and
+## end-to-end runs over the private network; also written to bench.txt.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 30m ./...
+	@GO=$(GO) BENCHTIME=$(BENCHTIME) ./scripts/bench.sh
 
 ## reproducible: build twice from clean caches and compare the hashes.
 reproducible:

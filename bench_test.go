@@ -49,17 +49,33 @@ func (p *testPeer) waitDelivered(id MessageID) {
 
 // BenchmarkTorRoundTrip: one message and its acknowledgement through two
 // engines over established onion circuits (send -> stored -> acked).
+// Each stage's median goes beside the total (stageClock).
 func BenchmarkTorRoundTrip(b *testing.B) {
-	a, _ := torPair(b)
+	a, c := torPair(b)
+	roundTrips(b, a, c)
+}
+
+// roundTrips sends b.N messages from a to c, one at a time, each after the
+// previous one was acknowledged, and reports the median of each stage.
+func roundTrips(b *testing.B, a, c *testPeer) {
 	ctx := context.Background()
+	sc := startStages(a, c)
+	var total []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
 		id, err := a.e.Send(ctx, "alice", "bob", fmt.Sprintf("ping %d", i))
 		if err != nil {
 			b.Fatal(err)
 		}
 		a.waitDelivered(id)
+		t1 := time.Now()
+		total = append(total, t1.Sub(t0))
+		sc.record(id, t0, t1)
 	}
+	b.StopTimer()
+	sc.report(b, a, c)
+	b.ReportMetric(float64(median(total))/1e3, "median-us")
 }
 
 // BenchmarkTorRawEcho: the same path without Sotto: one byte echoed through
@@ -151,6 +167,67 @@ func BenchmarkTorFirstMessage(b *testing.B) {
 	}
 }
 
+// BenchmarkTorFirstMessageFloor: the floor of BenchmarkTorFirstMessage on
+// the same network: two plain tors launched at once (bootstrap), an onion
+// service published on one (descriptor upload), the other dialling it until
+// a stream opens (descriptor fetch, rendezvous) and one byte echoed. No
+// Sotto: no vault, no handshake, no message.
+func BenchmarkTorFirstMessageFloor(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		var srv, cli *onion.Tor
+		done := make(chan struct{})
+		go func() { defer close(done); srv = launchRawTor(b) }()
+		cli = launchRawTor(b)
+		<-done
+		if srv == nil {
+			b.FailNow()
+		}
+		var seed [32]byte
+		rand.Read(seed[:])
+		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+		svc, err := srv.Publish(ctx, onion.ServiceConfig{Key: func(use func(*[32]byte) error) error {
+			k := seed
+			defer clear(k[:])
+			return use(&k)
+		}, Open: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			c, err := svc.Accept()
+			if err == nil {
+				io.Copy(c, c)
+				c.Close()
+			}
+		}()
+		var conn net.Conn
+		for {
+			conn, err = cli.Dial(ctx, "bench", svc.Addr())
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		var one [1]byte
+		if _, err := conn.Write(one[:]); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, one[:]); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		conn.Close()
+		svc.Close()
+		cancel()
+		srv.Close()
+		cli.Close()
+		b.StartTimer()
+	}
+}
+
 // BenchmarkTorThroughput: messages per second on one conversation, each
 // stored in both vaults and acknowledged.
 func BenchmarkTorThroughput(b *testing.B) {
@@ -175,39 +252,70 @@ func BenchmarkTorThroughput(b *testing.B) {
 }
 
 // BenchmarkPipeRoundTrip: the engine's own cost of a round trip (ratchet,
-// framing, storage in memory) over an in-memory pipe, no Tor.
+// framing, storage in memory) over an in-memory pipe, no Tor, no disk, keys
+// in plain test boxes.
 func BenchmarkPipeRoundTrip(b *testing.B) {
-	n := newMemNet()
-	a, c := startPeer(b, n, nil), startPeer(b, n, nil)
-	mustID(b, a, "alice", IdentityOptions{})
-	mustID(b, c, "bob", IdentityOptions{})
-	befriend(b, a, "alice", "alice", c, "bob", "bob")
-	unbounded(c) // b.N may pass maxUnread
-	ctx := context.Background()
-	id, _ := a.e.Send(ctx, "alice", "bob", "warm-up")
-	a.waitDelivered(id)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		id, err := a.e.Send(ctx, "alice", "bob", "ping")
-		if err != nil {
-			b.Fatal(err)
-		}
-		a.waitDelivered(id)
-	}
+	a, c := pipePair(b, pipeConfig{})
+	roundTrips(b, a, c)
 }
 
-// BenchmarkPipeRoundTripVault: as BenchmarkPipeRoundTrip with both sides on
-// real vaults (every write fsynced): the storage cost of a round trip.
+// BenchmarkPipeRoundTripLocked: as BenchmarkPipeRoundTrip with the keys in
+// locked memory as in the product: identity keys in enclaves, the ratchet
+// state in a locked buffer while the session is up (livestate.go).
+func BenchmarkPipeRoundTripLocked(b *testing.B) {
+	a, c := pipePair(b, pipeConfig{locked: true, live: true})
+	roundTrips(b, a, c)
+}
+
+// BenchmarkPipeRoundTripEnclave: the baseline of BenchmarkPipeRoundTripLocked:
+// the ratchet state opened from its enclave and sealed into a new one for
+// every message (what the engine did before livestate.go).
+func BenchmarkPipeRoundTripEnclave(b *testing.B) {
+	a, c := pipePair(b, pipeConfig{locked: true})
+	roundTrips(b, a, c)
+}
+
+// BenchmarkPipeRoundTripVault: as BenchmarkPipeRoundTripLocked with both
+// sides on real vaults (every write fsynced): the storage cost of a round
+// trip.
 func BenchmarkPipeRoundTripVault(b *testing.B) {
+	a, c := pipePair(b, pipeConfig{locked: true, live: true, vault: true})
+	roundTrips(b, a, c)
+}
+
+type pipeConfig struct {
+	locked bool // vault.NewSecret for keys, not test boxes
+	live   bool // vault.NewLocked for live states
+	vault  bool // real vaults, not memory stores
+}
+
+// pipePair is two engines over an in-memory network with the given keys
+// and storage, friends, after a first message went through.
+func pipePair(b *testing.B, pc pipeConfig) (a, c *testPeer) {
 	n := newMemNet()
 	mk := func() *testPeer {
-		dir := b.TempDir() + "/v"
-		v, err := vault.Create(dir, benchPass(b), &vault.Options{UnsafeWorkFactor: 10})
-		if err != nil {
-			b.Fatal(err)
+		if !pc.locked && !pc.vault {
+			return startPeer(b, n, nil)
 		}
-		e, err := newEngine(engineConfig{disk: &vaultStore{v: v}, net: n.tor(), timing: fastTiming,
-			newSecret: func(b []byte) (secretBox, error) { return vault.NewSecret(b) }, closeFn: v.Close})
+		cfg := engineConfig{net: n.tor(), timing: fastTiming, newSecret: testSecret, newLocked: testLocked}
+		if pc.locked {
+			cfg.newSecret = func(b []byte) (secretBox, error) { return vault.NewSecret(b) }
+			cfg.newLocked = nil
+		}
+		if pc.live {
+			cfg.newLocked = func(n int) (lockedBuf, error) { return vault.NewLocked(n) }
+		}
+		if pc.vault {
+			dir := b.TempDir() + "/v"
+			v, err := vault.Create(dir, benchPass(b), &vault.Options{UnsafeWorkFactor: 10})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.disk, cfg.closeFn = &vaultStore{v: v}, v.Close
+		} else {
+			cfg.disk = newMemStore()
+		}
+		e, err := newEngine(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -222,22 +330,17 @@ func BenchmarkPipeRoundTripVault(b *testing.B) {
 		b.Cleanup(p.close)
 		return p
 	}
-	a, c := mk(), mk()
+	a, c = mk(), mk()
 	mustID(b, a, "alice", IdentityOptions{})
 	mustID(b, c, "bob", IdentityOptions{})
 	befriend(b, a, "alice", "alice", c, "bob", "bob")
 	unbounded(c) // b.N may pass maxUnread
-	ctx := context.Background()
-	id, _ := a.e.Send(ctx, "alice", "bob", "warm-up")
-	a.waitDelivered(id)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		id, err := a.e.Send(ctx, "alice", "bob", "ping")
-		if err != nil {
-			b.Fatal(err)
-		}
-		a.waitDelivered(id)
+	id, err := a.e.Send(context.Background(), "alice", "bob", "warm-up")
+	if err != nil {
+		b.Fatal(err)
 	}
+	a.waitDelivered(id)
+	return a, c
 }
 
 func benchPass(b testing.TB) *vault.Passphrase {

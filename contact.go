@@ -21,7 +21,8 @@ type contact struct {
 	rec     record.Contact
 	pub     ed25519.PublicKey
 	onion   string
-	ratchet secretBox // serialized conversation state; nil before the first handshake
+	ratchet secretBox  // serialized conversation state; nil before the first handshake
+	live    *liveState // while a session is up: the state in locked memory, ahead of ratchet (livestate.go)
 
 	msgs    []*Message // the conversation, in order
 	outbox  []*outEntry
@@ -71,6 +72,10 @@ func (c *contact) info() ContactInfo {
 }
 
 func (c *contact) wipe() {
+	if c.live != nil {
+		c.live.buf.Destroy()
+		c.live = nil
+	}
 	if c.ratchet != nil {
 		c.ratchet.Destroy()
 		c.ratchet = nil

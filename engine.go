@@ -11,6 +11,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sottochat/sotto/internal/contactcode"
@@ -45,6 +46,7 @@ type engineConfig struct {
 	net       network
 	suite     suite
 	newSecret func([]byte) (secretBox, error) // takes and wipes its argument
+	newLocked func(n int) (lockedBuf, error)  // a writable locked buffer; nil: states stay in enclaves (livestate.go)
 	now       func() time.Time
 	rand      io.Reader
 	timing    timing
@@ -79,6 +81,8 @@ type Engine struct {
 	mbt mbTiming // delivery through mailboxes (mailbox.go; zero: the defaults, tests shorten them)
 
 	files *fileEngine // file transfers (files.go); guarded by mu
+
+	probe atomic.Pointer[probe] // benchmarks only (probe.go)
 }
 
 type identity struct {

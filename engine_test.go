@@ -28,6 +28,14 @@ func (p *plainBox) Open(fn func([]byte) error) error {
 }
 func (p *plainBox) Destroy() { p.mu.Lock(); clear(p.b); p.b = nil; p.mu.Unlock() }
 
+// plainLocked is a test lockedBuf (the engine uses vault.Locked).
+type plainLocked struct{ b []byte }
+
+func (p *plainLocked) Bytes() []byte { return p.b }
+func (p *plainLocked) Destroy()      { clear(p.b); p.b = nil }
+
+func testLocked(n int) (lockedBuf, error) { return &plainLocked{b: make([]byte, n)}, nil }
+
 func testSecret(b []byte) (secretBox, error) {
 	c := append([]byte(nil), b...)
 	clear(b)
@@ -68,7 +76,7 @@ func startPeerWith(t testing.TB, n *memNet, disk *memStore, now func() time.Time
 		disk = newMemStore()
 	}
 	tor := n.tor()
-	e, err := newEngine(engineConfig{disk: disk, net: tor, newSecret: testSecret, timing: tm, now: now, logf: t.Logf})
+	e, err := newEngine(engineConfig{disk: disk, net: tor, newSecret: testSecret, newLocked: testLocked, timing: tm, now: now, logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}

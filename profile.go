@@ -214,6 +214,7 @@ func Open(ctx context.Context, o Options, p *Passphrase) (*Engine, error) {
 	cfg := engineConfig{
 		disk:      &vaultStore{v: v},
 		newSecret: func(b []byte) (secretBox, error) { return vault.NewSecret(b) },
+		newLocked: func(n int) (lockedBuf, error) { return vault.NewLocked(n) },
 		now:       o.Now,
 		timing:    o.timing,
 		logf:      o.logf,

@@ -132,6 +132,9 @@ func (f *frameConn) write(t wire.FrameType, content []byte) error {
 // ---- ratchet state of a contact ----
 
 func (e *Engine) loadStateLocked(c *contact) (*ratchet.State, error) {
+	if st, ok, err := e.loadLiveLocked(c); ok {
+		return st, err
+	}
 	if c.ratchet == nil {
 		return nil, nil
 	}
@@ -151,10 +154,15 @@ func (e *Engine) saveStateLocked(c *contact, st *ratchet.State) error {
 
 // flushStateLocked stores a state kept only in memory.
 func (e *Engine) flushStateLocked(c *contact) error {
-	if !c.stateDirty || c.ratchet == nil {
+	if !c.stateDirty || (c.ratchet == nil && c.live == nil) {
 		return nil
 	}
-	err := c.ratchet.Open(func(b []byte) error { return c.id.st.Put(kindRatchet, c.key, b) })
+	var err error
+	if c.live != nil {
+		err = c.id.st.Put(kindRatchet, c.key, c.liveBytes())
+	} else {
+		err = c.ratchet.Open(func(b []byte) error { return c.id.st.Put(kindRatchet, c.key, b) })
+	}
 	if err == nil {
 		c.stateDirty = false
 	}
@@ -162,6 +170,18 @@ func (e *Engine) flushStateLocked(c *contact) error {
 }
 
 func (e *Engine) keepStateLocked(c *contact, st *ratchet.State, persist bool) error {
+	if kept, err := e.keepLiveLocked(c, st); kept {
+		if err != nil {
+			return err
+		}
+		if persist {
+			if err := c.id.st.Put(kindRatchet, c.key, c.liveBytes()); err != nil {
+				return fmt.Errorf("sotto: saving a conversation's keys: %w", err)
+			}
+		}
+		c.stateDirty = !persist
+		return nil
+	}
 	b, err := st.MarshalBinary()
 	st.Wipe()
 	if err != nil {
@@ -252,8 +272,19 @@ func (e *Engine) sealLocked(c *contact, msgs []*wire.Message) ([][]byte, error) 
 		}
 		out = append(out, ct)
 	}
+	probing := e.probing()
+	if probing {
+		sent, acked := probeIDs(msgs)
+		e.mark(stSealed, sent...)
+		e.mark(stAckSealed, acked...)
+	}
 	if err := e.saveStateLocked(c, st); err != nil {
 		return nil, err
+	}
+	if probing {
+		sent, acked := probeIDs(msgs)
+		e.mark(stSaved, sent...)
+		e.mark(stAckSaved, acked...)
 	}
 	return out, nil
 }
@@ -328,6 +359,12 @@ func (s *session) run() {
 	if err := e.flushStateLocked(c); err != nil && !c.removed {
 		e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: saving a conversation's keys: %w", err)})
 	}
+	if c.sess == nil && !c.removed {
+		// Back into the enclave until the next session (livestate.go).
+		if err := e.retireLiveLocked(c); err != nil {
+			e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: keeping a conversation's keys: %w", err)})
+		}
+	}
 	e.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -342,6 +379,10 @@ func (s *session) readLoop() error {
 		if err != nil {
 			return err
 		}
+		var readAt time.Time
+		if s.e.probing() {
+			readAt = time.Now()
+		}
 		if t != wire.FrameData {
 			return errDrop
 		}
@@ -354,6 +395,9 @@ func (s *session) readLoop() error {
 		// stack it used is erased now, not when the session ends (T22).
 		erase.Do(func() {
 			m, err2 := s.openLocked(content)
+			if err2 == nil && !readAt.IsZero() {
+				s.probeRead(m, readAt)
+			}
 			if err2 == nil {
 				err2 = s.handleLocked(m)
 			}
@@ -388,6 +432,7 @@ func (s *session) handleLocked(m *wire.Message) error {
 			if err := e.receiveLocked(c, m); err != nil {
 				return err
 			}
+			e.mark(stStored, id)
 		}
 		s.acks = append(s.acks, id)
 		s.nudge()
@@ -471,6 +516,7 @@ func (e *Engine) ackedLocked(c *contact, id MessageID) error {
 	if m := c.message(id); m != nil {
 		m.State = Delivered // follows from the outbox: nothing to rewrite
 	}
+	e.mark(stAcked, id)
 	e.ev.emit(DeliveredEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
 	return nil
 }
@@ -520,6 +566,11 @@ func (s *session) writeLoop() {
 			sentIDs = append(sentIDs, o.id)
 		}
 		msgs = append(msgs, s.fileMsgsLocked(plan)...)
+		if e.probing() {
+			sent, acked := probeIDs(msgs)
+			e.mark(stPicked, sent...)
+			e.mark(stAckPicked, acked...)
+		}
 		now := time.Now() // network timing uses the real clock, not the injected one
 		if len(msgs) == 0 && now.Sub(s.lastSend) >= e.cfg.timing.Keepalive/2 {
 			msgs = append(msgs, &wire.Message{Kind: wire.KindKeepalive})
@@ -541,6 +592,11 @@ func (s *session) writeLoop() {
 		if err != nil {
 			s.close()
 			return
+		}
+		if len(cts) > 0 && e.probing() {
+			sent, acked := probeIDs(msgs)
+			e.mark(stWritten, sent...)
+			e.mark(stAckWritten, acked...)
 		}
 		for _, ct := range cts {
 			if err := fc.write(wire.FrameData, ct); err != nil {

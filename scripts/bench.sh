@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make bench: every speed figure of issues 15 and 16, each beside its
+# baseline measured in the same run (Go benchmarks, never timed tests).
+# The root package's Tor benchmarks run over the private network its
+# TestMain starts on loopback; everything else is local. Output goes to the
+# terminal and to $BENCH_OUT (bench.txt). Knobs:
+#   BENCHTIME      per micro benchmark (1s)
+#   BENCH_RT       round trips per Tor round-trip benchmark (30)
+#   SOTTO_BENCH_FILE_MIB  the file moved over Tor (64; 1024 for the 1 GiB RSS figure)
+# On a shared machine read the medians (median-us, min-ns/op), not ns/op.
+set -euo pipefail
+GO=${GO:-go}
+BENCHTIME=${BENCHTIME:-1s}
+RT=${BENCH_RT:-30}
+OUT=${BENCH_OUT:-bench.txt}
+: >"$OUT"
+run() {
+	echo "== go test -run '^\$' $*" | tee -a "$OUT"
+	echo "   load: $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%H:%M:%SZ)" | tee -a "$OUT"
+	$GO test -run '^$' -timeout 60m "$@" 2>&1 | grep -v '^    [a-z_]*\.go:[0-9]*: ' | tee -a "$OUT"
+}
+root=github.com/sottochat/sotto
+# Libraries: the ratchet against its targets (handshake < 0.5 ms, DH step
+# <= 60 us, symmetric <= 3 us; min and median beside the mean), the vault,
+# tor's own launch and publish (onion: the floor under everything below).
+run -bench . -benchmem -benchtime "$BENCHTIME" $($GO list ./... | grep -v -x "$root")
+# The engine over in-memory pipes, per round trip, each stage's median:
+# plain test keys; keys in locked memory as in the product (Locked) beside
+# the old enclave open and seal per message (Enclave); both on real vaults.
+run -bench 'PipeRoundTrip' -benchtime 400x -count 3 .
+run -bench 'PipeFileVault$' -benchtime 1x .
+# Over the private Tor network: a round trip (each stage's median) beside a
+# raw onion echo of 1 byte and 4 KiB on the same network (goal: <= 1.5x).
+run -bench 'TorRoundTrip$|TorRawEcho$|TorRawEcho4K$' -benchtime "${RT}x" .
+# Messages per second on one conversation (old: 81-163 msg/s).
+run -bench 'TorThroughput$' -benchtime 3x .
+# A file beside a raw onion stream between the same tors, and RSS growth.
+run -bench 'TorFileThroughput$' -benchtime 1x .
+# Cold start to the first message beside the raw-Tor floor.
+run -bench 'TorFirstMessage$|TorFirstMessageFloor$' -benchtime 3x .
+run -bench 'TorRestartDelivery$' -benchtime 1x .
+echo "written to $OUT"
