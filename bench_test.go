@@ -283,6 +283,14 @@ func BenchmarkPipeRoundTripVault(b *testing.B) {
 	roundTrips(b, a, c)
 }
 
+// BenchmarkPipeRoundTripVaultEnclave: the baseline of
+// BenchmarkPipeRoundTripVault, with the ratchet state opened from its
+// enclave and sealed into a new one for every message.
+func BenchmarkPipeRoundTripVaultEnclave(b *testing.B) {
+	a, c := pipePair(b, pipeConfig{locked: true, vault: true})
+	roundTrips(b, a, c)
+}
+
 type pipeConfig struct {
 	locked bool // vault.NewSecret for keys, not test boxes
 	live   bool // vault.NewLocked for live states
@@ -297,7 +305,7 @@ func pipePair(b *testing.B, pc pipeConfig) (a, c *testPeer) {
 		if !pc.locked && !pc.vault {
 			return startPeer(b, n, nil)
 		}
-		cfg := engineConfig{net: n.tor(), timing: fastTiming, newSecret: testSecret, newLocked: testLocked}
+		cfg := engineConfig{net: n.tor(), timing: fastTiming, newSecret: testSecret, newLocked: testLocked, logf: b.Logf}
 		if pc.locked {
 			cfg.newSecret = func(b []byte) (secretBox, error) { return vault.NewSecret(b) }
 			cfg.newLocked = nil
