@@ -10,10 +10,16 @@ trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 # The tracked and untracked-but-not-ignored files: what a clean checkout of
 # this tree holds.
 files=$(git ls-files -co --exclude-standard | wc -l)
+# Both copies first, from one snapshot of the tree: an edit made while the
+# first build runs must not make the two differ.
+git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf "$work/src.tar" 2>/dev/null
 for i in 1 2; do
   src="$work/build$i/$(printf 'p%.0s' $(seq 1 $((i * 7))))/sotto"
   mkdir -p "$src"
-  git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -C "$src" -xf -
+  tar -C "$src" -xf "$work/src.tar"
+done
+for i in 1 2; do
+  src="$work/build$i/$(printf 'p%.0s' $(seq 1 $((i * 7))))/sotto"
   start=$(date +%s)
   GOCACHE="$work/cache$i" DIST="$work/dist$i" "$src/scripts/release.sh" >/dev/null
   echo "reproducible: build $i ($files files, in $src, empty cache): $(( $(date +%s) - start )) s"
