@@ -355,6 +355,10 @@ func (s *session) run() {
 	if c.sess == s {
 		c.sess = nil
 		e.ev.emit(ContactEvent{Identity: c.id.name, Contact: c.rec.Petname, Online: false})
+		// What the session had not delivered may now go through a
+		// mailbox: the courier slept for its whole poll interval while
+		// the session was up.
+		c.mbNudge()
 	}
 	if err := e.flushStateLocked(c); err != nil && !c.removed {
 		e.ev.emit(ErrorEvent{Err: fmt.Errorf("sotto: saving a conversation's keys: %w", err)})
