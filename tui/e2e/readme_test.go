@@ -183,6 +183,11 @@ func TestReadmeUsingSotto(t *testing.T) {
 		from = node.Mark()
 		m.paste(w, three+"\n", bracketed)
 		m.waitText(w, strings.SplitN(three, "\n", 3)[2], 10*time.Second)
+		// A person presses enter after seeing the paste, not within
+		// tui's pasteTail (50 ms) of it: line breaks alone that soon are
+		// the paste's own tail (tui/paste.go), and this enter was taken
+		// for one when the screen showed the paste at once.
+		time.Sleep(300 * time.Millisecond)
 		m.keys(w, "Enter")
 		node.WaitFor(from, 2*time.Minute, "the three lines", e2e.Is(map[string]any{"event": "message", "text": three}))
 		time.Sleep(time.Second) // a stray line would have been sent by now
