@@ -87,22 +87,7 @@ func startMbPeer(t testing.TB, n *memNet, disk *memStore) *testPeer {
 	if disk == nil {
 		disk = newMemStore()
 	}
-	tor := n.tor()
-	e, err := newEngine(engineConfig{disk: disk, net: tor, newSecret: testSecret, timing: fastTiming, logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.mbt = fastMb
-	e.start()
-	p := &testPeer{t: t, e: e, disk: disk, tor: tor, evs: make(chan Event, 10000), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		for ev := range e.Events() {
-			p.evs <- ev
-		}
-	}()
-	t.Cleanup(func() { p.close() })
-	return p
+	return startMbPeerStalled(t, n, disk, nil)
 }
 
 // eventually polls cond until it holds.
