@@ -99,6 +99,15 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 		start, backoff, attempt = time.Now(), dialRetryFirst, 0
 	}
 	for {
+		if ctx.Err() != nil {
+			if stalls > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				// Say what used the time up: tor took the requests and
+				// never answered (a tor cut off from its network), which
+				// is not a tor that cannot be reached.
+				return nil, fmt.Errorf("%w: %s: tor did not answer %d requests before the time for the dial ran out", ErrUnreachable, Abbrev(addr), stalls)
+			}
+			return nil, t.dialError(ctx, addr, ctx.Err())
+		}
 		attempt++
 		actx, acancel := context.WithTimeout(ctx, dialStallTimeout)
 		c, err := t.dialOnce(actx, user, pass, addr)
@@ -106,6 +115,12 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 		acancel()
 		if err == nil {
 			return c, nil
+		}
+		if ctx.Err() != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				stalls++ // unanswered until the dial's own deadline
+			}
+			continue // the loop's head reports it
 		}
 		if stalled {
 			if stalls++; stalls > dialMaxStalls {
@@ -200,6 +215,9 @@ func (t *Tor) dialOnce(ctx context.Context, user, pass []byte, addr string) (net
 	var d net.Dialer
 	c, err := d.DialContext(ctx, g.socksNet, g.socksAddr)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // the time ran out, the port may be fine
+		}
 		return nil, fmt.Errorf("%w: cannot reach tor's SOCKS port: %v", ErrTorUnavailable, scrubNetErr(err))
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })

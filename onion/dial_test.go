@@ -357,3 +357,21 @@ func TestDialRefreshesAfterFailedWindow(t *testing.T) {
 		t.Errorf("control commands %q, want one HSFETCH", cmds)
 	}
 }
+
+// TestDialStallThenDeadline: when the dial's time runs out after stalled
+// requests, the error says that tor did not answer; it used to blame the
+// SOCKS port ("cannot reach tor's SOCKS port: i/o timeout", ErrTorUnavailable),
+// which sent a reader after a dead tor while tor was alive and its network
+// was not.
+func TestDialStallThenDeadline(t *testing.T) {
+	old := dialStallTimeout
+	dialStallTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { dialStallTimeout = old })
+	f := newFakeTor(t, 0xff) // tor never answers the CONNECT
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err := f.Dial(ctx, "me", vectorAddress)
+	if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrTorUnavailable) || !strings.Contains(err.Error(), "did not answer") {
+		t.Fatalf("Dial: %v; want ErrUnreachable saying that tor did not answer", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sottochat/sotto/internal/erase"
+	"github.com/sottochat/sotto/internal/spawn"
 	"github.com/sottochat/sotto/onion/torctl"
 )
 
@@ -270,7 +271,9 @@ func (t *Tor) launch(ctx context.Context) (*generation, error) {
 	cmd.Stderr = out
 	cmd.Env = []string{"HOME=" + p.dataDir, "PATH=/usr/bin:/bin"}
 	cmd.SysProcAttr = childAttr()
-	if err := cmd.Start(); err != nil {
+	// Forked from a thread that never exits: Pdeathsig follows the
+	// forking thread, not the process (internal/spawn).
+	if err := spawn.Start(cmd); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
 			return nil, fmt.Errorf("%w: tor is not installed (install the tor package, or pass its path)", ErrTorUnavailable)
 		}

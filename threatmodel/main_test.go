@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sottochat/sotto/internal/e2e"
+	"github.com/sottochat/sotto/internal/spawn"
 	"github.com/sottochat/sotto/onion/testnet"
 )
 
@@ -113,7 +114,10 @@ func reexecInNetns(sottoBin string) int {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), envNetns+"=1", envBin+"="+sottoBin)
 	cmd.SysProcAttr = dieWithParent()
-	err = cmd.Run()
+	err = spawn.Start(cmd) // Pdeathsig follows the forking thread (internal/spawn)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return ee.ExitCode()

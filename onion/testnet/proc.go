@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sottochat/sotto/internal/spawn"
 )
 
 // stopGrace is how long a tor gets to exit after SIGTERM before SIGKILL.
@@ -62,7 +64,9 @@ func startTor(torPath string, nd *node, detached bool) (*proc, error) {
 	} else {
 		cmd.SysProcAttr = childAttr() // its own group, killed with us where the system can
 	}
-	if err := cmd.Start(); err != nil {
+	// Forked from a thread that never exits: Pdeathsig follows the
+	// forking thread, not the process (internal/spawn).
+	if err := spawn.Start(cmd); err != nil {
 		return nil, fmt.Errorf("testnet: start tor %s: %w", nd.name, err)
 	}
 	p := &proc{name: nd.name, pid: cmd.Process.Pid, torrc: torrc, cmd: cmd, done: make(chan struct{})}
