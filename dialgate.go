@@ -40,12 +40,17 @@ const maxDialsAtOnce = 4
 // descriptor uploads seconds after its tor is up), or offlineAfterUnreachable
 // that failed otherwise (introduction or rendezvous failed, timeouts: on
 // the real network an offline service's descriptor stays at the HSDirs for
-// hours). With the default timing the ordinary backoff spends about 15 s
-// and 2.5 minutes on those.
+// hours). With the default timing the first take about 3 s (descRetry),
+// the others about 2.5 minutes (the ordinary backoff).
 const (
 	offlineAfterNoDesc      = 3
 	offlineAfterUnreachable = 6
 )
+
+// descRetry is the first wait after a descriptor miss, doubling with the
+// next (at most BackoffMin and its doublings): a contact starting at the
+// same time as we do publishes within seconds.
+const descRetry = time.Second
 
 // offlineAfter reports whether misses failed dials in a row (all for want
 // of a descriptor if noDesc) make a contact offline.

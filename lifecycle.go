@@ -233,6 +233,12 @@ func (e *Engine) dialLoop(ctx context.Context, c *contact) {
 		case errors.Is(err, onion.ErrUnreachable):
 			misses++
 			noDesc = noDesc && errors.Is(err, onion.ErrNoDescriptor)
+			if noDesc {
+				// The contact may be publishing right now (both sides
+				// starting): ask again soon, as the old Dial did by
+				// itself (1 s, 2 s), before calling it offline.
+				wait = min(backoff, descRetry<<(misses-1))
+			}
 			backoff = min(2*backoff, t.BackoffMax)
 		default:
 			misses, noDesc = 0, true
@@ -241,7 +247,7 @@ func (e *Engine) dialLoop(ctx context.Context, c *contact) {
 		offline := offlineAfter(misses, noDesc)
 		if offline {
 			wait = t.offlineBackoff(misses)
-			if misses == offlineAfterNoDesc || misses == offlineAfterUnreachable {
+			if !offlineAfter(misses-1, noDesc) {
 				e.cfg.logf("%s -> %s: offline after %d failed dials: next dial in about %v, or when it dials us or a message is queued", c.id.name, c.rec.Petname, misses, wait.Round(time.Second))
 			}
 		}
