@@ -32,22 +32,29 @@ import (
 // hsfetch=1 adds what the old Dial did on a stalled request besides new
 // credentials: an HSFETCH of the descriptor (waiting up to 15 s for it).
 //
+// svc=1 also publishes a restricted onion service with n client-auth keys
+// (at most MaxClientAuth)
+// on the same tor, as a Sotto identity with n contacts does.
+//
 // pace=1 runs the same addresses at the new schedule instead: at most
 // controlPool requests at once (the core's maxDialsAtOnce), one request per dial, and 5 minutes doubling
 // to an hour between dials of an address whose descriptor is not found.
 //
 //	SOTTO_IDLE_WINDOW=3m go test -run '^$' -bench OfflineDialsControl -benchtime 1x ./onion
 func BenchmarkOfflineDialsControl(b *testing.B) {
-	for _, c := range []struct{ n, auth, pace, fetch int }{{10, 0, 0, 0}, {100, 0, 0, 0}, {100, 1, 0, 0}, {100, 1, 0, 1}, {200, 1, 0, 0}, {200, 1, 1, 0}} {
-		b.Run(fmt.Sprintf("n=%d,auth=%d,pace=%d,hsfetch=%d", c.n, c.auth, c.pace, c.fetch), func(b *testing.B) {
+	for _, c := range []struct{ n, auth, pace, fetch, svc int }{
+		{10, 0, 0, 0, 0}, {100, 0, 0, 0, 0}, {100, 1, 0, 0, 0}, {100, 1, 0, 1, 0}, {100, 1, 0, 1, 1},
+		{200, 1, 0, 1, 1}, {200, 1, 1, 0, 1},
+	} {
+		b.Run(fmt.Sprintf("n=%d,auth=%d,pace=%d,hsfetch=%d,svc=%d", c.n, c.auth, c.pace, c.fetch, c.svc), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				offlineDialsControl(b, c.n, c.auth == 1, c.pace == 1, c.fetch == 1)
+				offlineDialsControl(b, c.n, c.auth == 1, c.pace == 1, c.fetch == 1, c.svc == 1)
 			}
 		})
 	}
 }
 
-func offlineDialsControl(b *testing.B, n int, auth, paced, hsfetch bool) {
+func offlineDialsControl(b *testing.B, n int, auth, paced, hsfetch, svc bool) {
 	b.StopTimer()
 	s := os.Getenv("SOTTO_IDLE_WINDOW")
 	if s == "" {
@@ -76,6 +83,11 @@ func offlineDialsControl(b *testing.B, n int, auth, paced, hsfetch bool) {
 				b.Fatal(err)
 			}
 		}
+	}
+	if svc {
+		var seed [32]byte
+		rand.Read(seed[:])
+		publish(b, tor, ServiceConfig{Key: func(use func(*[32]byte) error) error { k := seed; return use(&k) }, ClientAuth: validKeys(b, min(n, MaxClientAuth))})
 	}
 	pid := tor.pid()
 	if pid == 0 {
