@@ -13,27 +13,31 @@ import (
 	"github.com/sottochat/sotto/onion/socks"
 )
 
-// Dial retry policy for transient failures: failed introductions or
+// Dial retry policy for transient failures: "descriptor not found" (SOCKS
+// 0xF0, the contact has not published yet) and failed introductions or
 // rendezvous (a stale descriptor after the contact's tor restarted).
 //
-// A descriptor that is not found (SOCKS 0xF0) is not retried within a
-// Dial: it means the contact is offline, and every request for it makes
-// tor ask one more HSDir (on the real network a service has about 8
-// responsible HSDirs, and after a failed fetch tor asks each of them at
-// most once per 15 minutes), over new circuits. Dial returns
-// ErrNoDescriptor at once and leaves the schedule to the caller, which
-// knows whether the contact may be starting right now (issue 16: dials of
-// a hundred offline contacts, each retried within the Dial and again by the
-// core every few seconds, held tor at a full core). A contact that comes
-// online dials us (it holds our client-auth key).
+// Written for the real Tor network's timings: a service has about 8
+// responsible HSDirs, and after a failed fetch tor asks each of them at most
+// once per 15 minutes; every new SOCKS request for a missing descriptor
+// makes tor ask one more. So one Dial asks for the descriptor at most
+// dialMaxDescMisses times (enough to cover a contact that publishes right
+// now; on this test network tor re-asks an HSDir after seconds) and leaves
+// HSDirs for later attempts: it returns ErrNoDescriptor (with
+// ErrUnreachable) and the caller retries with its own, slower backoff (or
+// at once when the contact connects to us). A caller with its own schedule
+// for that case (the core's dialer, which must not hold one of its few dial
+// slots while Dial sleeps between misses) sets DialOptions.NoDescRetry: the
+// first miss returns at once.
 const (
-	dialRetryFirst  = 1 * time.Second
-	dialRetryMax    = 4 * time.Second
-	dialRetryWindow = 15 * time.Second
-	dialMaxAttempts = 5
-	maxFromLen      = 256
-	isolationLabel  = "sotto socks isolation v1"
-	dialMaxStalls   = 2
+	dialRetryFirst    = 1 * time.Second
+	dialRetryMax      = 4 * time.Second
+	dialRetryWindow   = 15 * time.Second
+	dialMaxAttempts   = 5
+	dialMaxDescMisses = 3
+	maxFromLen        = 256
+	isolationLabel    = "sotto socks isolation v1"
+	dialMaxStalls     = 2
 )
 
 // dialStallTimeout bounds one SOCKS request that tor leaves unanswered.
@@ -61,6 +65,21 @@ var dialStallTimeout = 30 * time.Second
 // unanswered for dialStallTimeout is retried on new circuits. ctx bounds the
 // whole dial, retries included; the returned conn is not bound to ctx.
 func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
+	return t.DialWith(ctx, from, to, DialOptions{})
+}
+
+// DialOptions changes how DialWith retries.
+type DialOptions struct {
+	// NoDescRetry: at tor's first "descriptor not found" return
+	// ErrNoDescriptor at once, instead of asking again (up to
+	// dialMaxDescMisses times, 1 s and 2 s apart) for a contact that may be
+	// publishing right now. For a caller that schedules those retries
+	// itself.
+	NoDescRetry bool
+}
+
+// DialWith is Dial with options.
+func (t *Tor) DialWith(ctx context.Context, from, to string, o DialOptions) (net.Conn, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("%w: nil context", ErrBadConfig)
 	}
@@ -79,7 +98,7 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	start := time.Now()
 	backoff := dialRetryFirst
 	refetched := false
-	stalls := 0
+	misses, stalls := 0, 0
 	windowRefreshed := false
 	// attempt counts the requests since start.
 	attempt := 0
@@ -149,19 +168,24 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 			}
 			t.refetch(ctx, addr)
 			continue
-		case re.Code == socks.OnionDescNotFound, !transient(re.Code):
+		case re.Code == socks.OnionDescNotFound && o.NoDescRetry, !transient(re.Code):
 			return nil, t.dialError(ctx, addr, err)
 		case time.Since(start)+backoff >= dialRetryWindow || attempt >= dialMaxAttempts:
 			// Introductions or rendezvous kept failing for a whole window:
 			// as after a stall, the circuits or the cached descriptor may
 			// be stale (a contact's tor that died and came back). One more
-			// window on fresh ones, once per Dial.
-			if windowRefreshed {
+			// window on fresh ones, once per Dial: a contact that is simply
+			// offline costs one HSFETCH per Dial, not more.
+			if re.Code == socks.OnionDescNotFound || windowRefreshed {
 				return nil, t.dialError(ctx, addr, err)
 			}
 			windowRefreshed = true
 			freshCircuits()
 			continue
+		case re.Code == socks.OnionDescNotFound:
+			if misses++; misses >= dialMaxDescMisses {
+				return nil, t.dialError(ctx, addr, err)
+			}
 		}
 		select {
 		case <-time.After(backoff):
