@@ -63,7 +63,9 @@ func idleContacts(b *testing.B, off, on int) {
 	ao := torOptions(ad, an, nil)
 	ao.timing = defaultTiming // the schedule users get
 	a := openTorPeer(b, ao)
-	c := openTorPeer(b, torOptions(cd, cn, nil))
+	co := torOptions(cd, cn, nil)
+	co.timing = defaultTiming // the same keep-alive and idle limits on both sides
+	c := openTorPeer(b, co)
 	ctx := context.Background()
 
 	// Spread the contacts over as few identities as client auth allows,
@@ -144,6 +146,13 @@ func idleContacts(b *testing.B, off, on int) {
 	// The online contacts are still connected (or reconnect) and talk.
 	for k := range on {
 		name := fmt.Sprintf("on%d", k)
+		if cs, err := a.e.Contacts(aid(k)); err == nil {
+			for _, ci := range cs {
+				if ci.Name == name {
+					b.Logf("%s online at the end of the window: %v", name, ci.Online)
+				}
+			}
+		}
 		if _, err := c.e.Send(ctx, name, "alice", "still here "+name); err != nil {
 			b.Fatal(err)
 		}
