@@ -80,6 +80,8 @@ type shared struct {
 	st       styles.Styles
 	now      time.Time // time of the latest tick
 	identity string
+	// amnesic: Config.Amnesic (the profile lives in memory only).
+	amnesic bool
 	// identityOpen: the current identity is in open mode (takes requests).
 	identityOpen bool
 	contact      sotto.ContactInfo
@@ -140,7 +142,7 @@ func New(ctx context.Context, p Profile, c Config, now func() time.Time) *Model 
 	}
 	keys := keymap.Default()
 	keys.SetPanic(c.panicKey())
-	s := &shared{ctx: ctx, prof: p, keys: keys, st: styles.Default(), now: now(), width: 80, height: 24, chatFrom: pageContacts}
+	s := &shared{ctx: ctx, prof: p, keys: keys, st: styles.Default(), now: now(), width: 80, height: 24, chatFrom: pageContacts, amnesic: c.Amnesic}
 	m := &Model{s: s, page: pageLoading, idle: idle, lastKey: s.now, background: true, panicWord: c.panicWord(), label: sanitize.Line(c.Label)}
 	m.help = help.New()
 	m.help.ShortSeparator = " · "

@@ -82,6 +82,9 @@ type Config struct {
 	// Label, when set, is shown in the header of every screen, from the
 	// first one on (sotto --amnesic says there that nothing is written).
 	Label string
+	// Amnesic says that the profile lives in memory only (sotto
+	// --amnesic): the create screen then says what its passphrase is for.
+	Amnesic bool
 }
 
 func (c Config) panicKey() string {

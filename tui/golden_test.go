@@ -24,6 +24,17 @@ func TestGoldenCreate(t *testing.T) {
 	h.golden("create_mismatch")
 }
 
+// TestGoldenCreateAmnesic: an amnesic session's create screen says that
+// nothing is kept, not that what is kept is encrypted.
+func TestGoldenCreateAmnesic(t *testing.T) {
+	h := newHarnessConfig(t, false, Config{Amnesic: true, Label: "AMNESIC: nothing written to disk"})
+	h.wantPage(pageCreate)
+	h.golden("create_amnesic")
+	if v := h.view(); strings.Contains(v, "keeps on this machine") || !strings.Contains(v, "memory only") {
+		t.Errorf("the amnesic create screen:\n%s", v)
+	}
+}
+
 func TestGoldenCreateWeak(t *testing.T) {
 	h := newHarness(t, false)
 	h.typ("abc")

@@ -159,11 +159,19 @@ func (c *createScreen) View() string {
 	st := c.s.st
 	var b strings.Builder
 	b.WriteString("\n  " + st.Title.Render("Create your Sotto profile") + "\n\n")
-	for _, l := range []string{
+	intro := []string{
 		"Everything Sotto keeps on this machine is encrypted with one passphrase.",
 		"Nobody can recover it if you forget it. Five or more random words make",
 		"a good one; a line from a book or a song does not.",
-	} {
+	}
+	if c.s.amnesic {
+		intro = []string{
+			"This session lives in memory only: nothing is written to disk, and",
+			"everything in it is gone when Sotto quits. The passphrase unlocks the",
+			"screen after the idle lock; five or more random words make a good one.",
+		}
+	}
+	for _, l := range intro {
 		b.WriteString("  " + st.Subtle.Render(l) + "\n")
 	}
 	b.WriteString("\n")

@@ -258,6 +258,7 @@ func (a *app) doRun() error {
 		a.amnesic = s
 		defer s.remove()
 		cfg.Label = amnesicLabel
+		cfg.Amnesic = true
 	}
 	if err := a.harden(); err != nil {
 		return err

@@ -14,7 +14,6 @@ package spawn
 import (
 	"os/exec"
 	"runtime"
-	"sync"
 )
 
 type request struct {
@@ -22,22 +21,22 @@ type request struct {
 	done chan error
 }
 
-var (
-	once     sync.Once
-	requests chan request
-)
+// requests feeds the spawning goroutine, which runs from the start of the
+// process (one idle thread): a goroutine count taken at any point already
+// includes it, and no caller waits for it to start.
+var requests = make(chan request)
+
+func init() {
+	go func() {
+		runtime.LockOSThread() // never unlocked: this thread forks every child
+		for r := range requests {
+			r.done <- r.cmd.Start()
+		}
+	}()
+}
 
 // Start is cmd.Start, forked from the process's spawning thread.
 func Start(cmd *exec.Cmd) error {
-	once.Do(func() {
-		requests = make(chan request)
-		go func() {
-			runtime.LockOSThread() // never unlocked: this thread forks every child
-			for r := range requests {
-				r.done <- r.cmd.Start()
-			}
-		}()
-	})
 	r := request{cmd: cmd, done: make(chan error, 1)}
 	requests <- r
 	return <-r.done

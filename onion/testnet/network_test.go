@@ -324,7 +324,9 @@ func TestTorFailsToStart(t *testing.T) {
 	if err := os.WriteFile(fake, []byte(script), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	ctx := testCtx(t, 2*time.Minute)
+	// Only a bound on a hang: three attempts each make authority keys
+	// (tor-gencert), which took over two minutes on a loaded machine.
+	ctx := testCtx(t, 6*time.Minute)
 	n, err := Start(ctx, Options{TorPath: fake})
 	if err == nil {
 		n.Close()
