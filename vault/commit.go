@@ -310,6 +310,26 @@ func (v *Vault) redoCommit() error {
 	return nil
 }
 
+// committedStaging lists the staging files whose commit passed its commit
+// point (the manifest lists their counter): final path -> staging path,
+// both inside the vault. Read-only (Check).
+func (v *Vault) committedStaging() map[string]string {
+	out := map[string]string{}
+	if v.noManifest {
+		return out
+	}
+	for _, d := range []string{recordDir, segmentDir} {
+		ents, _ := os.ReadDir(filepath.Join(v.dir, d))
+		for _, e := range ents {
+			ver, name, ok := parseStageName(e.Name())
+			if ok && ver != 0 && v.man[d+"/"+name] == ver && e.Type().IsRegular() {
+				out[d+"/"+name] = d + "/" + e.Name()
+			}
+		}
+	}
+	return out
+}
+
 // A Batch is a group of changes committed together: all of them are in the
 // vault after Commit returns nil, and a crash at any instant leaves either
 // all of them or none (see the top of commit.go). Each file the batch

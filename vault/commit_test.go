@@ -318,7 +318,17 @@ func TestRedoCommit(t *testing.T) {
 				must(t, os.Remove(filepath.Join(dir, rel)))
 			}
 		}
-		v, err := Open(dir, pass(t, "correct horse"), testOpts)
+		// Check, which writes nothing, reads what Open will: the staged
+		// files of a commit that passed its point, the old ones otherwise.
+		rep, err := Check(dir, pass(t, "correct horse"), testOpts)
+		wantStray := 0
+		if !committed {
+			wantStray = 2 // the staging files of the commit that did not happen
+		}
+		if err != nil || !rep.OK() || len(rep.Stray) != wantStray || rep.Entries != 1+boolInt(committed) {
+			t.Fatalf("committed %v: Check: %+v %v", committed, rep, err)
+		}
+		v, err = Open(dir, pass(t, "correct horse"), testOpts)
 		must(t, err)
 		got, _ := v.Get("state", "k")
 		es, _ := v.Entries("conv")
@@ -399,4 +409,11 @@ func BenchmarkCommitGroup(b *testing.B) {
 			}
 		}
 	})
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

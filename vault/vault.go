@@ -92,8 +92,10 @@ type Vault struct {
 	stage  *stage          // the commit being made; nil outside one
 	dirty  map[string]bool // directories with renames not yet fsynced
 	broken error           // a commit failed before its commit point
-	qmu    sync.Mutex      // guards queue
-	queue  []*Batch        // batches waiting for the next commit
+	// Check only: files to read from their staging name (committedStaging).
+	redirect map[string]string
+	qmu      sync.Mutex // guards queue
+	queue    []*Batch   // batches waiting for the next commit
 }
 
 type recKey struct{ kind, key string }
@@ -410,7 +412,11 @@ func (v *Vault) seal(plain []byte) ([]byte, error) {
 func (v *Vault) unseal(id age.Identity, rel string) ([]byte, error) {
 	data, ok, err := v.readStaged(rel)
 	if !ok {
-		data, err = readCapped(filepath.Join(v.dir, rel), maxFile)
+		path := rel
+		if p, ok := v.redirect[rel]; ok {
+			path = p
+		}
+		data, err = readCapped(filepath.Join(v.dir, path), maxFile)
 	}
 	if err != nil {
 		return nil, &FileError{Name: rel, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
