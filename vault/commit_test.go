@@ -20,7 +20,7 @@ import (
 	"time"
 )
 
-var batchCrashIters = flag.Int("vault.batchcrash", 30, "iterations of the SIGKILL batch crash test")
+var batchCrashIters = flag.Int("vault.batchcrash", 20, "iterations of the SIGKILL batch crash test")
 
 // TestCrashKillBatches kills, at random instants, a writer that commits
 // batches from three goroutines at once (so that batches join each other's
