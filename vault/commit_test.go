@@ -42,6 +42,7 @@ func TestCrashKillBatches(t *testing.T) {
 	v.Close()
 	exe, _ := os.Executable()
 	acked, removed := map[int]bool{}, map[int]bool{}
+	intent := map[int]int{} // batch -> the entry it removes (or -1), printed before its commit
 	next, partial := 0, 0
 	for iter := range *batchCrashIters {
 		cmd := child(t, exe, "TestCrashBatchChild", "VAULT_CHILD=batch", "VAULT_DIR="+dir, "VAULT_START="+strconv.Itoa(next))
@@ -65,15 +66,19 @@ func TestCrashKillBatches(t *testing.T) {
 				if len(f) == 1 && f[0] == "READY" {
 					close(ready)
 				}
-				if len(f) != 3 || f[0] != "ACK" {
+				if len(f) != 3 || (f[0] != "ACK" && f[0] != "BEGIN") {
 					continue
 				}
 				n, _ := strconv.Atoi(f[1])
 				r, _ := strconv.Atoi(f[2])
 				mu.Lock()
-				acked[n] = true
-				if r >= 0 {
-					removed[r] = true
+				if f[0] == "BEGIN" {
+					intent[n] = r
+				} else {
+					acked[n] = true
+					if r >= 0 {
+						removed[r] = true
+					}
 				}
 				mu.Unlock()
 			}
@@ -115,6 +120,16 @@ func TestCrashKillBatches(t *testing.T) {
 		have := map[string]bool{}
 		for _, id := range ids {
 			have[id] = true
+		}
+		// A batch the kill caught after its commit point is there, and so
+		// is its removal (all or nothing).
+		for n, r := range intent {
+			if !acked[n] && r >= 0 && have[strconv.Itoa(n)] {
+				if have[strconv.Itoa(r)] {
+					t.Fatalf("iteration %d: batch %d committed without its removal of %d", iter, n, r)
+				}
+				removed[r] = true
+			}
 		}
 		for n := range acked {
 			next = max(next, n+1)
@@ -183,6 +198,7 @@ func TestCrashBatchChild(t *testing.T) {
 					b.Remove("bconv", strconv.Itoa(gone))
 					b.Delete("bmark", strconv.Itoa(gone))
 				}
+				fmt.Println("BEGIN", i, gone)
 				if err := b.Commit(); err != nil {
 					fmt.Println("ERROR", err)
 					os.Exit(1)
