@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,9 +21,11 @@ import (
 // (random onion addresses whose descriptors do not exist: they were never
 // published) and on contacts that are online and have chatted, left alone
 // for SOTTO_IDLE_WINDOW with the production dial schedule (defaultTiming). It
-// reports the CPU share of one core and the RSS of the profile's tor and of
-// the Sotto process, over the first minute (the start-up round of dials)
-// and over the rest of the window (the idle cost), read from /proc.
+// reports, read from /proc: how long the start-up round of dials took
+// (until the dialer called every offline contact offline) and tor's CPU
+// over it; then, over the window that follows, the CPU share of one core
+// and the RSS of the profile's tor and of the Sotto process, over its first
+// minute and over the rest (the idle cost).
 //
 // The Sotto figure is this test process: it also runs the engine that
 // plays the online contacts, so it is an upper bound. The control with a
@@ -62,6 +66,16 @@ func idleContacts(b *testing.B, off, on int) {
 	cd, cn := torProfile(b)
 	ao := torOptions(ad, an, nil)
 	ao.timing = defaultTiming // the schedule users get
+	// Count the contacts the dialer has called offline: the start-up round
+	// of dials ends when every offline contact is.
+	var offline atomic.Int64
+	logf := ao.logf
+	ao.logf = func(f string, args ...any) {
+		if strings.Contains(f, "offline after") {
+			offline.Add(1)
+		}
+		logf(f, args...)
+	}
 	a := openTorPeer(b, ao)
 	co := torOptions(cd, cn, nil)
 	co.timing = defaultTiming // the same keep-alive and idle limits on both sides
@@ -119,6 +133,16 @@ func idleContacts(b *testing.B, off, on int) {
 		}
 		return t, s
 	}
+	// The start-up round: until every offline contact was called offline.
+	r0, _ := read()
+	roundStart := time.Now()
+	for offline.Load() < int64(off) && time.Since(roundStart) < 15*time.Minute {
+		time.Sleep(time.Second)
+	}
+	r1, _ := read()
+	b.Logf("start-up round: %v, tor %.1f %% of a core, %d of %d contacts offline", time.Since(roundStart).Round(time.Second), procstat.CPUPercent(r0, r1), offline.Load(), off)
+	b.ReportMetric(time.Since(roundStart).Seconds(), "round-s")
+	b.ReportMetric(procstat.CPUPercent(r0, r1), "tor-round-%cpu")
 	b.StartTimer()
 	t0, s0 := read()
 	const step = 30 * time.Second
