@@ -171,6 +171,7 @@ type transfer struct {
 	acked     uint64   // the receiver's durable offset
 	lastAck   time.Time
 	sentTotal uint64 // every byte sent, across sessions
+	win       uint64 // the window now; 0 is files.Window (filewindow.go)
 }
 
 // fileEngine is the engine's file state. Guarded by Engine.mu.

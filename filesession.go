@@ -131,6 +131,7 @@ func (s *session) handleFileLocked(m *wire.Message) error {
 		}
 		if t.sess == s && m.Offset > t.acked {
 			t.acked, t.lastAck = m.Offset, time.Now()
+			t.growWindow()
 			e.ev.emit(FileProgressEvent{File: t.info()})
 			s.nudge()
 		}
@@ -499,8 +500,9 @@ func (s *session) readChunks() *chunkPlan {
 		}
 	}
 	if t != nil {
-		room := t.acked + files.Window - t.sent
-		if t.sent >= t.acked+files.Window {
+		win := t.window()
+		room := t.acked + win - t.sent
+		if t.sent >= t.acked+win {
 			room = 0
 		}
 		if room < files.ChunkSize && t.sent+room < t.rec.Size {
@@ -586,7 +588,7 @@ func (s *session) fileMsgsLocked(plan *chunkPlan) []*wire.Message {
 				t.sent += uint64(len(d))
 				t.sentTotal += uint64(len(d))
 			}
-			if t.sent < t.rec.Size && t.sent < t.acked+files.Window {
+			if t.sent < t.rec.Size && t.sent < t.acked+t.window() {
 				s.nudge() // more to send
 			}
 		}
@@ -607,6 +609,7 @@ func (s *session) closeFilesLocked() {
 	for _, t := range s.e.fx().byID {
 		if t.sess == s {
 			t.sess = nil
+			t.lostSession()
 		}
 		if t.wSess == s {
 			t.wSess = nil
