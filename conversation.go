@@ -128,13 +128,26 @@ func sortMessages(ms []*Message) {
 // storeMessageLocked appends a new message to the conversation (memory and
 // store). It does not emit.
 func (e *Engine) storeMessageLocked(c *contact, m *Message) error {
+	return e.storeMessageAsLocked(c, m, false)
+}
+
+// storeMessageAsLocked is storeMessageLocked; with later, the store's write
+// may wait for its next commit (appendLater): the caller makes sure that
+// nothing depending on it happens before.
+func (e *Engine) storeMessageAsLocked(c *contact, m *Message, later bool) error {
 	m.seq = c.rec.Seq
 	c.rec.Seq++
 	b, err := record.Marshal(messageRecord(m))
 	if err != nil {
 		return err
 	}
-	if err := e.msgStore(c).Append(c.logMsgs(), hexID(m.ID), b); err != nil {
+	st := e.msgStore(c)
+	if later {
+		err = appendLater(st, c.logMsgs(), hexID(m.ID), b)
+	} else {
+		err = st.Append(c.logMsgs(), hexID(m.ID), b)
+	}
+	if err != nil {
 		return err
 	}
 	c.msgs = append(c.msgs, m)
@@ -305,9 +318,9 @@ func (e *Engine) queueLocked(c *contact, kind MessageKind, text string, timer ti
 	if err != nil {
 		return MessageID{}, err
 	}
-	// The message first, then the outbox entry: a crash between the two
-	// leaves a message shown as pending that is never sent, never the reverse.
-	if err := e.storeMessageLocked(c, m); err != nil {
+	// The message and the outbox entry, one commit (the message's append
+	// waits for the outbox's): a crash leaves both or neither.
+	if err := e.storeMessageAsLocked(c, m, true); err != nil {
 		return MessageID{}, fmt.Errorf("sotto: storing the message: %w", err)
 	}
 	if err := e.msgStore(c).Append(c.logOut(), hexID(m.ID), b); err != nil {

@@ -250,11 +250,12 @@ func (e *Engine) Close() error {
 			e.flushStateLocked(c)
 		}
 	}
+	flushErr := flushStore(e.cfg.disk)
 	e.wipeMemory()
 	e.mu.Unlock()
-	var err error
+	err := flushErr
 	if e.cfg.closeFn != nil {
-		err = e.cfg.closeFn()
+		err = errors.Join(err, e.cfg.closeFn())
 	}
 	return err
 }

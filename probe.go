@@ -34,7 +34,7 @@ const (
 	stWritten                 // its frame handed to the connection (the lock released)
 	stRead                    // receiver: the frame read from the connection
 	stOpened                  // decrypted
-	stStored                  // stored in the conversation (durable)
+	stStored                  // stored in the conversation (its commit is the ack's: stAckSaved)
 	stAckPicked               // receiver's writer took the acknowledgement
 	stAckSealed               // the acknowledgement encrypted
 	stAckSaved                // the receiving side's state persisted

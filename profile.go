@@ -373,40 +373,6 @@ func (s *torState) onEvent(ev onion.Event) {
 	}
 }
 
-// vaultStore is the engine's store on the vault.
-type vaultStore struct{ v *vault.Vault }
-
-func (s *vaultStore) Put(kind, key string, value []byte) error { return s.v.Put(kind, key, value) }
-func (s *vaultStore) Get(kind, key string) ([]byte, error) {
-	b, err := s.v.Get(kind, key)
-	if errors.Is(err, vault.ErrNotFound) {
-		return nil, errNotFound
-	}
-	return b, err
-}
-func (s *vaultStore) Delete(kind, key string) error      { return s.v.Delete(kind, key) }
-func (s *vaultStore) Keys(kind string) ([]string, error) { return s.v.Keys(kind) }
-func (s *vaultStore) Append(log, id string, value []byte) error {
-	return s.v.Append(log, id, value)
-}
-func (s *vaultStore) ReadLog(log string, fn func(id string, value []byte) error) error {
-	es, err := s.v.Entries(log)
-	if err != nil {
-		return err
-	}
-	for _, en := range es {
-		if err := fn(en.ID, en.Value); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-func (s *vaultStore) Remove(log string, ids ...string) error {
-	_, err := s.v.Remove(log, ids...)
-	return err
-}
-func (s *vaultStore) DropLog(log string) error { return s.v.DropLog(log) }
-
 // onionNet is the engine's network on package onion.
 type onionNet struct{ t *onion.Tor }
 

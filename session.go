@@ -433,7 +433,8 @@ func (s *session) handleLocked(m *wire.Message) error {
 				}
 				return errFull
 			}
-			if err := e.receiveLocked(c, m); err != nil {
+			// Its store waits for the ack's commit (receiveAsLocked).
+			if err := e.receiveAsLocked(c, m, true); err != nil {
 				return err
 			}
 			e.mark(stStored, id)
@@ -464,6 +465,13 @@ func (s *session) handleLocked(m *wire.Message) error {
 // MarkShown to start its clock, with the bound of its unshown life as its
 // ExpiresAt meanwhile (§2.9).
 func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
+	return e.receiveAsLocked(c, m, false)
+}
+
+// receiveAsLocked is receiveLocked; with later (a session's), the message's
+// append waits for the store's next commit, at the latest the ratchet state
+// that seals its acknowledgement, stored before the ack is sent.
+func (e *Engine) receiveAsLocked(c *contact, m *wire.Message, later bool) error {
 	now := e.cfg.now()
 	msg := &Message{
 		ID: MessageID(m.ID), Identity: c.id.name, Contact: c.rec.Petname, Dir: Incoming, By: Incoming,
@@ -492,7 +500,7 @@ func (e *Engine) receiveLocked(c *contact, m *wire.Message) error {
 	}
 	// The message log doubles as the list of seen IDs while it holds the
 	// message; rememberExpiredLocked keeps the ID when it expires.
-	if err := e.storeMessageLocked(c, msg); err != nil {
+	if err := e.storeMessageAsLocked(c, msg, later); err != nil {
 		return fmt.Errorf("sotto: storing a received message: %w", err)
 	}
 	c.seenAdd(msg.ID)
@@ -511,7 +519,9 @@ func (e *Engine) ackedLocked(c *contact, id MessageID) error {
 	if idx < 0 {
 		return nil // a duplicate ack, one for a message we never sent, or for one that expired: ignore
 	}
-	if err := e.msgStore(c).Remove(c.logOut(), hexID(id)); err != nil {
+	// The removal may wait for the next commit: lost in a crash, the
+	// message is sent again and the contact drops it by ID.
+	if err := removeLater(e.msgStore(c), c.logOut(), hexID(id)); err != nil {
 		return err
 	}
 	// slices.Delete clears the slot left over at the end, which would keep

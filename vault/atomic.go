@@ -40,6 +40,12 @@ func writeAtomic(dir, name string, data []byte) error {
 	return syncDir(dir)
 }
 
+func randHex() string {
+	var r [8]byte
+	rand.Read(r[:])
+	return hex.EncodeToString(r[:])
+}
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

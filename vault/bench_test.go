@@ -26,6 +26,8 @@ func benchID(i int) string { return fmt.Sprintf("%032x", i) }
 func bulkFill(tb testing.TB, v *Vault, log string, n int, id func(int) string, value func(int) []byte) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.stage = newStage()
+	defer func() { must(tb, v.commitStage()) }()
 	st, err := v.getLog(log, true)
 	must(tb, err)
 	m := st.meta

@@ -42,7 +42,7 @@ func Check(dir string, pass *Passphrase, o *Options) (*Report, error) {
 		return nil, err
 	}
 	defer k.secret.Destroy()
-	v := &Vault{dir: dir, key: k, records: map[string]map[string][]byte{}, shardOf: map[recKey]int{}, logs: map[string]*logState{}}
+	v := &Vault{dir: dir, key: k, records: map[string]map[string][]byte{}, shardOf: map[recKey]int{}, logs: map[string]*logState{}, redirect: map[string]string{}}
 	if err := v.nameShards(); err != nil {
 		return nil, err
 	}
@@ -78,6 +78,13 @@ func (v *Vault) check(rep *Report, known map[string]bool) error {
 			v.ver, v.man, v.noManifest = map[string]uint64{}, map[string]uint64{}, true
 		} else if !v.noManifest {
 			rep.Files++
+		}
+		// A commit past its commit point whose files are not yet in place
+		// (a write under way, or a crash Open has not yet finished): read
+		// the staged files the manifest names instead, as Open will.
+		for rel, staged := range v.committedStaging() {
+			v.redirect[rel] = staged
+			known[staged] = true
 		}
 		legacy := true
 		for i := range NumShards {

@@ -66,12 +66,18 @@
 //
 // # Crash safety
 //
-// Every write is to a temporary file that is fsynced, renamed into place,
-// and its directory fsynced; a write is acknowledged (its method returns nil)
-// only after that. A crash at any instant leaves the old or the new file.
-// Then the manifest is written the same way (see Rollback below); a crash
-// between the two leaves a file one write ahead of the manifest, which Open
-// accepts.
+// Every change is made as a commit (commit.go): the files it rewrites are
+// written under staging names and fsynced (all at once), their directories
+// fsynced, then the manifest, which lists every file's new write counter,
+// is renamed into place and the vault directory fsynced (the commit
+// point), and the staged files are renamed over the old ones. A change is
+// acknowledged (its method returns nil) only after the commit point. A
+// crash before it leaves the vault as it was (Open deletes the staging
+// files); a crash after it leaves the new manifest, and Open puts the
+// staged files it names in place. A [Batch] makes several changes one
+// commit: all of them or none survive a crash, each file is written once
+// and the manifest once, and batches committed while another commit is
+// being written share the next one (group commit).
 // Open deletes temporary files, finishes an interrupted DropLog, adopts a
 // segment written just before its log's metadata, and deletes segment files
 // nothing refers to. The lock file keeps a second process out ([ErrLocked]).
@@ -86,10 +92,7 @@
 // too) fail with a [FileError] that names the file and wraps
 // [ErrRolledBack]; [Check] reports it. A manifest that is missing, or more
 // than one write behind a file, was itself deleted or rolled back, and is
-// refused the same way. Before a file is written again the manifest must
-// already hold its current counter (if the manifest write after the file's
-// last write failed, it is written first), so a crash never leaves a file
-// two writes ahead. A vault written before manifests (version 1 shards and
+// refused the same way. A vault written before manifests (version 1 shards and
 // segments, which carry no counter) opens as it is and gets a manifest at
 // its first write; from then on its old copies count as rolled back.
 //

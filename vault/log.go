@@ -135,13 +135,11 @@ func (v *Vault) writeSegment(st *logState, seg *format.Segment) error {
 	})
 }
 
-// removeSegment deletes segment q's file (the caller has taken it out of
-// the log's metadata) and forgets its write counter.
+// removeSegment stages the deletion of segment q's file (the caller has
+// taken it out of the log's metadata) and forgets its write counter.
 func (v *Vault) removeSegment(st *logState, q uint32) error {
 	rel := v.segPath(st, q)
-	if err := os.Remove(filepath.Join(v.dir, rel)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("vault: %w", err)
-	}
+	v.stage.set(rel, &staged{del: true})
 	v.forget(rel)
 	delete(st.names, q)
 	return nil
@@ -195,7 +193,7 @@ func (v *Vault) Append(log, id string, value []byte) (err error) {
 	if v.closed {
 		return ErrClosed
 	}
-	erase.Do(func() { err = v.append(log, id, value) })
+	erase.Do(func() { err = v.commitOp(func() error { return v.append(log, id, value) }) })
 	return err
 }
 
@@ -234,7 +232,7 @@ func (v *Vault) append(log, id string, value []byte) error {
 		if err := v.nameSegs(st, seq); err != nil {
 			return err
 		}
-		if _, err := os.Lstat(filepath.Join(v.dir, v.segPath(st, seq))); !errors.Is(err, os.ErrNotExist) {
+		if there, err := v.exists(v.segPath(st, seq)); there || err != nil {
 			return &FileError{Name: v.segPath(st, seq), Err: fmt.Errorf("%w: a file is already where a new segment goes", ErrDamaged)}
 		}
 		seg := &format.Segment{Log: log, Seq: seq, Entries: []format.Entry{e}}
@@ -417,7 +415,13 @@ func (v *Vault) Remove(log string, ids ...string) (n int, err error) {
 	if v.closed {
 		return 0, ErrClosed
 	}
-	erase.Do(func() { n, err = v.remove(log, ids) })
+	erase.Do(func() {
+		err = v.commitOp(func() error {
+			var err error
+			n, err = v.remove(log, ids)
+			return err
+		})
+	})
 	return n, err
 }
 
@@ -513,10 +517,7 @@ func (v *Vault) removeFrom(st *logState, q uint32, drop map[string]bool) (int, e
 	if isTail || (len(live) > 0 && st.tail != nil && st.tail.seq != live[len(live)-1]) {
 		st.tail, st.tailBad = nil, false
 	}
-	if err := v.removeSegment(st, q); err != nil {
-		return n, err
-	}
-	return n, syncDir(filepath.Join(v.dir, segmentDir))
+	return n, v.removeSegment(st, q)
 }
 
 // DropLog deletes a whole log (a deleted conversation, a burned identity):
@@ -532,7 +533,7 @@ func (v *Vault) DropLog(log string) (err error) {
 	if st == nil || err != nil {
 		return err
 	}
-	erase.Do(func() { err = v.dropLog(st) })
+	erase.Do(func() { err = v.commitOp(func() error { return v.dropLog(st) }) })
 	return err
 }
 
@@ -553,9 +554,6 @@ func (v *Vault) dropLog(st *logState) error {
 		if err := v.removeSegment(st, q); err != nil {
 			return err
 		}
-	}
-	if err := syncDir(filepath.Join(v.dir, segmentDir)); err != nil {
-		return fmt.Errorf("vault: %w", err)
 	}
 	if err := v.del(metaKind, st.name); err != nil {
 		return err
@@ -608,7 +606,7 @@ func (v *Vault) recoverLogs() error {
 		if err := v.nameSegs(st, st.meta.Next); err != nil {
 			return err
 		}
-		if _, err := os.Lstat(filepath.Join(v.dir, v.segPath(st, st.meta.Next))); err == nil {
+		if there, _ := v.exists(v.segPath(st, st.meta.Next)); there {
 			q := st.meta.Next
 			err := v.key.withIdentity(func(id age.Identity, _ []byte) error {
 				seg, err := v.readSegment(id, st, q)
@@ -780,10 +778,7 @@ func (v *Vault) finishMerge(st *logState) error {
 	if err := v.putMeta(st, format.LogMeta{Next: st.meta.Next, Live: live, Dropping: st.meta.Dropping}); err != nil {
 		return err
 	}
-	if err := v.removeSegment(st, g.From); err != nil {
-		return err
-	}
-	return syncDir(filepath.Join(v.dir, segmentDir))
+	return v.removeSegment(st, g.From)
 }
 
 // recoverMerge, at Open, looks at a merge a crash interrupted: if segment

@@ -25,3 +25,15 @@ func child(t *testing.T, bin, run string, env ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), env...)
 	return cmd
 }
+
+// step runs fn, a white-box change made with v.mu held (or the vault not
+// yet shared), as one commit of its own: the way a test sets up what a crash
+// between two steps of an operation leaves behind.
+func step(v *Vault, fn func() error) error {
+	v.stage = newStage()
+	err := fn()
+	if cerr := v.commitStage(); err == nil {
+		err = cerr
+	}
+	return err
+}

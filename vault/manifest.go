@@ -17,19 +17,18 @@ import (
 // Every record shard and log segment carries, inside its encrypted content,
 // a counter of its writes (format.Shard.Version, format.Segment.Version),
 // and the manifest file lists every file's counter (format.Manifest),
-// encrypted to the vault key like every other file. A write of a file goes:
-//
-//	the file, with counter n+1 (temp file, fsync, rename, fsync of the directory)
-//	-> the manifest, saying n+1 (the same way)
-//
-// so that, after a crash at any instant, a file's counter is the manifest's
-// or one more (never less). A file whose counter is below the manifest's is
-// an older copy put back in place: Open (for shards) and every read (for
-// segments) refuse it with a [FileError] naming it that wraps
-// [ErrRolledBack]; a file more than one write ahead means the manifest
-// itself was rolled back. Before a file is written again, the manifest must
-// already say its current counter: if the manifest write after the last
-// write of that file failed, it is written first.
+// encrypted to the vault key like every other file. Files are written by
+// commits (commit.go): the new files under staging names, then the
+// manifest listing their new counters (the commit point), then the files
+// renamed into place; Open finishes a commit the manifest names and drops
+// one it does not. So, once Open has run, a file's counter is the
+// manifest's exactly; a vault written before commits existed may have a
+// file one write ahead of its manifest (its write went first), which is
+// accepted once. A file whose counter is below the manifest's is an older
+// copy put back in place: Open (for shards) and every read (for segments)
+// refuse it with a [FileError] naming it that wraps [ErrRolledBack]; a
+// file more than one write ahead means the manifest itself was rolled
+// back.
 //
 // What this cannot catch: the whole vault put back as it was at some
 // earlier moment (or the manifest together with every file written since
@@ -100,20 +99,20 @@ func (v *Vault) checkVersion(rel string, got uint64) error {
 	}
 }
 
-// writeVersioned writes file rel (a path inside the vault) with the next
-// write counter, then the manifest (see the top of this file). encode
-// returns the plaintext for a counter; the caller wipes nothing: writeVersioned
-// wipes the plaintext once sealed.
+// writeVersioned stages file rel (a path inside the vault) with the next
+// write counter; the commit writes it and the manifest (commit.go). encode
+// returns the plaintext for a counter; the caller wipes nothing:
+// writeVersioned wipes the plaintext once sealed.
 func (v *Vault) writeVersioned(rel string, encode func(version uint64) ([]byte, error)) error {
+	if v.stage == nil {
+		return fmt.Errorf("vault: internal error: a write outside a commit")
+	}
 	cur := v.ver[rel]
-	if (v.noManifest || v.man[rel] != cur) && !v.deferManifest {
-		// The manifest on disk is behind this file (or, in a vault written
-		// before manifests, missing): bring it up to date first, or a crash
-		// after the write below would leave the file two writes ahead of it
-		// (or a new-style file in a vault without a manifest).
-		if err := v.writeManifest(); err != nil {
-			return err
-		}
+	if cur == 0 {
+		// A file deleted earlier in this commit and written again: its
+		// counter goes on from the manifest's, so that a staging file of
+		// this commit can never pass for one of the last commit's.
+		cur = v.man[rel]
 	}
 	plain, err := encode(cur + 1)
 	if err != nil {
@@ -124,46 +123,27 @@ func (v *Vault) writeVersioned(rel string, encode func(version uint64) ([]byte, 
 	if err != nil {
 		return fmt.Errorf("vault: %w", err)
 	}
-	dir, name := filepath.Split(rel)
-	if err := writeAtomic(filepath.Join(v.dir, dir), name, ct); err != nil {
-		return fmt.Errorf("vault: writing %s: %w", rel, err)
+	if old, ok := v.stage.files[rel]; ok {
+		clear(old.ct)
 	}
+	v.stage.set(rel, &staged{ct: ct, version: cur + 1})
 	v.ver[rel] = cur + 1
-	if v.deferManifest {
-		return nil
-	}
-	// The write is durable and acknowledged whatever happens now; if the
-	// manifest cannot be written, the next write of this file writes it
-	// first.
-	_ = v.writeManifest()
 	return nil
 }
 
-// forget drops a deleted file from the counters. The manifest keeps its
-// entry until it is next written; a file of the same name written before
-// that writes the manifest first (writeVersioned).
+// forget drops a deleted file from the counters; the commit that deletes
+// it writes the manifest without it.
 func (v *Vault) forget(rel string) { delete(v.ver, rel) }
 
-// writeManifest writes the counters the vault knows as the manifest.
-func (v *Vault) writeManifest() error {
-	files := make(map[string]uint64, len(v.ver))
-	for n, c := range v.ver {
-		if c != 0 {
-			files[n] = c
-		}
-	}
+// sealManifest encrypts the manifest listing files.
+func (v *Vault) sealManifest(files map[string]uint64) ([]byte, error) {
 	plain, err := format.ManifestOf(files).Marshal()
 	if err != nil {
-		return fmt.Errorf("vault: %w", err)
+		return nil, fmt.Errorf("vault: %w", err)
 	}
 	ct, err := v.seal(plain)
 	if err != nil {
-		return fmt.Errorf("vault: %w", err)
+		return nil, fmt.Errorf("vault: %w", err)
 	}
-	if err := writeAtomic(v.dir, manifestName, ct); err != nil {
-		return fmt.Errorf("vault: writing %s: %w", manifestName, err)
-	}
-	v.man = files
-	v.noManifest = false
-	return nil
+	return ct, nil
 }

@@ -167,17 +167,17 @@ func TestMergeCrashStates(t *testing.T) {
 			})
 			must(t, err)
 			sa = &format.Segment{Log: "conv", Seq: a, Entries: sa.Entries[:5]}
-			must(t, v.writeSegment(st, sa))
+			must(t, step(v, func() error { return v.writeSegment(st, sa) }))
 			m := st.meta
 			m.Merge = &format.Merge{From: a, Into: b, IntoCount: uint32(len(sb.Entries))}
-			must(t, v.putMeta(st, m))
+			must(t, step(v, func() error { return v.putMeta(st, m) }))
 			if state != "flag-only" {
 				merged := &format.Segment{Log: "conv", Seq: b, Entries: append(slices.Clone(sa.Entries), sb.Entries...)}
-				must(t, v.writeSegment(st, merged))
+				must(t, step(v, func() error { return v.writeSegment(st, merged) }))
 			}
 			if state == "from-unlisted" {
 				live := slices.DeleteFunc(slices.Clone(st.meta.Live), func(x uint32) bool { return x == a })
-				must(t, v.putMeta(st, format.LogMeta{Next: st.meta.Next, Live: live}))
+				must(t, step(v, func() error { return v.putMeta(st, format.LogMeta{Next: st.meta.Next, Live: live}) }))
 			}
 			v.mu.Unlock()
 			v = reopen(t, v)

@@ -202,7 +202,7 @@ func (v *Vault) Put(kind, key string, value []byte) (err error) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	erase.Do(func() { err = v.put(kind, key, value) })
+	erase.Do(func() { err = v.commitOp(func() error { return v.put(kind, key, value) }) })
 	return err
 }
 
@@ -237,7 +237,7 @@ func (v *Vault) Delete(kind, key string) (err error) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	erase.Do(func() { err = v.del(kind, key) })
+	erase.Do(func() { err = v.commitOp(func() error { return v.del(kind, key) }) })
 	return err
 }
 

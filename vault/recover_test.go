@@ -20,12 +20,14 @@ func TestOpenFinishesInterruptedWork(t *testing.T) {
 	// A segment written just before its log's metadata (crash in between).
 	st := v.logs["conv"]
 	orphanSeq := st.meta.Next
-	must(t, v.writeSegment(st, &format.Segment{Log: "conv", Seq: orphanSeq, Entries: []format.Entry{{ID: "2", Value: []byte("two")}}}))
+	must(t, step(v, func() error {
+		return v.writeSegment(st, &format.Segment{Log: "conv", Seq: orphanSeq, Entries: []format.Entry{{ID: "2", Value: []byte("two")}}})
+	}))
 	// A DropLog interrupted after marking the log.
 	g := v.logs["gone"]
 	m := g.meta
 	m.Dropping = true
-	must(t, v.putMeta(g, m))
+	must(t, step(v, func() error { return v.putMeta(g, m) }))
 	goneFile := filepath.Join(dir, v.segPath(g, g.meta.Live[0]))
 	// A temporary file and a segment nothing refers to.
 	stray := filepath.Join(dir, segmentDir, "00112233445566778899aabbccddeeff")

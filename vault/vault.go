@@ -85,9 +85,17 @@ type Vault struct {
 
 	// Write counters (manifest.go): ver is what each file holds as far as
 	// this process knows, man what the manifest on disk says.
-	ver, man      map[string]uint64
-	noManifest    bool // Open found none (a vault from before manifests)
-	deferManifest bool // Create: one manifest after all the shards
+	ver, man   map[string]uint64
+	noManifest bool // Open found none (a vault from before manifests)
+
+	// Commits (commit.go).
+	stage  *stage          // the commit being made; nil outside one
+	dirty  map[string]bool // directories with renames not yet fsynced
+	broken error           // a commit failed before its commit point
+	// Check only: files to read from their staging name (committedStaging).
+	redirect map[string]string
+	qmu      sync.Mutex // guards queue
+	queue    []*Batch   // batches waiting for the next commit
 }
 
 type recKey struct{ kind, key string }
@@ -146,14 +154,15 @@ func Create(dir string, pass *Passphrase, o *Options) (*Vault, error) {
 	if err := v.nameShards(); err != nil {
 		return fail(err)
 	}
-	v.deferManifest = true
-	for i := range NumShards {
-		if err := v.writeShard(i); err != nil {
-			return fail(err)
+	err = v.commitOp(func() error {
+		for i := range NumShards {
+			if err := v.writeShard(i); err != nil {
+				return err
+			}
 		}
-	}
-	v.deferManifest = false
-	if err := v.writeManifest(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fail(err)
 	}
 	kf, err := sealKeyFile(v.key, pass, logN)
@@ -214,7 +223,7 @@ func unlock(dir string, pass *Passphrase, o *Options) (*vaultKey, int, error) {
 // load reads every record shard, removes temporary files a crash left, and
 // finishes interrupted log operations.
 func (v *Vault) load() error {
-	for _, d := range []string{recordDir, segmentDir} {
+	for _, d := range []string{recordDir, segmentDir, "."} {
 		if err := removeTemps(filepath.Join(v.dir, d)); err != nil {
 			return fmt.Errorf("vault: %w", err)
 		}
@@ -237,6 +246,9 @@ func (v *Vault) load() error {
 			// A damaged manifest: read what the files hold, as a vault
 			// from before manifests; the next write writes a new one.
 			v.ver, v.man, v.noManifest = map[string]uint64{}, map[string]uint64{}, true
+		}
+		if err := v.redoCommit(); err != nil {
+			return err
 		}
 		legacy := true
 		for i := range NumShards {
@@ -261,7 +273,7 @@ func (v *Vault) load() error {
 	if err != nil {
 		return err
 	}
-	return v.recoverLogs()
+	return v.commitOp(v.recoverLogs)
 }
 
 // keepShard checks a shard's write counter and keeps its records in memory
@@ -398,7 +410,14 @@ func (v *Vault) seal(plain []byte) ([]byte, error) {
 // unseal reads and decrypts the vault file at rel (a path inside the vault).
 // Every failure is a *FileError naming rel.
 func (v *Vault) unseal(id age.Identity, rel string) ([]byte, error) {
-	data, err := readCapped(filepath.Join(v.dir, rel), maxFile)
+	data, ok, err := v.readStaged(rel)
+	if !ok {
+		path := rel
+		if p, ok := v.redirect[rel]; ok {
+			path = p
+		}
+		data, err = readCapped(filepath.Join(v.dir, path), maxFile)
+	}
 	if err != nil {
 		return nil, &FileError{Name: rel, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
 	}

@@ -1,0 +1,133 @@
+package sotto
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sottochat/sotto/vault"
+)
+
+// TestAckIsNeverAheadOfTheDisk: a session stores a received message in the
+// same vault commit as the ratchet state that seals its acknowledgement
+// (vaultStore's deferred writes), so the ack must never leave before the
+// message is on disk. At the instant the sender sees each delivery, a copy
+// of the receiver's vault directory (taken with the receiver's engine lock
+// held: no commit is midway, so the copy is what a crash at that instant
+// leaves) must open and hold the message. The sender's outbox removals are
+// deferred too: its own copy must open, with every text it sent.
+func TestAckIsNeverAheadOfTheDisk(t *testing.T) {
+	n := newMemNet()
+	dirs := map[*testPeer]string{}
+	mk := func() *testPeer {
+		dir := t.TempDir() + "/v"
+		v, err := vault.Create(dir, mustPass(t), &vault.Options{UnsafeWorkFactor: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := newEngine(engineConfig{disk: &vaultStore{v: v}, net: n.tor(), timing: fastTiming,
+			newSecret: func(b []byte) (secretBox, error) { return vault.NewSecret(b) }, closeFn: v.Close, logf: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.start()
+		p := &testPeer{t: t, e: e, evs: make(chan Event, 10000), done: make(chan struct{})}
+		go func() {
+			defer close(p.done)
+			for ev := range e.Events() {
+				p.evs <- ev
+			}
+		}()
+		t.Cleanup(p.close)
+		dirs[p] = dir
+		return p
+	}
+	a, b := mk(), mk()
+	mustID(t, a, "alice", IdentityOptions{})
+	mustID(t, b, "bob", IdentityOptions{})
+	befriend(t, a, "alice", "alice", b, "bob", "bob")
+	ctx := context.Background()
+	texts := map[MessageID]string{}
+	for i := range 12 {
+		text := fmt.Sprintf("durable %02d", i)
+		id, err := a.e.Send(ctx, "alice", "bob", text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts[id] = text
+		if i%3 != 2 {
+			continue // some sent back to back, to be acknowledged together
+		}
+		for len(texts) > 0 {
+			ev := a.wait("delivered", func(ev Event) bool { _, ok := ev.(DeliveredEvent); return ok })
+			id := ev.(DeliveredEvent).ID
+			text, ok := texts[id]
+			if !ok {
+				continue
+			}
+			delete(texts, id)
+			if d := crashCopy(t, b, dirs[b]); !bytes.Contains(d, []byte(text)) {
+				t.Fatalf("%q acknowledged, but not in the receiver's vault on disk", text)
+			}
+		}
+	}
+	d := crashCopy(t, a, dirs[a])
+	for i := range 12 {
+		if !bytes.Contains(d, fmt.Appendf(nil, "durable %02d", i)) {
+			t.Fatalf("the sender's vault lost text %d", i)
+		}
+	}
+}
+
+// crashCopy copies p's vault directory with p's engine lock held, opens the
+// copy and returns everything its logs hold.
+func crashCopy(t *testing.T, p *testPeer, dir string) []byte {
+	t.Helper()
+	to := filepath.Join(t.TempDir(), "copy")
+	p.e.mu.Lock()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o700)
+		}
+		if rel == "lock" {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
+	})
+	p.e.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.Open(to, mustPass(t), &vault.Options{})
+	if err != nil {
+		t.Fatalf("the vault as a crash now would leave it does not open: %v", err)
+	}
+	defer v.Close()
+	var out []byte
+	logs, err := v.Logs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range logs {
+		es, err := v.Entries(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			out = append(append(out, e.Value...), '\n')
+		}
+	}
+	return out
+}
