@@ -29,6 +29,8 @@ type timing struct {
 	Frame      time.Duration // a frame, once its first byte arrived
 	BackoffMin time.Duration // first retry delay of a failed dial
 	BackoffMax time.Duration // largest retry delay
+	OfflineMin time.Duration // first delay once a contact's descriptor is missing (dialgate.go); 0: BackoffMax
+	OfflineMax time.Duration // largest such delay
 }
 
 var defaultTiming = timing{
@@ -38,6 +40,8 @@ var defaultTiming = timing{
 	Frame:      60 * time.Second,
 	BackoffMin: 5 * time.Second,
 	BackoffMax: 10 * time.Minute,
+	OfflineMin: 5 * time.Minute,
+	OfflineMax: time.Hour,
 }
 
 // engineConfig is everything the engine is built from.
@@ -83,6 +87,8 @@ type Engine struct {
 	files *fileEngine // file transfers (files.go); guarded by mu
 
 	probe atomic.Pointer[probe] // benchmarks only (probe.go)
+
+	dials *dialGate // dials waiting on tor at once (dialgate.go)
 }
 
 type identity struct {
@@ -170,6 +176,7 @@ func newEngine(cfg engineConfig) (*Engine, error) {
 		tick: make(chan struct{}, 1),
 
 		maxUnread: maxUnread,
+		dials:     newDialGate(maxDialsAtOnce),
 	}
 	if cfg.disk == nil {
 		e.cfg.disk = e.mem

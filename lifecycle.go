@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sottochat/sotto/internal/erase"
+	"github.com/sottochat/sotto/onion"
 )
 
 // Goroutines and their owners:
@@ -174,11 +175,17 @@ func (e *Engine) stopContact(c *contact) {
 }
 
 // dialLoop keeps trying to connect to a contact while there is no
-// connection: exponential backoff with jitter after failures, at once after
-// a connection ends or a message is queued.
+// connection: exponential backoff with jitter after failures, a much longer
+// one once the contact looks offline, and at once after a connection ends
+// or a message is queued (dialgate.go has the schedule and why).
 func (e *Engine) dialLoop(ctx context.Context, c *contact) {
-	backoff := e.cfg.timing.BackoffMin
+	t := e.cfg.timing
+	backoff := t.BackoffMin
 	authorized := false
+	misses := 0    // failed dials in a row that found the contact offline
+	noDesc := true // ... every one of them for want of a descriptor
+	urgent := false
+	var last time.Time // when the last dial ended
 	for {
 		if !authorized {
 			if err := e.cfg.net.Authorize(ctx, c.onion, c.id.authPriv); err == nil {
@@ -192,19 +199,22 @@ func (e *Engine) dialLoop(ctx context.Context, c *contact) {
 		var err error
 		if authorized {
 			start := time.Now()
-			err = e.dialOnce(ctx, c)
+			err = e.dialOnce(ctx, c, urgent)
+			urgent = false
+			last = time.Now()
 			if errors.Is(err, errConnected) {
 				// A session is up (ours or the contact's): nothing to do
 				// until it ends, which wakes us, or until a wake.
-				backoff = e.cfg.timing.BackoffMin
+				backoff, misses, noDesc = t.BackoffMin, 0, true
 				select {
 				case <-ctx.Done():
 					return
 				case <-c.wake:
 				}
+				urgent = true
 				continue
 			}
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				e.cfg.logf("%s -> %s: dial failed after %v: %v", c.id.name, c.rec.Petname, time.Since(start).Round(time.Millisecond), err)
 			}
 		} else {
@@ -214,22 +224,47 @@ func (e *Engine) dialLoop(ctx context.Context, c *contact) {
 			return
 		}
 		wait := backoff
-		if err == nil {
-			backoff = e.cfg.timing.BackoffMin
-			wait = backoff
-		} else {
-			backoff = min(2*backoff, e.cfg.timing.BackoffMax)
+		switch {
+		case err == nil:
+			// A session ran and ended, or the contact's own connection
+			// won: dial again soon, ahead of routine retries.
+			backoff, misses, noDesc = t.BackoffMin, 0, true
+			wait, urgent = backoff, true
+		case errors.Is(err, onion.ErrUnreachable):
+			misses++
+			noDesc = noDesc && errors.Is(err, onion.ErrNoDescriptor)
+			if noDesc {
+				// The contact may be publishing right now (both sides
+				// starting): ask again soon, as the old Dial did by
+				// itself (1 s, 2 s), before calling it offline.
+				wait = min(backoff, descRetry<<(misses-1))
+			}
+			backoff = min(2*backoff, t.BackoffMax)
+		default:
+			misses, noDesc = 0, true
+			backoff = min(2*backoff, t.BackoffMax)
+		}
+		offline := offlineAfter(misses, noDesc)
+		if offline {
+			wait = t.offlineBackoff(misses)
+			if !offlineAfter(misses-1, noDesc) {
+				e.cfg.logf("%s -> %s: offline after %d failed dials: next dial in about %v, or when it dials us or a message is queued", c.id.name, c.rec.Petname, misses, wait.Round(time.Second))
+			}
 		}
 		wait = e.jitter(wait)
-		t := time.NewTimer(wait)
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
+			timer.Stop()
 			return
-		case <-t.C:
+		case <-timer.C:
 		case <-c.wake:
-			t.Stop()
+			timer.Stop()
+			urgent = true
 			e.cfg.logf("%s -> %s: woken before the %v backoff ended", c.id.name, c.rec.Petname, wait.Round(time.Millisecond))
+			if offline && !sleepCtx(ctx, t.BackoffMin-time.Since(last)) {
+				return
+			}
 		}
 	}
 }

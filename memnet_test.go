@@ -3,8 +3,11 @@ package sotto
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
+
+	"github.com/sottochat/sotto/onion"
 )
 
 // memNet is an in-memory stand-in for the Tor network: onion services are
@@ -22,6 +25,9 @@ func newMemNet() *memNet { return &memNet{svcs: map[string]*memService{}} }
 var errNeedAuth = errors.New("memnet: client authorization required")
 var errUnreachable = errors.New("memnet: unreachable")
 
+// errNoDescriptor is what tor says of a service that is not published.
+var errNoDescriptor = fmt.Errorf("%w: %w: %w", errUnreachable, onion.ErrUnreachable, onion.ErrNoDescriptor)
+
 type memTor struct {
 	n     *memNet
 	mu    sync.Mutex
@@ -31,6 +37,9 @@ type memTor struct {
 	// until the dial's context ends, as tor does while it tries a stale
 	// descriptor's introduction points.
 	stall func(to string) bool
+	// dialed, if set, is called as a Dial starts; the func it returns, if
+	// not nil, as it ends.
+	dialed func(to string) func()
 }
 
 func (n *memNet) tor() *memTor {
@@ -89,8 +98,13 @@ func (t *memTor) Deauthorize(ctx context.Context, to string) error {
 
 func (t *memTor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	t.mu.Lock()
-	stall := t.stall
+	stall, dialed := t.stall, t.dialed
 	t.mu.Unlock()
+	if dialed != nil {
+		if done := dialed(to); done != nil {
+			defer done()
+		}
+	}
 	if stall != nil && stall(to) {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -99,7 +113,7 @@ func (t *memTor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 	s := t.n.svcs[to]
 	t.n.mu.Unlock()
 	if s == nil {
-		return nil, errUnreachable
+		return nil, errNoDescriptor
 	}
 	if !s.open {
 		t.mu.Lock()

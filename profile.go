@@ -390,7 +390,8 @@ func (n *onionNet) Deauthorize(ctx context.Context, to string) error {
 	return n.t.RemoveClientAuth(ctx, to)
 }
 func (n *onionNet) Dial(ctx context.Context, from, to string) (net.Conn, error) {
-	return n.t.Dial(ctx, from, to)
+	// The dialer retries a missing descriptor itself (dialgate.go).
+	return n.t.DialWith(ctx, from, to, onion.DialOptions{NoDescRetry: true})
 }
 
 // writerLog turns w into the engine's logf: one timestamped line per call,

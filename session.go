@@ -637,7 +637,29 @@ var errConnected = errors.New("sotto: already connected")
 
 // dialOnce connects to a contact, runs the handshake and, if it succeeds,
 // serves the session until it ends.
-func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
+//
+// The dial waits for a slot of e.dials first (urgent: ahead of routine
+// retries; a wake while it waits makes it urgent) and holds it until tor
+// answered the SOCKS request.
+func (e *Engine) dialOnce(ctx context.Context, c *contact, urgent bool) error {
+	e.mu.Lock()
+	if c.sess != nil || c.removed {
+		e.mu.Unlock()
+		return errConnected
+	}
+	urgent = urgent || len(c.outbox) > 0
+	e.mu.Unlock()
+	if !e.dials.acquire(ctx, urgent, c.wake) {
+		return ctx.Err()
+	}
+	held := true
+	release := func() {
+		if held {
+			held = false
+			e.dials.release()
+		}
+	}
+	defer release()
 	e.mu.Lock()
 	if c.sess != nil || c.removed {
 		e.mu.Unlock()
@@ -665,6 +687,7 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact) error {
 	}()
 
 	conn, err := e.cfg.net.Dial(hctx, id.onion, c.onion)
+	release()
 	e.mu.Lock()
 	superseded := c.hsGen != gen
 	if !superseded && err == nil {

@@ -23,9 +23,12 @@ import (
 // makes tor ask one more. So one Dial asks for the descriptor at most
 // dialMaxDescMisses times (enough to cover a contact that publishes right
 // now; on this test network tor re-asks an HSDir after seconds) and leaves
-// HSDirs for later attempts: it returns ErrUnreachable and the caller's
-// outbox retries with its own, slower backoff (or at once when the contact
-// connects to us).
+// HSDirs for later attempts: it returns ErrNoDescriptor (with
+// ErrUnreachable) and the caller retries with its own, slower backoff (or
+// at once when the contact connects to us). A caller with its own schedule
+// for that case (the core's dialer, which must not hold one of its few dial
+// slots while Dial sleeps between misses) sets DialOptions.NoDescRetry: the
+// first miss returns at once.
 const (
 	dialRetryFirst    = 1 * time.Second
 	dialRetryMax      = 4 * time.Second
@@ -62,6 +65,21 @@ var dialStallTimeout = 30 * time.Second
 // unanswered for dialStallTimeout is retried on new circuits. ctx bounds the
 // whole dial, retries included; the returned conn is not bound to ctx.
 func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
+	return t.DialWith(ctx, from, to, DialOptions{})
+}
+
+// DialOptions changes how DialWith retries.
+type DialOptions struct {
+	// NoDescRetry: at tor's first "descriptor not found" return
+	// ErrNoDescriptor at once, instead of asking again (up to
+	// dialMaxDescMisses times, 1 s and 2 s apart) for a contact that may be
+	// publishing right now. For a caller that schedules those retries
+	// itself.
+	NoDescRetry bool
+}
+
+// DialWith is Dial with options.
+func (t *Tor) DialWith(ctx context.Context, from, to string, o DialOptions) (net.Conn, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("%w: nil context", ErrBadConfig)
 	}
@@ -150,7 +168,7 @@ func (t *Tor) Dial(ctx context.Context, from, to string) (net.Conn, error) {
 			}
 			t.refetch(ctx, addr)
 			continue
-		case !transient(re.Code):
+		case re.Code == socks.OnionDescNotFound && o.NoDescRetry, !transient(re.Code):
 			return nil, t.dialError(ctx, addr, err)
 		case time.Since(start)+backoff >= dialRetryWindow || attempt >= dialMaxAttempts:
 			// Introductions or rendezvous kept failing for a whole window:
@@ -253,6 +271,8 @@ func (t *Tor) dialError(ctx context.Context, addr string, err error) error {
 			return fmt.Errorf("%w: tor rejected the address", ErrBadAddress)
 		case socks.NotAllowed:
 			return fmt.Errorf("%w: tor refused the stream", ErrTorUnavailable)
+		case socks.OnionDescNotFound:
+			return fmt.Errorf("%w: %s: %w", ErrUnreachable, who, ErrNoDescriptor)
 		}
 		return fmt.Errorf("%w: %s: %v", ErrUnreachable, who, err)
 	}

@@ -149,17 +149,28 @@ func TestDialRetriesTransient(t *testing.T) {
 
 // TestDialSparesHSDirs: a contact that stays unpublished costs at most
 // dialMaxDescMisses descriptor fetches per Dial (on the real network each
-// one uses up an HSDir for 15 minutes).
+// one uses up an HSDir for 15 minutes), and one with NoDescRetry (the core's
+// dialer, which schedules those retries itself); either way the error says
+// ErrNoDescriptor, without the address.
 func TestDialSparesHSDirs(t *testing.T) {
-	f := newFakeTor(t, 0xF0)
-	_, err := f.Dial(context.Background(), "me", vectorAddress)
-	if !errors.Is(err, ErrUnreachable) {
-		t.Fatalf("err = %v", err)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.socksReq) != dialMaxDescMisses {
-		t.Fatalf("%d SOCKS requests for a missing descriptor, want %d", len(f.socksReq), dialMaxDescMisses)
+	for _, c := range []struct {
+		o    DialOptions
+		want int
+	}{{DialOptions{}, dialMaxDescMisses}, {DialOptions{NoDescRetry: true}, 1}} {
+		f := newFakeTor(t, 0xF0, 0xF0, 0xF0, 0)
+		_, err := f.DialWith(context.Background(), "me", vectorAddress, c.o)
+		if !errors.Is(err, ErrUnreachable) || !errors.Is(err, ErrNoDescriptor) {
+			t.Fatalf("%+v: err = %v", c.o, err)
+		}
+		if strings.Contains(err.Error(), vectorAddress[:20]) {
+			t.Fatalf("error %q carries the address", err)
+		}
+		f.mu.Lock()
+		n := len(f.socksReq)
+		f.mu.Unlock()
+		if n != c.want {
+			t.Fatalf("%+v: %d SOCKS requests for a missing descriptor, want %d", c.o, n, c.want)
+		}
 	}
 }
 

@@ -13,6 +13,10 @@ var (
 	// ErrUnreachable: the onion service could not be reached (offline, no
 	// descriptor, introduction or rendezvous failed, timeout).
 	ErrUnreachable = errors.New("onion: contact unreachable")
+	// ErrNoDescriptor: tor found no descriptor for the service at its
+	// HSDirs (SOCKS 0xF0): it is not published, so its owner is offline
+	// (or has never come online). Always wrapped with ErrUnreachable.
+	ErrNoDescriptor = errors.New("onion: the contact's onion service is not published (offline)")
 	// ErrNeedClientAuth: the service uses restricted discovery and tor has
 	// no client-auth key for it (SOCKS 0xF4).
 	ErrNeedClientAuth = errors.New("onion: the contact's service needs client authorization we do not have")

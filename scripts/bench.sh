@@ -7,6 +7,7 @@
 #   BENCHTIME      per micro benchmark (1s)
 #   BENCH_RT       round trips per Tor round-trip benchmark (30)
 #   SOTTO_BENCH_FILE_MIB  the file moved over Tor (64; 1024 for the 1 GiB RSS figure)
+#   BENCH_IDLE     how long the idle-profile benchmarks watch (3m; 0: skip them)
 # On a shared machine read the medians (median-us, min-ns/op), not ns/op.
 set -euo pipefail
 GO=${GO:-go}
@@ -39,4 +40,15 @@ run -bench 'TorFileThroughput$' -benchtime 1x .
 # Cold start to the first message beside the raw-Tor floor.
 run -bench 'TorFirstMessage$|TorFirstMessageFloor$' -benchtime 3x .
 run -bench 'TorRestartDelivery$' -benchtime 1x .
+# Many contacts (issue 16 goal 4): an idle profile with 190 offline and 10
+# online contacts, its tor's and Sotto's CPU and RSS over SOTTO_IDLE_WINDOW
+# (goal: below 1 % of a core together), beside the control: a plain tor
+# asked for 200 missing descriptors at the old dial schedule's rate and at
+# the new one (pace=1). BENCH_IDLE=0 leaves them out.
+if [ "${BENCH_IDLE:-3m}" != 0 ]; then
+	export SOTTO_IDLE_WINDOW=${BENCH_IDLE:-3m}
+	run -bench 'TorIdleContacts/off=190' -benchtime 1x .
+	run -bench 'OfflineDialsControl/n=200' -benchtime 1x ./onion
+	unset SOTTO_IDLE_WINDOW
+fi
 echo "written to $OUT"
