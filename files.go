@@ -166,11 +166,12 @@ type transfer struct {
 	expect uint64        // next byte expected in wSess
 
 	// sending
-	sess      *session // the session sending it
-	sent      uint64   // next byte to send in sess
-	acked     uint64   // the receiver's durable offset
-	lastAck   time.Time
-	sentTotal uint64 // every byte sent, across sessions
+	sess      *session  // the session sending it
+	sent      uint64    // next byte to send in sess
+	acked     uint64    // the receiver's durable offset
+	fullSince time.Time // when the window filled with no ack since (zero: not full)
+	sentTotal uint64    // every byte sent, across sessions
+	win       uint64    // the window now; 0 is files.Window (filewindow.go)
 }
 
 // fileEngine is the engine's file state. Guarded by Engine.mu.

@@ -211,7 +211,8 @@ func BenchmarkPipeFileVault(b *testing.B) {
 			b.Fatal(err)
 		}
 		e, err := newEngine(engineConfig{disk: &vaultStore{v: v}, net: n.tor(), timing: torTiming,
-			newSecret: func(b []byte) (secretBox, error) { return vault.NewSecret(b) }, closeFn: v.Close})
+			newSecret: func(b []byte) (secretBox, error) { return vault.NewSecret(b) },
+			newLocked: func(n int) (lockedBuf, error) { return vault.NewLocked(n) }, closeFn: v.Close})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -130,7 +130,8 @@ func (s *session) handleFileLocked(m *wire.Message) error {
 			return errDrop // acknowledges bytes never sent
 		}
 		if t.sess == s && m.Offset > t.acked {
-			t.acked, t.lastAck = m.Offset, time.Now()
+			t.acked, t.fullSince = m.Offset, time.Time{}
+			t.growWindow()
 			e.ev.emit(FileProgressEvent{File: t.info()})
 			s.nudge()
 		}
@@ -447,7 +448,7 @@ func (s *session) acceptedLocked(t *transfer, offset uint64) error {
 	default:
 		return nil
 	}
-	t.sess, t.sent, t.acked, t.lastAck = s, offset, offset, time.Now()
+	t.sess, t.sent, t.acked, t.fullSince = s, offset, offset, time.Time{}
 	e.ev.emit(FileProgressEvent{File: t.info()})
 	s.nudge()
 	return nil
@@ -499,12 +500,19 @@ func (s *session) readChunks() *chunkPlan {
 		}
 	}
 	if t != nil {
-		room := t.acked + files.Window - t.sent
-		if t.sent >= t.acked+files.Window {
+		win := t.window()
+		room := t.acked + win - t.sent
+		if t.sent >= t.acked+win {
 			room = 0
 		}
 		if room < files.ChunkSize && t.sent+room < t.rec.Size {
-			if time.Since(t.lastAck) > e.cfg.timing.Idle {
+			// The receiver's time runs from when the window filled, not
+			// from the last ack: with a small window (filewindow.go) on a
+			// slow circuit, sending the window alone may take longer.
+			if t.fullSince.IsZero() {
+				t.fullSince = time.Now()
+			}
+			if time.Since(t.fullSince) > e.cfg.timing.Idle {
 				e.endLocked(t, files.Failed, wire.CancelStalled,
 					fmt.Sprintf("%s stopped acknowledging the data for %v; the transfer was stopped", c.rec.Petname, e.cfg.timing.Idle), true)
 			}
@@ -586,7 +594,7 @@ func (s *session) fileMsgsLocked(plan *chunkPlan) []*wire.Message {
 				t.sent += uint64(len(d))
 				t.sentTotal += uint64(len(d))
 			}
-			if t.sent < t.rec.Size && t.sent < t.acked+files.Window {
+			if t.sent < t.rec.Size && t.sent < t.acked+t.window() {
 				s.nudge() // more to send
 			}
 		}
@@ -607,6 +615,7 @@ func (s *session) closeFilesLocked() {
 	for _, t := range s.e.fx().byID {
 		if t.sess == s {
 			t.sess = nil
+			t.lostSession()
 		}
 		if t.wSess == s {
 			t.wSess = nil

@@ -540,6 +540,13 @@ func (s *session) writeLoop() {
 	fc := &frameConn{conn: s.conn, t: e.cfg.timing, now: e.cfg.now}
 	ka := time.NewTicker(e.cfg.timing.Keepalive / 2)
 	defer ka.Stop()
+	out := make(chan frameBatch, 1) // framewriter.go
+	fwDone := make(chan struct{})
+	go s.frameWriter(fc, out, fwDone)
+	defer func() {
+		close(out)
+		<-fwDone
+	}()
 	for {
 		select {
 		case <-s.done:
@@ -612,26 +619,11 @@ func (s *session) writeLoop() {
 			e.mark(stWritten, sent...)
 			e.mark(stAckWritten, acked...)
 		}
-		for _, ct := range cts {
-			if err := fc.write(wire.FrameData, ct); err != nil {
-				s.close()
+		if len(cts) > 0 {
+			select {
+			case out <- frameBatch{cts: cts, sentIDs: sentIDs}:
+			case <-s.done:
 				return
-			}
-		}
-		if len(sentIDs) > 0 {
-			e.mu.Lock()
-			for _, id := range sentIDs {
-				for _, m := range c.msgs {
-					if m.ID == id && m.State == Pending {
-						// Not if the ack already came back: events stay in order.
-						m.State = Sent
-						e.ev.emit(SentEvent{Identity: c.id.name, Contact: c.rec.Petname, ID: id})
-					}
-				}
-			}
-			e.mu.Unlock()
-			if len(sentIDs) == 32 {
-				s.nudge() // more waiting
 			}
 		}
 	}
