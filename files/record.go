@@ -117,5 +117,13 @@ func ParseRecord(b []byte) (*Record, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
+	// "removed":[] and "hs":"" are the same record as none: Marshal omits
+	// them, so a round trip must not tell them apart.
+	if len(r.Removed) == 0 {
+		r.Removed = nil
+	}
+	if len(r.HashState) == 0 {
+		r.HashState = nil
+	}
 	return &r, nil
 }
