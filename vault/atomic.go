@@ -16,20 +16,8 @@ const tmpPrefix = ".tmp-"
 // directory is written and fsynced, renamed over name, and the directory is
 // fsynced, so a crash at any instant leaves either the old or the new file.
 func writeAtomic(dir, name string, data []byte) error {
-	var r [8]byte
-	rand.Read(r[:])
-	tmp := filepath.Join(dir, tmpPrefix+hex.EncodeToString(r[:]))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	tmp := filepath.Join(dir, tmpPrefix+randHex())
+	err := writeSynced(tmp, data, os.O_EXCL)
 	if err == nil {
 		err = os.Rename(tmp, filepath.Join(dir, name))
 	}

@@ -166,7 +166,7 @@ func (v *Vault) commitStage() error {
 	errs := make([]error, len(paths))
 	var wg sync.WaitGroup
 	for i := range paths {
-		wg.Go(func() { errs[i] = writeSynced(paths[i], cts[i]) })
+		wg.Go(func() { errs[i] = writeSynced(paths[i], cts[i], os.O_TRUNC) })
 	}
 	wg.Wait()
 	err = errors.Join(errs...)
@@ -257,9 +257,10 @@ func parseStageName(s string) (version uint64, name string, ok bool) {
 	return version, name, true
 }
 
-// writeSynced creates path with data and fsyncs it.
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+// writeSynced writes data to a new file at path, opened with
+// O_WRONLY|O_CREATE and flag (O_TRUNC or O_EXCL), and fsyncs it.
+func writeSynced(path string, data []byte, flag int) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|flag, 0o600)
 	if err != nil {
 		return err
 	}
