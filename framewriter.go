@@ -14,6 +14,10 @@ import "github.com/sottochat/sotto/internal/wire"
 // is written (PROTOCOL §2.8's rule). At most one batch waits in the channel
 // beside the one being written: about 2 MiB of ciphertext.
 
+// textsPerBatch bounds the texts of the outbox one batch carries (the
+// writer's loop in session.go fills batches up to it).
+const textsPerBatch = 32
+
 // frameBatch is one sealed batch: its frames, and the texts it carries
 // (marked sent once written).
 type frameBatch struct {
@@ -54,8 +58,8 @@ func (s *session) frameWriter(fc *frameConn, in <-chan frameBatch, done chan<- s
 			}
 		}
 		e.mu.Unlock()
-		if len(b.sentIDs) == 32 {
-			s.nudge() // more waiting
+		if len(b.sentIDs) == textsPerBatch {
+			s.nudge() // a full batch: more may be waiting
 		}
 	}
 }

@@ -574,7 +574,7 @@ func (s *session) writeLoop() {
 			msgs = append(msgs, am)
 		}
 		for _, o := range c.outbox {
-			if s.sent[o.id] || len(sentIDs) >= 32 {
+			if s.sent[o.id] || len(sentIDs) >= textsPerBatch {
 				continue
 			}
 			m := &wire.Message{ID: o.id, At: uint64(o.rec.At), Timer: uint32(o.rec.Timer)}
