@@ -416,6 +416,9 @@ func ParseMessage(p []byte) (*Message, error) {
 	case KindAck:
 		var n uint16
 		ok = s.ReadUint16(&n) && n > 0 && n <= MaxAcks && len(s) == int(n)*IDLen
+		if ok {
+			m.Acks = make([][IDLen]byte, 0, n) // n is bounded and its bytes are there
+		}
 		for i := 0; ok && i < int(n); i++ {
 			var id [IDLen]byte
 			ok = s.CopyBytes(id[:])
