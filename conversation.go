@@ -284,12 +284,34 @@ func (e *Engine) Send(ctx context.Context, identity, contact, text string) (Mess
 		return MessageID{}, fmt.Errorf("sotto: the message is not valid UTF-8")
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	_, c, err := e.contactLocked(identity, contact)
+	if err != nil {
+		e.mu.Unlock()
+		return MessageID{}, err
+	}
+	id, err := e.queueLocked(c, TextMessage, text, time.Duration(c.rec.Timer)*time.Second, time.Time{})
+	st := e.msgStore(c)
+	var t *commitTicket
+	var writerUp <-chan struct{}
+	if err == nil {
+		t = pendingTicket(st)
+		if c.sess != nil {
+			writerUp = c.sess.done
+		}
+	}
+	e.mu.Unlock()
 	if err != nil {
 		return MessageID{}, err
 	}
-	return e.queueLocked(c, TextMessage, text, time.Duration(c.rec.Timer)*time.Second, time.Time{})
+	// The message and its outbox entry are deferred writes: the session's
+	// writer, nudged, commits them with the state that seals them (one
+	// commit on the message's path instead of two), else Send does. Either
+	// way they are on disk before Send returns, and e.mu is not held while
+	// they go.
+	if err := awaitStore(st, t, writerUp); err != nil {
+		return MessageID{}, fmt.Errorf("sotto: storing the message: %w", err)
+	}
+	return id, nil
 }
 
 func (e *Engine) queueLocked(c *contact, kind MessageKind, text string, timer time.Duration, at time.Time) (MessageID, error) {
@@ -318,12 +340,13 @@ func (e *Engine) queueLocked(c *contact, kind MessageKind, text string, timer ti
 	if err != nil {
 		return MessageID{}, err
 	}
-	// The message and the outbox entry, one commit (the message's append
-	// waits for the outbox's): a crash leaves both or neither.
+	// The message and the outbox entry, deferred writes of one commit (a
+	// crash leaves both or neither), which the caller sees through: Send
+	// waits for it (awaitStore), SetTimer's contact save carries it.
 	if err := e.storeMessageAsLocked(c, m, true); err != nil {
 		return MessageID{}, fmt.Errorf("sotto: storing the message: %w", err)
 	}
-	if err := e.msgStore(c).Append(c.logOut(), hexID(m.ID), b); err != nil {
+	if err := appendLater(e.msgStore(c), c.logOut(), hexID(m.ID), b); err != nil {
 		return MessageID{}, fmt.Errorf("sotto: storing the message: %w", err)
 	}
 	c.outbox = append(c.outbox, o)

@@ -17,8 +17,8 @@ import (
 // (vaultStore's deferred writes), so the ack must never leave before the
 // message is on disk. At the instant the sender sees each delivery, a copy
 // of the receiver's vault directory (taken with the receiver's engine lock
-// held: no commit is midway, so the copy is what a crash at that instant
-// leaves) must open and hold the message. The sender's outbox removals are
+// and vault.Hold held: no commit is midway, so the copy is what a crash at
+// that instant leaves) must open and hold the message. The sender's outbox removals are
 // deferred too: its own copy must open, with every text it sent.
 func TestAckIsNeverAheadOfTheDisk(t *testing.T) {
 	n := newMemNet()
@@ -50,6 +50,13 @@ func TestAckIsNeverAheadOfTheDisk(t *testing.T) {
 	mustID(t, a, "alice", IdentityOptions{})
 	mustID(t, b, "bob", IdentityOptions{})
 	befriend(t, a, "alice", "alice", b, "bob", "bob")
+	// The receiver's probe (probe.go) marks when the state sealing each
+	// acknowledgement was committed (stAckSaved, after its commit returned)
+	// and when the ack's frame was handed to the connection: the first
+	// must come first. The crash copy below cannot see that order alone
+	// (vault.Hold waits for a commit under way).
+	pr := newProbe()
+	b.e.probe.Store(pr)
 	ctx := context.Background()
 	texts := map[MessageID]string{}
 	for i := range 12 {
@@ -70,6 +77,11 @@ func TestAckIsNeverAheadOfTheDisk(t *testing.T) {
 				continue
 			}
 			delete(texts, id)
+			ts := pr.times(id)
+			if ts[stAckSaved].IsZero() || ts[stAckWritten].IsZero() || ts[stAckWritten].Before(ts[stAckSaved]) {
+				t.Fatalf("%q: its ack's frame left at %v, the state that sealed it was stored at %v",
+					text, ts[stAckWritten].Format("15:04:05.000000"), ts[stAckSaved].Format("15:04:05.000000"))
+			}
 			if d := crashCopy(t, b, dirs[b]); !bytes.Contains(d, []byte(text)) {
 				t.Fatalf("%q acknowledged, but not in the receiver's vault on disk", text)
 			}
@@ -89,22 +101,26 @@ func crashCopy(t *testing.T, p *testPeer, dir string) []byte {
 	t.Helper()
 	to := filepath.Join(t.TempDir(), "copy")
 	p.e.mu.Lock()
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o700)
-		}
-		if rel == "lock" {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
+	// Commits run outside the engine lock (a session's writer waits for its
+	// state's commit without it): the vault's own Hold keeps them out.
+	err := p.e.cfg.disk.(*vaultStore).v.Hold(func() error {
+		return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, path)
+			if d.IsDir() {
+				return os.MkdirAll(filepath.Join(to, rel), 0o700)
+			}
+			if rel == "lock" {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(to, rel), b, 0o600)
+		})
 	})
 	p.e.mu.Unlock()
 	if err != nil {

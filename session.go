@@ -170,39 +170,62 @@ func (e *Engine) flushStateLocked(c *contact) error {
 }
 
 func (e *Engine) keepStateLocked(c *contact, st *ratchet.State, persist bool) error {
+	wait, err := e.keepStateAsLocked(c, st, persist, false)
+	if err == nil && wait != nil {
+		err = wait()
+	}
+	return err
+}
+
+// keepStateAsLocked is keepStateLocked; with async, the state's store is
+// submitted (ordered after every write made before it: vaultStore.submit)
+// and wait, if not nil, returns once it is committed: the caller may
+// release e.mu first, and must call wait before anything the state sealed
+// leaves the process.
+func (e *Engine) keepStateAsLocked(c *contact, st *ratchet.State, persist, async bool) (wait func() error, err error) {
+	put := func(b []byte) error {
+		if vs, ok := c.id.st.(*vaultStore); ok && async {
+			wait = vs.putAsync(kindRatchet, c.key, b)
+			return nil
+		}
+		return c.id.st.Put(kindRatchet, c.key, b)
+	}
 	if kept, err := e.keepLiveLocked(c, st); kept {
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if persist {
-			if err := c.id.st.Put(kindRatchet, c.key, c.liveBytes()); err != nil {
-				return fmt.Errorf("sotto: saving a conversation's keys: %w", err)
+			if err := put(c.liveBytes()); err != nil {
+				return nil, fmt.Errorf("sotto: saving a conversation's keys: %w", err)
 			}
 		}
 		c.stateDirty = !persist
-		return nil
+		return wait, nil
 	}
 	b, err := st.MarshalBinary()
 	st.Wipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if persist {
-		if err := c.id.st.Put(kindRatchet, c.key, b); err != nil {
+		if err := put(b); err != nil {
 			clear(b)
-			return fmt.Errorf("sotto: saving a conversation's keys: %w", err)
+			return nil, fmt.Errorf("sotto: saving a conversation's keys: %w", err)
 		}
 	}
 	c.stateDirty = !persist
 	box, err := e.cfg.newSecret(b)
 	if err != nil {
-		return err
+		if wait != nil {
+			wait() // submitted: see it through
+		}
+		return nil, err
 	}
 	if c.ratchet != nil {
 		c.ratchet.Destroy()
 	}
 	c.ratchet = box
-	return nil
+	return wait, nil
 }
 
 // commitHandshakeLocked commits the State a finished handshake returned
@@ -252,23 +275,34 @@ func (s *session) sealLocked(msgs []*wire.Message) ([][]byte, error) {
 // sealLocked encrypts messages for c (on a session, or for a mailbox) and
 // persists the state once for all of them, before anything is sent.
 func (e *Engine) sealLocked(c *contact, msgs []*wire.Message) ([][]byte, error) {
+	out, wait, err := e.sealAsLocked(c, msgs, false)
+	if err == nil && wait != nil {
+		err = wait()
+	}
+	return out, err
+}
+
+// sealAsLocked is sealLocked; with async, the state's commit (which
+// carries every write deferred before it) may be waited for with wait
+// after e.mu is released, and must be before any of out is sent.
+func (e *Engine) sealAsLocked(c *contact, msgs []*wire.Message, async bool) (out [][]byte, wait func() error, err error) {
 	st, err := e.loadStateLocked(c)
 	if err != nil || st == nil {
-		return nil, errDrop
+		return nil, nil, errDrop
 	}
 	ad := adFor(c.id.pub, c.pub)
-	out := make([][]byte, 0, len(msgs))
+	out = make([][]byte, 0, len(msgs))
 	for _, m := range msgs {
 		pt, err := m.Marshal()
 		if err != nil {
 			st.Wipe()
-			return nil, err
+			return nil, nil, err
 		}
 		ct, err := st.Encrypt(e.cfg.rand, pt, ad)
 		clear(pt)
 		if err != nil {
 			st.Wipe()
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, ct)
 	}
@@ -278,15 +312,28 @@ func (e *Engine) sealLocked(c *contact, msgs []*wire.Message) ([][]byte, error) 
 		e.mark(stSealed, sent...)
 		e.mark(stAckSealed, acked...)
 	}
-	if err := e.saveStateLocked(c, st); err != nil {
-		return nil, err
+	wait, err = e.keepStateAsLocked(c, st, true, async)
+	if err != nil {
+		return nil, nil, err
 	}
 	if probing {
-		sent, acked := probeIDs(msgs)
-		e.mark(stSaved, sent...)
-		e.mark(stAckSaved, acked...)
+		saved := func() {
+			sent, acked := probeIDs(msgs)
+			e.mark(stSaved, sent...)
+			e.mark(stAckSaved, acked...)
+		}
+		if wait == nil {
+			saved()
+		} else {
+			w := wait
+			wait = func() error {
+				err := w()
+				saved()
+				return err
+			}
+		}
 	}
-	return out, nil
+	return out, wait, nil
 }
 
 // openLocked decrypts one frame; the state is persisted only on success.
@@ -598,11 +645,12 @@ func (s *session) writeLoop() {
 			msgs = append(msgs, &wire.Message{Kind: wire.KindKeepalive})
 		}
 		var cts [][]byte
+		var wait func() error
 		var err error
 		if len(msgs) > 0 {
 			// Encoding and encryption of the texts inside erase.Do: the
 			// stack they used is erased at once, not when the session ends.
-			erase.Do(func() { cts, err = s.sealLocked(msgs) })
+			erase.Do(func() { cts, wait, err = e.sealAsLocked(c, msgs, true) })
 			s.lastSend = now
 		}
 		if err == nil {
@@ -611,6 +659,13 @@ func (s *session) writeLoop() {
 			}
 		}
 		e.mu.Unlock()
+		// The state that sealed them (and every write deferred before:
+		// Send's texts, received texts these frames acknowledge) is
+		// committed before a frame leaves; e.mu is free meanwhile, so the
+		// reader and Send go on.
+		if err == nil && wait != nil {
+			err = wait()
+		}
 		if err != nil {
 			s.close()
 			return

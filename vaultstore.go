@@ -3,6 +3,7 @@ package sotto
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/sottochat/sotto/vault"
 )
@@ -22,41 +23,105 @@ import (
 type vaultStore struct {
 	v    *vault.Vault
 	mu   sync.Mutex
-	pend *vault.Batch // deferred writes; nil if none
+	pend *vault.Batch  // deferred writes; nil if none
+	tick *commitTicket // closed when pend is committed; nil with pend
 }
 
-// batch takes the deferred writes, to commit them with one more.
-func (s *vaultStore) batch() *vault.Batch {
+// A commitTicket is closed once the batch of deferred writes it was issued
+// with is committed (by whichever write took the batch), err its result.
+type commitTicket struct {
+	done chan struct{}
+	err  error
+}
+
+// submit takes the deferred writes, lets fn add to them, and submits them
+// under s.mu, so that the vault commits writes in the order they were made
+// here (vault.Batch.Submit). wait commits them (or waits for the commit
+// that took them) and closes their ticket.
+func (s *vaultStore) submit(fn func(b *vault.Batch)) (wait func() error) {
 	s.mu.Lock()
-	b := s.pend
-	s.pend = nil
-	s.mu.Unlock()
+	b, t := s.pend, s.tick
+	s.pend, s.tick = nil, nil
 	if b == nil {
 		b = s.v.Batch()
 	}
-	return b
+	if fn != nil {
+		fn(b)
+	}
+	b.Submit()
+	s.mu.Unlock()
+	return func() error {
+		err := b.Wait()
+		if t != nil {
+			t.err = err
+			close(t.done)
+		}
+		return err
+	}
 }
+
+func (s *vaultStore) commit(fn func(b *vault.Batch)) error { return s.submit(fn)() }
 
 func (s *vaultStore) deferred(fn func(b *vault.Batch)) {
 	s.mu.Lock()
 	if s.pend == nil {
 		s.pend = s.v.Batch()
+		s.tick = &commitTicket{done: make(chan struct{})}
 	}
 	fn(s.pend)
 	s.mu.Unlock()
 }
 
+// ticket is the ticket of the deferred writes made so far (nil if none).
+func (s *vaultStore) ticket() *commitTicket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tick
+}
+
 // flush commits the deferred writes.
 func (s *vaultStore) flush() error {
 	s.mu.Lock()
-	b := s.pend
-	s.pend = nil
+	empty := s.pend == nil
 	s.mu.Unlock()
-	if b == nil {
+	if empty {
 		return nil
 	}
-	return b.Commit()
+	return s.commit(nil)
 }
+
+// await returns once the deferred writes of ticket t are committed. A
+// session's writer takes them with its next state save (the message path's
+// one commit per batch), so while writerUp is open await first waits for
+// that, up to joinWait; then (no session, or a writer busy with a long
+// write) it commits them itself. t nil: nothing to wait for.
+func (s *vaultStore) await(t *commitTicket, writerUp <-chan struct{}) error {
+	if t == nil {
+		return nil
+	}
+	if writerUp != nil {
+		tm := time.NewTimer(joinWait)
+		select {
+		case <-t.done:
+			tm.Stop()
+			return t.err
+		case <-writerUp:
+		case <-tm.C:
+		}
+		tm.Stop()
+	}
+	if err := s.flush(); err != nil {
+		return err
+	}
+	<-t.done
+	return t.err
+}
+
+// joinWait bounds how long Send waits for its session's writer to commit
+// its message with the state that seals it, before committing it itself:
+// an idle writer takes it within one commit (a few ms); a writer whose
+// frames wait for a slow connection (a file moving) may not for seconds.
+const joinWait = 25 * time.Millisecond
 
 func (s *vaultStore) deferAppend(log, id string, value []byte) {
 	s.deferred(func(b *vault.Batch) { b.Append(log, id, value) })
@@ -71,9 +136,13 @@ func (s *vaultStore) deferRemove(log string, ids ...string) {
 }
 
 func (s *vaultStore) Put(kind, key string, value []byte) error {
-	b := s.batch()
-	b.Put(kind, key, value)
-	return b.Commit()
+	return s.commit(func(b *vault.Batch) { b.Put(kind, key, value) })
+}
+
+// putAsync submits a Put (with the deferred writes) and returns the wait
+// for its commit, so that the caller may release its own lock first.
+func (s *vaultStore) putAsync(kind, key string, value []byte) (wait func() error) {
+	return s.submit(func(b *vault.Batch) { b.Put(kind, key, value) })
 }
 
 func (s *vaultStore) Get(kind, key string) ([]byte, error) {
@@ -88,9 +157,7 @@ func (s *vaultStore) Get(kind, key string) ([]byte, error) {
 }
 
 func (s *vaultStore) Delete(kind, key string) error {
-	b := s.batch()
-	b.Delete(kind, key)
-	return b.Commit()
+	return s.commit(func(b *vault.Batch) { b.Delete(kind, key) })
 }
 
 func (s *vaultStore) Keys(kind string) ([]string, error) {
@@ -101,9 +168,7 @@ func (s *vaultStore) Keys(kind string) ([]string, error) {
 }
 
 func (s *vaultStore) Append(log, id string, value []byte) error {
-	b := s.batch()
-	b.Append(log, id, value)
-	return b.Commit()
+	return s.commit(func(b *vault.Batch) { b.Append(log, id, value) })
 }
 
 func (s *vaultStore) ReadLog(log string, fn func(id string, value []byte) error) error {
@@ -123,9 +188,7 @@ func (s *vaultStore) ReadLog(log string, fn func(id string, value []byte) error)
 }
 
 func (s *vaultStore) Remove(log string, ids ...string) error {
-	b := s.batch()
-	b.Remove(log, ids...)
-	return b.Commit()
+	return s.commit(func(b *vault.Batch) { b.Remove(log, ids...) })
 }
 
 func (s *vaultStore) DropLog(log string) error {
@@ -167,6 +230,23 @@ func removeLater(st store, log string, ids ...string) error {
 func flushStore(st store) error {
 	if vs, ok := st.(*vaultStore); ok {
 		return vs.flush()
+	}
+	return nil
+}
+
+// pendingTicket is the ticket of st's deferred writes (nil if st is not
+// the vault or has none).
+func pendingTicket(st store) *commitTicket {
+	if vs, ok := st.(*vaultStore); ok {
+		return vs.ticket()
+	}
+	return nil
+}
+
+// awaitStore waits for the deferred writes of t in st (vaultStore.await).
+func awaitStore(st store, t *commitTicket, writerUp <-chan struct{}) error {
+	if vs, ok := st.(*vaultStore); ok {
+		return vs.await(t, writerUp)
 	}
 	return nil
 }

@@ -253,7 +253,7 @@ func (h *Handshake) hello() ([]byte, error) {
 	if err := readSecret(h.rand, seed[:]); err != nil {
 		return nil, h.fail(err)
 	}
-	if h.xwing, err = hpke.MLKEM768X25519().NewPrivateKey(seed[:]); err != nil {
+	if h.xwing, err = newXWingKey(&seed); err != nil {
 		return nil, h.fail(err)
 	}
 	xpub := h.xwing.PublicKey().Bytes()

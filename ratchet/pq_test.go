@@ -1,6 +1,7 @@
 package ratchet
 
 import (
+	"crypto/mlkem"
 	"testing"
 	"time"
 )
@@ -75,4 +76,39 @@ func TestPQBuffersWiped(t *testing.T) {
 	if !zero(secretI) || !zero(secretR) || !sa.epochs[0].sendMix {
 		t.Fatal("a mixed secret was not wiped")
 	}
+}
+
+// BenchmarkMLKEM is each ML-KEM-768 operation a post-quantum step costs, as
+// the ratchet does it (crypto/mlkem): a key from its seed (the initiator's
+// offer, and again before it decapsulates, since a State keeps only the
+// seed), an encapsulation (parsing the key, which expands its matrix, and
+// encapsulating) and a decapsulation. A PQ step (BenchmarkPQStep) is a DH
+// step (BenchmarkDHStep) plus these.
+func BenchmarkMLKEM(b *testing.B) {
+	seed := make([]byte, mlkemSeedSize)
+	dk, _ := mlkem.NewDecapsulationKey768(seed)
+	ek := dk.EncapsulationKey().Bytes()
+	_, ct := dk.EncapsulationKey().Encapsulate()
+	b.Run("keygen", func(b *testing.B) {
+		for b.Loop() {
+			mlkem.NewDecapsulationKey768(seed)
+		}
+	})
+	b.Run("encaps", func(b *testing.B) {
+		for b.Loop() {
+			k, _ := mlkem.NewEncapsulationKey768(ek)
+			k.Encapsulate()
+		}
+	})
+	b.Run("decaps", func(b *testing.B) {
+		for b.Loop() {
+			dk.Decapsulate(ct)
+		}
+	})
+	b.Run("seed+decaps", func(b *testing.B) {
+		for b.Loop() {
+			k, _ := mlkem.NewDecapsulationKey768(seed)
+			k.Decapsulate(ct)
+		}
+	})
 }

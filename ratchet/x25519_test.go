@@ -58,6 +58,49 @@ func TestX25519(t *testing.T) {
 	}
 }
 
+// TestX25519Edges compares x25519 with crypto/ecdh on the inputs where
+// implementations differ: the small-order points (and their non-canonical
+// encodings, u + p and with the top bit set), u = p - 1 and u = 2^255 - 1.
+func TestX25519Edges(t *testing.T) {
+	var pts []string
+	for _, h := range []string{
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"0100000000000000000000000000000000000000000000000000000000000000",
+		"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+		"5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // p - 1
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // p
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // p + 1
+		"cdeb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b880",
+		"4c9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f11d7",
+		"d9ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+		"daffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+		"dbffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+		"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+		"0900000000000000000000000000000000000000000000000000000000000080",
+	} {
+		pts = append(pts, h)
+	}
+	for range 20 {
+		var priv [KeySize]byte
+		rand.Read(priv[:])
+		k, _ := ecdh.X25519().NewPrivateKey(priv[:])
+		for _, h := range pts {
+			pt := mustHex32(t, h)
+			p, err := ecdh.X25519().NewPublicKey(pt[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, errStd := k.ECDH(p)
+			var out [KeySize]byte
+			ok := x25519(&out, &priv, pt)
+			if (errStd == nil) != ok || ok && !bytes.Equal(out[:], want) {
+				t.Fatalf("X25519(%x, %s) = %x %v, crypto/ecdh %x %v", priv, h, out, ok, want, errStd)
+			}
+		}
+	}
+}
+
 func TestX25519NoAlloc(t *testing.T) {
 	if raceEnabled || testing.CoverMode() != "" {
 		t.Skip("the race detector and coverage allocate")
@@ -87,5 +130,19 @@ func BenchmarkX25519Public(b *testing.B) {
 	rand.Read(priv[:])
 	for b.Loop() {
 		newKeyPair(&priv)
+	}
+}
+
+// BenchmarkX25519Stdlib is crypto/ecdh's X25519, the baseline of
+// BenchmarkX25519 (the ladder this package used before circl's had the
+// same speed: the same field code).
+func BenchmarkX25519Stdlib(b *testing.B) {
+	k, _ := ecdh.X25519().GenerateKey(rand.Reader)
+	p, _ := ecdh.X25519().GenerateKey(rand.Reader)
+	pub := p.PublicKey()
+	for b.Loop() {
+		if _, err := k.ECDH(pub); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

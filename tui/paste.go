@@ -19,17 +19,22 @@ import (
 //
 // pasteReader sits between the terminal and Bubble Tea and brackets such a
 // paste itself. A person types one key per read, even a fast typist; a
-// paste arrives as many bytes in one read. A read that holds a line break
-// together with other text, and nothing but text (no escape sequence, no
-// control key other than tab and the line breaks), is taken for a paste and
-// bracketed. A read of nothing but line breaks right after such a paste is
-// its tail. Inside a paste the terminal bracketed, nothing is touched. A
-// multi-byte character cut by the end of a read is kept for the next one,
-// so a long paste never loses a character at a read boundary.
+// paste arrives as many bytes in one read. A read of nothing but text (no
+// escape sequence, no control key other than tab and the line breaks) that
+// holds a line break with more text after it, that is two lines or more,
+// is taken for a paste and bracketed. So is any read of text and line
+// breaks that comes right after such a paste (the kernel hands a long paste
+// over in pieces, and a piece may hold one line or only its line break).
+// Inside a paste the terminal bracketed, nothing is touched. A multi-byte
+// character cut by the end of a read is kept for the next one, so a long
+// paste never loses a character at a read boundary.
 //
-// Should a busy UI read a typed word and its enter together, the enter
-// becomes a line break in the draft instead of sending it: visible, and
-// nothing is lost.
+// One line of text ending in its enter, read at once, is typing: a busy UI
+// reading a typed word with its enter, or a script driving the terminal
+// (tmux send-keys 'text' Enter writes both at once). The enter submits, as
+// the person or the script meant. A one-line paste that carries its own
+// line break, in a terminal without bracketed paste, is sent as any such
+// terminal program would send it.
 type pasteReader struct {
 	r         io.Reader
 	now       func() time.Time
@@ -130,7 +135,13 @@ func (p *pasteReader) isPaste(data []byte) bool {
 	if breaks == 0 {
 		return false
 	}
-	return text > 0 || p.now().Sub(p.lastPaste) < pasteTail
+	if p.now().Sub(p.lastPaste) < pasteTail {
+		return true // the rest of a paste begun in an earlier read
+	}
+	// Two lines or more: a line break with text after it, once the line
+	// breaks at the end are set aside.
+	body := bytes.TrimRight(data, "\r\n")
+	return bytes.ContainsAny(body, "\r\n")
 }
 
 // cutRune returns where an incomplete UTF-8 sequence at the end of b

@@ -49,10 +49,12 @@ import (
 // stagePrefix starts the staging name of a file being committed.
 const stagePrefix = ".new-"
 
-// staged is a file a commit writes (ct, sealed, with counter version) or
-// deletes (del).
+// staged is a file a commit writes (plain, with counter version) or
+// deletes (del). The plaintext is sealed once, when the commit writes it
+// (commitStage), however many changes of the commit rewrote the file: a
+// burst of appends to one log seals its segment once, not once per append.
 type staged struct {
-	ct      []byte
+	plain   []byte
 	version uint64
 	del     bool
 }
@@ -73,10 +75,10 @@ func (s *stage) set(rel string, f *staged) {
 	s.files[rel] = f
 }
 
-// read returns what the stage holds for rel: its sealed content, or
-// os.ErrNotExist for a file the stage deletes; ok false when it holds
-// nothing for rel.
-func (v *Vault) readStaged(rel string) (ct []byte, ok bool, err error) {
+// readStaged returns what the stage holds for rel: its plaintext (the
+// stage's own: the caller copies it), or os.ErrNotExist for a file the
+// stage deletes; ok false when it holds nothing for rel.
+func (v *Vault) readStaged(rel string) (plain []byte, ok bool, err error) {
 	if v.stage == nil {
 		return nil, false, nil
 	}
@@ -87,7 +89,7 @@ func (v *Vault) readStaged(rel string) (ct []byte, ok bool, err error) {
 	if f.del {
 		return nil, true, os.ErrNotExist
 	}
-	return f.ct, true, nil
+	return f.plain, true, nil
 }
 
 // exists says whether the vault holds file rel, as the stage sees it.
@@ -116,7 +118,8 @@ func (v *Vault) commitOp(fn func() error) error {
 		return v.broken
 	}
 	v.stage = newStage()
-	err := fn()
+	var err error
+	v.holdMemKey(func() { err = fn() })
 	if ferr := v.commitStage(); ferr != nil {
 		return ferr
 	}
@@ -132,7 +135,7 @@ func (v *Vault) commitStage() error {
 	}
 	defer func() {
 		for _, f := range s.files {
-			clear(f.ct)
+			clear(f.plain)
 		}
 	}()
 	files := make(map[string]uint64, len(v.ver))
@@ -141,15 +144,11 @@ func (v *Vault) commitStage() error {
 			files[n] = c
 		}
 	}
-	man, err := v.sealManifest(files)
-	if err != nil {
-		v.broken = fmt.Errorf("%w: %v", errBroken, err)
-		return err
-	}
-	// 1. Every staged file and the manifest, written and fsynced together.
+	// 1. Every staged file (sealed here, each on its own goroutine) and the
+	// manifest, written and fsynced together.
 	tmpMan := filepath.Join(v.dir, tmpPrefix+randHex())
 	var paths []string
-	var cts [][]byte
+	var plains [][]byte
 	dirs := map[string]bool{}
 	for _, rel := range s.order {
 		f := s.files[rel]
@@ -159,17 +158,42 @@ func (v *Vault) commitStage() error {
 			continue
 		}
 		paths = append(paths, filepath.Join(v.dir, d, stageName(f.version, name)))
-		cts = append(cts, f.ct)
+		plains = append(plains, f.plain)
 	}
 	paths = append(paths, tmpMan)
-	cts = append(cts, man)
 	errs := make([]error, len(paths))
 	var wg sync.WaitGroup
-	for i := range paths {
-		wg.Go(func() { errs[i] = writeSynced(paths[i], cts[i], os.O_TRUNC) })
+	for i := range plains {
+		wg.Go(func() {
+			// The goroutine's own erase.Do: age's buffers for the
+			// plaintext are zeroed once freed.
+			erase.Do(func() {
+				ct, err := v.seal(plains[i])
+				if err == nil {
+					err = writeSynced(paths[i], ct, os.O_TRUNC)
+				}
+				errs[i] = err
+			})
+		})
 	}
+	var manErr error
+	wg.Go(func() {
+		man, err := v.sealManifest(files)
+		if err != nil {
+			manErr = err
+			return
+		}
+		errs[len(paths)-1] = writeSynced(tmpMan, man, os.O_TRUNC)
+	})
 	wg.Wait()
-	err = errors.Join(errs...)
+	if manErr != nil {
+		for _, p := range paths {
+			os.Remove(p)
+		}
+		v.broken = fmt.Errorf("%w: %v", errBroken, manErr)
+		return manErr
+	}
+	err := errors.Join(errs...)
 	// 2. Their directory entries.
 	if err == nil {
 		for d := range v.dirty {
@@ -343,10 +367,11 @@ func (v *Vault) committedStaging() map[string]string {
 // the values they are given (the caller may wipe them at once); the copies
 // are wiped by Commit.
 type Batch struct {
-	v    *Vault
-	ops  []func() error
-	vals [][]byte
-	err  error
+	v         *Vault
+	ops       []func() error
+	vals      [][]byte
+	err       error
+	submitted bool
 	// Set under v.mu by the commit that wrote the batch.
 	done bool
 	res  error
@@ -411,9 +436,39 @@ func cmpErr(old, err error) error {
 // Commit writes the batch (see [Batch]). It is durable when Commit returns
 // nil. If a change fails (a record shard that is damaged, say), the
 // changes before it in the batch are committed and the error returned; the
-// later ones are not made. An empty batch commits nothing.
+// later ones are not made. An empty batch commits nothing. Commit is
+// Submit then Wait.
 func (b *Batch) Commit() error {
+	b.Submit()
+	return b.Wait()
+}
+
+// Submit queues the batch for the next commit and returns at once; Wait
+// then commits it (with every batch queued meanwhile) or waits for the
+// commit that took it. Batches are committed in the order they were
+// submitted: one submitted after another is never on disk before it (both
+// are in the same commit, or it is in a later one). So a caller that must
+// order two writes submits them in order, under its own lock, and may wait
+// for them outside it. A batch is submitted once.
+func (b *Batch) Submit() {
+	if b.submitted {
+		return
+	}
+	b.submitted = true
+	if b.err != nil || len(b.ops) == 0 {
+		return
+	}
 	v := b.v
+	v.qmu.Lock()
+	v.queue = append(v.queue, b)
+	v.qmu.Unlock()
+}
+
+// Wait returns once the batch (submitted, or it is submitted now) is
+// committed, with Commit's result.
+func (b *Batch) Wait() error {
+	v := b.v
+	b.Submit()
 	defer func() {
 		for _, c := range b.vals {
 			clear(c)
@@ -426,9 +481,6 @@ func (b *Batch) Commit() error {
 	if len(b.ops) == 0 {
 		return nil
 	}
-	v.qmu.Lock()
-	v.queue = append(v.queue, b)
-	v.qmu.Unlock()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if b.done {
@@ -447,14 +499,16 @@ func (b *Batch) Commit() error {
 	default:
 		erase.Do(func() {
 			v.stage = newStage()
-			for _, g := range group {
-				for _, op := range g.ops {
-					if err := op(); err != nil {
-						g.res = err
-						break
+			v.holdMemKey(func() {
+				for _, g := range group {
+					for _, op := range g.ops {
+						if err := op(); err != nil {
+							g.res = err
+							break
+						}
 					}
 				}
-			}
+			})
 			ferr = v.commitStage()
 		})
 	}
@@ -465,4 +519,13 @@ func (b *Batch) Commit() error {
 		g.done = true
 	}
 	return b.res
+}
+
+// Hold runs fn while no commit is being written: every file of the vault
+// directory is as a crash at this instant would leave it (a consistent
+// copy of a vault in use can be taken inside fn). Changes wait meanwhile.
+func (v *Vault) Hold(fn func() error) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return fn()
 }

@@ -118,15 +118,11 @@ func (v *Vault) writeVersioned(rel string, encode func(version uint64) ([]byte, 
 	if err != nil {
 		return fmt.Errorf("vault: %w", err)
 	}
-	ct, err := v.seal(plain)
-	clear(plain)
-	if err != nil {
-		return fmt.Errorf("vault: %w", err)
-	}
+	// Sealed when the commit writes it (commitStage).
 	if old, ok := v.stage.files[rel]; ok {
-		clear(old.ct)
+		clear(old.plain)
 	}
-	v.stage.set(rel, &staged{ct: ct, version: cur + 1})
+	v.stage.set(rel, &staged{plain: plain, version: cur + 1})
 	v.ver[rel] = cur + 1
 	return nil
 }

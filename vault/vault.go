@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"filippo.io/age"
@@ -81,7 +82,9 @@ type Vault struct {
 	records    map[string]map[string][]byte // kind -> key -> value, sealed (memory.go) but for log metadata
 	shardOf    map[recKey]int
 	logs       map[string]*logState
-	mem        *Secret // the key that seals what the vault caches in memory
+	mem        *Secret   // the key that seals what the vault caches in memory
+	memLive    *Locked   // mem in locked memory for the vault's life, where the limit allows (liveMemKey)
+	memHeld    *[32]byte // mem, open while a commit's changes run (holdMemKey); v.mu
 
 	// Write counters (manifest.go): ver is what each file holds as far as
 	// this process knows, man what the manifest on disk says.
@@ -145,6 +148,7 @@ func Create(dir string, pass *Passphrase, o *Options) (*Vault, error) {
 	if v.mem, err = RandomSecret(32); err != nil {
 		return fail(err)
 	}
+	v.liveMemKey()
 	v.ver, v.man = map[string]uint64{}, map[string]uint64{}
 	for _, d := range []string{recordDir, segmentDir} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
@@ -238,6 +242,7 @@ func (v *Vault) load() error {
 	if v.mem, err = RandomSecret(32); err != nil {
 		return err
 	}
+	v.liveMemKey()
 	err = v.key.withIdentity(func(id age.Identity, _ []byte) error {
 		if err := v.loadManifest(id); err != nil {
 			if !v.opts.AllowDamaged {
@@ -323,6 +328,8 @@ func (v *Vault) Close() error {
 		v.key.secret.Destroy()
 	}
 	v.mem.Destroy()
+	v.memLive.Destroy()
+	v.memLive = nil
 	v.records, v.logs = nil, nil
 	if v.lock != nil {
 		return v.lock.Close() // releases the flock
@@ -410,14 +417,17 @@ func (v *Vault) seal(plain []byte) ([]byte, error) {
 // unseal reads and decrypts the vault file at rel (a path inside the vault).
 // Every failure is a *FileError naming rel.
 func (v *Vault) unseal(id age.Identity, rel string) ([]byte, error) {
-	data, ok, err := v.readStaged(rel)
-	if !ok {
-		path := rel
-		if p, ok := v.redirect[rel]; ok {
-			path = p
+	if plain, ok, err := v.readStaged(rel); ok {
+		if err != nil {
+			return nil, &FileError{Name: rel, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
 		}
-		data, err = readCapped(filepath.Join(v.dir, path), maxFile)
+		return slices.Clone(plain), nil // written earlier in this commit
 	}
+	path := rel
+	if p, ok := v.redirect[rel]; ok {
+		path = p
+	}
+	data, err := readCapped(filepath.Join(v.dir, path), maxFile)
 	if err != nil {
 		return nil, &FileError{Name: rel, Err: fmt.Errorf("%w: %v", ErrDamaged, err)}
 	}

@@ -80,10 +80,8 @@ func (m *tmux) text(win, s string) {
 
 // typeEnter types s, waits until the screen shows shown (what the typing
 // puts there: the text itself, or a dot per character in a passphrase
-// field, see dots), then presses enter. Typed text and an enter that reach
-// a busy UI in one read are taken for a paste (tui/paste.go): the enter
-// would become a line break in the field instead of submitting it, and the
-// test would wait for nothing.
+// field, see dots), then presses enter: as a person types. (Text and its
+// enter in one send-keys also submit: TestTwoUIsOverTor does that once.)
 func (m *tmux) typeEnter(win, s, shown string) {
 	m.t.Helper()
 	m.text(win, s)
