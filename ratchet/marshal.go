@@ -200,16 +200,18 @@ func (s *State) unmarshal(data []byte) error {
 	// than the rest of a parse): a State is only ever used with a handshake
 	// whose identities were checked and must equal these bytes, and Encrypt
 	// and Decrypt do not use them.
-	// One allocation for the epochs (a State is parsed for every message
-	// by a caller that keeps it serialised) and one for their pointers.
-	block := make([]epoch, n)
+	// One allocation for the epochs and their post-quantum buffers (a
+	// State is parsed for every message by a caller that keeps it
+	// serialised, inside runtime/secret.Do, where each allocation costs
+	// more) and one for their pointers.
+	block := make([]parsedEpoch, n)
 	out := State{epochs: make([]*epoch, 0, n)}
 	copy(out.local[:], local)
 	copy(out.peer[:], peer)
 	total := 0
 	for i := range block {
-		e := &block[i]
-		if !e.parse(&in) {
+		e := &block[i].e
+		if !e.parse(&in, &block[i].pq) {
 			e.wipe()
 			out.Wipe()
 			return ErrBadState
@@ -233,7 +235,18 @@ func (s *State) unmarshal(data []byte) error {
 	return nil
 }
 
-func (e *epoch) parse(in *cryptobyte.String) bool {
+// parsedEpoch is an epoch parsed by UnmarshalBinary with room for its
+// post-quantum buffers, allocated together. A working copy that changes the
+// buffers gets new ones (pqState.mutable) and these are wiped (replaced),
+// as buffers allocated on their own would be.
+type parsedEpoch struct {
+	e  epoch
+	pq pqBuffers
+}
+
+// parse reads an epoch into e, which is zero; pqb is zero room for its
+// post-quantum buffers.
+func (e *epoch) parse(in *cryptobyte.String, pqb *pqBuffers) bool {
 	if !readArray(in, e.id[:]) || !readArray(in, e.resume[:]) {
 		return false
 	}
@@ -261,7 +274,8 @@ func (e *epoch) parse(in *cryptobyte.String) bool {
 	p.hasEK = f&sfPQEK != 0
 	p.hasCT = f&sfPQCT != 0
 	if p.hasSeed || p.hasSecret || p.hasEK || p.hasCT {
-		b := p.mutable(nil)
+		p.buf = pqb
+		b := pqb
 		if p.hasSeed && !readArray(in, b.seed[:]) || p.hasSecret && !readArray(in, b.secret[:]) ||
 			p.hasEK && !readArray(in, b.ek[:]) || p.hasCT && !readArray(in, b.ct[:]) {
 			return false

@@ -124,39 +124,54 @@ func (e *epoch) decrypt(w *epoch, now int64, m *wireMessage, ad []byte, others i
 		// receiving chain, tried next.
 	}
 
-	// 2. The current receiving chain.
-	if e.hasCKr {
-		if h, ok := m.openHeader(&e.hkr); ok {
-			if h.DH != e.dhr || (h.Flags&wire.FlagMix != 0) != e.recvMix || h.N < e.nr {
-				return nil, ErrDecrypt
-			}
-			*w = *e
-			if err := w.skip(h.N, now, others); err != nil {
-				return nil, w.discard(e, err)
-			}
-			next, mk := kdfCK(&w.ckr)
-			defer wipe(mk[:])
-			pt, ok := m.openBody(&mk, ad)
-			if !ok {
-				return nil, w.discard(e, ErrDecrypt)
-			}
-			if !w.pq.receive(w.initiator, &h, &e.pq) {
-				return nil, w.reject(e, pt)
-			}
-			w.ckr = next
-			w.nr = h.N + 1
-			return pt, nil
+	// 2 and 3. The current receiving chain, and the next one (a DH ratchet
+	// step). A header opens under at most one of the two keys, so the order
+	// of the trials changes no result, only how many are made: when we have
+	// sent since the peer's chain began, its reply most likely starts the
+	// next chain (every message of a conversation that alternates does), so
+	// that key is tried first; otherwise a new chain is impossible (the peer
+	// cannot have one before our next, step 3) and only the current one is
+	// tried.
+	if !e.sendPending {
+		if h, ok := m.openHeader(&e.nhkr); ok {
+			return e.decryptNext(w, now, m, ad, others, h)
 		}
 	}
-
-	// 3. A new receiving chain: the receiving half of DHRatchet.
-	if e.sendPending {
-		return nil, ErrDecrypt // the peer cannot have a new chain before our next one
+	if e.hasCKr {
+		if h, ok := m.openHeader(&e.hkr); ok {
+			return e.decryptCurrent(w, now, m, ad, others, h)
+		}
 	}
-	h, ok := m.openHeader(&e.nhkr)
-	if !ok {
+	return nil, ErrDecrypt
+}
+
+// decryptCurrent decrypts m, whose header h opened under the current
+// receiving chain's key.
+func (e *epoch) decryptCurrent(w *epoch, now int64, m *wireMessage, ad []byte, others int, h wire.Header) ([]byte, error) {
+	if h.DH != e.dhr || (h.Flags&wire.FlagMix != 0) != e.recvMix || h.N < e.nr {
 		return nil, ErrDecrypt
 	}
+	*w = *e
+	if err := w.skip(h.N, now, others); err != nil {
+		return nil, w.discard(e, err)
+	}
+	next, mk := kdfCK(&w.ckr)
+	defer wipe(mk[:])
+	pt, ok := m.openBody(&mk, ad)
+	if !ok {
+		return nil, w.discard(e, ErrDecrypt)
+	}
+	if !w.pq.receive(w.initiator, &h, &e.pq) {
+		return nil, w.reject(e, pt)
+	}
+	w.ckr = next
+	w.nr = h.N + 1
+	return pt, nil
+}
+
+// decryptNext decrypts m, whose header h opened under the next receiving
+// chain's key: the receiving half of DHRatchet.
+func (e *epoch) decryptNext(w *epoch, now int64, m *wireMessage, ad []byte, others int, h wire.Header) ([]byte, error) {
 	mix := h.Flags&wire.FlagMix != 0
 	if mix && (e.initiator || !e.pq.hasSecret) || !e.hasDHs {
 		return nil, ErrDecrypt

@@ -172,3 +172,37 @@ func TestUsedSkippedKeyLeavesNoCopy(t *testing.T) {
 	mustDecrypt(t, sa, ms[0], "0")
 	mustDecrypt(t, sa, ms[2], "2")
 }
+
+// TestUnmarshalAllocations: parsing a State is two allocations whatever it
+// holds (state.go): a caller that keeps its State serialised pays them for
+// every message, inside runtime/secret.Do.
+func TestUnmarshalAllocations(t *testing.T) {
+	if testing.CoverMode() != "" || raceEnabled {
+		t.Skip("coverage and the race detector allocate")
+	}
+	a, b := newParty(t), newParty(t)
+	var sa, sb *State
+	for range MaxEpochs {
+		sa, sb = handshake(t, a, b, sa, sb)
+		for range pqEKChunks + 2 { // post-quantum buffers in every epoch
+			mustDecrypt(t, sb, mustEncrypt(t, sa, "x"), "x")
+			mustDecrypt(t, sa, mustEncrypt(t, sb, "y"), "y")
+		}
+	}
+	for _, st := range []*State{sa, sb} {
+		buf, err := st.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s State
+		n := testing.AllocsPerRun(50, func() {
+			if err := s.UnmarshalBinary(buf); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n != 2 {
+			t.Fatalf("%v allocations to parse a State of %d epochs, want 2", n, len(s.epochs))
+		}
+		s.Wipe()
+	}
+}

@@ -15,7 +15,8 @@ type symmetric struct {
 	h    [32]byte      // transcript hash
 	k    [KeySize]byte // current handshake AEAD key
 	hasK bool
-	n    uint64 // nonce counter for k
+	n    uint64                           // nonce counter for k
+	nb   [chacha20poly1305.NonceSize]byte // n encoded, here rather than on the stack: the AEAD's interface would move it to the heap at every call
 }
 
 func (s *symmetric) init() {
@@ -43,9 +44,9 @@ func (s *symmetric) mixKey(ikm []byte) {
 }
 
 func (s *symmetric) nonce() []byte {
-	var n [chacha20poly1305.NonceSize]byte
-	binary.LittleEndian.PutUint64(n[4:], s.n)
-	return n[:]
+	s.nb = [chacha20poly1305.NonceSize]byte{}
+	binary.LittleEndian.PutUint64(s.nb[4:], s.n)
+	return s.nb[:]
 }
 
 // encryptAndHash seals pt under k with h as associated data and mixes the
@@ -82,4 +83,6 @@ func (s *symmetric) clear() {
 	clear(s.k[:])
 	clear(s.h[:])
 	s.hasK = false
+	s.n = 0
+	s.nb = [chacha20poly1305.NonceSize]byte{}
 }

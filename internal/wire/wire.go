@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -145,6 +146,10 @@ func AppendFrame(dst []byte, t FrameType, content []byte) ([]byte, error) {
 	if size < 0 {
 		return dst, fmt.Errorf("wire: frame content of %d bytes is over the maximum %d", len(content), MaxContent)
 	}
+	// One allocation for the whole frame (the appends below would grow dst
+	// three or four times; the engine builds every frame inside
+	// runtime/secret.Do, where each allocation costs more).
+	dst = slices.Grow(dst, FrameHeaderLen+size)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(size))
 	dst = append(dst, byte(t))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(content)))
@@ -411,6 +416,9 @@ func ParseMessage(p []byte) (*Message, error) {
 	case KindAck:
 		var n uint16
 		ok = s.ReadUint16(&n) && n > 0 && n <= MaxAcks && len(s) == int(n)*IDLen
+		if ok {
+			m.Acks = make([][IDLen]byte, 0, n) // n is bounded and its bytes are there
+		}
 		for i := 0; ok && i < int(n); i++ {
 			var id [IDLen]byte
 			ok = s.CopyBytes(id[:])

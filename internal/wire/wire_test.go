@@ -156,3 +156,21 @@ func TestPreamble(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestAppendFrameAllocatesOnce: a frame built from nothing is one
+// allocation, whatever its bucket.
+func TestAppendFrameAllocatesOnce(t *testing.T) {
+	if raceEnabled || testing.CoverMode() != "" {
+		t.Skip("the race detector and coverage allocate")
+	}
+	for _, n := range []int{0, 100, 5000, MaxContent} {
+		content := make([]byte, n)
+		if a := testing.AllocsPerRun(10, func() {
+			if _, err := AppendFrame(nil, FrameData, content); err != nil {
+				t.Fatal(err)
+			}
+		}); a != 1 {
+			t.Fatalf("%d bytes: %v allocations", n, a)
+		}
+	}
+}
