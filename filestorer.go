@@ -25,14 +25,13 @@ import (
 // (3.6 MiB); a reader that gets ahead of the disk blocks on the queue, and
 // the sender's window (files.Window) bounds what is in flight beyond it.
 //
-// Durability is unchanged: a segment is acknowledged only once it and the
-// record of the transfer's new durable offset are on disk. The record is a
-// deferred write (putLater): it goes to disk in the same commit as the
-// ratchet state that seals the acknowledgement (sealLocked's Put), so the
-// acknowledgement cannot leave before it, and a segment costs its blob's
-// commit and no commit of its own. Lost in a crash before that commit, the
-// segment was never acknowledged: the blob is swept at the next Open and
-// the sender sends it again.
+// Durability is unchanged: a segment is acknowledged, and shown stored
+// (file_progress), only once it and the record of the transfer's new
+// durable offset are on disk. The storer commits the record (a group
+// commit, vault.Batch) without holding Engine.mu, so the reader is not held
+// either. Lost in a crash before that commit, the segment was never
+// acknowledged: the blob is swept at the next Open and the sender sends it
+// again.
 //
 // Ownership: the storer alone writes with the files.Writers of its
 // session's transfers (a transfer that ends meanwhile only loses its
@@ -137,11 +136,15 @@ func (s *session) storeChunk(p pendingChunk) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t := p.t
+	defer func() {
+		if t.w != p.w {
+			p.w.Close() // the transfer ended: a segment the chunk began goes
+		}
+	}()
 	if t.w != p.w || t.rec.State != files.Accepted {
 		// Taken over by a newer session, or ended meanwhile: this
 		// writer's unfinished segment is dropped; if the transfer ended,
 		// so is what it committed since.
-		p.w.Close()
 		if t.rec.State != files.Accepted && t.rec.State != files.Complete {
 			bs := e.blobStore(t.c)
 			for i := before / files.SegmentSize; i*files.SegmentSize < after; i++ {
@@ -157,7 +160,21 @@ func (s *session) storeChunk(p pendingChunk) {
 	t.rec.Offset, t.rec.HashState = after, p.w.HashState()
 	switch {
 	case after < t.rec.Size:
-		if err := e.saveTransferLaterLocked(t); err != nil {
+		// The record is committed outside the lock (the reader goes on);
+		// anything submitted after it, a frame's state included, is
+		// committed after it, so no frame can tell the sender of this
+		// offset before it is on disk. The ack and the progress follow
+		// the commit.
+		wait, err := e.saveTransferAsyncLocked(t)
+		if err == nil {
+			e.mu.Unlock()
+			err = wait()
+			e.mu.Lock()
+		}
+		if t.w != p.w || t.rec.State != files.Accepted {
+			return // ended meanwhile: its end was recorded after this
+		}
+		if err != nil {
 			e.endLocked(t, files.Failed, wire.RejectStorage, "could not store it: "+err.Error(), true)
 			return
 		}
@@ -171,17 +188,18 @@ func (s *session) storeChunk(p pendingChunk) {
 	default:
 		e.completeLocked(t)
 	}
-	if t.w != p.w {
-		p.w.Close() // the transfer ended: a segment the chunk began goes
-	}
 }
 
-// saveTransferLaterLocked records t with the next commit (see storer): for
-// a record nothing is told about before that commit.
-func (e *Engine) saveTransferLaterLocked(t *transfer) error {
+// saveTransferAsyncLocked submits t's record for the next commit and
+// returns the wait for it, so the caller can release Engine.mu meanwhile.
+func (e *Engine) saveTransferAsyncLocked(t *transfer) (wait func() error, err error) {
 	b, err := t.rec.Marshal()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return putLater(e.msgStore(t.c), kindFile, t.key, b)
+	st := e.msgStore(t.c)
+	if vs, ok := st.(*vaultStore); ok {
+		return vs.putAsync(kindFile, t.key, b), nil
+	}
+	return func() error { return nil }, st.Put(kindFile, t.key, b)
 }
