@@ -33,8 +33,11 @@ run -bench 'PipeFileVault$' -benchtime 1x .
 # Over the private Tor network: a round trip (each stage's median) beside a
 # raw onion echo of 1 byte and 4 KiB on the same network (goal: <= 1.5x).
 run -bench 'TorRoundTrip$|TorRawEcho$|TorRawEcho4K$' -benchtime "${RT}x" .
-# Messages per second on one conversation (old: 81-163 msg/s).
-run -bench 'TorThroughput$' -benchtime 3x .
+# Messages per second on one conversation (old: 81-163 msg/s): Send after
+# Send, and 4 goroutines sending at once (texts sent together share a
+# commit); the same bursts over a pipe with real vaults (no Tor).
+run -bench 'TorThroughput$|TorThroughputConcurrent$' -benchtime 3x .
+run -bench 'PipeThroughputVault$' -benchtime 5x .
 # A file beside a raw onion stream between the same tors, and RSS growth.
 run -bench 'TorFileThroughput$' -benchtime 1x .
 # Cold start to the first message beside the raw-Tor floor.
