@@ -296,10 +296,9 @@ func (t *transfer) segmentNames() []string {
 
 // dropBlobsLocked deletes a transfer's stored bytes.
 func (e *Engine) dropBlobsLocked(t *transfer) {
-	if t.w != nil {
-		t.w.Close()
-		t.w = nil
-	}
+	// Its writer belongs to a session's storer, which may be writing with
+	// it right now: the storer drops its unfinished segment (filestorer.go).
+	t.w = nil
 	n := files.Segments(t.rec.Size)
 	if t.rec.Dir == files.In && t.rec.State != files.Complete {
 		n = min(n, t.rec.Offset/files.SegmentSize+1) // and one being written

@@ -1,7 +1,6 @@
 package sotto
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/sottochat/sotto/files"
 	"github.com/sottochat/sotto/internal/wire"
-	"github.com/sottochat/sotto/scrub"
 )
 
 // The file protocol inside a session (docs/PROTOCOL.md Part 4).
@@ -22,9 +20,9 @@ import (
 // receiver writes chunks to segments and acknowledges each committed
 // segment; at the end it checks the SHA-256 and says done, or reject.
 //
-// The reader goroutine decrypts under Engine.mu and queues chunks; it
-// writes them to storage after releasing the lock (flushFiles), so an
-// fsync never holds the engine. The writer goroutine reads the next chunks
+// The reader goroutine decrypts under Engine.mu and queues chunks; after
+// releasing the lock it hands them to the session's storer (filestorer.go),
+// which stores them while the reader goes on reading. The writer goroutine reads the next chunks
 // from storage before taking the lock (readChunks).
 
 // sessionFiles is a session's file state. Its fields are guarded by
@@ -37,6 +35,7 @@ type sessionFiles struct {
 	rd      *files.Reader      // writer goroutine: the file being sent
 	rdID    MessageID
 	writers []*files.Writer // writers this session's reader created (closed when it ends)
+	st      *storer         // stores received chunks (filestorer.go)
 }
 
 type pendingChunk struct {
@@ -322,79 +321,6 @@ func (s *session) chunkLocked(t *transfer, m *wire.Message) error {
 func (e *Engine) failLocked(t *transfer, why string) {
 	reason := uint8(wire.RejectBadData)
 	e.endLocked(t, files.Failed, reason, "refused: "+why+"; nothing was kept", true)
-}
-
-// flushFiles stores the chunks the last frame queued, outside Engine.mu,
-// then records what became durable and acknowledges it. Called by the
-// reader goroutine after each frame.
-func (s *session) flushFiles() error {
-	e := s.e
-	e.mu.Lock()
-	if s.files == nil || len(s.files.pend) == 0 {
-		e.mu.Unlock()
-		return nil
-	}
-	pend := s.files.pend
-	s.files.pend = nil
-	e.mu.Unlock()
-	for _, p := range pend {
-		before := p.w.Durable()
-		_, werr := p.w.Write(p.data)
-		after := p.w.Durable()
-		var sum [32]byte
-		var sumErr, bombErr error
-		var img scrub.Info
-		if werr == nil && after == p.t.rec.Size && after > before {
-			sum, sumErr = p.w.Sum()
-			if sumErr == nil && bytes.Equal(sum[:], p.t.rec.Hash) {
-				r := files.NewReader(e.blobStore(p.t.c), p.t.key, p.t.rec.Size, 0)
-				img, bombErr = scrub.Inspect(r)
-				r.Close()
-			}
-		}
-		e.mu.Lock()
-		t := p.t
-		if t.w != p.w || t.rec.State != files.Accepted {
-			// Taken over by a newer session, or ended meanwhile: this
-			// writer's unfinished segment is dropped; if the transfer
-			// ended, so is what it committed since.
-			p.w.Close()
-			if t.rec.State != files.Accepted && t.rec.State != files.Complete {
-				st := e.blobStore(t.c)
-				for i := before / files.SegmentSize; i*files.SegmentSize < after; i++ {
-					st.RemoveBlob(files.SegmentName(t.key, i))
-				}
-			}
-			e.mu.Unlock()
-			continue
-		}
-		if werr != nil {
-			e.endLocked(t, files.Failed, wire.RejectStorage, "could not store it: "+werr.Error(), true)
-			e.mu.Unlock()
-			continue
-		}
-		if after > before {
-			t.rec.Offset, t.rec.HashState = after, p.w.HashState()
-			switch {
-			case after < t.rec.Size:
-				if err := e.saveTransferLocked(t); err != nil {
-					e.endLocked(t, files.Failed, wire.RejectStorage, "could not store it: "+err.Error(), true)
-					break
-				}
-				s.queueLocked(&wire.Message{Kind: wire.KindFileAck, ID: t.id, Offset: after})
-				e.ev.emit(FileProgressEvent{File: t.info()})
-			case sumErr != nil || !bytes.Equal(sum[:], t.rec.Hash):
-				e.failLocked(t, "the file's data does not match its SHA-256: it was damaged or altered")
-			case bombErr != nil:
-				e.failLocked(t, fmt.Sprintf("it is a %s image declaring %d × %d pixels, more than Sotto accepts: a decompression bomb",
-					img.Format, img.Width, img.Height))
-			default:
-				e.completeLocked(t)
-			}
-		}
-		e.mu.Unlock()
-	}
-	return nil
 }
 
 // completeLocked records a verified incoming file and says done.

@@ -397,6 +397,7 @@ func (s *session) run() {
 	}
 	s.close()
 	<-writerDone
+	s.stopFiles() // filestorer.go
 	e.mu.Lock()
 	s.closeFilesLocked()
 	if c.sess == s {

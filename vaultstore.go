@@ -148,6 +148,10 @@ func (s *vaultStore) deferAppend(log, id string, value []byte) {
 	s.deferred(func(b *vault.Batch) { b.Append(log, id, value) })
 }
 
+func (s *vaultStore) deferPut(kind, key string, value []byte) {
+	s.deferred(func(b *vault.Batch) { b.Put(kind, key, value) })
+}
+
 func (s *vaultStore) deferRemove(log string, ids ...string) {
 	s.deferred(func(b *vault.Batch) { b.Remove(log, ids...) })
 }
@@ -223,6 +227,15 @@ func appendLater(st store, log, id string, value []byte) error {
 		return nil
 	}
 	return st.Append(log, id, value)
+}
+
+// putLater puts a record in st, deferred when st is the vault.
+func putLater(st store, kind, key string, value []byte) error {
+	if vs, ok := st.(*vaultStore); ok {
+		vs.deferPut(kind, key, value)
+		return nil
+	}
+	return st.Put(kind, key, value)
 }
 
 // removeLater removes from st's log, deferred when st is the vault.
