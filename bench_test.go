@@ -271,6 +271,17 @@ func throughput(b *testing.B, a, c *testPeer) {
 // text; this is what batching across sends buys.
 func BenchmarkTorThroughputConcurrent(b *testing.B) {
 	a, c := torPair(b)
+	concurrentThroughput(b, a, c)
+}
+
+// BenchmarkPipeThroughputVaultConcurrent: BenchmarkTorThroughputConcurrent
+// over a pipe with real vaults.
+func BenchmarkPipeThroughputVaultConcurrent(b *testing.B) {
+	a, c := pipePair(b, pipeConfig{locked: true, live: true, vault: true})
+	concurrentThroughput(b, a, c)
+}
+
+func concurrentThroughput(b *testing.B, a, c *testPeer) {
 	ctx := context.Background()
 	const batch, senders = 100, 4
 	b.ResetTimer()

@@ -172,6 +172,7 @@ type transfer struct {
 	fullSince time.Time // when the window filled with no ack since (zero: not full)
 	sentTotal uint64    // every byte sent, across sessions
 	win       uint64    // the window now; 0 is files.Window (filewindow.go)
+	lastCut   windowCut // the last lostSession that halved the window
 }
 
 // fileEngine is the engine's file state. Guarded by Engine.mu.

@@ -26,6 +26,13 @@ import "github.com/sottochat/sotto/files"
 // acknowledges.
 const minWindow = files.SegmentSize + files.ChunkSize
 
+// windowCut records a halving: the window before and after it, and how
+// many there have been (for tests and --debug; it lives in memory).
+type windowCut struct {
+	before, after uint64
+	n             int
+}
+
 func (t *transfer) window() uint64 {
 	if t.win == 0 {
 		return files.Window
@@ -37,7 +44,9 @@ func (t *transfer) window() uint64 {
 // receiver's durable offset, that is lost and the window halves.
 func (t *transfer) lostSession() {
 	if t.sent > t.acked {
-		t.win = max(minWindow, t.window()/2)
+		before := t.window()
+		t.win = max(minWindow, before/2)
+		t.lastCut = windowCut{before, t.window(), t.lastCut.n + 1}
 	}
 }
 

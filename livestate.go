@@ -45,8 +45,10 @@ func (e *Engine) loadLiveLocked(c *contact) (st *ratchet.State, ok bool, err err
 	if c.live == nil {
 		return nil, false, nil
 	}
-	st = new(ratchet.State)
-	if err := st.UnmarshalBinary(c.live.buf.Bytes()[:c.live.n]); err != nil {
+	// ParseState: the State and its epoch list in one allocation (this
+	// runs for every message, inside erase.Do).
+	st, err = ratchet.ParseState(c.live.buf.Bytes()[:c.live.n])
+	if err != nil {
 		return nil, true, fmt.Errorf("sotto: reading a conversation's keys: %w", err)
 	}
 	return st, true, nil

@@ -138,12 +138,15 @@ func (e *Engine) loadStateLocked(c *contact) (*ratchet.State, error) {
 	if c.ratchet == nil {
 		return nil, nil
 	}
-	var st ratchet.State
-	err := c.ratchet.Open(func(b []byte) error { return st.UnmarshalBinary(b) })
+	var st *ratchet.State
+	err := c.ratchet.Open(func(b []byte) (err error) {
+		st, err = ratchet.ParseState(b)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sotto: reading a conversation's keys: %w", err)
 	}
-	return &st, nil
+	return st, nil
 }
 
 // saveStateLocked persists st as the contact's state and keeps it in

@@ -110,11 +110,32 @@ func (s *vaultStore) await(t *commitTicket, writerUp <-chan struct{}) error {
 		}
 		tm.Stop()
 	}
-	if err := s.flush(); err != nil {
-		return err
+	// Commit them unless a commit took them already (then wait for that
+	// one): never a newer batch of someone else's writes.
+	s.mu.Lock()
+	mine := s.tick == t
+	s.mu.Unlock()
+	if mine {
+		s.commitIf(t)
 	}
 	<-t.done
 	return t.err
+}
+
+// commitIf commits the deferred writes if they are still those of ticket
+// t.
+func (s *vaultStore) commitIf(t *commitTicket) {
+	s.mu.Lock()
+	if s.tick != t {
+		s.mu.Unlock()
+		return
+	}
+	b := s.pend
+	s.pend, s.tick = nil, nil
+	b.Submit()
+	s.mu.Unlock()
+	t.err = b.Wait()
+	close(t.done)
 }
 
 // joinWait bounds how long Send waits for its session's writer to commit

@@ -125,14 +125,16 @@ func (e *epoch) decrypt(w *epoch, now int64, m *wireMessage, ad []byte, others i
 	}
 
 	// 2 and 3. The current receiving chain, and the next one (a DH ratchet
-	// step). A header opens under at most one of the two keys, so the order
-	// of the trials changes no result, only how many are made: when we have
-	// sent since the peer's chain began, its reply most likely starts the
-	// next chain (every message of a conversation that alternates does), so
-	// that key is tried first; otherwise a new chain is impossible (the peer
-	// cannot have one before our next, step 3) and only the current one is
-	// tried.
-	if !e.sendPending {
+	// step; impossible while sendPending: the peer cannot have a new chain
+	// before our next one). A header opens under at most one of the two
+	// keys, so the order of the trials changes no result, only how many
+	// fail: when we have sent since the peer's chain began and that chain
+	// has carried at most one message, the conversation alternates and the
+	// peer's reply most likely starts the next chain, so that key is tried
+	// first; a longer chain (the peer sending a stream) most likely
+	// continues.
+	nextFirst := !e.sendPending && e.nr <= 1
+	if nextFirst {
 		if h, ok := m.openHeader(&e.nhkr); ok {
 			return e.decryptNext(w, now, m, ad, others, h)
 		}
@@ -140,6 +142,11 @@ func (e *epoch) decrypt(w *epoch, now int64, m *wireMessage, ad []byte, others i
 	if e.hasCKr {
 		if h, ok := m.openHeader(&e.hkr); ok {
 			return e.decryptCurrent(w, now, m, ad, others, h)
+		}
+	}
+	if !e.sendPending && !nextFirst {
+		if h, ok := m.openHeader(&e.nhkr); ok {
+			return e.decryptNext(w, now, m, ad, others, h)
 		}
 	}
 	return nil, ErrDecrypt

@@ -204,5 +204,18 @@ func TestUnmarshalAllocations(t *testing.T) {
 			t.Fatalf("%v allocations to parse a State of %d epochs, want 2", n, len(s.epochs))
 		}
 		s.Wipe()
+		var p *State
+		n = testing.AllocsPerRun(50, func() {
+			if p, err = ParseState(buf); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n != 2 {
+			t.Fatalf("ParseState: %v allocations, want 2", n)
+		}
+		if again, _ := p.MarshalBinary(); !bytes.Equal(again, buf) {
+			t.Fatal("ParseState does not give back the State")
+		}
+		p.Wipe()
 	}
 }

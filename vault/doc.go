@@ -16,7 +16,8 @@
 //	Create(dir, pass, opts) · Open(dir, pass, opts) · Check(dir, pass, opts) · Panic(dir)
 //	(*Vault).Put · Get · Delete · Keys                       small records
 //	(*Vault).Append · Entries · Last · Remove · DropLog · Logs conversation logs
-//	(*Vault).ChangePassphrase · VerifyPassphrase · Damage · Close
+//	(*Vault).Batch · (*Batch).Put · Delete · Append · Remove · Commit · Submit · Wait   group commit
+//	(*Vault).Hold · ChangePassphrase · VerifyPassphrase · Damage · Close
 //
 // # Keys in memory
 //
@@ -161,7 +162,12 @@
 // segment of each log (messages) are cached sealed: XSalsa20-Poly1305
 // (nacl/secretbox, whose key schedule lives in stack arrays) under a random
 // key of the vault's own held in a [Secret], as memguard seals an enclave.
-// A value is opened into an ordinary slice only for the operation that
+// Where the locked-memory limit leaves [LockedSpare] free, that key is
+// also kept for the vault's life in a [Locked] buffer (mlocked, between
+// guard pages, out of core dumps, wiped at Close), as memguard keeps its
+// own key, so that a Get or a change does not open an enclave (an mmap,
+// mlock, mprotects and munmap each); otherwise a commit opens it once for
+// all its changes. A value is opened into an ordinary slice only for the operation that
 // needs it and wiped when it is done; [Vault.Get] and [Vault.Entries]
 // return copies the caller wipes. Log metadata (segment numbers) is not
 // secret and is kept in the clear.

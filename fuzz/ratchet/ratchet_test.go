@@ -160,8 +160,21 @@ func FuzzStateUnmarshal(f *testing.F) {
 	n += 2
 	fuzzcheck.RequireSeeds(f, n)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// ParseState (the engine's parser) must agree with UnmarshalBinary.
+		ps, perr := ratchet.ParseState(data)
+		if ps != nil {
+			b, err := ps.MarshalBinary()
+			if err != nil || !bytes.Equal(b, data) {
+				t.Fatalf("marshal(ParseState(b)) != b: %v", err)
+			}
+			ps.Wipe()
+		}
 		var st ratchet.State
-		if err := st.UnmarshalBinary(data); err != nil {
+		err := st.UnmarshalBinary(data)
+		if (err == nil) != (perr == nil) || (err != nil && !errors.Is(perr, err)) {
+			t.Fatalf("UnmarshalBinary: %v, ParseState: %v", err, perr)
+		}
+		if err != nil {
 			if !errors.Is(err, ratchet.ErrBadState) && !errors.Is(err, ratchet.ErrOldState) {
 				t.Fatalf("unexpected error type: %v", err)
 			}

@@ -315,9 +315,20 @@ func validTimer(t uint32) bool { return t == 0 || t >= MinTimer && t <= MaxTimer
 
 func validText(s string) bool { return len(s) <= MaxText && utf8.ValidString(s) }
 
+// addText adds a text checked by validText with its 16-bit length: the
+// encoding of AddUint16LengthPrefixed without the child builder it
+// allocates.
+func addText(b *cryptobyte.Builder, s string) {
+	b.AddUint16(uint16(len(s))) // validText: at most MaxText < 1<<16
+	b.AddBytes([]byte(s))
+}
+
 // Marshal returns the encoding of m, or an error if a field is out of range.
 func (m *Message) Marshal() ([]byte, error) {
-	var b cryptobyte.Builder
+	// Sized for the kinds the engine sends with every message (texts,
+	// acknowledgements) so that the encoding is one allocation: it is
+	// built inside runtime/secret.Do, where each one costs more.
+	b := cryptobyte.NewBuilder(make([]byte, 0, 64+len(m.Text)+len(m.Acks)*IDLen))
 	b.AddUint8(uint8(m.Kind))
 	switch m.Kind {
 	case KindText:
@@ -327,7 +338,7 @@ func (m *Message) Marshal() ([]byte, error) {
 		b.AddBytes(m.ID[:])
 		b.AddUint64(m.At)
 		b.AddUint32(m.Timer)
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(m.Text)) })
+		addText(b, m.Text)
 	case KindTimer:
 		if !validTimer(m.Timer) {
 			return nil, ErrMalformed
@@ -352,7 +363,7 @@ func (m *Message) Marshal() ([]byte, error) {
 			b.AddUint8(1)
 			b.AddBytes(m.ID[:])
 			b.AddUint64(m.At)
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(m.Text)) })
+			addText(b, m.Text)
 		} else {
 			b.AddUint8(0)
 		}
@@ -370,11 +381,11 @@ func (m *Message) Marshal() ([]byte, error) {
 	default:
 		switch {
 		case isMailboxKind(m.Kind):
-			if !m.marshalMailbox(&b) {
+			if !m.marshalMailbox(b) {
 				return nil, ErrMalformed
 			}
 		case isFileKind(m.Kind):
-			if !marshalFile(&b, m) {
+			if !marshalFile(b, m) {
 				return nil, ErrMalformed
 			}
 		default:

@@ -174,3 +174,23 @@ func TestAppendFrameAllocatesOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestMarshalAllocatesOnce: the messages the engine sends with every
+// exchange (a text, an acknowledgement) encode in one allocation.
+func TestMarshalAllocatesOnce(t *testing.T) {
+	if raceEnabled || testing.CoverMode() != "" {
+		t.Skip("the race detector and coverage allocate")
+	}
+	for _, m := range []*Message{
+		{Kind: KindText, Text: strings.Repeat("a longer text than a stack buffer holds ", 20)},
+		{Kind: KindAck, Acks: make([][IDLen]byte, MaxAcks)},
+	} {
+		if a := testing.AllocsPerRun(10, func() {
+			if _, err := m.Marshal(); err != nil {
+				t.Fatal(err)
+			}
+		}); a != 1 {
+			t.Fatalf("kind %d: %v allocations", m.Kind, a)
+		}
+	}
+}
