@@ -171,9 +171,10 @@ func TestFilesOverTor(t *testing.T) {
 		nb.Do(time.Minute, map[string]any{"cmd": "accept_file", "file": id})
 		// Kill bob once he has stored about a third.
 		var stored float64
+		var last map[string]any // bob's last progress report before the kill
 		for from := 0; stored < float64(mib<<20)/3; {
 			p, i := nb.WaitFor(from, fileWithin, "progress", e2e.Is(map[string]any{"event": "file_progress", "file": id}))
-			stored, from = p["done"].(float64), i+1
+			stored, from, last = p["done"].(float64), i+1, p
 			if int(stored)%(4<<20) == 0 {
 				t.Logf("bob stored %.0f MiB after %v", stored/(1<<20), time.Since(start).Round(time.Millisecond))
 			}
@@ -188,14 +189,15 @@ func TestFilesOverTor(t *testing.T) {
 		// The restarted bob still holds what he stored: the transfer
 		// continues from there (its durable offset), it does not start over.
 		var resumed float64 = -1
+		var entry map[string]any
 		for _, f := range nb.Do(time.Minute, map[string]any{"cmd": "files", "identity": "bob", "contact": "alice"})["files"].([]any) {
 			if f := f.(map[string]any); f["file"] == id {
-				resumed = f["done"].(float64)
+				resumed, entry = f["done"].(float64), f
 			}
 		}
 		t.Logf("bob restarted holding %.0f MiB: the transfer resumes at offset %.0f", resumed/(1<<20), resumed)
 		if resumed < stored {
-			t.Fatalf("bob restarted holding %.0f bytes of the file, less than the %.0f he had stored", resumed, stored)
+			t.Fatalf("bob restarted holding %.0f bytes of the file, less than the %.0f he had stored\nhis last report before the kill: %v\nafter the restart: %v", resumed, stored, last, entry)
 		}
 		got, _ := nb.WaitFor(0, fileWithin, "file_received after the restart", e2e.Is(map[string]any{"event": "file_received", "file": id}))
 		if got["sha256"] != hex.EncodeToString(want[:]) {

@@ -1,0 +1,190 @@
+package sotto
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sottochat/sotto/files"
+	"github.com/sottochat/sotto/vault"
+)
+
+// TestFileProgressIsNeverAheadOfTheDisk: the receiver reports a file's
+// bytes stored (FileProgressEvent, and the acknowledgement that lets the
+// sender move on) only once they and the record of its durable offset are
+// on disk. At each progress event bob reports, a copy of his vault
+// directory as a crash at that instant would leave it must open, hold the
+// transfer's record at that offset or beyond, and hold every segment below
+// it. Alice's session is broken now and then while the file moves (a
+// reconnection takes over the transfer while bob's storer may still be
+// committing for the old session), the case where TestFilesOverTor once
+// saw bob restart with less than he had reported stored.
+func TestFileProgressIsNeverAheadOfTheDisk(t *testing.T) {
+	n := newMemNet()
+	dirs := map[*testPeer]string{}
+	mk := func() *testPeer {
+		dir := t.TempDir() + "/v"
+		v, err := vault.Create(dir, mustPass(t), &vault.Options{UnsafeWorkFactor: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := newEngine(engineConfig{disk: &vaultStore{v: v}, net: n.tor(), timing: fastTiming,
+			newSecret: func(b []byte) (secretBox, error) { return vault.NewSecret(b) }, closeFn: v.Close, logf: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.start()
+		p := &testPeer{t: t, e: e, evs: make(chan Event, 100000), done: make(chan struct{})}
+		go func() {
+			defer close(p.done)
+			for ev := range e.Events() {
+				p.evs <- ev
+			}
+		}()
+		t.Cleanup(p.close)
+		dirs[p] = dir
+		return p
+	}
+	a, b := mk(), mk()
+	mustID(t, a, "alice", IdentityOptions{})
+	mustID(t, b, "bob", IdentityOptions{})
+	befriend(t, a, "alice", "alice", b, "bob", "bob")
+	b.e.SetFileLimits(FileLimits{MaxSize: 1 << 30, AutoAccept: 1 << 30})
+	const size = 6*files.SegmentSize + 1234
+	path, data := randomFile(t, size)
+	fi, err := a.e.SendFile(context.Background(), "alice", "bob", path, SendFileOptions{KeepMetadata: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	sabDone := make(chan struct{})
+	go func() { // breaks alice's session in the middle of segments, six times
+		defer close(sabDone)
+		for cuts := 0; cuts < 6; {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			a.e.mu.Lock()
+			if tr := a.e.fx().byID[fi.ID]; tr != nil && tr.sess != nil && tr.sent < tr.rec.Size && tr.sent >= tr.acked+files.SegmentSize/2 {
+				tr.sess.close()
+				cuts++
+			}
+			a.e.mu.Unlock()
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-sabDone
+	}()
+	checks := 0
+	for {
+		ev := b.waitLong("bob's progress", func(ev Event) bool {
+			f := fileOf(ev)
+			return f.ID == fi.ID && f.Dir == Incoming
+		})
+		if _, ok := ev.(FileReceivedEvent); ok {
+			break
+		}
+		if _, ok := ev.(FileFailedEvent); ok {
+			t.Fatalf("bob's transfer failed: %+v", fileOf(ev))
+		}
+		p, ok := ev.(FileProgressEvent)
+		if !ok || p.File.Done == 0 {
+			continue
+		}
+		off, segs := crashCopyFile(t, b, dirs[b], fi.ID)
+		if off < uint64(p.File.Done) {
+			t.Fatalf("bob reported %d bytes stored; a crash then leaves a record of %d", p.File.Done, off)
+		}
+		if want := off / files.SegmentSize; segs < want {
+			t.Fatalf("bob's record says %d bytes stored; a crash then leaves %d of its %d segments", off, segs, want)
+		}
+		checks++
+	}
+	t.Logf("%d progress reports checked against a crash copy of bob's vault", checks)
+	if checks == 0 {
+		t.Fatal("bob reported no progress")
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := b.e.SaveFile(context.Background(), fi.ID, out, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); sha256.Sum256(got) != sha256.Sum256(data) {
+		t.Fatal("bob's export differs")
+	}
+}
+
+// crashCopyFile copies p's vault directory as crashCopy does and returns
+// the durable offset the copy's record of file id holds and how many of
+// its segments the copy holds.
+func crashCopyFile(t *testing.T, p *testPeer, dir string, id MessageID) (offset, segments uint64) {
+	t.Helper()
+	to := filepath.Join(t.TempDir(), "copy")
+	p.e.mu.Lock()
+	err := p.e.cfg.disk.(*vaultStore).v.Hold(func() error {
+		return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, path)
+			if d.IsDir() {
+				return os.MkdirAll(filepath.Join(to, rel), 0o700)
+			}
+			if rel == "lock" {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // a blob's temporary file, gone since it was listed
+			}
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(to, rel), b, 0o600)
+		})
+	})
+	p.e.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.Open(to, mustPass(t), &vault.Options{})
+	if err != nil {
+		t.Fatalf("the vault as a crash now would leave it does not open: %v", err)
+	}
+	defer v.Close()
+	keys, err := v.Keys(kindFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	for _, k := range keys {
+		b, err := v.Get(kindFile, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := files.ParseRecord(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if MessageID(rec.ID) == id {
+			offset, key = rec.Offset, k
+		}
+	}
+	if key == "" {
+		t.Fatalf("no record of file %s in the crash copy", id)
+	}
+	for i := uint64(0); ; i++ {
+		r, err := v.OpenBlob(files.SegmentName(key, i))
+		if err != nil {
+			return offset, i
+		}
+		r.Close()
+	}
+}
