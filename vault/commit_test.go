@@ -142,6 +142,16 @@ func TestCrashKillBatches(t *testing.T) {
 				t.Fatalf("iteration %d: acknowledged removal of %d undone", iter, n)
 			}
 		}
+		// The rewritten records hold at least the last acknowledged value.
+		for n := range acked {
+			b, err := v.Get("bhigh", "m"+strconv.Itoa(n%3))
+			if err != nil {
+				t.Fatalf("iteration %d: the record batch %d rewrote: %v", iter, n, err)
+			}
+			if got, _ := strconv.Atoi(string(b)); got < n {
+				t.Fatalf("iteration %d: acknowledged batch %d rewrote record m%d, which now holds %d", iter, n, n%3, got)
+			}
+		}
 		// Staging files are gone once Open has redone or undone a commit.
 		for _, d := range []string{recordDir, segmentDir} {
 			ents, _ := os.ReadDir(filepath.Join(dir, d))
@@ -192,6 +202,9 @@ func TestCrashBatchChild(t *testing.T) {
 				id := strconv.Itoa(i)
 				b.Append("bconv", id, crashValue(i))
 				b.Put("bmark", id, []byte{1})
+				// A record rewritten by every batch, with a growing value:
+				// after a kill it holds at least the last acknowledged one.
+				b.Put("bhigh", "m"+strconv.Itoa(i%3), []byte(id))
 				gone := -1
 				if k >= 2 && k%2 == 0 {
 					gone = i - 6
