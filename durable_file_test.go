@@ -2,15 +2,19 @@ package sotto
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/sottochat/sotto/files"
+	"github.com/sottochat/sotto/internal/record"
 	"github.com/sottochat/sotto/vault"
 )
 
@@ -126,9 +130,15 @@ func TestFileProgressIsNeverAheadOfTheDisk(t *testing.T) {
 // its segments the copy holds.
 func crashCopyFile(t *testing.T, p *testPeer, dir string, id MessageID) (offset, segments uint64) {
 	t.Helper()
+	return crashCopyRecord(t, p.e, dir, id)
+}
+
+// crashCopyRecord is crashCopyFile for engine e, whose vault is in dir.
+func crashCopyRecord(t *testing.T, e *Engine, dir string, id MessageID) (offset, segments uint64) {
+	t.Helper()
 	to := filepath.Join(t.TempDir(), "copy")
-	p.e.mu.Lock()
-	err := p.e.cfg.disk.(*vaultStore).v.Hold(func() error {
+	e.mu.Lock()
+	err := e.cfg.disk.(*vaultStore).v.Hold(func() error {
 		return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -150,7 +160,7 @@ func crashCopyFile(t *testing.T, p *testPeer, dir string, id MessageID) (offset,
 			return os.WriteFile(filepath.Join(to, rel), b, 0o600)
 		})
 	})
-	p.e.mu.Unlock()
+	e.mu.Unlock()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,5 +196,86 @@ func crashCopyFile(t *testing.T, p *testPeer, dir string, id MessageID) (offset,
 			return offset, i
 		}
 		r.Close()
+	}
+}
+
+// TestFileProgressFollowsItsOwnCommit: the storer reports a segment stored
+// (FileProgressEvent) and queues its acknowledgement only after it has
+// committed the transfer's record at the new offset itself; it never
+// relies on a later commit made by someone else. No session writer runs
+// here, so nothing else commits: at the report, a crash copy of the vault
+// must hold the record at the reported offset.
+//
+// This is the loss the fresh-clone make test of b423610 saw in
+// TestFilesOverTor (bob reported 4 MiB stored, was SIGKILLed 14 ms later and
+// restarted holding 0). b423610 descends from 93a1479 but not from a78850b:
+// its storer deferred the record (putLater) to the next commit, normally
+// the writer's seal of the acknowledgement, and reported progress at once.
+// With that storer this test fails every time; TestFileProgressIsNeverAheadOfTheDisk
+// passes with it whenever the writer's commit lands before the copy is
+// taken, which it usually does.
+func TestFileProgressFollowsItsOwnCommit(t *testing.T) {
+	dir := t.TempDir() + "/v"
+	v, err := vault.Create(dir, mustPass(t), &vault.Options{UnsafeWorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := newEngine(engineConfig{disk: &vaultStore{v: v}, timing: fastTiming,
+		newSecret: func(b []byte) (secretBox, error) { return vault.NewSecret(b) }, closeFn: v.Close, logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	id := &identity{key: "i", name: "bob", st: e.cfg.disk,
+		contacts: map[string]*contact{}, byPub: map[string]*contact{}, requests: map[string]*request{}}
+	c := &contact{id: id, key: "i.c", rec: record.Contact{Petname: "alice"}}
+	const size = 2 * files.SegmentSize
+	data := make([]byte, size)
+	rand.Read(data)
+	sum := sha256.Sum256(data)
+	var fid MessageID
+	rand.Read(fid[:])
+	tr := &transfer{c: c, id: fid, key: c.key + "." + hex.EncodeToString(fid[:]),
+		rec: files.Record{V: files.RecordVersion, ID: fid[:], Dir: files.In, Name: "big.bin", Size: size,
+			Hash: sum[:], State: files.Accepted, At: 1}}
+	s := &session{e: e, c: c, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	w, err := files.NewWriter(e.blobStore(c), tr.key, size, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	err = e.saveTransferLocked(tr) // accepted, offset 0 (acceptLocked's record)
+	e.fx().byID[fid] = tr
+	tr.w, tr.wSess = w, s
+	e.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Chunks up to the one that completes segment 0 (storeChunk wipes each).
+	for off := 0; w.Durable() == 0; off += files.ChunkSize {
+		s.storeChunk(pendingChunk{t: tr, w: w, data: slices.Clone(data[off:min(off+files.ChunkSize, size)])})
+	}
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case ev := <-e.Events():
+			p, ok := ev.(FileProgressEvent)
+			if !ok || p.File.ID != fid {
+				continue
+			}
+			if p.File.Done != files.SegmentSize {
+				t.Fatalf("progress %d, want %d", p.File.Done, files.SegmentSize)
+			}
+			off, segs := crashCopyRecord(t, e, dir, fid)
+			if off < uint64(p.File.Done) {
+				t.Fatalf("the storer reported %d bytes stored; a crash then leaves a record of %d", p.File.Done, off)
+			}
+			if segs < off/files.SegmentSize {
+				t.Fatalf("the record says %d bytes stored; a crash then leaves %d segments", off, segs)
+			}
+			return
+		case <-deadline:
+			t.Fatal("the storer reported no progress")
+		}
 	}
 }
