@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,31 +28,8 @@ import (
 // saw bob restart with less than he had reported stored.
 func TestFileProgressIsNeverAheadOfTheDisk(t *testing.T) {
 	n := newMemNet()
-	dirs := map[*testPeer]string{}
-	mk := func() *testPeer {
-		dir := t.TempDir() + "/v"
-		v, err := vault.Create(dir, mustPass(t), &vault.Options{UnsafeWorkFactor: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := newEngine(engineConfig{disk: &vaultStore{v: v}, net: n.tor(), timing: fastTiming,
-			newSecret: func(b []byte) (secretBox, error) { return vault.NewSecret(b) }, closeFn: v.Close, logf: t.Logf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.start()
-		p := &testPeer{t: t, e: e, evs: make(chan Event, 100000), done: make(chan struct{})}
-		go func() {
-			defer close(p.done)
-			for ev := range e.Events() {
-				p.evs <- ev
-			}
-		}()
-		t.Cleanup(p.close)
-		dirs[p] = dir
-		return p
-	}
-	a, b := mk(), mk()
+	a, _ := newVaultPeer(t, n)
+	b, bdir := newVaultPeer(t, n)
 	mustID(t, a, "alice", IdentityOptions{})
 	mustID(t, b, "bob", IdentityOptions{})
 	befriend(t, a, "alice", "alice", b, "bob", "bob")
@@ -103,7 +78,7 @@ func TestFileProgressIsNeverAheadOfTheDisk(t *testing.T) {
 		if !ok || p.File.Done == 0 {
 			continue
 		}
-		off, segs := crashCopyFile(t, b, dirs[b], fi.ID)
+		off, segs := crashCopyRecord(t, b.e, bdir, fi.ID)
 		if off < uint64(p.File.Done) {
 			t.Fatalf("bob reported %d bytes stored; a crash then leaves a record of %d", p.File.Done, off)
 		}
@@ -125,49 +100,12 @@ func TestFileProgressIsNeverAheadOfTheDisk(t *testing.T) {
 	}
 }
 
-// crashCopyFile copies p's vault directory as crashCopy does and returns
-// the durable offset the copy's record of file id holds and how many of
-// its segments the copy holds.
-func crashCopyFile(t *testing.T, p *testPeer, dir string, id MessageID) (offset, segments uint64) {
-	t.Helper()
-	return crashCopyRecord(t, p.e, dir, id)
-}
-
-// crashCopyRecord is crashCopyFile for engine e, whose vault is in dir.
+// crashCopyRecord takes a crash copy of engine e's vault (in dir) and
+// returns the durable offset its record of file id holds and how many of
+// the file's segments it holds.
 func crashCopyRecord(t *testing.T, e *Engine, dir string, id MessageID) (offset, segments uint64) {
 	t.Helper()
-	to := filepath.Join(t.TempDir(), "copy")
-	e.mu.Lock()
-	err := e.cfg.disk.(*vaultStore).v.Hold(func() error {
-		return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(dir, path)
-			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(to, rel), 0o700)
-			}
-			if rel == "lock" {
-				return nil
-			}
-			b, err := os.ReadFile(path)
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // a blob's temporary file, gone since it was listed
-			}
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(to, rel), b, 0o600)
-		})
-	})
-	e.mu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := vault.Open(to, mustPass(t), &vault.Options{})
-	if err != nil {
-		t.Fatalf("the vault as a crash now would leave it does not open: %v", err)
-	}
+	v := crashCopyVault(t, e, dir)
 	defer v.Close()
 	keys, err := v.Keys(kindFile)
 	if err != nil {

@@ -3,6 +3,7 @@ package sotto
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -22,31 +23,8 @@ import (
 // deferred too: its own copy must open, with every text it sent.
 func TestAckIsNeverAheadOfTheDisk(t *testing.T) {
 	n := newMemNet()
-	dirs := map[*testPeer]string{}
-	mk := func() *testPeer {
-		dir := t.TempDir() + "/v"
-		v, err := vault.Create(dir, mustPass(t), &vault.Options{UnsafeWorkFactor: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := newEngine(engineConfig{disk: &vaultStore{v: v}, net: n.tor(), timing: fastTiming,
-			newSecret: func(b []byte) (secretBox, error) { return vault.NewSecret(b) }, closeFn: v.Close, logf: t.Logf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.start()
-		p := &testPeer{t: t, e: e, evs: make(chan Event, 10000), done: make(chan struct{})}
-		go func() {
-			defer close(p.done)
-			for ev := range e.Events() {
-				p.evs <- ev
-			}
-		}()
-		t.Cleanup(p.close)
-		dirs[p] = dir
-		return p
-	}
-	a, b := mk(), mk()
+	a, adir := newVaultPeer(t, n)
+	b, bdir := newVaultPeer(t, n)
 	mustID(t, a, "alice", IdentityOptions{})
 	mustID(t, b, "bob", IdentityOptions{})
 	befriend(t, a, "alice", "alice", b, "bob", "bob")
@@ -82,12 +60,12 @@ func TestAckIsNeverAheadOfTheDisk(t *testing.T) {
 				t.Fatalf("%q: its ack's frame left at %v, the state that sealed it was stored at %v",
 					text, ts[stAckWritten].Format("15:04:05.000000"), ts[stAckSaved].Format("15:04:05.000000"))
 			}
-			if d := crashCopy(t, b, dirs[b]); !bytes.Contains(d, []byte(text)) {
+			if d := crashCopy(t, b, bdir); !bytes.Contains(d, []byte(text)) {
 				t.Fatalf("%q acknowledged, but not in the receiver's vault on disk", text)
 			}
 		}
 	}
-	d := crashCopy(t, a, dirs[a])
+	d := crashCopy(t, a, adir)
 	for i := range 12 {
 		if !bytes.Contains(d, fmt.Appendf(nil, "durable %02d", i)) {
 			t.Fatalf("the sender's vault lost text %d", i)
@@ -95,15 +73,42 @@ func TestAckIsNeverAheadOfTheDisk(t *testing.T) {
 	}
 }
 
-// crashCopy copies p's vault directory with p's engine lock held, opens the
-// copy and returns everything its logs hold.
-func crashCopy(t *testing.T, p *testPeer, dir string) []byte {
+// newVaultPeer starts an engine on a real vault (on memnet) and returns it
+// with the vault's directory.
+func newVaultPeer(t *testing.T, n *memNet) (*testPeer, string) {
+	t.Helper()
+	dir := t.TempDir() + "/v"
+	v, err := vault.Create(dir, mustPass(t), &vault.Options{UnsafeWorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := newEngine(engineConfig{disk: &vaultStore{v: v}, net: n.tor(), timing: fastTiming,
+		newSecret: func(b []byte) (secretBox, error) { return vault.NewSecret(b) }, closeFn: v.Close, logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	p := &testPeer{t: t, e: e, evs: make(chan Event, 100000), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for ev := range e.Events() {
+			p.evs <- ev
+		}
+	}()
+	t.Cleanup(p.close)
+	return p, dir
+}
+
+// crashCopyVault copies the vault directory dir of engine e with e's lock
+// and the vault's Hold held (commits run outside the engine lock: a
+// session's writer waits for its state's commit without it), so the copy is
+// what a crash at this instant leaves, and opens the copy. The caller
+// closes it.
+func crashCopyVault(t *testing.T, e *Engine, dir string) *vault.Vault {
 	t.Helper()
 	to := filepath.Join(t.TempDir(), "copy")
-	p.e.mu.Lock()
-	// Commits run outside the engine lock (a session's writer waits for its
-	// state's commit without it): the vault's own Hold keeps them out.
-	err := p.e.cfg.disk.(*vaultStore).v.Hold(func() error {
+	e.mu.Lock()
+	err := e.cfg.disk.(*vaultStore).v.Hold(func() error {
 		return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -116,13 +121,16 @@ func crashCopy(t *testing.T, p *testPeer, dir string) []byte {
 				return nil
 			}
 			b, err := os.ReadFile(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // a blob's temporary file, gone since it was listed
+			}
 			if err != nil {
 				return err
 			}
 			return os.WriteFile(filepath.Join(to, rel), b, 0o600)
 		})
 	})
-	p.e.mu.Unlock()
+	e.mu.Unlock()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +138,13 @@ func crashCopy(t *testing.T, p *testPeer, dir string) []byte {
 	if err != nil {
 		t.Fatalf("the vault as a crash now would leave it does not open: %v", err)
 	}
+	return v
+}
+
+// crashCopy returns everything the logs of a crash copy of p's vault hold.
+func crashCopy(t *testing.T, p *testPeer, dir string) []byte {
+	t.Helper()
+	v := crashCopyVault(t, p.e, dir)
 	defer v.Close()
 	var out []byte
 	logs, err := v.Logs()
