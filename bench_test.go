@@ -87,18 +87,35 @@ func BenchmarkTorRawEcho(b *testing.B) { rawEcho(b, 1) }
 // padded frame that carries a post-quantum ratchet header (nine cells).
 func BenchmarkTorRawEcho4K(b *testing.B) { rawEcho(b, 4096) }
 
-func rawEcho(b *testing.B, size int) {
-	srv := launchRawTor(b)
-	cli := launchRawTor(b)
+// publishRandom publishes an open service of tor t under a fresh random key.
+func publishRandom(ctx context.Context, t *onion.Tor) (*onion.Service, error) {
 	var seed [32]byte
 	rand.Read(seed[:])
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	svc, err := srv.Publish(ctx, onion.ServiceConfig{Key: func(use func(*[32]byte) error) error {
+	return t.Publish(ctx, onion.ServiceConfig{Key: func(use func(*[32]byte) error) error {
 		k := seed
 		defer clear(k[:])
 		return use(&k)
 	}, Open: true})
+}
+
+// dialUntil dials addr through t every 500 ms (a service just published may
+// not be reachable yet) until it connects or ctx ends.
+func dialUntil(ctx context.Context, t *onion.Tor, from, addr string) (net.Conn, error) {
+	for {
+		conn, err := t.Dial(ctx, from, addr)
+		if err == nil || ctx.Err() != nil {
+			return conn, err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func rawEcho(b *testing.B, size int) {
+	srv := launchRawTor(b)
+	cli := launchRawTor(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	svc, err := publishRandom(ctx, srv)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -112,16 +129,9 @@ func rawEcho(b *testing.B, size int) {
 			go func() { io.Copy(c, c); c.Close() }()
 		}
 	}()
-	var conn net.Conn
-	for {
-		conn, err = cli.Dial(ctx, "bench", svc.Addr())
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			b.Fatal(err)
-		}
-		time.Sleep(500 * time.Millisecond)
+	conn, err := dialUntil(ctx, cli, "bench", svc.Addr())
+	if err != nil {
+		b.Fatal(err)
 	}
 	defer conn.Close()
 	buf := make([]byte, size)

@@ -215,15 +215,9 @@ func rawStream(b testing.TB, cli, srv *onion.Tor, size int64, srvWrites bool, br
 }
 
 func rawStreamOnce(cli, srv *onion.Tor, size int64) (time.Duration, error) {
-	var seed [32]byte
-	rand.Read(seed[:])
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	svc, err := srv.Publish(ctx, onion.ServiceConfig{Key: func(use func(*[32]byte) error) error {
-		k := seed
-		defer clear(k[:])
-		return use(&k)
-	}, Open: true})
+	svc, err := publishRandom(ctx, srv)
 	if err != nil {
 		return 0, err
 	}
@@ -247,16 +241,9 @@ func rawStreamOnce(cli, srv *onion.Tor, size int64) (time.Duration, error) {
 		binary.BigEndian.PutUint64(out[:], uint64(n))
 		c.Write(out[:])
 	}()
-	var conn net.Conn
-	for {
-		conn, err = cli.Dial(ctx, "rawbench", svc.Addr())
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return 0, err
-		}
-		time.Sleep(500 * time.Millisecond)
+	conn, err := dialUntil(ctx, cli, "rawbench", svc.Addr())
+	if err != nil {
+		return 0, err
 	}
 	defer conn.Close()
 	buf := make([]byte, 32<<10)
@@ -293,15 +280,9 @@ func rawStreamOnce(cli, srv *onion.Tor, size int64) (time.Duration, error) {
 // writes size bytes to the client, timed from its first byte written to
 // the client's count of the bytes it read.
 func rawStreamFromService(cli, srv *onion.Tor, size int64) (time.Duration, error) {
-	var seed [32]byte
-	rand.Read(seed[:])
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	svc, err := srv.Publish(ctx, onion.ServiceConfig{Key: func(use func(*[32]byte) error) error {
-		k := seed
-		defer clear(k[:])
-		return use(&k)
-	}, Open: true})
+	svc, err := publishRandom(ctx, srv)
 	if err != nil {
 		return 0, err
 	}
@@ -342,16 +323,9 @@ func rawStreamFromService(cli, srv *onion.Tor, size int64) (time.Duration, error
 		}
 		served <- result{d: time.Since(start)}
 	}()
-	var conn net.Conn
-	for {
-		conn, err = cli.Dial(ctx, "rawbench", svc.Addr())
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return 0, err
-		}
-		time.Sleep(500 * time.Millisecond)
+	conn, err := dialUntil(ctx, cli, "rawbench", svc.Addr())
+	if err != nil {
+		return 0, err
 	}
 	defer conn.Close()
 	// A stream that stops moving for 30 s is broken (the service then
