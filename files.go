@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -425,11 +426,17 @@ func (e *Engine) SendFile(ctx context.Context, identity, contact, path string, o
 		return FileInfo{}, err
 	}
 	fi, err := os.Stat(path)
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return FileInfo{}, fmt.Errorf("sotto: there is no file %s there: check the path (one with spaces needs quotes)", filepath.Base(path))
+	case errors.Is(err, fs.ErrPermission):
+		return FileInfo{}, fmt.Errorf("sotto: you may not read %s: check its permissions", filepath.Base(path))
+	case err != nil:
 		return FileInfo{}, fmt.Errorf("sotto: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return FileInfo{}, fmt.Errorf("sotto: %s is not a regular file", filepath.Base(path))
+	case fi.IsDir():
+		return FileInfo{}, fmt.Errorf("sotto: %s is a folder: send its files one by one, or an archive of it", filepath.Base(path))
+	case !fi.Mode().IsRegular():
+		return FileInfo{}, fmt.Errorf("sotto: %s is not a regular file (a device, pipe or socket)", filepath.Base(path))
 	}
 	if fi.Size() == 0 {
 		return FileInfo{}, fmt.Errorf("sotto: %s is empty: there is nothing to send", filepath.Base(path))

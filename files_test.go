@@ -192,3 +192,24 @@ func TestFileHostileOffers(t *testing.T) {
 		t.Errorf("sender's error: %q", f.File.Err)
 	}
 }
+
+// TestSendFileBadPath: a path that is wrong says what is wrong and what to
+// do, by the file's name, not with a raw system error.
+func TestSendFileBadPath(t *testing.T) {
+	n := newMemNet()
+	a, b := startPeer(t, n, nil), startPeer(t, n, nil)
+	mustID(t, a, "alice", IdentityOptions{})
+	mustID(t, b, "bob", IdentityOptions{})
+	befriend(t, a, "alice", "alice", b, "bob", "bob")
+	dir := t.TempDir()
+	ctx := context.Background()
+	for path, want := range map[string]string{
+		filepath.Join(dir, "leak.pdf"): "there is no file leak.pdf there: check the path",
+		dir:                            "is a folder: send its files one by one",
+	} {
+		_, err := a.e.SendFile(ctx, "alice", "bob", path, SendFileOptions{})
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "stat ") {
+			t.Errorf("%s: %v, want %q", path, err, want)
+		}
+	}
+}
