@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/sottochat/sotto/ratchet/wire"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // wireMessage is a parsed ratchet message with the byte ranges the AEADs
@@ -43,8 +42,8 @@ func (w *wireMessage) openHeader(hk *[KeySize]byte) (wire.Header, bool) {
 		dst = w.scr.hdr[:0]
 		w.scr.hdrUsed = max(w.scr.hdrUsed, len(w.encHdr))
 	}
-	a, _ := chacha20poly1305.NewX(hk[:])
-	pt, err := a.Open(dst, w.nonce, w.encHdr, w.prefix)
+	x := w.aead()
+	pt, err := x.open(hk, dst, w.nonce, w.encHdr, w.prefix)
 	if err != nil {
 		return wire.Header{}, false
 	}
@@ -64,12 +63,21 @@ func (w *wireMessage) openBody(mk *[KeySize]byte, ad []byte) ([]byte, bool) {
 	}
 	bad := bodyAD(dst, ad, w.prefix, w.sealed)
 	defer wipe(bad)
-	a, _ := chacha20poly1305.NewX(mk[:])
-	pt, err := a.Open(nil, w.nonce, w.body, bad)
+	x := w.aead()
+	pt, err := x.open(mk, nil, w.nonce, w.body, bad)
 	if err != nil {
 		return nil, false
 	}
 	return pt, true
+}
+
+// aead is the scratch's AEAD instance, or without a scratch one that makes
+// a new instance per operation.
+func (w *wireMessage) aead() xAEAD {
+	if w.scr != nil {
+		return w.scr.aead
+	}
+	return xAEAD{}
 }
 
 // bodyAD appends to dst the associated data of a message body: the length of
@@ -89,10 +97,14 @@ func bodyAD(dst, ad, prefix, sealed []byte) []byte {
 }
 
 // scratch holds the buffers Encrypt and Decrypt reuse between calls: a
-// decrypted header and a body's associated data. They hold no key, but a
-// header names the chain it belongs to, so they are wiped before they go
-// back to the pool.
+// decrypted header and a body's associated data, and the XChaCha20-Poly1305
+// instance of the headers and bodies. They hold no key between operations
+// (the instance's key is zeroed after each, see xAEAD), but a header names
+// the chain it belongs to, so the buffers are wiped before they go back to
+// the pool.
 type scratch struct {
+	aead xAEAD
+
 	hdr [wire.MaxHeaderSize]byte
 	// ad fits the associated data of any message whose caller-supplied
 	// associated data is at most 256 bytes; longer ones get a fresh slice.
@@ -110,7 +122,7 @@ func (s *scratch) adBuf(ad, sealed []byte) []byte {
 	return s.ad[:0]
 }
 
-var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+var scratchPool = sync.Pool{New: func() any { return &scratch{aead: newXAEAD()} }}
 
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 

@@ -7,7 +7,6 @@ import (
 
 	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/ratchet/wire"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // Encrypt encrypts plaintext for the peer, binding ad (associated data, not
@@ -84,17 +83,15 @@ func (s *State) seal(out []byte, rand io.Reader, plaintext, ad []byte, edit func
 	hdrAt := len(out)
 	out = h.Append(out)
 	clear(h.Chunk[:])
-	ha, _ := chacha20poly1305.NewX(w.hks[:])
-	out = ha.Seal(out[:hdrAt], nonce, out[hdrAt:], prefix)
+	scr := getScratch()
+	defer putScratch(scr)
+	out = scr.aead.seal(&w.hks, out[:hdrAt], nonce, out[hdrAt:], prefix)
 	sealed := out[wire.PrefixSize:]
 	// The body is sealed with the single-use message key itself and the
 	// same random nonce (a different key from the header's): a key repeated
 	// by a State restored from an old copy still never meets the same nonce.
-	scr := getScratch()
-	defer putScratch(scr)
 	bad := bodyAD(scr.adBuf(ad, sealed), ad, prefix, sealed)
-	ba, _ := chacha20poly1305.NewX(mk[:])
-	out = ba.Seal(out, nonce, plaintext, bad)
+	out = scr.aead.seal(&mk, out, nonce, plaintext, bad)
 	wipe(bad)
 	w.cks = next
 	w.ns++
