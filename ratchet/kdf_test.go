@@ -35,11 +35,18 @@ func TestKDFCKMatchesHMAC(t *testing.T) {
 }
 
 // TestKDFCKNoAlloc keeps KDF_CK off the heap, where its keys could not be
-// wiped.
+// wiped: its digests and their saved states stay in its frame.
 func TestKDFCKNoAlloc(t *testing.T) {
+	want := 0.0
+	if raceEnabled {
+		// The race detector turns the zero padding of
+		// sha256.Digest.AppendBinary (append of a make) into an allocation
+		// of its own, once per saved state; it holds zeros only.
+		want = 2
+	}
 	var ck [KeySize]byte
-	if n := testing.AllocsPerRun(100, func() { ck, _ = kdfCK(&ck) }); n != 0 {
-		t.Fatalf("kdfCK allocates %v times", n)
+	if n := testing.AllocsPerRun(100, func() { ck, _ = kdfCK(&ck) }); n != want {
+		t.Fatalf("kdfCK allocates %v times, want %v", n, want)
 	}
 }
 
