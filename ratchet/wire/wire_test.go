@@ -118,3 +118,35 @@ func TestUnmarshalReuse(t *testing.T) {
 		t.Fatal("failed Unmarshal left data")
 	}
 }
+
+// TestAllZero: allZero (eight bytes at a time, then the tail) finds a
+// single non-zero bit at every position of every length up to ChunkSize.
+func TestAllZero(t *testing.T) {
+	b := make([]byte, ChunkSize)
+	for n := 0; n <= ChunkSize; n++ {
+		if !allZero(b[:n]) {
+			t.Fatalf("%d zero bytes: not all zero", n)
+		}
+		for i := range n {
+			for _, bit := range []byte{0x01, 0x80} {
+				b[i] = bit
+				if allZero(b[:n]) {
+					t.Fatalf("length %d: byte %d = %#x not seen", n, i, bit)
+				}
+				b[i] = 0
+			}
+		}
+	}
+}
+
+// BenchmarkHeaderUnmarshal decodes a header with an empty chunk, whose
+// 240 bytes of padding are checked.
+func BenchmarkHeaderUnmarshal(b *testing.B) {
+	enc := (&Header{PN: 1, N: 2}).Append(nil)
+	var h Header
+	for b.Loop() {
+		if err := h.Unmarshal(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
