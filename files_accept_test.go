@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -153,9 +154,23 @@ func (p *filePair) finish() int {
 // re-offer, found accepted, used to be answered with a second accept(0).
 // Alice had already sent chunks after the first; the second sent her back
 // to 0, and bob, expecting the next chunk, failed the file: "the sender's
-// chunks are out of order". The file must arrive instead, each byte sent
-// once.
+// chunks are out of order". Bob must answer once, and the file arrive,
+// each byte sent once.
 func TestAcceptOnNewSessionBeforeReoffer(t *testing.T) {
+	acceptBeforeReoffer(t, false)
+}
+
+// TestRepeatedAcceptDoesNotRewindSender: the same interleaving with a
+// receiver built before the fix, which answers the re-offer with a second
+// accept(0) (here sent by hand, as queueAcceptLocked sent it: bob's
+// expected offset back at 0, before any chunk of the session reached him).
+// Alice ignores an accept on a session that was accepted already, and the
+// file arrives, each byte sent once.
+func TestRepeatedAcceptDoesNotRewindSender(t *testing.T) {
+	acceptBeforeReoffer(t, true)
+}
+
+func acceptBeforeReoffer(t *testing.T, olderReceiver bool) {
 	p := newFilePair(t)
 	const size = files.SegmentSize + 3*files.ChunkSize + 77
 	data := make([]byte, size)
@@ -184,22 +199,37 @@ func TestAcceptOnNewSessionBeforeReoffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	accept1 := batch(p.bs)
-	if count(accept1, wire.KindFileAccept) != 1 {
-		t.Fatalf("bob's batch after his click: %d accepts, want 1", count(accept1, wire.KindFileAccept))
+	if count(accept1, wire.KindFileAccept) != 1 || accept1[0].Offset != 0 {
+		t.Fatalf("bob's batch after his click: %d accepts, want 1 at 0", count(accept1, wire.KindFileAccept))
 	}
 	// The re-offer reaches bob, who already answered it on this session.
 	p.deliver(p.bs, reoffer)
 	again := batch(p.bs)
+	if olderReceiver {
+		again = []*wire.Message{{Kind: wire.KindFileAccept, ID: id, Offset: 0}}
+	} else if n := count(again, wire.KindFileAccept); n != 0 {
+		t.Fatalf("bob answered alice's re-offer with %d more accepts on the session he accepted on", n)
+	}
 	// Alice gets the accept and sends a batch of chunks.
 	p.deliver(p.as, accept1)
 	chunks := batch(p.as)
 	if count(chunks, wire.KindFileChunk) == 0 || chunks[0].Offset != 0 {
 		t.Fatalf("alice after the accept: %d chunks, want some from 0", count(chunks, wire.KindFileChunk))
 	}
-	// Then whatever bob said on the re-offer (before the fix: accept(0)
-	// again) reaches her, and her chunks reach him.
+	sent := chunks[len(chunks)-1].Offset + uint64(len(chunks[len(chunks)-1].Data))
+	// Then what bob said on the re-offer reaches her, and her chunks reach
+	// him.
 	p.deliver(p.as, again)
+	next := batch(p.as)
+	if len(next) == 0 || next[0].Kind != wire.KindFileChunk || next[0].Offset != sent {
+		first := "none"
+		if len(next) > 0 {
+			first = fmt.Sprintf("kind %d at %d", next[0].Kind, next[0].Offset)
+		}
+		t.Fatalf("alice's next batch after bob's answer to the re-offer does not go on from %d: %d messages, the first %s", sent, len(next), first)
+	}
 	p.deliver(p.bs, chunks)
+	p.deliver(p.bs, next)
 	if fi, _ := p.b.File(id); fi.State != FileTransferring {
 		t.Fatalf("bob after alice's first chunks: %s (%s)", fi.State, fi.Err)
 	}
