@@ -17,6 +17,19 @@ type symmetric struct {
 	hasK bool
 	n    uint64                           // nonce counter for k
 	nb   [chacha20poly1305.NonceSize]byte // n encoded, here rather than on the stack: the AEAD's interface would move it to the heap at every call
+
+	// aead is the ChaCha20-Poly1305 instance of the handshake's
+	// messages, made at the first use (inside erase.Do) and holding k only
+	// during an operation (xAEAD).
+	aead xAEAD
+}
+
+// cipher returns the handshake's AEAD instance, made at the first call.
+func (s *symmetric) cipher() *xAEAD {
+	if s.aead.a == nil && !s.aead.chacha {
+		s.aead = newChaChaAEAD()
+	}
+	return &s.aead
 }
 
 func (s *symmetric) init() {
@@ -55,8 +68,7 @@ func (s *symmetric) encryptAndHash(pt []byte) []byte {
 	if !s.hasK {
 		panic("ratchet: encryptAndHash without a key")
 	}
-	a, _ := chacha20poly1305.New(s.k[:])
-	ct := a.Seal(nil, s.nonce(), pt, s.h[:])
+	ct := s.cipher().seal(&s.k, nil, s.nonce(), pt, s.h[:])
 	s.n++
 	s.mixHash(ct)
 	return ct
@@ -68,8 +80,7 @@ func (s *symmetric) decryptAndHash(ct []byte) ([]byte, error) {
 	if !s.hasK {
 		return nil, ErrHandshake
 	}
-	a, _ := chacha20poly1305.New(s.k[:])
-	pt, err := a.Open(nil, s.nonce(), ct, s.h[:])
+	pt, err := s.cipher().open(&s.k, nil, s.nonce(), ct, s.h[:])
 	if err != nil {
 		return nil, ErrHandshake
 	}
@@ -85,4 +96,5 @@ func (s *symmetric) clear() {
 	s.hasK = false
 	s.n = 0
 	s.nb = [chacha20poly1305.NonceSize]byte{}
+	s.aead = xAEAD{}
 }
