@@ -3,6 +3,7 @@ package ratchet
 import (
 	"crypto/sha256"
 	"encoding"
+	"encoding/binary"
 	"io"
 )
 
@@ -27,20 +28,11 @@ func hmacSHA256(out, key *[KeySize]byte, msg []byte) {
 		panic("ratchet: hmac message too long") // a programming error: every caller is in this package
 	}
 	var buf [sha256.BlockSize + maxHMACMessage]byte
-	for i := range sha256.BlockSize {
-		buf[i] = 0x36
-	}
-	for i, b := range key {
-		buf[i] ^= b
-	}
+	pad := (*[sha256.BlockSize]byte)(buf[:sha256.BlockSize])
+	keyedPad(pad, key, ipad)
 	n := sha256.BlockSize + copy(buf[sha256.BlockSize:], msg)
 	inner := sha256.Sum256(buf[:n])
-	for i := range sha256.BlockSize {
-		buf[i] = 0x5c
-	}
-	for i, b := range key {
-		buf[i] ^= b
-	}
+	keyedPad(pad, key, opad)
 	copy(buf[sha256.BlockSize:], inner[:])
 	*out = sha256.Sum256(buf[:sha256.BlockSize+sha256.Size])
 	clear(buf[:])
@@ -112,20 +104,10 @@ func kdfRK(rk, dhOut *[KeySize]byte, pqSecret *[KeySize]byte) (newRK, ck, nhk [K
 // return. TestKDFCKMatchesHMAC checks the result against crypto/hmac.
 func kdfCK(ck *[KeySize]byte) (next, mk [KeySize]byte) {
 	var pad [sha256.BlockSize]byte
-	for i := range pad {
-		pad[i] = 0x36
-	}
-	for i, b := range ck {
-		pad[i] ^= b
-	}
+	keyedPad(&pad, ck, ipad)
 	in := sha256.New()
 	in.Write(pad[:])
-	for i := range pad {
-		pad[i] = 0x5c
-	}
-	for i, b := range ck {
-		pad[i] ^= b
-	}
+	keyedPad(&pad, ck, opad)
 	out := sha256.New()
 	out.Write(pad[:])
 	wipe(pad[:])
@@ -158,6 +140,23 @@ func kdfCK(ck *[KeySize]byte) (next, mk [KeySize]byte) {
 		panic("ratchet: SHA-256 state not restored") // cannot happen: the state is the digest's own encoding
 	}
 	return
+}
+
+// HMAC's inner and outer pad bytes, eight at a time.
+const (
+	ipad = 0x3636363636363636
+	opad = 0x5c5c5c5c5c5c5c5c
+)
+
+// keyedPad sets pad to HMAC's K ^ ipad or K ^ opad (fill) for a 32-byte key
+// K zero-padded to the block, eight bytes at a time.
+func keyedPad(pad *[sha256.BlockSize]byte, key *[KeySize]byte, fill uint64) {
+	for i := 0; i < KeySize; i += 8 {
+		binary.LittleEndian.PutUint64(pad[i:], binary.LittleEndian.Uint64(key[i:])^fill)
+	}
+	for i := KeySize; i < sha256.BlockSize; i += 8 {
+		binary.LittleEndian.PutUint64(pad[i:], fill)
+	}
 }
 
 // sha256StateSize is the length of crypto/sha256's binary encoding of a
