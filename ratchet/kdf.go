@@ -14,8 +14,10 @@ import (
 // pads of the root keys, chaining keys and pseudorandom keys they were given.
 // Here every buffer that held a key is wiped before the function returns.
 // The hash's own working state lives in sha256.Sum256's stack frame, which Go
-// gives no way to wipe (docs/PROTOCOL.md, section 1.8). TestKDFMatchesStdlib
-// checks both against crypto/hmac and crypto/hkdf.
+// gives no way to wipe (docs/PROTOCOL.md, section 1.8); kdfCK, the one
+// derivation of every message, keeps its digests in its own frame and resets
+// them, but the copy each Sum makes of its digest is in Sum's frame.
+// TestKDFMatchesStdlib checks both against crypto/hmac and crypto/hkdf.
 
 // maxHMACMessage bounds the messages hmacSHA256 takes: the longest is an
 // HKDF expansion block (32 + len(info) + 1).
