@@ -58,14 +58,21 @@ func (s *session) queueLocked(m *wire.Message) {
 }
 
 // queueAcceptLocked tells the sender where to resume an accepted file,
-// and directs its chunks to this session.
+// and directs its chunks to this session, once per session. An offer that
+// arrived on an earlier session and was accepted on this one before the
+// sender's re-offer arrived here was answered by the click (acceptLocked);
+// the re-offer, found accepted, is not answered again. A second accept
+// sent the sender back to the durable offset after it had sent chunks from
+// there: those it sent again reached a t.expect already past them, and the
+// file failed as out of order.
 func (s *session) queueAcceptLocked(t *transfer) {
-	if t.wSess != s {
-		// Another session's reader may be writing with t.w right now,
-		// outside the lock: it keeps (and closes) that writer; this
-		// session starts its own at the durable offset.
-		t.w = nil
+	if t.wSess == s {
+		return // answered on this session; its chunks come to t.expect
 	}
+	// Another session's reader may be writing with t.w right now, outside
+	// the lock: it keeps (and closes) that writer; this session starts its
+	// own at the durable offset.
+	t.w = nil
 	t.wSess, t.expect = s, t.rec.Offset
 	s.queueLocked(&wire.Message{Kind: wire.KindFileAccept, ID: t.id, Offset: t.rec.Offset})
 }
@@ -368,6 +375,16 @@ func (s *session) acceptedLocked(t *transfer, offset uint64) error {
 			return err
 		}
 	case files.Accepted:
+		if t.sess == s {
+			// This session was accepted already: what it sent since
+			// stands. A receiver answers once per session
+			// (queueAcceptLocked); an older one answered a re-offer it had
+			// accepted on this session again, with the same offset, before
+			// any chunk of this session reached it. Going back to that
+			// offset resent what this session had sent, which it then
+			// failed as out of order.
+			return nil
+		}
 	case files.Cancelled:
 		s.queueLocked(&wire.Message{Kind: wire.KindFileCancel, ID: t.id, Status: wire.CancelUser})
 		return nil
