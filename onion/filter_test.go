@@ -3,6 +3,7 @@ package onion
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -62,11 +63,16 @@ type ctlFake struct {
 	onions   map[string]bool
 	authCode string
 	conns    []net.Conn
+	// addFails answers the next ADD_ONION of a service id with its reply
+	// (once), as tor refusing that one command.
+	addFails map[string]string
+	// heard, if set, is called with each line before it is answered.
+	heard func(line string)
 }
 
 func newCtlFake(t *testing.T) (*ctlFake, *External) {
 	t.Helper()
-	f := &ctlFake{refuse: map[string]bool{}, onions: map[string]bool{}, authCode: "250 OK"}
+	f := &ctlFake{refuse: map[string]bool{}, onions: map[string]bool{}, authCode: "250 OK", addFails: map[string]string{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +112,12 @@ func (f *ctlFake) serve(c net.Conn) {
 			continue
 		}
 		f.mu.Lock()
+		heard := f.heard
+		f.mu.Unlock()
+		if heard != nil {
+			heard(l)
+		}
+		f.mu.Lock()
 		f.lines = append(f.lines, l)
 		cmd, arg, _ := strings.Cut(l, " ")
 		var reply string
@@ -126,6 +138,10 @@ func (f *ctlFake) serve(c net.Conn) {
 			} else {
 				reply = "250+onions/current=\r\n" + strings.Join(list, "\r\n") + "\r\n.\r\n250 OK\r\n"
 			}
+		case cmd == "ADD_ONION" && f.addFails[serviceIDOf(arg)] != "":
+			id := serviceIDOf(arg)
+			reply = f.addFails[id] + "\r\n"
+			delete(f.addFails, id)
 		case cmd == "ADD_ONION":
 			id := serviceIDOf(arg)
 			f.onions[id] = true
@@ -207,6 +223,7 @@ func TestFilteredAddOnionSendsNoKey(t *testing.T) {
 		t.Fatalf("Publish through a filter that refuses ADD_ONION: %v", err)
 	}
 	adds := 0
+	var cmds []string // what was sent, without arguments (keys), to say who sent a second probe
 	for _, l := range f.sent() {
 		if strings.Contains(l, realKey[:40]) || strings.Contains(l, clientAuthB32.EncodeToString([]byte{9, 31: 0})) {
 			t.Fatalf("a real key reached the filter: %.60s…", l)
@@ -214,9 +231,14 @@ func TestFilteredAddOnionSendsNoKey(t *testing.T) {
 		if strings.HasPrefix(l, "ADD_ONION ") {
 			adds++
 		}
+		cmd, arg, _ := strings.Cut(l, " ")
+		if cmd == "GETINFO" {
+			cmd += " " + arg
+		}
+		cmds = append(cmds, cmd)
 	}
 	if adds != 1 {
-		t.Fatalf("%d ADD_ONION sent, want the one probe", adds)
+		t.Fatalf("%d ADD_ONION sent, want the one probe; sent %q", adds, cmds)
 	}
 
 	f.setRefuse("ADD_ONION", false)
@@ -365,6 +387,53 @@ func TestExternalRestartBehindFilter(t *testing.T) {
 		t.Fatal("client authorization not registered again")
 	}
 	log.waitFor(t, 5*time.Second, "Ready after the restart", func(e Event) bool { return e.Kind == Ready })
+}
+
+// A Publish that failed is over: the check of tor's onions (watch), asked
+// for while that Publish waits for tor's answer, does not publish the
+// service again behind the caller's back (it did, quietly, when Publish let
+// go of pubMu before forgetting the service: the identity was then online
+// with no Service to accept on it or withdraw it, and through a filter that
+// refused ADD_ONION a second probe was sent).
+func TestFailedPublishIsNotRetried(t *testing.T) {
+	f, ext := newCtlFake(t)
+	tor := startFake(t, ext, newEventLog())
+	id := newSecret(t)
+	addr := AddressFromPublicKey(ed25519.NewKeyFromSeed(id.b[:]).Public().(ed25519.PublicKey))
+	f.mu.Lock()
+	f.heard = func(l string) {
+		if a, ok := strings.CutPrefix(l, "ADD_ONION "); ok && serviceIDOf(a) == addr {
+			tor.gen.check() // the watch now waits for this Publish
+		}
+	}
+	f.mu.Unlock()
+	const tries = 50 // before the fix about half of them were published again
+	for i := 0; i < tries; i++ {
+		f.mu.Lock()
+		f.addFails[addr] = "551 Failed to add onion"
+		f.mu.Unlock()
+		if _, err := tor.Publish(context.Background(), ServiceConfig{Key: id.keyFunc(), ClientAuth: validKeys(t, 1)}); !errors.Is(err, ErrControl) {
+			t.Fatalf("Publish that tor refused: %v", err)
+		}
+		// A check that saw the service holds pubMu until it is done.
+		tor.pubMu.Lock()
+		tor.pubMu.Unlock()
+		f.mu.Lock()
+		online := f.onions[addr]
+		f.mu.Unlock()
+		if online {
+			t.Fatalf("try %d: the identity was published after Publish failed", i)
+		}
+	}
+	adds := 0
+	for _, l := range f.sent() {
+		if a, ok := strings.CutPrefix(l, "ADD_ONION "); ok && serviceIDOf(a) == addr {
+			adds++
+		}
+	}
+	if adds != tries {
+		t.Fatalf("%d ADD_ONION with the identity's key for %d publications", adds, tries)
+	}
 }
 
 func (l *eventLog) all() []Event {

@@ -115,7 +115,9 @@ func (t *Tor) Publish(ctx context.Context, sc ServiceConfig) (*Service, error) {
 		return nil, err
 	}
 	// Under pubMu from here: a check of tor's onions (watch) must not see
-	// this service listed before tor has it.
+	// this service listed before tor has it, nor after a failed ADD_ONION
+	// (it would publish it again, quietly, a service whose Publish said
+	// it failed).
 	t.pubMu.Lock()
 	t.mu.Lock()
 	if _, dup := t.services[addr]; dup || t.closed {
@@ -126,15 +128,15 @@ func (t *Tor) Publish(ctx context.Context, sc ServiceConfig) (*Service, error) {
 	}
 	t.services[addr] = s
 	t.mu.Unlock()
-	err = s.add(ctx, g.c)
-	t.pubMu.Unlock()
-	if err != nil {
+	if err := s.add(ctx, g.c); err != nil {
 		t.mu.Lock()
 		delete(t.services, addr)
 		t.mu.Unlock()
+		t.pubMu.Unlock()
 		s.closeListener()
 		return nil, err
 	}
+	t.pubMu.Unlock()
 	return s, nil
 }
 

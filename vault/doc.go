@@ -68,8 +68,8 @@
 // # Crash safety
 //
 // Every change is made as a commit (commit.go): the files it rewrites are
-// written under staging names and fsynced (all at once), their directories
-// fsynced, then the manifest, which lists every file's new write counter,
+// written under staging names, then fsynced together with their
+// directories (all at once), then the manifest, which lists every file's new write counter,
 // is renamed into place and the vault directory fsynced (the commit
 // point), and the staged files are renamed over the old ones. A change is
 // acknowledged (its method returns nil) only after the commit point. A
