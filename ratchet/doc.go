@@ -25,10 +25,9 @@
 //
 // The key agreement is Noise-XK-shaped: X25519 between ephemeral keys and
 // the X25519 forms of the two identity keys (es, ee, se), and an ephemeral
-// MLKEM768-X25519 (X-Wing) encapsulation, HPKE's as crypto/hpke computes it
-// (xwing.go), all mixed into one chaining key with HKDF-SHA-256 and bound to
-// a transcript hash of the version, the responder's identity and every
-// value exchanged. Messages 2, 3
+// MLKEM768-X25519 (X-Wing) encapsulation from crypto/hpke, all mixed into one
+// chaining key with HKDF-SHA-256 and bound to a transcript hash of the
+// version, the responder's identity and every value exchanged. Messages 2, 3
 // and 4 carry AEAD tags under keys derived from that transcript, so each
 // side explicitly confirms the other's keys. Any failure returns the single
 // error [ErrHandshake].

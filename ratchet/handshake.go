@@ -2,6 +2,7 @@ package ratchet
 
 import (
 	"crypto/ed25519"
+	"crypto/hpke"
 	"crypto/subtle"
 	"errors"
 	"io"
@@ -103,12 +104,12 @@ type Handshake struct {
 	peer  [PublicKeySize]byte // the peer's Ed25519 identity (responder: known after ReadAuth)
 	peerX [KeySize]byte       // initiator: the X25519 form of peer
 
-	e      keyPair       // our ephemeral X25519 key
-	re     [KeySize]byte // the peer's ephemeral X25519 public key
-	xwing  *xwingKey     // initiator: ephemeral X-Wing key until message 2
-	prior  *State        // initiator: the state passed to NewInitiator
-	offers []offer       // the epochs listed in message 3
-	h3     [32]byte      // responder: the transcript hash the initiator's proofs are bound to
+	e      keyPair         // our ephemeral X25519 key
+	re     [KeySize]byte   // the peer's ephemeral X25519 public key
+	xwing  hpke.PrivateKey // initiator: ephemeral X-Wing key until message 2
+	prior  *State          // initiator: the state passed to NewInitiator
+	offers []offer         // the epochs listed in message 3
+	h3     [32]byte        // responder: the transcript hash the initiator's proofs are bound to
 
 	continued      bool
 	peerRolledBack bool
@@ -255,7 +256,7 @@ func (h *Handshake) hello() ([]byte, error) {
 	if h.xwing, err = newXWingKey(&seed); err != nil {
 		return nil, h.fail(err)
 	}
-	xpub := h.xwing.publicKey()
+	xpub := h.xwing.PublicKey().Bytes()
 	h.sym.mixHash(h.e.pub[:])
 	h.sym.mixHash(xpub)
 	if !h.mixDH(&h.e.priv, &h.peerX) {
@@ -362,15 +363,18 @@ func (h *Handshake) authenticate(msg2 []byte, seed *[32]byte) ([]byte, error) {
 	if !h.mixDH(&h.e.priv, &h.re) {
 		return nil, h.fail(ErrHandshake)
 	}
-	// As hpke.NewRecipient and Export would.
-	var pq [KeySize]byte
-	defer wipe(pq[:])
-	if err := h.xwing.decapsulate(enc, &pq); err != nil {
+	rcpt, err := hpke.NewRecipient(enc, h.xwing, hpke.HKDFSHA256(), hpke.ExportOnly(), []byte(labelXWingInfo))
+	if err != nil {
+		return nil, h.fail(ErrHandshake)
+	}
+	pq, err := rcpt.Export(labelXWingExport, KeySize)
+	if err != nil {
 		return nil, h.fail(ErrHandshake)
 	}
 	h.xwing = nil
 	h.sym.mixHash(enc)
-	h.sym.mixKey(pq[:])
+	h.sym.mixKey(pq)
+	wipe(pq)
 	if _, err := h.sym.decryptAndHash(tag); err != nil {
 		return nil, h.fail(ErrHandshake)
 	}

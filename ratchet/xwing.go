@@ -1,33 +1,26 @@
 package ratchet
 
 import (
+	"crypto/ecdh"
+	"crypto/hpke"
 	"crypto/mlkem"
 	"crypto/rand"
 	"crypto/sha3"
 	"errors"
 )
 
-// xwingKey is the initiator's ephemeral X-Wing private key
-// (draft-connolly-cfrg-xwing-kem, as crypto/hpke's MLKEM768X25519
-// implements it), held until message 2: the ML-KEM-768 decapsulation key
-// and the X25519 key pair, in a heap object allocated inside erase.Do with
-// the rest of the handshake (so zeroed when freed where runtime/secret is
-// on), as the crypto/hpke key this replaces was. It is not wiped by
-// Handshake.Clear: a Handshake copied by value shares it.
-type xwingKey struct {
-	pq *mlkem.DecapsulationKey768
-	t  keyPair
-}
-
-// newXWingKey is hpke.MLKEM768X25519().NewPrivateKey(seed): SHAKE256 of
-// the seed gives the ML-KEM-768 seed and then the X25519 private key. Its
-// X25519 public key is computed with edwards25519's fixed-base table and
-// its decapsulation uses the package's ladder and stack HKDF (xwingExport),
-// instead of crypto/ecdh's ladder for both and crypto/hpke's key schedule.
-// TestXWingKey checks that the public key and the decapsulated secret are
-// crypto/hpke's; the known-answer vectors (message 1 carries the public
-// key, the handshake's keys depend on the decapsulation) check it again.
-func newXWingKey(seed *[xwingSeedSize]byte) (*xwingKey, error) {
+// newXWingKey is hpke.MLKEM768X25519().NewPrivateKey(seed) (X-Wing,
+// draft-connolly-cfrg-xwing-kem, as crypto/hpke implements it: SHAKE256 of
+// the seed gives the ML-KEM-768 seed and then the X25519 private key) with
+// the X25519 half computed by this package: its public key with
+// edwards25519's fixed-base table and its one Diffie-Hellman (the
+// decapsulation) with the package's ladder, instead of crypto/ecdh's ladder
+// for both, which is about half the X-Wing key's cost at the initiator.
+// crypto/hpke still does everything else (ML-KEM, the combiner, the key
+// schedule); the known-answer vectors (message 1 carries the public key,
+// the handshake's keys depend on the decapsulation) and TestXWingKey check
+// that the result is the same key.
+func newXWingKey(seed *[xwingSeedSize]byte) (hpke.PrivateKey, error) {
 	s := sha3.NewSHAKE256()
 	s.Write(seed[:])
 	var seedPQ [mlkem.SeedSize]byte
@@ -37,61 +30,52 @@ func newXWingKey(seed *[xwingSeedSize]byte) (*xwingKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	var priv [KeySize]byte
-	defer wipe(priv[:])
-	s.Read(priv[:]) // every 32 bytes are an X25519 private key
+	k := new(xwingX25519)
+	s.Read(k.priv[:]) // every 32 bytes are an X25519 private key
 	s.Reset()
-	return &xwingKey{pq: pq, t: newKeyPair(&priv)}, nil
+	var pub [KeySize]byte
+	x25519Public(&pub, &k.priv)
+	if k.pub, err = ecdh.X25519().NewPublicKey(pub[:]); err != nil {
+		k.wipe()
+		return nil, err
+	}
+	x, err := hpke.NewHybridPrivateKey(pq, k)
+	if err != nil {
+		k.wipe()
+		return nil, err
+	}
+	return x, nil
 }
 
-// publicKey is the X-Wing public key: the ML-KEM-768 encapsulation key, then
-// the X25519 public key.
-func (k *xwingKey) publicKey() []byte {
-	return append(k.pq.EncapsulationKey().Bytes(), k.t.pub[:]...)
+// xwingX25519 is the X25519 half of an X-Wing private key, an
+// ecdh.KeyExchanger over the package's X25519. Its private key lives in the
+// heap object crypto/hpke keeps, as crypto/ecdh's did, allocated inside
+// erase.Do with the rest of the handshake (so zeroed when freed where
+// runtime/secret is on). It is not wiped by Handshake.Clear: a Handshake
+// copied by value shares it, as it shared crypto/hpke's immutable key.
+type xwingX25519 struct {
+	priv [KeySize]byte
+	pub  *ecdh.PublicKey
 }
+
+func (k *xwingX25519) wipe() { clear(k.priv[:]) }
+
+func (k *xwingX25519) Curve() ecdh.Curve          { return ecdh.X25519() }
+func (k *xwingX25519) PublicKey() *ecdh.PublicKey { return k.pub }
 
 var errLowOrder = errors.New("ratchet: X25519 with a point of small order")
 
-// decapsulate is what the initiator did with crypto/hpke,
-//
-//	r, _ := hpke.NewRecipient(enc, k, hpke.HKDFSHA256(), hpke.ExportOnly(), []byte(labelXWingInfo))
-//	secret, _ := r.Export(labelXWingExport, KeySize)
-//
-// spelled out as crypto/hpke does it: ML-KEM decapsulation, then X25519,
-// then X-Wing's combiner and the key schedule (xwingExport).
-func (k *xwingKey) decapsulate(enc []byte, secret *[KeySize]byte) error {
-	if len(enc) != xwingCiphertextSize {
-		return errors.New("ratchet: X-Wing ciphertext of the wrong size")
+// ECDH is X25519(priv, peer), refusing an all-zero result as crypto/ecdh
+// does.
+func (k *xwingX25519) ECDH(peer *ecdh.PublicKey) ([]byte, error) {
+	if peer.Curve() != ecdh.X25519() {
+		return nil, errors.New("ratchet: X25519 with a key of another curve")
 	}
-	ssPQ, err := k.pq.Decapsulate(enc[:mlkem.CiphertextSize768])
-	if err != nil {
-		return err
+	var out [KeySize]byte
+	if !x25519(&out, &k.priv, (*[KeySize]byte)(peer.Bytes())) {
+		return nil, errLowOrder
 	}
-	defer wipe(ssPQ)
-	ctT := (*[KeySize]byte)(enc[mlkem.CiphertextSize768:])
-	var ssT [KeySize]byte
-	defer wipe(ssT[:])
-	if !x25519(&ssT, &k.t.priv, ctT) {
-		return errLowOrder
-	}
-	xwingCombine(secret, ssPQ, &ssT, ctT, &k.t.pub)
-	return nil
-}
-
-// xwingCombine sets out to the handshake's exported secret (xwingExport)
-// of the X-Wing shared secret SHA3-256(ss_M || ss_X || ct_X || pk_X ||
-// label), wiping what it derived.
-func xwingCombine(out *[KeySize]byte, ssPQ []byte, ssT, ctT, pkT *[KeySize]byte) {
-	var in [mlkem.SharedKeySize + 3*KeySize + len(xwingLabel)]byte
-	n := copy(in[:], ssPQ)
-	n += copy(in[n:], ssT[:])
-	n += copy(in[n:], ctT[:])
-	n += copy(in[n:], pkT[:])
-	copy(in[n:], xwingLabel)
-	ss := sha3.Sum256(in[:])
-	wipe(in[:])
-	xwingExport(out, &ss)
-	wipe(ss[:])
+	return out[:], nil
 }
 
 // xwingEncapsulate is what the responder did with crypto/hpke,
@@ -129,7 +113,17 @@ func xwingEncapsulate(xpub []byte, secret *[KeySize]byte) ([]byte, error) {
 	}
 	ssPQ, ctPQ := ek.Encapsulate()
 	defer wipe(ssPQ)
-	xwingCombine(secret, ssPQ, &ssT, &ctT, pkT)
+	// The X-Wing combiner: SHA3-256(ss_M || ss_X || ct_X || pk_X || label).
+	var in [mlkem.SharedKeySize + 3*KeySize + len(xwingLabel)]byte
+	n := copy(in[:], ssPQ)
+	n += copy(in[n:], ssT[:])
+	n += copy(in[n:], ctT[:])
+	n += copy(in[n:], pkT[:])
+	copy(in[n:], xwingLabel)
+	ss := sha3.Sum256(in[:])
+	wipe(in[:])
+	xwingExport(secret, &ss)
+	wipe(ss[:])
 	return append(ctPQ, ctT[:]...), nil
 }
 
