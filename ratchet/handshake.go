@@ -302,6 +302,10 @@ func (h *Handshake) reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
 	s.ReadBytes(&xpub, xwingPublicKeySize)
 	s.ReadBytes(&tag, tagSize)
 	copy(h.re[:], epub)
+	xw, err := hpke.MLKEM768X25519().NewPublicKey(xpub)
+	if err != nil {
+		return nil, h.fail(ErrHandshake)
+	}
 	h.sym.mixHash(epub)
 	h.sym.mixHash(xpub)
 	if !h.mixDH(&sR, &h.re) {
@@ -318,15 +322,17 @@ func (h *Handshake) reply(msg1 []byte, seed *[32]byte) ([]byte, error) {
 	if !h.mixDH(&h.e.priv, &h.re) {
 		return nil, h.fail(ErrHandshake)
 	}
-	// X-Wing to the initiator's key, as hpke.NewSender and Export would.
-	var pq [KeySize]byte
-	defer wipe(pq[:])
-	enc, err := xwingEncapsulate(xpub, &pq)
+	enc, sender, err := hpke.NewSender(xw, hpke.HKDFSHA256(), hpke.ExportOnly(), []byte(labelXWingInfo))
+	if err != nil {
+		return nil, h.fail(ErrHandshake)
+	}
+	pq, err := sender.Export(labelXWingExport, KeySize)
 	if err != nil {
 		return nil, h.fail(ErrHandshake)
 	}
 	h.sym.mixHash(enc)
-	h.sym.mixKey(pq[:])
+	h.sym.mixKey(pq)
+	wipe(pq)
 	msg := make([]byte, 0, Msg2Size)
 	msg = append(msg, h.e.pub[:]...)
 	msg = append(msg, enc...)
