@@ -391,6 +391,14 @@ func (s *session) acceptedLocked(t *transfer, offset uint64) error {
 	default:
 		return nil
 	}
+	if t.sess != nil && t.sess != s {
+		// The file moves here from a session whose reader has not ended
+		// yet (a reconnect faster than the old connection's end): what
+		// it had in flight is lost all the same, so the window halves
+		// now; closeFilesLocked, when that reader ends, no longer finds
+		// the file its own.
+		t.lostSession()
+	}
 	t.sess, t.sent, t.acked, t.fullSince = s, offset, offset, time.Time{}
 	e.ev.emit(FileProgressEvent{File: t.info()})
 	s.nudge()

@@ -48,7 +48,7 @@ func TestFileResendAfterChurnBounded(t *testing.T) {
 			a.e.mu.Lock()
 			tr := a.e.fx().byID[fi.ID]
 			if tr != nil && tr.sess != nil && tr.sent < tr.rec.Size && tr.sent >= tr.acked+files.SegmentSize/2 {
-				inFlight, cutsBefore := tr.sent-tr.acked, tr.lastCut
+				inFlight, cutsBefore, sentAtBreak := tr.sent-tr.acked, tr.lastCut, tr.sent
 				s := tr.sess
 				s.close()
 				// The writer has stopped sending (the session is
@@ -67,7 +67,15 @@ func TestFileResendAfterChurnBounded(t *testing.T) {
 				// old reader ended, or on the next session before this
 				// loop looked (a loaded machine), move tr.window() on.
 				if tr.lastCut.n == cutsBefore.n {
-					t.Errorf("the session ended with %d bytes in flight and the window was not halved", inFlight)
+					// No cut is right only if the old reader, before it
+					// ended, read acknowledgements of everything sent
+					// (frames already in the pipe): then nothing was in
+					// flight when lostSession ran, and this was no break.
+					if tr.acked < sentAtBreak {
+						t.Errorf("the session ended with %d bytes in flight (%d acknowledged of %d sent) and the window was not halved", inFlight, tr.acked, sentAtBreak)
+					}
+					a.e.mu.Unlock()
+					continue
 				}
 				cuts = append(cuts, cut{inFlight, tr.lastCut.before, tr.lastCut.after})
 			}
