@@ -408,15 +408,7 @@ func pipePair(b *testing.B, pc pipeConfig) (a, c *testPeer) {
 			b.Fatal(err)
 		}
 		e.start()
-		p := &testPeer{t: b, e: e, evs: make(chan Event, 100000), done: make(chan struct{})}
-		go func() {
-			defer close(p.done)
-			for ev := range e.Events() {
-				p.evs <- ev
-			}
-		}()
-		b.Cleanup(p.close)
-		return p
+		return watchEvents(&testPeer{t: b, e: e}, 100000)
 	}
 	a, c = mk(), mk()
 	mustID(b, a, "alice", IdentityOptions{})

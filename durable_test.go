@@ -88,15 +88,7 @@ func newVaultPeer(t *testing.T, n *memNet) (*testPeer, string) {
 		t.Fatal(err)
 	}
 	e.start()
-	p := &testPeer{t: t, e: e, evs: make(chan Event, 100000), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		for ev := range e.Events() {
-			p.evs <- ev
-		}
-	}()
-	t.Cleanup(p.close)
-	return p, dir
+	return watchEvents(&testPeer{t: t, e: e}, 100000), dir
 }
 
 // crashCopyVault copies the vault directory dir of engine e with e's lock

@@ -81,14 +81,20 @@ func startPeerWith(t testing.TB, n *memNet, disk *memStore, now func() time.Time
 		t.Fatal(err)
 	}
 	e.start()
-	p := &testPeer{t: t, e: e, disk: disk, tor: tor, evs: make(chan Event, 10000), done: make(chan struct{})}
+	return watchEvents(&testPeer{t: t, e: e, disk: disk, tor: tor}, 10000)
+}
+
+// watchEvents finishes a test peer around its started engine: its events
+// are copied into a channel of buf, and the engine closes with the test.
+func watchEvents(p *testPeer, buf int) *testPeer {
+	p.evs, p.done = make(chan Event, buf), make(chan struct{})
 	go func() {
 		defer close(p.done)
-		for ev := range e.Events() {
+		for ev := range p.e.Events() {
 			p.evs <- ev
 		}
 	}()
-	t.Cleanup(func() { p.close() })
+	p.t.Cleanup(p.close)
 	return p
 }
 

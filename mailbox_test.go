@@ -383,15 +383,7 @@ func startMbPeerStalled(t testing.TB, n *memNet, disk *memStore, stall func(stri
 	}
 	e.mbt = fastMb
 	e.start()
-	p := &testPeer{t: t, e: e, disk: disk, tor: tor, evs: make(chan Event, 10000), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		for ev := range e.Events() {
-			p.evs <- ev
-		}
-	}()
-	t.Cleanup(func() { p.close() })
-	return p
+	return watchEvents(&testPeer{t: t, e: e, disk: disk, tor: tor}, 10000)
 }
 
 // TestMailboxRevokedAndUnpaired: a removed contact's credentials stop

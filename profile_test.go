@@ -130,15 +130,7 @@ func TestVaultBackedDelivery(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.start()
-		p := &testPeer{t: t, e: e, tor: tor, evs: make(chan Event, 10000), done: make(chan struct{})}
-		go func() {
-			defer close(p.done)
-			for ev := range e.Events() {
-				p.evs <- ev
-			}
-		}()
-		t.Cleanup(p.close)
-		return p
+		return watchEvents(&testPeer{t: t, e: e, tor: tor}, 10000)
 	}
 	da, db := t.TempDir()+"/a", t.TempDir()+"/b"
 	for _, d := range []string{da, db} {

@@ -70,15 +70,7 @@ func openTorPeer(t testing.TB, o Options) *testPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &testPeer{t: t, e: e, evs: make(chan Event, 100000), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		for ev := range e.Events() {
-			p.evs <- ev
-		}
-	}()
-	t.Cleanup(p.close)
-	return p
+	return watchEvents(&testPeer{t: t, e: e}, 100000)
 }
 
 func (p *testPeer) waitOnline(name string) {
