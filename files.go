@@ -428,7 +428,7 @@ func (e *Engine) SendFile(ctx context.Context, identity, contact, path string, o
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return FileInfo{}, fmt.Errorf("sotto: there is no file %s there: check the path (one with spaces needs quotes)", filepath.Base(path))
+		return FileInfo{}, fmt.Errorf("sotto: there is no file %s there: check the path", filepath.Base(path))
 	case errors.Is(err, fs.ErrPermission):
 		return FileInfo{}, fmt.Errorf("sotto: you may not read %s: check its permissions", filepath.Base(path))
 	case err != nil:

@@ -161,7 +161,7 @@ func (c *chatScreen) fileCommand(line string) tea.Cmd {
 		if rest == "" {
 			return fail("say which file: /attach PATH")
 		}
-		path := expandHome(rest)
+		path := typedPath(rest)
 		return func() tea.Msg {
 			f, err := fe.SendFile(ctx, id, contact, path, sotto.SendFileOptions{KeepMetadata: keep})
 			if err != nil {
@@ -192,7 +192,7 @@ func (c *chatScreen) fileCommand(line string) tea.Cmd {
 		if len(fields) < 2 {
 			return fail("say where: /save PATH (a file or a directory)")
 		}
-		path := expandHome(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "/save")))
+		path := typedPath(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "/save")))
 		return func() tea.Msg {
 			p, err := fe.SaveFile(ctx, f.ID, path, false)
 			if err != nil {
@@ -209,6 +209,37 @@ func doneOr(err error) tea.Msg {
 		return errMsg{err}
 	}
 	return doneMsg{}
+}
+
+// typedPath is the path a person typed, pasted or dropped after /attach or
+// /save. The rest of the line is the path, spaces and all; but a terminal
+// pastes a dropped file quoted ('/home/me/my docs/scan.pdf') or with its
+// spaces escaped (/home/me/my\ docs/scan.pdf), and people used to a shell
+// quote it themselves. So the line is taken as typed when that names
+// something; otherwise, without its quotes or escapes when that names an
+// existing file or lands in an existing directory.
+func typedPath(typed string) string {
+	p := expandHome(typed)
+	if _, err := os.Lstat(p); err == nil {
+		return p
+	}
+	u := typed
+	if len(u) >= 2 && (u[0] == '"' || u[0] == '\'') && u[len(u)-1] == u[0] {
+		u = u[1 : len(u)-1]
+	} else {
+		u = strings.NewReplacer(`\ `, " ", `\'`, "'", `\"`, `"`, `\\`, `\`).Replace(u)
+	}
+	if u == typed {
+		return p
+	}
+	q := expandHome(u)
+	if _, err := os.Lstat(q); err == nil {
+		return q
+	}
+	if fi, err := os.Stat(filepath.Dir(q)); err == nil && fi.IsDir() {
+		return q
+	}
+	return p
 }
 
 func expandHome(p string) string {

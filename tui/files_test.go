@@ -2,6 +2,8 @@ package tui
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,5 +88,38 @@ func TestFlowFiles(t *testing.T) {
 	h.key("enter")
 	if ff.calls[len(ff.calls)-1] != "SaveFile /tmp/out" {
 		t.Fatalf("/save: calls %v", ff.calls)
+	}
+}
+
+// A path after /attach or /save as people give it: typed with its spaces,
+// quoted as in a shell, or as a terminal pastes a dropped file (quoted, or
+// with its spaces escaped). A name that really holds quotes is kept.
+func TestTypedPath(t *testing.T) {
+	dir := t.TempDir()
+	spaced := filepath.Join(dir, "my docs", "leak notes.pdf")
+	quoted := filepath.Join(dir, `'odd'`)
+	for _, p := range []string{spaced, quoted} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	escaped := strings.ReplaceAll(spaced, " ", `\ `)
+	newFile := filepath.Join(dir, "my docs", "out copy.pdf")
+	for typed, want := range map[string]string{
+		spaced:              spaced,
+		`"` + spaced + `"`:  spaced,
+		`'` + spaced + `'`:  spaced,
+		escaped:             spaced,
+		quoted:              quoted,  // exists as typed: its quotes are its name
+		`"` + newFile + `"`: newFile, // /save to a new name in an existing folder
+		`"/nowhere/x y"`:    `"/nowhere/x y"`,
+		"/tmp/plain":        "/tmp/plain",
+	} {
+		if got := typedPath(typed); got != want {
+			t.Errorf("typedPath(%q) = %q, want %q", typed, got, want)
+		}
 	}
 }

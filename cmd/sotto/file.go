@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -56,6 +57,16 @@ hint: photos (JPEG, PNG, WebP) are cleaned by Sotto itself; PDF, office document
 hint: audio and video need mat2 (Debian: apt install mat2).
 `
 
+// pathArgs checks the n arguments of a file command whose last one is a
+// path: more of them is most likely a path with spaces that the shell
+// split, so the hint says to quote it (example).
+func pathArgs(cmd string, pos []string, n int, what, example string) error {
+	if len(pos) > n {
+		return usagef("put a path with spaces in quotes: "+example, "%s takes %s (got %d arguments)", cmd, what, len(pos))
+	}
+	return nargs(cmd, pos, n, n, what)
+}
+
 func (a *app) cmdFile(args []string) error {
 	sub, rest, done, err := a.sub("file", fileUsage, args)
 	if done || err != nil {
@@ -63,7 +74,8 @@ func (a *app) cmdFile(args []string) error {
 	}
 	var name, maxS, autoS string
 	var keep, force bool
-	pos, done, err := a.simple("file "+sub, fileUsage, rest, 0, 3, "", func(fs *flag.FlagSet) {
+	// Each sub-command checks its own arguments (below).
+	pos, done, err := a.simple("file "+sub, fileUsage, rest, 0, math.MaxInt, "", func(fs *flag.FlagSet) {
 		switch sub {
 		case "send":
 			fs.StringVar(&name, "name", "", "")
@@ -87,7 +99,7 @@ func (a *app) cmdFile(args []string) error {
 	}
 	switch sub {
 	case "send":
-		if err := nargs("file send", pos, 3, 3, "IDENTITY CONTACT PATH"); err != nil {
+		if err := pathArgs("file send", pos, 3, "IDENTITY CONTACT PATH", `sotto file send work alice "~/my docs/scan.pdf"`); err != nil {
 			return err
 		}
 		path, err := filepath.Abs(pos[2])
@@ -159,7 +171,7 @@ func (a *app) cmdFile(args []string) error {
 			return e.CancelFile(a.ctx, id)
 		})
 	case "save":
-		if err := nargs("file save", pos, 2, 2, "FILE PATH"); err != nil {
+		if err := pathArgs("file save", pos, 2, "FILE PATH", `sotto file save FILE "~/my docs/"`); err != nil {
 			return err
 		}
 		id, err := fileID(pos[0])
