@@ -170,7 +170,12 @@ func (c *chatScreen) fileCommand(line string) tea.Cmd {
 				}
 				return errMsg{err}
 			}
-			return infoMsg(fileSentText(f))
+			// The file's line is in the conversation now (SendFile
+			// stored it; no event says so): load it, as after a text.
+			return tea.BatchMsg{
+				func() tea.Msg { return infoMsg(fileSentText(f)) },
+				loadMessages(c.s.eng, id, contact),
+			}
 		}
 	case "/accept":
 		f, ok := c.newest(sotto.Incoming, sotto.FileOffered)

@@ -21,6 +21,9 @@ type fileFake struct {
 
 func (f *fileFake) SendFile(_ context.Context, identity, contact, path string, o sotto.SendFileOptions) (sotto.FileInfo, error) {
 	f.calls = append(f.calls, "SendFile "+path)
+	// As the engine does: the file's line is stored, and no event says so.
+	f.Engine.PutMessages(sotto.Message{ID: sottotest.ID(76), Identity: identity, Contact: contact, Dir: sotto.Outgoing,
+		Kind: sotto.FileMessage, Text: "photo.jpg", At: t0})
 	return sotto.FileInfo{Name: "photo.jpg", Method: "native", Removed: []string{"EXIF (GPS position, camera serial number)"}}, nil
 }
 func (f *fileFake) AcceptFile(_ context.Context, id sotto.MessageID) error {
@@ -56,6 +59,7 @@ func TestFlowFiles(t *testing.T) {
 		t.Fatalf("calls %v", ff.calls)
 	}
 	h.wantView("GPS position")
+	h.wantView("[file] photo.jpg") // the sender sees the file in the conversation at once
 
 	// bob offers a file whose name hides a bidi override.
 	id := sottotest.ID(77)
