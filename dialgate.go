@@ -2,8 +2,11 @@ package sotto
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/sottochat/sotto/onion"
 )
 
 // Dialling many contacts (issue 16 goal 4). Every dial is a SOCKS request
@@ -12,7 +15,10 @@ import (
 // hundred offline contacts dialled all at once, each retried every few
 // seconds to minutes, kept its tor at a full core; a contact that is
 // offline gains nothing from being dialled often: it holds our client-auth
-// key and dials us when it comes online. So:
+// key and dials us when it comes online (startIdentityLocked starts every
+// dialer at once), and we dial it again whenever we become reachable again
+// (wakeDialersLocked). Our own re-dials of an offline contact are only a
+// safety net for when both of those failed. So:
 //
 //   - at most maxDialsAtOnce dials wait on tor at a time, per profile; the
 //     others queue, in arrival order, dials with something to do (a message
@@ -20,11 +26,22 @@ import (
 //   - a contact whose descriptor tor cannot find (onion.ErrNoDescriptor,
 //     SOCKS 0xF0: not published, so offline) offlineAfterNoDesc times in a
 //     row, or that stays unreachable otherwise offlineAfterUnreachable
-//     times, is dialled next after timing.OfflineMin, doubling up to
-//     timing.OfflineMax, instead of the ordinary BackoffMin..BackoffMax;
-//   - a wake (a message queued, a session ended) still dials at once, but
-//     not sooner than BackoffMin after the previous dial of an offline
-//     contact: tor answers a fetch it made minutes ago from its cache.
+//     times, is offline: it is dialled next after timing.OfflineMin,
+//     doubling with every further failure up to timing.OfflineMax (no
+//     descriptor) or timing.UnreachableMax (a descriptor, but no answer),
+//     each wait drawn uniformly from [d/2, d] (dialSchedule);
+//   - a wake (a message queued, a session ended, we are reachable again)
+//     still dials at once, but not sooner than BackoffMin after the previous
+//     dial of an offline contact: tor answers a fetch it made seconds ago
+//     from its cache.
+//
+// The wide jitter is what keeps an idle profile flat: contacts found
+// offline together (all of them, in the start-up round) would otherwise be
+// dialled again together, a round of descriptor fetches every OfflineMin,
+// 2·OfflineMin... that both costs a burst of tor's CPU and shows HSDirs a
+// burst of fetches for one profile's contacts. Drawn from [d/2, d], the
+// first re-dials of contacts found offline together spread over
+// OfflineMin/2, and every later draw spreads them further.
 //
 // docs/PROTOCOL.md ("Dialling") says what this schedule shows the network.
 
@@ -52,30 +69,104 @@ const (
 // same time as we do publishes within seconds.
 const descRetry = time.Second
 
-// offlineAfter reports whether misses failed dials in a row (all for want
-// of a descriptor if noDesc) make a contact offline.
-func offlineAfter(misses int, noDesc bool) bool {
-	if noDesc {
-		return misses >= offlineAfterNoDesc
-	}
-	return misses >= offlineAfterUnreachable
+// dialSchedule is one contact's dial schedule: after each dial that did not
+// connect, how long dialLoop waits before the next. It holds no clock and
+// draws its jitter from frac (the engine's rand source), so a test replays
+// a schedule on a fake clock.
+type dialSchedule struct {
+	t          timing
+	frac       func() float64 // uniform in [0, 1)
+	backoff    time.Duration  // the ordinary backoff's next delay
+	misses     int            // dials in a row that found the contact unreachable
+	descMisses int            // ... the last of them in a row for want of a descriptor
+	level      int            // failed dials since the contact went offline
 }
 
-// offlineBackoff is the wait before the next dial of an offline contact
-// after misses failed dials in a row: OfflineMin, doubling with every
-// further miss up to OfflineMax. Timings without an offline schedule
-// (tests) keep BackoffMax.
-func (t timing) offlineBackoff(misses int) time.Duration {
-	lo, hi := t.OfflineMin, t.OfflineMax
+func newDialSchedule(t timing, frac func() float64) *dialSchedule {
+	return &dialSchedule{t: t, frac: frac, backoff: t.BackoffMin}
+}
+
+// reset starts over: a session is up, or ran.
+func (s *dialSchedule) reset() {
+	s.backoff, s.misses, s.descMisses, s.level = s.t.BackoffMin, 0, 0, 0
+}
+
+// offline reports whether the dials so far make the contact offline.
+func (s *dialSchedule) offline() bool {
+	return s.descMisses >= offlineAfterNoDesc || s.misses >= offlineAfterUnreachable
+}
+
+// failed records a dial that ended in err (not nil) and returns the wait
+// before the next dial, and whether this dial made the contact offline.
+func (s *dialSchedule) failed(err error) (wait time.Duration, nowOffline bool) {
+	wait = s.backoff
+	s.backoff = min(2*s.backoff, s.t.BackoffMax)
+	if !errors.Is(err, onion.ErrUnreachable) {
+		// Not the contact's absence (a handshake failed, tor is down or
+		// restarting): not offline, on the ordinary backoff.
+		s.misses, s.descMisses, s.level = 0, 0, 0
+		return s.jitter(wait), false
+	}
+	was := s.offline()
+	s.misses++
+	if errors.Is(err, onion.ErrNoDescriptor) {
+		s.descMisses++
+	} else {
+		s.descMisses = 0
+	}
+	if s.offline() {
+		if was {
+			s.level++
+		}
+		return s.offlineWait(), !was
+	}
+	if s.descMisses == s.misses {
+		// The contact may be publishing right now (both sides starting):
+		// ask again soon, as the old Dial did by itself (1 s, 2 s), before
+		// calling it offline.
+		wait = min(wait, descRetry<<(s.misses-1))
+	}
+	return s.jitter(wait), false
+}
+
+// offlineWait is the wait before the next dial of an offline contact: d is
+// OfflineMin doubled once per failed dial since it went offline, at most
+// OfflineMax while tor finds no descriptor for it and UnreachableMax while
+// it finds one (the contact was online within the descriptor's lifetime, a
+// few hours, and may be online with a problem of its own); the wait is
+// drawn uniformly from [d/2, d), so d is also the longest wait. Timings
+// without an offline schedule (tests) keep BackoffMax.
+func (s *dialSchedule) offlineWait() time.Duration {
+	lo := s.t.OfflineMin
 	if lo <= 0 {
-		return t.BackoffMax
+		return s.jitter(s.t.BackoffMax)
+	}
+	hi := s.t.OfflineMax
+	if s.descMisses < offlineAfterNoDesc && s.t.UnreachableMax > 0 {
+		hi = s.t.UnreachableMax
 	}
 	hi = max(hi, lo)
 	d := lo
-	for i := offlineAfterNoDesc; i < misses && d < hi; i++ {
+	for i := 0; i < s.level && d < hi; i++ {
 		d *= 2
 	}
-	return min(d, hi)
+	d = min(d, hi)
+	return d/2 + time.Duration(s.frac()*float64(d/2))
+}
+
+// wakeDelay is how long a woken dialer still waits, since seconds ago the
+// last dial ended: nothing, but at least BackoffMin between two dials of an
+// offline contact (tor answers a fetch it just made from its cache).
+func (s *dialSchedule) wakeDelay(since time.Duration) time.Duration {
+	if !s.offline() {
+		return 0
+	}
+	return max(s.t.BackoffMin-since, 0)
+}
+
+// jitter spreads an ordinary wait over [0.75d, 1.25d).
+func (s *dialSchedule) jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.75 + 0.5*s.frac()))
 }
 
 // dialGate admits at most n dials at once: urgent waiters first, each class

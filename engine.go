@@ -23,14 +23,16 @@ import (
 
 // timing holds the protocol's timeouts; tests shorten them.
 type timing struct {
-	Keepalive  time.Duration // send a keep-alive after this long without sending
-	Idle       time.Duration // drop a connection after this long without receiving
-	Handshake  time.Duration // the whole handshake, from dial to hello
-	Frame      time.Duration // a frame, once its first byte arrived
-	BackoffMin time.Duration // first retry delay of a failed dial
-	BackoffMax time.Duration // largest retry delay
-	OfflineMin time.Duration // first delay once a contact's descriptor is missing (dialgate.go); 0: BackoffMax
-	OfflineMax time.Duration // largest such delay
+	Keepalive      time.Duration // send a keep-alive after this long without sending
+	Idle           time.Duration // drop a connection after this long without receiving
+	Handshake      time.Duration // the whole handshake, from dial to hello
+	Frame          time.Duration // a frame, once its first byte arrived
+	BackoffMin     time.Duration // first retry delay of a failed dial
+	BackoffMax     time.Duration // largest retry delay
+	OfflineMin     time.Duration // first delay once a contact is offline (dialgate.go); 0: BackoffMax
+	OfflineMax     time.Duration // largest such delay while tor finds no descriptor for the contact
+	UnreachableMax time.Duration // largest such delay while it finds one; 0: OfflineMax
+	WakeAllGap     time.Duration // least time between two wakes of every dialer of an identity (wakeDialersLocked)
 }
 
 var defaultTiming = timing{
@@ -40,8 +42,19 @@ var defaultTiming = timing{
 	Frame:      60 * time.Second,
 	BackoffMin: 5 * time.Second,
 	BackoffMax: 10 * time.Minute,
-	OfflineMin: 5 * time.Minute,
-	OfflineMax: time.Hour,
+	// An offline contact dials us when it comes online, and we dial it
+	// when we do: these re-dials are a safety net (dialgate.go). Their
+	// waits are drawn from [d/2, d]: the first 15-30 min after a contact
+	// is found offline, then 30-60 min, 1-2 h, and 2-4 h from then on
+	// while it has no descriptor (tor re-asks an HSDir for a missing one
+	// at most every 15 min anyway); 30-60 min while it has one.
+	OfflineMin:     30 * time.Minute,
+	OfflineMax:     4 * time.Hour,
+	UnreachableMax: time.Hour,
+	// The two signs of being reachable again (tor built circuits again,
+	// our descriptor re-published) come seconds to a minute apart: one
+	// wake of every dialer serves both.
+	WakeAllGap: time.Minute,
 }
 
 // engineConfig is everything the engine is built from.
@@ -113,6 +126,7 @@ type identity struct {
 	cancel    context.CancelFunc
 	removed   bool
 	mb        *ownMailbox // its mailbox (mailbox.go); nil: none paired
+	wokeAll   time.Time   // when its dialers were last all started or woken (wakeDialersLocked)
 }
 
 func (id *identity) local() *localKeys {

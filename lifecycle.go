@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sottochat/sotto/internal/erase"
-	"github.com/sottochat/sotto/onion"
 )
 
 // Goroutines and their owners:
@@ -39,10 +38,51 @@ func (e *Engine) startIdentityLocked(id *identity) {
 		defer id.wg.Done()
 		erase.Do(func() { e.serveIdentity(id, keys) })
 	}()
+	// Every dialer dials at once: the start is a wake of all of them.
+	id.wokeAll = time.Now()
 	for _, c := range id.contacts {
 		e.startDialerLocked(c)
 	}
 	e.startMailboxLocked(id)
+}
+
+// reachableAgain dials every contact of every identity (each dialer woken
+// as a queued message wakes it): tor works again after a time it did not
+// (its network was disabled or lost, the machine slept, tor restarted), so
+// a contact that came online meanwhile found us unreachable and, having
+// called us offline, would dial us again only on its safety-net schedule
+// (dialgate.go). The other side of "a contact that comes online dials us".
+func (e *Engine) reachableAgain(why string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.started || e.closed {
+		return
+	}
+	for _, id := range e.ids {
+		e.wakeDialersLocked(id, why)
+	}
+}
+
+// wakeDialersLocked wakes every dialer of a started identity, unless they
+// were all started or woken less than WakeAllGap ago: the signs of one
+// return (tor ready again, circuits again) come close together, and the
+// dials the first one started serve them all. e.mu held.
+func (e *Engine) wakeDialersLocked(id *identity, why string) {
+	if id.ctx == nil || id.ctx.Err() != nil || id.removed {
+		return
+	}
+	now := time.Now()
+	if now.Sub(id.wokeAll) < e.cfg.timing.WakeAllGap {
+		return
+	}
+	id.wokeAll = now
+	e.cfg.logf("%s: %s: dialling its %d contacts", id.name, why, len(id.contacts))
+	for _, c := range id.contacts {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (e *Engine) serveIdentity(id *identity, keys [][32]byte) {
@@ -176,14 +216,13 @@ func (e *Engine) stopContact(c *contact) {
 
 // dialLoop keeps trying to connect to a contact while there is no
 // connection: exponential backoff with jitter after failures, a much longer
-// one once the contact looks offline, and at once after a connection ends
-// or a message is queued (dialgate.go has the schedule and why).
+// one once the contact looks offline, and at once after a connection ends,
+// a message is queued or we are reachable again (dialgate.go has the
+// schedule and why).
 func (e *Engine) dialLoop(ctx context.Context, c *contact) {
 	t := e.cfg.timing
-	backoff := t.BackoffMin
+	sched := newDialSchedule(t, e.frac)
 	authorized := false
-	misses := 0    // failed dials in a row that found the contact offline
-	noDesc := true // ... every one of them for want of a descriptor
 	urgent := false
 	var last time.Time // when the last dial ended
 	for {
@@ -205,7 +244,7 @@ func (e *Engine) dialLoop(ctx context.Context, c *contact) {
 			if errors.Is(err, errConnected) {
 				// A session is up (ours or the contact's): nothing to do
 				// until it ends, which wakes us, or until a wake.
-				backoff, misses, noDesc = t.BackoffMin, 0, true
+				sched.reset()
 				select {
 				case <-ctx.Done():
 					return
@@ -223,35 +262,19 @@ func (e *Engine) dialLoop(ctx context.Context, c *contact) {
 		if ctx.Err() != nil {
 			return
 		}
-		wait := backoff
-		switch {
-		case err == nil:
+		var wait time.Duration
+		if err == nil {
 			// A session ran and ended, or the contact's own connection
 			// won: dial again soon, ahead of routine retries.
-			backoff, misses, noDesc = t.BackoffMin, 0, true
-			wait, urgent = backoff, true
-		case errors.Is(err, onion.ErrUnreachable):
-			misses++
-			noDesc = noDesc && errors.Is(err, onion.ErrNoDescriptor)
-			if noDesc {
-				// The contact may be publishing right now (both sides
-				// starting): ask again soon, as the old Dial did by
-				// itself (1 s, 2 s), before calling it offline.
-				wait = min(backoff, descRetry<<(misses-1))
-			}
-			backoff = min(2*backoff, t.BackoffMax)
-		default:
-			misses, noDesc = 0, true
-			backoff = min(2*backoff, t.BackoffMax)
-		}
-		offline := offlineAfter(misses, noDesc)
-		if offline {
-			wait = t.offlineBackoff(misses)
-			if !offlineAfter(misses-1, noDesc) {
-				e.cfg.logf("%s -> %s: offline after %d failed dials: next dial in about %v, or when it dials us or a message is queued", c.id.name, c.rec.Petname, misses, wait.Round(time.Second))
+			sched.reset()
+			wait, urgent = sched.jitter(t.BackoffMin), true
+		} else {
+			var nowOffline bool
+			wait, nowOffline = sched.failed(err)
+			if nowOffline {
+				e.cfg.logf("%s -> %s: offline after %d failed dials: next dial in %v, or when it dials us, a message is queued or we are reachable again", c.id.name, c.rec.Petname, sched.misses, wait.Round(time.Second))
 			}
 		}
-		wait = e.jitter(wait)
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -262,21 +285,26 @@ func (e *Engine) dialLoop(ctx context.Context, c *contact) {
 			timer.Stop()
 			urgent = true
 			e.cfg.logf("%s -> %s: woken before the %v backoff ended", c.id.name, c.rec.Petname, wait.Round(time.Millisecond))
-			if offline && !sleepCtx(ctx, t.BackoffMin-time.Since(last)) {
+			if !sleepCtx(ctx, sched.wakeDelay(time.Since(last))) {
 				return
 			}
 		}
 	}
 }
 
-// jitter spreads d over [0.75d, 1.25d).
-func (e *Engine) jitter(d time.Duration) time.Duration {
+// frac draws a number uniformly from [0, 1) from the engine's rand source
+// (0 if it fails: the caller's shortest wait).
+func (e *Engine) frac() float64 {
 	var b [8]byte
 	if _, err := io.ReadFull(e.cfg.rand, b[:]); err != nil {
-		return d
+		return 0
 	}
-	f := float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53)
-	return time.Duration(float64(d) * (0.75 + 0.5*f))
+	return float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53)
+}
+
+// jitter spreads d over [0.75d, 1.25d).
+func (e *Engine) jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.75 + 0.5*e.frac()))
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

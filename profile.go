@@ -338,6 +338,23 @@ func (s *torState) onEvent(ev onion.Event) {
 	case onion.Ready:
 		s.status = TorStatus{State: TorReady, Percent: 100, Summary: "done"}
 		out = TorEvent{Status: s.status}
+		// Ready again after a restart: dial every contact. (The first
+		// Ready comes as the engine starts, which dials them all anyway:
+		// reachableAgain ignores it before the start and, through
+		// WakeAllGap, just after.)
+		if e := s.e; e != nil {
+			s.mu.Unlock()
+			e.ev.emit(out)
+			e.reachableAgain("tor is ready again")
+			return
+		}
+	case onion.NetworkUp:
+		// tor builds circuits again after it could not (see onion).
+		if e := s.e; e != nil {
+			s.mu.Unlock()
+			e.reachableAgain("tor has circuits again")
+			return
+		}
 	case onion.Died:
 		msg := "tor stopped"
 		if ev.Err != nil {

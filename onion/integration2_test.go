@@ -608,3 +608,40 @@ func BenchmarkRedial(b *testing.B) {
 		})
 	}
 }
+
+// TestNetworkUp: tor reports NetworkUp with its bootstrap, and again when it
+// builds circuits after its network was disabled (as Tails and Whonix do,
+// and as a machine that slept or lost its network looks to tor): the sign
+// Sotto dials its contacts on (docs/PROTOCOL.md, "Dialling").
+func TestNetworkUp(t *testing.T) {
+	t.Parallel()
+	tor, log, _ := launch(t, nil)
+	log.waitFor(t, 30*time.Second, "NetworkUp with the bootstrap", func(e Event) bool { return e.Kind == NetworkUp })
+	g, err := tor.current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := g.c.do(ctx, []byte("SETCONF DisableNetwork=1")); err != nil {
+		t.Fatal(err)
+	}
+	// No NetworkUp while tor has no network.
+	quiet := time.After(3 * time.Second)
+	for waiting := true; waiting; {
+		select {
+		case e := <-log.ch:
+			if e.Kind == NetworkUp {
+				t.Fatal("NetworkUp while the network is disabled")
+			}
+		case <-quiet:
+			waiting = false
+		}
+	}
+	if _, err := g.c.do(ctx, []byte("SETCONF DisableNetwork=0")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	log.waitFor(t, 90*time.Second, "NetworkUp after the network came back", func(e Event) bool { return e.Kind == NetworkUp })
+	t.Logf("NetworkUp %v after DisableNetwork=0", time.Since(start).Round(time.Millisecond))
+}

@@ -59,6 +59,13 @@ const (
 	// too, and tor keeps one key per onion, so each replaces the other's
 	// (see docs/tor-control.md). Close leaves that key in tor.
 	ClientAuthShared
+	// NetworkUp: tor built a circuit after a time it could not (tor's
+	// STATUS_CLIENT CIRCUIT_ESTABLISHED): its network was disabled, the
+	// clock jumped (the machine slept) or its directory information went
+	// stale, and it works again. The first one of a tor comes with its
+	// bootstrap, around Ready. Contacts that came online meanwhile could not
+	// reach our services: a caller dials them again.
+	NetworkUp
 )
 
 func (k EventKind) String() string {
@@ -77,6 +84,8 @@ func (k EventKind) String() string {
 		return "service-offline"
 	case ClientAuthShared:
 		return "client-auth-shared"
+	case NetworkUp:
+		return "network-up"
 	}
 	return "unknown"
 }
@@ -444,6 +453,8 @@ func (t *Tor) onEvent(g *generation, ev torctl.Event) {
 	case "STATUS_CLIENT":
 		if b, err := torctl.ParseBootstrap(ev.Rest); err == nil {
 			t.onBootstrap(g, b)
+		} else if torctl.CircuitEstablished(ev.Rest) {
+			t.emit(Event{Kind: NetworkUp})
 		}
 	case "HS_DESC":
 		d, err := torctl.ParseHSDesc(ev.Rest)

@@ -378,6 +378,14 @@ func ParseBootstrap(s string) (Bootstrap, error) {
 	return b, nil
 }
 
+// CircuitEstablished reports whether a STATUS_CLIENT event's arguments are
+// "NOTICE CIRCUIT_ESTABLISHED": tor built a circuit after a time it could
+// not (at its bootstrap, and after its network was disabled or lost).
+func CircuitEstablished(s string) bool {
+	pos, _, err := Args(s)
+	return err == nil && len(pos) >= 2 && pos[1] == "CIRCUIT_ESTABLISHED"
+}
+
 // HSDesc is an HS_DESC event: "ACTION ADDRESS AUTHTYPE HSDIR ...".
 type HSDesc struct {
 	Action  string // REQUESTED, UPLOAD, RECEIVED, UPLOADED, IGNORE, FAILED, CREATED

@@ -73,6 +73,17 @@ func TestParseBootstrap(t *testing.T) {
 	}
 }
 
+func TestCircuitEstablished(t *testing.T) {
+	if !CircuitEstablished("NOTICE CIRCUIT_ESTABLISHED") {
+		t.Error("NOTICE CIRCUIT_ESTABLISHED not recognised")
+	}
+	for _, other := range []string{"", "NOTICE", "NOTICE CIRCUIT_NOT_ESTABLISHED REASON=CLOCK_JUMPED", "NOTICE ENOUGH_DIR_INFO", `NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done"`, `NOTICE CIRCUIT_ESTABLISHED X="`} {
+		if CircuitEstablished(other) {
+			t.Errorf("%q taken for CIRCUIT_ESTABLISHED", other)
+		}
+	}
+}
+
 func TestParseHSDescListenersStreams(t *testing.T) {
 	d, err := ParseHSDesc("FAILED abc NO_AUTH $FP~n REASON=NOT_FOUND")
 	if err != nil || d.Action != "FAILED" || d.Address != "abc" || d.Reason != "NOT_FOUND" {
