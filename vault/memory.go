@@ -112,11 +112,14 @@ type tailCache struct {
 
 // cacheTail makes seg (already written) the cached tail of st.
 func (v *Vault) cacheTail(st *logState, seg *format.Segment) error {
-	plain, err := seg.Marshal()
-	if err != nil {
-		return err
+	plain, ok := v.stagedSegment(st, seg)
+	if !ok {
+		var err error
+		if plain, err = seg.Marshal(); err != nil {
+			return err
+		}
+		defer clear(plain)
 	}
-	defer clear(plain)
 	var sealed []byte
 	if err := v.withMemKey(func(k *[32]byte) error {
 		sealed = sealMem(k, plain)
@@ -127,6 +130,25 @@ func (v *Vault) cacheTail(st *logState, seg *format.Segment) error {
 	st.tail = &tailCache{seq: seg.Seq, version: seg.Version, entries: len(seg.Entries), size: segSize(seg), sealed: sealed}
 	st.tailBad = false
 	return nil
+}
+
+// stagedSegment returns the encoding of seg the current commit staged for
+// its file (writeSegment, just before keepTail), so that caching the tail
+// after an append does not encode the segment a second time. It belongs to
+// the stage: read, not kept or wiped.
+func (v *Vault) stagedSegment(st *logState, seg *format.Segment) ([]byte, bool) {
+	if v.stage == nil {
+		return nil, false
+	}
+	name, ok := st.names[seg.Seq]
+	if !ok {
+		return nil, false
+	}
+	f, ok := v.stage.files[segmentDir+"/"+name]
+	if !ok || f.del || f.version != seg.Version || f.plain == nil {
+		return nil, false
+	}
+	return f.plain, true
 }
 
 // openTail decodes the cached tail; the caller calls wipeSegment when done.
