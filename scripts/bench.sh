@@ -44,8 +44,8 @@ run -bench 'TorRoundTrip$|TorRawEcho$|TorRawEcho4K$' -benchtime "${RT}x" .
 # Messages per second on one conversation (old: 81-163 msg/s): Send after
 # Send, and 4 goroutines sending at once (texts sent together share a
 # commit); the same bursts over a pipe with real vaults (no Tor).
-run -bench 'TorThroughput$|TorThroughputConcurrent$' -benchtime 3x .
-run -bench 'PipeThroughputVault$|PipeThroughputVaultConcurrent$' -benchtime 5x .
+run -bench 'TorThroughput$|TorThroughputConcurrent$|TorThroughputPipelined$' -benchtime 3x .
+run -bench 'PipeThroughputVault$|PipeThroughputVaultConcurrent$|PipeThroughputVaultPipelined$' -benchtime 5x .
 # A file beside a raw onion stream between the same tors, and RSS growth.
 run -bench 'TorFileThroughput$' -benchtime 1x .
 # Cold start to the first message beside the raw-Tor floor.
