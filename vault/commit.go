@@ -64,6 +64,20 @@ type staged struct {
 type stage struct {
 	files map[string]*staged
 	order []string
+	ends  []func() // run once the commit is written or failed (done)
+}
+
+// wipeAtEnd wipes seg's values (wipeSegment) once the commit ends.
+func (s *stage) wipeAtEnd(seg *format.Segment) {
+	s.ends = append(s.ends, func() { wipeSegment(seg) })
+}
+
+// done runs what waits for the end of the commit.
+func (s *stage) done() {
+	for _, f := range s.ends {
+		f()
+	}
+	s.ends = nil
 }
 
 func newStage() *stage { return &stage{files: map[string]*staged{}} }
@@ -130,7 +144,11 @@ func (v *Vault) commitOp(fn func() error) error {
 func (v *Vault) commitStage() error {
 	s := v.stage
 	v.stage = nil
-	if s == nil || len(s.order) == 0 {
+	if s == nil {
+		return nil
+	}
+	defer s.done()
+	if len(s.order) == 0 {
 		return nil
 	}
 	defer func() {
