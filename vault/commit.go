@@ -65,6 +65,9 @@ type stage struct {
 	files map[string]*staged
 	order []string
 	ends  []func() // run once the commit is written or failed (done)
+	// beforeWrite runs before the commit writes anything, the stage still
+	// current (flushTail).
+	beforeWrite []func()
 }
 
 // wipeAtEnd wipes seg's values (wipeSegment) once the commit ends.
@@ -143,10 +146,14 @@ func (v *Vault) commitOp(fn func() error) error {
 // commitStage writes v.stage (see the top of this file) and clears it.
 func (v *Vault) commitStage() error {
 	s := v.stage
-	v.stage = nil
 	if s == nil {
 		return nil
 	}
+	for _, f := range s.beforeWrite {
+		f()
+	}
+	s.beforeWrite = nil
+	v.stage = nil
 	defer s.done()
 	if len(s.order) == 0 {
 		return nil

@@ -274,7 +274,7 @@ func (v *Vault) append(log, id string, value []byte) error {
 	if err := v.writeSegment(st, next); err != nil {
 		return err
 	}
-	v.keepTail(st, next)
+	v.keepTailLater(st, next)
 	v.makeHot(st, next)
 	if st.index != nil {
 		st.index.add(id, next.Seq)
