@@ -290,6 +290,32 @@ func (n *Node) Do(d time.Duration, cmd map[string]any) map[string]any {
 	return r
 }
 
+// Write sends commands (a tag added to each) without waiting for their
+// replies, as a script that pipelines them does, and returns their tags in
+// order.
+func (n *Node) Write(cmds ...map[string]any) []string {
+	n.t.Helper()
+	var buf []byte
+	var tags []string
+	for _, cmd := range cmds {
+		n.mu.Lock()
+		n.tagN++
+		tag := fmt.Sprintf("%s-%d", n.Name, n.tagN)
+		n.mu.Unlock()
+		cmd["tag"] = tag
+		b, err := json.Marshal(cmd)
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		buf = append(append(buf, b...), '\n')
+		tags = append(tags, tag)
+	}
+	if _, err := n.in.Write(buf); err != nil {
+		n.t.Fatalf("%s: writing %d commands: %v", n.Name, len(cmds), err)
+	}
+	return tags
+}
+
 // Count is how many lines from index from match.
 func (n *Node) Count(from int, match func(map[string]any) bool) int {
 	return len(n.All(from, match))
