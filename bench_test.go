@@ -48,6 +48,16 @@ func (p *testPeer) waitDelivered(id MessageID) {
 	})
 }
 
+// waitAllDelivered waits for a DeliveredEvent of every message in want,
+// in any order, and empties it.
+func (p *testPeer) waitAllDelivered(want map[MessageID]bool) {
+	p.t.Helper()
+	for len(want) > 0 {
+		ev := p.wait("delivered", func(ev Event) bool { _, ok := ev.(DeliveredEvent); return ok })
+		delete(want, ev.(DeliveredEvent).ID)
+	}
+}
+
 // BenchmarkTorRoundTrip: one message and its acknowledgement through two
 // engines over established onion circuits (send -> stored -> acked).
 // Each stage's median goes beside the total (stageClock).
@@ -323,10 +333,7 @@ func concurrentThroughput(b *testing.B, a, c *testPeer) {
 		for id := range ids {
 			want[id] = true
 		}
-		for len(want) > 0 {
-			ev := a.wait("delivered", func(ev Event) bool { _, ok := ev.(DeliveredEvent); return ok })
-			delete(want, ev.(DeliveredEvent).ID)
-		}
+		a.waitAllDelivered(want)
 	}
 	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "msgs/s")
 	_ = c
@@ -379,10 +386,7 @@ func pipelinedThroughput(b *testing.B, a, c *testPeer) {
 				b.Fatal(err)
 			}
 		}
-		for len(want) > 0 {
-			ev := a.wait("delivered", func(ev Event) bool { _, ok := ev.(DeliveredEvent); return ok })
-			delete(want, ev.(DeliveredEvent).ID)
-		}
+		a.waitAllDelivered(want)
 	}
 	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "msgs/s")
 	_ = c
