@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,6 +46,16 @@ func (p *testPeer) waitDelivered(id MessageID) {
 		d, ok := ev.(DeliveredEvent)
 		return ok && d.ID == id
 	})
+}
+
+// waitAllDelivered waits for a DeliveredEvent of every message in want,
+// in any order, and empties it.
+func (p *testPeer) waitAllDelivered(want map[MessageID]bool) {
+	p.t.Helper()
+	for len(want) > 0 {
+		ev := p.wait("delivered", func(ev Event) bool { _, ok := ev.(DeliveredEvent); return ok })
+		delete(want, ev.(DeliveredEvent).ID)
+	}
 }
 
 // BenchmarkTorRoundTrip: one message and its acknowledgement through two
@@ -322,10 +333,60 @@ func concurrentThroughput(b *testing.B, a, c *testPeer) {
 		for id := range ids {
 			want[id] = true
 		}
-		for len(want) > 0 {
-			ev := a.wait("delivered", func(ev Event) bool { _, ok := ev.(DeliveredEvent); return ok })
-			delete(want, ev.(DeliveredEvent).ID)
+		a.waitAllDelivered(want)
+	}
+	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "msgs/s")
+	_ = c
+}
+
+// BenchmarkTorThroughputPipelined: as BenchmarkTorThroughput with each
+// burst sent the way headless runs a script's consecutive "send" lines
+// (headless.sendPipe): every text queued in order with SendQueued, at most
+// maxInFlight of them waiting for their commit at once, each acknowledged
+// only when its stored returns. Texts queued while a commit is written
+// share the next one.
+func BenchmarkTorThroughputPipelined(b *testing.B) {
+	a, c := torPair(b)
+	pipelinedThroughput(b, a, c)
+}
+
+// BenchmarkPipeThroughputVaultPipelined: BenchmarkTorThroughputPipelined
+// over a pipe with real vaults.
+func BenchmarkPipeThroughputVaultPipelined(b *testing.B) {
+	a, c := pipePair(b, pipeConfig{locked: true, live: true, vault: true})
+	pipelinedThroughput(b, a, c)
+}
+
+func pipelinedThroughput(b *testing.B, a, c *testPeer) {
+	ctx := context.Background()
+	const batch, maxInFlight = 100, 64 // headless's maxPipelined
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		slots := make(chan struct{}, maxInFlight)
+		errs := make(chan error, batch)
+		want := map[MessageID]bool{}
+		var wg sync.WaitGroup
+		for j := range batch {
+			slots <- struct{}{}
+			id, stored, err := a.e.SendQueued(ctx, "alice", "bob", fmt.Sprintf("bulk %d/%d", i, j))
+			if err != nil {
+				b.Fatal(err)
+			}
+			want[id] = true
+			wg.Go(func() {
+				errs <- stored()
+				<-slots
+			})
 		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		a.waitAllDelivered(want)
 	}
 	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "msgs/s")
 	_ = c

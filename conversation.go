@@ -271,25 +271,44 @@ func (e *Engine) MarkShown(identity, contact string, ids ...MessageID) ([]Messag
 // across restarts. A SentEvent follows when it is written to a connection and
 // a DeliveredEvent when the contact acknowledges it.
 func (e *Engine) Send(ctx context.Context, identity, contact, text string) (MessageID, error) {
+	id, stored, err := e.SendQueued(ctx, identity, contact, text)
+	if err != nil {
+		return MessageID{}, err
+	}
+	if err := stored(); err != nil {
+		return MessageID{}, err
+	}
+	return id, nil
+}
+
+// SendQueued is Send in two halves, for a caller with many texts to send
+// (headless pipelines a script's consecutive sends): it returns once the
+// text is queued, after every text queued by an earlier call, and stored
+// returns once it is on disk, as Send does. Only then is the text
+// acknowledged: a text whose stored has not returned nil may be lost in a
+// crash (it was never acknowledged), never one whose has. Texts queued
+// while a commit is being written share the next one, so n texts in flight
+// cost about one commit, not n.
+func (e *Engine) SendQueued(ctx context.Context, identity, contact, text string) (id MessageID, stored func() error, err error) {
 	if ctx == nil {
-		return MessageID{}, ErrNilContext
+		return MessageID{}, nil, ErrNilContext
 	}
 	if text == "" {
-		return MessageID{}, fmt.Errorf("%w: the message is empty", ErrTooLong)
+		return MessageID{}, nil, fmt.Errorf("%w: the message is empty", ErrTooLong)
 	}
 	if len(text) > MaxText {
-		return MessageID{}, fmt.Errorf("%w: at most %d bytes", ErrTooLong, MaxText)
+		return MessageID{}, nil, fmt.Errorf("%w: at most %d bytes", ErrTooLong, MaxText)
 	}
 	if !utf8.ValidString(text) {
-		return MessageID{}, fmt.Errorf("sotto: the message is not valid UTF-8")
+		return MessageID{}, nil, fmt.Errorf("sotto: the message is not valid UTF-8")
 	}
 	e.mu.Lock()
 	_, c, err := e.contactLocked(identity, contact)
 	if err != nil {
 		e.mu.Unlock()
-		return MessageID{}, err
+		return MessageID{}, nil, err
 	}
-	id, err := e.queueLocked(c, TextMessage, text, time.Duration(c.rec.Timer)*time.Second, time.Time{})
+	id, err = e.queueLocked(c, TextMessage, text, time.Duration(c.rec.Timer)*time.Second, time.Time{})
 	st := e.msgStore(c)
 	var t *commitTicket
 	var writerUp <-chan struct{}
@@ -301,17 +320,19 @@ func (e *Engine) Send(ctx context.Context, identity, contact, text string) (Mess
 	}
 	e.mu.Unlock()
 	if err != nil {
-		return MessageID{}, err
+		return MessageID{}, nil, err
 	}
 	// The message and its outbox entry are deferred writes: the session's
 	// writer, nudged, commits them with the state that seals them (one
-	// commit on the message's path instead of two), else Send does. Either
-	// way they are on disk before Send returns, and e.mu is not held while
-	// they go.
-	if err := awaitStore(st, t, writerUp); err != nil {
-		return MessageID{}, fmt.Errorf("sotto: storing the message: %w", err)
-	}
-	return id, nil
+	// commit on the message's path instead of two), else stored does.
+	// Either way they are on disk before stored returns, and e.mu is not
+	// held while they go.
+	return id, func() error {
+		if err := awaitStore(st, t, writerUp); err != nil {
+			return fmt.Errorf("sotto: storing the message: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 func (e *Engine) queueLocked(c *contact, kind MessageKind, text string, timer time.Duration, at time.Time) (MessageID, error) {

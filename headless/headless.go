@@ -32,6 +32,7 @@ type Engine interface {
 	MarkRead(identity, contact string) error
 	MarkShown(identity, contact string, ids ...sotto.MessageID) ([]sotto.Message, error)
 	Send(ctx context.Context, identity, contact, text string) (sotto.MessageID, error)
+	SendQueued(ctx context.Context, identity, contact, text string) (sotto.MessageID, func() error, error)
 	SetTimer(ctx context.Context, identity, contact string, d time.Duration) error
 	SetHistory(identity, contact string, keep bool) error
 	Requests(identity string) ([]sotto.Request, error)
@@ -46,9 +47,17 @@ type Engine interface {
 // written or the engine's events stop.
 //
 // Every command gets exactly one reply ("ok" or "error", with the command's
-// "cmd" and "tag"); engine events are written as they happen, interleaved with
-// replies, so a "sent" event may come before the "ok" of its "send". A line
-// that is not a valid command gets an "error" reply and Run carries on.
+// "cmd" and "tag"), in the order of the commands; engine events are written
+// as they happen, interleaved with replies, so a "sent" event may come before
+// the "ok" of its "send". A line that is not a valid command gets an "error"
+// reply and Run carries on.
+//
+// Consecutive "send" lines are pipelined (sendPipe): a send's text is queued
+// at once, in order, and its "ok" written once it is on disk, while the next
+// lines are read and queued; texts queued together share a commit. So a
+// script that writes many sends without waiting for each reply gets them
+// stored about as fast as one, and one that waits sees no difference. Any
+// other command runs once every send before it has its reply.
 //
 // Run does not close in or out. When it returns because ctx is done, the
 // goroutine reading in ends at the next line or at the end of in; in belongs
@@ -85,23 +94,33 @@ func Run(ctx context.Context, e Engine, in io.Reader, out io.Writer) error {
 		}
 		return err
 	}
+	var p sendPipe
 	for {
+		in := lines
+		if p.full() {
+			in = nil // a reply first
+		}
 		select {
 		case <-ctx.Done():
 			return finish(ctx.Err())
 		case err := <-pumpDone:
 			pumpDone <- err // finish reads it again
 			return finish(err)
-		case lr, ok := <-lines:
+		case <-p.head():
+			if err := p.replyHead(w); err != nil {
+				return finish(err)
+			}
+		case lr, ok := <-in:
 			if !ok {
-				return finish(nil) // end of input
+				// End of input: the sends in flight get their replies.
+				return finish(p.drain(w))
 			}
 			if lr.err != nil {
-				return finish(lr.err)
+				return finish(errors.Join(p.drain(w), lr.err))
 			}
 			var quit bool
 			var err error
-			erase.Do(func() { quit, err = handleLine(ctx, e, w, lr) })
+			erase.Do(func() { quit, err = handleLine(ctx, e, w, lr, &p) })
 			clear(lr.line)
 			if err != nil || quit {
 				return finish(err)
@@ -113,6 +132,77 @@ func Run(ctx context.Context, e Engine, in io.Reader, out io.Writer) error {
 			}
 		}
 	}
+}
+
+// maxPipelined bounds the sends in flight in one Run (queued, their "ok"
+// not yet written): each holds its text until then.
+const maxPipelined = 64
+
+// sendPipe holds the sends in flight, oldest first.
+type sendPipe struct {
+	q []*inflight
+}
+
+// inflight is one queued send: done closes once r, its reply, is known.
+type inflight struct {
+	done chan struct{}
+	r    reply
+}
+
+func (p *sendPipe) full() bool { return len(p.q) >= maxPipelined }
+
+// head is closed once the oldest send's reply is known; nil (never ready)
+// with nothing in flight.
+func (p *sendPipe) head() <-chan struct{} {
+	if len(p.q) == 0 {
+		return nil
+	}
+	return p.q[0].done
+}
+
+// replyHead writes the oldest send's reply, once known, and drops it.
+func (p *sendPipe) replyHead(w *writer) error {
+	f := p.q[0]
+	<-f.done
+	p.q[0] = nil
+	p.q = p.q[1:]
+	return w.write(f.r)
+}
+
+// drain writes every reply in flight, in order.
+func (p *sendPipe) drain(w *writer) error {
+	for len(p.q) > 0 {
+		if err := p.replyHead(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// send queues c's text and adds its reply to the pipe: known at once if
+// the text could not be queued, else once it is stored.
+func (p *sendPipe) send(ctx context.Context, e Engine, c Command) {
+	f := &inflight{done: make(chan struct{}), r: reply{Cmd: c.Cmd, Tag: c.Tag}}
+	p.q = append(p.q, f)
+	id, stored, err := e.SendQueued(ctx, c.Identity, c.Contact, c.Text)
+	if err != nil {
+		f.r.setErr(err)
+		close(f.done)
+		return
+	}
+	go func() {
+		if err := stored(); err != nil {
+			f.r.setErr(err)
+		} else {
+			f.r.Event, f.r.key, f.r.value = "ok", "message", id.String()
+		}
+		close(f.done)
+	}()
+}
+
+// setErr makes r the error reply for err.
+func (r *reply) setErr(err error) {
+	r.Event, r.Error, r.Code = "error", err.Error(), errorCode(err)
 }
 
 // lineResult is one line read from in, or the reason reading stopped.
@@ -237,16 +327,29 @@ func (w *writer) write(v any) error {
 }
 
 // handleLine runs one line's command and writes its reply. It reports quit
-// for the "quit" command, and an error only when out cannot be written.
-func handleLine(ctx context.Context, e Engine, w *writer, lr lineResult) (quit bool, err error) {
+// for the "quit" command, and an error only when out cannot be written. A
+// "send" joins p (its reply comes later); anything else first waits for the
+// replies of the sends in p, so that replies keep the commands' order.
+func handleLine(ctx context.Context, e Engine, w *writer, lr lineResult, p *sendPipe) (quit bool, err error) {
+	var c Command
+	var perr error
+	if !lr.tooLong {
+		c, perr = ParseCommand(lr.line)
+		if perr == nil && c.Cmd == "send" {
+			p.send(ctx, e, c)
+			return false, nil
+		}
+	}
+	if err := p.drain(w); err != nil {
+		return false, err
+	}
 	if lr.tooLong {
 		return false, w.write(reply{Event: "error", Error: fmt.Sprintf("headless: line longer than %d bytes, skipped", MaxLineBytes), Code: "bad_command"})
 	}
-	c, err := ParseCommand(lr.line)
-	if err != nil {
+	if perr != nil {
 		var ce *CommandError
-		r := reply{Event: "error", Error: err.Error(), Code: "bad_command"}
-		if errors.As(err, &ce) {
+		r := reply{Event: "error", Error: perr.Error(), Code: "bad_command"}
+		if errors.As(perr, &ce) {
 			r.Cmd, r.Tag = ce.Cmd, ce.Tag
 		}
 		return false, w.write(r)
@@ -325,12 +428,7 @@ func execute(ctx context.Context, e Engine, c Command) (reply, error) {
 		r.key, r.value = "messages", list
 	case "read":
 		return r, e.MarkRead(c.Identity, c.Contact)
-	case "send":
-		id, err := e.Send(ctx, c.Identity, c.Contact, c.Text)
-		if err != nil {
-			return r, err
-		}
-		r.key, r.value = "message", id.String()
+	// "send" is pipelined: sendPipe.send.
 	case "timer":
 		return r, e.SetTimer(ctx, c.Identity, c.Contact, time.Duration(*c.Seconds)*time.Second)
 	case "history":

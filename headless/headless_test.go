@@ -487,3 +487,78 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// Consecutive sends are pipelined: each is queued as soon as its line is
+// read, while the ones before wait for their commit (BlockSend holds
+// them); their replies come once stored, in the commands' order, an error
+// among them in its place, and a command after them (ping) only after
+// them.
+func TestSendsArePipelined(t *testing.T) {
+	e := withAlice()
+	s := start(t, e)
+	s.call(`{"cmd":"add_contact","identity":"alice","contact":"bob","code":"` + sottotest.MakeCode("bob") + `"}`)
+	release := e.BlockSend()
+	s.send(`{"cmd":"send","identity":"alice","contact":"bob","text":"one","tag":"a"}`)
+	s.send(`{"cmd":"send","identity":"alice","contact":"nobody","text":"lost","tag":"b"}`)
+	s.send(`{"cmd":"send","identity":"alice","contact":"bob","text":"three","tag":"c"}`)
+	s.send(`{"cmd":"ping","tag":"p"}`)
+	// All three were handed to the engine before the first was stored.
+	sends := func() (n int) {
+		for _, c := range e.Calls() {
+			if strings.HasPrefix(c, "Send ") {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(10 * time.Second); sends() < 3; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("engine calls %q: the sends were not queued while the first waited for its commit", e.Calls())
+		}
+	}
+	// No reply is out yet: the next line out is this event, not an "ok".
+	e.Emit(sotto.ContactEvent{Identity: "alice", Contact: "bob", Online: true})
+	want(t, s.next(), "event", "contact")
+	release()
+	r := s.next()
+	want(t, r, "event", "ok")
+	want(t, r, "tag", "a")
+	if id, _ := r["message"].(string); id == "" {
+		t.Fatalf("ok of a send without its message ID: %v", r)
+	}
+	r = s.next()
+	want(t, r, "event", "error")
+	want(t, r, "tag", "b")
+	r = s.next()
+	want(t, r, "event", "ok")
+	want(t, r, "tag", "c")
+	want(t, s.next(), "tag", "p")
+	ms := s.call(`{"cmd":"messages","identity":"alice","contact":"bob"}`)["messages"].([]any)
+	if len(ms) != 2 || ms[0].(map[string]any)["text"] != "one" || ms[1].(map[string]any)["text"] != "three" {
+		t.Fatalf("messages %v, want one then three", ms)
+	}
+}
+
+// At the end of input, sends still in flight get their replies before Run
+// returns.
+func TestSendsInFlightAtEndOfInput(t *testing.T) {
+	e := withAlice()
+	e.PutContact(sotto.ContactInfo{Identity: "alice", Name: "bob"})
+	var in strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&in, `{"cmd":"send","identity":"alice","contact":"bob","text":"m%d","tag":"t%d"}`+"\n", i, i)
+	}
+	var out strings.Builder
+	if err := headless.Run(context.Background(), e, strings.NewReader(in.String()), &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 200 {
+		t.Fatalf("%d lines out for 200 sends", len(lines))
+	}
+	for i, l := range lines {
+		if !strings.Contains(l, `"event":"ok"`) || !strings.Contains(l, fmt.Sprintf(`"tag":"t%d"`, i)) {
+			t.Fatalf("line %d: %s", i, l)
+		}
+	}
+}

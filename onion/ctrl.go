@@ -31,6 +31,11 @@ type ctrl struct {
 	// key for an onion this connection had not registered (see noteAuth).
 	onShared func(addr string)
 
+	// probeMu is held from a probe's "probed already?" to its end, so that
+	// callers at once (contacts added together) send one probe of a form,
+	// not one each.
+	probeMu sync.Mutex
+
 	mu        sync.Mutex
 	probed    map[string]bool // command forms a probe got through
 	authAdded map[string]bool // onions whose client-auth key this connection registered

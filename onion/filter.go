@@ -41,6 +41,8 @@ func (c *ctrl) probeAddOnion(ctx context.Context, a addOnionArgs) error {
 		host = h
 	}
 	form := fmt.Sprintf("ADD_ONION pow=%v keys=%d streams=%d host=%s", a.pow, len(a.clientAuth), a.maxStreams, host)
+	c.probeMu.Lock()
+	defer c.probeMu.Unlock()
 	if c.wasProbed(form) {
 		return nil
 	}
@@ -80,7 +82,12 @@ func (c *ctrl) probeAddOnion(ctx context.Context, a addOnionArgs) error {
 // ONION_CLIENT_AUTH_ADD gets through to tor, and removes that key again.
 func (c *ctrl) probeClientAuth(ctx context.Context) error {
 	const form = "ONION_CLIENT_AUTH_ADD"
-	if !c.probe || c.wasProbed(form) {
+	if !c.probe {
+		return nil
+	}
+	c.probeMu.Lock()
+	defer c.probeMu.Unlock()
+	if c.wasProbed(form) {
 		return nil
 	}
 	pub, _, err := ed25519.GenerateKey(rand.Reader)

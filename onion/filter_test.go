@@ -512,3 +512,35 @@ func TestBootstrapRegressionChecksAtOnce(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling the fake's state
 	}
 }
+
+// Contacts added at once through a filter (a profile starting with many
+// contacts): one probe of ONION_CLIENT_AUTH_ADD, not one per caller that
+// found the form unprobed before the first probe was done.
+func TestConcurrentClientAuthProbesOnce(t *testing.T) {
+	f, ext := newCtlFake(t)
+	tor := startFake(t, ext, newEventLog())
+	contacts := map[string]bool{}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		pub := make([]byte, 32)
+		pub[0] = byte(i + 1)
+		addr := AddressFromPublicKey(pub)
+		contacts[addr] = true
+		key := newSecret(t).keyFunc()
+		wg.Go(func() {
+			if err := tor.AddClientAuth(context.Background(), addr, key); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	probes := 0
+	for _, l := range f.sent() {
+		if a, ok := strings.CutPrefix(l, "ONION_CLIENT_AUTH_ADD "); ok && !contacts[strings.Fields(a)[0]] {
+			probes++
+		}
+	}
+	if probes != 1 {
+		t.Fatalf("%d probes of ONION_CLIENT_AUTH_ADD for 8 contacts added at once, want 1", probes)
+	}
+}

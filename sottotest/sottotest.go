@@ -40,7 +40,7 @@ type Engine struct {
 	shown    map[[2]string]int // MarkRead calls per conversation
 	seq      uint64
 	calls    []string
-	block    chan struct{} // non-nil: Send waits on it
+	block    chan struct{} // non-nil: a Send's store waits on it
 	closed   bool
 }
 
@@ -83,7 +83,8 @@ func (e *Engine) Calls() []string {
 // Emit queues an event for Events; it blocks when the buffer is full.
 func (e *Engine) Emit(ev sotto.Event) { e.events <- ev }
 
-// BlockSend makes Send wait until the returned function is called.
+// BlockSend makes Send (SendQueued's stored) wait until the returned
+// function is called.
 func (e *Engine) BlockSend() (release func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -417,27 +418,33 @@ func (e *Engine) MarkShown(identity, contact string, ids ...sotto.MessageID) ([]
 }
 
 // Send implements the engine method: the message is stored as Pending and
-// nothing is emitted (the test emits Sent and Delivered events).
+// nothing is emitted (the test emits Sent and Delivered events). It is
+// SendQueued and its stored.
 func (e *Engine) Send(ctx context.Context, identity, contact, text string) (sotto.MessageID, error) {
-	e.mu.Lock()
-	block := e.block
-	e.mu.Unlock()
-	if block != nil {
-		select {
-		case <-block:
-		case <-ctx.Done():
-			return sotto.MessageID{}, ctx.Err()
-		}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.record("Send %s %s %q", identity, contact, text)
-	c, err := e.contact(identity, contact)
+	id, stored, err := e.SendQueued(ctx, identity, contact, text)
 	if err != nil {
 		return sotto.MessageID{}, err
 	}
+	if err := stored(); err != nil {
+		return sotto.MessageID{}, err
+	}
+	return id, nil
+}
+
+// SendQueued implements the engine method: the message is recorded and
+// stored as Pending at once; stored waits for BlockSend's release, as a
+// real engine's waits for its commit.
+func (e *Engine) SendQueued(ctx context.Context, identity, contact, text string) (sotto.MessageID, func() error, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	block := e.block
+	e.record("Send %s %s %q", identity, contact, text)
+	c, err := e.contact(identity, contact)
+	if err != nil {
+		return sotto.MessageID{}, nil, err
+	}
 	if len(text) > sotto.MaxText {
-		return sotto.MessageID{}, fmt.Errorf("%w: at most %d bytes", sotto.ErrTooLong, sotto.MaxText)
+		return sotto.MessageID{}, nil, fmt.Errorf("%w: at most %d bytes", sotto.ErrTooLong, sotto.MaxText)
 	}
 	e.seq++
 	now := e.now()
@@ -447,7 +454,16 @@ func (e *Engine) Send(ctx context.Context, identity, contact, text string) (sott
 	}
 	k := [2]string{identity, contact}
 	e.msgs[k] = append(e.msgs[k], m)
-	return m.ID, nil
+	return m.ID, func() error {
+		if block != nil {
+			select {
+			case <-block:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}, nil
 }
 
 // SetTimer implements the engine method; it stores a timer line.

@@ -64,6 +64,23 @@ type staged struct {
 type stage struct {
 	files map[string]*staged
 	order []string
+	ends  []func() // run once the commit is written or failed (done)
+	// beforeWrite runs before the commit writes anything, the stage still
+	// current (flushTail).
+	beforeWrite []func()
+}
+
+// wipeAtEnd wipes seg's values (wipeSegment) once the commit ends.
+func (s *stage) wipeAtEnd(seg *format.Segment) {
+	s.ends = append(s.ends, func() { wipeSegment(seg) })
+}
+
+// done runs what waits for the end of the commit.
+func (s *stage) done() {
+	for _, f := range s.ends {
+		f()
+	}
+	s.ends = nil
 }
 
 func newStage() *stage { return &stage{files: map[string]*staged{}} }
@@ -129,8 +146,16 @@ func (v *Vault) commitOp(fn func() error) error {
 // commitStage writes v.stage (see the top of this file) and clears it.
 func (v *Vault) commitStage() error {
 	s := v.stage
+	if s == nil {
+		return nil
+	}
+	for _, f := range s.beforeWrite {
+		f()
+	}
+	s.beforeWrite = nil
 	v.stage = nil
-	if s == nil || len(s.order) == 0 {
+	defer s.done()
+	if len(s.order) == 0 {
 		return nil
 	}
 	defer func() {

@@ -32,6 +32,15 @@ type logState struct {
 	// tailBad: the last segment is damaged; the next Append starts a new one.
 	tailBad bool
 	index   *segIndex // entry ID -> segments; nil until built
+	// hot is the tail as the last append of the current commit (hotStage)
+	// wrote it, decoded, so that the next append of the same commit need
+	// not open and decode the sealed tail again (a burst of n appends to
+	// a 64 KiB tail would decode it n times). Valid only while the stage
+	// is hotStage and the tail's write counter is still hot's (any other
+	// write of the file, a removal or a merge, bumps or drops it: hotTail);
+	// dropped when the commit ends (stage.done).
+	hot      *format.Segment
+	hotStage *stage
 }
 
 func (v *Vault) segPath(st *logState, seq uint32) string {
@@ -244,25 +253,59 @@ func (v *Vault) append(log, id string, value []byte) error {
 			return err
 		}
 		v.keepTail(st, seg)
+		v.makeHot(st, seg)
 		if st.index != nil {
 			st.index.add(id, seq)
 		}
 		return nil
 	}
-	cur, err := v.openTail(st)
-	if err != nil {
-		return err
+	cur, ok := v.hotTail(st)
+	if !ok {
+		if cur, err = v.openTail(st); err != nil {
+			return err
+		}
+		// Its values are the tail's plaintext, which the hot tail keeps
+		// using: wiped when the commit ends.
+		v.stage.wipeAtEnd(cur)
 	}
-	defer wipeSegment(cur)
-	next := &format.Segment{Log: log, Seq: st.tail.seq, Entries: append(slices.Clip(cur.Entries), e)}
+	// cur is this commit's own (decoded here, or the last append's next):
+	// its entries grow in place.
+	next := &format.Segment{Log: log, Seq: st.tail.seq, Entries: append(cur.Entries, e)}
 	if err := v.writeSegment(st, next); err != nil {
 		return err
 	}
-	v.keepTail(st, next)
+	v.keepTailLater(st, next)
+	v.makeHot(st, next)
 	if st.index != nil {
 		st.index.add(id, next.Seq)
 	}
 	return nil
+}
+
+// hotTail returns st's hot tail (see logState.hot) if it is still the
+// tail this commit staged last.
+func (v *Vault) hotTail(st *logState) (*format.Segment, bool) {
+	h := st.hot
+	if h == nil || st.hotStage != v.stage || v.stage == nil || st.tail == nil || st.tailBad ||
+		st.tail.seq != h.Seq || st.tail.version != h.Version {
+		return nil, false
+	}
+	if v.ver[v.segPath(st, h.Seq)] != h.Version {
+		return nil, false
+	}
+	return h, true
+}
+
+// makeHot makes seg, just written by an append and cached as st's tail,
+// its hot tail until the commit ends.
+func (v *Vault) makeHot(st *logState, seg *format.Segment) {
+	if st.tail == nil || st.tail.seq != seg.Seq || st.tail.version != seg.Version {
+		return // not cached: the next append reads the tail again
+	}
+	if st.hotStage != v.stage {
+		v.stage.ends = append(v.stage.ends, func() { st.hot, st.hotStage = nil, nil })
+	}
+	st.hot, st.hotStage = seg, v.stage
 }
 
 // keepTail caches seg, just written, as st's tail. If it cannot be sealed

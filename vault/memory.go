@@ -108,15 +108,53 @@ type tailCache struct {
 	entries int    // number of entries
 	size    int    // segSize
 	sealed  []byte // the segment's encoding, sealed with sealMem
+	// pending, if not nil, is the tail as an append of the current commit
+	// wrote it, not sealed yet: sealed is older. A burst of appends in one
+	// commit seals the tail once, when the commit is written or when it is
+	// opened before (openTail), not once per append (flushTail).
+	pending *format.Segment
+}
+
+// keepTailLater makes seg, just written by an append of the current
+// commit, st's tail, to be sealed by flushTail before the commit is
+// written. Without its staged encoding it is sealed at once (keepTail).
+func (v *Vault) keepTailLater(st *logState, seg *format.Segment) {
+	if _, ok := v.stagedSegment(st, seg); !ok {
+		v.keepTail(st, seg)
+		return
+	}
+	if st.tail == nil || st.tail.pending == nil {
+		v.stage.beforeWrite = append(v.stage.beforeWrite, func() { v.flushTail(st) })
+	}
+	st.tail = &tailCache{seq: seg.Seq, version: seg.Version, entries: len(seg.Entries), size: segSize(seg), pending: seg}
+	st.tailBad = false
+}
+
+// flushTail seals st's pending tail, if it has one. If it cannot (no
+// locked memory for the cache key, say), the tail is forgotten and read
+// from disk when next needed, as keepTail does.
+func (v *Vault) flushTail(st *logState) error {
+	t := st.tail
+	if t == nil || t.pending == nil {
+		return nil
+	}
+	if err := v.cacheTail(st, t.pending); err != nil {
+		st.tail, st.tailBad = nil, false
+		return err
+	}
+	return nil
 }
 
 // cacheTail makes seg (already written) the cached tail of st.
 func (v *Vault) cacheTail(st *logState, seg *format.Segment) error {
-	plain, err := seg.Marshal()
-	if err != nil {
-		return err
+	plain, ok := v.stagedSegment(st, seg)
+	if !ok {
+		var err error
+		if plain, err = seg.Marshal(); err != nil {
+			return err
+		}
+		defer clear(plain)
 	}
-	defer clear(plain)
 	var sealed []byte
 	if err := v.withMemKey(func(k *[32]byte) error {
 		sealed = sealMem(k, plain)
@@ -129,8 +167,33 @@ func (v *Vault) cacheTail(st *logState, seg *format.Segment) error {
 	return nil
 }
 
+// stagedSegment returns the encoding of seg the current commit staged for
+// its file (writeSegment, just before keepTail), so that caching the tail
+// after an append does not encode the segment a second time. It belongs to
+// the stage: read, not kept or wiped.
+func (v *Vault) stagedSegment(st *logState, seg *format.Segment) ([]byte, bool) {
+	if v.stage == nil {
+		return nil, false
+	}
+	name, ok := st.names[seg.Seq]
+	if !ok {
+		return nil, false
+	}
+	f, ok := v.stage.files[segmentDir+"/"+name]
+	if !ok || f.del || f.version != seg.Version || f.plain == nil {
+		return nil, false
+	}
+	return f.plain, true
+}
+
 // openTail decodes the cached tail; the caller calls wipeSegment when done.
 func (v *Vault) openTail(st *logState) (*format.Segment, error) {
+	if err := v.flushTail(st); err != nil {
+		return nil, err
+	}
+	if st.tail == nil {
+		return nil, errMemDamaged
+	}
 	var plain []byte
 	if err := v.withMemKey(func(k *[32]byte) error {
 		var err error

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"filippo.io/age"
 	"golang.org/x/sys/unix"
@@ -442,6 +443,14 @@ func (v *Vault) unseal(id age.Identity, rel string) ([]byte, error) {
 	return plain, nil
 }
 
+// lockWait is how long takeLock tries again before it calls the vault in
+// use. A flock belongs to the open file, which a process forked by the one
+// that held it (tor being started, a test's child) shares from its fork
+// until its exec closes it: a vault closed and opened again at once can
+// find its lock held for that instant. Another Sotto really using the
+// vault is reported after this wait.
+const lockWait = 500 * time.Millisecond
+
 // takeLock creates (if needed) and flocks dir/lock.
 func takeLock(dir string) (*os.File, error) {
 	p := filepath.Join(dir, lockFileName)
@@ -449,14 +458,22 @@ func takeLock(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: lock file: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+	deadline := time.Now().Add(lockWait)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("vault: locking %s: %w", p, err)
+		}
+		if time.Now().After(deadline) {
+			f.Close()
 			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
 		}
-		return nil, fmt.Errorf("vault: locking %s: %w", p, err)
+		time.Sleep(10 * time.Millisecond)
 	}
-	return f, nil
 }
 
 // checkPerm refuses a file or directory that group or others can access, or

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -160,6 +161,26 @@ func maps2Equal(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestLockSharedWithAChild: a child process started while the vault was
+// open holds a copy of its lock (as every child does between its fork and
+// its exec; here for 200 ms, passed on purpose). Once the vault is closed,
+// Open waits for the copy to go instead of calling the vault in use.
+func TestLockSharedWithAChild(t *testing.T) {
+	v, dir := newVault(t)
+	cmd := exec.Command("sleep", "0.2")
+	cmd.ExtraFiles = []*os.File{v.lock}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start sleep: %v", err)
+	}
+	defer cmd.Wait()
+	v.Close()
+	w, err := Open(dir, pass(t, "correct horse"), testOpts)
+	if err != nil {
+		t.Fatalf("Open while a child still held the closed vault's lock: %v", err)
+	}
+	w.Close()
 }
 
 func TestLocked(t *testing.T) {

@@ -123,6 +123,44 @@ func TestThreeProfiles(t *testing.T) {
 	}
 
 	{
+		t.Log("== 60 sends written at once, without waiting for replies")
+		// headless pipelines them (queued in order, texts stored together):
+		// one ok each, in the order written, and carol gets every text
+		// once, in order.
+		alice, carol := nodes["alice"], nodes["carol"]
+		from, cfrom := alice.Mark(), carol.Mark()
+		var cmds []map[string]any
+		for i := range 60 {
+			cmds = append(cmds, map[string]any{"cmd": "send", "identity": "alice", "contact": "carol", "text": fmt.Sprintf("burst %02d", i)})
+		}
+		tags := alice.Write(cmds...)
+		alice.WaitFor(from, time.Minute, "the last reply", e2e.Is(map[string]any{"tag": tags[len(tags)-1]}))
+		replies := alice.All(from, func(m map[string]any) bool { return m["cmd"] == "send" })
+		if len(replies) != len(tags) {
+			t.Fatalf("%d replies to %d sends", len(replies), len(tags))
+		}
+		var ids []string
+		for i, r := range replies {
+			if r["tag"] != tags[i] || r["event"] != "ok" {
+				t.Fatalf("reply %d is %v, want the ok of %s: out of order or failed", i, r, tags[i])
+			}
+			ids = append(ids, fmt.Sprint(r["message"]))
+		}
+		carol.WaitFor(cfrom, deliverWithin, "the last burst text", e2e.Is(map[string]any{"event": "message", "contact": "alice", "message": ids[len(ids)-1]}))
+		got := carol.All(cfrom, func(m map[string]any) bool {
+			return m["event"] == "message" && m["contact"] == "alice" && strings.HasPrefix(fmt.Sprint(m["text"]), "burst ")
+		})
+		if len(got) != len(ids) {
+			t.Fatalf("carol got %d burst texts, want %d (lost or duplicated)", len(got), len(ids))
+		}
+		for i, m := range got {
+			if want := fmt.Sprintf("burst %02d", i); m["text"] != want || m["message"] != ids[i] {
+				t.Fatalf("burst text %d is %q (%v), want %q (%s): out of order", i, m["text"], m["message"], want, ids[i])
+			}
+		}
+	}
+
+	{
 		t.Log("== bob away, 20 messages")
 		nodes["bob"].Stop()
 		from := nodes["alice"].Mark()

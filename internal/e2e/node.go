@@ -266,9 +266,8 @@ func (n *Node) Mark() int {
 	return len(n.lines)
 }
 
-// Do sends a command (given as a map; a tag is added to it) and returns its
-// reply, which must be an "ok" within d; otherwise the test fails.
-func (n *Node) Do(d time.Duration, cmd map[string]any) map[string]any {
+// tagged adds a tag of its own to cmd and encodes it.
+func (n *Node) tagged(cmd map[string]any) ([]byte, string) {
 	n.t.Helper()
 	n.mu.Lock()
 	n.tagN++
@@ -279,6 +278,14 @@ func (n *Node) Do(d time.Duration, cmd map[string]any) map[string]any {
 	if err != nil {
 		n.t.Fatal(err)
 	}
+	return b, tag
+}
+
+// Do sends a command (given as a map; a tag is added to it) and returns its
+// reply, which must be an "ok" within d; otherwise the test fails.
+func (n *Node) Do(d time.Duration, cmd map[string]any) map[string]any {
+	n.t.Helper()
+	b, tag := n.tagged(cmd)
 	from := n.Mark()
 	if _, err := n.in.Write(append(b, '\n')); err != nil {
 		n.t.Fatalf("%s: writing %s: %v", n.Name, b, err)
@@ -288,6 +295,24 @@ func (n *Node) Do(d time.Duration, cmd map[string]any) map[string]any {
 		n.t.Fatalf("%s: %s: got %v, want ok", n.Name, b, r)
 	}
 	return r
+}
+
+// Write sends commands (a tag added to each) without waiting for their
+// replies, as a script that pipelines them does, and returns their tags in
+// order.
+func (n *Node) Write(cmds ...map[string]any) []string {
+	n.t.Helper()
+	var buf []byte
+	var tags []string
+	for _, cmd := range cmds {
+		b, tag := n.tagged(cmd)
+		buf = append(append(buf, b...), '\n')
+		tags = append(tags, tag)
+	}
+	if _, err := n.in.Write(buf); err != nil {
+		n.t.Fatalf("%s: writing %d commands: %v", n.Name, len(cmds), err)
+	}
+	return tags
 }
 
 // Count is how many lines from index from match.

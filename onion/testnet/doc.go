@@ -30,6 +30,18 @@
 //   - Schedulers Vanilla: tor's default KIST scheduler adds ~10 ms per hop
 //     on loopback; with Vanilla an onion round trip is ~1 ms
 //     (/work/shared/TESTNET.md).
+//   - Loopback and delayed ACKs (not a torrc option; measured in session 9
+//     of issue 16): tor sets no TCP_NODELAY on its connections (strace of
+//     a tor accepting SOCKS and OR connections shows only SO_REUSEADDR), so
+//     Nagle's algorithm holds a small segment until the last one is acked,
+//     and Linux delays an ACK by at least 40 ms once a connection has left
+//     quick-ACK mode. On loopback that makes latency bimodal: a 4 KiB raw
+//     onion echo (the root package's BenchmarkTorRawEcho4K) took ~10 ms or
+//     ~105 ms per round trip; with quick ACKs on the loopback routes
+//     (ip route change local 127.0.0.1 … quickack 1, and the same for
+//     127.0.0.0/8) it took 1.2–1.5 ms. The network leaves the host's
+//     routes alone; scripts/bench.sh sets them for its run with
+//     BENCH_QUICKACK=1 (as root) and puts them back.
 //   - PathsNeededToBuildCircuits 0.67, ShutdownWaitLength 0, SocksPort 0,
 //     RunAsDaemon 0: build circuits as soon as the small consensus is in,
 //     exit at once on SIGTERM, no client port on relays, and stay a process

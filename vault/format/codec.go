@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -78,6 +79,32 @@ func frame(magic string, body []byte) []byte {
 	return out[:n] // the tail of a fresh make is zero
 }
 
+// framed starts the padded encoding of a body of n bytes, in one
+// allocation: out is the whole encoding (magic, length, then n bytes of
+// body and zero padding), b its first 8 bytes to append the body to, in
+// place (a shard or segment is marshalled on every write of its file, a
+// segment of up to 64 KiB on every append: one buffer instead of a
+// builder's growing ones and children). checkFramed checks the body filled
+// exactly n bytes.
+func framed(magic string, n int) (out, b []byte, err error) {
+	if 8+n > MaxPlaintext {
+		return nil, nil, malformed("%d bytes is over the limit", 8+n)
+	}
+	out = make([]byte, PaddedSize(8+n)) // the padding is zero
+	b = append(out[:0], magic...)
+	b = binary.BigEndian.AppendUint32(b, uint32(n))
+	return out, b, nil
+}
+
+// checkFramed reports an internal error if the body appended to framed's b
+// is not the n bytes announced (b would then have moved off out).
+func checkFramed(b []byte, n int) error {
+	if len(b) != 8+n {
+		return malformed("internal error: encoded %d bytes, sized %d", len(b)-8, n)
+	}
+	return nil
+}
+
 // unframe checks magic, length and padding and returns the body.
 func unframe(magic string, b []byte) ([]byte, error) {
 	if len(b) > MaxPlaintext {
@@ -133,12 +160,10 @@ func (s *Shard) Marshal() ([]byte, error) {
 	if s.Legacy && s.Version != 0 {
 		return nil, malformed("a version 1 shard has no write counter")
 	}
-	var b cryptobyte.Builder
-	b.AddUint16(s.Index)
+	n := 2 + 4
 	if !s.Legacy {
-		b.AddUint64(s.Version)
+		n += 8
 	}
-	b.AddUint32(uint32(len(s.Records)))
 	for i := range s.Records {
 		r := &s.Records[i]
 		if err := CheckRecord(r.Kind, r.Key, r.Value); err != nil {
@@ -147,18 +172,31 @@ func (s *Shard) Marshal() ([]byte, error) {
 		if i > 0 && !less(&s.Records[i-1], r) {
 			return nil, malformed("records out of order")
 		}
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(r.Kind)) })
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(r.Key)) })
-		b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Value) })
+		n += 1 + len(r.Kind) + 2 + len(r.Key) + 4 + len(r.Value)
 	}
-	body, err := b.Bytes()
-	if err != nil {
-		return nil, malformed("%v", err)
-	}
+	magic := shardMagic
 	if s.Legacy {
-		return frame(shardMagicV1, body), nil
+		magic = shardMagicV1
 	}
-	return frame(shardMagic, body), nil
+	out, b, err := framed(magic, n)
+	if err != nil {
+		return nil, err
+	}
+	b = binary.BigEndian.AppendUint16(b, s.Index)
+	if !s.Legacy {
+		b = binary.BigEndian.AppendUint64(b, s.Version)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s.Records)))
+	for i := range s.Records {
+		r := &s.Records[i]
+		b = append(append(b, byte(len(r.Kind))), r.Kind...)
+		b = append(binary.BigEndian.AppendUint16(b, uint16(len(r.Key))), r.Key...)
+		b = append(binary.BigEndian.AppendUint32(b, uint32(len(r.Value))), r.Value...)
+	}
+	if err := checkFramed(b, n); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ParseShard decodes a shard, version 2 or 1. The returned values alias b.
@@ -227,32 +265,43 @@ func (s *Segment) Marshal() ([]byte, error) {
 	if s.Legacy && s.Version != 0 {
 		return nil, malformed("a version 1 segment has no write counter")
 	}
-	var b cryptobyte.Builder
 	if s.Log == "" || len(s.Log) > MaxLogName {
 		return nil, malformed("bad log name")
 	}
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(s.Log)) })
-	b.AddUint32(s.Seq)
+	n := 2 + len(s.Log) + 4 + 4
 	if !s.Legacy {
-		b.AddUint64(s.Version)
+		n += 8
 	}
-	b.AddUint32(uint32(len(s.Entries)))
 	for i := range s.Entries {
 		e := &s.Entries[i]
 		if err := CheckEntry(s.Log, e.ID, e.Value); err != nil {
 			return nil, err
 		}
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(e.ID)) })
-		b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.Value) })
+		n += EntrySize(e.ID, e.Value)
 	}
-	body, err := b.Bytes()
-	if err != nil {
-		return nil, malformed("%v", err)
-	}
+	magic := segmentMagic
 	if s.Legacy {
-		return frame(segmentMagicV1, body), nil
+		magic = segmentMagicV1
 	}
-	return frame(segmentMagic, body), nil
+	out, b, err := framed(magic, n)
+	if err != nil {
+		return nil, err
+	}
+	b = append(binary.BigEndian.AppendUint16(b, uint16(len(s.Log))), s.Log...)
+	b = binary.BigEndian.AppendUint32(b, s.Seq)
+	if !s.Legacy {
+		b = binary.BigEndian.AppendUint64(b, s.Version)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s.Entries)))
+	for i := range s.Entries {
+		e := &s.Entries[i]
+		b = append(append(b, byte(len(e.ID))), e.ID...)
+		b = append(binary.BigEndian.AppendUint32(b, uint32(len(e.Value))), e.Value...)
+	}
+	if err := checkFramed(b, n); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ParseSegment decodes a segment, version 2 or 1. The returned values alias

@@ -1,6 +1,7 @@
 package format
 
 import (
+	"encoding/binary"
 	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -45,8 +46,7 @@ func (m *Manifest) Marshal() ([]byte, error) {
 	if len(m.Files) > MaxFiles {
 		return nil, malformed("too many files in the manifest")
 	}
-	var b cryptobyte.Builder
-	b.AddUint32(uint32(len(m.Files)))
+	n := 4
 	for i, f := range m.Files {
 		if err := checkFileName(f.Name); err != nil {
 			return nil, err
@@ -54,14 +54,21 @@ func (m *Manifest) Marshal() ([]byte, error) {
 		if i > 0 && m.Files[i-1].Name >= f.Name {
 			return nil, malformed("manifest files out of order")
 		}
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(f.Name)) })
-		b.AddUint64(f.Version)
+		n += 1 + len(f.Name) + 8
 	}
-	body, err := b.Bytes()
+	out, b, err := framed(manifestMagic, n)
 	if err != nil {
-		return nil, malformed("%v", err)
+		return nil, err
 	}
-	return frame(manifestMagic, body), nil
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Files)))
+	for _, f := range m.Files {
+		b = append(append(b, byte(len(f.Name))), f.Name...)
+		b = binary.BigEndian.AppendUint64(b, f.Version)
+	}
+	if err := checkFramed(b, n); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ParseManifest decodes a manifest.
