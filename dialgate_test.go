@@ -309,16 +309,7 @@ func TestManyOfflineContactsDialLittle(t *testing.T) {
 	a.waitText("hi")
 	b.close()
 	const off = 40
-	for k := range off {
-		code, _ := randomCode(t)
-		if _, err := a.e.AddContact(context.Background(), "a", fmt.Sprintf("off%d", k), code); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cs, err := a.e.Contacts("a")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := addOfflineContacts(t, a, off)
 	onionOf := map[string]string{}
 	for _, c := range cs {
 		onionOf[c.Name] = c.Onion
@@ -414,16 +405,7 @@ func TestReachableAgainDialsEveryContact(t *testing.T) {
 	}
 	a.tor.mu.Unlock()
 	const off = 5
-	for k := range off {
-		code, _ := randomCode(t)
-		if _, err := a.e.AddContact(context.Background(), "a", fmt.Sprintf("off%d", k), code); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cs, err := a.e.Contacts("a")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := addOfflineContacts(t, a, off)
 	// each waits until every contact was dialled n times, and says how long.
 	each := func(n int) time.Duration {
 		t.Helper()
@@ -474,4 +456,21 @@ func TestReachableAgainDialsEveryContact(t *testing.T) {
 	t.Logf("ready again: every contact dialled within %v", each(offlineAfterNoDesc+2).Round(time.Millisecond))
 	time.Sleep(200 * time.Millisecond)
 	exactly(offlineAfterNoDesc + 2)
+}
+
+// addOfflineContacts adds n contacts off0..off(n-1) to identity "a" of p,
+// at onion addresses nobody publishes, and returns all of a's contacts.
+func addOfflineContacts(t *testing.T, p *testPeer, n int) []ContactInfo {
+	t.Helper()
+	for k := range n {
+		code, _ := randomCode(t)
+		if _, err := p.e.AddContact(context.Background(), "a", fmt.Sprintf("off%d", k), code); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := p.e.Contacts("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
 }

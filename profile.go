@@ -326,6 +326,7 @@ func (s *torState) attach(e *Engine) {
 func (s *torState) onEvent(ev onion.Event) {
 	s.mu.Lock()
 	var out Event
+	var again string // why every contact is dialled again after out; "": not
 	switch ev.Kind {
 	case onion.Bootstrap:
 		// tor reports some phases again on the way (it connects to another
@@ -342,19 +343,10 @@ func (s *torState) onEvent(ev onion.Event) {
 		// Ready comes as the engine starts, which dials them all anyway:
 		// reachableAgain ignores it before the start and, through
 		// WakeAllGap, just after.)
-		if e := s.e; e != nil {
-			s.mu.Unlock()
-			e.ev.emit(out)
-			e.reachableAgain("tor is ready again")
-			return
-		}
+		again = "tor is ready again"
 	case onion.NetworkUp:
 		// tor builds circuits again after it could not (see onion).
-		if e := s.e; e != nil {
-			s.mu.Unlock()
-			e.reachableAgain("tor has circuits again")
-			return
-		}
+		again = "tor has circuits again"
 	case onion.Died:
 		msg := "tor stopped"
 		if ev.Err != nil {
@@ -387,6 +379,9 @@ func (s *torState) onEvent(ev onion.Event) {
 	s.mu.Unlock()
 	if out != nil && e != nil {
 		e.ev.emit(out)
+	}
+	if again != "" && e != nil {
+		e.reachableAgain(again)
 	}
 }
 

@@ -76,6 +76,7 @@ func FuzzControlReply(f *testing.F) {
 		if ev, err := torctl.ParseEvent(r); err == nil {
 			_, _ = torctl.ParseBootstrap(ev.Rest)
 			_, _ = torctl.ParseHSDesc(ev.Rest)
+			_ = torctl.CircuitEstablished(ev.Rest)
 		}
 	})
 }
@@ -115,6 +116,7 @@ func FuzzControlValues(f *testing.F) {
 		_, _ = torctl.ParseListeners(s)
 		_, _ = torctl.ParseStreamStatus(s)
 		_, _, _ = torctl.Args(s)
+		_ = torctl.CircuitEstablished(s)
 		if v, err := torctl.ParseVersion(s); err == nil {
 			// A parsed version prints as one that parses to the same.
 			w, err := torctl.ParseVersion(strings.TrimSuffix(v.String(), "-pre") + map[bool]string{true: "-pre"}[v.Tagged])
