@@ -178,7 +178,7 @@ func TestErrorReplyKeepsTag(t *testing.T) {
 	want(t, r, "event", "error")
 	want(t, r, "cmd", "send")
 	want(t, r, "tag", "q7")
-	if !strings.Contains(fmt.Sprint(r["error"]), "no such contact") || r["code"] != "unknown_contact" {
+	if !strings.Contains(fmt.Sprint(r["error"]), `no contact named "nobody"`) || r["code"] != "unknown_contact" {
 		t.Fatalf("error %v", r["error"])
 	}
 	r = s.call(`{"cmd":"send","tag":"q8","identity":"alice","contact":"nobody"}`)
