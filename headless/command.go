@@ -179,6 +179,9 @@ func parseCommand(line []byte) (Command, error) {
 	var present map[string]json.RawMessage
 	d0 := json.NewDecoder(bytes.NewReader(line))
 	if err := d0.Decode(&present); err != nil || present == nil {
+		if cutOff(line, err) {
+			return c, &CommandError{Msg: "the line ends before its JSON object does (cut off?): each command must be one whole JSON object on one line"}
+		}
 		return c, &CommandError{Msg: "not a JSON object; every line is one object such as {\"cmd\":\"ping\"}"}
 	}
 	if _, err := d0.Token(); err != io.EOF {
@@ -242,6 +245,21 @@ func parseCommand(line []byte) (Command, error) {
 		return fail("\"seconds\" out of range (0 turns the timer off)")
 	}
 	return c, nil
+}
+
+// cutOff reports whether err, from a json.Decoder reading line, says the
+// line is a JSON object that stops before its closing brace: the line was cut
+// (a write split in two, a newline inside a string) rather than not being an
+// object, and "not a JSON object" would send the writer looking in the wrong
+// place. The Decoder says so with io.ErrUnexpectedEOF, and only so: its
+// SyntaxError at the last byte is a bad character there ({"a":x), not an
+// early end. A line that does not start with "{" is not an object, cut or
+// whole.
+func cutOff(line []byte, err error) bool {
+	if t := bytes.TrimLeft(line, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return false
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // MarshalLine encodes c as one line, without the newline. ParseCommand of

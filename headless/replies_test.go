@@ -3,6 +3,7 @@ package headless_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -127,5 +128,61 @@ func TestParseCommandErrorTag(t *testing.T) {
 		if ce.Tag != c.tag {
 			t.Errorf("%s: tag %q, want %q", c.name, ce.Tag, c.tag)
 		}
+	}
+}
+
+// A line cut off inside its object is told so, not that it is no object at
+// all; a line that is truly not an object, cut or whole, or a whole object
+// with a bad character in it, keeps "not a JSON object". Both are
+// bad_command, through Run as well, and carry the tag when it was read.
+func TestCutOffLineSaysItEndsEarly(t *testing.T) {
+	const cut, notObject = "the line ends before its JSON object does (cut off?)", "not a JSON object"
+	cases := []struct{ line, msg string }{
+		{`{"cmd":"send","identity":"a",`, cut},
+		{`{"cmd":"send","tag":"c1","identity":"al`, cut},
+		{`{"cmd":"ping"`, cut},
+		{`  {"cmd":"ping","seconds":1e`, cut},
+		{`{"cmd":"send","x":[1,{"y":`, cut},
+		{`{`, cut},
+		{`{"cmd":"ping" `, cut},
+		{`hello`, notObject},
+		{`[1,2`, notObject},
+		{`"abc`, notObject},
+		{`null`, notObject},
+		{`{"cmd":x`, notObject},
+		{`{"cmd" "ping"}`, notObject},
+	}
+	for _, c := range cases {
+		_, err := headless.ParseCommand([]byte(c.line))
+		var ce *headless.CommandError
+		if !errors.As(err, &ce) {
+			t.Fatalf("%s: error %T %v", c.line, err, err)
+		}
+		if !strings.Contains(ce.Msg, c.msg) {
+			t.Errorf("%s: %q, want it to say %q", c.line, ce.Msg, c.msg)
+		}
+		if other := map[string]string{cut: notObject, notObject: cut}[c.msg]; strings.Contains(ce.Msg, other) {
+			t.Errorf("%s: %q also says %q", c.line, ce.Msg, other)
+		}
+	}
+
+	var out strings.Builder
+	in := `{"cmd":"send","tag":"c2","identity":"al` + "\n" + `{"cmd":"ping","tag":"p"}`
+	if err := headless.Run(context.Background(), withAlice(), strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d replies, want 2:\n%s", len(lines), out.String())
+	}
+	var r struct{ Event, Tag, Code, Error string }
+	if err := json.Unmarshal([]byte(lines[0]), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Event != "error" || r.Tag != "c2" || r.Code != "bad_command" || !strings.Contains(r.Error, cut) {
+		t.Fatalf("reply to a cut-off line: %s", lines[0])
+	}
+	if !strings.Contains(lines[1], `"event":"ok"`) {
+		t.Fatalf("after a cut-off line: %s", lines[1])
 	}
 }
