@@ -626,6 +626,11 @@ func (a *app) classifyCore(err error) (classified, bool) {
 	case is(sotto.ErrUnknownIdentity):
 		return classified{exitNotFound, []string{"'sotto id list' shows your identities"}}, true
 	case is(sotto.ErrUnknownContact):
+		// A message that already asks "did you mean ...?" names the way out;
+		// a second line pointing at the whole list only competes with it.
+		if uc := (*sotto.UnknownContactError)(nil); errors.As(err, &uc) && uc.Suggestion != "" {
+			return classified{exitNotFound, nil}, true
+		}
 		return classified{exitNotFound, []string{"'sotto contact list' shows your contacts"}}, true
 	case is(sotto.ErrUnknownRequest):
 		return classified{exitNotFound, []string{"'sotto contact requests IDENTITY' lists the requests waiting"}}, true
