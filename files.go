@@ -493,7 +493,10 @@ func (e *Engine) SendFile(ctx context.Context, identity, contact, path string, o
 	if err := e.checkOpen(); err != nil || c.removed {
 		w.Discard()
 		if err == nil {
-			err = ErrUnknownContact
+			// Removed while the file was being stored: the same error as
+			// the lookup gives now, naming the contact, not the bare
+			// sentinel ("no such contact", but which?).
+			err = unknownContact(c.id, contact)
 		}
 		return FileInfo{}, err
 	}

@@ -6,9 +6,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,5 +213,69 @@ func TestSendFileBadPath(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "stat ") {
 			t.Errorf("%s: %v, want %q", path, err, want)
 		}
+	}
+}
+
+// blobHook is the identity's in-memory store that runs f (once) when the
+// first blob is created: inside SendFile's copy, after its first look at
+// the contact and before its last, where a removal can fall.
+type blobHook struct {
+	store
+	once sync.Once
+	f    func()
+}
+
+func (h *blobHook) CreateBlob(name string) (files.BlobWriter, error) {
+	h.once.Do(h.f)
+	return h.store.(files.Store).CreateBlob(name)
+}
+func (h *blobHook) OpenBlob(name string) (io.ReadCloser, error) {
+	return h.store.(files.Store).OpenBlob(name)
+}
+func (h *blobHook) RemoveBlob(name string) error { return h.store.(files.Store).RemoveBlob(name) }
+
+// A contact removed while a file for it is being stored fails the send with
+// the error a lookup of the name gives: an *UnknownContactError that names
+// the contact, not the bare ErrUnknownContact.
+func TestSendFileToContactRemovedMeanwhile(t *testing.T) {
+	a := startPeer(t, newMemNet(), nil)
+	mustID(t, a, "alice", IdentityOptions{})
+	code, _ := randomCode(t)
+	ctx := context.Background()
+	if _, err := a.e.AddContact(ctx, "alice", "bob", code); err != nil {
+		t.Fatal(err)
+	}
+	a.e.mu.Lock()
+	id := a.e.ids["alice"]
+	if _, ok := id.st.(*memStore); !ok {
+		a.e.mu.Unlock()
+		t.Fatalf("identity store %T: the hook below assumes the test's memStore", id.st)
+	}
+	hook := &blobHook{store: id.st}
+	id.st = hook
+	a.e.mu.Unlock()
+	removed := false
+	hook.f = func() {
+		if err := a.e.RemoveContact(ctx, "alice", "bob"); err != nil {
+			t.Errorf("RemoveContact: %v", err)
+		}
+		removed = true
+	}
+
+	path, _ := randomFile(t, 1000)
+	_, err := a.e.SendFile(ctx, "alice", "bob", path, SendFileOptions{KeepMetadata: true})
+	if !removed {
+		t.Fatalf("the contact was not removed during SendFile (err %v)", err)
+	}
+	var uc *UnknownContactError
+	if !errors.As(err, &uc) || !errors.Is(err, ErrUnknownContact) {
+		t.Fatalf("SendFile to a contact removed meanwhile: %T %v, want *UnknownContactError", err, err)
+	}
+	if uc.Name != "bob" || !strings.Contains(err.Error(), `"bob"`) {
+		t.Fatalf("error %q does not name the contact", err)
+	}
+	_, later := a.e.SendFile(ctx, "alice", "bob", path, SendFileOptions{KeepMetadata: true})
+	if later == nil || later.Error() != err.Error() {
+		t.Fatalf("removed meanwhile: %q; removed before: %v: want the same", err, later)
 	}
 }
