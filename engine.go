@@ -17,6 +17,7 @@ import (
 	"github.com/sottochat/sotto/internal/contactcode"
 	"github.com/sottochat/sotto/internal/erase"
 	"github.com/sottochat/sotto/internal/record"
+	"github.com/sottochat/sotto/internal/suggest"
 	"github.com/sottochat/sotto/onion"
 	"github.com/sottochat/sotto/vault"
 )
@@ -575,9 +576,23 @@ func (e *Engine) contactLocked(identity, petname string) (*identity, *contact, e
 	}
 	c, ok := id.contacts[petname]
 	if !ok {
-		return id, nil, ErrUnknownContact
+		return id, nil, unknownContact(id, petname)
 	}
 	return id, c, nil
+}
+
+// unknownContact is the error for a petname id has no contact by, with the
+// contact it probably meant, if one is obvious (internal/suggest). Only the
+// message suggests: the caller fails, nothing is done with that contact.
+func unknownContact(id *identity, petname string) error {
+	names := make([]string, 0, len(id.contacts))
+	for name, c := range id.contacts {
+		if !c.removed {
+			names = append(names, name)
+		}
+	}
+	s, _ := suggest.Name(petname, names)
+	return &UnknownContactError{Name: petname, Suggestion: s}
 }
 
 func sortBy[T any](s []T, key func(T) string) {

@@ -1,6 +1,12 @@
 package sotto
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/sottochat/sotto/internal/record"
+)
 
 // Errors callers can branch on. Every error the package returns either is one
 // of these or wraps one with %w, and none of them carries a secret, a
@@ -19,6 +25,8 @@ var (
 	// ErrUnknownIdentity: no local identity has that name.
 	ErrUnknownIdentity = errors.New("sotto: no such identity")
 	// ErrUnknownContact: the identity has no contact with that petname.
+	// The engine returns it wrapped in an *UnknownContactError, which says
+	// which name was asked for.
 	ErrUnknownContact = errors.New("sotto: no such contact")
 	// ErrUnknownRequest: the identity has no pending request with that ID.
 	ErrUnknownRequest = errors.New("sotto: no such contact request")
@@ -71,3 +79,46 @@ var (
 	// be set up (Options.Hardening): Sotto runs, but less protected.
 	ErrHardening = errors.New("sotto: warning: the process is less protected than it should be")
 )
+
+// UnknownContactError is the error of a call naming a contact the identity
+// does not have. It wraps ErrUnknownContact. Its message says the name that
+// was asked for and, when one contact is an obvious match (the same name but
+// for case, the only name the given one starts, or one within a typo or
+// two), asks whether that one was meant:
+//
+//	sotto: no contact named "Bob" (did you mean "bob"?)
+//
+// The suggestion is for the person reading the message only: nothing is
+// ever sent to, or done with, the suggested contact.
+type UnknownContactError struct {
+	// Name is the name asked for, as given: untrusted text (Error quotes it).
+	Name string
+	// Suggestion is a contact of the identity that Name probably meant, or "".
+	Suggestion string
+}
+
+func (e *UnknownContactError) Error() string {
+	s := "sotto: no contact named " + quoteName(e.Name)
+	if e.Suggestion != "" {
+		s += " (did you mean " + quoteName(e.Suggestion) + "?)"
+	}
+	return s
+}
+
+func (e *UnknownContactError) Unwrap() error { return ErrUnknownContact }
+
+// quoteName quotes a name someone typed for an error message: Go-quoted, so
+// that control, bidi and other invisible characters show as escapes rather
+// than act on the terminal it is printed on or hide what was typed, and cut
+// at record.MaxName bytes (the longest valid name) so that a pasted page
+// does not become the message.
+func quoteName(s string) string {
+	if len(s) <= record.MaxName {
+		return strconv.Quote(s)
+	}
+	cut := record.MaxName
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "..."
+}

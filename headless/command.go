@@ -101,8 +101,8 @@ var commands = map[string]spec{
 }
 
 // CommandError is the error of a line that is not a valid command. Tag is
-// the line's tag when it could be read, so that the error event still
-// reaches the script's pending request.
+// the line's tag when it could be read (see [ParseCommand]), so that the
+// error event still reaches the script's pending request.
 type CommandError struct {
 	Cmd string
 	Tag string
@@ -118,8 +118,56 @@ func (e *CommandError) Error() string {
 
 // ParseCommand decodes and validates one line (without its newline). The
 // line must be exactly one JSON object with a known "cmd", the fields that
-// command requires, and no others. Every error is a *CommandError.
+// command requires, and no others. Every error is a *CommandError, whose Tag
+// is the line's "tag" whenever that could be read: a string of at most
+// MaxTagBytes, a member of a line that is a JSON object up to there at
+// least, even if it is cut short, has a field too many or one of the wrong
+// type after it.
 func ParseCommand(line []byte) (Command, error) {
+	c, err := parseCommand(line)
+	var ce *CommandError
+	if errors.As(err, &ce) && ce.Tag == "" && len(line) <= MaxLineBytes {
+		ce.Tag = tagOf(line)
+	}
+	return c, err
+}
+
+// tagOf reads the top-level "tag" of a line that is not a valid command,
+// member by member until the line stops being JSON: "" when there is none
+// before that point, or it is not a string of at most MaxTagBytes of valid
+// UTF-8. Of two tags, the last counts, as in a valid line.
+func tagOf(line []byte) string {
+	if !utf8.Valid(line) {
+		return "" // json would turn bad bytes into U+FFFD: not the tag sent
+	}
+	d := json.NewDecoder(bytes.NewReader(line))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	tag := ""
+	for {
+		k, err := d.Token()
+		key, ok := k.(string)
+		if err != nil || !ok {
+			return tag // the end of the object, or of what is JSON
+		}
+		var v json.RawMessage
+		if err := d.Decode(&v); err != nil {
+			return tag
+		}
+		if key != "tag" {
+			continue
+		}
+		var s string
+		if json.Unmarshal(v, &s) == nil && len(s) <= MaxTagBytes {
+			tag = s
+		} else {
+			tag = ""
+		}
+	}
+}
+
+func parseCommand(line []byte) (Command, error) {
 	var c Command
 	if len(line) > MaxLineBytes {
 		return c, &CommandError{Msg: fmt.Sprintf("line longer than %d bytes", MaxLineBytes)}

@@ -2,6 +2,7 @@ package headless
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/sottochat/sotto"
@@ -67,11 +68,13 @@ type torJSON struct {
 }
 
 // reply answers one command: event "ok" with the command's result under
-// one key (key, value), or event "error". Cmd and Tag echo the command.
+// one key (key, value), or event "error". Cmd and Tag echo the command; Line
+// is the number of the input line it answers (0: none, left out).
 type reply struct {
 	Event string
 	Cmd   string
 	Tag   string
+	Line  int
 	Error string
 	Code  string
 	key   string
@@ -86,12 +89,21 @@ func (r reply) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil) }
 func (r reply) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"event":`...)
 	b = appendString(b, r.Event)
-	for _, f := range []struct{ k, v string }{{"cmd", r.Cmd}, {"tag", r.Tag}, {"error", r.Error}, {"code", r.Code}} {
-		if f.v == "" {
-			continue
+	for _, f := range []struct{ k, v string }{{"cmd", r.Cmd}, {"tag", r.Tag}} {
+		if f.v != "" {
+			b = append(b, `,"`+f.k+`":`...)
+			b = appendString(b, f.v)
 		}
-		b = append(b, `,"`+f.k+`":`...)
-		b = appendString(b, f.v)
+	}
+	if r.Line > 0 {
+		b = append(b, `,"line":`...)
+		b = strconv.AppendInt(b, int64(r.Line), 10)
+	}
+	for _, f := range []struct{ k, v string }{{"error", r.Error}, {"code", r.Code}} {
+		if f.v != "" {
+			b = append(b, `,"`+f.k+`":`...)
+			b = appendString(b, f.v)
+		}
 	}
 	if r.key != "" {
 		b = append(b, `,"`+r.key+`":`...)

@@ -49,8 +49,11 @@ type Engine interface {
 // Every command gets exactly one reply ("ok" or "error", with the command's
 // "cmd" and "tag"), in the order of the commands; engine events are written
 // as they happen, interleaved with replies, so a "sent" event may come before
-// the "ok" of its "send". A line that is not a valid command gets an "error"
-// reply and Run carries on.
+// the "ok" of its "send". Every reply also carries the number of the input
+// line it answers ("line", counting from 1 every line read, blank and
+// skipped ones included), so that a script that wrote many lines without
+// tags can tell which one an answer is for. A line that is not a valid
+// command gets an "error" reply and Run carries on.
 //
 // Consecutive "send" lines are pipelined (sendPipe): a send's text is queued
 // at once, in order, and its "ok" written once it is on disk, while the next
@@ -179,10 +182,11 @@ func (p *sendPipe) drain(w *writer) error {
 	return nil
 }
 
-// send queues c's text and adds its reply to the pipe: known at once if
-// the text could not be queued, else once it is stored.
-func (p *sendPipe) send(ctx context.Context, e Engine, c Command) {
-	f := &inflight{done: make(chan struct{}), r: reply{Cmd: c.Cmd, Tag: c.Tag}}
+// send queues c's text, read from input line n, and adds its reply to the
+// pipe: known at once if the text could not be queued, else once it is
+// stored.
+func (p *sendPipe) send(ctx context.Context, e Engine, c Command, n int) {
+	f := &inflight{done: make(chan struct{}), r: reply{Cmd: c.Cmd, Tag: c.Tag, Line: n}}
 	p.q = append(p.q, f)
 	id, stored, err := e.SendQueued(ctx, c.Identity, c.Contact, c.Text)
 	if err != nil {
@@ -202,24 +206,39 @@ func (p *sendPipe) send(ctx context.Context, e Engine, c Command) {
 
 // setErr makes r the error reply for err.
 func (r *reply) setErr(err error) {
-	r.Event, r.Error, r.Code = "error", err.Error(), errorCode(err)
+	r.Event, r.Error, r.Code = "error", errorText(err), errorCode(err)
+}
+
+// errorText is err's message for a reply: the engine's, with what to do
+// added where the engine cannot know it. A contact name that is not found
+// and resembles none gets the command that lists the right ones.
+func errorText(err error) string {
+	var uc *sotto.UnknownContactError
+	if errors.As(err, &uc) && uc.Suggestion == "" {
+		return err.Error() + `; the "contacts" command lists the identity's contacts`
+	}
+	return err.Error()
 }
 
 // lineResult is one line read from in, or the reason reading stopped.
 type lineResult struct {
 	line    []byte
+	n       int // its number: 1 for the first line read, blank ones counted
 	tooLong bool
 	err     error // a read error other than io.EOF
 }
 
 // readLines reads newline-terminated lines of at most MaxLineBytes. A longer
-// line is skipped up to its newline and reported as tooLong. It closes lines
-// at the end of input.
+// line is skipped up to its newline and reported as tooLong. Blank lines are
+// not handed over but are counted: a line's number is its position in the
+// input, as a script (or an editor) counts it. It closes lines at the end
+// of input.
 func readLines(in io.Reader, lines chan<- lineResult, next <-chan struct{}, done <-chan struct{}) {
 	defer close(lines)
 	br := bufio.NewReaderSize(in, 4096)
 	var buf []byte
 	tooLong := false
+	n := 0
 	for {
 		frag, err := br.ReadSlice('\n')
 		if len(frag) > 0 {
@@ -245,9 +264,10 @@ func readLines(in io.Reader, lines chan<- lineResult, next <-chan struct{}, done
 			return
 		}
 		if len(frag) > 0 || tooLong || len(buf) > 0 {
+			n++
 			line := bytes.TrimSuffix(buf, []byte("\n"))
 			line = bytes.TrimSuffix(line, []byte("\r"))
-			lr := lineResult{line: append([]byte(nil), line...), tooLong: tooLong}
+			lr := lineResult{line: append([]byte(nil), line...), n: n, tooLong: tooLong}
 			clear(buf)
 			buf, tooLong = buf[:0], false
 			if len(bytes.TrimSpace(lr.line)) > 0 || lr.tooLong {
@@ -336,7 +356,7 @@ func handleLine(ctx context.Context, e Engine, w *writer, lr lineResult, p *send
 	if !lr.tooLong {
 		c, perr = ParseCommand(lr.line)
 		if perr == nil && c.Cmd == "send" {
-			p.send(ctx, e, c)
+			p.send(ctx, e, c, lr.n)
 			return false, nil
 		}
 	}
@@ -344,20 +364,21 @@ func handleLine(ctx context.Context, e Engine, w *writer, lr lineResult, p *send
 		return false, err
 	}
 	if lr.tooLong {
-		return false, w.write(reply{Event: "error", Error: fmt.Sprintf("headless: line longer than %d bytes, skipped", MaxLineBytes), Code: "bad_command"})
+		return false, w.write(reply{Event: "error", Line: lr.n, Error: fmt.Sprintf("headless: line longer than %d bytes, skipped", MaxLineBytes), Code: "bad_command"})
 	}
 	if perr != nil {
 		var ce *CommandError
-		r := reply{Event: "error", Error: perr.Error(), Code: "bad_command"}
+		r := reply{Event: "error", Line: lr.n, Error: perr.Error(), Code: "bad_command"}
 		if errors.As(perr, &ce) {
 			r.Cmd, r.Tag = ce.Cmd, ce.Tag
 		}
 		return false, w.write(r)
 	}
 	r, err := execute(ctx, e, c)
-	r.Cmd, r.Tag = c.Cmd, c.Tag
+	r.Cmd, r.Tag, r.Line = c.Cmd, c.Tag, lr.n
 	if err != nil {
-		r = reply{Event: "error", Cmd: c.Cmd, Tag: c.Tag, Error: err.Error(), Code: errorCode(err)}
+		r = reply{Event: "error", Cmd: c.Cmd, Tag: c.Tag, Line: lr.n}
+		r.setErr(err)
 	} else {
 		r.Event = "ok"
 	}

@@ -178,7 +178,7 @@ func TestErrorReplyKeepsTag(t *testing.T) {
 	want(t, r, "event", "error")
 	want(t, r, "cmd", "send")
 	want(t, r, "tag", "q7")
-	if !strings.Contains(fmt.Sprint(r["error"]), "no such contact") || r["code"] != "unknown_contact" {
+	if !strings.Contains(fmt.Sprint(r["error"]), `no contact named "nobody"`) || r["code"] != "unknown_contact" {
 		t.Fatalf("error %v", r["error"])
 	}
 	r = s.call(`{"cmd":"send","tag":"q8","identity":"alice","contact":"nobody"}`)
@@ -520,19 +520,25 @@ func TestSendsArePipelined(t *testing.T) {
 	e.Emit(sotto.ContactEvent{Identity: "alice", Contact: "bob", Online: true})
 	want(t, s.next(), "event", "contact")
 	release()
+	// Each reply names its command's line (add_contact was line 1).
 	r := s.next()
 	want(t, r, "event", "ok")
 	want(t, r, "tag", "a")
+	want(t, r, "line", 2)
 	if id, _ := r["message"].(string); id == "" {
 		t.Fatalf("ok of a send without its message ID: %v", r)
 	}
 	r = s.next()
 	want(t, r, "event", "error")
 	want(t, r, "tag", "b")
+	want(t, r, "line", 3)
 	r = s.next()
 	want(t, r, "event", "ok")
 	want(t, r, "tag", "c")
-	want(t, s.next(), "tag", "p")
+	want(t, r, "line", 4)
+	r = s.next()
+	want(t, r, "tag", "p")
+	want(t, r, "line", 5)
 	ms := s.call(`{"cmd":"messages","identity":"alice","contact":"bob"}`)["messages"].([]any)
 	if len(ms) != 2 || ms[0].(map[string]any)["text"] != "one" || ms[1].(map[string]any)["text"] != "three" {
 		t.Fatalf("messages %v, want one then three", ms)

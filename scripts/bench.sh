@@ -40,6 +40,10 @@ root=github.com/sottochat/sotto
 # against a DH step plus the BenchmarkMLKEM operation it does; X25519 beside
 # crypto/ecdh's, BenchmarkX25519Stdlib), the vault,
 # tor's own launch and publish (onion: the floor under everything below).
+# Floors beside their steps: ratchet's SymmetricFloor, DHStepFloor and
+# HandshakeFloor (the primitives alone) and vault's CommitIOFloor (a
+# commit's file-system work alone): a target below its floor needs another
+# construction, not faster code around it.
 run -bench . -benchmem -benchtime "$BENCHTIME" $($GO list ./... | grep -v -x "$root")
 # The engine over in-memory pipes, per round trip, each stage's median:
 # plain test keys; keys in locked memory as in the product (Locked) beside

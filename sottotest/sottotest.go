@@ -22,6 +22,7 @@ import (
 
 	"github.com/sottochat/sotto"
 	"github.com/sottochat/sotto/internal/contactcode"
+	"github.com/sottochat/sotto/internal/suggest"
 	"github.com/sottochat/sotto/onion"
 )
 
@@ -282,12 +283,16 @@ func (e *Engine) contact(identity, name string) (*sotto.ContactInfo, error) {
 		return nil, err
 	}
 	l := e.contacts[identity]
+	names := make([]string, 0, len(l))
 	for i := range l {
 		if l[i].Name == name {
 			return &l[i], nil
 		}
+		names = append(names, l[i].Name)
 	}
-	return nil, sotto.ErrUnknownContact
+	// The engine's error, with its suggestion (engine.go unknownContact).
+	s, _ := suggest.Name(name, names)
+	return nil, &sotto.UnknownContactError{Name: name, Suggestion: s}
 }
 
 // RemoveContact implements the engine method.

@@ -513,3 +513,54 @@ func TestBatchHotTail(t *testing.T) {
 		t.Fatalf("only %d entries: the test did not fill segments", len(model["a"])+len(model["b"]))
 	}
 }
+
+// BenchmarkCommitIOFloor is the file-system work of one BenchmarkCommitBatch3
+// commit with no sealing, no encoding and no vault: the same files (a record
+// shard and two log segments, 2 KiB each, about a sealed file's size, and the
+// manifest) created and written at once, then each file and both directories
+// fsynced at once, the manifest renamed over the old one and its directory
+// fsynced (the commit point), the three staged files renamed into place.
+// Beside BenchmarkCommitBatch3 it is how much of a commit is the disk: the
+// floor of this layout (one file per change), which only fewer files per
+// commit (a journal) would lower.
+func BenchmarkCommitIOFloor(b *testing.B) {
+	dir := b.TempDir()
+	for _, d := range []string{recordDir, segmentDir} {
+		must(b, os.Mkdir(filepath.Join(dir, d), 0o700))
+	}
+	data := bytes.Repeat([]byte("c"), 2048)
+	names := []string{recordDir + "/r0", segmentDir + "/s0", segmentDir + "/s1"}
+	for i := 0; b.Loop(); i++ {
+		var wg sync.WaitGroup
+		paths := make([]string, len(names)+1)
+		files := make([]*os.File, len(paths))
+		errs := make([]error, len(paths))
+		for j, n := range names {
+			d, name := filepath.Split(n)
+			paths[j] = filepath.Join(dir, d, stageName(uint64(i+1), name))
+		}
+		paths[len(names)] = filepath.Join(dir, tmpPrefix+strconv.Itoa(i))
+		for j := range paths {
+			wg.Go(func() { files[j], errs[j] = writeUnsynced(paths[j], data, os.O_TRUNC) })
+		}
+		wg.Wait()
+		must(b, errors.Join(errs...))
+		for j, f := range files {
+			wg.Go(func() {
+				errs[j] = f.Sync()
+				f.Close()
+			})
+		}
+		var dirErrs [2]error
+		for k, d := range []string{recordDir, segmentDir} {
+			wg.Go(func() { dirErrs[k] = syncDir(filepath.Join(dir, d)) })
+		}
+		wg.Wait()
+		must(b, errors.Join(append(errs, dirErrs[:]...)...))
+		must(b, os.Rename(paths[len(names)], filepath.Join(dir, manifestName)))
+		must(b, syncDir(dir))
+		for j, n := range names {
+			must(b, os.Rename(paths[j], filepath.Join(dir, n)))
+		}
+	}
+}

@@ -67,6 +67,9 @@ func TestErrorPaths(t *testing.T) {
 
 	code, _, errs = p.Run("contact", "remove", "me", "nobody")
 	wantExit(t, "unknown contact", code, errs, exitNotFound, "contact list")
+	if !strings.Contains(errs, `sotto: no contact named "nobody"`) {
+		t.Fatalf("unknown contact: stderr does not say which name:\n%s", errs)
+	}
 
 	myCode := strings.TrimSpace(p.Must("id", "card", "me", "--no-qr"))
 	for _, bad := range []string{"garbage", myCode[:len(myCode)-3], myCode[:10] + "x" + myCode[11:]} {

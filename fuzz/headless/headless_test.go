@@ -19,8 +19,9 @@ import (
 )
 
 // FuzzParseCommand checks that ParseCommand never panics, fails only with a
-// *headless.CommandError, and that a parsed command marshals to a line that
-// parses back to the same command (and marshals to the same bytes again).
+// *headless.CommandError whose echoed tag is valid UTF-8 within MaxTagBytes,
+// and that a parsed command marshals to a line that parses back to the same
+// command (and marshals to the same bytes again).
 func FuzzParseCommand(f *testing.F) {
 	seeds := []string{
 		`{"cmd":"ping"}`,
@@ -38,6 +39,7 @@ func FuzzParseCommand(f *testing.F) {
 		`{"cmd":"timer","identity":"a","contact":"b","seconds":1e3}`,
 		`{"cmd":"ping"} {}`,
 		`[]`, `null`, `{}`, `"cmd"`, "{\"cmd\":\"ping\",\"tag\":\"\xff\"}",
+		`{"cmd":"send","tag":"cut","identity":"al`, `{"tag":"a","tag":{"x":1},"cmd":"ping","nope":1}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -49,6 +51,9 @@ func FuzzParseCommand(f *testing.F) {
 			var ce *headless.CommandError
 			if !errors.As(err, &ce) {
 				t.Fatalf("error of type %T: %v", err, err)
+			}
+			if len(ce.Tag) > headless.MaxTagBytes || !utf8.ValidString(ce.Tag) {
+				t.Fatalf("error echoes tag %q", ce.Tag)
 			}
 			return
 		}
