@@ -20,9 +20,11 @@ import (
 // (wakeDialersLocked). Our own re-dials of an offline contact are only a
 // safety net for when both of those failed. So:
 //
-//   - at most maxDialsAtOnce dials wait on tor at a time, per profile; the
-//     others queue, in arrival order, dials with something to do (a message
-//     queued, a session that just ended) before routine retries (dialGate);
+//   - at most maxDialsAtOnce routine dials wait on tor at a time, per
+//     profile, and dials with something to do (a message queued, a session
+//     that just ended, coming back) maxUrgentExtra more, so that they never
+//     wait behind routine ones that tor does not answer; the others queue,
+//     in arrival order, the latter before routine retries (dialGate);
 //   - a contact whose descriptor tor cannot find (onion.ErrNoDescriptor,
 //     SOCKS 0xF0: not published, so offline) offlineAfterNoDesc times in a
 //     row, or that stays unreachable otherwise offlineAfterUnreachable
@@ -48,7 +50,8 @@ import (
 //
 // docs/PROTOCOL.md ("Dialling") says what this schedule shows the network.
 
-// maxDialsAtOnce bounds the dials of one profile waiting on tor at once.
+// maxDialsAtOnce bounds the dials of one profile waiting on tor at once,
+// but for urgent ones' allowance (maxUrgentExtra).
 // Four keep a first round over hundreds of contacts short on the loopback
 // network (a missing descriptor is answered within a second or so) and
 // tor's circuits under construction far below its MaxClientCircuitsPending
@@ -172,83 +175,149 @@ func (s *dialSchedule) jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.75 + 0.5*s.frac()))
 }
 
-// dialGate admits at most n dials at once: urgent waiters first, each class
-// in arrival order. A slot freed goes straight to the next waiter.
+// dialGate admits dials to tor: at most n+extra at once, of which routine
+// ones start only while fewer than n dials of any kind are held. Urgent
+// dials (something to deliver, a session that just ended, coming back, or
+// a routine waiter woken meanwhile) thus have extra slots routine ones never
+// take. Waiters are served urgent ones first, each class in arrival order;
+// a slot freed goes straight to the next waiter it admits.
+//
+// Why an allowance on top and not pre-emption. A dial that tor never
+// answers holds its slot until its deadline (Handshake, 90 s on the real
+// network): an offline contact whose descriptor is still at the HSDirs,
+// introduction or rendezvous failures. With n such routine re-dials in
+// flight, an urgent dial used to wait for one of them to time out (up to
+// 90 s, minutes when several were queued) before it even started: a source
+// who is online now waited that long for a journalist's message. Routine
+// dials hold at most n slots, so an urgent dial now waits only while extra
+// or more urgent dials are held, whatever the routine ones do. The
+// alternative, cancelling the oldest routine dial, costs more where it
+// matters: closing a SOCKS request does not take back the descriptor fetch
+// and circuits tor has started for it, so the re-scheduled dial repeats
+// them (more load on tor, one more fetch, introduction and rendezvous for
+// HSDirs and the contact's introduction point to see), and a routine dial
+// that was about to connect (the contact just came online) would be thrown
+// away seconds before it succeeded. The allowance lets tor see at most
+// n+extra dials of a profile at once instead of n: a round of routine dials
+// (start-up) still runs n at a time, a round of urgent ones (coming back:
+// every dialer woken) n+extra.
 type dialGate struct {
-	mu      sync.Mutex
-	free    int
-	waiting [2][]chan struct{} // 0: urgent, 1: routine
+	mu       sync.Mutex
+	n, extra int
+	held     [2]int           // slots held, by the class granted: 0 urgent, 1 routine
+	waiting  [2][]*gateWaiter // 0: urgent, 1: routine
 }
 
-func newDialGate(n int) *dialGate { return &dialGate{free: n} }
+// gateWaiter is one acquire waiting; class is the class it was granted as,
+// set under g.mu before ready is closed.
+type gateWaiter struct {
+	ready chan struct{}
+	class int
+}
+
+// maxUrgentExtra is the urgent dials' allowance on top of maxDialsAtOnce:
+// with every shared slot held by dials tor does not answer, a message to a
+// contact still starts its dial at once, and a second one written
+// meanwhile too. Six dials at once keep tor's circuits under construction
+// (a descriptor fetch, then an introduction and a rendezvous circuit per
+// dial) well below its MaxClientCircuitsPending (32).
+const maxUrgentExtra = 2
+
+func newDialGate(n, extra int) *dialGate { return &dialGate{n: n, extra: extra} }
+
+// admits reports whether a dial of class may start now; g.mu held. A
+// routine dial that is admitted means an urgent one would be too, so
+// dispatch never passes over an urgent waiter.
+func (g *dialGate) admits(class int) bool {
+	if class == 0 {
+		return g.held[0]+g.held[1] < g.n+g.extra
+	}
+	return g.held[0]+g.held[1] < g.n
+}
 
 // acquire waits for a slot. promote, if not nil, moves a routine waiter to
-// the urgent queue when it receives (the contact's wake). It reports false
-// when ctx ended first (no slot held then).
-func (g *dialGate) acquire(ctx context.Context, urgent bool, promote <-chan struct{}) bool {
+// the urgent queue when it receives (the contact's wake), with an urgent
+// dial's admission. It reports false when ctx ended first (no slot held
+// then); else release frees the slot, once however often it is called.
+func (g *dialGate) acquire(ctx context.Context, urgent bool, promote <-chan struct{}) (release func(), ok bool) {
 	class := 1
 	if urgent {
 		class = 0
-	}
-	g.mu.Lock()
-	if g.free > 0 && len(g.waiting[0]) == 0 && len(g.waiting[1]) == 0 {
-		g.free--
-		g.mu.Unlock()
-		return true
-	}
-	ch := make(chan struct{})
-	g.waiting[class] = append(g.waiting[class], ch)
-	g.mu.Unlock()
-	if class == 0 {
 		promote = nil
 	}
+	w := &gateWaiter{ready: make(chan struct{})}
+	g.mu.Lock()
+	g.waiting[class] = append(g.waiting[class], w)
+	g.dispatch()
+	g.mu.Unlock()
 	for {
 		select {
-		case <-ch:
-			return true
+		case <-w.ready:
+			return g.releaser(w.class), true
 		case <-promote:
 			promote = nil
 			g.mu.Lock()
-			if g.remove(1, ch) {
-				g.waiting[0] = append(g.waiting[0], ch)
+			if g.remove(1, w) {
+				g.waiting[0] = append(g.waiting[0], w)
+				g.dispatch()
 			}
 			g.mu.Unlock()
 		case <-ctx.Done():
 			g.mu.Lock()
-			queued := g.remove(0, ch) || g.remove(1, ch)
+			queued := g.remove(0, w) || g.remove(1, w)
 			g.mu.Unlock()
 			if !queued {
 				// Granted meanwhile: pass the slot on.
-				<-ch
-				g.release()
+				<-w.ready
+				g.releaser(w.class)()
 			}
-			return false
+			return nil, false
 		}
 	}
 }
 
-// remove takes ch out of a queue; g.mu held.
-func (g *dialGate) remove(class int, ch chan struct{}) bool {
+// releaser returns the function that frees one slot of class: a second
+// call does nothing, so no path frees a slot twice.
+func (g *dialGate) releaser(class int) func() {
+	done := false
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if done {
+			return
+		}
+		done = true
+		g.held[class]--
+		g.dispatch()
+	}
+}
+
+// dispatch grants slots to the first waiters admitted, urgent ones first;
+// g.mu held.
+func (g *dialGate) dispatch() {
+	for class := 0; class < len(g.waiting); {
+		q := g.waiting[class]
+		if len(q) == 0 || !g.admits(class) {
+			class++
+			continue
+		}
+		w := q[0]
+		g.waiting[class] = q[1:]
+		w.class = class
+		g.held[class]++
+		close(w.ready)
+		class = 0
+	}
+}
+
+// remove takes w out of a queue; g.mu held.
+func (g *dialGate) remove(class int, w *gateWaiter) bool {
 	q := g.waiting[class]
 	for i := range q {
-		if q[i] == ch {
+		if q[i] == w {
 			g.waiting[class] = append(q[:i], q[i+1:]...)
 			return true
 		}
 	}
 	return false
-}
-
-// release frees a slot: to the first waiter, urgent ones first.
-func (g *dialGate) release() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for class := range g.waiting {
-		if q := g.waiting[class]; len(q) > 0 {
-			g.waiting[class] = q[1:]
-			close(q[0])
-			return
-		}
-	}
-	g.free++
 }

@@ -191,7 +191,7 @@ func newEngine(cfg engineConfig) (*Engine, error) {
 		tick: make(chan struct{}, 1),
 
 		maxUnread: maxUnread,
-		dials:     newDialGate(maxDialsAtOnce),
+		dials:     newDialGate(maxDialsAtOnce, maxUrgentExtra),
 	}
 	if cfg.disk == nil {
 		e.cfg.disk = e.mem

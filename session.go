@@ -698,8 +698,9 @@ var errConnected = errors.New("sotto: already connected")
 // serves the session until it ends.
 //
 // The dial waits for a slot of e.dials first (urgent: ahead of routine
-// retries; a wake while it waits makes it urgent) and holds it until tor
-// answered the SOCKS request.
+// retries and never behind them, with slots of its own when routine dials
+// hold the shared ones; a wake while it waits makes it urgent) and holds it
+// until tor answered the SOCKS request.
 func (e *Engine) dialOnce(ctx context.Context, c *contact, urgent bool) error {
 	e.mu.Lock()
 	if c.sess != nil || c.removed {
@@ -708,17 +709,11 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact, urgent bool) error {
 	}
 	urgent = urgent || len(c.outbox) > 0
 	e.mu.Unlock()
-	if !e.dials.acquire(ctx, urgent, c.wake) {
+	release, ok := e.dials.acquire(ctx, urgent, c.wake)
+	if !ok {
 		return ctx.Err()
 	}
-	held := true
-	release := func() {
-		if held {
-			held = false
-			e.dials.release()
-		}
-	}
-	defer release()
+	defer release() // if the dial did not get as far as the release below
 	e.mu.Lock()
 	if c.sess != nil || c.removed {
 		e.mu.Unlock()
