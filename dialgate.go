@@ -21,10 +21,13 @@ import (
 // safety net for when both of those failed. So:
 //
 //   - at most maxDialsAtOnce routine dials wait on tor at a time, per
-//     profile, and dials with something to do (a message queued, a session
-//     that just ended, coming back) maxUrgentExtra more, so that they never
-//     wait behind routine ones that tor does not answer; the others queue,
-//     in arrival order, the latter before routine retries (dialGate);
+//     profile, dials with something to do (a session that just ended,
+//     coming back) maxUrgentExtra more, so that they never wait behind
+//     routine ones that tor does not answer, and dials of a contact with a
+//     message queued maxDeliverExtra more again, so that they never wait
+//     behind a come-back round's; the others queue, in arrival order, those
+//     with a message first, then the urgent ones, then routine retries
+//     (dialGate);
 //   - a contact whose descriptor tor cannot find (onion.ErrNoDescriptor,
 //     SOCKS 0xF0: not published, so offline) offlineAfterNoDesc times in a
 //     row, or that stays unreachable otherwise offlineAfterUnreachable
@@ -175,12 +178,28 @@ func (s *dialSchedule) jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.75 + 0.5*s.frac()))
 }
 
-// dialGate admits dials to tor: at most n+extra at once, of which routine
-// ones start only while fewer than n dials of any kind are held. Urgent
-// dials (something to deliver, a session that just ended, coming back, or
-// a routine waiter woken meanwhile) thus have extra slots routine ones never
-// take. Waiters are served urgent ones first, each class in arrival order;
-// a slot freed goes straight to the next waiter it admits.
+// Dial classes, in the order dialGate serves them.
+const (
+	// classDeliver: the contact has something of ours to deliver, a text or
+	// a timer change in its outbox (dialClassLocked).
+	classDeliver = iota
+	// classUrgent: something else to do now: a session that just ended,
+	// coming back (every dialer woken), or a routine waiter woken meanwhile.
+	classUrgent
+	// classRoutine: a retry, a safety-net re-dial, the start-up round.
+	classRoutine
+	numDialClasses
+)
+
+// dialGate admits dials to tor: at most n+extra+deliver at once, of which
+// urgent and routine ones start only while fewer than n+extra dials of any
+// class are held, and routine ones only while fewer than n are. Urgent
+// dials (a session that just ended, coming back, or a routine waiter woken
+// meanwhile) thus have extra slots routine ones never take, and dials with
+// a message to deliver have a further deliver slots that no other dial
+// takes. Waiters are served by class (deliver, urgent, routine), each
+// class in arrival order; a slot freed goes straight to the next waiter it
+// admits.
 //
 // Why an allowance on top and not pre-emption. A dial that tor never
 // answers holds its slot until its deadline (Handshake, 90 s on the real
@@ -197,55 +216,88 @@ func (s *dialSchedule) jitter(d time.Duration) time.Duration {
 // them (more load on tor, one more fetch, introduction and rendezvous for
 // HSDirs and the contact's introduction point to see), and a routine dial
 // that was about to connect (the contact just came online) would be thrown
-// away seconds before it succeeded. The allowance lets tor see at most
-// n+extra dials of a profile at once instead of n: a round of routine dials
-// (start-up) still runs n at a time, a round of urgent ones (coming back:
-// every dialer woken) n+extra.
+// away seconds before it succeeded.
+//
+// The same holds one class up. Coming back (a laptop waking, tor
+// restarting) wakes every dialer at once, so all of them are urgent: with
+// 200 contacts, n+extra of those dials in flight, each up to 90 s when tor
+// does not answer, and the rest queued, a message written just then used to
+// wait its turn among them, minutes, at the moment it matters most. Served
+// first, it waits only for the next free slot, and with its own slot
+// (deliver) not even for that: urgent and routine dials hold at most
+// n+extra.
+//
+// The allowances let tor see at most n+extra+deliver dials of a profile at
+// once instead of n: a round of routine dials (start-up) still runs n at a
+// time, a round of urgent ones (coming back: every dialer woken) n+extra,
+// and messages written meanwhile add at most deliver more.
 type dialGate struct {
-	mu       sync.Mutex
-	n, extra int
-	held     [2]int           // slots held, by the class granted: 0 urgent, 1 routine
-	waiting  [2][]*gateWaiter // 0: urgent, 1: routine
+	mu                sync.Mutex
+	n, extra, deliver int
+	held              [numDialClasses]int           // slots held, by the class granted
+	waiting           [numDialClasses][]*gateWaiter // by class
 }
 
-// gateWaiter is one acquire waiting; class is the class it was granted as,
-// set under g.mu before ready is closed.
+// gateWaiter is one acquire waiting; class is the queue it waits in, and
+// once ready is closed the class it was granted as (set under g.mu).
 type gateWaiter struct {
 	ready chan struct{}
 	class int
 }
 
 // maxUrgentExtra is the urgent dials' allowance on top of maxDialsAtOnce:
-// with every shared slot held by dials tor does not answer, a message to a
-// contact still starts its dial at once, and a second one written
-// meanwhile too. Six dials at once keep tor's circuits under construction
-// (a descriptor fetch, then an introduction and a rendezvous circuit per
-// dial) well below its MaxClientCircuitsPending (32).
+// with every shared slot held by dials tor does not answer, a contact woken
+// (a session ended, coming back) still starts its dial at once, and a
+// second one too.
 const maxUrgentExtra = 2
 
-func newDialGate(n, extra int) *dialGate { return &dialGate{n: n, extra: extra} }
+// maxDeliverExtra is the allowance of dials with a message to deliver on
+// top of the urgent ones': with every other slot held by a come-back
+// round's dials that tor does not answer, a message written then still
+// starts its dial at once. One is enough for what it is for: a person
+// writes one message at a time, and a second contact written to meanwhile
+// is served next, ahead of every urgent and routine waiter. Seven dials at
+// once keep tor's circuits under construction (a descriptor fetch, then an
+// introduction and a rendezvous circuit per dial: 21) below its
+// MaxClientCircuitsPending (32).
+const maxDeliverExtra = 1
 
-// admits reports whether a dial of class may start now; g.mu held. A
-// routine dial that is admitted means an urgent one would be too, so
-// dispatch never passes over an urgent waiter.
-func (g *dialGate) admits(class int) bool {
-	if class == 0 {
-		return g.held[0]+g.held[1] < g.n+g.extra
-	}
-	return g.held[0]+g.held[1] < g.n
+func newDialGate(n, extra, deliver int) *dialGate {
+	return &dialGate{n: n, extra: extra, deliver: deliver}
 }
 
-// acquire waits for a slot. promote, if not nil, moves a routine waiter to
-// the urgent queue when it receives (the contact's wake), with an urgent
-// dial's admission. It reports false when ctx ended first (no slot held
-// then); else release frees the slot, once however often it is called.
-func (g *dialGate) acquire(ctx context.Context, urgent bool, promote <-chan struct{}) (release func(), ok bool) {
-	class := 1
-	if urgent {
-		class = 0
-		promote = nil
+// admits reports whether a dial of class may start now; g.mu held. A dial
+// that is admitted means one of every earlier class would be too, so
+// dispatch never passes over a waiter of an earlier class.
+func (g *dialGate) admits(class int) bool {
+	held := 0
+	for _, h := range g.held {
+		held += h
 	}
-	w := &gateWaiter{ready: make(chan struct{})}
+	switch class {
+	case classDeliver:
+		return held < g.n+g.extra+g.deliver
+	case classUrgent:
+		return held < g.n+g.extra
+	}
+	return held < g.n
+}
+
+// acquire waits for a slot as a dial of class. While it waits, every
+// receive from wake (the contact's wake channel, if not nil) moves it up:
+// a routine waiter to urgent, and to deliver if reclass, asked then,
+// returns classDeliver (the wake was a message queued). The channel is
+// shared by every wake reason, so the wake alone says only "urgent";
+// reclass (taking the engine's lock, never called under g.mu) says whether
+// there is a message. A wake received here is not seen by dialLoop: it
+// needs none, its dial is under way. acquire reports false when ctx ended
+// first (no slot held then); else release frees the slot, once however
+// often it is called.
+func (g *dialGate) acquire(ctx context.Context, class int, wake <-chan struct{}, reclass func() int) (release func(), ok bool) {
+	if class == classDeliver {
+		wake = nil // nothing above it
+	}
+	w := &gateWaiter{ready: make(chan struct{}), class: class}
 	g.mu.Lock()
 	g.waiting[class] = append(g.waiting[class], w)
 	g.dispatch()
@@ -254,17 +306,24 @@ func (g *dialGate) acquire(ctx context.Context, urgent bool, promote <-chan stru
 		select {
 		case <-w.ready:
 			return g.releaser(w.class), true
-		case <-promote:
-			promote = nil
+		case <-wake:
+			to := classUrgent
+			if reclass != nil && reclass() == classDeliver {
+				to = classDeliver
+			}
 			g.mu.Lock()
-			if g.remove(1, w) {
-				g.waiting[0] = append(g.waiting[0], w)
+			if from := w.class; to < from && g.remove(from, w) {
+				w.class = to
+				g.waiting[to] = append(g.waiting[to], w)
 				g.dispatch()
+			}
+			if w.class == classDeliver {
+				wake = nil
 			}
 			g.mu.Unlock()
 		case <-ctx.Done():
 			g.mu.Lock()
-			queued := g.remove(0, w) || g.remove(1, w)
+			queued := g.remove(w.class, w)
 			g.mu.Unlock()
 			if !queued {
 				// Granted meanwhile: pass the slot on.
@@ -292,8 +351,8 @@ func (g *dialGate) releaser(class int) func() {
 	}
 }
 
-// dispatch grants slots to the first waiters admitted, urgent ones first;
-// g.mu held.
+// dispatch grants slots to the first waiters admitted, earlier classes
+// first; g.mu held.
 func (g *dialGate) dispatch() {
 	for class := 0; class < len(g.waiting); {
 		q := g.waiting[class]
@@ -310,7 +369,7 @@ func (g *dialGate) dispatch() {
 	}
 }
 
-// remove takes w out of a queue; g.mu held.
+// remove takes w out of the queue of class, if it is there; g.mu held.
 func (g *dialGate) remove(class int, w *gateWaiter) bool {
 	q := g.waiting[class]
 	for i := range q {

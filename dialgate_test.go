@@ -36,12 +36,12 @@ func waitQueued(t *testing.T, g *dialGate, class, n int) {
 // queue and takes no slot; a promoted waiter moves to the urgent queue.
 // (No urgent allowance here: TestDialGateUrgentPastRoutine has it.)
 func TestDialGateOrder(t *testing.T) {
-	g := newDialGate(2, 0)
+	g := newDialGate(2, 0, 0)
 	ctx := context.Background()
 	var mu sync.Mutex
 	var held []func() // release of each slot held, in the order granted
 	for range 2 {
-		rel, ok := g.acquire(ctx, false, nil)
+		rel, ok := g.acquire(ctx, classRoutine, nil, nil)
 		if !ok {
 			t.Fatal("free slots refused")
 		}
@@ -49,11 +49,11 @@ func TestDialGateOrder(t *testing.T) {
 	}
 	var order []string
 	var wg sync.WaitGroup
-	wait := func(name string, c context.Context, urgent bool, promote chan struct{}) {
+	wait := func(name string, c context.Context, class int, promote chan struct{}) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if rel, ok := g.acquire(c, urgent, promote); ok {
+			if rel, ok := g.acquire(c, class, promote, nil); ok {
 				mu.Lock()
 				order = append(order, name)
 				held = append(held, rel)
@@ -61,20 +61,20 @@ func TestDialGateOrder(t *testing.T) {
 			}
 		}()
 	}
-	wait("r1", ctx, false, nil)
-	waitQueued(t, g, 1, 1)
+	wait("r1", ctx, classRoutine, nil)
+	waitQueued(t, g, classRoutine, 1)
 	gone, cancel := context.WithCancel(ctx)
-	wait("gone", gone, false, nil)
-	waitQueued(t, g, 1, 2)
+	wait("gone", gone, classRoutine, nil)
+	waitQueued(t, g, classRoutine, 2)
 	promote := make(chan struct{})
-	wait("r3-promoted", ctx, false, promote)
-	waitQueued(t, g, 1, 3)
-	wait("u1", ctx, true, nil)
-	waitQueued(t, g, 0, 1)
+	wait("r3-promoted", ctx, classRoutine, promote)
+	waitQueued(t, g, classRoutine, 3)
+	wait("u1", ctx, classUrgent, nil)
+	waitQueued(t, g, classUrgent, 1)
 	cancel()
-	waitQueued(t, g, 1, 2)
+	waitQueued(t, g, classRoutine, 2)
 	promote <- struct{}{}
-	waitQueued(t, g, 0, 2)
+	waitQueued(t, g, classUrgent, 2)
 	for i := range 3 {
 		mu.Lock()
 		rel := held[i]
@@ -102,13 +102,13 @@ func TestDialGateOrder(t *testing.T) {
 	for _, rel := range held {
 		rel()
 	}
-	if h := gateHeld(g); h != [2]int{} {
+	if h := gateHeld(g); h != [numDialClasses]int{} {
 		t.Fatalf("%v slots held after every release, want none", h)
 	}
 }
 
-// gateHeld returns the slots g holds, urgent and routine.
-func gateHeld(g *dialGate) [2]int {
+// gateHeld returns the slots g holds, by class.
+func gateHeld(g *dialGate) [numDialClasses]int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.held
@@ -117,15 +117,23 @@ func gateHeld(g *dialGate) [2]int {
 // acquireSoon acquires from g and fails the test if that takes more than 10
 // s: on the old gate, which let urgent dials wait behind routine ones that
 // tor never answers, this is where a message waited up to 90 s.
-func acquireSoon(t *testing.T, g *dialGate, urgent bool, promote <-chan struct{}) func() {
+func acquireSoon(t *testing.T, g *dialGate, class int, promote <-chan struct{}) func() {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rel, ok := g.acquire(ctx, urgent, promote)
+	rel, ok := g.acquire(ctx, class, promote, nil)
 	if !ok {
-		t.Fatalf("urgent %v: no slot within 10 s (held %v)", urgent, gateHeld(g))
+		t.Fatalf("class %d: no slot within 10 s (held %v)", class, gateHeld(g))
 	}
 	return rel
+}
+
+// urgentClass is the class of a dial that is urgent or not.
+func urgentClass(urgent bool) int {
+	if urgent {
+		return classUrgent
+	}
+	return classRoutine
 }
 
 // recvSoon receives from ch, failing the test after 10 s.
@@ -147,29 +155,29 @@ func recvSoon[T any](t *testing.T, ch <-chan T) T {
 // them. Beyond that urgent dials wait for each other, never for routine
 // ones, and routine waiters for a shared slot, behind urgent ones.
 func TestDialGateUrgentPastRoutine(t *testing.T) {
-	g := newDialGate(maxDialsAtOnce, maxUrgentExtra)
+	g := newDialGate(maxDialsAtOnce, maxUrgentExtra, maxDeliverExtra)
 	var routine []func()
 	for range maxDialsAtOnce {
-		routine = append(routine, acquireSoon(t, g, false, nil))
+		routine = append(routine, acquireSoon(t, g, classRoutine, nil))
 	}
 
 	// A routine waiter, for want of a shared slot.
 	promote := make(chan struct{}, 1)
 	promoted := make(chan func(), 1)
 	go func() {
-		rel, ok := g.acquire(context.Background(), false, promote)
+		rel, ok := g.acquire(context.Background(), classRoutine, promote, nil)
 		if ok {
 			promoted <- rel
 		}
 	}()
-	waitQueued(t, g, 1, 1)
+	waitQueued(t, g, classRoutine, 1)
 
-	// A message queued: its dial starts at once.
-	u1 := acquireSoon(t, g, true, nil)
+	// A session ended: its dial starts at once.
+	u1 := acquireSoon(t, g, classUrgent, nil)
 	// The waiter's contact is woken: it starts at once too.
 	promote <- struct{}{}
 	u2 := recvSoon(t, promoted)
-	if h := gateHeld(g); h != [2]int{maxUrgentExtra, maxDialsAtOnce} {
+	if h := gateHeld(g); h != [numDialClasses]int{0, maxUrgentExtra, maxDialsAtOnce} {
 		t.Fatalf("held %v, want %d urgent and %d routine", h, maxUrgentExtra, maxDialsAtOnce)
 	}
 
@@ -179,17 +187,13 @@ func TestDialGateUrgentPastRoutine(t *testing.T) {
 	rels := make(chan func(), 2)
 	for _, urgent := range []bool{true, false} {
 		go func() {
-			rel, ok := g.acquire(context.Background(), urgent, nil)
+			rel, ok := g.acquire(context.Background(), urgentClass(urgent), nil, nil)
 			if ok {
 				rels <- rel
 				got <- fmt.Sprint("urgent ", urgent)
 			}
 		}()
-		if urgent {
-			waitQueued(t, g, 0, 1)
-		} else {
-			waitQueued(t, g, 1, 1)
-		}
+		waitQueued(t, g, urgentClass(urgent), 1)
 	}
 	// A routine dial ends: its slot goes to the urgent waiter.
 	routine[0]()
@@ -201,10 +205,10 @@ func TestDialGateUrgentPastRoutine(t *testing.T) {
 	// gate's lock: no waiting needed to see it).
 	u1()
 	u2()
-	if h := gateHeld(g); h != [2]int{1, maxDialsAtOnce - 1} {
+	if h := gateHeld(g); h != [numDialClasses]int{0, 1, maxDialsAtOnce - 1} {
 		t.Fatalf("held %v, want 1 urgent and %d routine", h, maxDialsAtOnce-1)
 	}
-	waitQueued(t, g, 1, 1)
+	waitQueued(t, g, classRoutine, 1)
 	// The last urgent one ends: a shared slot for the routine waiter.
 	(<-rels)()
 	if w := recvSoon(t, got); w != "urgent false" {
@@ -214,25 +218,30 @@ func TestDialGateUrgentPastRoutine(t *testing.T) {
 	for _, rel := range routine[1:] {
 		rel()
 	}
-	if h := gateHeld(g); h != [2]int{} {
+	if h := gateHeld(g); h != [numDialClasses]int{} {
 		t.Fatalf("%v slots held after every release, want none", h)
 	}
 }
 
-// A storm of urgent, routine and promoted acquires, some given up while
+// A storm of deliver, urgent, routine and promoted acquires (woken to
+// urgent, or to deliver: a message queued meanwhile), some given up while
 // they wait or just as they are granted, some released twice: at no time
-// are more than maxDialsAtOnce+maxUrgentExtra slots held, nor more than
-// maxDialsAtOnce by routine dials; at the end none is held and nobody
-// waits. Run with -race.
+// are more than maxDialsAtOnce+maxUrgentExtra+maxDeliverExtra slots held,
+// nor more than maxDialsAtOnce+maxUrgentExtra by urgent and routine dials,
+// nor more than maxDialsAtOnce by routine ones; at the end none is held and
+// nobody waits. Run with -race.
 func TestDialGateStorm(t *testing.T) {
 	const (
-		n, extra = maxDialsAtOnce, maxUrgentExtra
-		workers  = 48
-		rounds   = 200
+		n, extra, deliver = maxDialsAtOnce, maxUrgentExtra, maxDeliverExtra
+		workers           = 48
+		rounds            = 200
 	)
-	g := newDialGate(n, extra)
+	g := newDialGate(n, extra, deliver)
 	var mu sync.Mutex
-	total, routine := 0, 0 // held by the workers, as they count them
+	// Held by the workers, as they count them: all, those that could not
+	// have been granted as deliver (never woken to it), and the routine
+	// ones never woken.
+	total, notDeliver, routine := 0, 0, 0
 	peak, granted, refused := 0, 0, 0
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -241,7 +250,9 @@ func TestDialGateStorm(t *testing.T) {
 			defer wg.Done()
 			src := rand.New(rand.NewPCG(uint64(w), 1))
 			for range rounds {
-				kind := src.IntN(3) // 0 urgent, 1 routine, 2 routine then woken
+				// 0 deliver, 1 urgent, 2 routine, 3 routine then woken,
+				// 4 urgent or routine then woken with a message queued
+				kind := src.IntN(5)
 				ctx, cancel := context.WithCancel(context.Background())
 				switch src.IntN(4) {
 				case 0:
@@ -249,12 +260,19 @@ func TestDialGateStorm(t *testing.T) {
 				case 1:
 					time.AfterFunc(time.Duration(src.IntN(300))*time.Microsecond, cancel)
 				}
-				var promote chan struct{}
-				if kind == 2 {
-					promote = make(chan struct{}, 1)
-					time.AfterFunc(time.Duration(src.IntN(300))*time.Microsecond, func() { promote <- struct{}{} })
+				class := []int{classDeliver, classUrgent, classRoutine, classRoutine, classUrgent + src.IntN(2)}[kind]
+				var wake chan struct{}
+				var reclass func() int
+				if kind >= 3 {
+					wake = make(chan struct{}, 1)
+					time.AfterFunc(time.Duration(src.IntN(300))*time.Microsecond, func() { wake <- struct{}{} })
+					if kind == 4 {
+						reclass = func() int { return classDeliver }
+					} else {
+						reclass = func() int { return classUrgent }
+					}
 				}
-				rel, ok := g.acquire(ctx, kind == 0, promote)
+				rel, ok := g.acquire(ctx, class, wake, reclass)
 				if !ok {
 					cancel()
 					mu.Lock()
@@ -268,18 +286,26 @@ func TestDialGateStorm(t *testing.T) {
 				mu.Lock()
 				granted++
 				total++
-				if kind == 1 {
+				if kind != 0 && kind != 4 {
+					notDeliver++
+				}
+				if kind == 2 {
 					routine++
 				}
 				peak = max(peak, total)
-				if total > n+extra || routine > n || h[0]+h[1] > n+extra || h[1] > n {
-					t.Errorf("%d held (%d of them routine; the gate counts %v), want at most %d (%d routine)", total, routine, h, n+extra, n)
+				if total > n+extra+deliver || notDeliver > n+extra || routine > n ||
+					h[0]+h[1]+h[2] > n+extra+deliver || h[1]+h[2] > n+extra || h[2] > n {
+					t.Errorf("%d held (%d of them not deliver, %d routine; the gate counts %v), want at most %d (%d, %d)",
+						total, notDeliver, routine, h, n+extra+deliver, n+extra, n)
 				}
 				mu.Unlock()
 				time.Sleep(time.Duration(src.IntN(200)) * time.Microsecond)
 				mu.Lock()
 				total--
-				if kind == 1 {
+				if kind != 0 && kind != 4 {
+					notDeliver--
+				}
+				if kind == 2 {
 					routine--
 				}
 				mu.Unlock()
@@ -293,79 +319,99 @@ func TestDialGateStorm(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d granted, %d refused, at most %d at once", granted, refused, peak)
-	if peak != n+extra || granted == 0 || refused == 0 {
+	if peak != n+extra+deliver || granted == 0 || refused == 0 {
 		t.Errorf("the storm did not reach the bound (peak %d) or missed a path (%d granted, %d refused)", peak, granted, refused)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.held != [2]int{} || len(g.waiting[0])+len(g.waiting[1]) != 0 {
-		t.Errorf("after the storm: %v held, %d+%d waiting, want none", g.held, len(g.waiting[0]), len(g.waiting[1]))
+	if g.held != [numDialClasses]int{} || len(g.waiting[0])+len(g.waiting[1])+len(g.waiting[2]) != 0 {
+		t.Errorf("after the storm: %v held, %d+%d+%d waiting, want none", g.held, len(g.waiting[0]), len(g.waiting[1]), len(g.waiting[2]))
 	}
 }
 
-// A waiter whose context ends leaves without a slot, urgent, routine or
-// promotable; a slot granted just as the context ends is passed on; a
-// release called twice frees one slot: afterwards exactly n+extra slots are
-// free again, no more (a double free) and no fewer (a leak).
+// A waiter whose context ends leaves without a slot, deliver, urgent,
+// routine, promotable or promoted; a slot granted just as the context ends
+// is passed on; a release called twice frees one slot: afterwards exactly
+// n+extra+deliver slots are free again, no more (a double free) and no
+// fewer (a leak).
 func TestDialGateCancel(t *testing.T) {
-	const n, extra = maxDialsAtOnce, maxUrgentExtra
-	g := newDialGate(n, extra)
+	const n, extra, deliver = maxDialsAtOnce, maxUrgentExtra, maxDeliverExtra
+	g := newDialGate(n, extra, deliver)
 	fill := func() (rels []func()) {
 		t.Helper()
 		for range n {
-			rels = append(rels, acquireSoon(t, g, false, nil))
+			rels = append(rels, acquireSoon(t, g, classRoutine, nil))
 		}
 		for range extra {
-			rels = append(rels, acquireSoon(t, g, true, nil))
+			rels = append(rels, acquireSoon(t, g, classUrgent, nil))
+		}
+		for range deliver {
+			rels = append(rels, acquireSoon(t, g, classDeliver, nil))
 		}
 		return rels
 	}
 	rels := fill()
 
 	// Waiting: each kind gives up.
-	refused := make(chan bool, 3)
+	toDeliver := func() int { return classDeliver }
+	kinds := []struct {
+		class   int
+		wake    chan struct{}
+		promote bool // woken (to deliver) before it gives up
+	}{
+		{classDeliver, nil, false},
+		{classUrgent, nil, false},
+		{classRoutine, nil, false},
+		{classRoutine, make(chan struct{}), false},
+		{classRoutine, make(chan struct{}), true},
+		{classUrgent, make(chan struct{}), true},
+	}
+	refused := make(chan bool, len(kinds))
 	var cancels []context.CancelFunc
-	for i, kind := range []struct {
-		urgent  bool
-		promote chan struct{}
-	}{{true, nil}, {false, nil}, {false, make(chan struct{})}} {
+	var queued [numDialClasses]int
+	for _, kind := range kinds {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancels = append(cancels, cancel)
 		go func() {
-			_, ok := g.acquire(ctx, kind.urgent, kind.promote)
+			_, ok := g.acquire(ctx, kind.class, kind.wake, toDeliver)
 			refused <- !ok
 		}()
-		if kind.urgent {
-			waitQueued(t, g, 0, 1)
-		} else {
-			waitQueued(t, g, 1, i)
+		queued[kind.class]++
+		waitQueued(t, g, kind.class, queued[kind.class])
+		if kind.promote {
+			kind.wake <- struct{}{}
+			queued[kind.class]--
+			queued[classDeliver]++
+			waitQueued(t, g, classDeliver, queued[classDeliver])
 		}
 	}
 	for _, cancel := range cancels {
 		cancel()
 	}
-	for range 3 {
+	for range kinds {
 		if !recvSoon(t, refused) {
 			t.Fatal("a waiter whose context ended got a slot none was free for")
 		}
 	}
-	waitQueued(t, g, 0, 0)
-	waitQueued(t, g, 1, 0)
-	if h := gateHeld(g); h != [2]int{extra, n} {
-		t.Fatalf("held %v after the waiters left, want [%d %d]", h, extra, n)
+	for class := range numDialClasses {
+		waitQueued(t, g, class, 0)
+	}
+	if h := gateHeld(g); h != [numDialClasses]int{deliver, extra, n} {
+		t.Fatalf("held %v after the waiters left, want [%d %d %d]", h, deliver, extra, n)
 	}
 	for _, rel := range rels {
 		rel()
 		rel()
 	}
-	if h := gateHeld(g); h != [2]int{} {
+	if h := gateHeld(g); h != [numDialClasses]int{} {
 		t.Fatalf("held %v after releasing each slot twice, want none", h)
 	}
-	// Exactly n+extra free: all of them at once, then an urgent one waits.
+	// Exactly n+extra+deliver free: all of them at once, then even a
+	// deliver one waits.
 	rels = fill()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	if _, ok := g.acquire(ctx, true, nil); ok {
-		t.Fatalf("a slot beyond n+extra was granted: held %v", gateHeld(g))
+	if _, ok := g.acquire(ctx, classDeliver, nil, nil); ok {
+		t.Fatalf("a slot beyond n+extra+deliver was granted: held %v", gateHeld(g))
 	}
 	cancel()
 	for _, rel := range rels {
@@ -374,17 +420,17 @@ func TestDialGateCancel(t *testing.T) {
 
 	// Granted and given up at once: acquire's select sees both; either way
 	// the slot is not kept.
-	one := newDialGate(1, 0)
+	one := newDialGate(1, 0, 0)
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	outcomes := map[bool]int{}
 	for range 1000 {
-		rel, ok := one.acquire(gone, false, nil)
+		rel, ok := one.acquire(gone, classRoutine, nil, nil)
 		outcomes[ok]++
 		if ok {
 			rel()
 		}
-		if h := gateHeld(one); h != [2]int{} {
+		if h := gateHeld(one); h != [numDialClasses]int{} {
 			t.Fatalf("held %v after a grant to a waiter already gone, want none", h)
 		}
 	}
@@ -395,28 +441,28 @@ func TestDialGateCancel(t *testing.T) {
 	// Granted just as its context ends, with a waiter behind it: the slot
 	// reaches that waiter whichever way the first one went.
 	for range 100 {
-		hold := acquireSoon(t, one, false, nil)
+		hold := acquireSoon(t, one, classRoutine, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		first := make(chan struct{})
 		go func() {
-			if rel, ok := one.acquire(ctx, false, nil); ok {
+			if rel, ok := one.acquire(ctx, classRoutine, nil, nil); ok {
 				rel()
 			}
 			close(first)
 		}()
-		waitQueued(t, one, 1, 1)
+		waitQueued(t, one, classRoutine, 1)
 		next := make(chan func(), 1)
 		go func() {
-			if rel, ok := one.acquire(context.Background(), false, nil); ok {
+			if rel, ok := one.acquire(context.Background(), classRoutine, nil, nil); ok {
 				next <- rel
 			}
 		}()
-		waitQueued(t, one, 1, 2)
+		waitQueued(t, one, classRoutine, 2)
 		hold()
 		cancel()
 		recvSoon(t, next)()
 		<-first
-		if h := gateHeld(one); h != [2]int{} {
+		if h := gateHeld(one); h != [numDialClasses]int{} {
 			t.Fatalf("held %v at the end, want none", h)
 		}
 	}
@@ -925,4 +971,195 @@ func addOfflineContacts(t *testing.T, p *testPeer, n int) []ContactInfo {
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// grants records the order in which waiters started by wait are granted.
+type grants struct {
+	t    *testing.T
+	g    *dialGate
+	got  chan string
+	rels chan func()
+}
+
+func newGrants(t *testing.T, g *dialGate) *grants {
+	return &grants{t: t, g: g, got: make(chan string, 100), rels: make(chan func(), 100)}
+}
+
+// wait starts an acquire of class named name, with wake and reclass, and
+// returns once it is queued in class (the queue holding want waiters).
+func (gr *grants) wait(name string, class int, wake <-chan struct{}, reclass func() int, want int) {
+	gr.t.Helper()
+	go func() {
+		if rel, ok := gr.g.acquire(context.Background(), class, wake, reclass); ok {
+			gr.rels <- rel
+			gr.got <- name
+		}
+	}()
+	waitQueued(gr.t, gr.g, class, want)
+}
+
+// next releases rel and returns the name of the waiter the freed slot went
+// to.
+func (gr *grants) next(rel func()) string {
+	gr.t.Helper()
+	rel()
+	return recvSoon(gr.t, gr.got)
+}
+
+// drain releases the slots of held and of the waiters' grants still to
+// come (left of them), so that no waiter is left behind; every slot is
+// free then.
+func (gr *grants) drain(held []func(), left int) {
+	gr.t.Helper()
+	for _, rel := range held {
+		rel()
+	}
+	for range left {
+		recvSoon(gr.t, gr.got)
+		recvSoon(gr.t, gr.rels)()
+	}
+	if h := gateHeld(gr.g); h != [numDialClasses]int{} {
+		gr.t.Fatalf("held %v after every release, want none", h)
+	}
+}
+
+// A message written during a come-back round (every contact woken at once,
+// so every dial urgent, their slots held by dials tor does not answer and
+// more of them queued) does not wait its turn among them: with every other
+// slot held, its dial starts at once on the deliver allowance, and a
+// second one, with that slot held too, gets the next slot freed, before
+// every urgent waiter queued earlier. Before, a text's dial was one urgent
+// dial among the round's, served in arrival order.
+func TestDialGateDeliverFirst(t *testing.T) {
+	const comeBack = 8 // urgent waiters of the round
+	g := newDialGate(maxDialsAtOnce, maxUrgentExtra, maxDeliverExtra)
+	gr := newGrants(t, g)
+	var held []func()
+	for range maxDialsAtOnce {
+		held = append(held, acquireSoon(t, g, classRoutine, nil))
+	}
+	for range maxUrgentExtra {
+		held = append(held, acquireSoon(t, g, classUrgent, nil))
+	}
+	for k := range comeBack {
+		gr.wait(fmt.Sprint("urgent", k), classUrgent, nil, nil, k+1)
+	}
+	// A message: its dial starts at once.
+	d1 := acquireSoon(t, g, classDeliver, nil)
+	if h := gateHeld(g); h != [numDialClasses]int{maxDeliverExtra, maxUrgentExtra, maxDialsAtOnce} {
+		t.Fatalf("held %v, want [%d %d %d]", h, maxDeliverExtra, maxUrgentExtra, maxDialsAtOnce)
+	}
+	// A message to a second contact: the next slot freed is its.
+	gr.wait("text2", classDeliver, nil, nil, 1)
+	if w := gr.next(held[maxDialsAtOnce]); w != "text2" {
+		t.Fatalf("an urgent dial's slot went to %s, want the second text's dial", w)
+	}
+	// The deliver allowance freed: no urgent dial takes it.
+	d1()
+	if h := gateHeld(g); h != [numDialClasses]int{1, maxUrgentExtra - 1, maxDialsAtOnce} {
+		t.Fatalf("held %v after a deliver dial ended, want [1 %d %d]", h, maxUrgentExtra-1, maxDialsAtOnce)
+	}
+	waitQueued(t, g, classUrgent, comeBack)
+	// Then the round goes on, in its order.
+	for k := range 2 {
+		if w, want := gr.next(held[k]), fmt.Sprint("urgent", k); w != want {
+			t.Fatalf("a routine dial's slot went to %s, want %s", w, want)
+		}
+	}
+	// The slots still held: two routine, an urgent one, and those of
+	// text2, urgent0 and urgent1 (<-gr.rels).
+	gr.drain(append([]func(){held[2], held[3], held[5]}, <-gr.rels, <-gr.rels, <-gr.rels), comeBack-2)
+
+	// Without an allowance of its own, a text's dial still gets the next
+	// slot freed, before the round's urgent waiters queued earlier.
+	g = newDialGate(maxDialsAtOnce, maxUrgentExtra, 0)
+	gr = newGrants(t, g)
+	held = held[:0]
+	for range maxDialsAtOnce {
+		held = append(held, acquireSoon(t, g, classRoutine, nil))
+	}
+	for range maxUrgentExtra {
+		held = append(held, acquireSoon(t, g, classUrgent, nil))
+	}
+	for k := range comeBack {
+		gr.wait(fmt.Sprint("urgent", k), classUrgent, nil, nil, k+1)
+	}
+	gr.wait("text", classDeliver, nil, nil, 1)
+	for k, want := range []string{"text", "urgent0", "urgent1"} {
+		if w := gr.next(held[k]); w != want {
+			t.Fatalf("freed slot %d went to %s, want %s", k+1, w, want)
+		}
+	}
+	gr.drain(append(held[3:], <-gr.rels, <-gr.rels, <-gr.rels), comeBack-2)
+}
+
+// A waiter already queued whose contact gets a message meanwhile moves to
+// the front: the contact's wake, which every wake reason shares, promotes a
+// routine waiter to urgent, and to deliver (ahead of every urgent waiter,
+// those of a come-back round) when reclass finds a message queued; an
+// urgent waiter likewise. A wake without a message leaves an urgent waiter
+// where it was, and a later one with a message still promotes it. Before,
+// a wake made a routine waiter urgent and nothing more, and an urgent
+// waiter did not listen.
+func TestDialGatePromoteToDeliver(t *testing.T) {
+	g := newDialGate(1, 0, 0) // one slot: the grants show the order alone
+	gr := newGrants(t, g)
+	hold := acquireSoon(t, g, classRoutine, nil)
+	// The contacts' state: whether each has a message queued.
+	var mu sync.Mutex
+	text := map[string]bool{}
+	reclass := func(name string) func() int {
+		return func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			if text[name] {
+				return classDeliver
+			}
+			return classUrgent
+		}
+	}
+	write := func(name string, wake chan struct{}) {
+		mu.Lock()
+		text[name] = true
+		mu.Unlock()
+		wake <- struct{}{}
+	}
+	wakes := map[string]chan struct{}{}
+	for _, name := range []string{"u0", "u1", "u2", "r0", "r1"} {
+		wakes[name] = make(chan struct{})
+	}
+	gr.wait("u0", classUrgent, wakes["u0"], reclass("u0"), 1)
+	gr.wait("u1", classUrgent, wakes["u1"], reclass("u1"), 2)
+	gr.wait("u2", classUrgent, wakes["u2"], reclass("u2"), 3)
+	gr.wait("r0", classRoutine, wakes["r0"], reclass("r0"), 1)
+	gr.wait("r1", classRoutine, wakes["r1"], reclass("r1"), 2)
+
+	// u1 is woken without a message (coming back): it keeps its place.
+	wakes["u1"] <- struct{}{}
+	// r1 is woken without a message: urgent, behind u0..u2.
+	wakes["r1"] <- struct{}{}
+	waitQueued(t, g, classUrgent, 4)
+	// A message to r0's contact, then to u2's, then to u1's.
+	write("r0", wakes["r0"])
+	waitQueued(t, g, classDeliver, 1)
+	write("u2", wakes["u2"])
+	waitQueued(t, g, classDeliver, 2)
+	write("u1", wakes["u1"])
+	waitQueued(t, g, classDeliver, 3)
+	waitQueued(t, g, classUrgent, 2)
+	waitQueued(t, g, classRoutine, 0)
+
+	rel := hold
+	var order []string
+	for range 5 {
+		order = append(order, gr.next(rel))
+		rel = recvSoon(t, gr.rels)
+	}
+	rel()
+	if want := []string{"r0", "u2", "u1", "u0", "r1"}; !slices.Equal(order, want) {
+		t.Fatalf("granted in the order %v, want %v", order, want)
+	}
+	if h := gateHeld(g); h != [numDialClasses]int{} {
+		t.Fatalf("held %v after every release, want none", h)
+	}
 }

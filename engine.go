@@ -191,7 +191,7 @@ func newEngine(cfg engineConfig) (*Engine, error) {
 		tick: make(chan struct{}, 1),
 
 		maxUnread: maxUnread,
-		dials:     newDialGate(maxDialsAtOnce, maxUrgentExtra),
+		dials:     newDialGate(maxDialsAtOnce, maxUrgentExtra, maxDeliverExtra),
 	}
 	if cfg.disk == nil {
 		e.cfg.disk = e.mem

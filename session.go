@@ -697,19 +697,24 @@ var errConnected = errors.New("sotto: already connected")
 // dialOnce connects to a contact, runs the handshake and, if it succeeds,
 // serves the session until it ends.
 //
-// The dial waits for a slot of e.dials first (urgent: ahead of routine
-// retries and never behind them, with slots of its own when routine dials
-// hold the shared ones; a wake while it waits makes it urgent) and holds it
-// until tor answered the SOCKS request.
+// The dial waits for a slot of e.dials first (dialClassLocked: with a
+// message to deliver ahead of every other dial, urgent ahead of routine
+// retries, each with slots of its own when later classes hold theirs; a
+// wake while it waits makes it urgent, or deliver if a message is queued
+// by then) and holds it until tor answered the SOCKS request.
 func (e *Engine) dialOnce(ctx context.Context, c *contact, urgent bool) error {
 	e.mu.Lock()
 	if c.sess != nil || c.removed {
 		e.mu.Unlock()
 		return errConnected
 	}
-	urgent = urgent || len(c.outbox) > 0
+	class := dialClassLocked(c, urgent)
 	e.mu.Unlock()
-	release, ok := e.dials.acquire(ctx, urgent, c.wake)
+	release, ok := e.dials.acquire(ctx, class, c.wake, func() int {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return dialClassLocked(c, true)
+	})
 	if !ok {
 		return ctx.Err()
 	}
@@ -783,6 +788,24 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact, urgent bool) error {
 	conn.SetDeadline(time.Time{})
 	s.run()
 	return nil
+}
+
+// dialClassLocked is the class of a dial of c (dialgate.go): deliver while
+// its outbox holds a text or a timer change; else urgent or routine, as the
+// dialer says. Only the outbox counts: it is the contact's own list, and
+// what a person writes goes there. Outgoing files are found only by a scan
+// of every transfer of the profile (fileEngine.byID) and their state says
+// little cheaply (offered, accepted, paused...); mailbox control messages
+// and contact requests are the engine's own business, not a person's words
+// waiting: they keep the dialer's class.
+func dialClassLocked(c *contact, urgent bool) int {
+	switch {
+	case len(c.outbox) > 0:
+		return classDeliver
+	case urgent:
+		return classUrgent
+	}
+	return classRoutine
 }
 
 func (e *Engine) initiate(ctx context.Context, c *contact, conn net.Conn, gen uint64) (*session, error) {
