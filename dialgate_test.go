@@ -878,6 +878,119 @@ func TestMessageDoesNotWaitForStalledRedials(t *testing.T) {
 	}
 }
 
+// A message written during a come-back round reaches a contact who is
+// online at once, while that round's dials hold every urgent and routine
+// slot and tor answers none of them (memnet's stall, a minute here, 90 s
+// on the real network), and more of them queue. The contact's dialer is
+// woken by the round too, so its dial waits among them as urgent, or
+// failed already and sleeps: either way the message's wake makes it a
+// deliver dial, which takes the slot none of the round's can. Before, it
+// waited in the urgent queue behind the round's dials, each waiting for
+// a stalled one to reach its deadline.
+func TestMessageDuringComeBackRedials(t *testing.T) {
+	n := newMemNet()
+	tm := fastTiming
+	tm.Handshake = time.Minute                          // a stalled dial lasts this long
+	tm.OfflineMin, tm.OfflineMax = time.Hour, time.Hour // no re-dial of b of a's own
+	a := startPeerWith(t, n, nil, nil, tm)
+	ai := mustID(t, a, "a", IdentityOptions{})
+	a.waitOnline("a")
+	bdisk := newMemStore()
+	b := startPeerWith(t, n, bdisk, nil, tm)
+	bi := mustID(t, b, "b", IdentityOptions{})
+	b.waitOnline("b")
+	befriend(t, a, "a", "a", b, "b", "b")
+
+	const stale = 2 * (maxDialsAtOnce + maxUrgentExtra) // as many queue as stall
+	var mu sync.Mutex
+	stalled := map[string]bool{}
+	dials := map[string]int{}
+	inFlight := 0 // stalled dials under way
+	a.tor.mu.Lock()
+	a.tor.stall = func(to string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return stalled[to]
+	}
+	a.tor.dialed = func(to string) func() {
+		mu.Lock()
+		defer mu.Unlock()
+		dials[to]++
+		if !stalled[to] {
+			return nil
+		}
+		inFlight++
+		return func() {
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		}
+	}
+	a.tor.mu.Unlock()
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			mu.Lock()
+			ok := cond()
+			mu.Unlock()
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within 20 s", what)
+			}
+		}
+	}
+
+	// b goes away; a finds it offline and leaves it alone for an hour.
+	mu.Lock()
+	before := dials[bi.Onion]
+	mu.Unlock()
+	b.close()
+	until("offline b", func() bool { return dials[bi.Onion] >= before+offlineAfterNoDesc })
+
+	// Contacts whose dials tor never answers take every routine slot.
+	for k := range stale {
+		code, _ := randomCode(t)
+		c, err := a.e.AddContact(context.Background(), "a", fmt.Sprintf("stale%d", k), code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		stalled[c.Onion] = true
+		mu.Unlock()
+	}
+	until("routine stalled dials", func() bool { return inFlight == maxDialsAtOnce })
+	// Coming back: every dialer woken, the queued ones urgent now, and they
+	// take the urgent slots too; b's dial among them.
+	a.e.reachableAgain("test: coming back")
+	until("urgent stalled dials", func() bool { return inFlight == maxDialsAtOnce+maxUrgentExtra })
+
+	// b comes back, but its own dials of a stall: only a's dial connects.
+	btor := n.tor()
+	btor.stall = func(to string) bool { return to == ai.Onion }
+	e, err := newEngine(engineConfig{disk: bdisk, net: btor, newSecret: testSecret, newLocked: testLocked, timing: tm, logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	b = watchEvents(&testPeer{t: t, e: e, disk: bdisk, tor: btor}, 10000)
+	b.waitOnline("b")
+
+	start := time.Now()
+	if _, err := a.e.Send(context.Background(), "a", "b", "are you there"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitMessage("are you there")
+	t.Logf("delivered %v after Send", time.Since(start).Round(time.Millisecond))
+	mu.Lock()
+	defer mu.Unlock()
+	if inFlight != maxDialsAtOnce+maxUrgentExtra {
+		t.Errorf("%d stalled dials under way at delivery, want %d: one ended and let the message's dial in",
+			inFlight, maxDialsAtOnce+maxUrgentExtra)
+	}
+}
+
 // When tor works again after a time it did not (circuits again, or ready
 // again after a restart: onion's NetworkUp and Ready, wired through
 // torState as Open wires them), every contact is dialled again at once,
