@@ -182,6 +182,9 @@ func parseCommand(line []byte) (Command, error) {
 		if cutOff(line, err) {
 			return c, &CommandError{Msg: "the line ends before its JSON object does (cut off?): each command must be one whole JSON object on one line"}
 		}
+		if at, ok := badJSONInObject(line, err); ok {
+			return c, &CommandError{Msg: fmt.Sprintf("the line is not valid JSON after byte %d (%v): each command is one JSON object such as {\"cmd\":\"ping\"}", at, err)}
+		}
 		return c, &CommandError{Msg: "not a JSON object; every line is one object such as {\"cmd\":\"ping\"}"}
 	}
 	if _, err := d0.Token(); err != io.EOF {
@@ -260,6 +263,24 @@ func cutOff(line []byte, err error) bool {
 		return false
 	}
 	return errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// badJSONInObject reports whether err, from a json.Decoder reading line, is
+// a syntax error inside a line that starts as an object ({"cmd":x, a
+// missing colon or comma): the line is meant as a command, and "not a JSON
+// object" would send its writer looking in the wrong place. at is how many
+// bytes the decoder read before it (json.SyntaxError.Offset), so the writer
+// can find the spot; the error's own text names the character in Go's
+// quoted form, and the reply's JSON encoding escapes it again.
+func badJSONInObject(line []byte, err error) (at int64, ok bool) {
+	if t := bytes.TrimLeft(line, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return 0, false
+	}
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return 0, false
+	}
+	return se.Offset, true
 }
 
 // MarshalLine encodes c as one line, without the newline. ParseCommand of

@@ -136,7 +136,7 @@ func TestParseCommandErrorTag(t *testing.T) {
 // with a bad character in it, keeps "not a JSON object". Both are
 // bad_command, through Run as well, and carry the tag when it was read.
 func TestCutOffLineSaysItEndsEarly(t *testing.T) {
-	const cut, notObject = "the line ends before its JSON object does (cut off?)", "not a JSON object"
+	const cut, notObject, invalid = "the line ends before its JSON object does (cut off?)", "not a JSON object", "the line is not valid JSON after byte"
 	cases := []struct{ line, msg string }{
 		{`{"cmd":"send","identity":"a",`, cut},
 		{`{"cmd":"send","tag":"c1","identity":"al`, cut},
@@ -149,8 +149,9 @@ func TestCutOffLineSaysItEndsEarly(t *testing.T) {
 		{`[1,2`, notObject},
 		{`"abc`, notObject},
 		{`null`, notObject},
-		{`{"cmd":x`, notObject},
-		{`{"cmd" "ping"}`, notObject},
+		{`{"cmd":x`, invalid + " 8 (invalid character 'x' looking for beginning of value)"},
+		{`{"cmd" "ping"}`, invalid + " 8 (invalid character '\"' after object key)"},
+		{`  {"cmd":"ping",,}`, invalid + " 17 (invalid character ',' looking for beginning of object key string)"},
 	}
 	for _, c := range cases {
 		_, err := headless.ParseCommand([]byte(c.line))
@@ -161,8 +162,10 @@ func TestCutOffLineSaysItEndsEarly(t *testing.T) {
 		if !strings.Contains(ce.Msg, c.msg) {
 			t.Errorf("%s: %q, want it to say %q", c.line, ce.Msg, c.msg)
 		}
-		if other := map[string]string{cut: notObject, notObject: cut}[c.msg]; strings.Contains(ce.Msg, other) {
-			t.Errorf("%s: %q also says %q", c.line, ce.Msg, other)
+		for _, other := range []string{cut, notObject, invalid} {
+			if !strings.HasPrefix(c.msg, other) && strings.Contains(ce.Msg, other) {
+				t.Errorf("%s: %q also says %q", c.line, ce.Msg, other)
+			}
 		}
 	}
 
