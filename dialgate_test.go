@@ -778,104 +778,11 @@ func TestManyOfflineContactsDialLittle(t *testing.T) {
 // one of them to reach that deadline: a minute here, 90 s on the real
 // network.
 func TestMessageDoesNotWaitForStalledRedials(t *testing.T) {
-	n := newMemNet()
-	tm := fastTiming
-	tm.Handshake = time.Minute                          // a stalled dial lasts this long
-	tm.OfflineMin, tm.OfflineMax = time.Hour, time.Hour // no re-dial of b of a's own
-	a := startPeerWith(t, n, nil, nil, tm)
-	ai := mustID(t, a, "a", IdentityOptions{})
-	a.waitOnline("a")
-	bdisk := newMemStore()
-	b := startPeerWith(t, n, bdisk, nil, tm)
-	bi := mustID(t, b, "b", IdentityOptions{})
-	b.waitOnline("b")
-	befriend(t, a, "a", "a", b, "b", "b")
-
-	const offline = 2 * maxDialsAtOnce // as many queue as stall
-	var mu sync.Mutex
-	stalled := map[string]bool{}
-	dials := map[string]int{}
-	inFlight := 0 // stalled dials under way
-	a.tor.mu.Lock()
-	a.tor.stall = func(to string) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return stalled[to]
-	}
-	a.tor.dialed = func(to string) func() {
-		mu.Lock()
-		defer mu.Unlock()
-		dials[to]++
-		if !stalled[to] {
-			return nil
-		}
-		inFlight++
-		return func() {
-			mu.Lock()
-			inFlight--
-			mu.Unlock()
-		}
-	}
-	a.tor.mu.Unlock()
-	// until polls cond (under mu) for 20 s.
-	until := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-			mu.Lock()
-			ok := cond()
-			mu.Unlock()
-			if ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s within 20 s", what)
-			}
-		}
-	}
-
-	// b goes away; a finds it offline and leaves it alone for an hour.
-	mu.Lock()
-	before := dials[bi.Onion]
-	mu.Unlock()
-	b.close()
-	until("offline b", func() bool { return dials[bi.Onion] >= before+offlineAfterNoDesc })
-
+	s := newStallScene(t)
 	// Contacts whose dials tor never answers take every shared slot.
-	for k := range offline {
-		code, _ := randomCode(t)
-		name := fmt.Sprintf("stale%d", k)
-		c, err := a.e.AddContact(context.Background(), "a", name, code)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mu.Lock()
-		stalled[c.Onion] = true
-		mu.Unlock()
-	}
-	until("stalled dials", func() bool { return inFlight == maxDialsAtOnce })
-
-	// b comes back, but its own dials of a stall: only a's dial connects.
-	btor := n.tor()
-	btor.stall = func(to string) bool { return to == ai.Onion }
-	e, err := newEngine(engineConfig{disk: bdisk, net: btor, newSecret: testSecret, newLocked: testLocked, timing: tm, logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.start()
-	b = watchEvents(&testPeer{t: t, e: e, disk: bdisk, tor: btor}, 10000)
-	b.waitOnline("b")
-
-	start := time.Now()
-	if _, err := a.e.Send(context.Background(), "a", "b", "are you there"); err != nil {
-		t.Fatal(err)
-	}
-	b.waitMessage("are you there")
-	t.Logf("delivered %v after Send", time.Since(start).Round(time.Millisecond))
-	mu.Lock()
-	defer mu.Unlock()
-	if inFlight != maxDialsAtOnce {
-		t.Errorf("%d stalled dials under way at delivery, want %d: one ended and let the message's dial in", inFlight, maxDialsAtOnce)
-	}
+	s.addStalled(2 * maxDialsAtOnce) // as many queue as stall
+	s.until("stalled dials", func() bool { return s.inFlight == maxDialsAtOnce })
+	s.bBackAndSend(maxDialsAtOnce)
 }
 
 // A message written during a come-back round reaches a contact who is
@@ -888,106 +795,138 @@ func TestMessageDoesNotWaitForStalledRedials(t *testing.T) {
 // waited in the urgent queue behind the round's dials, each waiting for
 // a stalled one to reach its deadline.
 func TestMessageDuringComeBackRedials(t *testing.T) {
-	n := newMemNet()
-	tm := fastTiming
-	tm.Handshake = time.Minute                          // a stalled dial lasts this long
-	tm.OfflineMin, tm.OfflineMax = time.Hour, time.Hour // no re-dial of b of a's own
-	a := startPeerWith(t, n, nil, nil, tm)
-	ai := mustID(t, a, "a", IdentityOptions{})
-	a.waitOnline("a")
-	bdisk := newMemStore()
-	b := startPeerWith(t, n, bdisk, nil, tm)
-	bi := mustID(t, b, "b", IdentityOptions{})
-	b.waitOnline("b")
-	befriend(t, a, "a", "a", b, "b", "b")
-
-	const stale = 2 * (maxDialsAtOnce + maxUrgentExtra) // as many queue as stall
-	var mu sync.Mutex
-	stalled := map[string]bool{}
-	dials := map[string]int{}
-	inFlight := 0 // stalled dials under way
-	a.tor.mu.Lock()
-	a.tor.stall = func(to string) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return stalled[to]
-	}
-	a.tor.dialed = func(to string) func() {
-		mu.Lock()
-		defer mu.Unlock()
-		dials[to]++
-		if !stalled[to] {
-			return nil
-		}
-		inFlight++
-		return func() {
-			mu.Lock()
-			inFlight--
-			mu.Unlock()
-		}
-	}
-	a.tor.mu.Unlock()
-	until := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-			mu.Lock()
-			ok := cond()
-			mu.Unlock()
-			if ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s within 20 s", what)
-			}
-		}
-	}
-
-	// b goes away; a finds it offline and leaves it alone for an hour.
-	mu.Lock()
-	before := dials[bi.Onion]
-	mu.Unlock()
-	b.close()
-	until("offline b", func() bool { return dials[bi.Onion] >= before+offlineAfterNoDesc })
-
+	s := newStallScene(t)
 	// Contacts whose dials tor never answers take every routine slot.
-	for k := range stale {
-		code, _ := randomCode(t)
-		c, err := a.e.AddContact(context.Background(), "a", fmt.Sprintf("stale%d", k), code)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mu.Lock()
-		stalled[c.Onion] = true
-		mu.Unlock()
-	}
-	until("routine stalled dials", func() bool { return inFlight == maxDialsAtOnce })
+	s.addStalled(2 * (maxDialsAtOnce + maxUrgentExtra)) // as many queue as stall
+	s.until("routine stalled dials", func() bool { return s.inFlight == maxDialsAtOnce })
 	// Coming back: every dialer woken, the queued ones urgent now, and they
 	// take the urgent slots too; b's dial among them.
-	a.e.reachableAgain("test: coming back")
-	until("urgent stalled dials", func() bool { return inFlight == maxDialsAtOnce+maxUrgentExtra })
+	s.a.e.reachableAgain("test: coming back")
+	s.until("urgent stalled dials", func() bool { return s.inFlight == maxDialsAtOnce+maxUrgentExtra })
+	s.bBackAndSend(maxDialsAtOnce + maxUrgentExtra)
+}
 
-	// b comes back, but its own dials of a stall: only a's dial connects.
-	btor := n.tor()
-	btor.stall = func(to string) bool { return to == ai.Onion }
-	e, err := newEngine(engineConfig{disk: bdisk, net: btor, newSecret: testSecret, newLocked: testLocked, timing: tm, logf: t.Logf})
+// stallScene is the set-up of the two tests above: a and b are contacts,
+// b went away and a found it offline (its own next dial of b an hour
+// away), and a's memnet tor stalls the dials of the contacts marked
+// stalled (addStalled) until the dial's deadline, a minute, counting those
+// under way in inFlight.
+type stallScene struct {
+	t     *testing.T
+	n     *memNet
+	tm    timing
+	a     *testPeer
+	ai    IdentityInfo
+	bdisk *memStore
+
+	mu       sync.Mutex // guards what follows
+	stalled  map[string]bool
+	dials    map[string]int
+	inFlight int // stalled dials under way
+}
+
+func newStallScene(t *testing.T) *stallScene {
+	s := &stallScene{t: t, n: newMemNet(), tm: fastTiming, bdisk: newMemStore(),
+		stalled: map[string]bool{}, dials: map[string]int{}}
+	s.tm.Handshake = time.Minute                            // a stalled dial lasts this long
+	s.tm.OfflineMin, s.tm.OfflineMax = time.Hour, time.Hour // no re-dial of b of a's own
+	s.a = startPeerWith(t, s.n, nil, nil, s.tm)
+	s.ai = mustID(t, s.a, "a", IdentityOptions{})
+	s.a.waitOnline("a")
+	b := startPeerWith(t, s.n, s.bdisk, nil, s.tm)
+	bi := mustID(t, b, "b", IdentityOptions{})
+	b.waitOnline("b")
+	befriend(t, s.a, "a", "a", b, "b", "b")
+
+	s.a.tor.mu.Lock()
+	s.a.tor.stall = func(to string) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.stalled[to]
+	}
+	s.a.tor.dialed = func(to string) func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.dials[to]++
+		if !s.stalled[to] {
+			return nil
+		}
+		s.inFlight++
+		return func() {
+			s.mu.Lock()
+			s.inFlight--
+			s.mu.Unlock()
+		}
+	}
+	s.a.tor.mu.Unlock()
+
+	// b goes away; a finds it offline and leaves it alone for an hour.
+	s.mu.Lock()
+	before := s.dials[bi.Onion]
+	s.mu.Unlock()
+	b.close()
+	s.until("offline b", func() bool { return s.dials[bi.Onion] >= before+offlineAfterNoDesc })
+	return s
+}
+
+// until polls cond (under s.mu) for 20 s.
+func (s *stallScene) until(what string, cond func() bool) {
+	s.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s.mu.Lock()
+		ok := cond()
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no %s within 20 s", what)
+		}
+	}
+}
+
+// addStalled adds k contacts to a whose dials tor never answers.
+func (s *stallScene) addStalled(k int) {
+	s.t.Helper()
+	for i := range k {
+		code, _ := randomCode(s.t)
+		c, err := s.a.e.AddContact(context.Background(), "a", fmt.Sprintf("stale%d", i), code)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		s.mu.Lock()
+		s.stalled[c.Onion] = true
+		s.mu.Unlock()
+	}
+}
+
+// bBackAndSend brings b back with its own dials of a stalled (only a's
+// dial can connect), sends it a message and checks that it arrived while
+// the stalled dials under way were still the stalling ones: none had
+// ended to let the message's dial in.
+func (s *stallScene) bBackAndSend(stalling int) {
+	t := s.t
+	t.Helper()
+	btor := s.n.tor()
+	btor.stall = func(to string) bool { return to == s.ai.Onion }
+	e, err := newEngine(engineConfig{disk: s.bdisk, net: btor, newSecret: testSecret, newLocked: testLocked, timing: s.tm, logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.start()
-	b = watchEvents(&testPeer{t: t, e: e, disk: bdisk, tor: btor}, 10000)
+	b := watchEvents(&testPeer{t: t, e: e, disk: s.bdisk, tor: btor}, 10000)
 	b.waitOnline("b")
 
 	start := time.Now()
-	if _, err := a.e.Send(context.Background(), "a", "b", "are you there"); err != nil {
+	if _, err := s.a.e.Send(context.Background(), "a", "b", "are you there"); err != nil {
 		t.Fatal(err)
 	}
 	b.waitMessage("are you there")
 	t.Logf("delivered %v after Send", time.Since(start).Round(time.Millisecond))
-	mu.Lock()
-	defer mu.Unlock()
-	if inFlight != maxDialsAtOnce+maxUrgentExtra {
-		t.Errorf("%d stalled dials under way at delivery, want %d: one ended and let the message's dial in",
-			inFlight, maxDialsAtOnce+maxUrgentExtra)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inFlight != stalling {
+		t.Errorf("%d stalled dials under way at delivery, want %d: one ended and let the message's dial in", s.inFlight, stalling)
 	}
 }
 
