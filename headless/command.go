@@ -179,11 +179,22 @@ func parseCommand(line []byte) (Command, error) {
 	var present map[string]json.RawMessage
 	d0 := json.NewDecoder(bytes.NewReader(line))
 	if err := d0.Decode(&present); err != nil || present == nil {
-		if cutOff(line, err) {
-			return c, &CommandError{Msg: "the line ends before its JSON object does (cut off?): each command must be one whole JSON object on one line"}
-		}
-		if at, ok := badJSONInObject(line, err); ok {
-			return c, &CommandError{Msg: fmt.Sprintf("the line is not valid JSON after byte %d (%v): each command is one JSON object such as {\"cmd\":\"ping\"}", at, err)}
+		// A line that starts as an object is meant as a command: "not a
+		// JSON object" would send its writer looking in the wrong place.
+		// The Decoder says a line ends early with io.ErrUnexpectedEOF and
+		// only so (a write split in two, a newline inside a string); a
+		// SyntaxError, even at the last byte, is a bad character there
+		// ({"cmd":x, a missing colon or comma), and its Offset and text
+		// (the character in Go's quoted form, escaped again by the reply's
+		// JSON) let the writer find it.
+		if t := bytes.TrimLeft(line, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+			var se *json.SyntaxError
+			switch {
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				return c, &CommandError{Msg: "the line ends before its JSON object does (cut off?): each command must be one whole JSON object on one line"}
+			case errors.As(err, &se):
+				return c, &CommandError{Msg: fmt.Sprintf("the line is not valid JSON after byte %d (%v): each command is one JSON object such as {\"cmd\":\"ping\"}", se.Offset, err)}
+			}
 		}
 		return c, &CommandError{Msg: "not a JSON object; every line is one object such as {\"cmd\":\"ping\"}"}
 	}
@@ -248,39 +259,6 @@ func parseCommand(line []byte) (Command, error) {
 		return fail("\"seconds\" out of range (0 turns the timer off)")
 	}
 	return c, nil
-}
-
-// cutOff reports whether err, from a json.Decoder reading line, says the
-// line is a JSON object that stops before its closing brace: the line was cut
-// (a write split in two, a newline inside a string) rather than not being an
-// object, and "not a JSON object" would send the writer looking in the wrong
-// place. The Decoder says so with io.ErrUnexpectedEOF, and only so: its
-// SyntaxError at the last byte is a bad character there ({"a":x), not an
-// early end. A line that does not start with "{" is not an object, cut or
-// whole.
-func cutOff(line []byte, err error) bool {
-	if t := bytes.TrimLeft(line, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-		return false
-	}
-	return errors.Is(err, io.ErrUnexpectedEOF)
-}
-
-// badJSONInObject reports whether err, from a json.Decoder reading line, is
-// a syntax error inside a line that starts as an object ({"cmd":x, a
-// missing colon or comma): the line is meant as a command, and "not a JSON
-// object" would send its writer looking in the wrong place. at is how many
-// bytes the decoder read before it (json.SyntaxError.Offset), so the writer
-// can find the spot; the error's own text names the character in Go's
-// quoted form, and the reply's JSON encoding escapes it again.
-func badJSONInObject(line []byte, err error) (at int64, ok bool) {
-	if t := bytes.TrimLeft(line, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-		return 0, false
-	}
-	var se *json.SyntaxError
-	if !errors.As(err, &se) {
-		return 0, false
-	}
-	return se.Offset, true
 }
 
 // MarshalLine encodes c as one line, without the newline. ParseCommand of
