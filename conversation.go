@@ -187,6 +187,42 @@ func (e *Engine) Messages(identity, contact string) ([]Message, error) {
 	return out, nil
 }
 
+// Outbox lists the conversation's outbox, oldest first: our texts and
+// timer changes that the contact has not acknowledged yet. An entry left at
+// a mailbox, ours or the contact's, is Queued: it waits there for the
+// contact. Any other is Pending, or Sent once written to a connection. It
+// copies no text, so a caller may ask after every delivery event (the
+// headless "wait" command does).
+func (e *Engine) Outbox(identity, contact string) ([]OutboxEntry, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, c, err := e.contactLocked(identity, contact)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]OutboxEntry, len(c.outbox))
+	at := make(map[MessageID]int, len(c.outbox))
+	for i, o := range c.outbox {
+		out[i] = OutboxEntry{ID: o.id, Kind: MessageKind(o.rec.Kind), State: Pending}
+		if _, ok := c.mb.deposits[o.id]; ok {
+			out[i].State = Queued
+		}
+		at[o.id] = i
+	}
+	// Sent is the message's state. The outbox is the end of the
+	// conversation, in the same order: walk back only as far as it goes.
+	for i := len(c.msgs) - 1; i >= 0 && len(at) > 0; i-- {
+		m := c.msgs[i]
+		if j, ok := at[m.ID]; ok {
+			delete(at, m.ID)
+			if out[j].State == Pending && m.State == Sent {
+				out[j].State = Sent
+			}
+		}
+	}
+	return out, nil
+}
+
 // MarkRead sets the contact's unread count to zero and lets a contact that
 // sent too many unread messages send more. It does not start any
 // disappearing clock: that is MarkShown's, for the texts really on screen.

@@ -68,6 +68,14 @@ const (
 	Delivered                 // the contact acknowledged it (it is stored there)
 )
 
+// OutboxEntry is one of our messages in a conversation's outbox, not yet
+// acknowledged by the contact ([Engine.Outbox]). It holds no text.
+type OutboxEntry struct {
+	ID    MessageID
+	Kind  MessageKind // TextMessage or TimerMessage
+	State Delivery    // Pending or Sent: still to leave; Queued: left at a mailbox, waiting there for the contact
+}
+
 // MessageKind distinguishes the lines of a conversation.
 type MessageKind int
 
