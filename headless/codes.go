@@ -28,4 +28,5 @@ var errorCodes = []struct {
 	{sotto.ErrTooManyContacts, "too_many_contacts"},
 	{sotto.ErrClientAuthShared, "client_auth_shared"},
 	{sotto.ErrHardening, "hardening"},
+	{errTimeout, "timeout"}, // a wait whose time ran out (wait.go)
 }

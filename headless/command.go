@@ -90,6 +90,7 @@ var commands = map[string]spec{
 	"requests":       {required: []string{fIdentity}},
 	"accept":         {required: []string{fIdentity, fRequest, fContact}},
 	"reject":         {required: []string{fIdentity, fRequest}},
+	"wait":           {required: []string{fIdentity}, optional: []string{fContact, fSeconds}},
 	// Files (file.go).
 	"send_file":   {required: []string{fIdentity, fContact, fPath}, optional: []string{fName, fKeepMetadata}},
 	"accept_file": {required: []string{fFile}},
@@ -254,6 +255,9 @@ func parseCommand(line []byte) (Command, error) {
 		if len(s.v) > s.max {
 			return fail("%q longer than %d bytes", s.name, s.max)
 		}
+	}
+	if c.Seconds != nil && c.Cmd == "wait" && (*c.Seconds < 1 || *c.Seconds > MaxWaitSeconds) {
+		return fail("\"seconds\" out of range: a wait lasts 1 to %d seconds", MaxWaitSeconds)
 	}
 	if c.Seconds != nil && (*c.Seconds < 0 || *c.Seconds > MaxSeconds) {
 		return fail("\"seconds\" out of range (0 turns the timer off)")

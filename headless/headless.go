@@ -31,6 +31,7 @@ type Engine interface {
 	Messages(identity, contact string) ([]sotto.Message, error)
 	MarkRead(identity, contact string) error
 	MarkShown(identity, contact string, ids ...sotto.MessageID) ([]sotto.Message, error)
+	Outbox(identity, contact string) ([]sotto.OutboxEntry, error)
 	Send(ctx context.Context, identity, contact, text string) (sotto.MessageID, error)
 	SendQueued(ctx context.Context, identity, contact, text string) (sotto.MessageID, func() error, error)
 	SetTimer(ctx context.Context, identity, contact string, d time.Duration) error
@@ -78,9 +79,11 @@ func Run(ctx context.Context, e Engine, in io.Reader, out io.Writer) error {
 
 	// One goroutine pumps engine events to out; Run waits for it.
 	pumpDone := make(chan error, 1)
+	hub := newWaitHub() // the pump wakes a "wait" command (wait.go)
 	go func() {
 		var err error
-		erase.Do(func() { err = pump(ctx, e, e.Events(), w) })
+		erase.Do(func() { err = pump(ctx, e, e.Events(), w, hub) })
+		hub.pumpStopped()
 		pumpDone <- err
 	}()
 
@@ -123,7 +126,7 @@ func Run(ctx context.Context, e Engine, in io.Reader, out io.Writer) error {
 			}
 			var quit bool
 			var err error
-			erase.Do(func() { quit, err = handleLine(ctx, e, w, lr, &p) })
+			erase.Do(func() { quit, err = handleLine(ctx, e, w, hub, lr, &p) })
 			clear(lr.line)
 			if err != nil || quit {
 				return finish(err)
@@ -289,8 +292,9 @@ func readLines(in io.Reader, lines chan<- lineResult, next <-chan struct{}, done
 	}
 }
 
-// pump writes engine events until ctx is done or the channel closes.
-func pump(ctx context.Context, e Engine, events <-chan sotto.Event, w *writer) error {
+// pump writes engine events until ctx is done or the channel closes, and
+// tells hub of each once written.
+func pump(ctx context.Context, e Engine, events <-chan sotto.Event, w *writer, hub *waitHub) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -311,6 +315,7 @@ func pump(ctx context.Context, e Engine, events <-chan sotto.Event, w *writer) e
 			if err != nil {
 				return err
 			}
+			hub.saw(ev)
 		}
 	}
 }
@@ -350,7 +355,7 @@ func (w *writer) write(v any) error {
 // for the "quit" command, and an error only when out cannot be written. A
 // "send" joins p (its reply comes later); anything else first waits for the
 // replies of the sends in p, so that replies keep the commands' order.
-func handleLine(ctx context.Context, e Engine, w *writer, lr lineResult, p *sendPipe) (quit bool, err error) {
+func handleLine(ctx context.Context, e Engine, w *writer, hub *waitHub, lr lineResult, p *sendPipe) (quit bool, err error) {
 	var c Command
 	var perr error
 	if !lr.tooLong {
@@ -374,7 +379,12 @@ func handleLine(ctx context.Context, e Engine, w *writer, lr lineResult, p *send
 		}
 		return false, w.write(r)
 	}
-	r, err := execute(ctx, e, c)
+	var r reply
+	if c.Cmd == "wait" {
+		r, err = hub.wait(ctx, e, c)
+	} else {
+		r, err = execute(ctx, e, c)
+	}
 	r.Cmd, r.Tag, r.Line = c.Cmd, c.Tag, lr.n
 	if err != nil {
 		r = reply{Event: "error", Cmd: c.Cmd, Tag: c.Tag, Line: lr.n}
@@ -449,7 +459,7 @@ func execute(ctx context.Context, e Engine, c Command) (reply, error) {
 		r.key, r.value = "messages", list
 	case "read":
 		return r, e.MarkRead(c.Identity, c.Contact)
-	// "send" is pipelined: sendPipe.send.
+	// "send" is pipelined: sendPipe.send. "wait" is waitHub.wait.
 	case "timer":
 		return r, e.SetTimer(ctx, c.Identity, c.Contact, time.Duration(*c.Seconds)*time.Second)
 	case "history":

@@ -42,6 +42,7 @@ type Engine struct {
 	seq      uint64
 	calls    []string
 	block    chan struct{} // non-nil: a Send's store waits on it
+	outboxes int           // Outbox calls
 	closed   bool
 }
 
@@ -378,6 +379,55 @@ func (e *Engine) Messages(identity, contact string) ([]sotto.Message, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// Outbox implements the engine method: the outgoing messages (texts and
+// timer changes) whose State is Pending, Sent or Queued, oldest first,
+// leaving out those whose time ran out. [Engine.SetState] moves them.
+func (e *Engine) Outbox(identity, contact string) ([]sotto.OutboxEntry, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.outboxes++
+	if _, err := e.contact(identity, contact); err != nil {
+		return nil, err
+	}
+	now := e.now()
+	out := []sotto.OutboxEntry{}
+	for _, m := range e.msgs[[2]string{identity, contact}] {
+		if m.Dir != sotto.Outgoing || m.Kind != sotto.TextMessage && m.Kind != sotto.TimerMessage ||
+			!m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
+			continue
+		}
+		switch m.State {
+		case sotto.Pending, sotto.Sent, sotto.Queued:
+			out = append(out, sotto.OutboxEntry{ID: m.ID, Kind: m.Kind, State: m.State})
+		}
+	}
+	return out, nil
+}
+
+// OutboxCalls returns how many times Outbox was called: a test knows a
+// headless "wait" has looked at the outbox once the count has grown.
+func (e *Engine) OutboxCalls() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.outboxes
+}
+
+// SetState sets the delivery state of one of our messages, as the engine
+// does when it is sent, delivered or left at a mailbox; it reports whether
+// the message was found. The test emits the matching event.
+func (e *Engine) SetState(identity, contact string, id sotto.MessageID, s sotto.Delivery) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ms := e.msgs[[2]string{identity, contact}]
+	for i := range ms {
+		if ms[i].ID == id {
+			ms[i].State = s
+			return true
+		}
+	}
+	return false
 }
 
 // MarkRead implements the engine method: the unread count drops to 0.
