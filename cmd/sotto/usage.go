@@ -186,9 +186,14 @@ comes from --passphrase-file or the terminal (never from stdin).
 Examples:
   echo '{"cmd":"identities"}' | sotto --passphrase-file pw headless
   sotto --passphrase-file pw headless < commands.jsonl > events.jsonl
+  printf '%s\n' '{"cmd":"send","identity":"work","contact":"alice","text":"hi"}' \
+    '{"cmd":"wait","identity":"work","contact":"alice","seconds":120}' |
+    sotto --passphrase-file pw headless
 
 hint: send {"cmd":"quit"} (or close stdin) to stop; messages already accepted
-      by "send" are in the outbox and go out on the next start.
+      by "send" are in the outbox and go out on the next start. To stop only
+      once they have left (delivered, or queued at a mailbox), write
+      {"cmd":"wait",...} after the sends.
 `
 
 const netUsage = `Usage: sotto net up DIR [--listen ADDR]
