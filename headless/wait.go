@@ -253,7 +253,7 @@ func (h *waitHub) result(w *waiter, began map[sotto.MessageID]bool, l *outboxLoo
 	res := waitResultJSON{Queued: len(l.queued)}
 	for id := range began {
 		switch {
-		case l.queued[id]:
+		case l.queued[id], l.left[id]:
 		case w.outcome[id] == waitExpired:
 			res.Expired++
 		default:

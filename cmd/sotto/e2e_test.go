@@ -292,6 +292,55 @@ func TestThreeProfiles(t *testing.T) {
 			}
 		}
 	}
+
+	t.Log("== a script sends, waits and stops")
+	scriptSendsAndWaits(t, ps, nodes)
+}
+
+// waitWithin is the "seconds" of the wait in TestThreeProfiles: a new
+// process's tor must bootstrap, publish and reach bob first (readyWithin
+// bounds that elsewhere). It only stops a hang.
+const waitWithin = 240
+
+// scriptSendsAndWaits is a script's one-off send: a new headless process
+// for alice writes a text to bob (online), then a wait, then closes its
+// stdin. The wait's ok comes after the delivered event, the process exits
+// 0 by itself, and bob has the text.
+func scriptSendsAndWaits(t *testing.T, ps map[string]*e2e.Profile, nodes map[string]*e2e.Node) {
+	t.Helper()
+	nodes["alice"].Stop()
+	alice, bob := ps["alice"].Headless(), nodes["bob"]
+	nodes["alice"] = alice
+	bfrom := bob.Mark()
+	text := "sent by a script that stops at once"
+	tags := alice.Write(
+		map[string]any{"cmd": "send", "identity": "alice", "contact": "bob", "text": text},
+		map[string]any{"cmd": "wait", "identity": "alice", "contact": "bob", "seconds": waitWithin},
+	)
+	alice.CloseInput()
+	sent, _ := alice.WaitFor(0, time.Minute, "the send's reply", e2e.Is(map[string]any{"tag": tags[0]}))
+	if sent["event"] != "ok" {
+		t.Fatalf("send: %v", sent)
+	}
+	id := fmt.Sprint(sent["message"])
+	r, at := alice.WaitFor(0, (waitWithin+60)*time.Second, "the wait's reply", e2e.Is(map[string]any{"tag": tags[1]}))
+	if r["event"] != "ok" {
+		t.Fatalf("wait: %v", r)
+	}
+	if o, _ := r["outbox"].(map[string]any); fmt.Sprint(o["delivered"]) != "1" || fmt.Sprint(o["queued"]) != "0" {
+		t.Fatalf("wait's outbox %v, want the one text delivered", r["outbox"])
+	}
+	if err := alice.Wait(); err != nil {
+		t.Fatalf("headless after the wait and the end of stdin: %v", err)
+	}
+	// The output is complete now: the delivered event is there, before the ok.
+	if _, dat := alice.WaitFor(0, time.Second, "the delivered event", e2e.Is(map[string]any{"event": "delivered", "message": id})); dat > at {
+		t.Fatalf("the delivered event (line %d) came after the wait's ok (line %d)", dat, at)
+	}
+	m, _ := bob.WaitFor(bfrom, time.Minute, "the script's text", e2e.Is(map[string]any{"event": "message", "contact": "alice", "message": id}))
+	if m["text"] != text {
+		t.Fatalf("bob got %q, want %q", m["text"], text)
+	}
 }
 
 // grepProfile fails if any file under dir holds s in the clear.

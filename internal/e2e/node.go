@@ -155,6 +155,16 @@ func (n *Node) Stop() {
 	n.checkJSON()
 }
 
+// CloseInput closes the process's stdin, as a script does when it has
+// written its last command: headless ends once every command read has its
+// reply ([Node.Wait] then waits for it).
+func (n *Node) CloseInput() {
+	n.t.Helper()
+	if err := n.in.Close(); err != nil {
+		n.t.Fatalf("%s: closing stdin: %v", n.Name, err)
+	}
+}
+
 // Wait waits for a process that ends by itself (its output has ended: see
 // [ErrEnded]) and returns how it exited; [Node.Stop] then does nothing. Like
 // Stop, it fails the test if anything but JSON objects reached stdout.
