@@ -229,7 +229,7 @@ func (h *waitHub) wait(ctx context.Context, e Engine, c Command) (reply, error) 
 		case <-deadline.C:
 			timedOut = true
 		case <-ctx.Done():
-			return r, fmt.Errorf("headless: wait: Sotto is stopping; %s: %w", stillWaiting(l), ctx.Err())
+			return r, fmt.Errorf("headless: wait: Sotto is stopping (%w); %s", ctx.Err(), stillWaiting(l))
 		case <-h.stopped:
 			return r, fmt.Errorf("headless: wait: the engine stopped; %s", stillWaiting(l))
 		}
