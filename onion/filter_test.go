@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -542,5 +543,61 @@ func TestConcurrentClientAuthProbesOnce(t *testing.T) {
 	}
 	if probes != 1 {
 		t.Fatalf("%d probes of ONION_CLIENT_AUTH_ADD for 8 contacts added at once, want 1", probes)
+	}
+}
+
+// A service closed while it is being published again (new client keys, a
+// restart of tor, the watch finding it missing) stays withdrawn. Close did
+// not wait for that publication: it sent DEL_ONION between the publication's
+// check that the service was open and its ADD_ONION, which then put the
+// descriptor back, so an identity taken offline or burned stayed published
+// until Sotto's control connection closed.
+func TestCloseDuringRepublishStaysClosed(t *testing.T) {
+	f, ext := newCtlFake(t)
+	tor := startFake(t, ext, newEventLog())
+	id := newSecret(t)
+	addr := AddressFromPublicKey(ed25519.NewKeyFromSeed(id.b[:]).Public().(ed25519.PublicKey))
+	var svc *Service
+	var armed, fired atomic.Bool
+	closed := make(chan error, 1)
+	key := func(use func(*[32]byte) error) error {
+		if armed.Load() && !fired.Swap(true) {
+			// The second publication (SetClientAuth's), past its check
+			// that the service is open: close it now, and give Close time
+			// to withdraw it before ADD_ONION goes (fixed: Close waits).
+			go func() { closed <- svc.Close() }()
+			deadline := time.Now().Add(300 * time.Millisecond)
+			for time.Now().Before(deadline) {
+				svc.mu.Lock()
+				c := svc.closed
+				svc.mu.Unlock()
+				if c {
+					time.Sleep(50 * time.Millisecond) // its DEL_ONION goes first
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		return id.keyFunc()(use)
+	}
+	ctx := context.Background()
+	var err error
+	svc, err = tor.Publish(ctx, ServiceConfig{Key: key, ClientAuth: validKeys(t, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	_ = svc.SetClientAuth(ctx, validKeys(t, 2)) // ErrClosed or nil: either way it must end withdrawn
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	f.mu.Lock()
+	online := f.onions[addr]
+	f.mu.Unlock()
+	if online {
+		t.Fatal("the service is published again after Close returned")
+	}
+	if !fired.Load() {
+		t.Fatal("SetClientAuth did not publish again: the test did not run its case")
 	}
 }

@@ -365,7 +365,17 @@ func (s *Service) SetClientAuth(ctx context.Context, keys [][32]byte) error {
 }
 
 // Close withdraws the service (DEL_ONION) and closes its listener.
+//
+// It waits for a publication of the service in progress (SetClientAuth,
+// the re-publication after tor restarted, the watch's check of tor's
+// onions) to end: each checks that the service is open and then sends
+// ADD_ONION, and a DEL_ONION sent between the two was undone by that
+// ADD_ONION, leaving an identity taken offline or burned published until
+// the control connection closed. Under pubMu, the publication sees the
+// service closed, or Close's DEL_ONION comes after its ADD_ONION.
 func (s *Service) Close() error {
+	s.t.pubMu.Lock()
+	defer s.t.pubMu.Unlock()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

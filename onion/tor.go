@@ -140,7 +140,8 @@ type Tor struct {
 
 	// pubMu serialises the changes to tor's set of onion services
 	// (publishing, re-publishing with new clients, restoring after tor
-	// restarted), so that a check of that set never races one.
+	// restarted, withdrawing), so that a check of that set never races
+	// one and a withdrawal is never undone. Taken before mu.
 	pubMu sync.Mutex
 }
 

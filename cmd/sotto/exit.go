@@ -21,6 +21,7 @@ const (
 	exitBadCode         = 8   // a contact code is malformed
 	exitExists          = 9   // an identity or contact with that name exists already
 	exitTor             = 10  // tor could not be started, reached or used
+	exitNotArrived      = 12  // send: the message is stored but did not arrive within --wait
 	exitInterrupted     = 130 // interrupted: 128 + the signal's number (SIGINT 130, SIGTERM 143, SIGHUP 129)
 )
 
@@ -71,6 +72,9 @@ func (a *app) classify(err error) classified {
 	}
 	if c, ok := a.classifyFile(err); ok {
 		return c
+	}
+	if na := (*notArrivedError)(nil); errors.As(err, &na) {
+		return classified{exitNotArrived, []string{"'sotto send --wait 10m ...' waits longer; 'sotto' shows it as sent once it leaves"}}
 	}
 	if he := (*hintError)(nil); errors.As(err, &he) {
 		return classified{exitFailure, []string{he.hint}}

@@ -99,6 +99,8 @@ func (a *app) dispatch(args []string) error {
 		return a.cmdContact(rest)
 	case "headless":
 		return a.cmdHeadless(rest)
+	case "send":
+		return a.cmdSend(rest)
 	case "file", "files":
 		return a.cmdFile(rest)
 	case "net":

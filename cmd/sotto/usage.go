@@ -23,6 +23,8 @@ Commands:
   contact requests IDENTITY     contact requests to an open identity
   contact accept IDENTITY REQUEST PETNAME
   contact reject IDENTITY REQUEST
+  send IDENTITY CONTACT         send one message, typed or piped in, and wait until it
+                                has arrived ('sotto send --help')
   file send IDENTITY CONTACT PATH
                                 send a file, its metadata removed ('sotto file --help')
   file list|accept|reject|cancel|save|limits
@@ -67,6 +69,37 @@ const globalFlagsUsage = `Global flags (before or after the command):
   --version               print the version and exit
   --debug                 more detail in errors; headless: a connection log on stderr
                           (names and timings; never keys or messages)
+`
+
+const sendUsage = `Usage: sotto send IDENTITY CONTACT [--wait DURATION]
+
+Sends one message from IDENTITY to CONTACT and waits until it has arrived:
+delivered to CONTACT, or left at CONTACT's mailbox. Sotto goes online for it
+(it starts tor, or uses the one --tor-skip-launch names) and closes again.
+
+The message is read from standard input, never from the command line: a
+command line is visible to every program on the computer (ps) and stays in
+your shell's history. On a terminal, type it after the passphrase and end
+it with Ctrl-D on a line of its own; the last newline is not sent. A
+message holds at most 16,384 bytes of UTF-8 (sotto.MaxText).
+
+A message that has not arrived when the wait is over is not lost: it is in
+the outbox and goes out the next time Sotto runs ('sotto' or 'sotto
+headless') while CONTACT is online. The exit code is then 12. Ctrl-C during
+the wait leaves it there too.
+
+Flags:
+  --wait DURATION   how long to wait for it to arrive (default 2m, at most
+                    24h); 0 stores it in the outbox and exits without going
+                    online
+
+Examples:
+  sotto send work alice
+  sotto send --wait 10m work alice < note.txt
+  printf '%s' "$REPORT" | sotto --passphrase-file pw send work alice
+
+hint: 'sotto contact list' shows the contacts' names.
+hint: a longer text, or a document, goes as a file: 'sotto file send --help'.
 `
 
 const initUsage = `Usage: sotto init [--weak-passphrase]
