@@ -160,15 +160,14 @@ func TestMailboxE2E(t *testing.T) {
 		alice.WaitFor(0, deliverWithin, "delivered "+id, e2e.Is(map[string]any{"event": "delivered", "contact": "bob", "message": id}))
 	}
 
-	t.Log("== the other way: bob replies while alice is offline")
+	t.Log("== the other way: bob replies with 'sotto send' while alice is offline")
 	alice.Stop()
-	bob = ps["bob"].Headless()
-	nodes["bob"] = bob
-	bob.WaitFor(0, readyWithin, "bob ready", e2e.Is(map[string]any{"event": "ready", "identity": "bob"}))
-	r = bob.Do(time.Minute, map[string]any{"cmd": "send", "identity": "bob", "contact": "alice", "text": "a reply in my mailbox"})
-	rid := fmt.Sprint(r["message"])
-	bob.WaitFor(0, deliverWithin, "reply queued", e2e.Is(map[string]any{"event": "queued", "contact": "alice", "message": rid}))
-	bob.Stop()
+	// It waits until the text is at his mailbox (alice has none).
+	code, out, errs := harness.Run(t, "a reply in my mailbox\n", ps["bob"].Args("send", "bob", "alice")...)
+	if code != 0 || !strings.Contains(out, "left at a mailbox for alice") {
+		t.Fatalf("sotto send while alice is offline: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	rid, _, _ := strings.Cut(strings.TrimPrefix(out, "stored: "), "\n")
 	alice = ps["alice"].Headless()
 	nodes["alice"] = alice
 	m, _ := alice.WaitFor(0, deliverWithin, "the reply", e2e.Is(map[string]any{"event": "message", "contact": "bob", "message": rid}))

@@ -45,8 +45,8 @@ type notArrivedError struct {
 // only: AddContact), and it is printed only once the engine found a
 // contact by that name.
 func (e *notArrivedError) Error() string {
-	return fmt.Sprintf("the message did not reach %s or %s's mailbox within %v: it stays in the outbox and goes out the next time Sotto runs ('sotto' or 'sotto headless') while %s is online",
-		e.contact, e.contact, e.wait, e.contact)
+	return fmt.Sprintf("the message did not reach %s or a mailbox within %v: it stays in the outbox and goes out the next time Sotto runs ('sotto' or 'sotto headless') while %s is online",
+		e.contact, e.wait, e.contact)
 }
 
 func (a *app) cmdSend(args []string) error {
@@ -130,9 +130,9 @@ func (a *app) readAndSend(e *sotto.Engine, identity, contact string) (sotto.Mess
 }
 
 // awaitArrival waits until the text id has reached the contact (delivered)
-// or the contact's mailbox (queued there), at most wait, and says which.
-// Tor's bootstrap and the contact's connection are told on stderr as they
-// happen.
+// or a mailbox (queued there: the contact's, or ours, which the contact
+// collects from), at most wait, and says which. Tor's bootstrap and the
+// contact's connection are told on stderr as they happen.
 func (a *app) awaitArrival(e *sotto.Engine, identity, contact string, id sotto.MessageID, wait time.Duration) error {
 	who := contact
 	deadline := time.NewTimer(wait)
@@ -150,7 +150,7 @@ func (a *app) awaitArrival(e *sotto.Engine, identity, contact string, id sotto.M
 		for _, o := range ob {
 			if o.ID == id {
 				if o.State == sotto.Queued {
-					fmt.Fprintf(a.stdout, "left at %s's mailbox: %s gets it from there\n", who, who)
+					fmt.Fprintf(a.stdout, "left at a mailbox for %s: %s collects it from there\n", who, who)
 					return true, nil
 				}
 				return false, nil

@@ -74,8 +74,9 @@ const globalFlagsUsage = `Global flags (before or after the command):
 const sendUsage = `Usage: sotto send IDENTITY CONTACT [--wait DURATION]
 
 Sends one message from IDENTITY to CONTACT and waits until it has arrived:
-delivered to CONTACT, or left at CONTACT's mailbox. Sotto goes online for it
-(it starts tor, or uses the one --tor-skip-launch names) and closes again.
+delivered to CONTACT, or left at a mailbox (CONTACT's or yours) until
+CONTACT collects it. Sotto goes online for it (it starts tor, or uses the
+one --tor-skip-launch names) and closes again.
 
 The message is read from standard input, never from the command line: a
 command line is visible to every program on the computer (ps) and stays in
