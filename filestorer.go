@@ -183,8 +183,7 @@ func (s *session) storeChunk(p pendingChunk) {
 	case sumErr != nil || !bytes.Equal(sum[:], t.rec.Hash):
 		e.failLocked(t, "the file's data does not match its SHA-256: it was damaged or altered")
 	case bombErr != nil:
-		e.failLocked(t, fmt.Sprintf("it is a %s image declaring %d × %d pixels, more than Sotto accepts: a decompression bomb",
-			img.Format, img.Width, img.Height))
+		e.failLocked(t, fmt.Sprintf("it is %s, more than Sotto accepts: a decompression bomb", img))
 	default:
 		e.completeLocked(t)
 	}

@@ -10,19 +10,65 @@ import (
 
 // Info is what Inspect learns from an image's header.
 type Info struct {
-	Format        Format
-	Width, Height int // 0 when unknown
+	Format Format
+	// Width and Height are the largest single image declared (for a GIF
+	// its logical screen or a larger frame); 0 when unknown.
+	Width, Height int
+	// Frames counts a GIF's frames (image descriptors); 0 for the formats
+	// that hold one image.
+	Frames int
+	// Pixels is what a GIF's frames declare together, as counted toward
+	// MaxTotalPixels; 0 for the formats that hold one image.
+	Pixels uint64
 }
 
-// inspectLimit bounds how far Inspect reads into a JPEG looking for its
-// frame header (metadata segments come first and may be large).
+// String says what the image declares, for a person: "a PNG image
+// declaring 4000 × 3000 pixels", "a GIF of 40000 frames declaring
+// 2621440000 pixels in all".
+func (i Info) String() string {
+	single := uint64(i.Width)*uint64(i.Height) > MaxPixels
+	if i.Frames == 0 || single {
+		return fmt.Sprintf("a %s image declaring %d × %d pixels", i.Format, i.Width, i.Height)
+	}
+	return fmt.Sprintf("a %s of %d %s declaring %d pixels in all", i.Format, i.Frames, i.Format.frameNoun(), i.Pixels)
+}
+
+// frameNoun is what one image of a multi-image format is called.
+func (f Format) frameNoun() string {
+	if f == TIFF {
+		return "pages"
+	}
+	return "frames"
+}
+
+// MaxTotalPixels bounds what the frames of an animation (or the pages of a
+// multi-page image) declare together, 2^32. A viewer may keep every frame
+// decoded, each composited onto the whole logical screen, so a GIF frame
+// counts as the larger of its own size and the screen's. The bound passes
+// the longest legitimate files we know of (1000 frames of a 1920 × 1080
+// screen recording are 2.07e9 pixels; 480 pages of A4 scanned at 300 dpi
+// are 4.2e9) and refuses what multiplies a large canvas by many frames
+// (17 frames of a 16384 × 16384 screen).
+const MaxTotalPixels = 1 << 32
+
+// MaxFrames bounds the frames of a GIF (or the pages of a TIFF), 65536:
+// at 50 frames a second, 22 minutes of animation. Each frame costs a viewer
+// some memory of its own, however small it is.
+const MaxFrames = 1 << 16
+
+// inspectLimit bounds how far Inspect reads into a file looking for its
+// dimensions (a JPEG's metadata segments come first and may be large; a
+// GIF's frames follow one another).
 const inspectLimit = 16 << 20
 
-// Inspect reads the header of an image (JPEG, PNG, WebP) from r, never its
-// pixels, and returns its format and declared dimensions. It fails with an
-// error wrapping ErrBomb when they exceed MaxPixels. Other formats, and
-// images whose header it cannot find, return their format with zero
-// dimensions and no error: Inspect looks for bombs, it does not validate.
+// Inspect reads the header of an image (JPEG, PNG, WebP, GIF) from r, never
+// its pixels, and returns its format and declared dimensions. It fails with
+// an error wrapping ErrBomb when one image declares more than MaxPixels, or
+// when an animation's frames together declare more than MaxTotalPixels or
+// number more than MaxFrames. Other formats, and images whose header it
+// cannot find, return their format with zero dimensions and no error:
+// Inspect looks for bombs, it does not validate. A file damaged after what
+// proves it a bomb is still refused.
 func Inspect(r io.Reader) (Info, error) {
 	br := bufio.NewReaderSize(io.LimitReader(r, inspectLimit), 64<<10)
 	head, _ := br.Peek(SniffLen)
@@ -44,6 +90,11 @@ func Inspect(r io.Reader) (Info, error) {
 				info.Width, info.Height = rep.Width, rep.Height
 			}
 		}
+	case GIF:
+		if e := gifDims(br, &info); errors.Is(e, ErrBomb) {
+			return info, fmt.Errorf("%s: %w", info.Format, e)
+		}
+		return info, nil // the rest is damaged or missing: nothing more to measure
 	}
 	if err != nil {
 		return info, nil // not a well-formed header: nothing to measure
@@ -90,6 +141,125 @@ func jpegDims(r *bufio.Reader) (int, int, error) {
 		}
 		if _, err := r.Discard(n - 2); err != nil {
 			return 0, 0, err
+		}
+	}
+}
+
+// addFrame records one frame (or page) of w × h pixels that costs a viewer
+// cost pixels, and fails with ErrBomb once it passes a bound.
+func (i *Info) addFrame(w, h int, cost uint64) error {
+	if uint64(w)*uint64(h) > uint64(i.Width)*uint64(i.Height) {
+		i.Width, i.Height = w, h
+	}
+	if err := checkPixels(w, h); err != nil {
+		return err
+	}
+	i.Frames++
+	if i.Frames > MaxFrames {
+		return fmt.Errorf("%w: more than %d %s", ErrBomb, MaxFrames, i.Format.frameNoun())
+	}
+	i.Pixels += cost // at most 2^32 + 2^28 (checked above): no overflow
+	if i.Pixels > MaxTotalPixels {
+		return fmt.Errorf("%w: %d %s declaring %d pixels in all", ErrBomb, i.Frames, i.Format.frameNoun(), i.Pixels)
+	}
+	return nil
+}
+
+// GIF's block introducers and extension sizes ([GIF89a], sections 18 to 27).
+//
+// [GIF89a]: https://www.w3.org/Graphics/GIF/spec-gif89a.txt
+const (
+	gifHeaderLen     = 6    // "GIF87a" or "GIF89a"
+	gifScreenLen     = 7    // logical screen descriptor: width, height (LE uint16), flags, background, aspect
+	gifImageLen      = 9    // image descriptor after its 0x2C: left, top, width, height (LE uint16), flags
+	gifExtension     = 0x21 // an extension: label, then data sub-blocks
+	gifImage         = 0x2C // an image descriptor
+	gifTrailer       = 0x3B // the end of the data stream
+	gifColourTable   = 0x80 // flags: a colour table follows
+	gifColourSizeLog = 0x07 // flags: the table holds 2^(n+1) RGB triples
+)
+
+// gifDims reads a GIF's logical screen and walks its blocks, recording each
+// frame's declared size in info, without decoding any LZW data. It stops at
+// the trailer with nil, at the first bound passed with ErrBomb, and at a
+// damaged or truncated block with another error.
+func gifDims(r *bufio.Reader, info *Info) error {
+	var scr [gifHeaderLen + gifScreenLen]byte
+	if _, err := io.ReadFull(r, scr[:]); err != nil {
+		return err
+	}
+	sw := int(binary.LittleEndian.Uint16(scr[6:]))
+	sh := int(binary.LittleEndian.Uint16(scr[8:]))
+	info.Width, info.Height = sw, sh
+	if err := checkPixels(sw, sh); err != nil {
+		return err
+	}
+	if err := skipColourTable(r, scr[10]); err != nil {
+		return err
+	}
+	screen := uint64(sw) * uint64(sh)
+	for {
+		b, err := r.ReadByte()
+		if err != nil {
+			return err
+		}
+		switch b {
+		case gifTrailer:
+			return nil
+		case gifExtension:
+			if _, err := r.ReadByte(); err != nil { // the label
+				return err
+			}
+			if err := skipSubBlocks(r); err != nil {
+				return err
+			}
+		case gifImage:
+			var d [gifImageLen]byte
+			if _, err := io.ReadFull(r, d[:]); err != nil {
+				return err
+			}
+			w := int(binary.LittleEndian.Uint16(d[4:]))
+			h := int(binary.LittleEndian.Uint16(d[6:]))
+			if err := info.addFrame(w, h, max(uint64(w)*uint64(h), screen)); err != nil {
+				return err
+			}
+			if err := skipColourTable(r, d[8]); err != nil {
+				return err
+			}
+			if _, err := r.ReadByte(); err != nil { // LZW minimum code size
+				return err
+			}
+			if err := skipSubBlocks(r); err != nil {
+				return err
+			}
+		default:
+			return errors.New("not a GIF block")
+		}
+	}
+}
+
+// skipColourTable skips the colour table that flags announce, if any.
+func skipColourTable(r *bufio.Reader, flags byte) error {
+	if flags&gifColourTable == 0 {
+		return nil
+	}
+	_, err := r.Discard(3 << (flags&gifColourSizeLog + 1))
+	return err
+}
+
+// skipSubBlocks skips data sub-blocks (a size byte, then that many bytes)
+// up to the empty one that ends them.
+func skipSubBlocks(r *bufio.Reader) error {
+	for {
+		n, err := r.ReadByte()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if _, err := r.Discard(int(n)); err != nil {
+			return err
 		}
 	}
 }

@@ -121,11 +121,16 @@ func FuzzWebP(f *testing.F) {
 	})
 }
 
+func seedGIFs() [][]byte {
+	return [][]byte{scrubtest.BombGIF(40, 30, 3, 20, 10), scrubtest.BombGIF(16384, 16384, 17, 1, 1)}
+}
+
 // FuzzInspect: any input gives a result or ErrBomb, and a bomb verdict
-// agrees with the declared dimensions.
+// agrees with what the Info declares: one image past MaxPixels, frames
+// past MaxFrames or their pixels past MaxTotalPixels.
 func FuzzInspect(f *testing.F) {
 	n := 0
-	for _, set := range [][][]byte{seedJPEGs(), seedPNGs(), seedWebPs()} {
+	for _, set := range [][][]byte{seedJPEGs(), seedPNGs(), seedWebPs(), seedGIFs()} {
 		for _, s := range set {
 			f.Add(s)
 			n++
@@ -134,12 +139,13 @@ func FuzzInspect(f *testing.F) {
 	fuzzcheck.RequireSeeds(f, n)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		info, err := scrub.Inspect(bytes.NewReader(b))
-		big := uint64(info.Width)*uint64(info.Height) > scrub.MaxPixels
+		big := uint64(info.Width)*uint64(info.Height) > scrub.MaxPixels ||
+			info.Frames > scrub.MaxFrames || info.Pixels > scrub.MaxTotalPixels
 		if err != nil && (!errors.Is(err, scrub.ErrBomb) || !big) {
-			t.Fatalf("Inspect: %v for %d×%d", err, info.Width, info.Height)
+			t.Fatalf("Inspect: %v for %+v", err, info)
 		}
 		if err == nil && big {
-			t.Fatalf("no ErrBomb for %d×%d", info.Width, info.Height)
+			t.Fatalf("no ErrBomb for %+v", info)
 		}
 	})
 }

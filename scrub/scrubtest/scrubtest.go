@@ -66,3 +66,27 @@ func SetPNGSize(p []byte, w, h uint32) {
 	binary.BigEndian.PutUint32(p[20:], h)
 	binary.BigEndian.PutUint32(p[29:], crc32.ChecksumIEEE(p[12:29]))
 }
+
+// BombGIF is a GIF of a logical screen sw × sh holding frames frames of
+// fw × fh pixels each: a header and block structure a viewer would accept,
+// whose frames hold one tiny LZW block each (never decoded by Sotto).
+func BombGIF(sw, sh uint16, frames int, fw, fh uint16) []byte {
+	b := []byte("GIF89a")
+	b = binary.LittleEndian.AppendUint16(b, sw)
+	b = binary.LittleEndian.AppendUint16(b, sh)
+	b = append(b, 0x80, 0, 0)             // a global colour table of 2 colours
+	b = append(b, 0, 0, 0, 255, 255, 255) // black, white
+	// A NETSCAPE2.0 looping extension, as animations carry.
+	b = append(b, 0x21, 0xff, 11)
+	b = append(b, "NETSCAPE2.0"...)
+	b = append(b, 3, 1, 0, 0, 0)
+	for range frames {
+		b = append(b, 0x21, 0xf9, 4, 0, 10, 0, 0, 0) // graphic control: 0.1 s
+		b = append(b, 0x2c, 0, 0, 0, 0)
+		b = binary.LittleEndian.AppendUint16(b, fw)
+		b = binary.LittleEndian.AppendUint16(b, fh)
+		b = append(b, 0)                   // no local colour table
+		b = append(b, 2, 2, 0x4c, 0x01, 0) // LZW code size 2, one sub-block
+	}
+	return append(b, 0x3b)
+}
