@@ -14,11 +14,11 @@ type Info struct {
 	// Width and Height are the largest single image declared (for a GIF
 	// its logical screen or a larger frame); 0 when unknown.
 	Width, Height int
-	// Frames counts a GIF's frames (image descriptors); 0 for the formats
-	// that hold one image.
+	// Frames counts a GIF's frames (image descriptors) or a TIFF's pages
+	// (IFDs); 0 for the formats that hold one image.
 	Frames int
-	// Pixels is what a GIF's frames declare together, as counted toward
-	// MaxTotalPixels; 0 for the formats that hold one image.
+	// Pixels is what a GIF's frames or a TIFF's pages declare together, as
+	// counted toward MaxTotalPixels; 0 for the formats that hold one image.
 	Pixels uint64
 }
 
@@ -27,7 +27,7 @@ type Info struct {
 // 2621440000 pixels in all".
 func (i Info) String() string {
 	single := uint64(i.Width)*uint64(i.Height) > MaxPixels
-	if i.Frames == 0 || single {
+	if i.Frames <= 1 || single {
 		return fmt.Sprintf("a %s image declaring %d × %d pixels", i.Format, i.Width, i.Height)
 	}
 	return fmt.Sprintf("a %s of %d %s declaring %d pixels in all", i.Format, i.Frames, i.Format.frameNoun(), i.Pixels)
@@ -61,8 +61,8 @@ const MaxFrames = 1 << 16
 // GIF's frames follow one another).
 const inspectLimit = 16 << 20
 
-// Inspect reads the header of an image (JPEG, PNG, WebP, GIF) from r, never
-// its pixels, and returns its format and declared dimensions. It fails with
+// Inspect reads the header of an image (JPEG, PNG, WebP, GIF, TIFF) from r,
+// never its pixels, and returns its format and declared dimensions. It fails with
 // an error wrapping ErrBomb when one image declares more than MaxPixels, or
 // when an animation's frames together declare more than MaxTotalPixels or
 // number more than MaxFrames. Other formats, and images whose header it
@@ -95,6 +95,14 @@ func Inspect(r io.Reader) (Info, error) {
 			return info, fmt.Errorf("%s: %w", info.Format, e)
 		}
 		return info, nil // the rest is damaged or missing: nothing more to measure
+	case TIFF:
+		// A TIFF's offsets point anywhere: its first inspectLimit bytes
+		// (16 MiB at most) are read into memory to follow them.
+		data, _ := io.ReadAll(br)
+		if e := tiffDims(data, &info); e != nil {
+			return info, fmt.Errorf("%s: %w", info.Format, e)
+		}
+		return info, nil
 	}
 	if err != nil {
 		return info, nil // not a well-formed header: nothing to measure
@@ -262,6 +270,73 @@ func skipSubBlocks(r *bufio.Reader) error {
 			return err
 		}
 	}
+}
+
+// TIFF's structure ([TIFF 6.0], section 2) and the tags Inspect reads.
+//
+// [TIFF 6.0]: https://www.itu.int/itudoc/itu-t/com16/tiff-fx/docs/tiff6.pdf
+const (
+	tiffHeaderLen   = 8   // byte order, 42, offset of the first IFD (uint32)
+	tiffEntryLen    = 12  // an IFD entry: tag, type (uint16), count, value or offset (uint32)
+	tiffImageWidth  = 256 // ImageWidth, SHORT or LONG
+	tiffImageLength = 257 // ImageLength, SHORT or LONG
+	tiffShort       = 3   // field type: uint16
+	tiffLong        = 4   // field type: uint32
+)
+
+// tiffDims follows the chain of IFDs (pages) in data, the start of a TIFF,
+// and records each page's ImageWidth × ImageLength in info. It returns
+// ErrBomb at the first bound passed, and nil when the chain ends, loops
+// back to an IFD already read or leaves data (a damaged file, or IFDs past
+// what Inspect reads: nothing more to measure). SubIFDs and EXIF IFDs are
+// not followed.
+func tiffDims(data []byte, info *Info) error {
+	if len(data) < tiffHeaderLen {
+		return nil
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	if data[0] == 'M' {
+		bo = binary.BigEndian
+	}
+	seen := map[uint32]bool{}
+	for off := bo.Uint32(data[4:]); off != 0 && !seen[off]; {
+		seen[off] = true // at most MaxFrames+1 entries: each is a page
+		if uint64(off)+2 > uint64(len(data)) {
+			return nil
+		}
+		n := int(bo.Uint16(data[off:]))
+		ifd := data[off+2:]
+		if len(ifd) < n*tiffEntryLen+4 {
+			return nil
+		}
+		var w, h int
+		for e := range n {
+			ent := ifd[e*tiffEntryLen:]
+			tag, typ, count := bo.Uint16(ent), bo.Uint16(ent[2:]), bo.Uint32(ent[4:])
+			if tag != tiffImageWidth && tag != tiffImageLength || count == 0 {
+				continue
+			}
+			var v int
+			switch typ {
+			case tiffShort:
+				v = int(bo.Uint16(ent[8:]))
+			case tiffLong:
+				v = int(bo.Uint32(ent[8:]))
+			default:
+				continue
+			}
+			if tag == tiffImageWidth {
+				w = v
+			} else {
+				h = v
+			}
+		}
+		if err := info.addFrame(w, h, uint64(w)*uint64(h)); err != nil {
+			return err
+		}
+		off = bo.Uint32(ifd[n*tiffEntryLen:])
+	}
+	return nil
 }
 
 type bytesReaderAt []byte

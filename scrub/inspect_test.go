@@ -75,3 +75,67 @@ func TestGIFAnimationAccepted(t *testing.T) {
 		t.Errorf("1000 frames of 800 × 600: %+v %v", info, err)
 	}
 }
+
+func TestTIFFBombRefused(t *testing.T) {
+	for _, be := range []bool{false, true} {
+		order := map[bool]string{false: "little-endian", true: "big-endian"}[be]
+		wantBomb(t, order+" page", scrubtest.TIFF(be, [2]uint32{70000, 70000}), "a TIFF image declaring 70000 × 70000 pixels")
+		wantBomb(t, order+" second page", scrubtest.TIFF(be, [2]uint32{64, 64}, [2]uint32{100000, 3000}), "a TIFF image declaring 100000 × 3000 pixels")
+		// 20 pages of 16000 × 16000: each under MaxPixels, 5.1e9 in all.
+		pages := make([][2]uint32, 20)
+		for i := range pages {
+			pages[i] = [2]uint32{16000, 16000}
+		}
+		wantBomb(t, order+" many pages", scrubtest.TIFF(be, pages...), "a TIFF of 17 pages declaring 4352000000 pixels in all")
+	}
+	// Sizes as SHORT, big-endian: 65535 × 65535.
+	b := scrubtest.TIFF(true, [2]uint32{1, 1})
+	for e, v := range []uint16{0xffff, 0xffff} {
+		ent := b[8+2+e*12:]
+		ent[3] = 3                                                   // SHORT
+		ent[8], ent[9], ent[10], ent[11] = byte(v>>8), byte(v), 0, 0 // left-justified
+	}
+	wantBomb(t, "SHORT sizes", b, "65535 × 65535")
+}
+
+func TestTIFFAccepted(t *testing.T) {
+	for _, be := range []bool{false, true} {
+		b := scrubtest.TIFF(be, [2]uint32{40, 30}, [2]uint32{4000, 3000}, [2]uint32{16, 12})
+		info, err := Inspect(bytes.NewReader(b))
+		if err != nil || info.Format != TIFF || info.Width != 4000 || info.Height != 3000 || info.Frames != 3 ||
+			info.Pixels != 40*30+4000*3000+16*12 {
+			t.Errorf("big-endian %v: %+v %v, want 3 pages, the largest 4000 × 3000", be, info, err)
+		}
+		for cut := 0; cut < len(b); cut += 5 {
+			if info, err := Inspect(bytes.NewReader(b[:cut])); err != nil {
+				t.Fatalf("cut at %d: %+v %v", cut, info, err)
+			}
+		}
+	}
+}
+
+func TestTIFFLoopEnds(t *testing.T) {
+	// The third IFD points back to the first: read once, no hang, no error.
+	b := scrubtest.TIFF(false, [2]uint32{100, 100}, [2]uint32{200, 100}, [2]uint32{300, 100})
+	next := 8 + 3*scrubtest.TIFFIFDLen - 4
+	b[next], b[next+1], b[next+2], b[next+3] = 8, 0, 0, 0
+	info, err := Inspect(bytes.NewReader(b))
+	if err != nil || info.Frames != 3 {
+		t.Errorf("IFD loop: %+v %v, want 3 pages and no error", info, err)
+	}
+	// An IFD pointing at itself, on a bomb-sized page: refused once, not
+	// counted forever.
+	b = scrubtest.TIFF(true, [2]uint32{16000, 16000})
+	next = 8 + scrubtest.TIFFIFDLen - 4
+	b[next], b[next+1], b[next+2], b[next+3] = 0, 0, 0, 8
+	if info, err := Inspect(bytes.NewReader(b)); err != nil || info.Frames != 1 {
+		t.Errorf("IFD pointing at itself: %+v %v, want 1 page and no error", info, err)
+	}
+	// An offset past the end of the file: nothing more to measure.
+	b = scrubtest.TIFF(false, [2]uint32{10, 10})
+	next = 8 + scrubtest.TIFFIFDLen - 4
+	b[next], b[next+1], b[next+2], b[next+3] = 0xff, 0xff, 0xff, 0x7f
+	if info, err := Inspect(bytes.NewReader(b)); err != nil || info.Frames != 1 {
+		t.Errorf("IFD past the end: %+v %v", info, err)
+	}
+}

@@ -125,12 +125,19 @@ func seedGIFs() [][]byte {
 	return [][]byte{scrubtest.BombGIF(40, 30, 3, 20, 10), scrubtest.BombGIF(16384, 16384, 17, 1, 1)}
 }
 
+func seedTIFFs() [][]byte {
+	return [][]byte{
+		scrubtest.TIFF(false, [2]uint32{40, 30}, [2]uint32{16, 12}),
+		scrubtest.TIFF(true, [2]uint32{64, 64}, [2]uint32{100000, 3000}),
+	}
+}
+
 // FuzzInspect: any input gives a result or ErrBomb, and a bomb verdict
 // agrees with what the Info declares: one image past MaxPixels, frames
 // past MaxFrames or their pixels past MaxTotalPixels.
 func FuzzInspect(f *testing.F) {
 	n := 0
-	for _, set := range [][][]byte{seedJPEGs(), seedPNGs(), seedWebPs(), seedGIFs()} {
+	for _, set := range [][][]byte{seedJPEGs(), seedPNGs(), seedWebPs(), seedGIFs(), seedTIFFs()} {
 		for _, s := range set {
 			f.Add(s)
 			n++

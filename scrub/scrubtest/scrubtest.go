@@ -90,3 +90,62 @@ func BombGIF(sw, sh uint16, frames int, fw, fh uint16) []byte {
 	}
 	return append(b, 0x3b)
 }
+
+// TIFFIFDLen is the size of each IFD TIFF writes: the IFD of page i
+// starts at 8 + i·TIFFIFDLen, and its next-IFD offset is its last 4 bytes.
+const TIFFIFDLen = 2 + 9*12 + 4
+
+// TIFF is an uncompressed 8-bit greyscale TIFF (big-endian when be) with
+// one page, one IFD, per size given, each IFD declaring its size with
+// LONG ImageWidth and ImageLength. A page of up to 4096 pixels gets all
+// its pixels in one strip, so small pages decode; larger ones get 64 bytes
+// (a bomb's header: what it declares, not what it holds).
+func TIFF(be bool, pages ...[2]uint32) []byte {
+	var bo interface {
+		binary.ByteOrder
+		binary.AppendByteOrder
+	} = binary.LittleEndian
+	b := []byte("II*\x00")
+	if be {
+		bo, b = binary.BigEndian, []byte("MM\x00*")
+	}
+	b = bo.AppendUint32(b, 8)
+	data := uint32(8 + len(pages)*TIFFIFDLen)
+	var strips []byte
+	for i, p := range pages {
+		n := uint32(64)
+		if uint64(p[0])*uint64(p[1]) <= 4096 {
+			n = p[0] * p[1]
+		}
+		entry := func(tag, typ uint16, v uint32) {
+			b = bo.AppendUint16(b, tag)
+			b = bo.AppendUint16(b, typ)
+			b = bo.AppendUint32(b, 1)
+			if typ == 3 { // SHORT: left-justified in the value field
+				b = bo.AppendUint16(b, uint16(v))
+				b = append(b, 0, 0)
+				return
+			}
+			b = bo.AppendUint32(b, v)
+		}
+		b = bo.AppendUint16(b, 9)
+		entry(256, 4, p[0])                     // ImageWidth
+		entry(257, 4, p[1])                     // ImageLength
+		entry(258, 3, 8)                        // BitsPerSample
+		entry(259, 3, 1)                        // Compression: none
+		entry(262, 3, 1)                        // PhotometricInterpretation: black is zero
+		entry(273, 4, data+uint32(len(strips))) // StripOffsets
+		entry(277, 3, 1)                        // SamplesPerPixel
+		entry(278, 4, p[1])                     // RowsPerStrip
+		entry(279, 4, n)                        // StripByteCounts
+		next := uint32(0)
+		if i+1 < len(pages) {
+			next = uint32(8 + (i+1)*TIFFIFDLen)
+		}
+		b = bo.AppendUint32(b, next)
+		for j := range n {
+			strips = append(strips, byte(j*7+uint32(i)))
+		}
+	}
+	return append(b, strips...)
+}
