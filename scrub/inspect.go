@@ -61,7 +61,7 @@ const MaxFrames = 1 << 16
 // GIF's frames follow one another).
 const inspectLimit = 16 << 20
 
-// Inspect reads the header of an image (JPEG, PNG, WebP, GIF, TIFF) from r,
+// Inspect reads the header of an image (JPEG, PNG, WebP, GIF, TIFF, BMP) from r,
 // never its pixels, and returns its format and declared dimensions. It fails with
 // an error wrapping ErrBomb when one image declares more than MaxPixels, or
 // when an animation's frames together declare more than MaxTotalPixels or
@@ -95,6 +95,8 @@ func Inspect(r io.Reader) (Info, error) {
 			return info, fmt.Errorf("%s: %w", info.Format, e)
 		}
 		return info, nil // the rest is damaged or missing: nothing more to measure
+	case BMP:
+		info.Width, info.Height = bmpDims(br)
 	case TIFF:
 		// A TIFF's offsets point anywhere: its first inspectLimit bytes
 		// (16 MiB at most) are read into memory to follow them.
@@ -337,6 +339,49 @@ func tiffDims(data []byte, info *Info) error {
 		off = bo.Uint32(ifd[n*tiffEntryLen:])
 	}
 	return nil
+}
+
+// BMP's headers: a 14-byte file header ("BM", file size, two reserved
+// uint16, pixel data offset), then a DIB header that starts with its own
+// size. BITMAPCOREHEADER (12 bytes) gives width and height as uint16 at
+// file offsets 18 and 20; the later ones (BITMAPINFOHEADER, 40 bytes, and
+// its extensions) as int32 at 18 and 22, a negative height meaning rows
+// stored top-down.
+const (
+	bmpCoreHeader = 12
+	bmpDimsEnd    = 26 // end of BITMAPINFOHEADER's width and height
+)
+
+// bmpHeaderSizes are the DIB header sizes Sniff accepts: core, info, the
+// Adobe v2 and v3 info headers, OS/2 v2, v4 and v5.
+var bmpHeaderSizes = map[byte]bool{12: true, 40: true, 52: true, 56: true, 64: true, 108: true, 124: true}
+
+// bmpDims reads a BMP's declared width and height; 0, 0 when its header is
+// cut short or declares a negative width.
+func bmpDims(r *bufio.Reader) (int, int) {
+	b, err := r.Peek(bmpDimsEnd)
+	if err != nil && len(b) < 22 {
+		return 0, 0
+	}
+	if binary.LittleEndian.Uint32(b[14:]) == bmpCoreHeader {
+		return int(binary.LittleEndian.Uint16(b[18:])), int(binary.LittleEndian.Uint16(b[20:]))
+	}
+	if len(b) < bmpDimsEnd {
+		return 0, 0
+	}
+	w := int64(int32(binary.LittleEndian.Uint32(b[18:])))
+	h := int64(int32(binary.LittleEndian.Uint32(b[22:])))
+	if w < 0 {
+		return 0, 0
+	}
+	return int(w), int(abs(h))
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 type bytesReaderAt []byte

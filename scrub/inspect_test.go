@@ -2,10 +2,13 @@ package scrub
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"image"
 	"image/color/palette"
 	"image/gif"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -137,5 +140,57 @@ func TestTIFFLoopEnds(t *testing.T) {
 	b[next], b[next+1], b[next+2], b[next+3] = 0xff, 0xff, 0xff, 0x7f
 	if info, err := Inspect(bytes.NewReader(b)); err != nil || info.Frames != 1 {
 		t.Errorf("IFD past the end: %+v %v", info, err)
+	}
+}
+
+func TestBMPBombRefused(t *testing.T) {
+	wantBomb(t, "info header", scrubtest.BMP(70000, 70000), "a BMP image declaring 70000 × 70000 pixels")
+	wantBomb(t, "top-down", scrubtest.BMP(30000, -30000), "a BMP image declaring 30000 × 30000 pixels")
+	wantBomb(t, "core header", scrubtest.CoreBMP(65535, 65535), "a BMP image declaring 65535 × 65535 pixels")
+}
+
+func TestBMPAccepted(t *testing.T) {
+	for _, h := range []int32{30, -30} {
+		info, err := Inspect(bytes.NewReader(scrubtest.BMP(40, h)))
+		if err != nil || info.Format != BMP || info.Width != 40 || info.Height != 30 {
+			t.Errorf("40 × %d: %+v %v, want a BMP of 40 × 30", h, info, err)
+		}
+	}
+	if info, err := Inspect(bytes.NewReader(scrubtest.CoreBMP(640, 480))); err != nil || info.Width != 640 || info.Height != 480 {
+		t.Errorf("core header: %+v %v", info, err)
+	}
+	// A negative width is nonsense: nothing to measure.
+	if info, err := Inspect(bytes.NewReader(scrubtest.BMP(-70000, 70000))); err != nil || info.Width != 0 {
+		t.Errorf("negative width: %+v %v", info, err)
+	}
+	b := scrubtest.BMP(70000, 70000)
+	for cut := range 26 {
+		if info, err := Inspect(bytes.NewReader(b[:cut])); err != nil {
+			t.Errorf("cut at %d: %+v %v", cut, info, err)
+		}
+	}
+}
+
+// Recognising BMP changes nothing for a sender: Clean refuses it as it
+// refused an unknown format, and text that starts with "BM" is still text.
+func TestBMPCleanUnchanged(t *testing.T) {
+	if f := Sniff([]byte("BMW and BMX bikes\n")); f != Unknown {
+		t.Errorf("text starting with BM sniffed as %v", f)
+	}
+	dir := t.TempDir()
+	bmp := filepath.Join(dir, "scan.bmp")
+	if err := os.WriteFile(bmp, scrubtest.BMP(40, 30), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Clean(context.Background(), bmp, "scan.bmp", &bytes.Buffer{}, &Options{Mat2: "-"})
+	if !errors.Is(err, ErrUnsupported) || errors.Is(err, ErrNoMat2) || !strings.Contains(err.Error(), "this kind of file") {
+		t.Errorf("Clean of a BMP: %v, want the unknown format's ErrUnsupported", err)
+	}
+	txt := filepath.Join(dir, "note.txt")
+	if err := os.WriteFile(txt, []byte("BMW and BMX bikes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Clean(context.Background(), txt, "note.txt", &bytes.Buffer{}, nil); err != nil || rep.Method != None {
+		t.Errorf("Clean of text starting with BM: %+v %v", rep, err)
 	}
 }

@@ -121,12 +121,15 @@ const (
 	WAV
 	AIFF
 	AVI
+	// BMP is recognised for Inspect; Clean treats it as an unknown format,
+	// as before it was recognised (neither Sotto nor mat2 cleans it).
+	BMP
 )
 
 var formatNames = map[Format]string{
 	Unknown: "unknown", JPEG: "JPEG", PNG: "PNG", WebP: "WebP", PDF: "PDF", Zip: "ZIP",
 	GIF: "GIF", TIFF: "TIFF", ISOBMFF: "MP4/MOV/HEIC", MP3: "MP3", FLAC: "FLAC", Ogg: "Ogg",
-	WAV: "WAV", AIFF: "AIFF", AVI: "AVI",
+	WAV: "WAV", AIFF: "AIFF", AVI: "AVI", BMP: "BMP",
 }
 
 func (f Format) String() string { return formatNames[f] }
@@ -169,6 +172,11 @@ func Sniff(h []byte) Format {
 		return Ogg
 	case has(0, "FORM") && (has(8, "AIFF") || has(8, "AIFC")):
 		return AIFF
+	case has(0, "BM") && has(6, "\x00\x00\x00\x00") && len(h) >= 16 && h[15] == 0 && bmpHeaderSizes[h[14]]:
+		// The reserved fields are zero and the DIB header's size is a
+		// known one: never text (which has no NUL), which "BM" alone
+		// could be.
+		return BMP
 	}
 	return Unknown
 }
@@ -233,6 +241,9 @@ func Clean(ctx context.Context, path, name string, w io.Writer, o *Options) (*Re
 	}
 	cw := &ctxWriter{ctx: ctx, w: w}
 	format := Sniff(head)
+	if format == BMP {
+		format = Unknown // recognised only for Inspect: see BMP
+	}
 	switch format {
 	case JPEG:
 		return CleanJPEG(cw, bufio.NewReaderSize(f, 64<<10))

@@ -1,6 +1,7 @@
 // Package scrub holds the fuzz targets of package scrub's parsers: the JPEG,
 // PNG and WebP surgery (with the EXIF reader behind JPEG's report) and the
-// header inspection that spots decompression bombs.
+// header inspection that spots decompression bombs (JPEG, PNG, WebP, GIF,
+// TIFF, BMP).
 package scrub
 
 import (
@@ -132,12 +133,16 @@ func seedTIFFs() [][]byte {
 	}
 }
 
+func seedBMPs() [][]byte {
+	return [][]byte{scrubtest.BMP(40, -30), scrubtest.BMP(70000, 70000), scrubtest.CoreBMP(640, 480)}
+}
+
 // FuzzInspect: any input gives a result or ErrBomb, and a bomb verdict
 // agrees with what the Info declares: one image past MaxPixels, frames
 // past MaxFrames or their pixels past MaxTotalPixels.
 func FuzzInspect(f *testing.F) {
 	n := 0
-	for _, set := range [][][]byte{seedJPEGs(), seedPNGs(), seedWebPs(), seedGIFs(), seedTIFFs()} {
+	for _, set := range [][][]byte{seedJPEGs(), seedPNGs(), seedWebPs(), seedGIFs(), seedTIFFs(), seedBMPs()} {
 		for _, s := range set {
 			f.Add(s)
 			n++

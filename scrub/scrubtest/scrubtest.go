@@ -149,3 +149,46 @@ func TIFF(be bool, pages ...[2]uint32) []byte {
 	}
 	return append(b, strips...)
 }
+
+// BMP is a 24-bit BMP with a BITMAPINFOHEADER declaring w × h pixels (h
+// negative: rows stored top-down). A BMP of up to 4096 pixels holds all
+// its rows, so it decodes; a larger one holds 64 bytes (a bomb's header).
+func BMP(w, h int32) []byte {
+	ah := max(h, -h)
+	stride := (3*uint64(max(w, 0)) + 3) &^ 3
+	n := stride * uint64(ah)
+	if uint64(max(w, 0))*uint64(ah) > 4096 {
+		n = 64
+	}
+	b := []byte("BM")
+	b = binary.LittleEndian.AppendUint32(b, uint32(14+40+n))
+	b = append(b, 0, 0, 0, 0)
+	b = binary.LittleEndian.AppendUint32(b, 14+40) // pixel data offset
+	b = binary.LittleEndian.AppendUint32(b, 40)    // BITMAPINFOHEADER
+	b = binary.LittleEndian.AppendUint32(b, uint32(w))
+	b = binary.LittleEndian.AppendUint32(b, uint32(h))
+	b = binary.LittleEndian.AppendUint16(b, 1)  // planes
+	b = binary.LittleEndian.AppendUint16(b, 24) // bits per pixel
+	b = binary.LittleEndian.AppendUint32(b, 0)  // BI_RGB
+	b = binary.LittleEndian.AppendUint32(b, uint32(n))
+	b = append(b, make([]byte, 16)...) // resolution, colours used and important
+	for i := range n {
+		b = append(b, byte(i*5))
+	}
+	return b
+}
+
+// CoreBMP is a 24-bit BMP with a BITMAPCOREHEADER (OS/2 1.x) declaring
+// w × h pixels, holding 64 bytes of pixels.
+func CoreBMP(w, h uint16) []byte {
+	b := []byte("BM")
+	b = binary.LittleEndian.AppendUint32(b, 14+12+64)
+	b = append(b, 0, 0, 0, 0)
+	b = binary.LittleEndian.AppendUint32(b, 14+12)
+	b = binary.LittleEndian.AppendUint32(b, 12) // BITMAPCOREHEADER
+	b = binary.LittleEndian.AppendUint16(b, w)
+	b = binary.LittleEndian.AppendUint16(b, h)
+	b = binary.LittleEndian.AppendUint16(b, 1)
+	b = binary.LittleEndian.AppendUint16(b, 24)
+	return append(b, make([]byte, 64)...)
+}
