@@ -43,10 +43,14 @@
 //
 // # Decompression bombs
 //
-// [Inspect] reads an image's declared dimensions from its header alone.
-// An image declaring more than [MaxPixels] pixels is refused ([ErrBomb]):
-// Sotto never decodes it, but an image viewer opening it could exhaust the
-// receiver's memory.
+// [Inspect] reads an image's declared dimensions from its headers alone
+// (JPEG, PNG, WebP, GIF, TIFF, BMP). An image declaring more than
+// [MaxPixels] pixels is refused ([ErrBomb]), and so is a GIF or TIFF whose
+// frames or pages number more than [MaxFrames] or declare more than
+// [MaxTotalPixels] together: Sotto never decodes them, but an image viewer
+// opening one could exhaust the receiver's memory. A GIF's blocks are
+// walked without decoding their LZW data; a TIFF's chain of IFDs is
+// followed through the file's first 16 MiB, read into memory.
 //
 // [mat2]: https://0xacab.org/jvoisin/mat2
 package scrub

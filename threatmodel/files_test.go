@@ -262,6 +262,23 @@ func TestT28HostileFileSenderOverTor(t *testing.T) {
 		failed(id, "decompression bomb")
 	}
 
+	t.Log("== an animation bomb: 17 frames on a 16384 × 16384 screen, a TIFF's second page")
+	{
+		for _, c := range []struct {
+			name, want string
+			data       []byte
+		}{
+			{"cat.gif", "it is a GIF of 17 frames declaring 4563402752 pixels in all", scrubtest.BombGIF(16384, 16384, 17, 1, 1)},
+			{"scan.tiff", "it is a TIFF image declaring 100000 × 100000 pixels", scrubtest.TIFF(true, [2]uint32{64, 64}, [2]uint32{100000, 100000})},
+		} {
+			id := offer(c.name, c.data, sha256.Sum256(c.data), uint64(len(c.data)))
+			s.expect(wire.KindFileAccept, id)
+			s.send(&wire.Message{Kind: wire.KindFileChunk, ID: id, Offset: 0, Data: c.data})
+			s.expect(wire.KindFileReject, id)
+			failed(id, c.want)
+		}
+	}
+
 	t.Log("== tiny chunks, then chunks that never end")
 	{
 		id := offer("archive.zip", nil, [32]byte{1}, 10<<20)
