@@ -23,8 +23,8 @@ type Info struct {
 }
 
 // String says what the image declares, for a person: "a PNG image
-// declaring 4000 × 3000 pixels", "a GIF of 40000 frames declaring
-// 2621440000 pixels in all".
+// declaring 4000 × 3000 pixels", "a GIF of 17 frames declaring 4563402752
+// pixels in all".
 func (i Info) String() string {
 	single := uint64(i.Width)*uint64(i.Height) > MaxPixels
 	if i.Frames <= 1 || single {
@@ -61,14 +61,16 @@ const MaxFrames = 1 << 16
 // GIF's frames follow one another).
 const inspectLimit = 16 << 20
 
-// Inspect reads the header of an image (JPEG, PNG, WebP, GIF, TIFF, BMP) from r,
-// never its pixels, and returns its format and declared dimensions. It fails with
-// an error wrapping ErrBomb when one image declares more than MaxPixels, or
-// when an animation's frames together declare more than MaxTotalPixels or
-// number more than MaxFrames. Other formats, and images whose header it
-// cannot find, return their format with zero dimensions and no error:
-// Inspect looks for bombs, it does not validate. A file damaged after what
-// proves it a bomb is still refused.
+// Inspect reads the headers of an image (JPEG, PNG, WebP, GIF, TIFF, BMP)
+// from r, never its pixels, and returns its format and declared
+// dimensions. It fails with an error wrapping ErrBomb when one image
+// declares more than MaxPixels, or when the frames of a GIF or the pages of
+// a TIFF number more than MaxFrames or declare more than MaxTotalPixels
+// together. Other formats, and images whose header it cannot find, return
+// their format with zero dimensions and no error: Inspect looks for bombs,
+// it does not validate. A file damaged after what proves it a bomb is
+// still refused. It reads at most the first 16 MiB of r, and holds them in
+// memory for a TIFF.
 func Inspect(r io.Reader) (Info, error) {
 	br := bufio.NewReaderSize(io.LimitReader(r, inspectLimit), 64<<10)
 	head, _ := br.Peek(SniffLen)
