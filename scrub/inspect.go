@@ -286,14 +286,20 @@ const (
 	tiffImageLength = 257 // ImageLength, SHORT or LONG
 	tiffShort       = 3   // field type: uint16
 	tiffLong        = 4   // field type: uint32
+
+	// maxTIFFEntries bounds the IFD entries tiffDims reads in all: IFDs
+	// may overlap, so without it 65536 IFDs of 65535 entries each would
+	// cost billions of reads. A legitimate TIFF has a few dozen entries
+	// per page.
+	maxTIFFEntries = 1 << 20
 )
 
 // tiffDims follows the chain of IFDs (pages) in data, the start of a TIFF,
 // and records each page's ImageWidth × ImageLength in info. It returns
 // ErrBomb at the first bound passed, and nil when the chain ends, loops
-// back to an IFD already read or leaves data (a damaged file, or IFDs past
-// what Inspect reads: nothing more to measure). SubIFDs and EXIF IFDs are
-// not followed.
+// back to an IFD already read, leaves data (a damaged file, or IFDs past
+// what Inspect reads) or passes maxTIFFEntries: nothing more to measure.
+// SubIFDs and EXIF IFDs are not followed.
 func tiffDims(data []byte, info *Info) error {
 	if len(data) < tiffHeaderLen {
 		return nil
@@ -303,6 +309,7 @@ func tiffDims(data []byte, info *Info) error {
 		bo = binary.BigEndian
 	}
 	seen := map[uint32]bool{}
+	entries := 0
 	for off := bo.Uint32(data[4:]); off != 0 && !seen[off]; {
 		seen[off] = true // at most MaxFrames+1 entries: each is a page
 		if uint64(off)+2 > uint64(len(data)) {
@@ -312,6 +319,9 @@ func tiffDims(data []byte, info *Info) error {
 		ifd := data[off+2:]
 		if len(ifd) < n*tiffEntryLen+4 {
 			return nil
+		}
+		if entries += n; entries > maxTIFFEntries {
+			return nil // not a TIFF any writer makes: nothing more to measure
 		}
 		var w, h int
 		for e := range n {

@@ -3,6 +3,7 @@ package scrub
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"image"
 	"image/color/palette"
@@ -192,5 +193,23 @@ func TestBMPCleanUnchanged(t *testing.T) {
 	}
 	if rep, err := Clean(context.Background(), txt, "note.txt", &bytes.Buffer{}, nil); err != nil || rep.Method != None {
 		t.Errorf("Clean of text starting with BM: %+v %v", rep, err)
+	}
+}
+
+func TestTIFFOverlappingIFDsBounded(t *testing.T) {
+	// 65536 IFDs 4 bytes apart, each claiming 21846 entries that overlap
+	// the next ones': 1.4e9 entries to read without a bound on them all.
+	const ifds, n = MaxFrames, 21846
+	b := make([]byte, 10+12*n+4*ifds)
+	copy(b, "II*\x00\x08\x00\x00\x00")
+	for k := range ifds {
+		binary.LittleEndian.PutUint16(b[8+4*k:], n)
+		if k+1 < ifds {
+			binary.LittleEndian.PutUint32(b[10+12*n+4*k:], uint32(12+4*k))
+		}
+	}
+	info, err := Inspect(bytes.NewReader(b))
+	if err != nil || info.Format != TIFF || info.Frames < 1 || info.Frames*n > maxTIFFEntries {
+		t.Errorf("%+v %v: want the walk stopped after at most %d entries", info, err, maxTIFFEntries)
 	}
 }
