@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -57,7 +58,7 @@ func TestReadmeUsingSotto(t *testing.T) {
 	t.Parallel()
 	cmds := readmeCommands(t)
 	want := []string{"sotto init", "sotto id new work", "sotto id card work", "sotto contact add work alice CODE",
-		"sotto contact verify work alice", "sotto", "sotto file send work alice scan.pdf", "sotto file save FILE ~/Downloads/",
+		"sotto contact verify work alice", "sotto", "sotto send work alice", "sotto file send work alice scan.pdf", "sotto file save FILE ~/Downloads/",
 		"sotto headless", "sotto panic"}
 	if strings.Join(cmds, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("README's Using Sotto commands changed; update this test with them:\n%s", strings.Join(cmds, "\n"))
@@ -89,7 +90,7 @@ func TestReadmeUsingSotto(t *testing.T) {
 	run := func(cmd string) string {
 		t.Helper()
 		step++
-		win := "s" + string(rune('0'+step))
+		win := fmt.Sprintf("s%d", step)
 		m.window(win, env+"sh -c 'cd; "+cmd+"; echo EXIT=$?; sleep 3600'")
 		return win
 	}
@@ -245,16 +246,29 @@ func TestReadmeUsingSotto(t *testing.T) {
 	}
 	m.keys(w, "C-u", "C-c")
 	exit(w, "0")
+
+	// sotto send work alice: the message typed after the passphrase and
+	// ended with ctrl+d; it returns once alice has it.
+	const oneShot = "one message from the command line"
+	from = node.Mark()
+	w = run(cmds[6])
+	answer(w, "Passphrase for", pass)
+	answer(w, "Message to alice", oneShot)
+	m.keys(w, "C-d")
+	if s := exit(w, "0"); !strings.Contains(s, "delivered to alice") {
+		t.Fatalf("sotto send:\n%s", s)
+	}
+	node.WaitFor(from, time.Minute, "the text of sotto send", e2e.Is(map[string]any{"event": "message", "text": oneShot}))
 	node.Stop()
 
 	// sotto file send work alice scan.pdf: its metadata removed (mat2).
-	w = run(cmds[6])
+	w = run(cmds[7])
 	answer(w, "Passphrase for", pass)
 	if s := exit(w, "0"); !strings.Contains(s, "scan.pdf") {
 		t.Fatalf("sotto file send:\n%s", s)
 	}
 	// sotto file save FILE ~/Downloads/: FILE is the id of alice's file.
-	w = run(strings.Replace(cmds[7], "FILE", fileID, 1))
+	w = run(strings.Replace(cmds[8], "FILE", fileID, 1))
 	answer(w, "Passphrase for", pass)
 	exit(w, "0")
 	if b, err := os.ReadFile(filepath.Join(home, "Downloads", "note.txt")); err != nil || string(b) != noteText {
@@ -262,7 +276,7 @@ func TestReadmeUsingSotto(t *testing.T) {
 	}
 
 	// sotto headless: JSON lines, typed.
-	w = run(cmds[8])
+	w = run(cmds[9])
 	answer(w, "Passphrase for", pass)
 	m.text(w, `{"cmd":"contacts","identity":"work"}`)
 	m.keys(w, "Enter")
@@ -272,7 +286,7 @@ func TestReadmeUsingSotto(t *testing.T) {
 	exit(w, "0")
 
 	// sotto panic: type wipe, and the profile is gone.
-	w = run(cmds[9])
+	w = run(cmds[10])
 	answer(w, "Type 'wipe'", "wipe")
 	exit(w, "0")
 	if _, err := os.Stat(filepath.Join(profile, "vault")); !os.IsNotExist(err) {
