@@ -41,9 +41,14 @@ type contact struct {
 	outActive bool               // our dial reached the contact: its handshake is under way
 	hsOut     context.CancelFunc // cancels our dial, in either phase
 	wake      chan struct{}      // nudges the dialer
-	stopDial  context.CancelFunc
-	dialDone  chan struct{}
-	removed   bool
+	// deliverMisses counts our dials that failed in a row while the
+	// outbox held something, since a text or timer change was last queued
+	// or a session last ran: past maxDeliverMisses its dials leave the
+	// deliver class (dialClassLocked).
+	deliverMisses int
+	stopDial      context.CancelFunc
+	dialDone      chan struct{}
+	removed       bool
 
 	mb contactMailbox // mailboxes with this contact (mailbox.go)
 }

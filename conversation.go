@@ -407,6 +407,7 @@ func (e *Engine) queueLocked(c *contact, kind MessageKind, text string, timer ti
 		return MessageID{}, fmt.Errorf("sotto: storing the message: %w", err)
 	}
 	c.outbox = append(c.outbox, o)
+	c.deliverMisses = 0 // something new to deliver: its dial goes first again
 	c.nudge()
 	return m.ID, nil
 }

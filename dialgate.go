@@ -262,6 +262,15 @@ const maxUrgentExtra = 2
 // MaxClientCircuitsPending (32).
 const maxDeliverExtra = 1
 
+// maxDeliverMisses is how many failed dials in a row a contact with its
+// outbox full keeps the deliver class for (dialClassLocked): the dial a
+// new text starts. Once it failed the contact may be away (an offline one
+// is not dialled again for OfflineMin, unless woken), and its re-dials
+// are urgent or routine like the others': the deliver slot stays for the
+// next text written, which may be to a contact who is online. Its retry
+// keeps the urgent class's own slots and its place ahead of routine dials.
+const maxDeliverMisses = 1
+
 func newDialGate(n, extra, deliver int) *dialGate {
 	return &dialGate{n: n, extra: extra, deliver: deliver}
 }

@@ -806,7 +806,77 @@ func TestMessageDuringComeBackRedials(t *testing.T) {
 	s.bBackAndSend(maxDialsAtOnce + maxUrgentExtra)
 }
 
-// stallScene is the set-up of the two tests above: a and b are contacts,
+// A message to a contact who is online starts its dial at once while
+// offline contacts with texts of their own still undelivered re-dial and
+// tor answers none of them (a come-back round). Their texts gave their
+// dials the deliver class for good: with seven of them stalled, every slot
+// was held and the message waited for one to reach its deadline (a minute
+// here, 90 s on the real network). Now a contact keeps that class for
+// maxDeliverMisses failed dials after its last text; its later re-dials
+// are urgent and leave the deliver slot free.
+func TestUndeliveredRedialsLeaveDeliverSlot(t *testing.T) {
+	s := newStallScene(t)
+	k := 2 * (maxDialsAtOnce + maxUrgentExtra + maxDeliverExtra) // as many queue as stall
+	// Not stalled yet: tor finds no descriptor at once, and each is soon
+	// offline (an hour away). Then each gets a text, which dials it once.
+	var stale []string
+	for i := range k {
+		code, _ := randomCode(t)
+		c, err := s.a.e.AddContact(context.Background(), "a", fmt.Sprintf("stale%d", i), code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale = append(stale, c.Onion)
+	}
+	s.until("the stale contacts offline", func() bool {
+		for _, to := range stale {
+			if s.dials[to] < offlineAfterNoDesc {
+				return false
+			}
+		}
+		return true
+	})
+	before := map[string]int{}
+	s.mu.Lock()
+	for _, to := range stale {
+		before[to] = s.dials[to]
+	}
+	s.mu.Unlock()
+	for i := range k {
+		if _, err := s.a.e.Send(context.Background(), "a", fmt.Sprintf("stale%d", i), "still there?"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.until("the stale contacts' deliver dials", func() bool {
+		for _, to := range stale {
+			if s.dials[to] < before[to]+1 {
+				return false
+			}
+		}
+		return true
+	})
+	s.a.e.mu.Lock()
+	for i := range k {
+		c := s.a.e.ids["a"].contacts[fmt.Sprintf("stale%d", i)]
+		if len(c.outbox) != 1 || c.deliverMisses < 1 {
+			s.a.e.mu.Unlock()
+			t.Fatalf("stale%d: outbox %d, %d deliver misses; want 1 and at least 1", i, len(c.outbox), c.deliverMisses)
+		}
+	}
+	s.a.e.mu.Unlock()
+	// From now on tor answers none of their dials. Coming back wakes them
+	// all: urgent, they take the urgent slots, and more queue.
+	s.mu.Lock()
+	for _, to := range stale {
+		s.stalled[to] = true
+	}
+	s.mu.Unlock()
+	s.a.e.reachableAgain("test: coming back")
+	s.until("urgent stalled dials", func() bool { return s.inFlight >= maxDialsAtOnce+maxUrgentExtra })
+	s.bBackAndSend(maxDialsAtOnce + maxUrgentExtra)
+}
+
+// stallScene is the set-up of the tests above: a and b are contacts,
 // b went away and a found it offline (its own next dial of b an hour
 // away), and a's memnet tor stalls the dials of the contacts marked
 // stalled (addStalled) until the dial's deadline, a minute, counting those

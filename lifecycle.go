@@ -256,6 +256,14 @@ func (e *Engine) dialLoop(ctx context.Context, c *contact) {
 			if err != nil && ctx.Err() == nil {
 				e.cfg.logf("%s -> %s: dial failed after %v: %v", c.id.name, c.rec.Petname, time.Since(start).Round(time.Millisecond), err)
 			}
+			e.mu.Lock()
+			switch {
+			case err == nil:
+				c.deliverMisses = 0 // a session ran
+			case len(c.outbox) > 0:
+				c.deliverMisses++ // (dialClassLocked)
+			}
+			e.mu.Unlock()
 		} else {
 			err = errors.New("client authorization failed")
 		}

@@ -798,9 +798,17 @@ func (e *Engine) dialOnce(ctx context.Context, c *contact, urgent bool) error {
 // little cheaply (offered, accepted, paused...); mailbox control messages
 // and contact requests are the engine's own business, not a person's words
 // waiting: they keep the dialer's class.
+//
+// A contact that stays unreachable with its outbox full keeps the deliver
+// class for maxDeliverMisses failed dials only, counted from the last text
+// or timer change queued (or session run): after that its re-dials are
+// urgent or routine like any offline contact's. Otherwise a few offline
+// contacts with undelivered texts, whose dials tor never answers (up to
+// 90 s each), held every deliver slot, and a message to a contact who is
+// online waited behind them.
 func dialClassLocked(c *contact, urgent bool) int {
 	switch {
-	case len(c.outbox) > 0:
+	case len(c.outbox) > 0 && c.deliverMisses < maxDeliverMisses:
 		return classDeliver
 	case urgent:
 		return classUrgent
