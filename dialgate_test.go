@@ -1156,16 +1156,7 @@ func TestDialGateDeliverFirst(t *testing.T) {
 	const comeBack = 8 // urgent waiters of the round
 	g := newDialGate(maxDialsAtOnce, maxUrgentExtra, maxDeliverExtra)
 	gr := newGrants(t, g)
-	var held []func()
-	for range maxDialsAtOnce {
-		held = append(held, acquireSoon(t, g, classRoutine, nil))
-	}
-	for range maxUrgentExtra {
-		held = append(held, acquireSoon(t, g, classUrgent, nil))
-	}
-	for k := range comeBack {
-		gr.wait(fmt.Sprint("urgent", k), classUrgent, nil, nil, k+1)
-	}
+	held := comeBackRound(t, g, gr, comeBack)
 	// A message: its dial starts at once.
 	d1 := acquireSoon(t, g, classDeliver, nil)
 	if h := gateHeld(g); h != [numDialClasses]int{maxDeliverExtra, maxUrgentExtra, maxDialsAtOnce} {
@@ -1196,16 +1187,7 @@ func TestDialGateDeliverFirst(t *testing.T) {
 	// slot freed, before the round's urgent waiters queued earlier.
 	g = newDialGate(maxDialsAtOnce, maxUrgentExtra, 0)
 	gr = newGrants(t, g)
-	held = held[:0]
-	for range maxDialsAtOnce {
-		held = append(held, acquireSoon(t, g, classRoutine, nil))
-	}
-	for range maxUrgentExtra {
-		held = append(held, acquireSoon(t, g, classUrgent, nil))
-	}
-	for k := range comeBack {
-		gr.wait(fmt.Sprint("urgent", k), classUrgent, nil, nil, k+1)
-	}
+	held = comeBackRound(t, g, gr, comeBack)
 	gr.wait("text", classDeliver, nil, nil, 1)
 	for k, want := range []string{"text", "urgent0", "urgent1"} {
 		if w := gr.next(held[k]); w != want {
@@ -1213,6 +1195,24 @@ func TestDialGateDeliverFirst(t *testing.T) {
 		}
 	}
 	gr.drain(append(held[3:], <-gr.rels, <-gr.rels, <-gr.rels), comeBack-2)
+}
+
+// comeBackRound fills g as a come-back round does: every routine slot
+// held, then every urgent one, and n urgent dials queued behind them
+// (urgent0...). It returns the held slots' releases, routine ones first.
+func comeBackRound(t *testing.T, g *dialGate, gr *grants, n int) []func() {
+	t.Helper()
+	var held []func()
+	for range maxDialsAtOnce {
+		held = append(held, acquireSoon(t, g, classRoutine, nil))
+	}
+	for range maxUrgentExtra {
+		held = append(held, acquireSoon(t, g, classUrgent, nil))
+	}
+	for k := range n {
+		gr.wait(fmt.Sprint("urgent", k), classUrgent, nil, nil, k+1)
+	}
+	return held
 }
 
 // A waiter already queued whose contact gets a message meanwhile moves to

@@ -131,8 +131,14 @@ func (a *app) open(offline bool) (*sotto.Engine, error) {
 }
 
 // withEngine runs fn on an engine opened offline and closes it.
-func (a *app) withEngine(fn func(e *sotto.Engine) error) (err error) {
-	e, err := a.open(true)
+func (a *app) withEngine(fn func(e *sotto.Engine) error) error {
+	return a.withEngineOnline(false, fn)
+}
+
+// withEngineOnline runs fn on an engine opened online (tor started) or
+// offline, and closes it; Close's error is returned when fn's is nil.
+func (a *app) withEngineOnline(online bool, fn func(e *sotto.Engine) error) (err error) {
+	e, err := a.open(!online)
 	if err != nil {
 		return err
 	}

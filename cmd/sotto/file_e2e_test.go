@@ -73,15 +73,7 @@ func sendAndReceive(t *testing.T, na, nb *e2e.Node, path string, extra map[strin
 
 func TestFilesOverTor(t *testing.T) {
 	needNetwork(t)
-	pa, pb := harness.NewProfile(t, "alice"), harness.NewProfile(t, "bob")
-	pa.Must("init")
-	pb.Must("init")
-	pa.Must("id", "new", "alice")
-	pb.Must("id", "new", "bob")
-	ca := strings.TrimSpace(pa.Must("id", "card", "alice", "--no-qr"))
-	cb := strings.TrimSpace(pb.Must("id", "card", "bob", "--no-qr"))
-	pa.Must("contact", "add", "alice", "bob", cb)
-	pb.Must("contact", "add", "bob", "alice", ca)
+	pa, pb := aliceAndBob(t)
 	nodes := map[string]*e2e.Node{"alice": pa.Headless(), "bob": pb.Headless()}
 	e2e.DumpOnFailure(t, nodes)
 	na, nb := nodes["alice"], nodes["bob"]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sottochat/sotto/internal/e2e"
@@ -43,6 +44,22 @@ func TestMain(m *testing.M) {
 	})
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// aliceAndBob makes two profiles, alice and bob, each with an identity of
+// its name, that have added each other as contacts under those names.
+func aliceAndBob(t *testing.T) (pa, pb *e2e.Profile) {
+	t.Helper()
+	pa, pb = harness.NewProfile(t, "alice"), harness.NewProfile(t, "bob")
+	pa.Must("init")
+	pb.Must("init")
+	pa.Must("id", "new", "alice")
+	pb.Must("id", "new", "bob")
+	ca := strings.TrimSpace(pa.Must("id", "card", "alice", "--no-qr"))
+	cb := strings.TrimSpace(pb.Must("id", "card", "bob", "--no-qr"))
+	pa.Must("contact", "add", "alice", "bob", cb)
+	pb.Must("contact", "add", "bob", "alice", ca)
+	return pa, pb
 }
 
 func needNetwork(t *testing.T) {

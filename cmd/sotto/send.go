@@ -64,7 +64,7 @@ func (a *app) cmdSend(args []string) error {
 	return a.doSend(pos[0], pos[1], wait)
 }
 
-func (a *app) doSend(identity, contact string, wait time.Duration) (err error) {
+func (a *app) doSend(identity, contact string, wait time.Duration) error {
 	// Interrupted (the hardened process exits at once on a signal): say
 	// whether the text was stored.
 	var stored atomic.Bool
@@ -76,32 +76,26 @@ func (a *app) doSend(identity, contact string, wait time.Duration) (err error) {
 		}
 	}
 	offline := wait == 0
-	e, err := a.open(offline)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := e.Close(); err == nil {
-			err = cerr
+	return a.withEngineOnline(!offline, func(e *sotto.Engine) error {
+		// A wrong name fails now, with its did-you-mean, not after the
+		// message was typed.
+		if _, err := e.Outbox(identity, contact); err != nil {
+			return err
 		}
-	}()
-	// A wrong name fails now, with its did-you-mean, not after the
-	// message was typed.
-	if _, err := e.Outbox(identity, contact); err != nil {
-		return err
-	}
-	var id sotto.MessageID
-	erase.Do(func() { id, err = a.readAndSend(e, identity, contact) })
-	if err != nil {
-		return err
-	}
-	stored.Store(true)
-	if offline {
-		fmt.Fprintf(a.stdout, "stored: %s\nqueued: it goes out when you run 'sotto' or 'sotto headless' and %s is online\n", id, contact)
-		return nil
-	}
-	fmt.Fprintf(a.stdout, "stored: %s\n", id)
-	return a.awaitArrival(e, identity, contact, id, wait)
+		var id sotto.MessageID
+		var err error
+		erase.Do(func() { id, err = a.readAndSend(e, identity, contact) })
+		if err != nil {
+			return err
+		}
+		stored.Store(true)
+		if offline {
+			fmt.Fprintf(a.stdout, "stored: %s\nqueued: it goes out when you run 'sotto' or 'sotto headless' and %s is online\n", id, contact)
+			return nil
+		}
+		fmt.Fprintf(a.stdout, "stored: %s\n", id)
+		return a.awaitArrival(e, identity, contact, id, wait)
+	})
 }
 
 // readAndSend reads the text from standard input and stores it in the

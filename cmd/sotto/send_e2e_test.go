@@ -16,15 +16,7 @@ import (
 // in order. A wrong name, an empty text and --wait 0 are said clearly.
 func TestSendOneShot(t *testing.T) {
 	needNetwork(t)
-	pa, pb := harness.NewProfile(t, "alice"), harness.NewProfile(t, "bob")
-	pa.Must("init")
-	pb.Must("init")
-	pa.Must("id", "new", "alice")
-	pb.Must("id", "new", "bob")
-	ca := strings.TrimSpace(pa.Must("id", "card", "alice", "--no-qr"))
-	cb := strings.TrimSpace(pb.Must("id", "card", "bob", "--no-qr"))
-	pa.Must("contact", "add", "alice", "bob", cb)
-	pb.Must("contact", "add", "bob", "alice", ca)
+	pa, pb := aliceAndBob(t)
 	send := func(stdin string, args ...string) (int, string, string) {
 		t.Helper()
 		return harness.Run(t, stdin, pa.Args(append([]string{"send"}, args...)...)...)
