@@ -35,6 +35,9 @@ func TestUsageErrors(t *testing.T) {
 		{"file send, path split by the shell", []string{"file", "send", "work", "alice", "/tmp/my", "docs/scan.pdf"}, "file send takes IDENTITY CONTACT PATH (got 4 arguments)\nhint: put a path with spaces in quotes"},
 		{"file save, path split by the shell", []string{"file", "save", "00", "/tmp/my", "docs/"}, "file save takes FILE PATH (got 3 arguments)\nhint: put a path with spaces in quotes"},
 		{"file list, one too many", []string{"file", "list", "work", "alice", "x"}, "file list takes IDENTITY CONTACT (got 3 arguments)"},
+		{"send without contact", []string{"send", "work"}, "send takes IDENTITY CONTACT (the message comes from standard input) (got 1 argument)"},
+		{"send, the message typed as arguments", []string{"send", "work", "alice", "meet", "at", "the", "bridge"}, "the message is never taken from the command line"},
+		{"send, a wait too long", []string{"send", "--wait", "48h", "work", "alice"}, "--wait is how long to wait for delivery: 0 to 24h"},
 		{"net without dir", []string{"net", "up"}, "one DIR"},
 		{"net unknown", []string{"net", "sideways", "/tmp/x"}, `"net sideways"`},
 		{"version with args", []string{"version", "x"}, "no arguments"},
@@ -55,6 +58,9 @@ func TestUsageErrors(t *testing.T) {
 			}
 			if !strings.Contains(errs, c.say) || !strings.Contains(errs, "\nhint: ") {
 				t.Fatalf("stderr %q does not say %q with a hint", errs, c.say)
+			}
+			if strings.Contains(errs, "bridge") {
+				t.Fatalf("a message typed on the command line is repeated in %q", errs)
 			}
 			if strings.Contains(errs, "goroutine ") || strings.HasPrefix(errs, "panic: ") || strings.Contains(errs, "\npanic: ") {
 				t.Fatalf("stack trace in %q", errs)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sync/atomic"
 	"time"
@@ -51,11 +52,18 @@ func (e *notArrivedError) Error() string {
 
 func (a *app) cmdSend(args []string) error {
 	wait := defaultSendWait
-	pos, done, err := a.simple("send", sendUsage, args, 2, 2, "IDENTITY CONTACT (the message comes from standard input)", func(fs *flag.FlagSet) {
+	pos, done, err := a.simple("send", sendUsage, args, 2, math.MaxInt, "IDENTITY CONTACT (the message comes from standard input)", func(fs *flag.FlagSet) {
 		fs.DurationVar(&wait, "wait", defaultSendWait, "")
 	})
 	if done || err != nil {
 		return err
+	}
+	if len(pos) > 2 {
+		// The message itself, most likely: say why it is refused, and
+		// that it may be in the shell's history now. Nothing of it is
+		// repeated here.
+		return usagef("run 'sotto send "+clip(pos[0])+" "+clip(pos[1])+"' and type the message when asked (end it with Ctrl-D), or pipe it in from a file; your shell may have kept this command line in its history ('history -d' removes it in bash)",
+			"the message is never taken from the command line, where other programs (ps) can read it: nothing was sent")
 	}
 	if wait < 0 || wait > maxSendWait {
 		return usagef("for example --wait 10m; --wait 0 stores it and exits without going online",
